@@ -1,0 +1,34 @@
+//! int8 kernels bit-exact with the TFLite-Micro reference kernels.
+//!
+//! This crate is the semantic oracle of tinyq: the interpreter runs it, and
+//! the Rust backend embeds its source text in generated code. It therefore
+//! depends on nothing, uses no `unsafe`, never allocates and never panics on
+//! bad input: every kernel checks its buffers against its parameters and
+//! returns [`KernelError`] instead.
+//!
+//! Each op module holds the op's parameter struct, a host-side `prepare`
+//! function deriving the folded integers from float scales exactly as TFLM
+//! derives them (the float-vs-double details matter), and the kernel itself.
+#![no_std]
+
+pub mod error;
+pub mod fixedpoint;
+pub mod gemmlowp;
+
+pub mod concat;
+pub mod conv;
+pub mod depthwise;
+pub mod elementwise;
+pub mod fully_connected;
+pub mod pad;
+pub mod pooling;
+pub mod quantize;
+pub mod reduce;
+pub mod shape;
+pub mod slice;
+pub mod softmax;
+pub mod transpose;
+pub mod unary;
+
+pub use error::KernelError;
+pub use fixedpoint::Activation;
