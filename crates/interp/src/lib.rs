@@ -1,1 +1,305 @@
+//! Runs a [`Program`] with `tinyq_kernels`, honouring its memory plan: every
+//! intermediate buffer lives at its planned offset in one arena, so a wrong
+//! plan shows up as wrong outputs in the tests.
 
+use tinyq_ir::kernel::{BinaryOp, Weights};
+use tinyq_ir::{BufferRef, Kernel, Program, Step};
+use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
+use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
+
+/// Why an invocation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InterpError {
+    #[error("expected {expected} input buffers, got {actual}")]
+    InputCount { expected: usize, actual: usize },
+    #[error("expected {expected} output buffers, got {actual}")]
+    OutputCount { expected: usize, actual: usize },
+    #[error("input {index} ({name:?}) holds {actual} bytes, expected {expected}")]
+    InputSize {
+        index: usize,
+        name: String,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("output {index} ({name:?}) holds {actual} bytes, expected {expected}")]
+    OutputSize {
+        index: usize,
+        name: String,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("step {step} ({kernel}): {source}")]
+    Kernel {
+        step: usize,
+        kernel: &'static str,
+        source: KernelError,
+    },
+    #[error("step {step} ({kernel}) refers to a buffer outside the program")]
+    BadBuffer { step: usize, kernel: &'static str },
+}
+
+/// A Program with its arena.
+#[derive(Debug)]
+pub struct Interpreter<'p> {
+    program: &'p Program,
+    arena: Vec<u8>,
+}
+
+impl<'p> Interpreter<'p> {
+    /// Allocates the arena the program's plan asks for.
+    pub fn new(program: &'p Program) -> Self {
+        Interpreter {
+            program,
+            arena: vec![0; program.arena_size],
+        }
+    }
+
+    /// Runs every step. Buffers hold the model's I/O dtypes, little-endian,
+    /// row-major.
+    pub fn invoke(&mut self, inputs: &[&[u8]], outputs: &mut [&mut [u8]]) -> Result<(), InterpError> {
+        let program = self.program;
+        if inputs.len() != program.inputs.len() {
+            return Err(InterpError::InputCount {
+                expected: program.inputs.len(),
+                actual: inputs.len(),
+            });
+        }
+        if outputs.len() != program.outputs.len() {
+            return Err(InterpError::OutputCount {
+                expected: program.outputs.len(),
+                actual: outputs.len(),
+            });
+        }
+        for (index, (spec, buf)) in program.inputs.iter().zip(inputs).enumerate() {
+            if buf.len() != spec.byte_len() {
+                return Err(InterpError::InputSize {
+                    index,
+                    name: spec.name.clone(),
+                    expected: spec.byte_len(),
+                    actual: buf.len(),
+                });
+            }
+        }
+        for (index, (spec, buf)) in program.outputs.iter().zip(outputs.iter()).enumerate() {
+            if buf.len() != spec.byte_len() {
+                return Err(InterpError::OutputSize {
+                    index,
+                    name: spec.name.clone(),
+                    expected: spec.byte_len(),
+                    actual: buf.len(),
+                });
+            }
+        }
+        for (index, step) in program.steps.iter().enumerate() {
+            self.run_step(index, step, inputs, outputs)?;
+        }
+        Ok(())
+    }
+
+    fn run_step(
+        &mut self,
+        index: usize,
+        step: &Step,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+    ) -> Result<(), InterpError> {
+        let kernel = step.kernel.name();
+        let bad = || InterpError::BadBuffer {
+            step: index,
+            kernel,
+        };
+        // Inputs are copied out first: a kernel never reads and writes the
+        // same bytes, and this keeps the borrow of the arena simple.
+        let mut data: Vec<Vec<u8>> = Vec::with_capacity(step.inputs.len());
+        for &buf in &step.inputs {
+            let bytes: &[u8] = match buf {
+                BufferRef::Input(i) => inputs.get(i).copied().ok_or_else(bad)?,
+                BufferRef::Output(i) => outputs.get(i).map(|b| &**b).ok_or_else(bad)?,
+                BufferRef::Const(i) => self.program.constants.get(i).ok_or_else(bad)?,
+                BufferRef::Arena { offset, size } => self
+                    .arena
+                    .get(offset..offset.checked_add(size).ok_or_else(bad)?)
+                    .ok_or_else(bad)?,
+            };
+            data.push(bytes.to_vec());
+        }
+        let out: &mut [u8] = match step.output {
+            BufferRef::Output(i) => outputs.get_mut(i).map(|b| &mut **b).ok_or_else(bad)?,
+            BufferRef::Arena { offset, size } => {
+                let end = offset.checked_add(size).ok_or_else(bad)?;
+                self.arena.get_mut(offset..end).ok_or_else(bad)?
+            }
+            BufferRef::Input(_) | BufferRef::Const(_) => return Err(bad()),
+        };
+        let ins: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        execute(&step.kernel, &ins, out).map_err(|source| InterpError::Kernel {
+            step: index,
+            kernel,
+            source,
+        })
+    }
+}
+
+fn as_i8(bytes: &[u8]) -> Vec<i8> {
+    bytes.iter().map(|&b| b as i8).collect()
+}
+
+fn first<'a>(ins: &[&'a [u8]]) -> Result<&'a [u8], KernelError> {
+    ins.first()
+        .copied()
+        .ok_or(KernelError::InvalidParams("missing input buffer"))
+}
+
+fn second<'a>(ins: &[&'a [u8]]) -> Result<&'a [u8], KernelError> {
+    ins.get(1)
+        .copied()
+        .ok_or(KernelError::InvalidParams("missing second input buffer"))
+}
+
+/// Runs an int8 → int8 kernel through i8 views of the byte buffers.
+fn run_i8(
+    input: &[u8],
+    out: &mut [u8],
+    f: impl FnOnce(&[i8], &mut [i8]) -> Result<(), KernelError>,
+) -> Result<(), KernelError> {
+    let input = as_i8(input);
+    let mut result = vec![0i8; out.len()];
+    f(&input, &mut result)?;
+    for (o, r) in out.iter_mut().zip(result) {
+        *o = r as u8;
+    }
+    Ok(())
+}
+
+fn conv_like(
+    w: &Weights,
+    input: &[u8],
+    out: &mut [u8],
+    f: impl FnOnce(&[i8], &[i8], Option<&[i32]>, &[i32], &[i32], &mut [i8]) -> Result<(), KernelError>,
+) -> Result<(), KernelError> {
+    run_i8(input, out, |x, y| {
+        f(x, &w.filter, w.bias.as_deref(), &w.multipliers, &w.shifts, y)
+    })
+}
+
+/// QUANTIZE float32 → int8/uint8 into raw bytes.
+pub fn quantize_floats(
+    params: &quantize::QuantParams,
+    unsigned: bool,
+    floats: &[f32],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    if unsigned {
+        quantize::quantize_f32_to_u8(params, floats, out)
+    } else {
+        let mut signed = vec![0i8; out.len()];
+        quantize::quantize_f32_to_i8(params, floats, &mut signed)?;
+        for (o, s) in out.iter_mut().zip(signed) {
+            *o = s as u8;
+        }
+        Ok(())
+    }
+}
+
+/// Executes one kernel on byte buffers.
+pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), KernelError> {
+    match kernel {
+        Kernel::Conv2D { params, weights } => conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+            conv::conv2d(params, x, f, b, m, s, y)
+        }),
+        Kernel::DepthwiseConv2D { params, weights } => {
+            conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+                depthwise::depthwise_conv2d(params, x, f, b, m, s, y)
+            })
+        }
+        Kernel::FullyConnected { params, weights } => {
+            conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+                fully_connected::fully_connected(params, x, f, b, m, s, y)
+            })
+        }
+        Kernel::AveragePool(p) => run_i8(first(ins)?, out, |x, y| pooling::average_pool(p, x, y)),
+        Kernel::MaxPool(p) => run_i8(first(ins)?, out, |x, y| pooling::max_pool(p, x, y)),
+        Kernel::Binary { op, broadcast } => {
+            let b = as_i8(second(ins)?);
+            run_i8(first(ins)?, out, |a, y| match (op, broadcast) {
+                (BinaryOp::Add(p), None) => elementwise::add(p, a, &b, y),
+                (BinaryOp::Sub(p), None) => elementwise::sub(p, a, &b, y),
+                (BinaryOp::Mul(p), None) => elementwise::mul(p, a, &b, y),
+                (BinaryOp::Maximum, None) => elementwise::maximum(a, &b, y),
+                (BinaryOp::Minimum, None) => elementwise::minimum(a, &b, y),
+                (BinaryOp::Add(p), Some(s)) => {
+                    elementwise::add_broadcast(p, &s.shape1, a, &s.shape2, &b, &s.out_shape, y)
+                }
+                (BinaryOp::Sub(p), Some(s)) => {
+                    elementwise::sub_broadcast(p, &s.shape1, a, &s.shape2, &b, &s.out_shape, y)
+                }
+                (BinaryOp::Mul(p), Some(s)) => {
+                    elementwise::mul_broadcast(p, &s.shape1, a, &s.shape2, &b, &s.out_shape, y)
+                }
+                (BinaryOp::Maximum, Some(s)) => {
+                    elementwise::maximum_broadcast(&s.shape1, a, &s.shape2, &b, &s.out_shape, y)
+                }
+                (BinaryOp::Minimum, Some(s)) => {
+                    elementwise::minimum_broadcast(&s.shape1, a, &s.shape2, &b, &s.out_shape, y)
+                }
+            })
+        }
+        Kernel::Softmax(p) => run_i8(first(ins)?, out, |x, y| softmax::softmax(p, x, y)),
+        Kernel::Lut { table } => {
+            let input = first(ins)?;
+            if input.len() != out.len() || table.len() != 256 {
+                return Err(KernelError::BufferLength {
+                    what: "lut output",
+                    expected: input.len(),
+                    actual: out.len(),
+                });
+            }
+            for (o, &x) in out.iter_mut().zip(input) {
+                *o = table[usize::from(x)];
+            }
+            Ok(())
+        }
+        Kernel::DequantizeLut { table } => {
+            let input = first(ins)?;
+            if out.len() != input.len() * 4 || table.len() != 256 {
+                return Err(KernelError::BufferLength {
+                    what: "dequantize output",
+                    expected: input.len() * 4,
+                    actual: out.len(),
+                });
+            }
+            for (o, &x) in out.chunks_exact_mut(4).zip(input) {
+                o.copy_from_slice(&table[usize::from(x)].to_le_bytes());
+            }
+            Ok(())
+        }
+        Kernel::Quantize { params, unsigned } => {
+            let floats: Vec<f32> = first(ins)?
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            quantize_floats(params, *unsigned, &floats, out)
+        }
+        Kernel::Mean(p) => run_i8(first(ins)?, out, |x, y| reduce::mean(p, x, y)),
+        Kernel::Pad(p) => run_i8(first(ins)?, out, |x, y| pad::pad(p, x, y)),
+        Kernel::Concat(p) => {
+            let parts: Vec<Vec<i8>> = ins.iter().map(|b| as_i8(b)).collect();
+            let views: Vec<&[i8]> = parts.iter().map(Vec::as_slice).collect();
+            run_i8(&[], out, |_, y| concat::concat(p, &views, y))
+        }
+        Kernel::Transpose(p) => run_i8(first(ins)?, out, |x, y| transpose::transpose(p, x, y)),
+        Kernel::StridedSlice(p) => run_i8(first(ins)?, out, |x, y| slice::strided_slice(p, x, y)),
+        Kernel::Copy => {
+            let input = first(ins)?;
+            if input.len() != out.len() {
+                return Err(KernelError::BufferLength {
+                    what: "copy output",
+                    expected: input.len(),
+                    actual: out.len(),
+                });
+            }
+            out.copy_from_slice(input);
+            Ok(())
+        }
+    }
+}

@@ -1,1 +1,25 @@
+//! tinyq's two intermediate representations.
+//!
+//! * [`Graph`]: what a model *means*: tensors and ops in arenas, addressed by
+//!   typed handles, ops in execution order, validated by [`validate`].
+//! * [`Program`]: what the machine *does*: kernel steps with every parameter
+//!   folded and every buffer resolved to an arena offset, a constant or a
+//!   model input/output. The interpreter and both backends read it, so each
+//!   number is decided once.
 
+pub mod arena;
+pub mod graph;
+pub mod kernel;
+pub mod program;
+pub mod op;
+pub mod stats;
+pub mod tensor;
+pub mod validate;
+
+pub use arena::{Arena, Handle};
+pub use graph::{Graph, OpId, TensorId};
+pub use kernel::Kernel;
+pub use program::{BufferRef, IoSpec, Program, Step};
+pub use op::{Activation, Op, OpKind, Padding2D};
+pub use tensor::{DType, Quantization, Tensor};
+pub use validate::{ValidationError, validate};

@@ -42,3 +42,5 @@ pub fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<(
         })
     }
 }
+
+impl core::error::Error for KernelError {}

@@ -1,0 +1,95 @@
+//! The Graph: tensors and ops in arenas, ops in topological order.
+
+use std::fmt::Write as _;
+
+use crate::arena::{Arena, Handle};
+use crate::op::Op;
+use crate::tensor::{Tensor, shape_string};
+
+/// Handle of a tensor.
+pub type TensorId = Handle<Tensor>;
+/// Handle of an op.
+pub type OpId = Handle<Op>;
+
+/// A model: what it *means*, before lowering.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Graph {
+    pub tensors: Arena<Tensor>,
+    /// Ops in execution order: every op comes after the producers of its inputs.
+    pub ops: Arena<Op>,
+    pub inputs: Vec<TensorId>,
+    pub outputs: Vec<TensorId>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tensor behind `id`. Panics on a foreign handle; use on validated graphs.
+    pub fn tensor(&self, id: TensorId) -> &Tensor {
+        &self.tensors[id]
+    }
+
+    /// The op producing `id`, if any.
+    pub fn producer(&self, id: TensorId) -> Option<OpId> {
+        self.ops
+            .iter()
+            .find(|(_, op)| op.outputs.contains(&id))
+            .map(|(h, _)| h)
+    }
+
+    /// How many ops read `id`, plus one if it is a graph output.
+    pub fn use_count(&self, id: TensorId) -> usize {
+        let reads: usize = self
+            .ops
+            .iter()
+            .map(|(_, op)| op.inputs.iter().filter(|&&t| t == id).count())
+            .sum();
+        reads + usize::from(self.outputs.contains(&id))
+    }
+
+    /// A stable, human-readable dump: tensors, then ops, then I/O.
+    pub fn dump(&self) -> String {
+        let mut out = String::new();
+        let list = |ids: &[TensorId]| {
+            ids.iter()
+                .map(|t| format!("%{}", t.index()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(out, "inputs: {}", list(&self.inputs));
+        let _ = writeln!(out, "outputs: {}", list(&self.outputs));
+        out.push_str("tensors:\n");
+        for (id, t) in self.tensors.iter() {
+            let _ = write!(
+                out,
+                "  %{} {} {}{}",
+                id.index(),
+                t.dtype,
+                shape_string(&t.shape),
+                match &t.quant {
+                    Some(q) => format!(" {q}"),
+                    None => String::new(),
+                }
+            );
+            if let Some(data) = &t.data {
+                let _ = write!(out, " const({} B)", data.len());
+            }
+            let _ = writeln!(out, " {:?}", t.name);
+        }
+        out.push_str("ops:\n");
+        for (id, op) in self.ops.iter() {
+            let _ = writeln!(
+                out,
+                "  #{} {} ({}) -> ({})",
+                id.index(),
+                op.kind,
+                list(&op.inputs),
+                list(&op.outputs)
+            );
+        }
+        out
+    }
+}

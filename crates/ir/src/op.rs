@@ -1,0 +1,259 @@
+//! Ops: an enum of kinds with typed attributes. Parameters that TFLite passes
+//! as constant tensors (axes, paddings, permutations, slice bounds) are folded
+//! into attributes at import, so an op's inputs are only the data it reads.
+
+use core::fmt;
+
+pub use tinyq_kernels::Activation;
+
+use crate::TensorId;
+
+/// Explicit spatial padding, resolved from SAME/VALID at import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Padding2D {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+/// Height/width pair (strides, dilations, window sizes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hw {
+    pub h: usize,
+    pub w: usize,
+}
+
+impl fmt::Display for Hw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.h, self.w)
+    }
+}
+
+/// CONV_2D attributes. Inputs: data, filter (OHWI), optional bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2D {
+    pub stride: Hw,
+    pub dilation: Hw,
+    pub padding: Padding2D,
+    pub activation: Activation,
+}
+
+/// DEPTHWISE_CONV_2D attributes. Inputs: data, filter `[1,KH,KW,C*M]`, optional bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepthwiseConv2D {
+    pub stride: Hw,
+    pub dilation: Hw,
+    pub padding: Padding2D,
+    pub depth_multiplier: usize,
+    pub activation: Activation,
+}
+
+/// FULLY_CONNECTED attributes. Inputs: data, filter `[O,I]`, optional bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FullyConnected {
+    pub keep_num_dims: bool,
+    pub activation: Activation,
+}
+
+/// AVERAGE_POOL_2D / MAX_POOL_2D attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool2D {
+    pub filter: Hw,
+    pub stride: Hw,
+    pub padding: Padding2D,
+    pub activation: Activation,
+}
+
+/// STRIDED_SLICE attributes exactly as TFLite gives them; resolution of the
+/// masks happens at lowering, where the kernel's logic lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StridedSlice {
+    pub begin: Vec<i32>,
+    pub end: Vec<i32>,
+    pub strides: Vec<i32>,
+    pub begin_mask: i32,
+    pub end_mask: i32,
+    pub ellipsis_mask: i32,
+    pub new_axis_mask: i32,
+    pub shrink_axis_mask: i32,
+    pub offset: bool,
+}
+
+/// What an op computes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpKind {
+    Conv2D(Conv2D),
+    DepthwiseConv2D(DepthwiseConv2D),
+    FullyConnected(FullyConnected),
+    AveragePool2D(Pool2D),
+    MaxPool2D(Pool2D),
+    Add { activation: Activation },
+    Sub { activation: Activation },
+    Mul { activation: Activation },
+    Maximum,
+    Minimum,
+    Softmax { beta: f32 },
+    Logistic,
+    Tanh,
+    Relu,
+    Relu6,
+    ReluN1To1,
+    LeakyRelu { alpha: f32 },
+    HardSwish,
+    Concatenation { axis: usize, activation: Activation },
+    /// MEAN over `axes` (sorted, deduplicated).
+    Mean { axes: Vec<usize>, keep_dims: bool },
+    /// PAD / PADV2: `(before, after)` per dimension. PADV2 has a second
+    /// input, the scalar pad value.
+    Pad { paddings: Vec<(usize, usize)> },
+    Reshape,
+    Squeeze,
+    ExpandDims,
+    Transpose { perm: Vec<usize> },
+    StridedSlice(StridedSlice),
+    Quantize,
+    Dequantize,
+}
+
+impl OpKind {
+    /// The TFLite builtin name (`CONV_2D`, ...), used in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OpKind::Conv2D(_) => "CONV_2D",
+            OpKind::DepthwiseConv2D(_) => "DEPTHWISE_CONV_2D",
+            OpKind::FullyConnected(_) => "FULLY_CONNECTED",
+            OpKind::AveragePool2D(_) => "AVERAGE_POOL_2D",
+            OpKind::MaxPool2D(_) => "MAX_POOL_2D",
+            OpKind::Add { .. } => "ADD",
+            OpKind::Sub { .. } => "SUB",
+            OpKind::Mul { .. } => "MUL",
+            OpKind::Maximum => "MAXIMUM",
+            OpKind::Minimum => "MINIMUM",
+            OpKind::Softmax { .. } => "SOFTMAX",
+            OpKind::Logistic => "LOGISTIC",
+            OpKind::Tanh => "TANH",
+            OpKind::Relu => "RELU",
+            OpKind::Relu6 => "RELU6",
+            OpKind::ReluN1To1 => "RELU_N1_TO_1",
+            OpKind::LeakyRelu { .. } => "LEAKY_RELU",
+            OpKind::HardSwish => "HARD_SWISH",
+            OpKind::Concatenation { .. } => "CONCATENATION",
+            OpKind::Mean { .. } => "MEAN",
+            OpKind::Pad { .. } => "PAD",
+            OpKind::Reshape => "RESHAPE",
+            OpKind::Squeeze => "SQUEEZE",
+            OpKind::ExpandDims => "EXPAND_DIMS",
+            OpKind::Transpose { .. } => "TRANSPOSE",
+            OpKind::StridedSlice(_) => "STRIDED_SLICE",
+            OpKind::Quantize => "QUANTIZE",
+            OpKind::Dequantize => "DEQUANTIZE",
+        }
+    }
+
+    /// The fused activation, for ops that have one.
+    pub fn activation(&self) -> Option<Activation> {
+        match self {
+            OpKind::Conv2D(a) => Some(a.activation),
+            OpKind::DepthwiseConv2D(a) => Some(a.activation),
+            OpKind::FullyConnected(a) => Some(a.activation),
+            OpKind::AveragePool2D(a) | OpKind::MaxPool2D(a) => Some(a.activation),
+            OpKind::Add { activation }
+            | OpKind::Sub { activation }
+            | OpKind::Mul { activation }
+            | OpKind::Concatenation { activation, .. } => Some(*activation),
+            _ => None,
+        }
+    }
+
+    /// True for ops that only reinterpret the shape of their input.
+    pub fn is_reshape_like(&self) -> bool {
+        matches!(self, OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims)
+    }
+}
+
+/// Name of a fused activation as TFLite spells it.
+pub fn activation_name(activation: Activation) -> &'static str {
+    match activation {
+        Activation::None => "NONE",
+        Activation::Relu => "RELU",
+        Activation::ReluN1To1 => "RELU_N1_TO_1",
+        Activation::Relu6 => "RELU6",
+    }
+}
+
+/// One op of the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    pub kind: OpKind,
+    pub inputs: Vec<TensorId>,
+    pub outputs: Vec<TensorId>,
+    /// Index of the operator in the source model, for error messages and
+    /// reports that speak of "the model as given".
+    pub origin: Option<usize>,
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())?;
+        let pad = |p: &Padding2D| format!("{},{},{},{}", p.top, p.bottom, p.left, p.right);
+        match self {
+            OpKind::Conv2D(a) => write!(
+                f,
+                "(stride={}, dilation={}, pad={}, act={})",
+                a.stride,
+                a.dilation,
+                pad(&a.padding),
+                activation_name(a.activation)
+            ),
+            OpKind::DepthwiseConv2D(a) => write!(
+                f,
+                "(stride={}, dilation={}, pad={}, multiplier={}, act={})",
+                a.stride,
+                a.dilation,
+                pad(&a.padding),
+                a.depth_multiplier,
+                activation_name(a.activation)
+            ),
+            OpKind::FullyConnected(a) => write!(
+                f,
+                "(keep_num_dims={}, act={})",
+                a.keep_num_dims,
+                activation_name(a.activation)
+            ),
+            OpKind::AveragePool2D(a) | OpKind::MaxPool2D(a) => write!(
+                f,
+                "(filter={}, stride={}, pad={}, act={})",
+                a.filter,
+                a.stride,
+                pad(&a.padding),
+                activation_name(a.activation)
+            ),
+            OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
+                write!(f, "(act={})", activation_name(*activation))
+            }
+            OpKind::Softmax { beta } => write!(f, "(beta={beta})"),
+            OpKind::LeakyRelu { alpha } => write!(f, "(alpha={alpha})"),
+            OpKind::Concatenation { axis, activation } => {
+                write!(f, "(axis={axis}, act={})", activation_name(*activation))
+            }
+            OpKind::Mean { axes, keep_dims } => write!(f, "(axes={axes:?}, keep_dims={keep_dims})"),
+            OpKind::Pad { paddings } => write!(f, "(paddings={paddings:?})"),
+            OpKind::Transpose { perm } => write!(f, "(perm={perm:?})"),
+            OpKind::StridedSlice(s) => write!(
+                f,
+                "(begin={:?}, end={:?}, strides={:?}, masks={}/{}/{}/{}/{}, offset={})",
+                s.begin,
+                s.end,
+                s.strides,
+                s.begin_mask,
+                s.end_mask,
+                s.ellipsis_mask,
+                s.new_axis_mask,
+                s.shrink_axis_mask,
+                s.offset
+            ),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,669 @@
+//! Kernel selection: one Graph op → one kernel call with folded parameters.
+//!
+//! Every number comes from a `tinyq_kernels` `prepare_*` function, which
+//! derives it exactly as TFLM's prepare step does.
+
+use tinyq_ir::kernel::{BinaryOp, Broadcast, Weights};
+use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D};
+use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
+use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, pooling};
+use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose, unary};
+
+use crate::error::LowerError;
+
+/// The kernel for an op and the tensors it reads as data buffers.
+#[derive(Debug)]
+pub struct Selected {
+    pub kernel: Kernel,
+    pub data_inputs: Vec<TensorId>,
+}
+
+/// Context for error messages.
+struct Ctx<'g> {
+    graph: &'g Graph,
+    op: &'g Op,
+    index: usize,
+}
+
+impl<'g> Ctx<'g> {
+    fn unsupported(&self, why: impl Into<String>) -> LowerError {
+        LowerError::Unsupported {
+            index: self.index,
+            op: self.op.kind.name(),
+            why: why.into(),
+        }
+    }
+
+    fn kernel_err(&self, source: KernelError) -> LowerError {
+        LowerError::Kernel {
+            index: self.index,
+            op: self.op.kind.name(),
+            source,
+        }
+    }
+
+    fn input(&self, i: usize) -> Result<&'g Tensor, LowerError> {
+        self.op
+            .inputs
+            .get(i)
+            .map(|&t| self.graph.tensor(t))
+            .ok_or_else(|| self.unsupported(format!("missing input {i}")))
+    }
+
+    fn output(&self) -> Result<&'g Tensor, LowerError> {
+        self.op
+            .outputs
+            .first()
+            .map(|&t| self.graph.tensor(t))
+            .ok_or_else(|| self.unsupported("missing output"))
+    }
+
+    /// Per-tensor scale and zero point of an 8-bit tensor.
+    fn qparams(&self, t: &Tensor) -> Result<(f32, i32), LowerError> {
+        let q = t
+            .quant
+            .as_ref()
+            .ok_or_else(|| self.unsupported(format!("tensor {:?} is not quantized", t.name)))?;
+        if q.is_per_axis() {
+            return Err(self.unsupported(format!(
+                "tensor {:?} has per-axis quantization where one scale is required",
+                t.name
+            )));
+        }
+        Ok((q.scale(), q.zero_point() as i32))
+    }
+
+    fn require_dtype(&self, t: &Tensor, dtype: DType) -> Result<(), LowerError> {
+        if t.dtype == dtype {
+            Ok(())
+        } else {
+            Err(self.unsupported(format!(
+                "tensor {:?} is {}, expected {}",
+                t.name, t.dtype, dtype
+            )))
+        }
+    }
+
+    fn const_i8(&self, t: &Tensor) -> Result<Vec<i8>, LowerError> {
+        self.require_dtype(t, DType::I8)?;
+        let data = t.data.as_ref().ok_or_else(|| {
+            self.unsupported(format!("weights {:?} must be constant", t.name))
+        })?;
+        Ok(data.iter().map(|&b| b as i8).collect())
+    }
+
+    fn const_bias(&self, t: &Tensor) -> Result<Vec<i32>, LowerError> {
+        self.require_dtype(t, DType::I32)?;
+        if !t.is_const() {
+            return Err(self.unsupported(format!("bias {:?} must be constant", t.name)));
+        }
+        t.const_i32()
+            .ok_or_else(|| self.unsupported(format!("bias {:?} is unreadable", t.name)))
+    }
+
+    fn shape4(&self, t: &Tensor) -> Result<[usize; 4], LowerError> {
+        <[usize; 4]>::try_from(t.shape.as_slice()).map_err(|_| {
+            self.unsupported(format!(
+                "tensor {:?} has shape {:?}, expected 4 dimensions",
+                t.name, t.shape
+            ))
+        })
+    }
+}
+
+/// Selects the kernel for `op` (the `index`-th op of the source model).
+pub fn select_kernel(graph: &Graph, op: &Op, index: usize) -> Result<Selected, LowerError> {
+    let cx = Ctx { graph, op, index };
+    let data = |n: usize| op.inputs.iter().take(n).copied().collect::<Vec<_>>();
+    let kernel = match &op.kind {
+        OpKind::Conv2D(attrs) => return conv2d(&cx, attrs),
+        OpKind::DepthwiseConv2D(attrs) => return depthwise_conv2d(&cx, attrs),
+        OpKind::FullyConnected(attrs) => return fully_connected(&cx, attrs),
+        OpKind::AveragePool2D(attrs) => Kernel::AveragePool(pool(&cx, attrs)?),
+        OpKind::MaxPool2D(attrs) => Kernel::MaxPool(pool(&cx, attrs)?),
+        OpKind::Add { activation }
+        | OpKind::Sub { activation }
+        | OpKind::Mul { activation } => binary(&cx, *activation)?,
+        OpKind::Maximum | OpKind::Minimum => binary(&cx, Activation::None)?,
+        OpKind::Softmax { beta } => softmax_kernel(&cx, *beta)?,
+        OpKind::Logistic
+        | OpKind::Tanh
+        | OpKind::Relu
+        | OpKind::Relu6
+        | OpKind::ReluN1To1
+        | OpKind::LeakyRelu { .. }
+        | OpKind::HardSwish => unary_lut(&cx)?,
+        OpKind::Quantize => quantize(&cx)?,
+        OpKind::Dequantize => dequantize(&cx)?,
+        OpKind::Concatenation { axis, activation } => {
+            return concatenation(&cx, *axis, *activation);
+        }
+        OpKind::Mean { axes, .. } => mean(&cx, axes)?,
+        OpKind::Pad { paddings } => pad_kernel(&cx, paddings)?,
+        OpKind::Transpose { perm } => transpose_kernel(&cx, perm)?,
+        OpKind::StridedSlice(attrs) => strided_slice(&cx, attrs)?,
+        OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
+            let (input, output) = (cx.input(0)?, cx.output()?);
+            if input.byte_len() != output.byte_len() {
+                return Err(cx.unsupported(format!(
+                    "reshape from {:?} to {:?} changes the number of elements",
+                    input.shape, output.shape
+                )));
+            }
+            Kernel::Copy
+        }
+    };
+    Ok(Selected {
+        kernel,
+        data_inputs: data(op.kernel_data_inputs()),
+    })
+}
+
+/// How many leading inputs of an op are data buffers (the rest are folded).
+trait DataInputs {
+    fn kernel_data_inputs(&self) -> usize;
+}
+
+impl DataInputs for Op {
+    fn kernel_data_inputs(&self) -> usize {
+        match self.kind {
+            OpKind::Add { .. }
+            | OpKind::Sub { .. }
+            | OpKind::Mul { .. }
+            | OpKind::Maximum
+            | OpKind::Minimum => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Filter, bias and per-channel multipliers of a conv-like op.
+fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, LowerError> {
+    let input = cx.input(0)?;
+    let filter = cx.input(1)?;
+    let output = cx.output()?;
+    let (in_scale, _) = cx.qparams(input)?;
+    let (out_scale, _) = cx.qparams(output)?;
+    let fq = filter
+        .quant
+        .as_ref()
+        .ok_or_else(|| cx.unsupported(format!("filter {:?} is not quantized", filter.name)))?;
+    let bias = match cx.op.inputs.get(2) {
+        Some(_) => Some(cx.const_bias(cx.input(2)?)?),
+        None => None,
+    };
+    if let Some(b) = &bias {
+        if b.len() != channels {
+            return Err(cx.unsupported(format!(
+                "bias has {} values for {channels} output channels",
+                b.len()
+            )));
+        }
+    }
+    let n = if per_channel { channels } else { 1 };
+    let mut multipliers = vec![0; n];
+    let mut shifts = vec![0; n];
+    if per_channel {
+        conv::prepare_conv_multipliers(in_scale, &fq.scales, out_scale, &mut multipliers, &mut shifts)
+            .map_err(|e| cx.kernel_err(e))?;
+    } else {
+        let bias_scale = match cx.op.inputs.get(2) {
+            Some(_) => cx.input(2)?.quant.as_ref().map(|q| q.scale()),
+            None => None,
+        };
+        let (m, s) = fully_connected::prepare_fc_multiplier_per_tensor(
+            in_scale,
+            fq.scale(),
+            out_scale,
+            bias_scale,
+        )
+        .map_err(|e| cx.kernel_err(e))?;
+        multipliers[0] = m;
+        shifts[0] = s;
+    }
+    Ok(Weights {
+        filter: cx.const_i8(filter)?,
+        bias,
+        multipliers,
+        shifts,
+    })
+}
+
+fn conv2d(cx: &Ctx<'_>, attrs: &Conv2D) -> Result<Selected, LowerError> {
+    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let [n, ih, iw, ic] = cx.shape4(input)?;
+    let [oc, kh, kw, fic] = cx.shape4(filter)?;
+    let [on, oh, ow, occ] = cx.shape4(output)?;
+    if on != n || occ != oc || fic == 0 || ic % fic != 0 {
+        return Err(cx.unsupported(format!(
+            "shapes do not fit: input {:?}, filter {:?}, output {:?}",
+            input.shape, filter.shape, output.shape
+        )));
+    }
+    let (_, in_zp) = cx.qparams(input)?;
+    let (out_scale, out_zp) = cx.qparams(output)?;
+    let geom = conv::Conv2DParams {
+        batches: n,
+        input_height: ih,
+        input_width: iw,
+        input_channels: ic,
+        filter_height: kh,
+        filter_width: kw,
+        filter_input_channels: fic,
+        output_height: oh,
+        output_width: ow,
+        output_channels: oc,
+        stride_height: attrs.stride.h,
+        stride_width: attrs.stride.w,
+        dilation_height: attrs.dilation.h,
+        dilation_width: attrs.dilation.w,
+        pad_top: attrs.padding.top,
+        pad_left: attrs.padding.left,
+        input_offset: 0,
+        output_offset: 0,
+        act_min: 0,
+        act_max: 0,
+    };
+    let params = conv::prepare_conv2d(geom, in_zp, (out_scale, out_zp), attrs.activation);
+    let weights = weights(cx, oc, true)?;
+    Ok(Selected {
+        kernel: Kernel::Conv2D { params, weights },
+        data_inputs: vec![cx.op.inputs[0]],
+    })
+}
+
+fn depthwise_conv2d(cx: &Ctx<'_>, attrs: &DepthwiseConv2D) -> Result<Selected, LowerError> {
+    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let [n, ih, iw, ic] = cx.shape4(input)?;
+    let [one, kh, kw, fc] = cx.shape4(filter)?;
+    let [on, oh, ow, oc] = cx.shape4(output)?;
+    if one != 1 || on != n || fc != oc || ic == 0 || oc % ic != 0 {
+        return Err(cx.unsupported(format!(
+            "shapes do not fit: input {:?}, filter {:?}, output {:?}",
+            input.shape, filter.shape, output.shape
+        )));
+    }
+    let (_, in_zp) = cx.qparams(input)?;
+    let (out_scale, out_zp) = cx.qparams(output)?;
+    let geom = depthwise::DepthwiseParams {
+        batches: n,
+        input_height: ih,
+        input_width: iw,
+        input_channels: ic,
+        depth_multiplier: oc / ic,
+        filter_height: kh,
+        filter_width: kw,
+        output_height: oh,
+        output_width: ow,
+        stride_height: attrs.stride.h,
+        stride_width: attrs.stride.w,
+        dilation_height: attrs.dilation.h,
+        dilation_width: attrs.dilation.w,
+        pad_top: attrs.padding.top,
+        pad_left: attrs.padding.left,
+        input_offset: 0,
+        output_offset: 0,
+        act_min: 0,
+        act_max: 0,
+    };
+    let params =
+        depthwise::prepare_depthwise(geom, in_zp, (out_scale, out_zp), attrs.activation);
+    let weights = weights(cx, oc, true)?;
+    Ok(Selected {
+        kernel: Kernel::DepthwiseConv2D { params, weights },
+        data_inputs: vec![cx.op.inputs[0]],
+    })
+}
+
+fn fully_connected(cx: &Ctx<'_>, attrs: &FullyConnected) -> Result<Selected, LowerError> {
+    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let [out_depth, depth] = <[usize; 2]>::try_from(filter.shape.as_slice()).map_err(|_| {
+        cx.unsupported(format!("filter {:?} must be 2-D, is {:?}", filter.name, filter.shape))
+    })?;
+    let in_elems = input.num_elements().unwrap_or(0);
+    let out_elems = output.num_elements().unwrap_or(0);
+    if depth == 0 || out_depth == 0 || in_elems % depth != 0 || out_elems != in_elems / depth * out_depth {
+        return Err(cx.unsupported(format!(
+            "shapes do not fit: input {:?}, filter {:?}, output {:?}",
+            input.shape, filter.shape, output.shape
+        )));
+    }
+    let batches = in_elems / depth;
+    let (_, in_zp) = cx.qparams(input)?;
+    let out_q = cx.qparams(output)?;
+    let fq = filter
+        .quant
+        .as_ref()
+        .ok_or_else(|| cx.unsupported(format!("filter {:?} is not quantized", filter.name)))?;
+    let per_channel = fq.is_per_axis();
+    let geom = fully_connected::FullyConnectedParams {
+        batches,
+        accum_depth: depth,
+        output_depth: out_depth,
+        input_offset: 0,
+        filter_offset: 0,
+        output_offset: 0,
+        act_min: 0,
+        act_max: 0,
+    };
+    let params = fully_connected::prepare_fully_connected(
+        geom,
+        in_zp,
+        fq.zero_point() as i32,
+        per_channel,
+        out_q,
+        attrs.activation,
+    );
+    let weights = weights(cx, out_depth, per_channel)?;
+    Ok(Selected {
+        kernel: Kernel::FullyConnected { params, weights },
+        data_inputs: vec![cx.op.inputs[0]],
+    })
+}
+
+fn pool(cx: &Ctx<'_>, attrs: &Pool2D) -> Result<pooling::PoolParams, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let [n, ih, iw, c] = cx.shape4(input)?;
+    let [on, oh, ow, oc] = cx.shape4(output)?;
+    if on != n || oc != c {
+        return Err(cx.unsupported(format!(
+            "shapes do not fit: input {:?}, output {:?}",
+            input.shape, output.shape
+        )));
+    }
+    let geom = pooling::PoolParams {
+        batches: n,
+        input_height: ih,
+        input_width: iw,
+        channels: c,
+        filter_height: attrs.filter.h,
+        filter_width: attrs.filter.w,
+        output_height: oh,
+        output_width: ow,
+        stride_height: attrs.stride.h,
+        stride_width: attrs.stride.w,
+        pad_top: attrs.padding.top,
+        pad_left: attrs.padding.left,
+        act_min: 0,
+        act_max: 0,
+    };
+    pooling::prepare_pool(geom, cx.qparams(input)?, cx.qparams(output)?, attrs.activation)
+        .map_err(|e| cx.kernel_err(e))
+}
+
+fn binary(cx: &Ctx<'_>, activation: Activation) -> Result<Kernel, LowerError> {
+    let (a, b, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    for t in [a, b, out] {
+        cx.require_dtype(t, DType::I8)?;
+    }
+    let (s1, z1) = cx.qparams(a)?;
+    let (s2, z2) = cx.qparams(b)?;
+    let (so, zo) = cx.qparams(out)?;
+    let err = |e| cx.kernel_err(e);
+    let op = match cx.op.kind {
+        OpKind::Add { .. } => BinaryOp::Add(
+            elementwise::prepare_add((s1, z1), (s2, z2), (so, zo), activation).map_err(err)?,
+        ),
+        OpKind::Sub { .. } => BinaryOp::Sub(
+            elementwise::prepare_sub((s1, z1), (s2, z2), (so, zo), activation).map_err(err)?,
+        ),
+        OpKind::Mul { .. } => BinaryOp::Mul(
+            elementwise::prepare_mul((s1, z1), (s2, z2), (so, zo), activation),
+        ),
+        OpKind::Maximum => BinaryOp::Maximum,
+        _ => BinaryOp::Minimum,
+    };
+    let broadcast = if a.shape == b.shape && a.shape == out.shape {
+        None
+    } else {
+        let pad = |t: &Tensor| shape::pad_shape(&t.shape).map_err(err);
+        let bc = Broadcast {
+            shape1: pad(a)?,
+            shape2: pad(b)?,
+            out_shape: pad(out)?,
+        };
+        let expected = shape::broadcast_shape(&bc.shape1, &bc.shape2).map_err(err)?;
+        if expected != bc.out_shape {
+            return Err(cx.unsupported(format!(
+                "shapes {:?} and {:?} do not broadcast to {:?}",
+                a.shape, b.shape, out.shape
+            )));
+        }
+        Some(bc)
+    };
+    Ok(Kernel::Binary { op, broadcast })
+}
+
+fn softmax_kernel(cx: &Ctx<'_>, beta: f32) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let depth = input.shape.last().copied().unwrap_or(1);
+    let outer = input.num_elements().unwrap_or(0) / depth.max(1);
+    let (in_scale, _) = cx.qparams(input)?;
+    let (out_scale, out_zp) = cx.qparams(output)?;
+    let params = softmax::prepare_softmax(in_scale, beta, out_scale, out_zp, outer, depth)
+        .map_err(|e| cx.kernel_err(e))?;
+    Ok(Kernel::Softmax(params))
+}
+
+/// Unary int8 ops as 256-entry tables: the kernel's scalar function run on
+/// every possible input, so exact by construction.
+fn unary_lut(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    cx.require_dtype(input, DType::I8)?;
+    cx.require_dtype(output, DType::I8)?;
+    let (si, zi) = cx.qparams(input)?;
+    let (so, zo) = cx.qparams(output)?;
+    let err = |e| cx.kernel_err(e);
+    let f: Box<dyn Fn(i8) -> i8> = match &cx.op.kind {
+        OpKind::Logistic => {
+            let p = unary::prepare_logistic(si, zi, zo).map_err(err)?;
+            Box::new(move |x| unary::logistic(x, &p))
+        }
+        OpKind::Tanh => {
+            let p = unary::prepare_tanh(si, zi).map_err(err)?;
+            Box::new(move |x| unary::tanh(x, &p))
+        }
+        OpKind::Relu => {
+            let p = unary::prepare_relu(si, zi, so, zo).map_err(err)?;
+            Box::new(move |x| unary::relu(x, &p))
+        }
+        OpKind::ReluN1To1 => {
+            let p = unary::prepare_relu_n1_to_1(si, zi, so, zo).map_err(err)?;
+            Box::new(move |x| unary::relu(x, &p))
+        }
+        OpKind::Relu6 => {
+            let p = unary::prepare_relu6(si, zi).map_err(err)?;
+            Box::new(move |x| unary::relu6(x, &p))
+        }
+        OpKind::LeakyRelu { alpha } => {
+            let p = unary::prepare_leaky_relu(si, zi, so, zo, *alpha).map_err(err)?;
+            Box::new(move |x| unary::leaky_relu(x, &p))
+        }
+        OpKind::HardSwish => {
+            let p = unary::prepare_hard_swish(si, zi, so, zo).map_err(err)?;
+            Box::new(move |x| unary::hard_swish(x, &p))
+        }
+        other => return Err(cx.unsupported(format!("{} is not a unary op", other.name()))),
+    };
+    let table = unary::build_lut(f);
+    Ok(Kernel::Lut {
+        table: table.iter().map(|&v| v as u8).collect(),
+    })
+}
+
+fn quantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let (so, zo) = cx.qparams(output)?;
+    if !output.dtype.is_8bit() {
+        return Err(cx.unsupported(format!("QUANTIZE to {} is not supported", output.dtype)));
+    }
+    let unsigned = output.dtype == DType::U8;
+    match input.dtype {
+        DType::F32 => Ok(Kernel::Quantize {
+            params: quantize::QuantParams {
+                scale: so,
+                zero_point: zo,
+            },
+            unsigned,
+        }),
+        DType::I8 | DType::U8 => {
+            let (si, zi) = cx.qparams(input)?;
+            let p = quantize::prepare_requantize(si, zi, so, zo);
+            Ok(Kernel::Lut {
+                table: requantize_table(&p, input.dtype, output.dtype).map_err(|e| cx.kernel_err(e))?,
+            })
+        }
+        other => Err(cx.unsupported(format!("QUANTIZE from {other} is not supported"))),
+    }
+}
+
+fn dequantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    cx.require_dtype(output, DType::F32)?;
+    if !input.dtype.is_8bit() {
+        return Err(cx.unsupported(format!("DEQUANTIZE from {} is not supported", input.dtype)));
+    }
+    let (scale, zero_point) = cx.qparams(input)?;
+    let p = quantize::QuantParams { scale, zero_point };
+    let codes: Vec<u8> = (0..=255).collect();
+    let mut table = vec![0f32; 256];
+    let result = if input.dtype == DType::U8 {
+        quantize::dequantize_u8(&p, &codes, &mut table)
+    } else {
+        let signed: Vec<i8> = codes.iter().map(|&b| b as i8).collect();
+        quantize::dequantize_i8(&p, &signed, &mut table)
+    };
+    result.map_err(|e| cx.kernel_err(e))?;
+    Ok(Kernel::DequantizeLut { table })
+}
+
+/// The 256-entry table of an 8-bit requantization, indexed by input byte.
+fn requantize_table(
+    p: &quantize::RequantizeParams,
+    from: DType,
+    to: DType,
+) -> Result<Vec<u8>, KernelError> {
+    let codes: Vec<u8> = (0..=255).collect();
+    let signed: Vec<i8> = codes.iter().map(|&b| b as i8).collect();
+    let mut out_i8 = vec![0i8; 256];
+    let mut out_u8 = vec![0u8; 256];
+    match (from, to) {
+        (DType::U8, DType::I8) => quantize::requantize_u8_to_i8(p, &codes, &mut out_i8)?,
+        (DType::I8, DType::U8) => quantize::requantize_i8_to_u8(p, &signed, &mut out_u8)?,
+        (DType::I8, DType::I8) => quantize::requantize_i8_to_i8(p, &signed, &mut out_i8)?,
+        _ => return Err(KernelError::InvalidParams("requantization between these types is not supported")),
+    }
+    Ok(if to == DType::U8 {
+        out_u8
+    } else {
+        out_i8.iter().map(|&v| v as u8).collect()
+    })
+}
+
+fn concatenation(cx: &Ctx<'_>, axis: usize, activation: Activation) -> Result<Selected, LowerError> {
+    let output = cx.output()?;
+    let out_q = cx.qparams(output)?;
+    if activation != Activation::None {
+        return Err(cx.unsupported("a fused activation on int8 CONCATENATION is not supported"));
+    }
+    let mut shapes = Vec::new();
+    for i in 0..cx.op.inputs.len() {
+        let t = cx.input(i)?;
+        cx.require_dtype(t, DType::I8)?;
+        // TFLM copies raw codes: every input must share the output's parameters.
+        let q = cx.qparams(t)?;
+        if f64::from(q.0) != f64::from(out_q.0) || q.1 != out_q.1 {
+            return Err(cx.unsupported(format!(
+                "input {:?} has scale {} zero point {}, the output {} / {}; TFLM requires equal parameters",
+                t.name, q.0, q.1, out_q.0, out_q.1
+            )));
+        }
+        shapes.push(t.shape.as_slice());
+    }
+    let axis = i32::try_from(axis).map_err(|_| cx.unsupported("axis out of range"))?;
+    let params = concat::prepare_concat(&shapes, axis).map_err(|e| cx.kernel_err(e))?;
+    Ok(Selected {
+        kernel: Kernel::Concat(params),
+        data_inputs: cx.op.inputs.clone(),
+    })
+}
+
+fn mean(cx: &Ctx<'_>, axes: &[usize]) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let (si, zi) = cx.qparams(input)?;
+    let (so, zo) = cx.qparams(output)?;
+    let axes: Vec<i32> = axes.iter().map(|&a| a as i32).collect();
+    let params =
+        reduce::prepare_mean(&input.shape, &axes, si, zi, so, zo).map_err(|e| cx.kernel_err(e))?;
+    if params.output_len() != output.num_elements().unwrap_or(0) {
+        return Err(cx.unsupported(format!(
+            "output shape {:?} does not match the reduction of {:?}",
+            output.shape, input.shape
+        )));
+    }
+    Ok(Kernel::Mean(params))
+}
+
+fn pad_kernel(cx: &Ctx<'_>, paddings: &[(usize, usize)]) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let (_, out_zp) = cx.qparams(output)?;
+    let (in_q, out_q) = (cx.qparams(input)?, cx.qparams(output)?);
+    if in_q != out_q {
+        return Err(cx.unsupported("PAD input and output must share scale and zero point"));
+    }
+    // PADV2's second input is the pad value, a constant with the output's parameters.
+    let constant = match cx.op.inputs.get(1) {
+        Some(_) => {
+            let t = cx.input(1)?;
+            let value = cx.const_i8(t)?;
+            let [v] = value[..] else {
+                return Err(cx.unsupported("PADV2 pad value must be a single constant"));
+            };
+            Some(v)
+        }
+        None => None,
+    };
+    let pairs: Vec<[i32; 2]> = paddings
+        .iter()
+        .map(|&(b, a)| [b as i32, a as i32])
+        .collect();
+    let params =
+        pad::prepare_pad(&input.shape, &pairs, constant, out_zp).map_err(|e| cx.kernel_err(e))?;
+    Ok(Kernel::Pad(params))
+}
+
+fn transpose_kernel(cx: &Ctx<'_>, perm: &[usize]) -> Result<Kernel, LowerError> {
+    let input = cx.input(0)?;
+    let perm: Vec<i32> = perm.iter().map(|&p| p as i32).collect();
+    let params =
+        transpose::prepare_transpose(&input.shape, &perm).map_err(|e| cx.kernel_err(e))?;
+    Ok(Kernel::Transpose(params))
+}
+
+fn strided_slice(cx: &Ctx<'_>, attrs: &tinyq_ir::op::StridedSlice) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let (params, shape) = slice::prepare_strided_slice(
+        &input.shape,
+        &attrs.begin,
+        &attrs.end,
+        &attrs.strides,
+        attrs.begin_mask,
+        attrs.end_mask,
+        attrs.ellipsis_mask,
+        attrs.new_axis_mask,
+        attrs.shrink_axis_mask,
+        attrs.offset,
+    )
+    .map_err(|e| cx.kernel_err(e))?;
+    // The slice's element count must match the model's output tensor.
+    let count: usize = shape.as_slice().iter().product();
+    if Some(count) != output.num_elements() {
+        return Err(cx.unsupported(format!(
+            "slice of {:?} gives shape {:?}, the model says {:?}",
+            input.shape,
+            shape.as_slice(),
+            output.shape
+        )));
+    }
+    Ok(Kernel::StridedSlice(params))
+}
