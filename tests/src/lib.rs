@@ -1,1 +1,115 @@
-//! End-to-end tests live in `tests/tests/`.
+//! Support for the end-to-end tests: locating fixtures and reading the
+//! `.npy` files `cargo xtask fixtures` writes.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayD;
+use ndarray_npy::ReadNpyExt;
+
+/// `tests/fixtures` in the source tree.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// An `.npy` array as raw little-endian bytes with its shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawArray {
+    pub shape: Vec<usize>,
+    /// Bytes per element.
+    pub elem_size: usize,
+    pub bytes: Vec<u8>,
+}
+
+impl RawArray {
+    /// Number of samples (the leading axis).
+    pub fn samples(&self) -> usize {
+        self.shape.first().copied().unwrap_or(0)
+    }
+
+    /// The bytes of sample `i`.
+    pub fn sample(&self, i: usize) -> &[u8] {
+        let per = self.bytes.len() / self.samples().max(1);
+        &self.bytes[i * per..(i + 1) * per]
+    }
+}
+
+/// Reads an int8, uint8 or float32 `.npy` file.
+pub fn read_npy(path: &Path) -> Result<RawArray, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Ok(a) = ArrayD::<i8>::read_npy(Cursor::new(&bytes)) {
+        return Ok(RawArray {
+            shape: a.shape().to_vec(),
+            elem_size: 1,
+            bytes: a.iter().map(|&v| v as u8).collect(),
+        });
+    }
+    if let Ok(a) = ArrayD::<u8>::read_npy(Cursor::new(&bytes)) {
+        return Ok(RawArray {
+            shape: a.shape().to_vec(),
+            elem_size: 1,
+            bytes: a.iter().copied().collect(),
+        });
+    }
+    match ArrayD::<f32>::read_npy(Cursor::new(&bytes)) {
+        Ok(a) => Ok(RawArray {
+            shape: a.shape().to_vec(),
+            elem_size: 4,
+            bytes: a.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// One model variant of a fixture: `NAME/VARIANT.tflite` with its inputs and
+/// TFLM's outputs.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub model: PathBuf,
+    pub inputs: Vec<PathBuf>,
+    pub outputs: Vec<PathBuf>,
+}
+
+/// Every fixture case with recorded TFLM outputs, sorted by path.
+pub fn cases() -> Vec<Case> {
+    let mut models: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .flat_map(|dir| {
+            std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+        .collect();
+    models.sort();
+    models
+        .into_iter()
+        .filter_map(|model| {
+            let stem = model.file_stem()?.to_str()?.to_string();
+            let dir = model.parent()?.to_path_buf();
+            let list = |kind: &str| -> Vec<PathBuf> {
+                (0..)
+                    .map(|i| dir.join(format!("{stem}.{kind}{i}.npy")))
+                    .take_while(|p| p.is_file())
+                    .collect()
+            };
+            let (inputs, outputs) = (list("in"), list("out"));
+            if inputs.is_empty() || outputs.is_empty() {
+                return None;
+            }
+            let name = format!("{}/{stem}", dir.file_name()?.to_str()?);
+            Some(Case {
+                name,
+                model,
+                inputs,
+                outputs,
+            })
+        })
+        .collect()
+}

@@ -1,1 +1,46 @@
-fn main() {}
+//! Project automation: `cargo xtask <task>`.
+//!
+//! * `fixtures`: rebuilds the TFLM reference fixtures under `tests/fixtures`
+//!   (development time only; needs Python with TensorFlow and tflite-micro).
+//! * `codegen`: the main job on the bundled MNIST example.
+
+mod codegen;
+mod fixtures;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <task>\n\
+     \n\
+     tasks:\n\
+     \x20 codegen               run the main job on the bundled MNIST example\n\
+     \x20 fixtures [--python P] [--mnist DIR]\n\
+     \x20                       rebuild tests/fixtures with TensorFlow + TFLM (development time)\n"
+}
+
+/// The workspace root (the parent of this crate).
+fn project_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("fixtures") => fixtures::run(&args[1..]),
+        Some("codegen") => codegen::run(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown task {other:?}\n\n{}", usage())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

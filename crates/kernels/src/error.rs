@@ -24,7 +24,10 @@ impl fmt::Display for KernelError {
                 what,
                 expected,
                 actual,
-            } => write!(f, "{what} buffer holds {actual} elements, expected {expected}"),
+            } => write!(
+                f,
+                "{what} buffer holds {actual} elements, expected {expected}"
+            ),
             KernelError::InvalidParams(why) => write!(f, "invalid kernel parameters: {why}"),
         }
     }

@@ -82,7 +82,11 @@ pub fn srdhm(a: i32, b: i32) -> i32 {
         return i32::MAX;
     }
     let ab = i64::from(a) * i64::from(b);
-    let nudge = if ab >= 0 { 1i64 << 30 } else { 1 - (1i64 << 30) };
+    let nudge = if ab >= 0 {
+        1i64 << 30
+    } else {
+        1 - (1i64 << 30)
+    };
     // Truncating division, as C++ `/` does; not an arithmetic shift.
     ((ab + nudge) / (1i64 << 31)) as i32
 }
@@ -100,9 +104,12 @@ pub fn rdbpot(x: i32, exponent: i32) -> i32 {
 /// `MultiplyByQuantizedMultiplier`, double-rounding build (spec 2.5).
 pub fn mbqm(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left = shift.max(0);
-    let right = (-shift).max(0);
+    let right = shift.saturating_neg().max(0);
     // C++ multiplies in int32 and wraps in practice; match that.
-    rdbpot(srdhm(x.wrapping_mul(1i32.wrapping_shl(left as u32)), multiplier), right)
+    rdbpot(
+        srdhm(x.wrapping_mul(1i32.wrapping_shl(left as u32)), multiplier),
+        right,
+    )
 }
 
 /// `MultiplyByQuantizedMultiplierSmallerThanOneExp` (ADD/SUB): `shift <= 0`.

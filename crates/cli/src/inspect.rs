@@ -1,0 +1,166 @@
+//! `tinyq inspect`: a per-op table, the IR dump, or JSON.
+
+use std::path::Path;
+
+use serde::Serialize;
+use tinyq_ir::stats::op_cost;
+use tinyq_ir::tensor::shape_string;
+use tinyq_ir::{Graph, Tensor, TensorId};
+
+use crate::CliError;
+
+#[derive(Debug, Serialize)]
+struct TensorInfo {
+    name: String,
+    shape: Vec<usize>,
+    dtype: String,
+    quantization: Option<String>,
+    constant: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct OpRow {
+    index: usize,
+    op: String,
+    options: String,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    param_bytes: u64,
+    macs: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    model: String,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    ops: Vec<OpRow>,
+    total_param_bytes: u64,
+    total_macs: u64,
+}
+
+pub fn inspect(model: &Path, ir: bool, json: bool) -> Result<(), CliError> {
+    let graph = tinyq_tflite::read_file(model)?;
+    if ir {
+        print!("{}", graph.dump());
+        return Ok(());
+    }
+    let report = build_report(model, &graph);
+    if json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError(format!("cannot encode the report as JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn tensor_info(graph: &Graph, id: TensorId) -> TensorInfo {
+    let t: &Tensor = graph.tensor(id);
+    TensorInfo {
+        name: t.name.clone(),
+        shape: t.shape.clone(),
+        dtype: t.dtype.to_string(),
+        quantization: t.quant.as_ref().map(|q| q.to_string()),
+        constant: t.is_const(),
+    }
+}
+
+fn build_report(model: &Path, graph: &Graph) -> Report {
+    let ops: Vec<OpRow> = graph
+        .ops
+        .iter()
+        .map(|(id, op)| {
+            let cost = op_cost(graph, id);
+            let kind = op.kind.to_string();
+            let options = kind
+                .strip_prefix(op.kind.name())
+                .unwrap_or("")
+                .trim_matches(|c| c == '(' || c == ')')
+                .to_string();
+            OpRow {
+                index: op.origin.unwrap_or(id.index()),
+                op: op.kind.name().to_string(),
+                options,
+                inputs: op.inputs.iter().map(|&t| tensor_info(graph, t)).collect(),
+                outputs: op.outputs.iter().map(|&t| tensor_info(graph, t)).collect(),
+                param_bytes: cost.param_bytes,
+                macs: cost.macs,
+            }
+        })
+        .collect();
+    Report {
+        model: model.display().to_string(),
+        inputs: graph
+            .inputs
+            .iter()
+            .map(|&t| tensor_info(graph, t))
+            .collect(),
+        outputs: graph
+            .outputs
+            .iter()
+            .map(|&t| tensor_info(graph, t))
+            .collect(),
+        total_param_bytes: ops.iter().map(|r| r.param_bytes).sum(),
+        total_macs: ops.iter().map(|r| r.macs).sum(),
+        ops,
+    }
+}
+
+/// `i8[1,28,28,1]`, the compact form used in table cells.
+fn short(t: &TensorInfo) -> String {
+    format!("{}{}", t.dtype, shape_string(&t.shape))
+}
+
+fn print_table(report: &Report) {
+    println!("model: {}", report.model);
+    for (role, list) in [("input", &report.inputs), ("output", &report.outputs)] {
+        for t in list {
+            println!(
+                "{role}: {:?} {} {}",
+                t.name,
+                short(t),
+                t.quantization.as_deref().unwrap_or("float")
+            );
+        }
+    }
+    println!();
+    let header = format!(
+        "{:>3}  {:<18} {:<34} {:<20} {:<34} {:>10} {:>12}",
+        "#", "op", "inputs", "output", "output quantization", "params B", "MACs"
+    );
+    println!("{header}");
+    println!("{}", "-".repeat(header.len()));
+    for row in &report.ops {
+        let data_inputs: Vec<String> = row
+            .inputs
+            .iter()
+            .filter(|t| !t.constant)
+            .map(short)
+            .collect();
+        let output = row.outputs.first();
+        println!(
+            "{:>3}  {:<18} {:<34} {:<20} {:<34} {:>10} {:>12}",
+            row.index,
+            row.op,
+            data_inputs.join(" "),
+            output.map(short).unwrap_or_default(),
+            output
+                .and_then(|t| t.quantization.clone())
+                .unwrap_or_else(|| "float".into()),
+            row.param_bytes,
+            row.macs
+        );
+        if !row.options.is_empty() {
+            println!("{:>3}  {:<18} {}", "", "", row.options);
+        }
+    }
+    println!("{}", "-".repeat(header.len()));
+    println!(
+        "{} ops, {} parameter bytes, {} MACs",
+        report.ops.len(),
+        report.total_param_bytes,
+        report.total_macs
+    );
+}

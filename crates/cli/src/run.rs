@@ -1,0 +1,204 @@
+//! `tinyq run`: the reference interpreter on a file of samples.
+
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn};
+use tinyq_interp::Interpreter;
+use tinyq_ir::{DType, IoSpec, Program};
+
+use crate::CliError;
+use crate::npy::{Samples, read_arrays, write_arrays};
+
+pub fn run(model: &Path, input: &Path, output: Option<&Path>) -> Result<(), CliError> {
+    let graph = tinyq_tflite::read_file(model)?;
+    let program = tinyq_opt::lower(&graph)
+        .map_err(|e| CliError(format!("{}: {}", model.display(), CliError::from(e).0)))?;
+    let arrays = read_arrays(input)?;
+    let batches = bind_inputs(&program, input, arrays)?;
+    let n = batches.first().map_or(0, |b| b.len());
+
+    let mut interp = Interpreter::new(&program);
+    let mut results: Vec<Vec<u8>> = program.outputs.iter().map(|_| Vec::new()).collect();
+    for sample in 0..n {
+        let ins: Vec<&[u8]> = batches.iter().map(|b| b[sample].as_slice()).collect();
+        let mut outs: Vec<Vec<u8>> = program
+            .outputs
+            .iter()
+            .map(|o| vec![0; o.byte_len()])
+            .collect();
+        let mut out_refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+        interp
+            .invoke(&ins, &mut out_refs)
+            .map_err(|e| CliError(format!("sample {sample}: {e}")))?;
+        for (acc, o) in results.iter_mut().zip(outs) {
+            acc.extend_from_slice(&o);
+        }
+    }
+    let arrays: Vec<(String, Samples)> = program
+        .outputs
+        .iter()
+        .zip(results)
+        .map(|(spec, bytes)| Ok((spec.name.clone(), to_samples(spec, n, bytes)?)))
+        .collect::<Result<_, CliError>>()?;
+    match output {
+        Some(path) => write_arrays(path, &arrays)?,
+        None => print_outputs(&arrays),
+    }
+    Ok(())
+}
+
+/// Splits each input array into per-sample byte buffers in the model's dtype.
+fn bind_inputs(
+    program: &Program,
+    path: &Path,
+    mut arrays: Vec<(String, Samples)>,
+) -> Result<Vec<Vec<Vec<u8>>>, CliError> {
+    let specs = &program.inputs;
+    if specs.len() > 1 {
+        if arrays.len() != specs.len() || arrays.iter().any(|(name, _)| name.is_empty()) {
+            let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            return Err(CliError(format!(
+                "{}: the model has {} inputs ({names:?}); give an .npz with one array per input, named after the input tensors",
+                path.display(),
+                specs.len()
+            )));
+        }
+    }
+    let mut batches = Vec::with_capacity(specs.len());
+    for (index, spec) in specs.iter().enumerate() {
+        let array = if specs.len() == 1 {
+            arrays.swap_remove(0).1
+        } else {
+            let pos = arrays
+                .iter()
+                .position(|(name, _)| *name == spec.name)
+                .ok_or_else(|| {
+                    CliError(format!(
+                        "{}: no array named {:?} for input {index}",
+                        path.display(),
+                        spec.name
+                    ))
+                })?;
+            arrays.swap_remove(pos).1
+        };
+        batches.push(split_samples(spec, &array, path)?);
+    }
+    let n = batches.first().map_or(0, Vec::len);
+    if batches.iter().any(|b| b.len() != n) {
+        return Err(CliError(format!(
+            "{}: the inputs hold different numbers of samples",
+            path.display()
+        )));
+    }
+    if n == 0 {
+        return Err(CliError(format!("{}: no samples", path.display())));
+    }
+    Ok(batches)
+}
+
+/// Number of samples in `shape` for an input of shape `model`: `[N, ...model]`
+/// or, when the model's batch is 1, `[N, ...model[1..]]`.
+fn sample_count(shape: &[usize], model: &[usize]) -> Option<usize> {
+    let (&n, rest) = shape.split_first()?;
+    if rest == model || (model.first() == Some(&1) && rest == &model[1..]) {
+        Some(n)
+    } else {
+        None
+    }
+}
+
+fn split_samples(spec: &IoSpec, array: &Samples, path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
+    let n = sample_count(array.shape(), &spec.shape).ok_or_else(|| {
+        CliError(format!(
+            "{}: array of shape {:?} does not hold samples of input {:?} (shape {:?}); expected [N, {}]",
+            path.display(),
+            array.shape(),
+            spec.name,
+            spec.shape,
+            spec.shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let bytes = match (array.dtype(), spec.dtype) {
+        (a, m) if a == m => array.to_bytes(),
+        (DType::F32, DType::I8 | DType::U8) => {
+            let Samples::F32(values) = array else {
+                unreachable!("dtype says F32")
+            };
+            let (scale, zero_point) = spec.quant.unwrap_or((1.0, 0));
+            let floats: Vec<f32> = values.iter().copied().collect();
+            let mut out = vec![0u8; floats.len()];
+            tinyq_interp::quantize_floats(
+                &tinyq_kernels::quantize::QuantParams { scale, zero_point },
+                spec.dtype == DType::U8,
+                &floats,
+                &mut out,
+            )
+            .map_err(|e| {
+                CliError(format!(
+                    "{}: cannot quantize the samples: {e}",
+                    path.display()
+                ))
+            })?;
+            out
+        }
+        (a, m) => {
+            return Err(CliError(format!(
+                "{}: samples are {a} but input {:?} takes {m}{}",
+                path.display(),
+                spec.name,
+                if m.is_8bit() {
+                    " (or float32, which tinyq quantizes)"
+                } else {
+                    ""
+                }
+            )));
+        }
+    };
+    let per_sample = spec.byte_len();
+    Ok((0..n)
+        .map(|i| bytes[i * per_sample..(i + 1) * per_sample].to_vec())
+        .collect())
+}
+
+/// `[N, ...shape]`, dropping the model's leading batch of 1.
+fn to_samples(spec: &IoSpec, n: usize, bytes: Vec<u8>) -> Result<Samples, CliError> {
+    let mut shape = vec![n];
+    let dims = match spec.shape.split_first() {
+        Some((1, rest)) => rest,
+        _ => &spec.shape[..],
+    };
+    shape.extend_from_slice(dims);
+    let bad = |e: ndarray::ShapeError| CliError(format!("output {:?}: {e}", spec.name));
+    Ok(match spec.dtype {
+        DType::F32 => Samples::F32(
+            ArrayD::from_shape_vec(
+                IxDyn(&shape),
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            )
+            .map_err(bad)?,
+        ),
+        DType::U8 => Samples::U8(ArrayD::from_shape_vec(IxDyn(&shape), bytes).map_err(bad)?),
+        _ => Samples::I8(
+            ArrayD::from_shape_vec(IxDyn(&shape), bytes.into_iter().map(|b| b as i8).collect())
+                .map_err(bad)?,
+        ),
+    })
+}
+
+fn print_outputs(arrays: &[(String, Samples)]) {
+    for (name, array) in arrays {
+        println!("output {name:?} {:?}", array.shape());
+        match array {
+            Samples::F32(a) => println!("{a}"),
+            Samples::I8(a) => println!("{a}"),
+            Samples::U8(a) => println!("{a}"),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The `tinyq` binary as users call it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use tinyq_tests::{fixtures_dir, read_npy};
+
+fn tinyq(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tinyq"))
+        .args(args)
+        .output()
+        .expect("the tinyq binary runs")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tinyq-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+#[test]
+fn inspect_prints_one_row_per_op_with_totals() {
+    let model = fixture("mnist/int8.tflite");
+    let out = tinyq(&["inspect", path_str(&model)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("CONV_2D").count(), 2, "{text}");
+    assert!(text.contains("FULLY_CONNECTED"), "{text}");
+    assert!(text.contains("SOFTMAX"), "{text}");
+    assert!(text.contains("scale="), "{text}");
+    let totals = text.lines().last().expect("a totals line");
+    assert!(
+        totals.contains("ops,") && totals.contains("MACs"),
+        "{totals}"
+    );
+}
+
+#[test]
+fn inspect_json_is_machine_readable_and_consistent() {
+    let model = fixture("conv_basic/int8.tflite");
+    let out = tinyq(&["inspect", path_str(&model), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let ops = report["ops"].as_array().expect("ops array");
+    let conv = ops
+        .iter()
+        .find(|op| op["op"] == "CONV_2D")
+        .expect("a CONV_2D row");
+    // MACs of a conv = output elements x kernel volume (KH*KW*Cin).
+    let out_shape: Vec<u64> = conv["outputs"][0]["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_u64().expect("dim"))
+        .collect();
+    let filter_shape: Vec<u64> = conv["inputs"][1]["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_u64().expect("dim"))
+        .collect();
+    let expected = out_shape.iter().product::<u64>() * filter_shape[1..].iter().product::<u64>();
+    assert_eq!(conv["macs"].as_u64(), Some(expected));
+    let total: u64 = ops
+        .iter()
+        .map(|op| op["macs"].as_u64().expect("macs"))
+        .sum();
+    assert_eq!(report["total_macs"].as_u64(), Some(total));
+}
+
+#[test]
+fn inspect_works_on_float_models_and_ir_dump() {
+    let model = fixture("mnist/float.tflite");
+    let out = tinyq(&["inspect", path_str(&model)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("float"));
+    let out = tinyq(&["inspect", path_str(&model), "--ir"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tensors:") && text.contains("ops:"), "{text}");
+}
+
+#[test]
+fn run_writes_what_tflm_computes() {
+    let dir = fixture("mnist");
+    let y = scratch("mnist_out.npy");
+    let out = tinyq(&[
+        "run",
+        path_str(&dir.join("int8.tflite")),
+        "--input",
+        path_str(&dir.join("int8.in0.npy")),
+        "--output",
+        path_str(&y),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read_npy(&y).expect("output written");
+    let want = read_npy(&dir.join("int8.out0.npy")).expect("fixture");
+    assert_eq!(got, want);
+}
+
+#[test]
+fn run_quantizes_float_samples_for_an_int8_input() {
+    // The int8 and floatio variants share calibration, so the int8 model fed
+    // with floatio's float samples (quantized by tinyq as TFLM's QUANTIZE
+    // would) must produce the codes whose dequantization is exactly TFLM's
+    // floatio output.
+    let dir = fixture("conv_basic");
+    let y = scratch("conv_basic_from_float.npy");
+    let out = tinyq(&[
+        "run",
+        path_str(&dir.join("int8.tflite")),
+        "--input",
+        path_str(&dir.join("floatio.in0.npy")),
+        "--output",
+        path_str(&y),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let codes = read_npy(&y).expect("output written");
+    assert_eq!(codes.elem_size, 1, "int8 output");
+    let graph = tinyq_tflite::read_file(&dir.join("int8.tflite")).expect("model");
+    let (scale, zp) = graph
+        .tensor(graph.outputs[0])
+        .scale_zp()
+        .expect("quantized output");
+    let dequantized: Vec<u8> = codes
+        .bytes
+        .iter()
+        .flat_map(|&q| (scale * (i32::from(q as i8) - zp as i32) as f32).to_le_bytes())
+        .collect();
+    let want = read_npy(&dir.join("floatio.out0.npy")).expect("fixture");
+    assert_eq!(dequantized, want.bytes);
+}
+
+#[test]
+fn run_refuses_float_models_clearly() {
+    let dir = fixture("conv_basic");
+    let out = tinyq(&[
+        "run",
+        path_str(&dir.join("float.tflite")),
+        "--input",
+        path_str(&dir.join("float.in0.npy")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("float model"), "{err}");
+    assert!(err.contains("float.tflite"), "{err}");
+}
+
+#[test]
+fn run_rejects_samples_of_the_wrong_shape() {
+    let out = tinyq(&[
+        "run",
+        path_str(&fixture("mnist/int8.tflite")),
+        "--input",
+        path_str(&fixture("conv_basic/int8.in0.npy")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not hold samples"), "{err}");
+}
+
+#[test]
+fn corrupt_models_fail_fast_with_one_clear_line() {
+    let good = std::fs::read(fixture("mnist/int8.tflite")).expect("fixture");
+    let mut flipped = good.clone();
+    for i in (0..flipped.len()).step_by(97) {
+        flipped[i] ^= 0x5a;
+    }
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.tflite", Vec::new()),
+        ("truncated.tflite", good[..good.len() / 3].to_vec()),
+        ("flipped.tflite", flipped),
+        ("text.tflite", b"this is not a model".to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let path = scratch(name);
+        std::fs::write(&path, bytes).expect("write");
+        for command in ["inspect", "run"] {
+            let start = Instant::now();
+            let out = if command == "inspect" {
+                tinyq(&["inspect", path_str(&path)])
+            } else {
+                tinyq(&[
+                    "run",
+                    path_str(&path),
+                    "--input",
+                    path_str(&fixture("mnist/int8.in0.npy")),
+                ])
+            };
+            assert!(start.elapsed() < Duration::from_secs(1), "{name}: too slow");
+            assert!(!out.status.success(), "{name}: accepted");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("panicked"), "{name}: {err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+            assert!(
+                err.contains(name),
+                "{name}: message must name the file: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The product's promise: on every fixture, tinyq's interpreter output equals
+//! TFLM's byte for byte.
+
+use tinyq_interp::Interpreter;
+use tinyq_tests::{Case, cases, read_npy};
+
+/// What happened to one case.
+enum Outcome {
+    /// Every output byte of this many samples equals TFLM's.
+    BitExact(usize),
+    /// A float model, refused with the float-model error (running float
+    /// models comes with quantization).
+    RefusedFloat,
+}
+
+fn is_float_model(graph: &tinyq_ir::Graph) -> bool {
+    graph.tensors.iter().all(|(_, t)| !t.dtype.is_8bit())
+}
+
+/// Runs one case; returns a description of every mismatch.
+fn run_case(case: &Case) -> Result<Outcome, String> {
+    let graph = tinyq_tflite::read_file(&case.model).map_err(|e| e.to_string())?;
+    let lowered = tinyq_opt::lower(&graph);
+    if is_float_model(&graph) {
+        return match lowered {
+            Err(tinyq_opt::LowerError::FloatModel { .. }) => Ok(Outcome::RefusedFloat),
+            other => Err(format!("float model not refused as such: {other:?}")),
+        };
+    }
+    let program = lowered.map_err(|e| e.to_string())?;
+    let inputs: Vec<_> = case
+        .inputs
+        .iter()
+        .map(|p| read_npy(p))
+        .collect::<Result<_, _>>()?;
+    let expected: Vec<_> = case
+        .outputs
+        .iter()
+        .map(|p| read_npy(p))
+        .collect::<Result<_, _>>()?;
+    let n = inputs[0].samples();
+    let mut interp = Interpreter::new(&program);
+    let mut mismatches = Vec::new();
+    for sample in 0..n {
+        let ins: Vec<&[u8]> = inputs.iter().map(|a| a.sample(sample)).collect();
+        let mut outs: Vec<Vec<u8>> = program
+            .outputs
+            .iter()
+            .map(|o| vec![0; o.byte_len()])
+            .collect();
+        let mut refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+        interp.invoke(&ins, &mut refs).map_err(|e| e.to_string())?;
+        for (k, (got, want)) in outs.iter().zip(&expected).enumerate() {
+            let want = want.sample(sample);
+            if got.as_slice() != want {
+                let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
+                let differing = got.iter().zip(want).filter(|(a, b)| a != b).count();
+                mismatches.push(format!(
+                    "sample {sample} output {k}: {differing} bytes differ, first at byte {first} (tinyq {} vs TFLM {})",
+                    got.get(first).copied().unwrap_or(0),
+                    want.get(first).copied().unwrap_or(0)
+                ));
+            }
+        }
+    }
+    if mismatches.is_empty() {
+        Ok(Outcome::BitExact(n))
+    } else {
+        Err(mismatches.join("\n    "))
+    }
+}
+
+#[test]
+fn interpreter_equals_tflm_on_every_fixture() {
+    let cases = cases();
+    assert!(!cases.is_empty(), "no fixtures found under tests/fixtures");
+    let mut failures = Vec::new();
+    let (mut exact, mut samples, mut refused) = (0, 0, 0);
+    for case in &cases {
+        match run_case(case) {
+            Ok(Outcome::BitExact(n)) => {
+                exact += 1;
+                samples += n;
+            }
+            Ok(Outcome::RefusedFloat) => refused += 1,
+            Err(why) => failures.push(format!("{}:\n    {why}", case.name)),
+        }
+    }
+    println!(
+        "{exact} quantized cases bit-exact over {samples} samples; {refused} float models refused"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixture cases differ from TFLM:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,82 @@
+//! `cargo xtask fixtures`: regenerate the TFLM reference fixtures.
+//!
+//! Tests never run Python; this task is how the committed fixtures are
+//! rebuilt. It makes (or reuses) a virtualenv at `.venv` with the pinned
+//! packages of `xtask/fixtures/requirements.txt`, then runs
+//! `xtask/fixtures/make_fixtures.py`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::project_root;
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let root = project_root();
+    let mut python: Option<PathBuf> = None;
+    let mut mnist = root.join("../shared/data/mnist");
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--python" => python = Some(it.next().context("--python needs a path")?.into()),
+            "--mnist" => mnist = it.next().context("--mnist needs a directory")?.into(),
+            other => bail!("unknown fixtures option {other:?}"),
+        }
+    }
+    if !mnist.join("mnist-10k-images-idx3-ubyte.gz").is_file() {
+        bail!(
+            "MNIST digits not found in {}; pass --mnist DIR (the folder holding mnist-10k-*-ubyte.gz)",
+            mnist.display()
+        );
+    }
+    let python = match python {
+        Some(p) => p,
+        None => ensure_venv(&root)?,
+    };
+    let status = Command::new(&python)
+        .arg(root.join("xtask/fixtures/make_fixtures.py"))
+        .arg("--out")
+        .arg(root.join("tests/fixtures"))
+        .arg("--mnist")
+        .arg(&mnist)
+        .current_dir(&root)
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("make_fixtures.py failed ({status})");
+    }
+    Ok(())
+}
+
+/// Creates `.venv` with the pinned requirements unless it already exists.
+fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    if python.is_file() {
+        return Ok(python);
+    }
+    eprintln!(
+        "creating {} (TensorFlow, tflite-micro, numpy; a few minutes)",
+        venv.display()
+    );
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("cannot run python3 -m venv")?
+        .success();
+    if !ok {
+        bail!("python3 -m venv {} failed", venv.display());
+    }
+    let ok = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "-r"])
+        .arg(root.join("xtask/fixtures/requirements.txt"))
+        .status()
+        .context("cannot run pip")?
+        .success();
+    if !ok {
+        bail!("pip install -r xtask/fixtures/requirements.txt failed");
+    }
+    Ok(python)
+}
