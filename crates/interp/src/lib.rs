@@ -56,7 +56,11 @@ impl<'p> Interpreter<'p> {
 
     /// Runs every step. Buffers hold the model's I/O dtypes, little-endian,
     /// row-major.
-    pub fn invoke(&mut self, inputs: &[&[u8]], outputs: &mut [&mut [u8]]) -> Result<(), InterpError> {
+    pub fn invoke(
+        &mut self,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+    ) -> Result<(), InterpError> {
         let program = self.program;
         if inputs.len() != program.inputs.len() {
             return Err(InterpError::InputCount {
@@ -178,7 +182,14 @@ fn conv_like(
     f: impl FnOnce(&[i8], &[i8], Option<&[i32]>, &[i32], &[i32], &mut [i8]) -> Result<(), KernelError>,
 ) -> Result<(), KernelError> {
     run_i8(input, out, |x, y| {
-        f(x, &w.filter, w.bias.as_deref(), &w.multipliers, &w.shifts, y)
+        f(
+            x,
+            &w.filter,
+            w.bias.as_deref(),
+            &w.multipliers,
+            &w.shifts,
+            y,
+        )
     })
 }
 
@@ -204,9 +215,11 @@ pub fn quantize_floats(
 /// Executes one kernel on byte buffers.
 pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), KernelError> {
     match kernel {
-        Kernel::Conv2D { params, weights } => conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
-            conv::conv2d(params, x, f, b, m, s, y)
-        }),
+        Kernel::Conv2D { params, weights } => {
+            conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+                conv::conv2d(params, x, f, b, m, s, y)
+            })
+        }
         Kernel::DepthwiseConv2D { params, weights } => {
             conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
                 depthwise::depthwise_conv2d(params, x, f, b, m, s, y)

@@ -70,9 +70,13 @@ pub enum Kernel {
     Softmax(SoftmaxParams),
     /// Any 8-bit → 8-bit element-wise op (logistic, tanh, relu, requantize,
     /// ...) as a 256-entry table indexed by the input byte.
-    Lut { table: Vec<u8> },
+    Lut {
+        table: Vec<u8>,
+    },
     /// 8-bit → float32 (DEQUANTIZE) as a 256-entry table indexed by the input byte.
-    DequantizeLut { table: Vec<f32> },
+    DequantizeLut {
+        table: Vec<f32>,
+    },
     /// float32 → int8/uint8 (QUANTIZE): `q = round(x / scale) + zero_point`,
     /// clamped to the output type, in float as TFLM does.
     Quantize {

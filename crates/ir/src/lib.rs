@@ -10,8 +10,8 @@
 pub mod arena;
 pub mod graph;
 pub mod kernel;
-pub mod program;
 pub mod op;
+pub mod program;
 pub mod stats;
 pub mod tensor;
 pub mod validate;
@@ -19,7 +19,7 @@ pub mod validate;
 pub use arena::{Arena, Handle};
 pub use graph::{Graph, OpId, TensorId};
 pub use kernel::Kernel;
-pub use program::{BufferRef, IoSpec, Program, Step};
 pub use op::{Activation, Op, OpKind, Padding2D};
+pub use program::{BufferRef, IoSpec, Program, Step};
 pub use tensor::{DType, Quantization, Tensor};
 pub use validate::{ValidationError, validate};

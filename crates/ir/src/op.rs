@@ -88,29 +88,49 @@ pub enum OpKind {
     FullyConnected(FullyConnected),
     AveragePool2D(Pool2D),
     MaxPool2D(Pool2D),
-    Add { activation: Activation },
-    Sub { activation: Activation },
-    Mul { activation: Activation },
+    Add {
+        activation: Activation,
+    },
+    Sub {
+        activation: Activation,
+    },
+    Mul {
+        activation: Activation,
+    },
     Maximum,
     Minimum,
-    Softmax { beta: f32 },
+    Softmax {
+        beta: f32,
+    },
     Logistic,
     Tanh,
     Relu,
     Relu6,
     ReluN1To1,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     HardSwish,
-    Concatenation { axis: usize, activation: Activation },
+    Concatenation {
+        axis: usize,
+        activation: Activation,
+    },
     /// MEAN over `axes` (sorted, deduplicated).
-    Mean { axes: Vec<usize>, keep_dims: bool },
+    Mean {
+        axes: Vec<usize>,
+        keep_dims: bool,
+    },
     /// PAD / PADV2: `(before, after)` per dimension. PADV2 has a second
     /// input, the scalar pad value.
-    Pad { paddings: Vec<(usize, usize)> },
+    Pad {
+        paddings: Vec<(usize, usize)>,
+    },
     Reshape,
     Squeeze,
     ExpandDims,
-    Transpose { perm: Vec<usize> },
+    Transpose {
+        perm: Vec<usize>,
+    },
     StridedSlice(StridedSlice),
     Quantize,
     Dequantize,
@@ -229,7 +249,9 @@ impl fmt::Display for OpKind {
                 pad(&a.padding),
                 activation_name(a.activation)
             ),
-            OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
+            OpKind::Add { activation }
+            | OpKind::Sub { activation }
+            | OpKind::Mul { activation } => {
                 write!(f, "(act={})", activation_name(*activation))
             }
             OpKind::Softmax { beta } => write!(f, "(beta={beta})"),

@@ -94,7 +94,10 @@ impl fmt::Display for Quantization {
                 self.axis,
                 self.scales.len(),
                 self.scales.iter().copied().fold(f32::INFINITY, f32::min),
-                self.scales.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                self.scales
+                    .iter()
+                    .copied()
+                    .fold(f32::NEG_INFINITY, f32::max),
             )
         } else {
             write!(f, "scale={:e} zp={}", self.scale(), self.zero_point())
@@ -157,7 +160,8 @@ impl Tensor {
             DType::I64 => Some(
                 data.chunks_exact(8)
                     .map(|c| {
-                        let v = i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                        let v =
+                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
                         i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
                     })
                     .collect(),

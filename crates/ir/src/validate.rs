@@ -15,9 +15,13 @@ pub enum ValidationError {
     },
     #[error("graph input/output %{0} does not exist")]
     DanglingIo(usize),
-    #[error("tensor {name:?} is written by more than one op (or is a graph input and also written)")]
+    #[error(
+        "tensor {name:?} is written by more than one op (or is a graph input and also written)"
+    )]
     MultipleProducers { name: String },
-    #[error("op #{op} ({kind}) reads tensor {name:?} before anything produces it (a cycle or misordered ops)")]
+    #[error(
+        "op #{op} ({kind}) reads tensor {name:?} before anything produces it (a cycle or misordered ops)"
+    )]
     UseBeforeDef {
         op: usize,
         kind: &'static str,
@@ -58,11 +62,7 @@ pub fn validate(graph: &Graph) -> Result<(), ValidationError> {
     }
 
     // Defined = constant, graph input, or output of an earlier op.
-    let mut defined: Vec<bool> = graph
-        .tensors
-        .iter()
-        .map(|(_, t)| t.is_const())
-        .collect();
+    let mut defined: Vec<bool> = graph.tensors.iter().map(|(_, t)| t.is_const()).collect();
     for &i in &graph.inputs {
         if defined[i.index()] && !graph.tensor(i).is_const() {
             return Err(ValidationError::MultipleProducers {
@@ -145,7 +145,9 @@ fn check_tensor(t: &crate::Tensor) -> Result<(), ValidationError> {
             )));
         }
         if let Some(bad) = q.scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(quant_err(format!("scale {bad} is not a positive finite number")));
+            return Err(quant_err(format!(
+                "scale {bad} is not a positive finite number"
+            )));
         }
         if q.is_per_axis() {
             let dim = t.shape.get(q.axis).copied();
@@ -165,10 +167,16 @@ fn check_tensor(t: &crate::Tensor) -> Result<(), ValidationError> {
             _ => i64::MIN..=i64::MAX,
         };
         if let Some(zp) = q.zero_points.iter().find(|z| !range.contains(z)) {
-            return Err(quant_err(format!("zero point {zp} is outside the {} range", t.dtype)));
+            return Err(quant_err(format!(
+                "zero point {zp} is outside the {} range",
+                t.dtype
+            )));
         }
     } else if t.dtype.is_8bit() {
-        return Err(quant_err(format!("{} tensor without quantization parameters", t.dtype)));
+        return Err(quant_err(format!(
+            "{} tensor without quantization parameters",
+            t.dtype
+        )));
     }
     Ok(())
 }

@@ -33,15 +33,23 @@ pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
 
 /// Refuses float compute with a message that says what to do.
 fn check_integer(graph: &Graph) -> Result<(), LowerError> {
-    let any_int = graph
-        .ops
-        .iter()
-        .any(|(_, op)| op.outputs.iter().any(|&t| graph.tensor(t).dtype == DType::I8));
+    let any_int = graph.ops.iter().any(|(_, op)| {
+        op.outputs
+            .iter()
+            .any(|&t| graph.tensor(t).dtype == DType::I8)
+    });
     for (id, op) in graph.ops.iter() {
         let index = op.origin.unwrap_or(id.index());
         let name = op.kind.name();
-        let dtypes = op.inputs.iter().chain(&op.outputs).map(|&t| graph.tensor(t));
-        let float_io = matches!(op.kind, tinyq_ir::OpKind::Quantize | tinyq_ir::OpKind::Dequantize);
+        let dtypes = op
+            .inputs
+            .iter()
+            .chain(&op.outputs)
+            .map(|&t| graph.tensor(t));
+        let float_io = matches!(
+            op.kind,
+            tinyq_ir::OpKind::Quantize | tinyq_ir::OpKind::Dequantize
+        );
         for t in dtypes.filter(|t| !t.is_const()) {
             match t.dtype {
                 DType::I8 | DType::U8 => {}

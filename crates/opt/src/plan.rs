@@ -89,7 +89,11 @@ pub fn plan(buffers: &[Lifetime]) -> MemoryPlan {
     let mut by_breadth: Vec<usize> = (0..n).collect();
     by_breadth.sort_by_key(|&i| {
         let b = buffers[i];
-        (std::cmp::Reverse(b.size * (b.last - b.first + 1)), b.first, i)
+        (
+            std::cmp::Reverse(b.size * (b.last - b.first + 1)),
+            b.first,
+            i,
+        )
     });
     let mut by_time: Vec<usize> = (0..n).collect();
     by_time.sort_by_key(|&i| (buffers[i].first, std::cmp::Reverse(buffers[i].size), i));
@@ -115,9 +119,21 @@ mod tests {
     fn chain_reuses_memory() {
         // a -> b -> c: a and c never live together.
         let bufs = [
-            Lifetime { size: 100, first: 0, last: 1 },
-            Lifetime { size: 50, first: 1, last: 2 },
-            Lifetime { size: 100, first: 2, last: 3 },
+            Lifetime {
+                size: 100,
+                first: 0,
+                last: 1,
+            },
+            Lifetime {
+                size: 50,
+                first: 1,
+                last: 2,
+            },
+            Lifetime {
+                size: 100,
+                first: 2,
+                last: 3,
+            },
         ];
         let p = plan(&bufs);
         assert_eq!(p.arena_size, 112 + 64);

@@ -86,9 +86,10 @@ impl<'g> Ctx<'g> {
 
     fn const_i8(&self, t: &Tensor) -> Result<Vec<i8>, LowerError> {
         self.require_dtype(t, DType::I8)?;
-        let data = t.data.as_ref().ok_or_else(|| {
-            self.unsupported(format!("weights {:?} must be constant", t.name))
-        })?;
+        let data = t
+            .data
+            .as_ref()
+            .ok_or_else(|| self.unsupported(format!("weights {:?} must be constant", t.name)))?;
         Ok(data.iter().map(|&b| b as i8).collect())
     }
 
@@ -121,9 +122,9 @@ pub fn select_kernel(graph: &Graph, op: &Op, index: usize) -> Result<Selected, L
         OpKind::FullyConnected(attrs) => return fully_connected(&cx, attrs),
         OpKind::AveragePool2D(attrs) => Kernel::AveragePool(pool(&cx, attrs)?),
         OpKind::MaxPool2D(attrs) => Kernel::MaxPool(pool(&cx, attrs)?),
-        OpKind::Add { activation }
-        | OpKind::Sub { activation }
-        | OpKind::Mul { activation } => binary(&cx, *activation)?,
+        OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
+            binary(&cx, *activation)?
+        }
         OpKind::Maximum | OpKind::Minimum => binary(&cx, Activation::None)?,
         OpKind::Softmax { beta } => softmax_kernel(&cx, *beta)?,
         OpKind::Logistic
@@ -204,8 +205,14 @@ fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, 
     let mut multipliers = vec![0; n];
     let mut shifts = vec![0; n];
     if per_channel {
-        conv::prepare_conv_multipliers(in_scale, &fq.scales, out_scale, &mut multipliers, &mut shifts)
-            .map_err(|e| cx.kernel_err(e))?;
+        conv::prepare_conv_multipliers(
+            in_scale,
+            &fq.scales,
+            out_scale,
+            &mut multipliers,
+            &mut shifts,
+        )
+        .map_err(|e| cx.kernel_err(e))?;
     } else {
         let bias_scale = match cx.op.inputs.get(2) {
             Some(_) => cx.input(2)?.quant.as_ref().map(|q| q.scale()),
@@ -306,8 +313,7 @@ fn depthwise_conv2d(cx: &Ctx<'_>, attrs: &DepthwiseConv2D) -> Result<Selected, L
         act_min: 0,
         act_max: 0,
     };
-    let params =
-        depthwise::prepare_depthwise(geom, in_zp, (out_scale, out_zp), attrs.activation);
+    let params = depthwise::prepare_depthwise(geom, in_zp, (out_scale, out_zp), attrs.activation);
     let weights = weights(cx, oc, true)?;
     Ok(Selected {
         kernel: Kernel::DepthwiseConv2D { params, weights },
@@ -318,11 +324,18 @@ fn depthwise_conv2d(cx: &Ctx<'_>, attrs: &DepthwiseConv2D) -> Result<Selected, L
 fn fully_connected(cx: &Ctx<'_>, attrs: &FullyConnected) -> Result<Selected, LowerError> {
     let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
     let [out_depth, depth] = <[usize; 2]>::try_from(filter.shape.as_slice()).map_err(|_| {
-        cx.unsupported(format!("filter {:?} must be 2-D, is {:?}", filter.name, filter.shape))
+        cx.unsupported(format!(
+            "filter {:?} must be 2-D, is {:?}",
+            filter.name, filter.shape
+        ))
     })?;
     let in_elems = input.num_elements().unwrap_or(0);
     let out_elems = output.num_elements().unwrap_or(0);
-    if depth == 0 || out_depth == 0 || in_elems % depth != 0 || out_elems != in_elems / depth * out_depth {
+    if depth == 0
+        || out_depth == 0
+        || in_elems % depth != 0
+        || out_elems != in_elems / depth * out_depth
+    {
         return Err(cx.unsupported(format!(
             "shapes do not fit: input {:?}, filter {:?}, output {:?}",
             input.shape, filter.shape, output.shape
@@ -387,8 +400,13 @@ fn pool(cx: &Ctx<'_>, attrs: &Pool2D) -> Result<pooling::PoolParams, LowerError>
         act_min: 0,
         act_max: 0,
     };
-    pooling::prepare_pool(geom, cx.qparams(input)?, cx.qparams(output)?, attrs.activation)
-        .map_err(|e| cx.kernel_err(e))
+    pooling::prepare_pool(
+        geom,
+        cx.qparams(input)?,
+        cx.qparams(output)?,
+        attrs.activation,
+    )
+    .map_err(|e| cx.kernel_err(e))
 }
 
 fn binary(cx: &Ctx<'_>, activation: Activation) -> Result<Kernel, LowerError> {
@@ -407,9 +425,12 @@ fn binary(cx: &Ctx<'_>, activation: Activation) -> Result<Kernel, LowerError> {
         OpKind::Sub { .. } => BinaryOp::Sub(
             elementwise::prepare_sub((s1, z1), (s2, z2), (so, zo), activation).map_err(err)?,
         ),
-        OpKind::Mul { .. } => BinaryOp::Mul(
-            elementwise::prepare_mul((s1, z1), (s2, z2), (so, zo), activation),
-        ),
+        OpKind::Mul { .. } => BinaryOp::Mul(elementwise::prepare_mul(
+            (s1, z1),
+            (s2, z2),
+            (so, zo),
+            activation,
+        )),
         OpKind::Maximum => BinaryOp::Maximum,
         _ => BinaryOp::Minimum,
     };
@@ -510,7 +531,8 @@ fn quantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
             let (si, zi) = cx.qparams(input)?;
             let p = quantize::prepare_requantize(si, zi, so, zo);
             Ok(Kernel::Lut {
-                table: requantize_table(&p, input.dtype, output.dtype).map_err(|e| cx.kernel_err(e))?,
+                table: requantize_table(&p, input.dtype, output.dtype)
+                    .map_err(|e| cx.kernel_err(e))?,
             })
         }
         other => Err(cx.unsupported(format!("QUANTIZE from {other} is not supported"))),
@@ -551,7 +573,11 @@ fn requantize_table(
         (DType::U8, DType::I8) => quantize::requantize_u8_to_i8(p, &codes, &mut out_i8)?,
         (DType::I8, DType::U8) => quantize::requantize_i8_to_u8(p, &signed, &mut out_u8)?,
         (DType::I8, DType::I8) => quantize::requantize_i8_to_i8(p, &signed, &mut out_i8)?,
-        _ => return Err(KernelError::InvalidParams("requantization between these types is not supported")),
+        _ => {
+            return Err(KernelError::InvalidParams(
+                "requantization between these types is not supported",
+            ));
+        }
     }
     Ok(if to == DType::U8 {
         out_u8
@@ -560,7 +586,11 @@ fn requantize_table(
     })
 }
 
-fn concatenation(cx: &Ctx<'_>, axis: usize, activation: Activation) -> Result<Selected, LowerError> {
+fn concatenation(
+    cx: &Ctx<'_>,
+    axis: usize,
+    activation: Activation,
+) -> Result<Selected, LowerError> {
     let output = cx.output()?;
     let out_q = cx.qparams(output)?;
     if activation != Activation::None {
@@ -635,8 +665,7 @@ fn pad_kernel(cx: &Ctx<'_>, paddings: &[(usize, usize)]) -> Result<Kernel, Lower
 fn transpose_kernel(cx: &Ctx<'_>, perm: &[usize]) -> Result<Kernel, LowerError> {
     let input = cx.input(0)?;
     let perm: Vec<i32> = perm.iter().map(|&p| p as i32).collect();
-    let params =
-        transpose::prepare_transpose(&input.shape, &perm).map_err(|e| cx.kernel_err(e))?;
+    let params = transpose::prepare_transpose(&input.shape, &perm).map_err(|e| cx.kernel_err(e))?;
     Ok(Kernel::Transpose(params))
 }
 
