@@ -228,3 +228,61 @@ fn corrupt_models_fail_fast_with_one_clear_line() {
         }
     }
 }
+
+#[test]
+fn run_takes_an_npz_per_input_and_writes_an_npz_per_output() {
+    use ndarray::{ArrayD, IxDyn};
+    use ndarray_npy::{NpzReader, NpzWriter};
+
+    let dir = fixture("two_inputs_two_outputs");
+    let model = dir.join("int8.tflite");
+    let graph = tinyq_tflite::read_file(&model).expect("model");
+    let x = scratch("two_inputs.npz");
+    let mut npz = NpzWriter::new(std::fs::File::create(&x).expect("create"));
+    for (k, &input) in graph.inputs.iter().enumerate() {
+        let samples = read_npy(&dir.join(format!("int8.in{k}.npy"))).expect("fixture");
+        let array = ArrayD::from_shape_vec(
+            IxDyn(&samples.shape),
+            samples.bytes.iter().map(|&b| b as i8).collect(),
+        )
+        .expect("shape");
+        npz.add_array(graph.tensor(input).name.as_str(), &array)
+            .expect("add");
+    }
+    npz.finish().expect("finish");
+
+    let y = scratch("two_outputs.npz");
+    let out = tinyq(&[
+        "run",
+        path_str(&model),
+        "--input",
+        path_str(&x),
+        "--output",
+        path_str(&y),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut outputs = NpzReader::new(std::fs::File::open(&y).expect("open")).expect("npz");
+    for (k, &output) in graph.outputs.iter().enumerate() {
+        let name = graph.tensor(output).name.clone();
+        let got: ArrayD<i8> = outputs.by_name(&name).expect("output array by tensor name");
+        let want = read_npy(&dir.join(format!("int8.out{k}.npy"))).expect("fixture");
+        assert_eq!(got.shape(), &want.shape[..]);
+        let got: Vec<u8> = got.iter().map(|&v| v as u8).collect();
+        assert_eq!(got, want.bytes, "output {k}");
+    }
+
+    // One array for a two-input model is refused with the input names.
+    let out = tinyq(&[
+        "run",
+        path_str(&model),
+        "--input",
+        path_str(&dir.join("int8.in0.npy")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 inputs") && err.contains(".npz"), "{err}");
+}
