@@ -123,14 +123,14 @@ fn check_tensor(t: &crate::Tensor) -> Result<(), ValidationError> {
         name: t.name.clone(),
         shape: t.shape.clone(),
     })?;
-    if let Some(data) = &t.data {
-        if data.len() != bytes {
-            return Err(ValidationError::ConstSize {
-                name: t.name.clone(),
-                expected: bytes,
-                actual: data.len(),
-            });
-        }
+    if let Some(data) = &t.data
+        && data.len() != bytes
+    {
+        return Err(ValidationError::ConstSize {
+            name: t.name.clone(),
+            expected: bytes,
+            actual: data.len(),
+        });
     }
     let quant_err = |why: String| ValidationError::Quantization {
         name: t.name.clone(),

@@ -162,14 +162,14 @@ impl<'g> Lowering<'g> {
             });
         };
         // Reshape-like ops on arena data are free: the output aliases the input.
-        if op.kind.is_reshape_like() && !graph.outputs.contains(&output) {
-            if let Some(&input) = op.inputs.first() {
-                if let Some(Storage::Slot(slot)) = self.storage.get(&input).copied() {
-                    self.slots[slot].last = self.steps.len();
-                    self.storage.insert(output, Storage::Slot(slot));
-                    return Ok(());
-                }
-            }
+        if op.kind.is_reshape_like()
+            && !graph.outputs.contains(&output)
+            && let Some(&input) = op.inputs.first()
+            && let Some(Storage::Slot(slot)) = self.storage.get(&input).copied()
+        {
+            self.slots[slot].last = self.steps.len();
+            self.storage.insert(output, Storage::Slot(slot));
+            return Ok(());
         }
         let selected = select_kernel(graph, op, index)?;
         let inputs: Vec<Storage> = selected.data_inputs.iter().map(|&t| self.read(t)).collect();

@@ -193,13 +193,13 @@ fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, 
         Some(_) => Some(cx.const_bias(cx.input(2)?)?),
         None => None,
     };
-    if let Some(b) = &bias {
-        if b.len() != channels {
-            return Err(cx.unsupported(format!(
-                "bias has {} values for {channels} output channels",
-                b.len()
-            )));
-        }
+    if let Some(b) = &bias
+        && b.len() != channels
+    {
+        return Err(cx.unsupported(format!(
+            "bias has {} values for {channels} output channels",
+            b.len()
+        )));
     }
     let n = if per_channel { channels } else { 1 };
     let mut multipliers = vec![0; n];

@@ -41,10 +41,10 @@ impl<'a> Buffers<'a> {
             .get(usize::try_from(index).map_err(|_| out_of_range())?)
             .ok_or_else(out_of_range)?
             .ctx(at)?;
-        if let Some(data) = buffer.data().ctx(at)? {
-            if !data.is_empty() {
-                return Ok(data);
-            }
+        if let Some(data) = buffer.data().ctx(at)?
+            && !data.is_empty()
+        {
+            return Ok(data);
         }
         // The offset is relative to the start of the file and "only valid if > 1".
         let offset = buffer.offset().ctx(at)?;
