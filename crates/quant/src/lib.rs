@@ -1,0 +1,32 @@
+//! Float reference execution, calibration and post-training full-integer
+//! quantization, without TensorFlow.
+//!
+//! ```no_run
+//! # fn demo(graph: &tinyq_ir::Graph, calib: ndarray::ArrayD<f32>) -> Result<(), tinyq_quant::QuantError> {
+//! use tinyq_quant::{quantize, QuantOptions};
+//! let int8 = quantize(graph, &[calib], QuantOptions::default())?;
+//! let program = tinyq_opt::lower(&int8);
+//! # Ok(()) }
+//! ```
+//!
+//! * [`exec::FloatModel`] runs a float32 [`tinyq_ir::Graph`] on `ndarray`
+//!   (every op the Graph can hold), optionally keeping every intermediate.
+//! * [`calibrate`] observes activation ranges ([`observer::Method`]:
+//!   min/max as the TF converter, percentile, MSE).
+//! * [`quantize()`] reproduces the TF converter's post-training integer
+//!   quantization numerics (spec §3) and same-scale propagation.
+//! * [`report`] computes accuracy and per-tensor SQNR.
+
+pub mod calibrate;
+pub mod error;
+pub mod exec;
+pub mod observer;
+pub mod params;
+pub mod propagate;
+pub mod quantize;
+pub mod report;
+
+pub use error::{ExecError, QuantError};
+pub use exec::{Accumulation, FloatModel, Kernels};
+pub use observer::Method;
+pub use quantize::{IoMode, QuantOptions, quantize, quantize_with_progress, quantize_with_ranges};

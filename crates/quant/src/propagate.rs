@@ -1,0 +1,371 @@
+//! Which tensors share quantization parameters, as the TF converter's MLIR
+//! quantizer decides it:
+//!
+//! 1. `RemoveRedundantStatsOps`: the calibrated range of a fixed-range op's
+//!    output is dropped; a single-input same-scale op's output takes its
+//!    input's range (forward); a multi-input same-scale op (concat,
+//!    maximum, PADV2...) imposes its output range on its inputs (backward).
+//! 2. `QuantizationDriver`: a work stack seeded with every constant, then
+//!    every op in order (popped from the back), propagates parameters
+//!    through same-scale ops and sets fixed output ranges; where a tensor
+//!    already has different parameters, a requantization is recorded.
+//!
+//! The result is one `(scale, zero_point)` per activation tensor and
+//! non-weight constant, plus the requantizations to insert.
+
+use std::collections::HashSet;
+
+use tinyq_ir::{DType, Graph, OpKind, TensorId};
+
+use crate::calibrate::Ranges;
+use crate::error::QuantError;
+use crate::params::activation_params;
+
+/// `(scale, zero_point)` of a per-tensor int8 quantization.
+pub type Params = (f32, i64);
+
+/// Output parameters fixed by the op (spec §1): SOFTMAX and LOGISTIC
+/// (1/256, -128), TANH (1/128, 0).
+pub fn fixed_output(kind: &OpKind) -> Option<Params> {
+    match kind {
+        OpKind::Softmax { .. } | OpKind::Logistic => Some((1.0 / 256.0, -128)),
+        OpKind::Tanh => Some((1.0 / 128.0, 0)),
+        _ => None,
+    }
+}
+
+/// Ops whose inputs and output must share parameters
+/// (`SameOperandsAndResultsScale` in the TFL dialect).
+pub fn is_same_scale(kind: &OpKind) -> bool {
+    matches!(
+        kind,
+        OpKind::MaxPool2D(_)
+            | OpKind::AveragePool2D(_)
+            | OpKind::Concatenation { .. }
+            | OpKind::Reshape
+            | OpKind::Squeeze
+            | OpKind::ExpandDims
+            | OpKind::Transpose { .. }
+            | OpKind::StridedSlice(_)
+            | OpKind::Pad { .. }
+            | OpKind::Maximum
+            | OpKind::Minimum
+    )
+}
+
+/// Operands the TFLite op has that tinyq folded into attributes (shape,
+/// axis, perm, paddings, slice bounds): they count in the driver's
+/// "exactly one operand" rules.
+fn folded_operands(kind: &OpKind) -> usize {
+    match kind {
+        OpKind::Reshape | OpKind::ExpandDims | OpKind::Transpose { .. } | OpKind::Pad { .. } => 1,
+        OpKind::Mean { .. } => 1,
+        OpKind::StridedSlice(_) => 3,
+        _ => 0,
+    }
+}
+
+/// Inputs read as weights (1) or bias (2) by conv-like ops.
+pub fn is_weight_operand(kind: &OpKind, operand: usize) -> bool {
+    matches!(
+        kind,
+        OpKind::Conv2D(_) | OpKind::DepthwiseConv2D(_) | OpKind::FullyConnected(_)
+    ) && (operand == 1 || operand == 2)
+}
+
+/// A requantized copy of a tensor for some readers:
+/// `(tensor, params, [(op index, operand index)])`.
+pub type InputRequant = (TensorId, Params, Vec<(usize, usize)>);
+
+/// Parameters of every tensor and the requantizations to insert.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Per tensor index; `None` for weights, biases and non-float tensors.
+    pub params: Vec<Option<Params>>,
+    /// Requantizations of a tensor read by particular ops:
+    /// `(tensor, params, [(op index, operand index)])`.
+    pub on_input: Vec<InputRequant>,
+    /// Requantizations of an op's output seen by all its readers.
+    pub on_output: Vec<(TensorId, Params)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Item {
+    Const(usize),
+    Op(usize),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct State {
+    params: Option<Params>,
+    immutable: bool,
+}
+
+struct Driver<'g> {
+    graph: &'g Graph,
+    ops: Vec<&'g tinyq_ir::Op>,
+    states: Vec<State>,
+    producer: Vec<Option<usize>>,
+    users: Vec<Vec<usize>>,
+    stack: Vec<Item>,
+    done: HashSet<Item>,
+    plan: Plan,
+}
+
+/// Computes the plan from the calibrated `ranges`.
+pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
+    let ops: Vec<_> = graph.ops.iter().map(|(_, op)| op).collect();
+    let n = graph.tensors.len();
+    let mut producer = vec![None; n];
+    let mut users = vec![Vec::new(); n];
+    for (i, op) in ops.iter().enumerate() {
+        for &t in &op.outputs {
+            producer[t.index()] = Some(i);
+        }
+        for &t in &op.inputs {
+            if !users[t.index()].contains(&i) {
+                users[t.index()].push(i);
+            }
+        }
+    }
+    let is_activation = |t: usize| {
+        let tensor = &graph.tensors[TensorId::from_index(t)];
+        !tensor.is_const() && tensor.dtype == DType::F32
+    };
+    let has_stats: Vec<bool> = (0..n)
+        .map(|t| is_activation(t) && ranges.get(t).is_some_and(Option::is_some))
+        .collect();
+    let redundant = redundant_stats(&ops, &producer, &users, &has_stats);
+
+    let mut states = vec![State::default(); n];
+    for t in 0..n {
+        if let (true, false, Some(Some((lo, hi)))) = (has_stats[t], redundant[t], ranges.get(t)) {
+            states[t] = State {
+                params: Some(activation_params(*lo, *hi)),
+                immutable: true,
+            };
+        }
+    }
+    // Seed: constants (MLIR hoists them to the top), then ops in order.
+    let mut stack = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        for (k, &t) in op.inputs.iter().enumerate() {
+            let tensor = graph.tensor(t);
+            let item = Item::Const(t.index());
+            if tensor.is_const()
+                && tensor.dtype == DType::F32
+                && !is_weight_operand(&op.kind, k)
+                && !stack.contains(&item)
+            {
+                stack.push(item);
+            }
+        }
+        let _ = i;
+    }
+    stack.extend((0..ops.len()).map(Item::Op));
+    let mut driver = Driver {
+        graph,
+        ops,
+        states,
+        producer,
+        users,
+        stack,
+        done: HashSet::new(),
+        plan: Plan::default(),
+    };
+    driver.run()?;
+    let mut plan = driver.plan;
+    plan.params = driver.states.iter().map(|s| s.params).collect();
+    // Anything left without parameters falls back to its own range.
+    for t in 0..n {
+        if plan.params[t].is_none() && is_activation(t) {
+            match ranges.get(t).copied().flatten() {
+                Some((lo, hi)) => plan.params[t] = Some(activation_params(lo, hi)),
+                None => {
+                    return Err(QuantError::Tensor {
+                        name: graph.tensors[TensorId::from_index(t)].name.clone(),
+                        why: "no calibration range was observed (the tensor is never computed)"
+                            .into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// `RemoveRedundantStatsOps`: which calibrated ranges are dropped.
+fn redundant_stats(
+    ops: &[&tinyq_ir::Op],
+    producer: &[Option<usize>],
+    users: &[Vec<usize>],
+    has_stats: &[bool],
+) -> Vec<bool> {
+    let n = has_stats.len();
+    let mut redundant = vec![false; n];
+    let float_operands = |op: &tinyq_ir::Op| op.inputs.len();
+    // Forward.
+    let mut work: Vec<usize> = (0..n).filter(|&t| has_stats[t]).collect();
+    while let Some(t) = work.pop() {
+        if producer[t].is_some_and(|p| fixed_output(&ops[p].kind).is_some()) {
+            redundant[t] = true;
+        }
+        for &u in &users[t] {
+            let op = ops[u];
+            if is_same_scale(&op.kind) && float_operands(op) <= 1 {
+                for &r in &op.outputs {
+                    if has_stats[r.index()] && !redundant[r.index()] {
+                        redundant[r.index()] = true;
+                        work.push(r.index());
+                    }
+                }
+            }
+        }
+    }
+    // Backward.
+    let mut work: Vec<usize> = (0..n).filter(|&t| has_stats[t] && !redundant[t]).collect();
+    while let Some(t) = work.pop() {
+        let Some(p) = producer[t] else { continue };
+        let op = ops[p];
+        if is_same_scale(&op.kind) && float_operands(op) > 1 {
+            for &i in &op.inputs {
+                if has_stats[i.index()] && !redundant[i.index()] {
+                    redundant[i.index()] = true;
+                    work.push(i.index());
+                }
+            }
+        }
+    }
+    redundant
+}
+
+impl Driver<'_> {
+    fn run(&mut self) -> Result<(), QuantError> {
+        while let Some(item) = self.stack.pop() {
+            if !self.done.insert(item) {
+                continue;
+            }
+            match item {
+                Item::Const(t) => {
+                    if self.states[t].params.is_none() {
+                        let tensor = &self.graph.tensors[TensorId::from_index(t)];
+                        let values = tensor.const_f32().ok_or_else(|| QuantError::Tensor {
+                            name: tensor.name.clone(),
+                            why: "constant is not float32".into(),
+                        })?;
+                        let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+                        let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+                        self.states[t].params = Some(activation_params(lo, hi));
+                        let users = self.users[t].clone();
+                        self.stack.extend(users.into_iter().map(Item::Op));
+                    }
+                }
+                Item::Op(i) => self.visit_op(i),
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_op(&mut self, i: usize) {
+        let op = self.ops[i];
+        if is_same_scale(&op.kind) {
+            let Some(params) = self.same_scale_params(i) else {
+                self.done.remove(&Item::Op(i));
+                return;
+            };
+            for k in 0..op.inputs.len() {
+                self.set_operand(i, k, params);
+            }
+            for &r in &op.outputs {
+                self.set_result(r, params);
+            }
+        }
+        if let Some(params) = fixed_output(&op.kind) {
+            for &r in &op.outputs {
+                self.set_result(r, params);
+            }
+        }
+    }
+
+    /// `GetQuantParamsForSameScaleConstraint`.
+    fn same_scale_params(&self, i: usize) -> Option<Params> {
+        let op = self.ops[i];
+        let mut immutable = Vec::new();
+        let mut mutable = Vec::new();
+        for &t in &op.inputs {
+            let s = self.states[t.index()];
+            match (s.immutable, s.params) {
+                (true, Some(p)) => immutable.push(p),
+                (false, Some(p)) => mutable.push(p),
+                _ => {}
+            }
+        }
+        let (imm_ops, mut_ops) = (immutable.len(), mutable.len());
+        let num_operands = op.inputs.len() + folded_operands(&op.kind);
+        if num_operands == 1 && imm_ops == 1 {
+            return immutable.first().copied();
+        }
+        for &t in &op.outputs {
+            let s = self.states[t.index()];
+            match (s.immutable, s.params) {
+                (true, Some(p)) => immutable.push(p),
+                (false, Some(p)) => mutable.push(p),
+                _ => {}
+            }
+        }
+        let num_results = op.outputs.len();
+        if num_results == 1 && immutable.len() - imm_ops == 1 {
+            return immutable.last().copied();
+        }
+        if let Some(&p) = immutable.first() {
+            return Some(p);
+        }
+        if num_operands == 1 && mut_ops == 1 {
+            return mutable.first().copied();
+        }
+        if num_results == 1 && mutable.len() - mut_ops == 1 {
+            return mutable.last().copied();
+        }
+        mutable.first().copied()
+    }
+
+    fn set_operand(&mut self, i: usize, k: usize, params: Params) {
+        let t = self.ops[i].inputs[k];
+        let state = &mut self.states[t.index()];
+        if state.params == Some(params) {
+            return;
+        }
+        if state.params.is_some() {
+            let requants = &mut self.plan.on_input;
+            match requants
+                .iter_mut()
+                .find(|(rt, rp, _)| *rt == t && *rp == params)
+            {
+                Some((_, _, readers)) => readers.push((i, k)),
+                None => requants.push((t, params, vec![(i, k)])),
+            }
+            return;
+        }
+        state.params = Some(params);
+        if self.graph.tensor(t).is_const() {
+            self.stack.push(Item::Const(t.index()));
+        } else if let Some(p) = self.producer[t.index()] {
+            self.stack.push(Item::Op(p));
+        }
+    }
+
+    fn set_result(&mut self, t: TensorId, params: Params) {
+        let state = &mut self.states[t.index()];
+        if state.params == Some(params) {
+            return;
+        }
+        if state.params.is_some() {
+            self.plan.on_output.push((t, params));
+            return;
+        }
+        state.params = Some(params);
+        let users = self.users[t.index()].clone();
+        self.stack.extend(users.into_iter().map(Item::Op));
+    }
+}

@@ -1,0 +1,469 @@
+//! Post-training full-integer quantization of a float32 Graph: calibrate,
+//! plan the parameters the way the TF converter does, then rebuild the
+//! graph with int8 activations, per-channel int8 weights and int32 biases.
+
+use std::collections::HashMap;
+
+use ndarray::ArrayD;
+use tinyq_ir::{DType, Graph, Op, OpKind, Quantization, Tensor, TensorId, validate};
+
+use crate::calibrate::{Ranges, calibrate, split_samples};
+use crate::error::QuantError;
+use crate::exec::{Accumulation, FloatModel, Kernels};
+use crate::observer::Method;
+use crate::params;
+use crate::propagate::{Params, Plan, is_weight_operand, plan};
+
+/// Element type of the quantized model's inputs and outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    /// int8 I/O with the calibrated parameters.
+    #[default]
+    Int8,
+    /// uint8 I/O (zero point + 128) with a QUANTIZE at each edge.
+    Uint8,
+    /// float32 I/O with QUANTIZE after each input and DEQUANTIZE before each output.
+    Float,
+}
+
+/// Options of [`quantize`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuantOptions {
+    pub method: Method,
+    pub io: IoMode,
+    /// Per-channel FULLY_CONNECTED weights (the converter's default since
+    /// 2024); `false` gives per-tensor weights as with
+    /// `_experimental_disable_per_channel_quantization_for_dense_layers`.
+    pub per_channel_dense: bool,
+    /// Dot-product accumulation of the float run used for calibration.
+    pub accumulation: Accumulation,
+    /// Element-wise float kernels of the calibration run.
+    pub kernels: Kernels,
+}
+
+impl Default for QuantOptions {
+    fn default() -> Self {
+        QuantOptions {
+            method: Method::MinMax,
+            io: IoMode::Int8,
+            per_channel_dense: true,
+            accumulation: Accumulation::Reference,
+            kernels: Kernels::Calibrator,
+        }
+    }
+}
+
+/// Quantizes a float32 graph. `calibration` holds one array per graph
+/// input, `[N, ...input shape]` (the representative dataset).
+pub fn quantize(
+    graph: &Graph,
+    calibration: &[ArrayD<f32>],
+    options: QuantOptions,
+) -> Result<Graph, QuantError> {
+    quantize_with_progress(graph, calibration, options, &mut |_, _| {})
+}
+
+/// [`quantize`] reporting calibration progress as `(done, total)` samples.
+pub fn quantize_with_progress(
+    graph: &Graph,
+    calibration: &[ArrayD<f32>],
+    options: QuantOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Graph, QuantError> {
+    check_quantizable(graph)?;
+    let model = FloatModel::new(graph)
+        .map_err(|e| QuantError::Exec {
+            sample: 0,
+            source: e,
+        })?
+        .with_accumulation(options.accumulation)
+        .with_kernels(options.kernels);
+    let samples = split_samples(graph, calibration)?;
+    let ranges = calibrate(&model, &samples, options.method, progress)?;
+    quantize_with_ranges(graph, &ranges, options)
+}
+
+/// Refuses graphs that are not float32 or hold ops without an int8 form.
+pub fn check_quantizable(graph: &Graph) -> Result<(), QuantError> {
+    validate(graph)?;
+    for (_, t) in graph.tensors.iter() {
+        if !t.is_const() && t.dtype != DType::F32 {
+            return Err(QuantError::NotFloatModel {
+                name: t.name.clone(),
+                dtype: t.dtype.name(),
+            });
+        }
+    }
+    for (i, (_, op)) in graph.ops.iter().enumerate() {
+        let unsupported = |why: &str| QuantError::Unsupported {
+            index: op.origin.unwrap_or(i),
+            op: op.kind.name(),
+            why: why.into(),
+        };
+        match &op.kind {
+            OpKind::Quantize | OpKind::Dequantize => {
+                return Err(unsupported("the model is already (partly) quantized"));
+            }
+            OpKind::Concatenation { activation, .. }
+                if *activation != tinyq_ir::Activation::None =>
+            {
+                return Err(unsupported(
+                    "a fused activation on CONCATENATION has no int8 kernel in TFLM",
+                ));
+            }
+            OpKind::Conv2D(_) | OpKind::DepthwiseConv2D(_) | OpKind::FullyConnected(_) => {
+                for k in 1..op.inputs.len().min(3) {
+                    let t = graph.tensor(op.inputs[k]);
+                    if !t.is_const() || t.dtype != DType::F32 {
+                        return Err(unsupported(&format!(
+                            "{} {:?} must be a float32 constant",
+                            if k == 1 { "weights" } else { "bias" },
+                            t.name
+                        )));
+                    }
+                }
+                if op.inputs.len() < 2 {
+                    return Err(unsupported("missing weights"));
+                }
+            }
+            _ => {}
+        }
+        for &t in op.inputs.iter().chain(&op.outputs) {
+            if graph.tensor(t).dtype != DType::F32 {
+                return Err(unsupported(&format!(
+                    "tensor {:?} is {}, expected float32",
+                    graph.tensor(t).name,
+                    graph.tensor(t).dtype
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Quantizes with already observed ranges (one per tensor index).
+pub fn quantize_with_ranges(
+    graph: &Graph,
+    ranges: &Ranges,
+    options: QuantOptions,
+) -> Result<Graph, QuantError> {
+    check_quantizable(graph)?;
+    let plan = plan(graph, ranges)?;
+    let mut b = Builder {
+        src: graph,
+        plan: &plan,
+        options,
+        out: Graph::new(),
+        map: HashMap::new(),
+    };
+    b.build()?;
+    validate(&b.out)?;
+    Ok(b.out)
+}
+
+struct Builder<'a> {
+    src: &'a Graph,
+    plan: &'a Plan,
+    options: QuantOptions,
+    out: Graph,
+    /// Source tensor → tensor of the quantized graph (activations and
+    /// asymmetric constants; weights and biases are made per op).
+    map: HashMap<usize, TensorId>,
+}
+
+fn quant(p: Params) -> Option<Quantization> {
+    Some(Quantization::per_tensor(p.0, p.1))
+}
+
+impl Builder<'_> {
+    fn params(&self, t: TensorId) -> Result<Params, QuantError> {
+        self.plan
+            .params
+            .get(t.index())
+            .copied()
+            .flatten()
+            .ok_or_else(|| QuantError::Tensor {
+                name: self.src.tensor(t).name.clone(),
+                why: "no quantization parameters were derived".into(),
+            })
+    }
+
+    /// The int8 tensor standing for source tensor `t`.
+    fn tensor(&mut self, t: TensorId) -> Result<TensorId, QuantError> {
+        if let Some(&id) = self.map.get(&t.index()) {
+            return Ok(id);
+        }
+        let src = self.src.tensor(t);
+        let p = self.params(t)?;
+        let data = match src.const_f32() {
+            Some(values) if src.is_const() => Some(
+                params::quantize_asymmetric(&values, p.0, p.1)
+                    .into_iter()
+                    .map(|v| v as u8)
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let id = self.out.tensors.push(Tensor {
+            name: src.name.clone(),
+            shape: src.shape.clone(),
+            dtype: DType::I8,
+            quant: quant(p),
+            data,
+        });
+        self.map.insert(t.index(), id);
+        Ok(id)
+    }
+
+    fn push_op(
+        &mut self,
+        kind: OpKind,
+        inputs: Vec<TensorId>,
+        outputs: Vec<TensorId>,
+        origin: Option<usize>,
+    ) {
+        self.out.ops.push(Op {
+            kind,
+            inputs,
+            outputs,
+            origin,
+        });
+    }
+
+    /// A new int8 tensor like `like` with params `p`, named `name`.
+    fn derived(
+        &mut self,
+        like: TensorId,
+        name: String,
+        dtype: DType,
+        p: Option<Quantization>,
+    ) -> TensorId {
+        let shape = self.out.tensors[like].shape.clone();
+        self.out.tensors.push(Tensor {
+            name,
+            shape,
+            dtype,
+            quant: p,
+            data: None,
+        })
+    }
+
+    fn build(&mut self) -> Result<(), QuantError> {
+        let src = self.src;
+        // Requantized copies: per (source tensor) list of (params, readers, new tensor).
+        let mut on_input: HashMap<(usize, usize), TensorId> = HashMap::new();
+        let mut replaced: HashMap<usize, TensorId> = HashMap::new();
+        let mut dequantized: HashMap<usize, TensorId> = HashMap::new();
+
+        // Inputs.
+        for &i in &src.inputs {
+            let q = self.tensor(i)?;
+            let name = src.tensor(i).name.clone();
+            match self.options.io {
+                IoMode::Int8 => self.out.inputs.push(q),
+                IoMode::Uint8 => {
+                    let p = self.params(i)?;
+                    let u = self.derived(q, name, DType::U8, quant((p.0, p.1 + 128)));
+                    self.out.tensors[q].name.push_str("_int8");
+                    self.out.inputs.push(u);
+                    self.push_op(OpKind::Quantize, vec![u], vec![q], None);
+                }
+                IoMode::Float => {
+                    let f = self.derived(q, name, DType::F32, None);
+                    self.out.tensors[q].name.push_str("_int8");
+                    self.out.inputs.push(f);
+                    self.push_op(OpKind::Quantize, vec![f], vec![q], None);
+                }
+            }
+            self.emit_requants(i, &mut on_input)?;
+        }
+
+        for (index, (_, op)) in src.ops.iter().enumerate() {
+            let mut inputs = Vec::with_capacity(op.inputs.len());
+            for (k, &t) in op.inputs.iter().enumerate() {
+                let requant = self
+                    .plan
+                    .on_input
+                    .iter()
+                    .position(|(rt, _, readers)| *rt == t && readers.contains(&(index, k)));
+                let id = if is_weight_operand(&op.kind, k) {
+                    self.weight_or_bias(index, op, k)?
+                } else if let Some(pos) = requant {
+                    // Idempotent; makes the copies of constants on first use.
+                    self.emit_requants(t, &mut on_input)?;
+                    on_input
+                        .get(&(t.index(), pos))
+                        .copied()
+                        .ok_or_else(|| QuantError::Tensor {
+                            name: src.tensor(t).name.clone(),
+                            why: "requantized copy missing".into(),
+                        })?
+                } else if let Some(&r) = replaced.get(&t.index()) {
+                    r
+                } else {
+                    self.tensor(t)?
+                };
+                inputs.push(id);
+            }
+            let mut outputs = Vec::with_capacity(op.outputs.len());
+            for &t in &op.outputs {
+                outputs.push(self.tensor(t)?);
+            }
+            self.push_op(op.kind.clone(), inputs, outputs, op.origin);
+            for &t in &op.outputs {
+                if let Some(&(_, p)) = self.plan.on_output.iter().find(|(rt, _)| *rt == t) {
+                    let q = self.tensor(t)?;
+                    let name = format!("{}_requantized", src.tensor(t).name);
+                    let r = self.derived(q, name, DType::I8, quant(p));
+                    self.push_op(OpKind::Quantize, vec![q], vec![r], None);
+                    replaced.insert(t.index(), r);
+                }
+                self.emit_requants(t, &mut on_input)?;
+                // Float I/O: the converter dequantizes right after the producer.
+                if self.options.io == IoMode::Float && src.outputs.contains(&t) {
+                    let q = replaced
+                        .get(&t.index())
+                        .copied()
+                        .map_or_else(|| self.tensor(t), Ok)?;
+                    let f = self.dequantize_output(q);
+                    dequantized.insert(t.index(), f);
+                }
+            }
+        }
+
+        // Outputs.
+        for &o in &src.outputs {
+            if let Some(&f) = dequantized.get(&o.index()) {
+                self.out.outputs.push(f);
+                continue;
+            }
+            let q = match replaced.get(&o.index()) {
+                Some(&r) => r,
+                None => self.tensor(o)?,
+            };
+            let p = self.out.tensors[q].scale_zp().unwrap_or((1.0, 0));
+            let name = self.out.tensors[q].name.clone();
+            match self.options.io {
+                IoMode::Int8 => self.out.outputs.push(q),
+                IoMode::Uint8 => {
+                    let u = self.derived(q, name, DType::U8, quant((p.0, p.1 + 128)));
+                    self.out.tensors[q].name.push_str("_int8");
+                    self.push_op(OpKind::Quantize, vec![q], vec![u], None);
+                    self.out.outputs.push(u);
+                }
+                IoMode::Float => {
+                    let f = self.dequantize_output(q);
+                    self.out.outputs.push(f);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// DEQUANTIZE of int8 output `q` into a new float tensor taking its name.
+    fn dequantize_output(&mut self, q: TensorId) -> TensorId {
+        let name = self.out.tensors[q].name.clone();
+        let f = self.derived(q, name, DType::F32, None);
+        self.out.tensors[q].name.push_str("_int8");
+        self.push_op(OpKind::Dequantize, vec![q], vec![f], None);
+        f
+    }
+
+    /// Emits the QUANTIZE ops requantizing source tensor `t` for particular readers.
+    fn emit_requants(
+        &mut self,
+        t: TensorId,
+        made: &mut HashMap<(usize, usize), TensorId>,
+    ) -> Result<(), QuantError> {
+        let todo: Vec<(usize, Params)> = self
+            .plan
+            .on_input
+            .iter()
+            .enumerate()
+            .filter(|(_, (rt, _, _))| *rt == t)
+            .map(|(pos, (_, p, _))| (pos, *p))
+            .collect();
+        for (pos, p) in todo {
+            if made.contains_key(&(t.index(), pos)) {
+                continue;
+            }
+            let q = self.tensor(t)?;
+            let name = format!("{}_requantized{}", self.src.tensor(t).name, pos);
+            let r = self.derived(q, name, DType::I8, quant(p));
+            self.push_op(OpKind::Quantize, vec![q], vec![r], None);
+            made.insert((t.index(), pos), r);
+        }
+        Ok(())
+    }
+
+    /// Quantized weights (operand 1) or bias (operand 2) of a conv-like op.
+    fn weight_or_bias(&mut self, index: usize, op: &Op, k: usize) -> Result<TensorId, QuantError> {
+        let src = self.src;
+        let filter = src.tensor(op.inputs[1]);
+        let values = filter.const_f32().ok_or_else(|| QuantError::Tensor {
+            name: filter.name.clone(),
+            why: "weights are not a float32 constant".into(),
+        })?;
+        let (axis, per_channel) = match op.kind {
+            OpKind::Conv2D(_) => (0, true),
+            OpKind::DepthwiseConv2D(_) => (3, true),
+            _ => (0, self.options.per_channel_dense),
+        };
+        let (q, scales) = if per_channel {
+            params::quantize_weights_per_channel(&values, &filter.shape, axis)
+        } else {
+            let (q, s) = params::quantize_weights_per_tensor(&values);
+            (q, vec![s])
+        };
+        if k == 1 {
+            return Ok(self.out.tensors.push(Tensor {
+                name: filter.name.clone(),
+                shape: filter.shape.clone(),
+                dtype: DType::I8,
+                quant: Some(Quantization {
+                    zero_points: vec![0; scales.len()],
+                    scales,
+                    axis: if per_channel { axis } else { 0 },
+                }),
+                data: Some(q.into_iter().map(|v| v as u8).collect()),
+            }));
+        }
+        let bias = src.tensor(op.inputs[2]);
+        let b = bias.const_f32().ok_or_else(|| QuantError::Tensor {
+            name: bias.name.clone(),
+            why: "bias is not a float32 constant".into(),
+        })?;
+        let in_scale = self.params(op.inputs[0])?.0;
+        let channels = b.len();
+        if per_channel && scales.len() != channels {
+            return Err(QuantError::Unsupported {
+                index: op.origin.unwrap_or(index),
+                op: op.kind.name(),
+                why: format!(
+                    "bias has {channels} values for {} output channels",
+                    scales.len()
+                ),
+            });
+        }
+        let bias_scales: Vec<f32> = scales
+            .iter()
+            .map(|&s| params::bias_scale(in_scale, s))
+            .collect();
+        let values: Vec<i32> = b
+            .iter()
+            .enumerate()
+            .map(|(c, &v)| params::quantize_bias(v, bias_scales[if per_channel { c } else { 0 }]))
+            .collect();
+        Ok(self.out.tensors.push(Tensor {
+            name: bias.name.clone(),
+            shape: bias.shape.clone(),
+            dtype: DType::I32,
+            quant: Some(Quantization {
+                zero_points: vec![0; bias_scales.len()],
+                scales: bias_scales,
+                axis: 0,
+            }),
+            data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        }))
+    }
+}

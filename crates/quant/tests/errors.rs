@@ -1,0 +1,92 @@
+//! Bad calibration data and unquantizable models give clear errors, never panics.
+
+mod common;
+
+use ndarray::{ArrayD, IxDyn};
+use tinyq_quant::{QuantError, QuantOptions, quantize};
+
+fn fixture(name: &str, file: &str) -> std::path::PathBuf {
+    tinyq_tests::fixtures_dir().join(name).join(file)
+}
+
+fn float_graph(name: &str) -> tinyq_ir::Graph {
+    tinyq_tflite::read_file(&fixture(name, "float.tflite")).expect("float model")
+}
+
+fn message(r: Result<tinyq_ir::Graph, QuantError>) -> String {
+    r.expect_err("must fail").to_string()
+}
+
+#[test]
+fn wrong_shape_is_named() {
+    let g = float_graph("conv_basic");
+    let bad = ArrayD::<f32>::zeros(IxDyn(&[4, 8, 8, 5]));
+    let m = message(quantize(&g, &[bad], QuantOptions::default()));
+    assert!(
+        m.contains("shape") && m.contains("serving_default_in0:0"),
+        "{m}"
+    );
+}
+
+#[test]
+fn nan_is_refused() {
+    let g = float_graph("conv_basic");
+    let mut cal = common::read_f32(&fixture("conv_basic", "calib.in0.npy"));
+    if let Some(v) = cal.iter_mut().nth(7) {
+        *v = f32::NAN;
+    }
+    let m = message(quantize(&g, &[cal], QuantOptions::default()));
+    assert!(m.contains("NaN"), "{m}");
+}
+
+#[test]
+fn empty_calibration_is_refused() {
+    let g = float_graph("conv_basic");
+    let empty = ArrayD::<f32>::zeros(IxDyn(&[0, 1, 8, 8, 3]));
+    let m = message(quantize(&g, &[empty], QuantOptions::default()));
+    assert!(m.contains("no samples"), "{m}");
+    let m = message(quantize(&g, &[], QuantOptions::default()));
+    assert!(m.contains("1 inputs but 0"), "{m}");
+}
+
+#[test]
+fn two_input_model_given_one_array() {
+    let g = float_graph("two_inputs_two_outputs");
+    let cal = common::read_f32(&fixture("two_inputs_two_outputs", "calib.in0.npy"));
+    let m = message(quantize(&g, &[cal], QuantOptions::default()));
+    assert!(m.contains("2 inputs but 1"), "{m}");
+}
+
+#[test]
+fn different_sample_counts_are_refused() {
+    let g = float_graph("two_inputs_two_outputs");
+    let a = common::read_f32(&fixture("two_inputs_two_outputs", "calib.in0.npy"));
+    let b = common::read_f32(&fixture("two_inputs_two_outputs", "calib.in1.npy"));
+    let b = b
+        .slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..1))
+        .to_owned();
+    let m = message(quantize(&g, &[a, b], QuantOptions::default()));
+    assert!(m.contains("different numbers of samples"), "{m}");
+}
+
+#[test]
+fn quantized_model_is_refused() {
+    let g = tinyq_tflite::read_file(&fixture("conv_basic", "int8.tflite")).expect("int8 model");
+    let cal = common::read_f32(&fixture("conv_basic", "calib.in0.npy"));
+    let m = message(quantize(&g, &[cal], QuantOptions::default()));
+    assert!(m.contains("not a float32 model"), "{m}");
+}
+
+#[test]
+fn concat_with_fused_activation_is_named() {
+    let mut g = float_graph("concat");
+    let handles: Vec<_> = g.ops.handles().collect();
+    for h in handles {
+        if let tinyq_ir::OpKind::Concatenation { activation, .. } = &mut g.ops[h].kind {
+            *activation = tinyq_ir::Activation::Relu;
+        }
+    }
+    let cal = common::read_f32(&fixture("concat", "calib.in0.npy"));
+    let m = message(quantize(&g, &[cal], QuantOptions::default()));
+    assert!(m.contains("CONCATENATION"), "{m}");
+}
