@@ -1,0 +1,73 @@
+//! C99 backend: a [`Program`] becomes `NAME.h` and `NAME.c` under the
+//! "Generated C" contract of `DESIGN.md`.
+//!
+//! The [`Writer`] walks the Program once, collecting which kernels it uses
+//! and rendering the folded parameters as `static const` arrays and each
+//! step as one call with its shapes as literal arguments. The file skeleton
+//! and the kernels themselves live in `templates/c/*.tera` (embedded with
+//! `include_str!`), one snippet per kernel, and only the snippets the model
+//! uses are emitted. The C kernels are ports of `crates/kernels` and are
+//! tested equal to them (and to TFLM) on every fixture.
+//!
+//! Untrusted text from the model reaches the C files only through
+//! [`namer`]: as sanitized identifiers in comments.
+
+pub mod namer;
+mod writer;
+
+pub use writer::Writer;
+
+use tinyq_ir::Program;
+
+/// The two generated files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedC {
+    /// `NAME.h`: the contract's macros and the `NAME_invoke` prototype.
+    pub header: String,
+    /// `NAME.c`: kernels, folded parameters and `NAME_invoke`.
+    pub source: String,
+    /// Bytes of `static const` data in `source` (weights, biases,
+    /// multipliers, shifts, tables, constant operands): the flash it needs
+    /// beside the code.
+    pub const_bytes: usize,
+    /// Names of the kernels emitted, sorted.
+    pub kernels: Vec<&'static str>,
+}
+
+/// Why a Program cannot become C.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmitError {
+    #[error(
+        "model name {name:?} is not a usable C identifier (letters, digits and single \
+         underscores, starting with a letter, at most {max} characters, not a C keyword); \
+         try {suggestion:?}"
+    )]
+    BadName {
+        name: String,
+        suggestion: String,
+        max: usize,
+    },
+    #[error("step {step} ({kernel}): {why}")]
+    InvalidStep {
+        step: usize,
+        kernel: &'static str,
+        why: String,
+    },
+    #[error("{what} is {value}, more than the C backend's limit of {limit}")]
+    TooLarge {
+        what: String,
+        value: usize,
+        limit: usize,
+    },
+    #[error("{what}: {why}")]
+    Unsupported { what: String, why: String },
+    #[error("internal template error: {0}")]
+    Template(String),
+}
+
+/// Generates `NAME.h` and `NAME.c` for `program`. `name` must be a C
+/// identifier ([`namer::is_identifier`]); [`namer::sanitize`] makes one from
+/// any text. The output depends only on the Program and the name.
+pub fn emit(program: &Program, name: &str) -> Result<GeneratedC, EmitError> {
+    Writer::new(program, name)?.finish()
+}

@@ -1,0 +1,1145 @@
+//! The C Writer: walks a Program and fills the templates.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use tinyq_ir::kernel::{BinaryOp, Weights};
+use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program, Step};
+use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
+
+use crate::namer::{self, Namer};
+use crate::{EmitError, GeneratedC};
+
+/// Largest buffer, arena or array the generated code indexes: its index
+/// arithmetic is int32_t, and this keeps every intermediate product in range.
+const LIMIT: usize = 1 << 30;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "model.h.tera",
+        include_str!("../../../templates/c/model.h.tera"),
+    ),
+    (
+        "model.c.tera",
+        include_str!("../../../templates/c/model.c.tera"),
+    ),
+    (
+        "kernels/helpers.c.tera",
+        include_str!("../../../templates/c/kernels/helpers.c.tera"),
+    ),
+    (
+        "kernels/conv2d.c.tera",
+        include_str!("../../../templates/c/kernels/conv2d.c.tera"),
+    ),
+    (
+        "kernels/depthwise_conv2d.c.tera",
+        include_str!("../../../templates/c/kernels/depthwise_conv2d.c.tera"),
+    ),
+    (
+        "kernels/fully_connected.c.tera",
+        include_str!("../../../templates/c/kernels/fully_connected.c.tera"),
+    ),
+    (
+        "kernels/pool_window.c.tera",
+        include_str!("../../../templates/c/kernels/pool_window.c.tera"),
+    ),
+    (
+        "kernels/average_pool.c.tera",
+        include_str!("../../../templates/c/kernels/average_pool.c.tera"),
+    ),
+    (
+        "kernels/max_pool.c.tera",
+        include_str!("../../../templates/c/kernels/max_pool.c.tera"),
+    ),
+    (
+        "kernels/binary_params.c.tera",
+        include_str!("../../../templates/c/kernels/binary_params.c.tera"),
+    ),
+    (
+        "kernels/binary.c.tera",
+        include_str!("../../../templates/c/kernels/binary.c.tera"),
+    ),
+    (
+        "kernels/softmax.c.tera",
+        include_str!("../../../templates/c/kernels/softmax.c.tera"),
+    ),
+    (
+        "kernels/lut.c.tera",
+        include_str!("../../../templates/c/kernels/lut.c.tera"),
+    ),
+    (
+        "kernels/dequantize.c.tera",
+        include_str!("../../../templates/c/kernels/dequantize.c.tera"),
+    ),
+    (
+        "kernels/quantize.c.tera",
+        include_str!("../../../templates/c/kernels/quantize.c.tera"),
+    ),
+    (
+        "kernels/mean.c.tera",
+        include_str!("../../../templates/c/kernels/mean.c.tera"),
+    ),
+    (
+        "kernels/pad.c.tera",
+        include_str!("../../../templates/c/kernels/pad.c.tera"),
+    ),
+    (
+        "kernels/concat.c.tera",
+        include_str!("../../../templates/c/kernels/concat.c.tera"),
+    ),
+    (
+        "kernels/transpose.c.tera",
+        include_str!("../../../templates/c/kernels/transpose.c.tera"),
+    ),
+    (
+        "kernels/strided_slice.c.tera",
+        include_str!("../../../templates/c/kernels/strided_slice.c.tera"),
+    ),
+    (
+        "kernels/copy.c.tera",
+        include_str!("../../../templates/c/kernels/copy.c.tera"),
+    ),
+];
+
+/// Every kernel flag the templates test, so none is ever undefined.
+const KERNEL_FLAGS: &[&str] = &[
+    "conv2d",
+    "depthwise_conv2d",
+    "fully_connected",
+    "pool",
+    "average_pool",
+    "max_pool",
+    "addsub",
+    "add",
+    "sub",
+    "mul",
+    "maximum",
+    "minimum",
+    "softmax",
+    "lut",
+    "dequantize",
+    "quantize",
+    "mean",
+    "pad",
+    "concat",
+    "transpose",
+    "strided_slice",
+    "copy",
+];
+
+const HELPER_FLAGS: &[&str] = &[
+    "wrap",
+    "wsub",
+    "clamp8",
+    "fixedpoint",
+    "mbqm",
+    "load_f32",
+    "store_f32",
+];
+
+/// How one binary op is used: same-shape and/or broadcasting.
+#[derive(Debug, Default, Clone, Copy)]
+struct BinaryUse {
+    same: bool,
+    bcast: bool,
+}
+
+#[derive(Serialize)]
+struct BinaryCtx {
+    name: &'static str,
+    ptype: &'static str,
+    pad: String,
+    same: bool,
+    bcast: bool,
+}
+
+#[derive(Serialize)]
+struct IoCtx {
+    label: String,
+    dtype: &'static str,
+    shape: String,
+    size: usize,
+    scale: Option<String>,
+    zero_point: Option<String>,
+}
+
+/// Walks a [`Program`] and renders the C files.
+#[derive(Debug)]
+pub struct Writer<'p> {
+    program: &'p Program,
+    name: String,
+    upper: String,
+    kernels: BTreeMap<&'static str, bool>,
+    helpers: BTreeMap<&'static str, bool>,
+    binary: BTreeMap<&'static str, BinaryUse>,
+    constants: String,
+    const_bytes: usize,
+    body: String,
+    /// Interned lookup tables: identical tables are emitted once.
+    tables: BTreeMap<Vec<u8>, String>,
+    float_tables: BTreeMap<Vec<u32>, String>,
+    used_inputs: Vec<bool>,
+    used_outputs: Vec<bool>,
+    used_consts: Vec<bool>,
+    uses_arena: bool,
+}
+
+impl<'p> Writer<'p> {
+    /// Checks the name and the Program's buffers; [`Writer::finish`] renders.
+    pub fn new(program: &'p Program, name: &str) -> Result<Self, EmitError> {
+        if !namer::is_identifier(name) {
+            return Err(EmitError::BadName {
+                name: name.to_string(),
+                suggestion: namer::sanitize(name),
+                max: namer::MAX_LEN,
+            });
+        }
+        check_limit("the arena size", program.arena_size)?;
+        for io in program.inputs.iter().chain(&program.outputs) {
+            if !matches!(io.dtype, DType::I8 | DType::U8 | DType::F32) {
+                return Err(EmitError::Unsupported {
+                    what: format!("model I/O tensor {:?}", io.name),
+                    why: format!(
+                        "dtype {} (supported: int8, uint8, float32)",
+                        io.dtype.name()
+                    ),
+                });
+            }
+            check_limit("a model input/output size", io.byte_len())?;
+        }
+        for c in &program.constants {
+            check_limit("a constant's size", c.len())?;
+        }
+        Ok(Writer {
+            program,
+            name: name.to_string(),
+            upper: name.to_ascii_uppercase(),
+            kernels: KERNEL_FLAGS.iter().map(|&k| (k, false)).collect(),
+            helpers: HELPER_FLAGS.iter().map(|&k| (k, false)).collect(),
+            binary: BTreeMap::new(),
+            constants: String::new(),
+            const_bytes: 0,
+            body: String::new(),
+            tables: BTreeMap::new(),
+            float_tables: BTreeMap::new(),
+            used_inputs: vec![false; program.inputs.len()],
+            used_outputs: vec![false; program.outputs.len()],
+            used_consts: vec![false; program.constants.len()],
+            uses_arena: false,
+        })
+    }
+
+    /// Emits every step and renders both files.
+    pub fn finish(mut self) -> Result<GeneratedC, EmitError> {
+        let program = self.program;
+        for (index, step) in program.steps.iter().enumerate() {
+            self.step(index, step)?;
+        }
+        // Constant operands, in index order, after the per-step arrays.
+        for (i, data) in program.constants.iter().enumerate() {
+            if self.used_consts[i] {
+                let values: Vec<i64> = data.iter().map(|&b| i64::from(b as i8)).collect();
+                self.aligned_i8_array(&format!("tq_const{i}"), &values);
+            }
+        }
+        let prologue = self.prologue();
+        let tera = templates()?;
+        let mut ctx = tera::Context::new();
+        ctx.insert("name", &self.name);
+        ctx.insert("upper", &self.upper);
+        ctx.insert("num_steps", &program.steps.len());
+        ctx.insert("arena_size", &program.arena_size);
+        let mut labels = Namer::new();
+        let inputs: Vec<IoCtx> = program
+            .inputs
+            .iter()
+            .map(|io| io_ctx(io, &mut labels))
+            .collect();
+        let outputs: Vec<IoCtx> = program
+            .outputs
+            .iter()
+            .map(|io| io_ctx(io, &mut labels))
+            .collect();
+        ctx.insert("inputs", &inputs);
+        ctx.insert("outputs", &outputs);
+        let kernels = &mut self.kernels;
+        let add = kernels.get("add").copied().unwrap_or(false);
+        let sub = kernels.get("sub").copied().unwrap_or(false);
+        kernels.insert("addsub", add || sub);
+        let pool = kernels.get("average_pool").copied().unwrap_or(false)
+            || kernels.get("max_pool").copied().unwrap_or(false);
+        kernels.insert("pool", pool);
+        ctx.insert("uses", &self.kernels);
+        ctx.insert("helpers", &self.helpers);
+        let binary: Vec<BinaryCtx> = self
+            .binary
+            .iter()
+            .map(|(&name, u)| {
+                let ptype = match name {
+                    "add" | "sub" => "tq_addsub_params",
+                    "mul" => "tq_mul_params",
+                    _ => "void",
+                };
+                BinaryCtx {
+                    name,
+                    ptype,
+                    // Aligns the wrapped parameter line under the first one.
+                    pad: " ".repeat(20 + name.len() + 1),
+                    same: u.same,
+                    bcast: u.bcast,
+                }
+            })
+            .collect();
+        ctx.insert("binary_ops", &binary);
+        ctx.insert("constants", self.constants.trim_end());
+        ctx.insert("prologue", prologue.trim_end());
+        ctx.insert("body", self.body.trim_end());
+        let render = |t: &str| {
+            tera.render(t, &ctx)
+                .map_err(|e| EmitError::Template(error_chain(&e)))
+        };
+        let header = tidy(&render("model.h.tera")?);
+        let source = tidy(&render("model.c.tera")?);
+        let kernels = self
+            .kernels
+            .iter()
+            .filter(|&(&k, &used)| used && k != "pool" && k != "addsub")
+            .map(|(&k, _)| k)
+            .collect();
+        Ok(GeneratedC {
+            header,
+            source,
+            const_bytes: self.const_bytes,
+            kernels,
+        })
+    }
+
+    /// Declarations of the buffer pointers the body uses, with NULL checks.
+    fn prologue(&self) -> String {
+        let mut s = String::new();
+        let any_in = self.used_inputs.iter().any(|&u| u);
+        let any_out = self.used_outputs.iter().any(|&u| u);
+        let mut checks = Vec::new();
+        if any_in {
+            checks.push("inputs == NULL".to_string());
+        }
+        if any_out {
+            checks.push("outputs == NULL".to_string());
+        }
+        if self.uses_arena {
+            checks.push("arena == NULL".to_string());
+        }
+        if !any_in {
+            s.push_str("    (void)inputs;\n");
+        }
+        if !any_out {
+            s.push_str("    (void)outputs;\n");
+        }
+        if !self.uses_arena {
+            s.push_str("    (void)arena;\n");
+        }
+        if !checks.is_empty() {
+            let _ = writeln!(
+                s,
+                "    if ({}) {{\n        return -1;\n    }}",
+                checks.join(" || ")
+            );
+        }
+        let mut pointers = Vec::new();
+        for (i, _) in self.used_inputs.iter().enumerate().filter(|(_, u)| **u) {
+            let _ = writeln!(
+                s,
+                "    const int8_t *const in{i} = (const int8_t *)inputs[{i}];"
+            );
+            pointers.push(format!("in{i} == NULL"));
+        }
+        for (i, _) in self.used_outputs.iter().enumerate().filter(|(_, u)| **u) {
+            let _ = writeln!(s, "    int8_t *const out{i} = (int8_t *)outputs[{i}];");
+            pointers.push(format!("out{i} == NULL"));
+        }
+        if self.uses_arena {
+            s.push_str("    int8_t *const a = (int8_t *)arena;\n");
+        }
+        if !pointers.is_empty() {
+            let _ = writeln!(
+                s,
+                "    if ({}) {{\n        return -1;\n    }}",
+                pointers.join(" || ")
+            );
+        }
+        s
+    }
+
+    fn use_kernel(&mut self, kernel: &'static str, helpers: &[&'static str]) {
+        self.kernels.insert(kernel, true);
+        for &h in helpers {
+            self.helpers.insert(h, true);
+        }
+    }
+
+    /// Size in bytes of a buffer, checking it lies inside the Program.
+    fn buffer_len(&self, b: BufferRef) -> Option<usize> {
+        let p = self.program;
+        match b {
+            BufferRef::Input(i) => p.inputs.get(i).map(IoSpec::byte_len),
+            BufferRef::Output(i) => p.outputs.get(i).map(IoSpec::byte_len),
+            BufferRef::Const(i) => p.constants.get(i).map(Vec::len),
+            BufferRef::Arena { offset, size } => offset
+                .checked_add(size)
+                .filter(|&end| end <= p.arena_size)
+                .map(|_| size),
+        }
+    }
+
+    /// A C expression for a buffer a step reads (type `const int8_t *`).
+    fn src(&mut self, b: BufferRef) -> String {
+        match b {
+            BufferRef::Input(i) => {
+                self.used_inputs[i] = true;
+                format!("in{i}")
+            }
+            BufferRef::Output(i) => {
+                self.used_outputs[i] = true;
+                format!("out{i}")
+            }
+            BufferRef::Const(i) => {
+                self.used_consts[i] = true;
+                format!("tq_const{i}.v")
+            }
+            BufferRef::Arena { offset, .. } => {
+                self.uses_arena = true;
+                format!("a + {offset}")
+            }
+        }
+    }
+
+    /// A C expression for the buffer a step writes (type `int8_t *`).
+    fn dst(&mut self, b: BufferRef) -> Option<String> {
+        match b {
+            BufferRef::Output(i) => {
+                self.used_outputs[i] = true;
+                Some(format!("out{i}"))
+            }
+            BufferRef::Arena { offset, .. } => {
+                self.uses_arena = true;
+                Some(format!("a + {offset}"))
+            }
+            BufferRef::Input(_) | BufferRef::Const(_) => None,
+        }
+    }
+
+    fn step(&mut self, index: usize, step: &Step) -> Result<(), EmitError> {
+        let kernel_name = step.kernel.name();
+        let invalid = |why: String| EmitError::InvalidStep {
+            step: index,
+            kernel: kernel_name,
+            why,
+        };
+        // Every buffer must lie inside the Program, and the reference
+        // kernel must accept the parameters with buffers of these sizes:
+        // the C kernels do no checks of their own at run time.
+        let mut in_lens = Vec::with_capacity(step.inputs.len());
+        for &b in &step.inputs {
+            let len = self
+                .buffer_len(b)
+                .ok_or_else(|| invalid(format!("input buffer {b:?} is outside the program")))?;
+            in_lens.push(len);
+        }
+        let out_len = self.buffer_len(step.output).ok_or_else(|| {
+            invalid(format!(
+                "output buffer {:?} is outside the program",
+                step.output
+            ))
+        })?;
+        if matches!(step.output, BufferRef::Input(_) | BufferRef::Const(_)) {
+            return Err(invalid("writes a model input or a constant".to_string()));
+        }
+        let zeros: Vec<Vec<u8>> = in_lens.iter().map(|&n| vec![0u8; n]).collect();
+        let ins: Vec<&[u8]> = zeros.iter().map(Vec::as_slice).collect();
+        let mut out = vec![0u8; out_len];
+        tinyq_interp::execute(&step.kernel, &ins, &mut out)
+            .map_err(|e| invalid(format!("the reference kernel refuses it: {e}")))?;
+        let _ = writeln!(
+            self.body,
+            "\n    /* step {index}: {kernel_name}{} */",
+            step.origin
+                .map(|o| format!(", model operator {o}"))
+                .unwrap_or_default()
+        );
+        if out_len == 0 {
+            self.body
+                .push_str("    /* (empty output: nothing to do) */\n");
+            return Ok(());
+        }
+        let input = |k: usize| {
+            step.inputs
+                .get(k)
+                .copied()
+                .ok_or_else(|| invalid(format!("missing input {k}")))
+        };
+        let dst = self
+            .dst(step.output)
+            .ok_or_else(|| invalid("bad output buffer".to_string()))?;
+        let n = int(out_len, "an output size")?;
+        match &step.kernel {
+            Kernel::Conv2D { params: p, weights } => {
+                self.use_kernel("conv2d", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                let src = self.src(input(0)?);
+                let (f, b, m, s) = self.weights(index, weights)?;
+                let args = ints(&[
+                    p.batches,
+                    p.input_height,
+                    p.input_width,
+                    p.input_channels,
+                    p.filter_height,
+                    p.filter_width,
+                    p.filter_input_channels,
+                    p.output_height,
+                    p.output_width,
+                    p.output_channels,
+                    p.stride_height,
+                    p.stride_width,
+                    p.dilation_height,
+                    p.dilation_width,
+                    p.pad_top,
+                    p.pad_left,
+                ])?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_conv2d({src}, {f}, {b}, {m}, {s}, {dst},\n              {args},\n              {}, {}, {}, {});",
+                    c_i32(p.input_offset),
+                    c_i32(p.output_offset),
+                    c_i32(p.act_min),
+                    c_i32(p.act_max)
+                );
+            }
+            Kernel::DepthwiseConv2D { params: p, weights } => {
+                self.use_kernel(
+                    "depthwise_conv2d",
+                    &["wrap", "clamp8", "fixedpoint", "mbqm"],
+                );
+                let src = self.src(input(0)?);
+                let (f, b, m, s) = self.weights(index, weights)?;
+                let args = ints(&[
+                    p.batches,
+                    p.input_height,
+                    p.input_width,
+                    p.input_channels,
+                    p.depth_multiplier,
+                    p.filter_height,
+                    p.filter_width,
+                    p.output_height,
+                    p.output_width,
+                    p.stride_height,
+                    p.stride_width,
+                    p.dilation_height,
+                    p.dilation_width,
+                    p.pad_top,
+                    p.pad_left,
+                ])?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_depthwise_conv2d({src}, {f}, {b}, {m}, {s}, {dst},\n                        {args},\n                        {}, {}, {}, {});",
+                    c_i32(p.input_offset),
+                    c_i32(p.output_offset),
+                    c_i32(p.act_min),
+                    c_i32(p.act_max)
+                );
+            }
+            Kernel::FullyConnected { params: p, weights } => {
+                self.use_kernel("fully_connected", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                let src = self.src(input(0)?);
+                let (f, b, m, s) = self.weights(index, weights)?;
+                let args = ints(&[p.batches, p.accum_depth, p.output_depth])?;
+                let per_channel = i32::from(weights.multipliers.len() != 1);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_fully_connected({src}, {f}, {b}, {m}, {s}, {dst},\n                       {args}, {per_channel},\n                       {}, {}, {}, {}, {});",
+                    c_i32(p.input_offset),
+                    c_i32(p.filter_offset),
+                    c_i32(p.output_offset),
+                    c_i32(p.act_min),
+                    c_i32(p.act_max)
+                );
+            }
+            Kernel::AveragePool(p) | Kernel::MaxPool(p) => {
+                let (func, helpers): (&'static str, &[&'static str]) =
+                    if matches!(step.kernel, Kernel::AveragePool(_)) {
+                        ("average_pool", &["wrap", "wsub", "clamp8"])
+                    } else {
+                        ("max_pool", &["clamp8"])
+                    };
+                self.use_kernel(func, helpers);
+                let src = self.src(input(0)?);
+                let args = ints(&[
+                    p.batches,
+                    p.input_height,
+                    p.input_width,
+                    p.channels,
+                    p.filter_height,
+                    p.filter_width,
+                    p.output_height,
+                    p.output_width,
+                    p.stride_height,
+                    p.stride_width,
+                    p.pad_top,
+                    p.pad_left,
+                ])?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_{func}({src}, {dst}, {args}, {}, {});",
+                    c_i32(p.act_min),
+                    c_i32(p.act_max)
+                );
+            }
+            Kernel::Binary { op, broadcast } => {
+                let (name, params): (&'static str, Option<String>) = match op {
+                    BinaryOp::Add(p) | BinaryOp::Sub(p) => {
+                        let name = if matches!(op, BinaryOp::Add(_)) {
+                            "add"
+                        } else {
+                            "sub"
+                        };
+                        self.use_kernel(name, &["wrap", "clamp8", "fixedpoint"]);
+                        if name == "sub" {
+                            self.use_kernel(name, &["wsub"]);
+                        }
+                        let fields = [
+                            p.input1_offset,
+                            p.input2_offset,
+                            p.output_offset,
+                            p.left_shift,
+                            p.input1_multiplier,
+                            p.input1_shift,
+                            p.input2_multiplier,
+                            p.input2_shift,
+                            p.output_multiplier,
+                            p.output_shift,
+                            p.act_min,
+                            p.act_max,
+                        ];
+                        (
+                            name,
+                            Some(self.params_struct(index, "tq_addsub_params", &fields)),
+                        )
+                    }
+                    BinaryOp::Mul(p) => {
+                        self.use_kernel("mul", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                        let fields = [
+                            p.input1_offset,
+                            p.input2_offset,
+                            p.output_offset,
+                            p.output_multiplier,
+                            p.output_shift,
+                            p.act_min,
+                            p.act_max,
+                        ];
+                        (
+                            "mul",
+                            Some(self.params_struct(index, "tq_mul_params", &fields)),
+                        )
+                    }
+                    BinaryOp::Maximum => {
+                        self.use_kernel("maximum", &[]);
+                        ("maximum", None)
+                    }
+                    BinaryOp::Minimum => {
+                        self.use_kernel("minimum", &[]);
+                        ("minimum", None)
+                    }
+                };
+                let a = self.src(input(0)?);
+                let b = self.src(input(1)?);
+                let p = params.map_or_else(|| "NULL".to_string(), |s| format!("&{s}"));
+                let entry = self.binary.entry(name).or_default();
+                match broadcast {
+                    Some(s) if s.shape1 != s.shape2 => {
+                        entry.bcast = true;
+                        let s1 = broadcast_strides(&s.shape1, &s.out_shape)
+                            .map_err(|e| invalid(e.to_string()))?;
+                        let s2 = broadcast_strides(&s.shape2, &s.out_shape)
+                            .map_err(|e| invalid(e.to_string()))?;
+                        let mut dims = s.out_shape.to_vec();
+                        dims.extend(s1);
+                        dims.extend(s2);
+                        let d = self.dims_array(index, &to_i64(&dims))?;
+                        let _ =
+                            writeln!(self.body, "    tq_{name}_bcast({p}, {a}, {b}, {dst}, {d});");
+                    }
+                    _ => {
+                        entry.same = true;
+                        let _ = writeln!(self.body, "    tq_{name}({p}, {a}, {b}, {dst}, {n});");
+                    }
+                }
+            }
+            Kernel::Softmax(p) => {
+                self.use_kernel("softmax", &["wrap", "wsub", "clamp8", "fixedpoint"]);
+                let src = self.src(input(0)?);
+                let args = ints(&[p.outer, p.depth])?;
+                let _ = writeln!(
+                    self.body,
+                    "    if (tq_softmax({src}, {dst}, {args}, {}, {}, {}) != 0) {{\n        return -2;\n    }}",
+                    c_i32(p.input_multiplier),
+                    c_i32(p.input_left_shift),
+                    c_i32(p.diff_min)
+                );
+            }
+            Kernel::Lut { table } => {
+                self.use_kernel("lut", &[]);
+                let src = self.src(input(0)?);
+                let t = self.byte_table(table);
+                let _ = writeln!(self.body, "    tq_lut({src}, {dst}, {t}, {n});");
+            }
+            Kernel::DequantizeLut { table } => {
+                self.use_kernel("dequantize", &["store_f32"]);
+                let src = self.src(input(0)?);
+                let t = self.float_table(table).map_err(invalid)?;
+                let count = int(out_len / 4, "an element count")?;
+                let _ = writeln!(self.body, "    tq_dequantize({src}, {dst}, {t}, {count});");
+            }
+            Kernel::Quantize { params, unsigned } => {
+                self.use_kernel("quantize", &["load_f32"]);
+                let src = self.src(input(0)?);
+                let scale = c_f32(params.scale).map_err(invalid)?;
+                let (lo, hi) = if *unsigned { (0, 255) } else { (-128, 127) };
+                let _ = writeln!(
+                    self.body,
+                    "    tq_quantize({src}, {dst}, {n}, {scale}, {}, {lo}, {hi}, {});",
+                    c_i32(params.zero_point),
+                    i32::from(*unsigned)
+                );
+            }
+            Kernel::Mean(p) => {
+                self.use_kernel("mean", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                let src = self.src(input(0)?);
+                let mut outer: Shape = p.input_shape;
+                let mut reduced: Shape = [1; MAX_DIMS];
+                for d in 0..MAX_DIMS {
+                    if p.reduce[d] {
+                        outer[d] = 1;
+                        reduced[d] = p.input_shape[d];
+                    }
+                }
+                let mut dims = outer.to_vec();
+                dims.extend(reduced);
+                dims.extend(strides(&p.input_shape));
+                let d = self.dims_array(index, &to_i64(&dims))?;
+                let divisor = if p.truncating_same_params {
+                    i32::try_from(p.num_elements_in_axis)
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| {
+                            invalid("mean over an unsupported element count".to_string())
+                        })?
+                } else {
+                    0
+                };
+                if p.num_elements_in_axis <= 0 {
+                    return Err(invalid("mean over no elements".to_string()));
+                }
+                let zero_point_sum =
+                    i64::from(p.input_zero_point).wrapping_mul(p.num_elements_in_axis);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_mean({src}, {dst}, {d}, (int64_t){}, {}, {}, {}, {divisor});",
+                    c_i64(zero_point_sum),
+                    c_i32(p.multiplier),
+                    c_i32(p.shift),
+                    c_i32(p.output_zero_point)
+                );
+            }
+            Kernel::Pad(p) => {
+                self.use_kernel("pad", &[]);
+                let src = self.src(input(0)?);
+                let mut dims = p.input_shape.to_vec();
+                dims.extend(p.before);
+                dims.extend(p.output_shape());
+                dims.extend(strides(&p.input_shape));
+                let d = self.dims_array(index, &to_i64(&dims))?;
+                let _ = writeln!(self.body, "    tq_pad({src}, {dst}, {d}, {});", p.pad_value);
+            }
+            Kernel::Concat(p) => {
+                self.use_kernel("concat", &[]);
+                if p.outer == 0 {
+                    return Err(invalid("concatenation with no outer blocks".to_string()));
+                }
+                let mut srcs = Vec::new();
+                let mut sizes = Vec::new();
+                for (k, &len) in in_lens.iter().enumerate() {
+                    srcs.push(self.src(input(k)?));
+                    sizes.push(int(len / p.outer, "a concatenation block")?);
+                }
+                let count = srcs.len();
+                let sizes = self.int_array(
+                    index,
+                    "sizes",
+                    &sizes.iter().map(|&v| i64::from(v)).collect::<Vec<_>>(),
+                );
+                let _ = writeln!(
+                    self.body,
+                    "    {{\n        const int8_t *const srcs[{count}] = {{{}}};\n        tq_concat({dst}, {}, {count}, srcs, {sizes});\n    }}",
+                    srcs.join(", "),
+                    int(p.outer, "a concatenation outer size")?
+                );
+            }
+            Kernel::Transpose(p) => {
+                self.use_kernel("transpose", &[]);
+                let src = self.src(input(0)?);
+                let in_stride = strides(&p.input_shape);
+                let mut dims = p.output_shape().to_vec();
+                dims.extend((0..MAX_DIMS).map(|d| in_stride[p.perm[d]]));
+                let d = self.dims_array(index, &to_i64(&dims))?;
+                let _ = writeln!(self.body, "    tq_transpose({src}, {dst}, {d});");
+            }
+            Kernel::StridedSlice(p) => {
+                self.use_kernel("strided_slice", &[]);
+                let src = self.src(input(0)?);
+                let in_stride = strides(&p.input_shape);
+                let mut dims: Vec<i64> = p.counts().iter().map(|&c| c as i64).collect();
+                dims.extend((0..MAX_DIMS).map(|d| i64::from(p.start[d]) * in_stride[d] as i64));
+                dims.extend((0..MAX_DIMS).map(|d| i64::from(p.stride[d]) * in_stride[d] as i64));
+                let d = self.dims_array(index, &dims)?;
+                let _ = writeln!(self.body, "    tq_strided_slice({src}, {dst}, {d});");
+            }
+            Kernel::Copy => {
+                self.use_kernel("copy", &[]);
+                let src = self.src(input(0)?);
+                let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits the arrays of a convolution-like kernel; returns the C
+    /// expressions for filter, bias (or NULL), multipliers and shifts.
+    fn weights(
+        &mut self,
+        step: usize,
+        w: &Weights,
+    ) -> Result<(String, String, String, String), EmitError> {
+        let filter: Vec<i64> = w.filter.iter().map(|&v| i64::from(v)).collect();
+        let f = format!("tq_s{step}_filter");
+        self.aligned_i8_array(&f, &filter);
+        let b = match &w.bias {
+            Some(bias) => {
+                let values: Vec<i64> = bias.iter().map(|&v| i64::from(v)).collect();
+                self.int_array(step, "bias", &values)
+            }
+            None => "NULL".to_string(),
+        };
+        let mults: Vec<i64> = w.multipliers.iter().map(|&v| i64::from(v)).collect();
+        let m = self.int_array(step, "multiplier", &mults);
+        let shifts: Vec<i64> = w.shifts.iter().map(|&v| i64::from(v)).collect();
+        if shifts.iter().any(|s| !(-31..=31).contains(s)) {
+            return Err(EmitError::InvalidStep {
+                step,
+                kernel: "conv",
+                why: "shift outside -31..=31".to_string(),
+            });
+        }
+        let s = format!("tq_s{step}_shift");
+        let _ = writeln!(
+            self.constants,
+            "static const int8_t {s}[{}] = {{{}}};",
+            shifts.len(),
+            list(&shifts, 16, 4)
+        );
+        self.const_bytes += shifts.len();
+        Ok((format!("{f}.v"), b, m, s))
+    }
+
+    /// `static const union { int8_t v[N]; int32_t align; } NAME = {{...}};`
+    fn aligned_i8_array(&mut self, name: &str, values: &[i64]) {
+        let len = values.len().max(1);
+        let body = if values.is_empty() {
+            "0".to_string()
+        } else {
+            list(values, 16, 4)
+        };
+        let _ = writeln!(
+            self.constants,
+            "static const union {{\n    int8_t v[{len}];\n    int32_t align;\n}} {name} = {{{{{body}}}}};"
+        );
+        self.const_bytes += values.len();
+    }
+
+    /// `static const int32_t tq_sSTEP_WHAT[N] = {...};`, returns its name.
+    fn int_array(&mut self, step: usize, what: &str, values: &[i64]) -> String {
+        let name = format!("tq_s{step}_{what}");
+        let _ = writeln!(
+            self.constants,
+            "static const int32_t {name}[{}] = {{{}}};",
+            values.len().max(1),
+            if values.is_empty() {
+                "0".to_string()
+            } else {
+                list(values, 8, 4)
+            }
+        );
+        self.const_bytes += 4 * values.len();
+        name
+    }
+
+    /// Shape/stride parameters of an N-D kernel; every entry must fit the
+    /// generated code's int32_t index arithmetic.
+    fn dims_array(&mut self, step: usize, values: &[i64]) -> Result<String, EmitError> {
+        for &v in values {
+            if v.unsigned_abs() > LIMIT as u64 {
+                return Err(EmitError::TooLarge {
+                    what: format!("a shape or stride of step {step}"),
+                    value: v.unsigned_abs() as usize,
+                    limit: LIMIT,
+                });
+            }
+        }
+        let name = format!("tq_s{step}_dims");
+        let _ = writeln!(
+            self.constants,
+            "static const int32_t {name}[{}] = {{{}}};",
+            values.len(),
+            list(values, 6, 4)
+        );
+        self.const_bytes += 4 * values.len();
+        Ok(name)
+    }
+
+    fn params_struct(&mut self, step: usize, ty: &str, fields: &[i32]) -> String {
+        let name = format!("tq_s{step}_params");
+        let values: Vec<String> = fields.iter().map(|&v| c_i32(v)).collect();
+        let _ = writeln!(
+            self.constants,
+            "static const {ty} {name} = {{{}}};",
+            values.join(", ")
+        );
+        self.const_bytes += 4 * fields.len();
+        name
+    }
+
+    fn byte_table(&mut self, table: &[u8]) -> String {
+        if let Some(name) = self.tables.get(table) {
+            return name.clone();
+        }
+        let name = format!("tq_table{}", self.tables.len());
+        let values: Vec<i64> = table.iter().map(|&v| i64::from(v)).collect();
+        let _ = writeln!(
+            self.constants,
+            "static const uint8_t {name}[{}] = {{{}}};",
+            table.len(),
+            list(&values, 16, 4)
+        );
+        self.const_bytes += table.len();
+        self.tables.insert(table.to_vec(), name.clone());
+        name
+    }
+
+    fn float_table(&mut self, table: &[f32]) -> Result<String, String> {
+        let key: Vec<u32> = table.iter().map(|v| v.to_bits()).collect();
+        if let Some(name) = self.float_tables.get(&key) {
+            return Ok(name.clone());
+        }
+        let name = format!("tq_ftable{}", self.float_tables.len());
+        let values = table
+            .iter()
+            .map(|&v| c_f32(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut body = String::new();
+        for (i, chunk) in values.chunks(4).enumerate() {
+            if i > 0 {
+                body.push_str(",\n");
+            }
+            body.push_str("    ");
+            body.push_str(&chunk.join(", "));
+        }
+        let _ = writeln!(
+            self.constants,
+            "static const float {name}[{}] = {{\n{body}}};",
+            table.len()
+        );
+        self.const_bytes += 4 * table.len();
+        self.float_tables.insert(key, name.clone());
+        Ok(name)
+    }
+}
+
+fn templates() -> Result<tera::Tera, EmitError> {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.add_raw_templates(TEMPLATES.iter().copied())
+        .map_err(|e| EmitError::Template(error_chain(&e)))?;
+    Ok(tera)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// Collapses runs of blank lines the conditional includes leave behind and
+/// ends the file with exactly one newline.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn io_ctx(io: &IoSpec, labels: &mut Namer) -> IoCtx {
+    let dtype = match io.dtype {
+        DType::I8 => "int8",
+        DType::U8 => "uint8",
+        DType::F32 => "float32",
+        _ => "unsupported",
+    };
+    let quantized = matches!(io.dtype, DType::I8 | DType::U8);
+    let (scale, zero_point) = match io.quant {
+        Some((s, z)) if quantized => match c_f32(s) {
+            Ok(lit) => (Some(lit), Some(format!("({})", c_i32(z)))),
+            Err(_) => (None, None),
+        },
+        _ => (None, None),
+    };
+    IoCtx {
+        label: labels.name(&io.name),
+        dtype,
+        shape: io
+            .shape
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        size: io.byte_len(),
+        scale,
+        zero_point,
+    }
+}
+
+fn check_limit(what: &str, value: usize) -> Result<(), EmitError> {
+    if value > LIMIT {
+        Err(EmitError::TooLarge {
+            what: what.to_string(),
+            value,
+            limit: LIMIT,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn int(value: usize, what: &str) -> Result<i32, EmitError> {
+    check_limit(what, value)?;
+    i32::try_from(value).map_err(|_| EmitError::TooLarge {
+        what: what.to_string(),
+        value,
+        limit: LIMIT,
+    })
+}
+
+/// Comma-separated int32 literals for kernel shape arguments.
+fn ints(values: &[usize]) -> Result<String, EmitError> {
+    let parts = values
+        .iter()
+        .map(|&v| int(v, "a kernel dimension").map(|v| v.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(parts.join(", "))
+}
+
+fn to_i64(values: &[usize]) -> Vec<i64> {
+    values.iter().map(|&v| v as i64).collect()
+}
+
+/// An int32 literal; `INT32_MIN` is written `(-2147483647 - 1)`.
+fn c_i32(v: i32) -> String {
+    if v == i32::MIN {
+        "(-2147483647 - 1)".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+fn c_i64(v: i64) -> String {
+    if v == i64::MIN {
+        "(-9223372036854775807 - 1)".to_string()
+    } else if i32::try_from(v).is_ok() {
+        c_i32(v as i32)
+    } else {
+        format!("{v}LL")
+    }
+}
+
+/// A float literal that reads back as exactly `v` (shortest round-trip
+/// digits, which every C compiler rounds correctly).
+fn c_f32(v: f32) -> Result<String, String> {
+    if !v.is_finite() {
+        return Err(format!("non-finite float constant {v}"));
+    }
+    let text = format!("{v:e}");
+    // `{:e}` never yields a bare integer mantissa without an exponent, so
+    // appending `f` always gives a floating constant.
+    Ok(format!("{text}f"))
+}
+
+/// Integer literals, `per_line` to a line, indented.
+fn list(values: &[i64], per_line: usize, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut s = String::new();
+    for (i, chunk) in values.chunks(per_line).enumerate() {
+        s.push('\n');
+        s.push_str(&pad);
+        let parts: Vec<String> = chunk
+            .iter()
+            .map(|&v| match i32::try_from(v) {
+                Ok(v) => c_i32(v),
+                Err(_) => c_i64(v),
+            })
+            .collect();
+        s.push_str(&parts.join(", "));
+        if (i + 1) * per_line < values.len() {
+            s.push(',');
+        }
+    }
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_literals_round_trip() {
+        for v in [0.1f32, 1.0, -3.5e-8, f32::MIN_POSITIVE, 1.0e-45, 123_456.79] {
+            let lit = c_f32(v).unwrap_or_default();
+            let parsed: f32 = lit.trim_end_matches('f').parse().unwrap_or(f32::NAN);
+            assert_eq!(parsed.to_bits(), v.to_bits(), "{lit}");
+        }
+        assert!(c_f32(f32::NAN).is_err());
+    }
+
+    #[test]
+    fn int_literals() {
+        assert_eq!(c_i32(i32::MIN), "(-2147483647 - 1)");
+        assert_eq!(c_i32(-5), "-5");
+    }
+}
