@@ -1,0 +1,75 @@
+//! Programs the backend refuses, and untrusted names that must not reach
+//! the generated source.
+
+use tinyq_backend_rust::{EmitError, emit};
+use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program, Step};
+
+fn copy_program(in_name: &str, out_name: &str, dtype: DType) -> Program {
+    let io = |name: &str| IoSpec {
+        name: name.to_string(),
+        shape: vec![1, 4],
+        dtype,
+        quant: Some((0.5, 3)),
+    };
+    Program {
+        steps: vec![Step {
+            kernel: Kernel::Copy,
+            inputs: vec![BufferRef::Input(0)],
+            output: BufferRef::Output(0),
+            origin: None,
+        }],
+        inputs: vec![io(in_name)],
+        outputs: vec![io(out_name)],
+        constants: Vec::new(),
+        arena_size: 0,
+        arena_lower_bound: 0,
+    }
+}
+
+#[test]
+fn hostile_tensor_names_become_identifiers() {
+    let evil = "x\"); } fn pwn() { loop {} } /*";
+    let src = emit(&copy_program(evil, "type", DType::I8), "my model!").expect("emit");
+    assert!(!src.contains("pwn() {"), "{src}");
+    assert!(!src.contains("/*"), "{src}");
+    assert!(src.contains("x_fn_pwn_loop: &[i8; INPUT_0_LEN]"), "{src}");
+    assert!(src.contains("type_: &mut [i8; OUTPUT_0_LEN]"), "{src}");
+    assert!(src.contains("`my_model`"), "{src}");
+}
+
+#[test]
+fn int32_io_is_refused_with_the_tensor_named() {
+    let e = emit(&copy_program("in", "out", DType::I32), "m").expect_err("i32 I/O");
+    assert!(
+        matches!(
+            e,
+            EmitError::IoType {
+                which: "input",
+                index: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("\"in\""), "{e}");
+}
+
+#[test]
+fn a_step_reading_its_own_output_bytes_is_refused() {
+    let mut p = copy_program("in", "out", DType::I8);
+    p.arena_size = 32;
+    p.steps = vec![Step {
+        kernel: Kernel::Copy,
+        inputs: vec![BufferRef::Arena { offset: 0, size: 4 }],
+        output: BufferRef::Arena { offset: 2, size: 4 },
+        origin: None,
+    }];
+    let e = emit(&p, "m").expect_err("overlap");
+    assert!(e.to_string().contains("overlaps"), "{e}");
+    p.steps[0].output = BufferRef::Arena {
+        offset: 30,
+        size: 4,
+    };
+    let e = emit(&p, "m").expect_err("outside");
+    assert!(e.to_string().contains("outside the arena"), "{e}");
+}

@@ -1,0 +1,247 @@
+//! `include_model!`: compiles a `.tflite` model into `no_std` Rust items at
+//! build time, through the Rust backend (no C templates, no `tera`).
+//!
+//! Use it through `tinyq::include_model!`; see that crate for the syntax.
+
+use std::path::{Path, PathBuf};
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{Ident, LitStr, Token};
+
+/// `"model.tflite" [, calibration = "x.npy"] [, io = int8|uint8|float] [, name = "n"]`.
+struct Args {
+    model: LitStr,
+    calibration: Option<LitStr>,
+    io: Option<(Ident, tinyq_quant::IoMode)>,
+    name: Option<LitStr>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let model: LitStr = input.parse()?;
+        let mut args = Args {
+            model,
+            calibration: None,
+            io: None,
+            name: None,
+        };
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let key: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            match key.to_string().as_str() {
+                "calibration" if args.calibration.is_none() => {
+                    args.calibration = Some(input.parse()?);
+                }
+                "name" if args.name.is_none() => args.name = Some(input.parse()?),
+                "io" if args.io.is_none() => {
+                    let value: Ident = input.parse()?;
+                    let mode = match value.to_string().as_str() {
+                        "int8" => tinyq_quant::IoMode::Int8,
+                        "uint8" => tinyq_quant::IoMode::Uint8,
+                        "float" => tinyq_quant::IoMode::Float,
+                        other => {
+                            return Err(syn::Error::new(
+                                value.span(),
+                                format!("unknown io `{other}`: expected int8, uint8 or float"),
+                            ));
+                        }
+                    };
+                    args.io = Some((value, mode));
+                }
+                "calibration" | "name" | "io" => {
+                    return Err(syn::Error::new(key.span(), format!("`{key}` given twice")));
+                }
+                other => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!("unknown option `{other}`: expected calibration, io or name"),
+                    ));
+                }
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// Compiles a TFLite model into the items of the module it is invoked in:
+/// `ARENA_SIZE`, `Arena`, `Error`, `invoke`, `invoke_bytes`, ... exactly what
+/// `tinyq compile MODEL --emit rust` writes into `NAME.rs`.
+///
+/// ```text
+/// mod mnist {
+///     tinyq::include_model!("models/mnist.tflite", calibration = "data/calib.npy");
+/// }
+/// ```
+///
+/// Paths resolve against `CARGO_MANIFEST_DIR`; the model and calibration
+/// files are `include_bytes!`-ed, so editing them rebuilds the crate.
+#[proc_macro]
+pub fn include_model(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let args = syn::parse_macro_input!(input as Args);
+    match expand(&args) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn resolve(lit: &LitStr) -> syn::Result<(PathBuf, Vec<u8>)> {
+    let path = manifest_dir().join(lit.value());
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok((path, bytes)),
+        Err(e) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "cannot read `{}`: {e} (paths are relative to the crate's CARGO_MANIFEST_DIR)",
+                lit.value()
+            ),
+        )),
+    }
+}
+
+/// `const _: &[u8] = include_bytes!("/abs/path");`: rebuild on edit.
+fn track(path: &Path) -> TokenStream {
+    let text = path.to_string_lossy();
+    let lit = LitStr::new(&text, Span::call_site());
+    quote!(
+        const _: &[u8] = include_bytes!(#lit);
+    )
+}
+
+/// One float32 array per graph input: a `.npy` for a single input, or a
+/// `.npz` holding one array named after each input tensor.
+fn read_calibration(
+    lit: &LitStr,
+    bytes: &[u8],
+    graph: &tinyq_ir::Graph,
+) -> syn::Result<Vec<ndarray::ArrayD<f32>>> {
+    use ndarray_npy::{NpzReader, ReadNpyExt};
+    let err = |why: String| syn::Error::new(lit.span(), format!("`{}`: {why}", lit.value()));
+    if lit.value().ends_with(".npz") {
+        let mut npz =
+            NpzReader::new(std::io::Cursor::new(bytes)).map_err(|e| err(e.to_string()))?;
+        let names = npz.names().map_err(|e| err(e.to_string()))?;
+        let mut arrays = Vec::new();
+        for &input in &graph.inputs {
+            let want = &graph.tensor(input).name;
+            let found = names
+                .iter()
+                .find(|n| *n == want || n.strip_suffix(".npy") == Some(want.as_str()))
+                .cloned()
+                .ok_or_else(|| {
+                    err(format!(
+                        "no array named after model input {want:?} (the .npz holds {names:?})"
+                    ))
+                })?;
+            arrays.push(
+                npz.by_name(&found)
+                    .map_err(|e| err(format!("{found}: {e}")))?,
+            );
+        }
+        Ok(arrays)
+    } else {
+        ndarray::ArrayD::<f32>::read_npy(std::io::Cursor::new(bytes))
+            .map(|a| vec![a])
+            .map_err(|e| {
+                err(format!(
+                    "{e} (calibration data is float32 `[N, ...input shape]`; use .npz for several inputs)"
+                ))
+            })
+    }
+}
+
+/// `#[allow(dead_code)]` on every item: the module the macro fills is
+/// usually private, and a model's API is complete whether or not the caller
+/// uses every constant.
+fn allow_unused(items: TokenStream) -> syn::Result<TokenStream> {
+    let mut file: syn::File = syn::parse2(items)?;
+    for item in &mut file.items {
+        let attr: syn::Attribute = syn::parse_quote!(#[allow(dead_code)]);
+        match item {
+            syn::Item::Const(i) => i.attrs.push(attr),
+            syn::Item::Static(i) => i.attrs.push(attr),
+            syn::Item::Fn(i) => i.attrs.push(attr),
+            syn::Item::Struct(i) => i.attrs.push(attr),
+            syn::Item::Enum(i) => i.attrs.push(attr),
+            syn::Item::Use(i) => i.attrs.push(attr),
+            _ => {}
+        }
+    }
+    Ok(quote!(#file))
+}
+
+fn expand(args: &Args) -> syn::Result<TokenStream> {
+    let model = &args.model;
+    let (model_path, bytes) = resolve(model)?;
+    let at_model =
+        |msg: String| syn::Error::new(model.span(), format!("`{}`: {msg}", model.value()));
+    let graph = tinyq_tflite::read(&bytes).map_err(|e| at_model(e.to_string()))?;
+    let mut tracked = vec![track(&model_path)];
+    let program = match tinyq_opt::lower(&graph) {
+        Ok(program) => {
+            if let Some((io, mode)) = &args.io
+                && *mode != tinyq_quant::IoMode::Int8
+            {
+                return Err(syn::Error::new(
+                    io.span(),
+                    "`io` applies when a float model is quantized with `calibration`; \
+                     this model is already integer and keeps its own I/O types",
+                ));
+            }
+            if let Some(cal) = &args.calibration {
+                tracked.push(track(&resolve(cal)?.0));
+            }
+            program
+        }
+        Err(tinyq_opt::LowerError::FloatModel { .. }) => {
+            let Some(cal) = &args.calibration else {
+                let e = tinyq_opt::lower(&graph)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                return Err(at_model(format!(
+                    "{e}. Pass calibration data to quantize it at build time: \
+                     `include_model!(\"{}\", calibration = \"samples.npy\")`",
+                    model.value()
+                )));
+            };
+            let (cal_path, cal_bytes) = resolve(cal)?;
+            tracked.push(track(&cal_path));
+            let arrays = read_calibration(cal, &cal_bytes, &graph)?;
+            let options = tinyq_quant::QuantOptions {
+                io: args.io.as_ref().map(|(_, m)| *m).unwrap_or_default(),
+                ..Default::default()
+            };
+            let int8 = tinyq_quant::quantize(&graph, &arrays, options).map_err(|e| {
+                syn::Error::new(cal.span(), format!("quantizing `{}`: {e}", model.value()))
+            })?;
+            tinyq_opt::lower(&int8).map_err(|e| at_model(e.to_string()))?
+        }
+        Err(e) => return Err(at_model(e.to_string())),
+    };
+    let name = match &args.name {
+        Some(n) => n.value(),
+        None => Path::new(&model.value())
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".to_string()),
+    };
+    let items =
+        tinyq_backend_rust::emit_tokens(&program, &name).map_err(|e| at_model(e.to_string()))?;
+    let items = allow_unused(items).map_err(|e| at_model(e.to_string()))?;
+    Ok(quote! {
+        #(#tracked)*
+        #items
+    })
+}

@@ -1,0 +1,5 @@
+mod model {
+    tinyq::include_model!("models/unsupported_op.tflite");
+}
+
+fn main() {}
