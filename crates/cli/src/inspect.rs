@@ -40,7 +40,7 @@ struct Report {
 }
 
 pub fn inspect(model: &Path, ir: bool, json: bool) -> Result<(), CliError> {
-    let graph = tinyq_tflite::read_file(model)?;
+    let graph = crate::read_model(model)?;
     if ir {
         print!("{}", graph.dump());
         return Ok(());

@@ -1,7 +1,11 @@
 //! The `tinyq` command-line tool.
 
+mod check;
+mod compile;
+mod eval;
 mod inspect;
 mod npy;
+mod quantize;
 mod run;
 
 use std::path::PathBuf;
@@ -19,6 +23,33 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Compile the model to source code: `--emit c` writes NAME.h and NAME.c.
+    Compile {
+        /// The .tflite model: full-integer (int8, uint8 or float I/O), or float32
+        /// with --calibration.
+        model: PathBuf,
+        /// Representative inputs for quantizing a float model (`.npy`, or `.npz` per input).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// How calibration ranges are chosen.
+        #[arg(long, value_enum, default_value = "minmax")]
+        calibration_method: eval::CalibrationMethod,
+        /// Percentage of values kept by `--calibration-method percentile`.
+        #[arg(long, default_value_t = 99.99)]
+        percentile: f64,
+        /// I/O type of a quantized float model.
+        #[arg(long, value_enum, default_value = "int8")]
+        io: eval::Io,
+        /// What to generate (repeatable).
+        #[arg(long, value_enum, required = true)]
+        emit: Vec<compile::Emit>,
+        /// Name of the generated files and C symbols (default: the model file's stem, made into an identifier).
+        #[arg(long)]
+        name: Option<String>,
+        /// Directory to write into (default: the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print one row per op: type, shapes, dtypes, quantization, parameter bytes and MACs.
     Inspect {
         /// The .tflite model.
@@ -44,6 +75,72 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Top-1 accuracy of a model on labelled samples; for a float model, also of
+    /// its int8 version (quantized with the calibration set).
+    Eval {
+        /// The .tflite model (float32 or quantized).
+        model: PathBuf,
+        /// Samples `[N, ...input shape]` (`.npy`, or `.npz` with one array per input).
+        #[arg(long)]
+        data: PathBuf,
+        /// Class labels `[N]` (int64, int32 or uint8 `.npy`).
+        #[arg(long)]
+        labels: PathBuf,
+        /// Representative inputs for quantizing a float model.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// How calibration ranges are chosen.
+        #[arg(long, value_enum, default_value = "minmax")]
+        calibration_method: eval::CalibrationMethod,
+        /// Percentage of values kept by `--calibration-method percentile`.
+        #[arg(long, default_value_t = 99.99)]
+        percentile: f64,
+        /// I/O type of the int8 model.
+        #[arg(long, value_enum, default_value = "int8")]
+        io: eval::Io,
+        /// Also print each quantized tensor's SQNR against the float run.
+        #[arg(long)]
+        per_tensor: bool,
+        /// Divide integer-typed data and calibration arrays by this (e.g. 255 for uint8 images).
+        #[arg(long, default_value_t = 1.0)]
+        divide_by: f32,
+    },
+    /// Quantize a float model to full 8-bit integers from a representative dataset
+    /// and write it as a .tflite file.
+    Quantize {
+        /// The float32 .tflite model.
+        model: PathBuf,
+        /// Representative inputs `[N, ...input shape]` (`.npy`, or `.npz` per input).
+        #[arg(long)]
+        calibration: PathBuf,
+        /// How calibration ranges are chosen.
+        #[arg(long, value_enum, default_value = "minmax")]
+        calibration_method: eval::CalibrationMethod,
+        /// Percentage of values kept by `--calibration-method percentile`.
+        #[arg(long, default_value_t = 99.99)]
+        percentile: f64,
+        /// I/O type: int8 (integer only), uint8, or float (QUANTIZE/DEQUANTIZE at the edges).
+        #[arg(long, value_enum, default_value = "int8")]
+        io: eval::Io,
+        /// The quantized .tflite to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Say which ops of the model an accelerator runs (the Edge TPU), why the others
+    /// do not, and what to change.
+    Check {
+        /// The .tflite model.
+        model: PathBuf,
+        /// The accelerator.
+        #[arg(long, value_enum)]
+        target: check::Target,
+        /// Print machine-readable JSON: one entry per op of the model as given.
+        #[arg(long)]
+        json: bool,
+        /// Allow several Edge TPU segments, as `edgetpu_compiler -a` does.
+        #[arg(long)]
+        multiple_subgraphs: bool,
+    },
 }
 
 /// A failure, already phrased for the user.
@@ -67,15 +164,95 @@ impl<E: std::error::Error> From<E> for CliError {
     }
 }
 
+/// Reads a model, naming the file in every error.
+pub fn read_model(path: &std::path::Path) -> Result<tinyq_ir::Graph, CliError> {
+    tinyq_tflite::read_file(path).map_err(|e| {
+        let text = CliError::from(e).0;
+        let shown = path.display().to_string();
+        if text.contains(&shown) {
+            CliError(text)
+        } else {
+            CliError(format!("{shown}: {text}"))
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compile {
+            model,
+            calibration,
+            calibration_method,
+            percentile,
+            io,
+            emit,
+            name,
+            out,
+        } => compile::compile(
+            &model,
+            calibration
+                .as_deref()
+                .map(|calibration| quantize::QuantChoice {
+                    calibration,
+                    method: calibration_method,
+                    percentile,
+                    io,
+                }),
+            &emit,
+            name.as_deref(),
+            out.as_deref(),
+        ),
         Command::Inspect { model, ir, json } => inspect::inspect(&model, ir, json),
+        Command::Check {
+            model,
+            target,
+            json,
+            multiple_subgraphs,
+        } => check::check(&model, target, json, multiple_subgraphs),
         Command::Run {
             model,
             input,
             output,
         } => run::run(&model, &input, output.as_deref()),
+        Command::Eval {
+            model,
+            data,
+            labels,
+            calibration,
+            calibration_method,
+            percentile,
+            io,
+            per_tensor,
+            divide_by,
+        } => eval::eval(&eval::EvalArgs {
+            model: &model,
+            data: &data,
+            labels: &labels,
+            calibration: calibration.as_deref(),
+            method: calibration_method,
+            percentile,
+            io,
+            per_tensor,
+            divide_by,
+        }),
+        Command::Quantize {
+            model,
+            calibration,
+            calibration_method,
+            percentile,
+            io,
+            output,
+        } => quantize::quantize(
+            &model,
+            quantize::QuantChoice {
+                calibration: &calibration,
+                method: calibration_method,
+                percentile,
+                io,
+            },
+            &output,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

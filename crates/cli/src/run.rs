@@ -10,7 +10,11 @@ use crate::CliError;
 use crate::npy::{Samples, read_arrays, write_arrays};
 
 pub fn run(model: &Path, input: &Path, output: Option<&Path>) -> Result<(), CliError> {
-    let graph = tinyq_tflite::read_file(model)?;
+    let graph = crate::read_model(model)?;
+    if crate::eval::is_float_model(&graph) {
+        // Float32 models run on the float reference executor.
+        return crate::eval::run_float(&graph, input, output);
+    }
     let program = tinyq_opt::lower(&graph)
         .map_err(|e| CliError(format!("{}: {}", model.display(), CliError::from(e).0)))?;
     let arrays = read_arrays(input)?;
@@ -54,15 +58,15 @@ fn bind_inputs(
     mut arrays: Vec<(String, Samples)>,
 ) -> Result<Vec<Vec<Vec<u8>>>, CliError> {
     let specs = &program.inputs;
-    if specs.len() > 1 {
-        if arrays.len() != specs.len() || arrays.iter().any(|(name, _)| name.is_empty()) {
-            let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-            return Err(CliError(format!(
-                "{}: the model has {} inputs ({names:?}); give an .npz with one array per input, named after the input tensors",
-                path.display(),
-                specs.len()
-            )));
-        }
+    if specs.len() > 1
+        && (arrays.len() != specs.len() || arrays.iter().any(|(name, _)| name.is_empty()))
+    {
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        return Err(CliError(format!(
+            "{}: the model has {} inputs ({names:?}); give an .npz with one array per input, named after the input tensors",
+            path.display(),
+            specs.len()
+        )));
     }
     let mut batches = Vec::with_capacity(specs.len());
     for (index, spec) in specs.iter().enumerate() {

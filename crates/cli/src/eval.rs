@@ -1,0 +1,552 @@
+//! `tinyq eval` (top-1 accuracy of a model, and of its int8 version for a
+//! float model, with optional per-tensor SQNR) and the float path of
+//! `tinyq run` (float32 models run on the float reference executor).
+
+use std::io::{Cursor, Write as _};
+use std::path::Path;
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray_npy::ReadNpyExt;
+use tinyq_interp::Interpreter;
+use tinyq_ir::{DType, Graph, IoSpec, Program};
+use tinyq_quant::report::{SqnrAccumulator, argmax};
+use tinyq_quant::{FloatModel, IoMode, Method, QuantError, QuantOptions};
+
+use crate::CliError;
+use crate::npy::{Samples, read_arrays, write_arrays};
+
+/// Calibration observer as spelled on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CalibrationMethod {
+    Minmax,
+    Percentile,
+    Mse,
+}
+
+/// Model I/O type of the quantized model, as spelled on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Io {
+    Int8,
+    Uint8,
+    Float,
+}
+
+impl From<Io> for IoMode {
+    fn from(io: Io) -> Self {
+        match io {
+            Io::Int8 => IoMode::Int8,
+            Io::Uint8 => IoMode::Uint8,
+            Io::Float => IoMode::Float,
+        }
+    }
+}
+
+/// Options of `tinyq eval`.
+#[derive(Debug, Clone)]
+pub struct EvalArgs<'a> {
+    pub model: &'a Path,
+    pub data: &'a Path,
+    pub labels: &'a Path,
+    pub calibration: Option<&'a Path>,
+    pub method: CalibrationMethod,
+    pub percentile: f64,
+    pub io: Io,
+    pub per_tensor: bool,
+    /// Divide data and calibration values by this (e.g. 255 for uint8 images).
+    pub divide_by: f32,
+}
+
+/// True when every non-constant tensor of the graph is float32.
+pub fn is_float_model(graph: &Graph) -> bool {
+    graph
+        .tensors
+        .iter()
+        .all(|(_, t)| t.is_const() || t.dtype == DType::F32)
+}
+
+fn cli_err(path: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError(format!("{}: {e}", path.display()))
+}
+
+/// Progress on stderr: `\r label i/n`, finished with a newline.
+struct Progress {
+    label: &'static str,
+    last: usize,
+}
+
+impl Progress {
+    fn new(label: &'static str) -> Self {
+        Progress { label, last: 0 }
+    }
+
+    fn tick(&mut self, done: usize, total: usize) {
+        // Redraw at most ~100 times per run.
+        let step = (total / 100).max(1);
+        if done == total || done >= self.last + step {
+            self.last = done;
+            let mut err = std::io::stderr();
+            let _ = write!(err, "\r{} {done}/{total}", self.label);
+            if done == total {
+                let _ = writeln!(err);
+            }
+            let _ = err.flush();
+        }
+    }
+}
+
+/// Reads one `.npy` (or the arrays of an `.npz`) as float32 values, bound
+/// to the graph's inputs; integer arrays are divided by `divide_by`.
+pub(crate) fn read_float_inputs(
+    graph: &Graph,
+    path: &Path,
+    divide_by: f32,
+) -> Result<Vec<ArrayD<f32>>, CliError> {
+    let arrays = read_arrays(path)?;
+    let to_f32 = |s: Samples| -> ArrayD<f32> {
+        // Integer arrays (e.g. uint8 images) are scaled; float arrays are taken as they are.
+        match s {
+            Samples::F32(a) => a,
+            Samples::I8(a) => a.mapv(|v| f32::from(v) / divide_by),
+            Samples::U8(a) => a.mapv(|v| f32::from(v) / divide_by),
+        }
+    };
+    if graph.inputs.len() == 1 {
+        let [(_, array)] = <[(String, Samples); 1]>::try_from(arrays).map_err(|a| {
+            cli_err(
+                path,
+                format!(
+                    "expected one array for the model's single input, found {}",
+                    a.len()
+                ),
+            )
+        })?;
+        return Ok(vec![to_f32(array)]);
+    }
+    let mut arrays = arrays;
+    graph
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, &id)| {
+            let name = &graph.tensor(id).name;
+            let pos = arrays.iter().position(|(n, _)| n == name).ok_or_else(|| {
+                cli_err(
+                    path,
+                    format!(
+                        "the model has {} inputs; give an .npz with one array per input, named after the input tensors (no array named {name:?} for input {k})",
+                        graph.inputs.len()
+                    ),
+                )
+            })?;
+            Ok(to_f32(arrays.swap_remove(pos).1))
+        })
+        .collect()
+}
+
+/// Reads integer class labels (int64, int32, int16, uint8, int8, uint16 `.npy`).
+fn read_labels(path: &Path) -> Result<Vec<i64>, CliError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+    let c = || Cursor::new(&bytes);
+    let flat = |v: Vec<i64>| v;
+    if let Ok(a) = ArrayD::<i64>::read_npy(c()) {
+        return Ok(flat(a.iter().copied().collect()));
+    }
+    if let Ok(a) = ArrayD::<i32>::read_npy(c()) {
+        return Ok(a.iter().map(|&v| i64::from(v)).collect());
+    }
+    if let Ok(a) = ArrayD::<u8>::read_npy(c()) {
+        return Ok(a.iter().map(|&v| i64::from(v)).collect());
+    }
+    if let Ok(a) = ArrayD::<i8>::read_npy(c()) {
+        return Ok(a.iter().map(|&v| i64::from(v)).collect());
+    }
+    if let Ok(a) = ArrayD::<i16>::read_npy(c()) {
+        return Ok(a.iter().map(|&v| i64::from(v)).collect());
+    }
+    if let Ok(a) = ArrayD::<u16>::read_npy(c()) {
+        return Ok(a.iter().map(|&v| i64::from(v)).collect());
+    }
+    match ArrayD::<u32>::read_npy(c()) {
+        Ok(a) => Ok(a.iter().map(|&v| i64::from(v)).collect()),
+        Err(e) => Err(cli_err(
+            path,
+            format!("labels must be an integer .npy (int64, int32, uint8, ...): {e}"),
+        )),
+    }
+}
+
+/// Splits input arrays into samples with the quantizer's checks.
+fn samples(
+    graph: &Graph,
+    arrays: &[ArrayD<f32>],
+    path: &Path,
+) -> Result<Vec<Vec<ArrayD<f32>>>, CliError> {
+    tinyq_quant::calibrate::split_samples(graph, arrays).map_err(|e| match e {
+        QuantError::Calibration(why) => cli_err(path, why),
+        other => cli_err(path, other),
+    })
+}
+
+/// `tinyq run` on a float32 model: the float reference executor.
+pub fn run_float(graph: &Graph, input: &Path, output: Option<&Path>) -> Result<(), CliError> {
+    let model = FloatModel::new(graph).map_err(|e| CliError(e.to_string()))?;
+    let arrays = read_float_inputs(graph, input, 1.0)?;
+    let samples = samples(graph, &arrays, input)?;
+    let n = samples.len();
+    let mut results: Vec<Vec<f32>> = vec![Vec::new(); graph.outputs.len()];
+    for (i, sample) in samples.iter().enumerate() {
+        let outs = model
+            .run_outputs(sample)
+            .map_err(|e| CliError(format!("sample {i}: {e}")))?;
+        for (acc, o) in results.iter_mut().zip(outs) {
+            acc.extend(o.iter().copied());
+        }
+    }
+    let arrays: Vec<(String, Samples)> = graph
+        .outputs
+        .iter()
+        .zip(results)
+        .map(|(&o, values)| {
+            let t = graph.tensor(o);
+            let mut shape = vec![n];
+            shape.extend_from_slice(match t.shape.split_first() {
+                Some((1, rest)) => rest,
+                _ => &t.shape[..],
+            });
+            let a = ArrayD::from_shape_vec(IxDyn(&shape), values)
+                .map_err(|e| CliError(format!("output {:?}: {e}", t.name)))?;
+            Ok((t.name.clone(), Samples::F32(a)))
+        })
+        .collect::<Result<_, CliError>>()?;
+    match output {
+        Some(path) => write_arrays(path, &arrays)?,
+        None => {
+            for (name, array) in &arrays {
+                println!("output {name:?} {:?}", array.shape());
+                if let Samples::F32(a) = array {
+                    println!("{a}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A lowered int8 model with its interpreter-facing I/O.
+struct Quantized {
+    program: Program,
+}
+
+impl Quantized {
+    fn new(graph: &Graph, what: &Path) -> Result<Self, CliError> {
+        let program = tinyq_opt::lower(graph).map_err(|e| cli_err(what, CliError::from(e).0))?;
+        Ok(Quantized { program })
+    }
+
+    /// Runs one sample of real-valued inputs; returns each output as real values.
+    fn run(
+        &self,
+        interp: &mut Interpreter<'_>,
+        sample: &[ArrayD<f32>],
+    ) -> Result<Vec<Vec<f32>>, CliError> {
+        let ins: Vec<Vec<u8>> = self
+            .program
+            .inputs
+            .iter()
+            .zip(sample)
+            .map(|(spec, a)| encode(spec, a))
+            .collect::<Result<_, _>>()?;
+        let in_refs: Vec<&[u8]> = ins.iter().map(Vec::as_slice).collect();
+        let mut outs: Vec<Vec<u8>> = self
+            .program
+            .outputs
+            .iter()
+            .map(|o| vec![0; o.byte_len()])
+            .collect();
+        let mut out_refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+        interp
+            .invoke(&in_refs, &mut out_refs)
+            .map_err(|e| CliError(e.to_string()))?;
+        Ok(self
+            .program
+            .outputs
+            .iter()
+            .zip(&outs)
+            .map(|(spec, bytes)| decode(spec, bytes))
+            .collect())
+    }
+}
+
+/// Real values → the input's dtype.
+fn encode(spec: &IoSpec, a: &ArrayD<f32>) -> Result<Vec<u8>, CliError> {
+    let floats: Vec<f32> = a.iter().copied().collect();
+    match spec.dtype {
+        DType::F32 => Ok(floats.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        DType::I8 | DType::U8 => {
+            let (scale, zero_point) = spec.quant.unwrap_or((1.0, 0));
+            let mut out = vec![0u8; floats.len()];
+            tinyq_interp::quantize_floats(
+                &tinyq_kernels::quantize::QuantParams { scale, zero_point },
+                spec.dtype == DType::U8,
+                &floats,
+                &mut out,
+            )
+            .map_err(|e| CliError(format!("cannot quantize input {:?}: {e}", spec.name)))?;
+            Ok(out)
+        }
+        other => Err(CliError(format!(
+            "input {:?} is {other}, which eval does not feed",
+            spec.name
+        ))),
+    }
+}
+
+/// Output bytes → real values.
+fn decode(spec: &IoSpec, bytes: &[u8]) -> Vec<f32> {
+    let (scale, zp) = spec.quant.unwrap_or((1.0, 0));
+    match spec.dtype {
+        DType::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        DType::U8 => bytes
+            .iter()
+            .map(|&b| (i32::from(b) - zp) as f32 * scale)
+            .collect(),
+        _ => bytes
+            .iter()
+            .map(|&b| (i32::from(b as i8) - zp) as f32 * scale)
+            .collect(),
+    }
+}
+
+/// Top-1 accuracy counter.
+#[derive(Debug, Default, Clone, Copy)]
+struct Accuracy {
+    correct: usize,
+    total: usize,
+}
+
+impl Accuracy {
+    fn add(&mut self, output: &[f32], label: i64) {
+        self.total += 1;
+        if argmax(output).and_then(|i| i64::try_from(i).ok()) == Some(label) {
+            self.correct += 1;
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{:.4} ({}/{})",
+            self.correct as f64 / self.total.max(1) as f64,
+            self.correct,
+            self.total
+        )
+    }
+}
+
+/// `tinyq eval`.
+pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
+    let graph = crate::read_model(args.model)?;
+    let data = read_float_inputs(&graph, args.data, args.divide_by)?;
+    let samples = samples(&graph, &data, args.data)?;
+    let labels = read_labels(args.labels)?;
+    if labels.len() != samples.len() {
+        return Err(CliError(format!(
+            "{} holds {} labels but {} holds {} samples",
+            args.labels.display(),
+            labels.len(),
+            args.data.display(),
+            samples.len()
+        )));
+    }
+    let float_model = is_float_model(&graph);
+    if float_model && args.calibration.is_none() {
+        return Err(CliError(format!(
+            "{} is a float model: give --calibration CAL.npy (representative inputs) to evaluate its int8 version",
+            args.model.display()
+        )));
+    }
+    println!("model: {}", args.model.display());
+    println!("samples: {}", samples.len());
+    if !float_model {
+        if args.calibration.is_some() {
+            eprintln!("note: the model is already quantized; --calibration is ignored");
+        }
+        if args.per_tensor {
+            return Err(CliError(format!(
+                "{}: --per-tensor needs a float model to compare against (this model is already quantized)",
+                args.model.display()
+            )));
+        }
+        let q = Quantized::new(&graph, args.model)?;
+        let mut interp = Interpreter::new(&q.program);
+        let mut acc = Accuracy::default();
+        let mut progress = Progress::new("evaluating");
+        for (i, (sample, &label)) in samples.iter().zip(&labels).enumerate() {
+            let outs = q
+                .run(&mut interp, sample)
+                .map_err(|e| CliError(format!("sample {i}: {}", e.0)))?;
+            acc.add(outs.first().map_or(&[][..], Vec::as_slice), label);
+            progress.tick(i + 1, samples.len());
+        }
+        println!("accuracy: {}", acc.line());
+        return Ok(());
+    }
+
+    let Some(cal_path) = args.calibration else {
+        return Err(CliError("a float model needs --calibration".into()));
+    };
+    let cal = read_float_inputs(&graph, cal_path, args.divide_by)?;
+    let method = match args.method {
+        CalibrationMethod::Minmax => Method::MinMax,
+        CalibrationMethod::Percentile => Method::Percentile(args.percentile),
+        CalibrationMethod::Mse => Method::Mse,
+    };
+    let options = QuantOptions {
+        method,
+        io: args.io.into(),
+        ..QuantOptions::default()
+    };
+    let mut progress = Progress::new("calibrating");
+    let qgraph =
+        tinyq_quant::quantize_with_progress(&graph, &cal, options, &mut |d, t| progress.tick(d, t))
+            .map_err(|e| cli_err(cal_path, e))?;
+    let float = FloatModel::new(&graph).map_err(|e| cli_err(args.model, e))?;
+
+    // With --per-tensor, every int8 activation also becomes an output.
+    let probes = if args.per_tensor {
+        probes(&graph, &qgraph)
+    } else {
+        Vec::new()
+    };
+    let mut probed = qgraph.clone();
+    for p in &probes {
+        if !probed.outputs.contains(&p.qtensor) {
+            probed.outputs.push(p.qtensor);
+        }
+    }
+    let q = Quantized::new(&probed, args.model)?;
+    let mut interp = Interpreter::new(&q.program);
+    let (mut facc, mut qacc, mut agree) = (Accuracy::default(), Accuracy::default(), 0usize);
+    let mut sqnr = vec![SqnrAccumulator::default(); probes.len()];
+    let mut progress = Progress::new("evaluating");
+    for (i, (sample, &label)) in samples.iter().zip(&labels).enumerate() {
+        let values = float
+            .run(sample, args.per_tensor)
+            .map_err(|e| CliError(format!("sample {i}: {e}")))?;
+        let fout: Vec<f32> = graph
+            .outputs
+            .first()
+            .and_then(|o| values[o.index()].as_ref())
+            .map(|a| a.iter().copied().collect())
+            .unwrap_or_default();
+        facc.add(&fout, label);
+        let outs = q
+            .run(&mut interp, sample)
+            .map_err(|e| CliError(format!("sample {i}: {}", e.0)))?;
+        let qout = outs.first().map_or(&[][..], Vec::as_slice);
+        qacc.add(qout, label);
+        agree += usize::from(argmax(&fout) == argmax(qout));
+        for (k, p) in probes.iter().enumerate() {
+            let pos = probed.outputs.iter().position(|&o| o == p.qtensor);
+            let (Some(qv), Some(f)) = (
+                pos.and_then(|pos| outs.get(pos)),
+                values[p.ftensor].as_ref(),
+            ) else {
+                continue;
+            };
+            {
+                let fv: Vec<f32> = f.iter().copied().collect();
+                sqnr[k].add(&fv, qv);
+            }
+        }
+        progress.tick(i + 1, samples.len());
+    }
+    println!(
+        "int8 model: calibration {} ({} samples, {}), io {}",
+        cal_path.display(),
+        cal.first().map_or(0, |a| a.len_of(Axis(0))),
+        match method {
+            Method::MinMax => "minmax".to_string(),
+            Method::Percentile(p) => format!("percentile {p}"),
+            Method::Mse => "mse".to_string(),
+        },
+        match args.io {
+            Io::Int8 => "int8",
+            Io::Uint8 => "uint8",
+            Io::Float => "float",
+        }
+    );
+    println!("float accuracy: {}", facc.line());
+    println!("int8 accuracy:  {}", qacc.line());
+    println!(
+        "top-1 agreement float vs int8: {:.4} ({agree}/{})",
+        agree as f64 / samples.len().max(1) as f64,
+        samples.len()
+    );
+    if args.per_tensor {
+        print_table(&qgraph, &probes, &sqnr);
+    }
+    Ok(())
+}
+
+/// An int8 tensor of the quantized graph and the float tensor it stands for.
+#[derive(Debug, Clone)]
+struct Probe {
+    qtensor: tinyq_ir::TensorId,
+    ftensor: usize,
+    op: &'static str,
+}
+
+/// Pairs each int8 activation of `q` with the float tensor of the same name.
+fn probes(float: &Graph, q: &Graph) -> Vec<Probe> {
+    let mut out = Vec::new();
+    for (_, op) in q.ops.iter() {
+        for &t in &op.outputs {
+            let tensor = q.tensor(t);
+            if tensor.dtype != DType::I8 {
+                continue;
+            }
+            let name = tensor.name.strip_suffix("_int8").unwrap_or(&tensor.name);
+            if let Some((fid, _)) = float
+                .tensors
+                .iter()
+                .find(|(_, ft)| !ft.is_const() && ft.name == name)
+            {
+                out.push(Probe {
+                    qtensor: t,
+                    ftensor: fid.index(),
+                    op: op.kind.name(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn print_table(q: &Graph, probes: &[Probe], sqnr: &[SqnrAccumulator]) {
+    println!();
+    println!(
+        "{:<40} {:<18} {:<16} {:>12} {:>5} {:>9}",
+        "tensor", "op", "shape", "scale", "zp", "SQNR dB"
+    );
+    for (p, s) in probes.iter().zip(sqnr) {
+        let t = q.tensor(p.qtensor);
+        let (scale, zp) = t.scale_zp().unwrap_or((0.0, 0));
+        let mut name: String = t.name.chars().take(40).collect();
+        if t.name.chars().count() > 40 {
+            name = format!("{}…", name.chars().take(39).collect::<String>());
+        }
+        println!(
+            "{:<40} {:<18} {:<16} {:>12.6e} {:>5} {:>9.2}",
+            name,
+            p.op,
+            tinyq_ir::tensor::shape_string(&t.shape),
+            scale,
+            zp,
+            s.db()
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! `tinyq quantize`: post-training full-integer quantization of a float
+//! model from a representative dataset, written as a `.tflite` file. The same
+//! in-memory step serves `tinyq compile` on float models.
+
+use std::path::Path;
+
+use tinyq_ir::Graph;
+use tinyq_quant::{Method, QuantOptions};
+
+use crate::CliError;
+use crate::eval::{CalibrationMethod, Io, is_float_model, read_float_inputs};
+
+/// How to quantize, as given on the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct QuantChoice<'a> {
+    pub calibration: &'a Path,
+    pub method: CalibrationMethod,
+    pub percentile: f64,
+    pub io: Io,
+}
+
+/// Quantizes a float graph in memory; `model` names the file in errors.
+pub fn quantize_graph(
+    graph: &Graph,
+    model: &Path,
+    choice: QuantChoice<'_>,
+) -> Result<Graph, CliError> {
+    if !is_float_model(graph) {
+        return Err(CliError(format!(
+            "{}: the model is already quantized; use it as it is (no --calibration needed)",
+            model.display()
+        )));
+    }
+    let samples = read_float_inputs(graph, choice.calibration, 1.0)?;
+    let options = QuantOptions {
+        method: match choice.method {
+            CalibrationMethod::Minmax => Method::MinMax,
+            CalibrationMethod::Percentile => Method::Percentile(choice.percentile),
+            CalibrationMethod::Mse => Method::Mse,
+        },
+        io: choice.io.into(),
+        ..QuantOptions::default()
+    };
+    tinyq_quant::quantize(graph, &samples, options).map_err(|e| {
+        CliError(format!(
+            "{} with calibration {}: {}",
+            model.display(),
+            choice.calibration.display(),
+            CliError::from(e).0
+        ))
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so an
+/// existing file is never left half-written.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tinyq-tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            CliError(format!("cannot write {}: {e}", path.display()))
+        })
+}
+
+/// `tinyq quantize FLOAT.tflite --calibration CAL.npy -o OUT.tflite`.
+pub fn quantize(model: &Path, choice: QuantChoice<'_>, output: &Path) -> Result<(), CliError> {
+    let graph = crate::read_model(model)?;
+    let quantized = quantize_graph(&graph, model, choice)?;
+    let bytes = tinyq_tflite::write(&quantized)
+        .map_err(|e| CliError(format!("{}: {}", output.display(), CliError::from(e).0)))?;
+    write_atomically(output, &bytes)?;
+    let float_bytes = std::fs::metadata(model).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "wrote {}: {} ops, {} bytes (float model {} bytes, {:.2}x smaller)",
+        output.display(),
+        quantized.ops.len(),
+        bytes.len(),
+        float_bytes,
+        float_bytes as f64 / bytes.len().max(1) as f64
+    );
+    if let Ok(report) = tinyq_edgetpu::assess(&bytes, &Default::default()) {
+        println!("edge tpu: {}", report.given.verdict());
+    }
+    Ok(())
+}
