@@ -46,7 +46,61 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("make_fixtures.py failed ({status})");
     }
+    // tinyq's own quantized models, then TFLM's outputs on them.
+    let fixtures = root.join("tests/fixtures");
+    let written = quantize_fixtures(&fixtures)?;
+    eprintln!("tinyq quantized {written} fixture models");
+    let status = Command::new(&python)
+        .arg(root.join("xtask/fixtures/run_tinyq_models.py"))
+        .arg(&fixtures)
+        .current_dir(&root)
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("run_tinyq_models.py failed ({status})");
+    }
     Ok(())
+}
+
+/// Writes `NAME/tinyq_{int8,uint8,floatio}.tflite`: each single-input
+/// fixture's float model quantized by tinyq with the converter's calibration
+/// set, in the three I/O modes.
+fn quantize_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
+    use ndarray::ArrayD;
+    use ndarray_npy::ReadNpyExt;
+    use tinyq_quant::{IoMode, QuantOptions};
+
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("float.tflite").is_file() && p.join("calib.in0.npy").is_file())
+        .filter(|p| !p.join("calib.in1.npy").exists())
+        .collect();
+    dirs.sort();
+    let mut written = 0;
+    for dir in dirs {
+        let graph = tinyq_tflite::read_file(&dir.join("float.tflite"))?;
+        let calib_path = dir.join("calib.in0.npy");
+        let calib = ArrayD::<f32>::read_npy(std::fs::File::open(&calib_path)?)
+            .with_context(|| calib_path.display().to_string())?;
+        for (io, variant) in [
+            (IoMode::Int8, "int8"),
+            (IoMode::Uint8, "uint8"),
+            (IoMode::Float, "floatio"),
+        ] {
+            let options = QuantOptions {
+                io,
+                ..QuantOptions::default()
+            };
+            let q = tinyq_quant::quantize(&graph, std::slice::from_ref(&calib), options)
+                .with_context(|| dir.display().to_string())?;
+            std::fs::write(
+                dir.join(format!("tinyq_{variant}.tflite")),
+                tinyq_tflite::write(&q)?,
+            )?;
+            written += 1;
+        }
+    }
+    Ok(written)
 }
 
 /// Creates `.venv` with the pinned requirements unless it already exists.

@@ -12,6 +12,15 @@ pub mod act_hard_swish_floatio;
 #[path = "../../golden/rust/act_hard_swish_int8.rs"]
 pub mod act_hard_swish_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_hard_swish_tinyq_floatio.rs"]
+pub mod act_hard_swish_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_hard_swish_tinyq_int8.rs"]
+pub mod act_hard_swish_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_hard_swish_tinyq_uint8.rs"]
+pub mod act_hard_swish_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_hard_swish_uint8.rs"]
 pub mod act_hard_swish_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -20,6 +29,15 @@ pub mod act_leaky_relu_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_leaky_relu_int8.rs"]
 pub mod act_leaky_relu_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_leaky_relu_tinyq_floatio.rs"]
+pub mod act_leaky_relu_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_leaky_relu_tinyq_int8.rs"]
+pub mod act_leaky_relu_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_leaky_relu_tinyq_uint8.rs"]
+pub mod act_leaky_relu_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_leaky_relu_uint8.rs"]
 pub mod act_leaky_relu_uint8;
@@ -30,6 +48,15 @@ pub mod act_logistic_floatio;
 #[path = "../../golden/rust/act_logistic_int8.rs"]
 pub mod act_logistic_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_logistic_tinyq_floatio.rs"]
+pub mod act_logistic_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_logistic_tinyq_int8.rs"]
+pub mod act_logistic_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_logistic_tinyq_uint8.rs"]
+pub mod act_logistic_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_logistic_uint8.rs"]
 pub mod act_logistic_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -38,6 +65,15 @@ pub mod act_relu_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_relu_int8.rs"]
 pub mod act_relu_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_relu_tinyq_floatio.rs"]
+pub mod act_relu_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_relu_tinyq_int8.rs"]
+pub mod act_relu_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_relu_tinyq_uint8.rs"]
+pub mod act_relu_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_relu_uint8.rs"]
 pub mod act_relu_uint8;
@@ -48,6 +84,15 @@ pub mod act_relu6_floatio;
 #[path = "../../golden/rust/act_relu6_int8.rs"]
 pub mod act_relu6_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_relu6_tinyq_floatio.rs"]
+pub mod act_relu6_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_relu6_tinyq_int8.rs"]
+pub mod act_relu6_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_relu6_tinyq_uint8.rs"]
+pub mod act_relu6_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_relu6_uint8.rs"]
 pub mod act_relu6_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -57,6 +102,15 @@ pub mod act_softmax_floatio;
 #[path = "../../golden/rust/act_softmax_int8.rs"]
 pub mod act_softmax_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_softmax_tinyq_floatio.rs"]
+pub mod act_softmax_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_softmax_tinyq_int8.rs"]
+pub mod act_softmax_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_softmax_tinyq_uint8.rs"]
+pub mod act_softmax_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_softmax_uint8.rs"]
 pub mod act_softmax_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -65,6 +119,15 @@ pub mod act_tanh_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_tanh_int8.rs"]
 pub mod act_tanh_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_tanh_tinyq_floatio.rs"]
+pub mod act_tanh_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_tanh_tinyq_int8.rs"]
+pub mod act_tanh_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/act_tanh_tinyq_uint8.rs"]
+pub mod act_tanh_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/act_tanh_uint8.rs"]
 pub mod act_tanh_uint8;
@@ -84,6 +147,15 @@ pub mod concat_floatio;
 #[path = "../../golden/rust/concat_int8.rs"]
 pub mod concat_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/concat_tinyq_floatio.rs"]
+pub mod concat_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/concat_tinyq_int8.rs"]
+pub mod concat_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/concat_tinyq_uint8.rs"]
+pub mod concat_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/concat_uint8.rs"]
 pub mod concat_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -92,6 +164,15 @@ pub mod conv_1x1_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_1x1_int8.rs"]
 pub mod conv_1x1_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_1x1_tinyq_floatio.rs"]
+pub mod conv_1x1_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_1x1_tinyq_int8.rs"]
+pub mod conv_1x1_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_1x1_tinyq_uint8.rs"]
+pub mod conv_1x1_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_1x1_uint8.rs"]
 pub mod conv_1x1_uint8;
@@ -102,6 +183,15 @@ pub mod conv_basic_floatio;
 #[path = "../../golden/rust/conv_basic_int8.rs"]
 pub mod conv_basic_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_basic_tinyq_floatio.rs"]
+pub mod conv_basic_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_basic_tinyq_int8.rs"]
+pub mod conv_basic_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_basic_tinyq_uint8.rs"]
+pub mod conv_basic_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_basic_uint8.rs"]
 pub mod conv_basic_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -110,6 +200,15 @@ pub mod conv_dilated_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_dilated_int8.rs"]
 pub mod conv_dilated_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_dilated_tinyq_floatio.rs"]
+pub mod conv_dilated_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_dilated_tinyq_int8.rs"]
+pub mod conv_dilated_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_dilated_tinyq_uint8.rs"]
+pub mod conv_dilated_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_dilated_uint8.rs"]
 pub mod conv_dilated_uint8;
@@ -120,6 +219,15 @@ pub mod conv_nobias_floatio;
 #[path = "../../golden/rust/conv_nobias_int8.rs"]
 pub mod conv_nobias_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_nobias_tinyq_floatio.rs"]
+pub mod conv_nobias_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_nobias_tinyq_int8.rs"]
+pub mod conv_nobias_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_nobias_tinyq_uint8.rs"]
+pub mod conv_nobias_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_nobias_uint8.rs"]
 pub mod conv_nobias_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -128,6 +236,15 @@ pub mod conv_rect_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_rect_int8.rs"]
 pub mod conv_rect_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_rect_tinyq_floatio.rs"]
+pub mod conv_rect_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_rect_tinyq_int8.rs"]
+pub mod conv_rect_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_rect_tinyq_uint8.rs"]
+pub mod conv_rect_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_rect_uint8.rs"]
 pub mod conv_rect_uint8;
@@ -138,6 +255,15 @@ pub mod conv_strided_valid_floatio;
 #[path = "../../golden/rust/conv_strided_valid_int8.rs"]
 pub mod conv_strided_valid_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_strided_valid_tinyq_floatio.rs"]
+pub mod conv_strided_valid_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_strided_valid_tinyq_int8.rs"]
+pub mod conv_strided_valid_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_strided_valid_tinyq_uint8.rs"]
+pub mod conv_strided_valid_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_strided_valid_uint8.rs"]
 pub mod conv_strided_valid_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -146,6 +272,15 @@ pub mod dense_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/dense_int8.rs"]
 pub mod dense_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_tinyq_floatio.rs"]
+pub mod dense_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_tinyq_int8.rs"]
+pub mod dense_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_tinyq_uint8.rs"]
+pub mod dense_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/dense_uint8.rs"]
 pub mod dense_uint8;
@@ -156,6 +291,15 @@ pub mod dense_keep_dims_floatio;
 #[path = "../../golden/rust/dense_keep_dims_int8.rs"]
 pub mod dense_keep_dims_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_keep_dims_tinyq_floatio.rs"]
+pub mod dense_keep_dims_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_keep_dims_tinyq_int8.rs"]
+pub mod dense_keep_dims_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_keep_dims_tinyq_uint8.rs"]
+pub mod dense_keep_dims_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/dense_keep_dims_uint8.rs"]
 pub mod dense_keep_dims_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -164,6 +308,15 @@ pub mod dense_nobias_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/dense_nobias_int8.rs"]
 pub mod dense_nobias_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_nobias_tinyq_floatio.rs"]
+pub mod dense_nobias_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_nobias_tinyq_int8.rs"]
+pub mod dense_nobias_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_nobias_tinyq_uint8.rs"]
+pub mod dense_nobias_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/dense_nobias_uint8.rs"]
 pub mod dense_nobias_uint8;
@@ -174,6 +327,15 @@ pub mod dense_per_tensor_floatio;
 #[path = "../../golden/rust/dense_per_tensor_int8.rs"]
 pub mod dense_per_tensor_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_per_tensor_tinyq_floatio.rs"]
+pub mod dense_per_tensor_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_per_tensor_tinyq_int8.rs"]
+pub mod dense_per_tensor_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/dense_per_tensor_tinyq_uint8.rs"]
+pub mod dense_per_tensor_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/dense_per_tensor_uint8.rs"]
 pub mod dense_per_tensor_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -182,6 +344,15 @@ pub mod depthwise_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/depthwise_int8.rs"]
 pub mod depthwise_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_tinyq_floatio.rs"]
+pub mod depthwise_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_tinyq_int8.rs"]
+pub mod depthwise_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_tinyq_uint8.rs"]
+pub mod depthwise_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/depthwise_uint8.rs"]
 pub mod depthwise_uint8;
@@ -192,6 +363,15 @@ pub mod depthwise_dilated_floatio;
 #[path = "../../golden/rust/depthwise_dilated_int8.rs"]
 pub mod depthwise_dilated_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_dilated_tinyq_floatio.rs"]
+pub mod depthwise_dilated_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_dilated_tinyq_int8.rs"]
+pub mod depthwise_dilated_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_dilated_tinyq_uint8.rs"]
+pub mod depthwise_dilated_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/depthwise_dilated_uint8.rs"]
 pub mod depthwise_dilated_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -200,6 +380,15 @@ pub mod depthwise_mult2_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/depthwise_mult2_int8.rs"]
 pub mod depthwise_mult2_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_mult2_tinyq_floatio.rs"]
+pub mod depthwise_mult2_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_mult2_tinyq_int8.rs"]
+pub mod depthwise_mult2_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/depthwise_mult2_tinyq_uint8.rs"]
+pub mod depthwise_mult2_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/depthwise_mult2_uint8.rs"]
 pub mod depthwise_mult2_uint8;
@@ -210,6 +399,15 @@ pub mod flatten_dense_floatio;
 #[path = "../../golden/rust/flatten_dense_int8.rs"]
 pub mod flatten_dense_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/flatten_dense_tinyq_floatio.rs"]
+pub mod flatten_dense_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/flatten_dense_tinyq_int8.rs"]
+pub mod flatten_dense_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/flatten_dense_tinyq_uint8.rs"]
+pub mod flatten_dense_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/flatten_dense_uint8.rs"]
 pub mod flatten_dense_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -218,6 +416,15 @@ pub mod max_min_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/max_min_int8.rs"]
 pub mod max_min_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/max_min_tinyq_floatio.rs"]
+pub mod max_min_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/max_min_tinyq_int8.rs"]
+pub mod max_min_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/max_min_tinyq_uint8.rs"]
+pub mod max_min_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/max_min_uint8.rs"]
 pub mod max_min_uint8;
@@ -228,6 +435,15 @@ pub mod mean_floatio;
 #[path = "../../golden/rust/mean_int8.rs"]
 pub mod mean_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/mean_tinyq_floatio.rs"]
+pub mod mean_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/mean_tinyq_int8.rs"]
+pub mod mean_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/mean_tinyq_uint8.rs"]
+pub mod mean_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/mean_uint8.rs"]
 pub mod mean_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -236,6 +452,15 @@ pub mod mnist_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/mnist_int8.rs"]
 pub mod mnist_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/mnist_tinyq_floatio.rs"]
+pub mod mnist_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/mnist_tinyq_int8.rs"]
+pub mod mnist_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/mnist_tinyq_uint8.rs"]
+pub mod mnist_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/mnist_uint8.rs"]
 pub mod mnist_uint8;
@@ -246,6 +471,15 @@ pub mod pad_floatio;
 #[path = "../../golden/rust/pad_int8.rs"]
 pub mod pad_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/pad_tinyq_floatio.rs"]
+pub mod pad_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/pad_tinyq_int8.rs"]
+pub mod pad_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/pad_tinyq_uint8.rs"]
+pub mod pad_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/pad_uint8.rs"]
 pub mod pad_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -254,6 +488,15 @@ pub mod pooling_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/pooling_int8.rs"]
 pub mod pooling_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/pooling_tinyq_floatio.rs"]
+pub mod pooling_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/pooling_tinyq_int8.rs"]
+pub mod pooling_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/pooling_tinyq_uint8.rs"]
+pub mod pooling_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/pooling_uint8.rs"]
 pub mod pooling_uint8;
@@ -264,6 +507,15 @@ pub mod reshape_squeeze_expand_floatio;
 #[path = "../../golden/rust/reshape_squeeze_expand_int8.rs"]
 pub mod reshape_squeeze_expand_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/reshape_squeeze_expand_tinyq_floatio.rs"]
+pub mod reshape_squeeze_expand_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/reshape_squeeze_expand_tinyq_int8.rs"]
+pub mod reshape_squeeze_expand_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/reshape_squeeze_expand_tinyq_uint8.rs"]
+pub mod reshape_squeeze_expand_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/reshape_squeeze_expand_uint8.rs"]
 pub mod reshape_squeeze_expand_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -272,6 +524,15 @@ pub mod squeeze_edited_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/squeeze_edited_int8.rs"]
 pub mod squeeze_edited_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/squeeze_edited_tinyq_floatio.rs"]
+pub mod squeeze_edited_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/squeeze_edited_tinyq_int8.rs"]
+pub mod squeeze_edited_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/squeeze_edited_tinyq_uint8.rs"]
+pub mod squeeze_edited_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/squeeze_edited_uint8.rs"]
 pub mod squeeze_edited_uint8;
@@ -282,6 +543,15 @@ pub mod strided_slice_floatio;
 #[path = "../../golden/rust/strided_slice_int8.rs"]
 pub mod strided_slice_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/strided_slice_tinyq_floatio.rs"]
+pub mod strided_slice_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/strided_slice_tinyq_int8.rs"]
+pub mod strided_slice_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/strided_slice_tinyq_uint8.rs"]
+pub mod strided_slice_tinyq_uint8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/strided_slice_uint8.rs"]
 pub mod strided_slice_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -290,6 +560,15 @@ pub mod transpose_floatio;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/transpose_int8.rs"]
 pub mod transpose_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/transpose_tinyq_floatio.rs"]
+pub mod transpose_tinyq_floatio;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/transpose_tinyq_int8.rs"]
+pub mod transpose_tinyq_int8;
+#[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/transpose_tinyq_uint8.rs"]
+pub mod transpose_tinyq_uint8;
 #[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/transpose_uint8.rs"]
 pub mod transpose_uint8;
@@ -316,6 +595,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = act_hard_swish_int8::Arena::new();
         act_hard_swish_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("act_hard_swish/tinyq_floatio", |i, o| {
+        let mut arena = act_hard_swish_tinyq_floatio::Arena::new();
+        act_hard_swish_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_hard_swish/tinyq_int8", |i, o| {
+        let mut arena = act_hard_swish_tinyq_int8::Arena::new();
+        act_hard_swish_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_hard_swish/tinyq_uint8", |i, o| {
+        let mut arena = act_hard_swish_tinyq_uint8::Arena::new();
+        act_hard_swish_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("act_hard_swish/uint8", |i, o| {
         let mut arena = act_hard_swish_uint8::Arena::new();
         act_hard_swish_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -327,6 +618,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("act_leaky_relu/int8", |i, o| {
         let mut arena = act_leaky_relu_int8::Arena::new();
         act_leaky_relu_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_leaky_relu/tinyq_floatio", |i, o| {
+        let mut arena = act_leaky_relu_tinyq_floatio::Arena::new();
+        act_leaky_relu_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_leaky_relu/tinyq_int8", |i, o| {
+        let mut arena = act_leaky_relu_tinyq_int8::Arena::new();
+        act_leaky_relu_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_leaky_relu/tinyq_uint8", |i, o| {
+        let mut arena = act_leaky_relu_tinyq_uint8::Arena::new();
+        act_leaky_relu_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("act_leaky_relu/uint8", |i, o| {
         let mut arena = act_leaky_relu_uint8::Arena::new();
@@ -340,6 +643,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = act_logistic_int8::Arena::new();
         act_logistic_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("act_logistic/tinyq_floatio", |i, o| {
+        let mut arena = act_logistic_tinyq_floatio::Arena::new();
+        act_logistic_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_logistic/tinyq_int8", |i, o| {
+        let mut arena = act_logistic_tinyq_int8::Arena::new();
+        act_logistic_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_logistic/tinyq_uint8", |i, o| {
+        let mut arena = act_logistic_tinyq_uint8::Arena::new();
+        act_logistic_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("act_logistic/uint8", |i, o| {
         let mut arena = act_logistic_uint8::Arena::new();
         act_logistic_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -351,6 +666,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("act_relu/int8", |i, o| {
         let mut arena = act_relu_int8::Arena::new();
         act_relu_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_relu/tinyq_floatio", |i, o| {
+        let mut arena = act_relu_tinyq_floatio::Arena::new();
+        act_relu_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_relu/tinyq_int8", |i, o| {
+        let mut arena = act_relu_tinyq_int8::Arena::new();
+        act_relu_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_relu/tinyq_uint8", |i, o| {
+        let mut arena = act_relu_tinyq_uint8::Arena::new();
+        act_relu_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("act_relu/uint8", |i, o| {
         let mut arena = act_relu_uint8::Arena::new();
@@ -364,6 +691,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = act_relu6_int8::Arena::new();
         act_relu6_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("act_relu6/tinyq_floatio", |i, o| {
+        let mut arena = act_relu6_tinyq_floatio::Arena::new();
+        act_relu6_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_relu6/tinyq_int8", |i, o| {
+        let mut arena = act_relu6_tinyq_int8::Arena::new();
+        act_relu6_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_relu6/tinyq_uint8", |i, o| {
+        let mut arena = act_relu6_tinyq_uint8::Arena::new();
+        act_relu6_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("act_relu6/uint8", |i, o| {
         let mut arena = act_relu6_uint8::Arena::new();
         act_relu6_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -376,6 +715,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = act_softmax_int8::Arena::new();
         act_softmax_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("act_softmax/tinyq_floatio", |i, o| {
+        let mut arena = act_softmax_tinyq_floatio::Arena::new();
+        act_softmax_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_softmax/tinyq_int8", |i, o| {
+        let mut arena = act_softmax_tinyq_int8::Arena::new();
+        act_softmax_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_softmax/tinyq_uint8", |i, o| {
+        let mut arena = act_softmax_tinyq_uint8::Arena::new();
+        act_softmax_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("act_softmax/uint8", |i, o| {
         let mut arena = act_softmax_uint8::Arena::new();
         act_softmax_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -387,6 +738,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("act_tanh/int8", |i, o| {
         let mut arena = act_tanh_int8::Arena::new();
         act_tanh_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_tanh/tinyq_floatio", |i, o| {
+        let mut arena = act_tanh_tinyq_floatio::Arena::new();
+        act_tanh_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_tanh/tinyq_int8", |i, o| {
+        let mut arena = act_tanh_tinyq_int8::Arena::new();
+        act_tanh_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("act_tanh/tinyq_uint8", |i, o| {
+        let mut arena = act_tanh_tinyq_uint8::Arena::new();
+        act_tanh_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("act_tanh/uint8", |i, o| {
         let mut arena = act_tanh_uint8::Arena::new();
@@ -412,6 +775,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = concat_int8::Arena::new();
         concat_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("concat/tinyq_floatio", |i, o| {
+        let mut arena = concat_tinyq_floatio::Arena::new();
+        concat_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("concat/tinyq_int8", |i, o| {
+        let mut arena = concat_tinyq_int8::Arena::new();
+        concat_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("concat/tinyq_uint8", |i, o| {
+        let mut arena = concat_tinyq_uint8::Arena::new();
+        concat_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("concat/uint8", |i, o| {
         let mut arena = concat_uint8::Arena::new();
         concat_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -423,6 +798,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("conv_1x1/int8", |i, o| {
         let mut arena = conv_1x1_int8::Arena::new();
         conv_1x1_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_1x1/tinyq_floatio", |i, o| {
+        let mut arena = conv_1x1_tinyq_floatio::Arena::new();
+        conv_1x1_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_1x1/tinyq_int8", |i, o| {
+        let mut arena = conv_1x1_tinyq_int8::Arena::new();
+        conv_1x1_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_1x1/tinyq_uint8", |i, o| {
+        let mut arena = conv_1x1_tinyq_uint8::Arena::new();
+        conv_1x1_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("conv_1x1/uint8", |i, o| {
         let mut arena = conv_1x1_uint8::Arena::new();
@@ -436,6 +823,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = conv_basic_int8::Arena::new();
         conv_basic_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("conv_basic/tinyq_floatio", |i, o| {
+        let mut arena = conv_basic_tinyq_floatio::Arena::new();
+        conv_basic_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_basic/tinyq_int8", |i, o| {
+        let mut arena = conv_basic_tinyq_int8::Arena::new();
+        conv_basic_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_basic/tinyq_uint8", |i, o| {
+        let mut arena = conv_basic_tinyq_uint8::Arena::new();
+        conv_basic_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("conv_basic/uint8", |i, o| {
         let mut arena = conv_basic_uint8::Arena::new();
         conv_basic_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -447,6 +846,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("conv_dilated/int8", |i, o| {
         let mut arena = conv_dilated_int8::Arena::new();
         conv_dilated_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_dilated/tinyq_floatio", |i, o| {
+        let mut arena = conv_dilated_tinyq_floatio::Arena::new();
+        conv_dilated_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_dilated/tinyq_int8", |i, o| {
+        let mut arena = conv_dilated_tinyq_int8::Arena::new();
+        conv_dilated_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_dilated/tinyq_uint8", |i, o| {
+        let mut arena = conv_dilated_tinyq_uint8::Arena::new();
+        conv_dilated_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("conv_dilated/uint8", |i, o| {
         let mut arena = conv_dilated_uint8::Arena::new();
@@ -460,6 +871,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = conv_nobias_int8::Arena::new();
         conv_nobias_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("conv_nobias/tinyq_floatio", |i, o| {
+        let mut arena = conv_nobias_tinyq_floatio::Arena::new();
+        conv_nobias_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_nobias/tinyq_int8", |i, o| {
+        let mut arena = conv_nobias_tinyq_int8::Arena::new();
+        conv_nobias_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_nobias/tinyq_uint8", |i, o| {
+        let mut arena = conv_nobias_tinyq_uint8::Arena::new();
+        conv_nobias_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("conv_nobias/uint8", |i, o| {
         let mut arena = conv_nobias_uint8::Arena::new();
         conv_nobias_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -471,6 +894,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("conv_rect/int8", |i, o| {
         let mut arena = conv_rect_int8::Arena::new();
         conv_rect_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_rect/tinyq_floatio", |i, o| {
+        let mut arena = conv_rect_tinyq_floatio::Arena::new();
+        conv_rect_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_rect/tinyq_int8", |i, o| {
+        let mut arena = conv_rect_tinyq_int8::Arena::new();
+        conv_rect_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_rect/tinyq_uint8", |i, o| {
+        let mut arena = conv_rect_tinyq_uint8::Arena::new();
+        conv_rect_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("conv_rect/uint8", |i, o| {
         let mut arena = conv_rect_uint8::Arena::new();
@@ -484,6 +919,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = conv_strided_valid_int8::Arena::new();
         conv_strided_valid_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("conv_strided_valid/tinyq_floatio", |i, o| {
+        let mut arena = conv_strided_valid_tinyq_floatio::Arena::new();
+        conv_strided_valid_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_strided_valid/tinyq_int8", |i, o| {
+        let mut arena = conv_strided_valid_tinyq_int8::Arena::new();
+        conv_strided_valid_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_strided_valid/tinyq_uint8", |i, o| {
+        let mut arena = conv_strided_valid_tinyq_uint8::Arena::new();
+        conv_strided_valid_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("conv_strided_valid/uint8", |i, o| {
         let mut arena = conv_strided_valid_uint8::Arena::new();
         conv_strided_valid_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -495,6 +942,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("dense/int8", |i, o| {
         let mut arena = dense_int8::Arena::new();
         dense_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense/tinyq_floatio", |i, o| {
+        let mut arena = dense_tinyq_floatio::Arena::new();
+        dense_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense/tinyq_int8", |i, o| {
+        let mut arena = dense_tinyq_int8::Arena::new();
+        dense_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense/tinyq_uint8", |i, o| {
+        let mut arena = dense_tinyq_uint8::Arena::new();
+        dense_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("dense/uint8", |i, o| {
         let mut arena = dense_uint8::Arena::new();
@@ -508,6 +967,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = dense_keep_dims_int8::Arena::new();
         dense_keep_dims_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("dense_keep_dims/tinyq_floatio", |i, o| {
+        let mut arena = dense_keep_dims_tinyq_floatio::Arena::new();
+        dense_keep_dims_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense_keep_dims/tinyq_int8", |i, o| {
+        let mut arena = dense_keep_dims_tinyq_int8::Arena::new();
+        dense_keep_dims_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense_keep_dims/tinyq_uint8", |i, o| {
+        let mut arena = dense_keep_dims_tinyq_uint8::Arena::new();
+        dense_keep_dims_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("dense_keep_dims/uint8", |i, o| {
         let mut arena = dense_keep_dims_uint8::Arena::new();
         dense_keep_dims_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -519,6 +990,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("dense_nobias/int8", |i, o| {
         let mut arena = dense_nobias_int8::Arena::new();
         dense_nobias_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense_nobias/tinyq_floatio", |i, o| {
+        let mut arena = dense_nobias_tinyq_floatio::Arena::new();
+        dense_nobias_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense_nobias/tinyq_int8", |i, o| {
+        let mut arena = dense_nobias_tinyq_int8::Arena::new();
+        dense_nobias_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense_nobias/tinyq_uint8", |i, o| {
+        let mut arena = dense_nobias_tinyq_uint8::Arena::new();
+        dense_nobias_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("dense_nobias/uint8", |i, o| {
         let mut arena = dense_nobias_uint8::Arena::new();
@@ -532,6 +1015,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = dense_per_tensor_int8::Arena::new();
         dense_per_tensor_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("dense_per_tensor/tinyq_floatio", |i, o| {
+        let mut arena = dense_per_tensor_tinyq_floatio::Arena::new();
+        dense_per_tensor_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense_per_tensor/tinyq_int8", |i, o| {
+        let mut arena = dense_per_tensor_tinyq_int8::Arena::new();
+        dense_per_tensor_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("dense_per_tensor/tinyq_uint8", |i, o| {
+        let mut arena = dense_per_tensor_tinyq_uint8::Arena::new();
+        dense_per_tensor_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("dense_per_tensor/uint8", |i, o| {
         let mut arena = dense_per_tensor_uint8::Arena::new();
         dense_per_tensor_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -543,6 +1038,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("depthwise/int8", |i, o| {
         let mut arena = depthwise_int8::Arena::new();
         depthwise_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise/tinyq_floatio", |i, o| {
+        let mut arena = depthwise_tinyq_floatio::Arena::new();
+        depthwise_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise/tinyq_int8", |i, o| {
+        let mut arena = depthwise_tinyq_int8::Arena::new();
+        depthwise_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise/tinyq_uint8", |i, o| {
+        let mut arena = depthwise_tinyq_uint8::Arena::new();
+        depthwise_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("depthwise/uint8", |i, o| {
         let mut arena = depthwise_uint8::Arena::new();
@@ -556,6 +1063,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = depthwise_dilated_int8::Arena::new();
         depthwise_dilated_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("depthwise_dilated/tinyq_floatio", |i, o| {
+        let mut arena = depthwise_dilated_tinyq_floatio::Arena::new();
+        depthwise_dilated_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise_dilated/tinyq_int8", |i, o| {
+        let mut arena = depthwise_dilated_tinyq_int8::Arena::new();
+        depthwise_dilated_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise_dilated/tinyq_uint8", |i, o| {
+        let mut arena = depthwise_dilated_tinyq_uint8::Arena::new();
+        depthwise_dilated_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("depthwise_dilated/uint8", |i, o| {
         let mut arena = depthwise_dilated_uint8::Arena::new();
         depthwise_dilated_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -567,6 +1086,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("depthwise_mult2/int8", |i, o| {
         let mut arena = depthwise_mult2_int8::Arena::new();
         depthwise_mult2_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise_mult2/tinyq_floatio", |i, o| {
+        let mut arena = depthwise_mult2_tinyq_floatio::Arena::new();
+        depthwise_mult2_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise_mult2/tinyq_int8", |i, o| {
+        let mut arena = depthwise_mult2_tinyq_int8::Arena::new();
+        depthwise_mult2_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("depthwise_mult2/tinyq_uint8", |i, o| {
+        let mut arena = depthwise_mult2_tinyq_uint8::Arena::new();
+        depthwise_mult2_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("depthwise_mult2/uint8", |i, o| {
         let mut arena = depthwise_mult2_uint8::Arena::new();
@@ -580,6 +1111,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = flatten_dense_int8::Arena::new();
         flatten_dense_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("flatten_dense/tinyq_floatio", |i, o| {
+        let mut arena = flatten_dense_tinyq_floatio::Arena::new();
+        flatten_dense_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("flatten_dense/tinyq_int8", |i, o| {
+        let mut arena = flatten_dense_tinyq_int8::Arena::new();
+        flatten_dense_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("flatten_dense/tinyq_uint8", |i, o| {
+        let mut arena = flatten_dense_tinyq_uint8::Arena::new();
+        flatten_dense_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("flatten_dense/uint8", |i, o| {
         let mut arena = flatten_dense_uint8::Arena::new();
         flatten_dense_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -591,6 +1134,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("max_min/int8", |i, o| {
         let mut arena = max_min_int8::Arena::new();
         max_min_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("max_min/tinyq_floatio", |i, o| {
+        let mut arena = max_min_tinyq_floatio::Arena::new();
+        max_min_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("max_min/tinyq_int8", |i, o| {
+        let mut arena = max_min_tinyq_int8::Arena::new();
+        max_min_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("max_min/tinyq_uint8", |i, o| {
+        let mut arena = max_min_tinyq_uint8::Arena::new();
+        max_min_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("max_min/uint8", |i, o| {
         let mut arena = max_min_uint8::Arena::new();
@@ -604,6 +1159,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = mean_int8::Arena::new();
         mean_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("mean/tinyq_floatio", |i, o| {
+        let mut arena = mean_tinyq_floatio::Arena::new();
+        mean_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("mean/tinyq_int8", |i, o| {
+        let mut arena = mean_tinyq_int8::Arena::new();
+        mean_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("mean/tinyq_uint8", |i, o| {
+        let mut arena = mean_tinyq_uint8::Arena::new();
+        mean_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("mean/uint8", |i, o| {
         let mut arena = mean_uint8::Arena::new();
         mean_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -615,6 +1182,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("mnist/int8", |i, o| {
         let mut arena = mnist_int8::Arena::new();
         mnist_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("mnist/tinyq_floatio", |i, o| {
+        let mut arena = mnist_tinyq_floatio::Arena::new();
+        mnist_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("mnist/tinyq_int8", |i, o| {
+        let mut arena = mnist_tinyq_int8::Arena::new();
+        mnist_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("mnist/tinyq_uint8", |i, o| {
+        let mut arena = mnist_tinyq_uint8::Arena::new();
+        mnist_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("mnist/uint8", |i, o| {
         let mut arena = mnist_uint8::Arena::new();
@@ -628,6 +1207,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = pad_int8::Arena::new();
         pad_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("pad/tinyq_floatio", |i, o| {
+        let mut arena = pad_tinyq_floatio::Arena::new();
+        pad_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("pad/tinyq_int8", |i, o| {
+        let mut arena = pad_tinyq_int8::Arena::new();
+        pad_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("pad/tinyq_uint8", |i, o| {
+        let mut arena = pad_tinyq_uint8::Arena::new();
+        pad_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("pad/uint8", |i, o| {
         let mut arena = pad_uint8::Arena::new();
         pad_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -639,6 +1230,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("pooling/int8", |i, o| {
         let mut arena = pooling_int8::Arena::new();
         pooling_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("pooling/tinyq_floatio", |i, o| {
+        let mut arena = pooling_tinyq_floatio::Arena::new();
+        pooling_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("pooling/tinyq_int8", |i, o| {
+        let mut arena = pooling_tinyq_int8::Arena::new();
+        pooling_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("pooling/tinyq_uint8", |i, o| {
+        let mut arena = pooling_tinyq_uint8::Arena::new();
+        pooling_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("pooling/uint8", |i, o| {
         let mut arena = pooling_uint8::Arena::new();
@@ -652,6 +1255,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = reshape_squeeze_expand_int8::Arena::new();
         reshape_squeeze_expand_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("reshape_squeeze_expand/tinyq_floatio", |i, o| {
+        let mut arena = reshape_squeeze_expand_tinyq_floatio::Arena::new();
+        reshape_squeeze_expand_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("reshape_squeeze_expand/tinyq_int8", |i, o| {
+        let mut arena = reshape_squeeze_expand_tinyq_int8::Arena::new();
+        reshape_squeeze_expand_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("reshape_squeeze_expand/tinyq_uint8", |i, o| {
+        let mut arena = reshape_squeeze_expand_tinyq_uint8::Arena::new();
+        reshape_squeeze_expand_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("reshape_squeeze_expand/uint8", |i, o| {
         let mut arena = reshape_squeeze_expand_uint8::Arena::new();
         reshape_squeeze_expand_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -663,6 +1278,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("squeeze_edited/int8", |i, o| {
         let mut arena = squeeze_edited_int8::Arena::new();
         squeeze_edited_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("squeeze_edited/tinyq_floatio", |i, o| {
+        let mut arena = squeeze_edited_tinyq_floatio::Arena::new();
+        squeeze_edited_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("squeeze_edited/tinyq_int8", |i, o| {
+        let mut arena = squeeze_edited_tinyq_int8::Arena::new();
+        squeeze_edited_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("squeeze_edited/tinyq_uint8", |i, o| {
+        let mut arena = squeeze_edited_tinyq_uint8::Arena::new();
+        squeeze_edited_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("squeeze_edited/uint8", |i, o| {
         let mut arena = squeeze_edited_uint8::Arena::new();
@@ -676,6 +1303,18 @@ pub const CASES: &[(&str, Runner)] = &[
         let mut arena = strided_slice_int8::Arena::new();
         strided_slice_int8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
+    ("strided_slice/tinyq_floatio", |i, o| {
+        let mut arena = strided_slice_tinyq_floatio::Arena::new();
+        strided_slice_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("strided_slice/tinyq_int8", |i, o| {
+        let mut arena = strided_slice_tinyq_int8::Arena::new();
+        strided_slice_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("strided_slice/tinyq_uint8", |i, o| {
+        let mut arena = strided_slice_tinyq_uint8::Arena::new();
+        strided_slice_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
     ("strided_slice/uint8", |i, o| {
         let mut arena = strided_slice_uint8::Arena::new();
         strided_slice_uint8::invoke_bytes(i, o, &mut arena).is_ok()
@@ -687,6 +1326,18 @@ pub const CASES: &[(&str, Runner)] = &[
     ("transpose/int8", |i, o| {
         let mut arena = transpose_int8::Arena::new();
         transpose_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("transpose/tinyq_floatio", |i, o| {
+        let mut arena = transpose_tinyq_floatio::Arena::new();
+        transpose_tinyq_floatio::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("transpose/tinyq_int8", |i, o| {
+        let mut arena = transpose_tinyq_int8::Arena::new();
+        transpose_tinyq_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("transpose/tinyq_uint8", |i, o| {
+        let mut arena = transpose_tinyq_uint8::Arena::new();
+        transpose_tinyq_uint8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("transpose/uint8", |i, o| {
         let mut arena = transpose_uint8::Arena::new();
