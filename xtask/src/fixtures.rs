@@ -59,6 +59,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("run_tinyq_models.py failed ({status})");
     }
+    // TFLM's planned tensor memory per model, for the memory-plan test.
+    let status = Command::new(&python)
+        .arg(root.join("xtask/fixtures/tflm_arena.py"))
+        .arg(&fixtures)
+        .current_dir(&root)
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("tflm_arena.py failed ({status})");
+    }
     Ok(())
 }
 

@@ -1,0 +1,38 @@
+//! The memory plan against TFLM: tinyq's arena is never larger than the
+//! tensor memory TFLM plans for the same model (`tflm_arena.json`, recorded
+//! by `cargo xtask fixtures`), and equals the lower bound where possible.
+
+use tinyq_tests::fixtures_dir;
+
+#[test]
+fn arena_is_never_larger_than_tflm_planned_tensor_memory() {
+    let text = std::fs::read_to_string(fixtures_dir().join("tflm_arena.json"))
+        .expect("tests/fixtures/tflm_arena.json");
+    let figures: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let figures = figures.as_object().expect("an object");
+    assert!(figures.len() >= 190, "only {} models recorded", figures.len());
+    let (mut at_bound, mut tinyq_total, mut tflm_total) = (0, 0u64, 0u64);
+    let mut larger = Vec::new();
+    for (name, f) in figures {
+        let head = f["head"].as_u64().unwrap_or_else(|| panic!("{name}: no TFLM head"));
+        let graph = tinyq_tflite::read_file(&fixtures_dir().join(format!("{name}.tflite")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let program = tinyq_opt::lower(&graph).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let arena = program.arena_size as u64;
+        if program.arena_size == program.arena_lower_bound {
+            at_bound += 1;
+        }
+        tinyq_total += arena;
+        tflm_total += head;
+        if arena > head {
+            larger.push(format!("{name}: tinyq {arena} B > TFLM {head} B"));
+        }
+    }
+    println!(
+        "{} models: arena == lower bound on {at_bound}; tinyq {tinyq_total} B vs TFLM {tflm_total} B in total ({:.2}x)",
+        figures.len(),
+        tinyq_total as f64 / tflm_total as f64
+    );
+    assert!(larger.is_empty(), "{}", larger.join("\n"));
+    assert_eq!(at_bound, figures.len(), "plan above the lower bound somewhere");
+}
