@@ -10,11 +10,17 @@ fn arena_is_never_larger_than_tflm_planned_tensor_memory() {
         .expect("tests/fixtures/tflm_arena.json");
     let figures: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     let figures = figures.as_object().expect("an object");
-    assert!(figures.len() >= 190, "only {} models recorded", figures.len());
+    assert!(
+        figures.len() >= 190,
+        "only {} models recorded",
+        figures.len()
+    );
     let (mut at_bound, mut tinyq_total, mut tflm_total) = (0, 0u64, 0u64);
     let mut larger = Vec::new();
     for (name, f) in figures {
-        let head = f["head"].as_u64().unwrap_or_else(|| panic!("{name}: no TFLM head"));
+        let head = f["head"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name}: no TFLM head"));
         let graph = tinyq_tflite::read_file(&fixtures_dir().join(format!("{name}.tflite")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let program = tinyq_opt::lower(&graph).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -34,5 +40,9 @@ fn arena_is_never_larger_than_tflm_planned_tensor_memory() {
         tinyq_total as f64 / tflm_total as f64
     );
     assert!(larger.is_empty(), "{}", larger.join("\n"));
-    assert_eq!(at_bound, figures.len(), "plan above the lower bound somewhere");
+    assert_eq!(
+        at_bound,
+        figures.len(),
+        "plan above the lower bound somewhere"
+    );
 }

@@ -69,20 +69,27 @@ fn cli_err(path: &Path, e: impl std::fmt::Display) -> CliError {
 }
 
 /// Progress on stderr: `\r label i/n`, finished with a newline.
-struct Progress {
+pub(crate) struct Progress {
     label: &'static str,
     last: usize,
+    /// Only a terminal gets the counter: logs and pipes see errors alone.
+    shown: bool,
 }
 
 impl Progress {
-    fn new(label: &'static str) -> Self {
-        Progress { label, last: 0 }
+    pub(crate) fn new(label: &'static str) -> Self {
+        use std::io::IsTerminal as _;
+        Progress {
+            label,
+            last: 0,
+            shown: std::io::stderr().is_terminal(),
+        }
     }
 
-    fn tick(&mut self, done: usize, total: usize) {
+    pub(crate) fn tick(&mut self, done: usize, total: usize) {
         // Redraw at most ~100 times per run.
         let step = (total / 100).max(1);
-        if done == total || done >= self.last + step {
+        if self.shown && (done == total || done >= self.last + step) {
             self.last = done;
             let mut err = std::io::stderr();
             let _ = write!(err, "\r{} {done}/{total}", self.label);

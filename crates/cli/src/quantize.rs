@@ -8,7 +8,7 @@ use tinyq_ir::Graph;
 use tinyq_quant::{Method, QuantOptions};
 
 use crate::CliError;
-use crate::eval::{CalibrationMethod, Io, is_float_model, read_float_inputs};
+use crate::eval::{CalibrationMethod, Io, Progress, is_float_model, read_float_inputs};
 
 /// How to quantize, as given on the command line.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,11 @@ pub fn quantize_graph(
         io: choice.io.into(),
         ..QuantOptions::default()
     };
-    tinyq_quant::quantize(graph, &samples, options).map_err(|e| {
+    let mut progress = Progress::new("calibrating");
+    tinyq_quant::quantize_with_progress(graph, &samples, options, &mut |done, total| {
+        progress.tick(done, total)
+    })
+    .map_err(|e| {
         CliError(format!(
             "{} with calibration {}: {}",
             model.display(),

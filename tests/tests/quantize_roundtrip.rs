@@ -1,0 +1,63 @@
+//! A model tinyq quantizes, written as `.tflite` and read back, lowers to
+//! the same Program as the in-memory quantized graph: what `tinyq quantize`
+//! writes is what `tinyq compile` compiles.
+
+use ndarray::ArrayD;
+use ndarray_npy::ReadNpyExt;
+use tinyq_quant::{IoMode, QuantOptions};
+use tinyq_tests::fixtures_dir;
+
+#[test]
+fn written_quantized_models_read_back_to_the_same_program() {
+    let mut checked = 0;
+    for name in [
+        "mnist",
+        "conv_basic",
+        "depthwise_mult2",
+        "pooling",
+        "concat",
+        "act_softmax",
+        "mean",
+    ] {
+        let dir = fixtures_dir().join(name);
+        let graph = tinyq_tflite::read_file(&dir.join("float.tflite")).expect("float model");
+        let calib = ArrayD::<f32>::read_npy(
+            std::fs::File::open(dir.join("calib.in0.npy")).expect("calibration"),
+        )
+        .expect("npy");
+        for io in [IoMode::Int8, IoMode::Uint8, IoMode::Float] {
+            let options = QuantOptions {
+                io,
+                ..QuantOptions::default()
+            };
+            let q = tinyq_quant::quantize(&graph, std::slice::from_ref(&calib), options)
+                .unwrap_or_else(|e| panic!("{name} {io:?}: {e}"));
+            // `origin` names the op in the model each was read from: the float
+            // model for the in-memory graph, the written file after reading.
+            let without_origin = |mut p: tinyq_ir::Program| {
+                p.steps.iter_mut().for_each(|s| s.origin = None);
+                p
+            };
+            let in_memory = without_origin(tinyq_opt::lower(&q).expect("lower"));
+            let bytes = tinyq_tflite::write(&q).expect("write");
+            let read_back = tinyq_tflite::read(&bytes).expect("read back");
+            let again = without_origin(tinyq_opt::lower(&read_back).expect("lower"));
+            if again != in_memory {
+                // Name the first differing part instead of dumping two Programs.
+                for (i, (a, b)) in again.steps.iter().zip(&in_memory.steps).enumerate() {
+                    assert_eq!(a.kernel, b.kernel, "{name} {io:?}: step {i} kernel");
+                    assert_eq!(
+                        (&a.inputs, a.output),
+                        (&b.inputs, b.output),
+                        "{name} {io:?}: step {i} buffers"
+                    );
+                }
+                assert_eq!(again.inputs, in_memory.inputs, "{name} {io:?}: inputs");
+                assert_eq!(again.outputs, in_memory.outputs, "{name} {io:?}: outputs");
+                panic!("{name} {io:?}: programs differ");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 21);
+}
