@@ -556,7 +556,7 @@ fn mutations_never_panic() {
 ///
 /// ```text
 /// TINYQ_WRITE_DIR=/tmp/written cargo test -p tinyq-tflite --test write -- --ignored
-/// /work/venv/tf/bin/python xtask/fixtures/check_written.py /tmp/written tests/fixtures
+/// python xtask/fixtures/check_written.py /tmp/written tests/fixtures
 /// ```
 #[test]
 #[ignore = "writes files for check_written.py"]
