@@ -115,7 +115,6 @@ impl<'g> Ctx<'g> {
 /// Selects the kernel for `op` (the `index`-th op of the source model).
 pub fn select_kernel(graph: &Graph, op: &Op, index: usize) -> Result<Selected, LowerError> {
     let cx = Ctx { graph, op, index };
-    let data = |n: usize| op.inputs.iter().take(n).copied().collect::<Vec<_>>();
     let kernel = match &op.kind {
         OpKind::Conv2D(attrs) => return conv2d(&cx, attrs),
         OpKind::DepthwiseConv2D(attrs) => return depthwise_conv2d(&cx, attrs),
@@ -156,25 +155,25 @@ pub fn select_kernel(graph: &Graph, op: &Op, index: usize) -> Result<Selected, L
     };
     Ok(Selected {
         kernel,
-        data_inputs: data(op.kernel_data_inputs()),
+        data_inputs: op
+            .inputs
+            .iter()
+            .take(data_input_count(&op.kind))
+            .copied()
+            .collect(),
     })
 }
 
-/// How many leading inputs of an op are data buffers (the rest are folded).
-trait DataInputs {
-    fn kernel_data_inputs(&self) -> usize;
-}
-
-impl DataInputs for Op {
-    fn kernel_data_inputs(&self) -> usize {
-        match self.kind {
-            OpKind::Add { .. }
-            | OpKind::Sub { .. }
-            | OpKind::Mul { .. }
-            | OpKind::Maximum
-            | OpKind::Minimum => 2,
-            _ => 1,
-        }
+/// How many leading inputs of an op are data buffers (the rest are folded
+/// into the kernel's parameters, like PADV2's pad value).
+fn data_input_count(kind: &OpKind) -> usize {
+    match kind {
+        OpKind::Add { .. }
+        | OpKind::Sub { .. }
+        | OpKind::Mul { .. }
+        | OpKind::Maximum
+        | OpKind::Minimum => 2,
+        _ => 1,
     }
 }
 
