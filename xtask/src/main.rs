@@ -3,7 +3,9 @@
 //! * `fixtures`: rebuilds the TFLM reference fixtures under `tests/fixtures`
 //!   (development time only; needs Python with TensorFlow and tflite-micro).
 //! * `codegen`: the main job on the bundled MNIST example.
+//! * `bench`: generated C vs TFLM's reference kernels, as ratios.
 
+mod bench;
 mod codegen;
 mod fixtures;
 
@@ -14,7 +16,8 @@ fn usage() -> &'static str {
     "usage: cargo xtask <task>\n\
      \n\
      tasks:\n\
-     \x20 codegen               run the main job on the bundled MNIST example\n\
+     \x20 codegen [--check]     run the main job on the bundled MNIST example\n\
+     \x20 bench [--python P]    time the generated C against TFLM and the interpreter\n\
      \x20 fixtures [--python P] [--mnist DIR]\n\
      \x20                       rebuild tests/fixtures with TensorFlow + TFLM (development time)\n"
 }
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("fixtures") => fixtures::run(&args[1..]),
         Some("codegen") => codegen::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{}", usage());
             return ExitCode::SUCCESS;
