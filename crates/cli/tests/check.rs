@@ -1,17 +1,13 @@
 //! `tinyq check MODEL --target edgetpu [--json] [--multiple-subgraphs]`.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use tinyq_tests::fixtures_dir;
 
-fn tinyq(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tinyq"))
-        .args(args)
-        .output()
-        .expect("the tinyq binary runs")
-}
+use common::tinyq;
 
 fn fixture(name: &str) -> String {
     let p = fixtures_dir().join(name);

@@ -1,24 +1,16 @@
 //! The `tinyq` binary as users call it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tinyq_tests::{fixtures_dir, read_npy};
 
-fn tinyq(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tinyq"))
-        .args(args)
-        .output()
-        .expect("the tinyq binary runs")
-}
+use common::{path_str, tinyq};
 
 fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn scratch(name: &str) -> PathBuf {

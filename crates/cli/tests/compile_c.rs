@@ -1,20 +1,12 @@
 //! `tinyq compile MODEL --emit c` as users call it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
 
 use tinyq_tests::fixtures_dir;
 
-fn tinyq(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tinyq"))
-        .args(args)
-        .output()
-        .expect("the tinyq binary runs")
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use common::{path_str, tinyq};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir()

@@ -1,23 +1,16 @@
 //! `tinyq run` on float models and `tinyq eval`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
 
 use tinyq_tests::{fixtures_dir, read_npy};
 
-fn tinyq(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tinyq"))
-        .args(args)
-        .output()
-        .expect("the tinyq binary runs")
-}
+use common::{path_str as s, tinyq};
 
 fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn scratch(name: &str) -> PathBuf {
