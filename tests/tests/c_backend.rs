@@ -823,7 +823,7 @@ mod random {
                     kernel: self.kernel,
                     inputs: (0..inputs.len()).map(BufferRef::Input).collect(),
                     output: BufferRef::Output(0),
-                    origin: None,
+                    provenance: tinyq_ir::Provenance::default(),
                 }],
                 inputs,
                 outputs: vec![io(self.output.0, self.output.1)],

@@ -35,7 +35,7 @@ fn written_quantized_models_read_back_to_the_same_program() {
             // `origin` names the op in the model each was read from: the float
             // model for the in-memory graph, the written file after reading.
             let without_origin = |mut p: tinyq_ir::Program| {
-                p.steps.iter_mut().for_each(|s| s.origin = None);
+                p.steps.iter_mut().for_each(|s| s.provenance.origin = None);
                 p
             };
             let in_memory = without_origin(tinyq_opt::lower(&q).expect("lower"));

@@ -462,10 +462,8 @@ impl<'p> Writer<'p> {
             .map_err(|e| invalid(format!("the reference kernel refuses it: {e}")))?;
         let _ = writeln!(
             self.body,
-            "\n    /* step {index}: {kernel_name}{} */",
-            step.origin
-                .map(|o| format!(", model operator {o}"))
-                .unwrap_or_default()
+            "\n    /* {} */",
+            step.provenance.describe(index, kernel_name)
         );
         if out_len == 0 {
             self.body

@@ -120,7 +120,10 @@ fn big_program() -> Program {
                 offset: 0,
                 size: 16384,
             },
-            origin: Some(0),
+            provenance: tinyq_ir::Provenance {
+                origin: Some(0),
+                ..Default::default()
+            },
         },
         Step {
             kernel: Kernel::MaxPool(pool),
@@ -132,7 +135,10 @@ fn big_program() -> Program {
                 offset: 16384,
                 size: 4096,
             },
-            origin: Some(1),
+            provenance: tinyq_ir::Provenance {
+                origin: Some(1),
+                ..Default::default()
+            },
         },
         Step {
             kernel: Kernel::FullyConnected {
@@ -147,7 +153,10 @@ fn big_program() -> Program {
                 offset: 0,
                 size: 72,
             },
-            origin: Some(2),
+            provenance: tinyq_ir::Provenance {
+                origin: Some(2),
+                ..Default::default()
+            },
         },
         Step {
             kernel: Kernel::FullyConnected {
@@ -162,7 +171,10 @@ fn big_program() -> Program {
                 offset: 16384,
                 size: 10,
             },
-            origin: Some(3),
+            provenance: tinyq_ir::Provenance {
+                origin: Some(3),
+                ..Default::default()
+            },
         },
         Step {
             kernel: Kernel::Softmax(softmax),
@@ -171,7 +183,10 @@ fn big_program() -> Program {
                 size: 10,
             }],
             output: BufferRef::Output(0),
-            origin: Some(4),
+            provenance: tinyq_ir::Provenance {
+                origin: Some(4),
+                ..Default::default()
+            },
         },
     ];
     Program {

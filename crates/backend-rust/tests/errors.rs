@@ -16,7 +16,7 @@ fn copy_program(in_name: &str, out_name: &str, dtype: DType) -> Program {
             kernel: Kernel::Copy,
             inputs: vec![BufferRef::Input(0)],
             output: BufferRef::Output(0),
-            origin: None,
+            provenance: tinyq_ir::Provenance::default(),
         }],
         inputs: vec![io(in_name)],
         outputs: vec![io(out_name)],
@@ -62,7 +62,7 @@ fn a_step_reading_its_own_output_bytes_is_refused() {
         kernel: Kernel::Copy,
         inputs: vec![BufferRef::Arena { offset: 0, size: 4 }],
         output: BufferRef::Arena { offset: 2, size: 4 },
-        origin: None,
+        provenance: tinyq_ir::Provenance::default(),
     }];
     let e = emit(&p, "m").expect_err("overlap");
     assert!(e.to_string().contains("overlaps"), "{e}");

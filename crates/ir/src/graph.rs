@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::arena::{Arena, Handle};
 use crate::op::Op;
-use crate::tensor::{Tensor, shape_string};
+use crate::tensor::{DType, Tensor, shape_string};
 
 /// Handle of a tensor.
 pub type TensorId = Handle<Tensor>;
@@ -21,7 +21,53 @@ pub struct Graph {
     pub outputs: Vec<TensorId>,
 }
 
+/// What a graph computes in, the one answer to "is this a float model".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphKind {
+    /// Every computed tensor is float32: quantize it (or compile it as float).
+    Float,
+    /// Every computed tensor is an integer type (int8, uint8, int16, int32):
+    /// a fully quantized model.
+    Integer,
+    /// Integer compute with float32 tensors too: float I/O around QUANTIZE /
+    /// DEQUANTIZE, or ops left in float.
+    Mixed,
+}
+
+impl GraphKind {
+    /// `float`, `integer` or `mixed`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            GraphKind::Float => "float",
+            GraphKind::Integer => "integer",
+            GraphKind::Mixed => "mixed",
+        }
+    }
+}
+
 impl Graph {
+    /// Float, integer or mixed, judged by the computed (non-constant)
+    /// tensors: quantized activations (int8, uint8, int16) make it integer,
+    /// float32 ones float, both mixed. Constants do not count (a quantized
+    /// model's weights are integers, a float model's float), nor do int32
+    /// index tensors. A graph with neither counts as float.
+    pub fn kind(&self) -> GraphKind {
+        let computed = self.tensors.iter().filter(|(_, t)| !t.is_const());
+        let (mut float, mut quantized) = (false, false);
+        for (_, t) in computed {
+            match t.dtype {
+                DType::F32 => float = true,
+                DType::I8 | DType::U8 | DType::I16 => quantized = true,
+                _ => {}
+            }
+        }
+        match (float, quantized) {
+            (_, false) => GraphKind::Float,
+            (false, true) => GraphKind::Integer,
+            (true, true) => GraphKind::Mixed,
+        }
+    }
+
     /// An empty graph.
     pub fn new() -> Self {
         Self::default()

@@ -14,12 +14,14 @@ pub mod op;
 pub mod program;
 pub mod stats;
 pub mod tensor;
+pub mod uses;
 pub mod validate;
 
 pub use arena::{Arena, Handle};
-pub use graph::{Graph, OpId, TensorId};
+pub use graph::{Graph, GraphKind, OpId, TensorId};
 pub use kernel::Kernel;
 pub use op::{Activation, Op, OpKind, Padding2D};
-pub use program::{BufferRef, IoSpec, Program, Step};
+pub use program::{BufferRef, IoSpec, Program, Provenance, Step};
 pub use tensor::{DType, Quantization, Tensor};
+pub use uses::DefUse;
 pub use validate::{ValidationError, validate};

@@ -44,6 +44,76 @@ impl IoSpec {
     }
 }
 
+/// Where a step comes from, so generated code and reports can name the layer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Provenance {
+    /// Index of the operator in the source model (`None` for steps tinyq
+    /// adds itself, such as the copy into an output that no op writes).
+    pub origin: Option<usize>,
+    /// The TFLite op it implements (`CONV_2D`, ...); rewrites that absorbed
+    /// another op keep the surviving op's name.
+    pub op: &'static str,
+    /// Name of the tensor the step writes, as the model spells it
+    /// (untrusted text: backends sanitize it before it reaches source).
+    pub output: String,
+    /// Shapes of the data inputs, in argument order.
+    pub input_shapes: Vec<Vec<usize>>,
+    /// Shape of the output.
+    pub output_shape: Vec<usize>,
+}
+
+/// Longest tensor name a step comment quotes; longer ones are cut.
+const COMMENT_NAME_MAX: usize = 96;
+
+/// Untrusted text made safe inside a C `/* */` or Rust `//` comment and a
+/// quoted string: printable ASCII without `*`, `\\`, `"`, `?` (no comment
+/// terminator, escape or trigraph can form), cut to a readable length.
+pub fn comment_safe(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | ' ' => c,
+            '_' | '.' | '/' | ':' | ';' | '-' | '+' | '(' | ')' | '[' | ']' | ',' | '=' => c,
+            _ => '_',
+        })
+        .collect();
+    if out.chars().count() > COMMENT_NAME_MAX {
+        out = out.chars().take(COMMENT_NAME_MAX - 3).collect();
+        out.push_str("...");
+    }
+    out
+}
+
+impl Provenance {
+    /// The one-line description each backend puts above a step:
+    /// `step 3: conv2d, model operator 2, "conv/Relu", [1,8,8,4] -> [1,8,8,16]`.
+    pub fn describe(&self, index: usize, kernel: &str) -> String {
+        let origin = match self.origin {
+            Some(o) => format!(", model operator {o}"),
+            None => String::new(),
+        };
+        format!(
+            "step {index}: {kernel}{origin}, \"{}\", {}",
+            comment_safe(&self.output),
+            self.shapes()
+        )
+    }
+
+    /// `[1,28,28,1] -> [1,26,26,8]`: the shapes part of a step comment.
+    pub fn shapes(&self) -> String {
+        let ins: Vec<String> = self
+            .input_shapes
+            .iter()
+            .map(|s| crate::tensor::shape_string(s))
+            .collect();
+        format!(
+            "{} -> {}",
+            ins.join(", "),
+            crate::tensor::shape_string(&self.output_shape)
+        )
+    }
+}
+
 /// One kernel call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -51,8 +121,8 @@ pub struct Step {
     /// Data inputs, in the kernel's argument order.
     pub inputs: Vec<BufferRef>,
     pub output: BufferRef,
-    /// Index of the operator in the source model this step comes from.
-    pub origin: Option<usize>,
+    /// The model operator, tensor and shapes this step implements.
+    pub provenance: Provenance,
 }
 
 /// A lowered model, ready for the interpreter and the backends.
@@ -67,4 +137,27 @@ pub struct Program {
     pub arena_size: usize,
     /// The largest number of bytes live at any one step: no plan can beat it.
     pub arena_lower_bound: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_text_cannot_escape() {
+        let p = Provenance {
+            origin: Some(4),
+            op: "CONV_2D",
+            output: "a*/ b\"\\??/\nc".to_string(),
+            input_shapes: vec![vec![1, 4, 4, 2]],
+            output_shape: vec![1, 4, 4, 8],
+        };
+        let text = p.describe(3, "conv2d");
+        assert_eq!(
+            text,
+            "step 3: conv2d, model operator 4, \"a_/ b____/_c\", [1,4,4,2] -> [1,4,4,8]"
+        );
+        let long = comment_safe(&"x".repeat(500));
+        assert_eq!(long.len(), COMMENT_NAME_MAX);
+    }
 }

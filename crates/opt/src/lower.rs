@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use tinyq_ir::program::{BufferRef, IoSpec, Step};
+use tinyq_ir::program::{BufferRef, IoSpec, Provenance, Step};
 use tinyq_ir::{DType, Graph, Kernel, Program, TensorId, validate};
 
 use crate::error::LowerError;
@@ -73,7 +73,7 @@ struct Draft {
     kernel: Kernel,
     inputs: Vec<Storage>,
     output: Storage,
-    origin: Option<usize>,
+    provenance: Provenance,
 }
 
 struct Lowering<'g> {
@@ -174,11 +174,22 @@ impl<'g> Lowering<'g> {
         let selected = select_kernel(graph, op, index)?;
         let inputs: Vec<Storage> = selected.data_inputs.iter().map(|&t| self.read(t)).collect();
         let out = self.write(output);
+        let provenance = Provenance {
+            origin: Some(index),
+            op: op.kind.name(),
+            output: graph.tensor(output).name.clone(),
+            input_shapes: selected
+                .data_inputs
+                .iter()
+                .map(|&t| graph.tensor(t).shape.clone())
+                .collect(),
+            output_shape: graph.tensor(output).shape.clone(),
+        };
         self.steps.push(Draft {
             kernel: selected.kernel,
             inputs,
             output: out,
-            origin: Some(index),
+            provenance,
         });
         Ok(())
     }
@@ -205,11 +216,18 @@ impl<'g> Lowering<'g> {
                 }
                 other => other,
             };
+            let tensor = self.graph.tensor(t);
             self.steps.push(Draft {
                 kernel: Kernel::Copy,
                 inputs: vec![source],
                 output: Storage::Output(i),
-                origin: None,
+                provenance: Provenance {
+                    origin: None,
+                    op: "COPY",
+                    output: tensor.name.clone(),
+                    input_shapes: vec![tensor.shape.clone()],
+                    output_shape: tensor.shape.clone(),
+                },
             });
         }
         let memory = plan(&self.slots);
@@ -229,7 +247,7 @@ impl<'g> Lowering<'g> {
                 kernel: draft.kernel,
                 inputs: draft.inputs.into_iter().map(resolve).collect(),
                 output: resolve(draft.output),
-                origin: draft.origin,
+                provenance: draft.provenance,
             })
             .collect();
         Ok(Program {
