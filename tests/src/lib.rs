@@ -113,3 +113,58 @@ pub fn cases() -> Vec<Case> {
         })
         .collect()
 }
+
+/// The fixture cases whose generated code is kept as golden files: one or
+/// two per kernel family and I/O mode, so a template change rewrites a
+/// readable handful of files. Every case is still compiled, run and
+/// compared with TFLM byte for byte.
+pub const GOLDEN_CASES: &[&str] = &[
+    "act_logistic/floatio",
+    "act_softmax/int8",
+    "add_sub_mul/int8",
+    "concat/int8",
+    "conv_basic/int8",
+    "conv_dilated/int8",
+    "dense/int8",
+    "dense_per_tensor/int8",
+    "depthwise_mult2/int8",
+    "max_min/uint8",
+    "mean/int8",
+    "mnist/floatio",
+    "mnist/int8",
+    "mnist/tinyq_uint8",
+    "opt_concat_flat/int8",
+    "opt_pad_conv/int8",
+    "opt_relu_after/int8",
+    "opt_unary_chain/int8",
+    "pad/int8",
+    "pooling/int8",
+    "strided_slice/int8",
+    "transpose/int8",
+    "two_inputs_two_outputs/int8",
+];
+
+/// True when `case` (`NAME/VARIANT`) keeps golden generated code.
+pub fn is_golden_case(case: &str) -> bool {
+    GOLDEN_CASES.contains(&case)
+}
+
+/// What compiling a fixture model gave.
+#[derive(Debug)]
+pub enum Compiled {
+    /// A float model: tinyq compiles integer models (float code is not
+    /// generated yet), so these are skipped by the integer tests.
+    Float,
+    /// The optimized, lowered program.
+    Program(Box<tinyq_ir::Program>),
+}
+
+/// Reads and compiles one fixture model through the driver, as the CLI does.
+pub fn compile_case(case: &Case, session: &tinyq_compiler::Session) -> Result<Compiled, String> {
+    let model = session.read_file(&case.model).map_err(|e| e.to_string())?;
+    if model.kind() == tinyq_compiler::GraphKind::Float {
+        return Ok(Compiled::Float);
+    }
+    let compiled = session.compile(&model, None).map_err(|e| e.to_string())?;
+    Ok(Compiled::Program(Box::new(compiled.program)))
+}

@@ -1,33 +1,24 @@
 //! The product's promise: on every fixture, tinyq's interpreter output equals
 //! TFLM's byte for byte.
 
+use tinyq_compiler::Session;
 use tinyq_interp::Interpreter;
-use tinyq_tests::{Case, cases, read_npy};
+use tinyq_tests::{Case, Compiled, cases, compile_case, read_npy};
 
 /// What happened to one case.
 enum Outcome {
     /// Every output byte of this many samples equals TFLM's.
     BitExact(usize),
-    /// A float model, refused with the float-model error (running float
-    /// models comes with quantization).
-    RefusedFloat,
+    /// A float model (integer code only; float code generation comes later).
+    Float,
 }
 
-fn is_float_model(graph: &tinyq_ir::Graph) -> bool {
-    graph.tensors.iter().all(|(_, t)| !t.dtype.is_8bit())
-}
-
-/// Runs one case; returns a description of every mismatch.
-fn run_case(case: &Case) -> Result<Outcome, String> {
-    let graph = tinyq_tflite::read_file(&case.model).map_err(|e| e.to_string())?;
-    let lowered = tinyq_opt::lower(&graph);
-    if is_float_model(&graph) {
-        return match lowered {
-            Err(tinyq_opt::LowerError::FloatModel { .. }) => Ok(Outcome::RefusedFloat),
-            other => Err(format!("float model not refused as such: {other:?}")),
-        };
-    }
-    let program = lowered.map_err(|e| e.to_string())?;
+/// Runs one case through `session`; returns a description of every mismatch.
+fn run_case(case: &Case, session: &Session) -> Result<Outcome, String> {
+    let program = match compile_case(case, session)? {
+        Compiled::Float => return Ok(Outcome::Float),
+        Compiled::Program(p) => p,
+    };
     let inputs: Vec<_> = case
         .inputs
         .iter()
@@ -70,30 +61,43 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
     }
 }
 
-#[test]
-fn interpreter_equals_tflm_on_every_fixture() {
+/// Every fixture through `session`: all must equal TFLM.
+fn check_all(session: &Session, label: &str) {
     let cases = cases();
     assert!(!cases.is_empty(), "no fixtures found under tests/fixtures");
     let mut failures = Vec::new();
-    let (mut exact, mut samples, mut refused) = (0, 0, 0);
+    let (mut exact, mut samples, mut float) = (0, 0, 0);
     for case in &cases {
-        match run_case(case) {
+        match run_case(case, session) {
             Ok(Outcome::BitExact(n)) => {
                 exact += 1;
                 samples += n;
             }
-            Ok(Outcome::RefusedFloat) => refused += 1,
+            Ok(Outcome::Float) => float += 1,
             Err(why) => failures.push(format!("{}:\n    {why}", case.name)),
         }
     }
     println!(
-        "{exact} quantized cases bit-exact over {samples} samples; {refused} float models refused"
+        "{label}: {exact} quantized cases bit-exact over {samples} samples; {float} float models skipped"
     );
     assert!(
         failures.is_empty(),
-        "{} of {} fixture cases differ from TFLM:\n{}",
+        "{label}: {} of {} fixture cases differ from TFLM:\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// The optimized pipeline (every pass, the Graph verifier after each).
+#[test]
+fn interpreter_equals_tflm_on_every_fixture() {
+    check_all(&Session::new().verify_each(true), "optimized");
+}
+
+/// The model as read, lowered with no pass: the reference the passes are
+/// measured against, also equal to TFLM.
+#[test]
+fn unoptimized_interpreter_equals_tflm_on_every_fixture() {
+    check_all(&Session::new().unoptimized(), "unoptimized");
 }

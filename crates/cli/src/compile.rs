@@ -5,8 +5,21 @@ use std::path::Path;
 
 use tinyq_ir::{BufferRef, Kernel, Program};
 
+use tinyq_compiler::{CompileError, Session};
+
 use crate::CliError;
 use crate::quantize::{QuantChoice, quantize_graph};
+
+/// The driver's error, with the command-line flag that fixes it where one does.
+pub fn compile_error(e: CompileError, model: &Path) -> CliError {
+    match e {
+        CompileError::NeedsCalibration { .. } => CliError(format!(
+            "{}: this is a float model; pass --calibration CAL.npy (representative inputs) to quantize it",
+            model.display()
+        )),
+        other => CliError::from(other),
+    }
+}
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,24 +37,28 @@ pub fn compile(
     name: Option<&str>,
     out: Option<&Path>,
 ) -> Result<(), CliError> {
-    let mut graph = crate::read_model(model)?;
-    if crate::eval::is_float_model(&graph) {
-        let Some(choice) = quant else {
-            return Err(CliError(format!(
-                "{}: this is a float model; pass --calibration CAL.npy (representative inputs) to quantize it",
-                model.display()
-            )));
-        };
-        graph = quantize_graph(&graph, model, choice)?;
-    } else if let Some(choice) = quant {
-        return Err(CliError(format!(
-            "{}: the model is already quantized; drop --calibration {} (and --io)",
-            model.display(),
-            choice.calibration.display()
-        )));
-    }
-    let program = tinyq_opt::lower(&graph)
-        .map_err(|e| CliError(format!("{}: {}", model.display(), CliError::from(e).0)))?;
+    let session = Session::new();
+    let read = crate::read_model(&session, model)?;
+    let quantized = match quant {
+        Some(choice) => Some(quantize_graph(&session, &read, model, choice)?),
+        None => None,
+    };
+    let (input, was_float) = match quantized {
+        Some(graph) => (graph, true),
+        None => session
+            .prepare(&read, None)
+            .map_err(|e| compile_error(e, model))?,
+    };
+    let compiled = session
+        .verify_each(true)
+        .compile_graph(&read.name, input, was_float)
+        .map_err(CliError::from)?;
+    // What each pass changed, with the arena it saved.
+    let mut measured = compiled.input.clone();
+    let lines = Session::new()
+        .optimize(&read.name, &mut measured, true)
+        .map_err(CliError::from)?;
+    let program = &compiled.program;
     let name = match name {
         Some(n) => n.to_string(),
         None => {
@@ -62,9 +79,7 @@ pub fn compile(
     for e in emit {
         match e {
             Emit::C => {
-                let generated = tinyq_backend_c::emit(&program, &name).map_err(|err| {
-                    CliError(format!("{}: {}", model.display(), CliError::from(err).0))
-                })?;
+                let generated = Session::new().emit_c(&read.name, program, &name)?;
                 std::fs::create_dir_all(dir)
                     .map_err(|err| CliError(format!("{}: {err}", dir.display())))?;
                 for (file, text) in [
@@ -82,21 +97,21 @@ pub fn compile(
             Emit::Rust => {
                 std::fs::create_dir_all(dir)
                     .map_err(|err| CliError(format!("{}: {err}", dir.display())))?;
-                let path =
-                    tinyq_backend_rust::emit_to_dir(&program, &name, dir).map_err(|err| {
-                        CliError(format!("{}: {}", model.display(), CliError::from(err).0))
-                    })?;
+                let path = Session::new().emit_rust_to_dir(&read.name, program, &name, dir)?;
                 written.push(path);
             }
         }
     }
-    print!("{}", summary(&program, &written, const_bytes));
+    for line in lines.iter().filter(|l| l.report.outcome.is_changed()) {
+        println!("{}", line.line());
+    }
+    print!("{}", summary(program, &written, const_bytes));
     if !kernels.is_empty() {
         println!("kernels: {} (only these are emitted)", kernels.join(", "));
     }
     println!(
         "edge tpu: {}",
-        tinyq_edgetpu::check_graph(&graph, &Default::default()).verdict()
+        tinyq_edgetpu::check_graph(&compiled.input, &Default::default()).verdict()
     );
     Ok(())
 }

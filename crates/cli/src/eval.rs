@@ -7,6 +7,7 @@ use std::path::Path;
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use ndarray_npy::ReadNpyExt;
+use tinyq_compiler::{Calibration, CompileError, GraphKind, Model, Session};
 use tinyq_interp::Interpreter;
 use tinyq_ir::{DType, Graph, IoSpec, Program};
 use tinyq_quant::report::{SqnrAccumulator, argmax};
@@ -56,12 +57,9 @@ pub struct EvalArgs<'a> {
     pub divide_by: f32,
 }
 
-/// True when every non-constant tensor of the graph is float32.
-pub fn is_float_model(graph: &Graph) -> bool {
-    graph
-        .tensors
-        .iter()
-        .all(|(_, t)| t.is_const() || t.dtype == DType::F32)
+/// True for a float model (the driver's one definition).
+fn is_float_model(graph: &Graph) -> bool {
+    graph.kind() == GraphKind::Float
 }
 
 fn cli_err(path: &Path, e: impl std::fmt::Display) -> CliError {
@@ -247,7 +245,11 @@ struct Quantized {
 
 impl Quantized {
     fn new(graph: &Graph, what: &Path) -> Result<Self, CliError> {
-        let program = tinyq_opt::lower(graph).map_err(|e| cli_err(what, CliError::from(e).0))?;
+        let name = what.display().to_string();
+        let program = Session::new()
+            .compile_graph(&name, graph.clone(), false)
+            .map_err(CliError::from)?
+            .program;
         Ok(Quantized { program })
     }
 
@@ -355,7 +357,8 @@ impl Accuracy {
 
 /// `tinyq eval`.
 pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
-    let graph = crate::read_model(args.model)?;
+    let session = Session::new();
+    let graph = crate::read_model(&session, args.model)?.graph;
     let data = read_float_inputs(&graph, args.data, args.divide_by)?;
     let samples = samples(&graph, &data, args.data)?;
     let labels = read_labels(args.labels)?;
@@ -417,9 +420,20 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
         ..QuantOptions::default()
     };
     let mut progress = Progress::new("calibrating");
-    let qgraph =
-        tinyq_quant::quantize_with_progress(&graph, &cal, options, &mut |d, t| progress.tick(d, t))
-            .map_err(|e| cli_err(cal_path, e))?;
+    let mut tick = |d, t| progress.tick(d, t);
+    let model = Model {
+        name: args.model.display().to_string(),
+        graph: graph.clone(),
+    };
+    let calibration = Calibration {
+        samples: &cal,
+        options,
+        progress: Some(&mut tick),
+    };
+    let qgraph = session.quantize(&model, calibration).map_err(|e| match e {
+        CompileError::Quantize { source, .. } => cli_err(cal_path, source),
+        other => CliError::from(other),
+    })?;
     let float = FloatModel::new(&graph).map_err(|e| cli_err(args.model, e))?;
 
     // With --per-tensor, every int8 activation also becomes an output.

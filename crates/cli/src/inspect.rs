@@ -40,7 +40,7 @@ struct Report {
 }
 
 pub fn inspect(model: &Path, ir: bool, json: bool) -> Result<(), CliError> {
-    let graph = crate::read_model(model)?;
+    let graph = crate::read_model(&tinyq_compiler::Session::new(), model)?.graph;
     if ir {
         print!("{}", graph.dump());
         return Ok(());

@@ -165,16 +165,12 @@ impl<E: std::error::Error> From<E> for CliError {
 }
 
 /// Reads a model, naming the file in every error.
-pub fn read_model(path: &std::path::Path) -> Result<tinyq_ir::Graph, CliError> {
-    tinyq_tflite::read_file(path).map_err(|e| {
-        let text = CliError::from(e).0;
-        let shown = path.display().to_string();
-        if text.contains(&shown) {
-            CliError(text)
-        } else {
-            CliError(format!("{shown}: {text}"))
-        }
-    })
+/// Reads a model through the driver; errors name the file.
+pub fn read_model(
+    session: &tinyq_compiler::Session,
+    path: &std::path::Path,
+) -> Result<tinyq_compiler::Model, CliError> {
+    session.read_file(path).map_err(CliError::from)
 }
 
 fn main() -> ExitCode {

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
+use tinyq_compiler::{Calibration, CompileError, GraphKind, Method, Model, QuantOptions, Session};
 use tinyq_ir::Graph;
-use tinyq_quant::{Method, QuantOptions};
 
 use crate::CliError;
-use crate::eval::{CalibrationMethod, Io, Progress, is_float_model, read_float_inputs};
+use crate::eval::{CalibrationMethod, Io, Progress, read_float_inputs};
 
 /// How to quantize, as given on the command line.
 #[derive(Debug, Clone, Copy)]
@@ -19,19 +19,21 @@ pub struct QuantChoice<'a> {
     pub io: Io,
 }
 
-/// Quantizes a float graph in memory; `model` names the file in errors.
+/// Quantizes a float model in memory through the driver; `model` names the
+/// file in errors.
 pub fn quantize_graph(
-    graph: &Graph,
+    session: &Session,
+    read: &Model,
     model: &Path,
     choice: QuantChoice<'_>,
 ) -> Result<Graph, CliError> {
-    if !is_float_model(graph) {
+    if read.kind() != GraphKind::Float {
         return Err(CliError(format!(
             "{}: the model is already quantized; use it as it is (no --calibration needed)",
             model.display()
         )));
     }
-    let samples = read_float_inputs(graph, choice.calibration, 1.0)?;
+    let samples = read_float_inputs(&read.graph, choice.calibration, 1.0)?;
     let options = QuantOptions {
         method: match choice.method {
             CalibrationMethod::Minmax => Method::MinMax,
@@ -42,17 +44,25 @@ pub fn quantize_graph(
         ..QuantOptions::default()
     };
     let mut progress = Progress::new("calibrating");
-    tinyq_quant::quantize_with_progress(graph, &samples, options, &mut |done, total| {
-        progress.tick(done, total)
-    })
-    .map_err(|e| {
-        CliError(format!(
-            "{} with calibration {}: {}",
-            model.display(),
-            choice.calibration.display(),
-            CliError::from(e).0
-        ))
-    })
+    let mut tick = |done, total| progress.tick(done, total);
+    session
+        .quantize(
+            read,
+            Calibration {
+                samples: &samples,
+                options,
+                progress: Some(&mut tick),
+            },
+        )
+        .map_err(|e| match e {
+            CompileError::Quantize { source, .. } => CliError(format!(
+                "{} with calibration {}: {}",
+                model.display(),
+                choice.calibration.display(),
+                CliError::from(source).0
+            )),
+            other => CliError::from(other),
+        })
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so an
@@ -71,8 +81,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 /// `tinyq quantize FLOAT.tflite --calibration CAL.npy -o OUT.tflite`.
 pub fn quantize(model: &Path, choice: QuantChoice<'_>, output: &Path) -> Result<(), CliError> {
-    let graph = crate::read_model(model)?;
-    let quantized = quantize_graph(&graph, model, choice)?;
+    let session = Session::new();
+    let read = crate::read_model(&session, model)?;
+    let quantized = quantize_graph(&session, &read, model, choice)?;
     let bytes = tinyq_tflite::write(&quantized)
         .map_err(|e| CliError(format!("{}: {}", output.display(), CliError::from(e).0)))?;
     write_atomically(output, &bytes)?;

@@ -6,17 +6,22 @@ use ndarray::{ArrayD, IxDyn};
 use tinyq_interp::Interpreter;
 use tinyq_ir::{DType, IoSpec, Program};
 
+use tinyq_compiler::{GraphKind, Session};
+
 use crate::CliError;
 use crate::npy::{Samples, read_arrays, write_arrays};
 
 pub fn run(model: &Path, input: &Path, output: Option<&Path>) -> Result<(), CliError> {
-    let graph = crate::read_model(model)?;
-    if crate::eval::is_float_model(&graph) {
+    let session = Session::new();
+    let read = crate::read_model(&session, model)?;
+    if read.kind() == GraphKind::Float {
         // Float32 models run on the float reference executor.
-        return crate::eval::run_float(&graph, input, output);
+        return crate::eval::run_float(&read.graph, input, output);
     }
-    let program = tinyq_opt::lower(&graph)
-        .map_err(|e| CliError(format!("{}: {}", model.display(), CliError::from(e).0)))?;
+    let program = session
+        .compile(&read, None)
+        .map_err(|e| crate::compile::compile_error(e, model))?
+        .program;
     let arrays = read_arrays(input)?;
     let batches = bind_inputs(&program, input, arrays)?;
     let n = batches.first().map_or(0, |b| b.len());

@@ -134,6 +134,26 @@ pub enum OpKind {
     StridedSlice(StridedSlice),
     Quantize,
     Dequantize,
+    /// tinyq's own: an 8-bit element-wise op given by a 256-entry table
+    /// indexed by the input byte, made by the `lut` pass from unary ops
+    /// (and chains of them) by running their reference kernel on every
+    /// input. Never read from nor written to a `.tflite` file.
+    Lut(Lut),
+}
+
+/// A table op: `output = table[input byte]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lut {
+    pub table: Vec<u8>,
+    /// The TFLite ops it computes, first to last (`["LOGISTIC", "TANH"]`).
+    pub ops: Vec<&'static str>,
+}
+
+impl Lut {
+    /// `LOGISTIC+TANH`: what the table computes, for reports.
+    pub fn describe(&self) -> String {
+        self.ops.join("+")
+    }
 }
 
 impl OpKind {
@@ -168,6 +188,7 @@ impl OpKind {
             OpKind::StridedSlice(_) => "STRIDED_SLICE",
             OpKind::Quantize => "QUANTIZE",
             OpKind::Dequantize => "DEQUANTIZE",
+            OpKind::Lut(_) => "LUT",
         }
     }
 
@@ -262,6 +283,12 @@ impl fmt::Display for OpKind {
             OpKind::Mean { axes, keep_dims } => write!(f, "(axes={axes:?}, keep_dims={keep_dims})"),
             OpKind::Pad { paddings } => write!(f, "(paddings={paddings:?})"),
             OpKind::Transpose { perm } => write!(f, "(perm={perm:?})"),
+            OpKind::Lut(l) => write!(
+                f,
+                "(of={}, table={:016x})",
+                l.describe(),
+                table_hash(&l.table)
+            ),
             OpKind::StridedSlice(s) => write!(
                 f,
                 "(begin={:?}, end={:?}, strides={:?}, masks={}/{}/{}/{}/{}, offset={})",
@@ -278,4 +305,11 @@ impl fmt::Display for OpKind {
             _ => Ok(()),
         }
     }
+}
+
+/// A short stable fingerprint of a table, so dumps show when two differ.
+fn table_hash(table: &[u8]) -> u64 {
+    table.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -52,7 +52,7 @@ pub struct Provenance {
     pub origin: Option<usize>,
     /// The TFLite op it implements (`CONV_2D`, ...); rewrites that absorbed
     /// another op keep the surviving op's name.
-    pub op: &'static str,
+    pub op: String,
     /// Name of the tensor the step writes, as the model spells it
     /// (untrusted text: backends sanitize it before it reaches source).
     pub output: String,
@@ -147,7 +147,7 @@ mod tests {
     fn comment_text_cannot_escape() {
         let p = Provenance {
             origin: Some(4),
-            op: "CONV_2D",
+            op: "CONV_2D".to_string(),
             output: "a*/ b\"\\??/\nc".to_string(),
             input_shapes: vec![vec![1, 4, 4, 2]],
             output_shape: vec![1, 4, 4, 8],

@@ -4,6 +4,7 @@
 //! Use it through `tinyq::include_model!`; see that crate for the syntax.
 
 use std::path::{Path, PathBuf};
+use tinyq_compiler::{Calibration, CompileError, GraphKind, Session};
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -186,10 +187,43 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let (model_path, bytes) = resolve(model)?;
     let at_model =
         |msg: String| syn::Error::new(model.span(), format!("`{}`: {msg}", model.value()));
-    let graph = tinyq_tflite::read(&bytes).map_err(|e| at_model(e.to_string()))?;
+    let session = Session::new();
+    let read = session
+        .read_bytes(&bytes, &format!("`{}`", model.value()))
+        .map_err(|e| syn::Error::new(model.span(), e.to_string()))?;
     let mut tracked = vec![track(&model_path)];
-    let program = match tinyq_opt::lower(&graph) {
-        Ok(program) => {
+    let compiled = match (read.kind(), &args.calibration) {
+        (GraphKind::Float, None) => {
+            return Err(at_model(format!(
+                "this is a float model; pass calibration data to quantize it at build time: \
+                 `include_model!(\"{}\", calibration = \"samples.npy\")`",
+                model.value()
+            )));
+        }
+        (GraphKind::Float, Some(cal)) => {
+            let (cal_path, cal_bytes) = resolve(cal)?;
+            tracked.push(track(&cal_path));
+            let arrays = read_calibration(cal, &cal_bytes, &read.graph)?;
+            let options = tinyq_quant::QuantOptions {
+                io: args.io.as_ref().map(|(_, m)| *m).unwrap_or_default(),
+                ..Default::default()
+            };
+            let calibration = Calibration {
+                samples: &arrays,
+                options,
+                progress: None,
+            };
+            session
+                .compile(&read, Some(calibration))
+                .map_err(|e| match e {
+                    CompileError::Quantize { source, .. } => syn::Error::new(
+                        cal.span(),
+                        format!("quantizing `{}`: {source}", model.value()),
+                    ),
+                    other => syn::Error::new(model.span(), other.to_string()),
+                })?
+        }
+        (_, calibration) => {
             if let Some((io, mode)) = &args.io
                 && *mode != tinyq_quant::IoMode::Int8
             {
@@ -199,37 +233,15 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
                      this model is already integer and keeps its own I/O types",
                 ));
             }
-            if let Some(cal) = &args.calibration {
+            if let Some(cal) = calibration {
                 tracked.push(track(&resolve(cal)?.0));
             }
-            program
+            session
+                .compile(&read, None)
+                .map_err(|e| syn::Error::new(model.span(), e.to_string()))?
         }
-        Err(tinyq_opt::LowerError::FloatModel { .. }) => {
-            let Some(cal) = &args.calibration else {
-                let e = tinyq_opt::lower(&graph)
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default();
-                return Err(at_model(format!(
-                    "{e}. Pass calibration data to quantize it at build time: \
-                     `include_model!(\"{}\", calibration = \"samples.npy\")`",
-                    model.value()
-                )));
-            };
-            let (cal_path, cal_bytes) = resolve(cal)?;
-            tracked.push(track(&cal_path));
-            let arrays = read_calibration(cal, &cal_bytes, &graph)?;
-            let options = tinyq_quant::QuantOptions {
-                io: args.io.as_ref().map(|(_, m)| *m).unwrap_or_default(),
-                ..Default::default()
-            };
-            let int8 = tinyq_quant::quantize(&graph, &arrays, options).map_err(|e| {
-                syn::Error::new(cal.span(), format!("quantizing `{}`: {e}", model.value()))
-            })?;
-            tinyq_opt::lower(&int8).map_err(|e| at_model(e.to_string()))?
-        }
-        Err(e) => return Err(at_model(e.to_string())),
     };
+    let program = compiled.program;
     let name = match &args.name {
         Some(n) => n.value(),
         None => Path::new(&model.value())
@@ -237,8 +249,9 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".to_string()),
     };
-    let items =
-        tinyq_backend_rust::emit_tokens(&program, &name).map_err(|e| at_model(e.to_string()))?;
+    let items = session
+        .emit_rust_tokens(&read.name, &program, &name)
+        .map_err(|e| syn::Error::new(model.span(), e.to_string()))?;
     let items = allow_unused(items).map_err(|e| at_model(e.to_string()))?;
     Ok(quote! {
         #(#tracked)*

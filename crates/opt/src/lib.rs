@@ -1,10 +1,19 @@
 //! Graph passes, lowering to a Program, and memory planning.
+//!
+//! * [`pass`]: the [`Pass`] trait and the [`Pipeline`] that runs passes in
+//!   order with the Graph verifier after each;
+//! * [`passes`]: the exact rewrites and the standard pipeline;
+//! * [`lower()`]: kernel selection, folded numbers, buffers and the memory plan.
 
 pub mod error;
 pub mod lower;
+pub mod pass;
+pub mod passes;
 pub mod plan;
 mod select;
+mod tables;
 
 pub use error::LowerError;
 pub use lower::lower;
+pub use pass::{OptError, Pass, PassOutcome, PassReport, Pipeline};
 pub use plan::{Lifetime, MemoryPlan};

@@ -176,7 +176,10 @@ impl<'g> Lowering<'g> {
         let out = self.write(output);
         let provenance = Provenance {
             origin: Some(index),
-            op: op.kind.name(),
+            op: match &op.kind {
+                tinyq_ir::OpKind::Lut(lut) => lut.describe(),
+                kind => kind.name().to_string(),
+            },
             output: graph.tensor(output).name.clone(),
             input_shapes: selected
                 .data_inputs
@@ -223,7 +226,7 @@ impl<'g> Lowering<'g> {
                 output: Storage::Output(i),
                 provenance: Provenance {
                     origin: None,
-                    op: "COPY",
+                    op: "COPY".to_string(),
                     output: tensor.name.clone(),
                     input_shapes: vec![tensor.shape.clone()],
                     output_shape: tensor.shape.clone(),

@@ -7,9 +7,10 @@ use tinyq_ir::kernel::{BinaryOp, Broadcast, Weights};
 use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D};
 use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
 use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, pooling};
-use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose, unary};
+use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose};
 
 use crate::error::LowerError;
+use crate::tables;
 
 /// The kernel for an op and the tensors it reads as data buffers.
 #[derive(Debug)]
@@ -133,6 +134,7 @@ pub fn select_kernel(graph: &Graph, op: &Op, index: usize) -> Result<Selected, L
         | OpKind::ReluN1To1
         | OpKind::LeakyRelu { .. }
         | OpKind::HardSwish => unary_lut(&cx)?,
+        OpKind::Lut(lut) => lut_kernel(&cx, &lut.table)?,
         OpKind::Quantize => quantize(&cx)?,
         OpKind::Dequantize => dequantize(&cx)?,
         OpKind::Concatenation { axis, activation } => {
@@ -471,43 +473,27 @@ fn unary_lut(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
     let (input, output) = (cx.input(0)?, cx.output()?);
     cx.require_dtype(input, DType::I8)?;
     cx.require_dtype(output, DType::I8)?;
-    let (si, zi) = cx.qparams(input)?;
-    let (so, zo) = cx.qparams(output)?;
-    let err = |e| cx.kernel_err(e);
-    let f: Box<dyn Fn(i8) -> i8> = match &cx.op.kind {
-        OpKind::Logistic => {
-            let p = unary::prepare_logistic(si, zi, zo).map_err(err)?;
-            Box::new(move |x| unary::logistic(x, &p))
-        }
-        OpKind::Tanh => {
-            let p = unary::prepare_tanh(si, zi).map_err(err)?;
-            Box::new(move |x| unary::tanh(x, &p))
-        }
-        OpKind::Relu => {
-            let p = unary::prepare_relu(si, zi, so, zo).map_err(err)?;
-            Box::new(move |x| unary::relu(x, &p))
-        }
-        OpKind::ReluN1To1 => {
-            let p = unary::prepare_relu_n1_to_1(si, zi, so, zo).map_err(err)?;
-            Box::new(move |x| unary::relu(x, &p))
-        }
-        OpKind::Relu6 => {
-            let p = unary::prepare_relu6(si, zi).map_err(err)?;
-            Box::new(move |x| unary::relu6(x, &p))
-        }
-        OpKind::LeakyRelu { alpha } => {
-            let p = unary::prepare_leaky_relu(si, zi, so, zo, *alpha).map_err(err)?;
-            Box::new(move |x| unary::leaky_relu(x, &p))
-        }
-        OpKind::HardSwish => {
-            let p = unary::prepare_hard_swish(si, zi, so, zo).map_err(err)?;
-            Box::new(move |x| unary::hard_swish(x, &p))
-        }
-        other => return Err(cx.unsupported(format!("{} is not a unary op", other.name()))),
-    };
-    let table = unary::build_lut(f);
+    cx.qparams(input)?;
+    cx.qparams(output)?;
+    match tables::table_of(&cx.op.kind, input, output).map_err(|e| cx.kernel_err(e))? {
+        Some(table) => Ok(Kernel::Lut { table }),
+        None => Err(cx.unsupported(format!("{} is not a unary op", cx.op.kind.name()))),
+    }
+}
+
+/// A table made by the `lut` pass: 8-bit in, 8-bit out, 256 entries.
+fn lut_kernel(cx: &Ctx<'_>, table: &[u8]) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    if !input.dtype.is_8bit() || !output.dtype.is_8bit() || table.len() != 256 {
+        return Err(cx.unsupported(format!(
+            "a LUT maps 8-bit to 8-bit with 256 entries; here {} -> {} with {}",
+            input.dtype,
+            output.dtype,
+            table.len()
+        )));
+    }
     Ok(Kernel::Lut {
-        table: table.iter().map(|&v| v as u8).collect(),
+        table: table.to_vec(),
     })
 }
 
@@ -527,12 +513,14 @@ fn quantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
             unsigned,
         }),
         DType::I8 | DType::U8 => {
-            let (si, zi) = cx.qparams(input)?;
-            let p = quantize::prepare_requantize(si, zi, so, zo);
-            Ok(Kernel::Lut {
-                table: requantize_table(&p, input.dtype, output.dtype)
-                    .map_err(|e| cx.kernel_err(e))?,
-            })
+            cx.qparams(input)?;
+            match tables::table_of(&cx.op.kind, input, output).map_err(|e| cx.kernel_err(e))? {
+                Some(table) => Ok(Kernel::Lut { table }),
+                None => Err(cx.unsupported(format!(
+                    "QUANTIZE from {} to {} is not supported",
+                    input.dtype, output.dtype
+                ))),
+            }
         }
         other => Err(cx.unsupported(format!("QUANTIZE from {other} is not supported"))),
     }
@@ -556,33 +544,6 @@ fn dequantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
     };
     result.map_err(|e| cx.kernel_err(e))?;
     Ok(Kernel::DequantizeLut { table })
-}
-
-/// The 256-entry table of an 8-bit requantization, indexed by input byte.
-fn requantize_table(
-    p: &quantize::RequantizeParams,
-    from: DType,
-    to: DType,
-) -> Result<Vec<u8>, KernelError> {
-    let codes: Vec<u8> = (0..=255).collect();
-    let signed: Vec<i8> = codes.iter().map(|&b| b as i8).collect();
-    let mut out_i8 = vec![0i8; 256];
-    let mut out_u8 = vec![0u8; 256];
-    match (from, to) {
-        (DType::U8, DType::I8) => quantize::requantize_u8_to_i8(p, &codes, &mut out_i8)?,
-        (DType::I8, DType::U8) => quantize::requantize_i8_to_u8(p, &signed, &mut out_u8)?,
-        (DType::I8, DType::I8) => quantize::requantize_i8_to_i8(p, &signed, &mut out_i8)?,
-        _ => {
-            return Err(KernelError::InvalidParams(
-                "requantization between these types is not supported",
-            ));
-        }
-    }
-    Ok(if to == DType::U8 {
-        out_u8
-    } else {
-        out_i8.iter().map(|&v| v as u8).collect()
-    })
 }
 
 fn concatenation(

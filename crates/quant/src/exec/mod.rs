@@ -383,6 +383,7 @@ fn eval_op(
         OpKind::Concatenation { axis, activation } => {
             layout::concat(cx, ins, *axis, *activation, out_shape)
         }
+        OpKind::Lut(_) => Err(cx.err("a LUT has no float meaning (an optimized int8 graph)")),
         OpKind::Mean { axes, .. } => layout::mean(cx, input(0)?, axes, out_shape),
         OpKind::Pad { paddings } => {
             let value = match ins.get(1) {

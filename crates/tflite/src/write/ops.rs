@@ -411,6 +411,9 @@ impl Writer<'_> {
             OpKind::Relu6 => unary(B::Relu6),
             OpKind::ReluN1To1 => unary(B::ReluN1To1),
             OpKind::HardSwish => unary(B::HardSwish),
+            OpKind::Lut(_) => Err(cx.err(
+                "a LUT is tinyq's own op, made by the optimizer; write the graph before optimizing it",
+            )),
             OpKind::Quantize => unary(B::Quantize),
             OpKind::Dequantize => unary(B::Dequantize),
             OpKind::LeakyRelu { alpha } => {

@@ -242,7 +242,8 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         | OpKind::Squeeze
         | OpKind::ExpandDims
         | OpKind::HardSwish
-        | OpKind::ReluN1To1 => 1,
+        | OpKind::ReluN1To1
+        | OpKind::Lut(_) => 1,
     }
 }
 
