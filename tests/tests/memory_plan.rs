@@ -2,6 +2,7 @@
 //! tensor memory TFLM plans for the same model (`tflm_arena.json`, recorded
 //! by `cargo xtask fixtures`), and equals the lower bound where possible.
 
+use tinyq_compiler::Session;
 use tinyq_tests::fixtures_dir;
 
 #[test]
@@ -21,9 +22,14 @@ fn arena_is_never_larger_than_tflm_planned_tensor_memory() {
         let head = f["head"]
             .as_u64()
             .unwrap_or_else(|| panic!("{name}: no TFLM head"));
-        let graph = tinyq_tflite::read_file(&fixtures_dir().join(format!("{name}.tflite")))
+        let session = Session::new();
+        let model = session
+            .read_file(&fixtures_dir().join(format!("{name}.tflite")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let program = tinyq_opt::lower(&graph).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let program = session
+            .compile(&model, None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .program;
         let arena = program.arena_size as u64;
         if program.arena_size == program.arena_lower_bound {
             at_bound += 1;

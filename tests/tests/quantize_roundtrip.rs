@@ -4,7 +4,7 @@
 
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
-use tinyq_quant::{IoMode, QuantOptions};
+use tinyq_compiler::{Calibration, IoMode, QuantOptions, Session};
 use tinyq_tests::fixtures_dir;
 
 #[test]
@@ -20,7 +20,10 @@ fn written_quantized_models_read_back_to_the_same_program() {
         "mean",
     ] {
         let dir = fixtures_dir().join(name);
-        let graph = tinyq_tflite::read_file(&dir.join("float.tflite")).expect("float model");
+        let session = Session::new();
+        let model = session
+            .read_file(&dir.join("float.tflite"))
+            .expect("float model");
         let calib = ArrayD::<f32>::read_npy(
             std::fs::File::open(dir.join("calib.in0.npy")).expect("calibration"),
         )
@@ -30,7 +33,13 @@ fn written_quantized_models_read_back_to_the_same_program() {
                 io,
                 ..QuantOptions::default()
             };
-            let q = tinyq_quant::quantize(&graph, std::slice::from_ref(&calib), options)
+            let calibration = Calibration {
+                samples: std::slice::from_ref(&calib),
+                options,
+                progress: None,
+            };
+            let q = session
+                .quantize(&model, calibration)
                 .unwrap_or_else(|e| panic!("{name} {io:?}: {e}"));
             // `origin` names the op in the model each was read from: the float
             // model for the in-memory graph, the written file after reading.
@@ -38,10 +47,14 @@ fn written_quantized_models_read_back_to_the_same_program() {
                 p.steps.iter_mut().for_each(|s| s.provenance.origin = None);
                 p
             };
-            let in_memory = without_origin(tinyq_opt::lower(&q).expect("lower"));
-            let bytes = tinyq_tflite::write(&q).expect("write");
-            let read_back = tinyq_tflite::read(&bytes).expect("read back");
-            let again = without_origin(tinyq_opt::lower(&read_back).expect("lower"));
+            let compile = |graph| {
+                let compiled = session.compile_graph(name, graph, false).expect("compile");
+                without_origin(compiled.program)
+            };
+            let in_memory = compile(q.clone());
+            let bytes = session.write_tflite(name, &q).expect("write");
+            let read_back = session.read_bytes(&bytes, name).expect("read back");
+            let again = compile(read_back.graph);
             if again != in_memory {
                 // Name the first differing part instead of dumping two Programs.
                 for (i, (a, b)) in again.steps.iter().zip(&in_memory.steps).enumerate() {

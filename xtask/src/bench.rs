@@ -39,8 +39,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let dir = root.join("examples/mnist");
     let generated = dir.join("generated");
     let model = generated.join("mnist_int8.tflite");
-    let graph = tinyq_tflite::read_file(&model).context("run `cargo xtask codegen` first")?;
-    let program = tinyq_opt::lower(&graph)?;
+    let session = tinyq_compiler::Session::new();
+    let read = session
+        .read_file(&model)
+        .context("run `cargo xtask codegen` first")?;
+    let program = session.compile(&read, None)?.program;
     let input = &program.inputs[0];
     let (scale, zero_point) = input.quant.context("quantized input expected")?;
     let params = QuantParams { scale, zero_point };
@@ -70,7 +73,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     println!(
         "MNIST example ({} MACs per inference), median of {ROUNDS} rounds over {DIGITS} digits:",
-        macs(&graph)
+        macs(&read.graph)
     );
     let us = |ns: f64| ns / 1000.0;
     match tflm_ns {

@@ -18,10 +18,11 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use ndarray::{Array1, Array3, ArrayD, Axis, IxDyn};
 use ndarray_npy::ReadNpyExt;
+use tinyq_compiler::{Calibration, QuantOptions, Session};
 use tinyq_interp::{Interpreter, quantize_floats};
 use tinyq_ir::{DType, Program};
 use tinyq_kernels::quantize::QuantParams;
-use tinyq_quant::{FloatModel, QuantOptions};
+use tinyq_quant::FloatModel;
 
 use crate::project_root;
 
@@ -62,14 +63,22 @@ fn load<T: ndarray_npy::ReadableElement, D: ndarray::Dimension>(
 }
 
 fn generate(dir: &Path) -> anyhow::Result<Generated> {
-    let float = tinyq_tflite::read_file(&dir.join("mnist_float.tflite"))?;
+    let session = Session::new();
+    let float = session.read_file(&dir.join("mnist_float.tflite"))?;
     let calibration: ArrayD<f32> = load(&dir.join("data/calibration.npy"))?;
-    let int8 = tinyq_quant::quantize(&float, &[calibration], QuantOptions::default())
-        .context("quantizing mnist_float.tflite")?;
-    let tflite = tinyq_tflite::write(&int8)?;
-    let program = tinyq_opt::lower(&int8)?;
-    let c = tinyq_backend_c::emit(&program, "mnist")?;
-    let rust = tinyq_backend_rust::emit(&program, "mnist")?;
+    let int8 = session.quantize(
+        &float,
+        Calibration {
+            samples: std::slice::from_ref(&calibration),
+            options: QuantOptions::default(),
+            progress: None,
+        },
+    )?;
+    let tflite = session.write_tflite(&float.name, &int8)?;
+    let compiled = session.compile_graph(&float.name, int8, true)?;
+    let program = compiled.program;
+    let c = session.emit_c(&float.name, &program, "mnist")?;
+    let rust = session.emit_rust(&float.name, &program, "mnist")?;
     Ok(Generated {
         files: vec![
             ("mnist_int8.tflite", tflite),
@@ -190,8 +199,8 @@ fn evaluate(dir: &Path, generated: &Generated) -> anyhow::Result<Accuracy> {
     let n = labels.len();
     let samples: Vec<ArrayD<f32>> = x.outer_iter().map(|s| s.to_owned()).collect();
 
-    let float = tinyq_tflite::read_file(&dir.join("mnist_float.tflite"))?;
-    let float_model = FloatModel::new(&float)?;
+    let float = Session::new().read_file(&dir.join("mnist_float.tflite"))?;
+    let float_model = FloatModel::new(&float.graph)?;
     let mut float_correct = 0;
     for (s, &label) in samples.iter().zip(&labels) {
         let out = float_model.run_outputs(std::slice::from_ref(s))?;

@@ -78,7 +78,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 fn quantize_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
     use ndarray::ArrayD;
     use ndarray_npy::ReadNpyExt;
-    use tinyq_quant::{IoMode, QuantOptions};
+    use tinyq_compiler::{IoMode, QuantOptions};
 
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -88,7 +88,8 @@ fn quantize_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
     dirs.sort();
     let mut written = 0;
     for dir in dirs {
-        let graph = tinyq_tflite::read_file(&dir.join("float.tflite"))?;
+        let session = tinyq_compiler::Session::new();
+        let model = session.read_file(&dir.join("float.tflite"))?;
         let calib_path = dir.join("calib.in0.npy");
         let calib = ArrayD::<f32>::read_npy(std::fs::File::open(&calib_path)?)
             .with_context(|| calib_path.display().to_string())?;
@@ -101,11 +102,15 @@ fn quantize_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
                 io,
                 ..QuantOptions::default()
             };
-            let q = tinyq_quant::quantize(&graph, std::slice::from_ref(&calib), options)
-                .with_context(|| dir.display().to_string())?;
+            let calibration = tinyq_compiler::Calibration {
+                samples: std::slice::from_ref(&calib),
+                options,
+                progress: None,
+            };
+            let q = session.quantize(&model, calibration)?;
             std::fs::write(
                 dir.join(format!("tinyq_{variant}.tflite")),
-                tinyq_tflite::write(&q)?,
+                session.write_tflite(&model.name, &q)?,
             )?;
             written += 1;
         }

@@ -105,6 +105,9 @@ pub fn compile(
     for line in lines.iter().filter(|l| l.report.outcome.is_changed()) {
         println!("{}", line.line());
     }
+    if let Some(line) = compiled.lowering.line() {
+        println!("{line}");
+    }
     print!("{}", summary(program, &written, const_bytes));
     if !kernels.is_empty() {
         println!("kernels: {} (only these are emitted)", kernels.join(", "));

@@ -7,6 +7,8 @@ use tinyq_ir::stats::op_cost;
 use tinyq_ir::tensor::shape_string;
 use tinyq_ir::{Graph, Tensor, TensorId};
 
+use tinyq_compiler::Session;
+
 use crate::CliError;
 
 #[derive(Debug, Serialize)]
@@ -39,11 +41,56 @@ struct Report {
     total_macs: u64,
 }
 
-pub fn inspect(model: &Path, ir: bool, json: bool) -> Result<(), CliError> {
-    let graph = crate::read_model(&tinyq_compiler::Session::new(), model)?.graph;
-    if ir {
-        print!("{}", graph.dump());
-        return Ok(());
+/// What `--ir` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrView<'a> {
+    /// The table (or JSON) of the model as given: no `--ir`.
+    None,
+    /// The graph after the whole pipeline.
+    Optimized,
+    /// The graph after the named pass.
+    After(&'a str),
+    /// The graph after every pass, each headed by what the pass did.
+    EveryPass,
+}
+
+pub fn inspect(model: &Path, view: IrView<'_>, json: bool) -> Result<(), CliError> {
+    let session = Session::new().verify_each(true);
+    let read = crate::read_model(&session, model)?;
+    let mut graph = read.graph;
+    match view {
+        IrView::None => {}
+        IrView::Optimized => {
+            session.optimize(&read.name, &mut graph, false)?;
+            print!("{}", graph.dump());
+            return Ok(());
+        }
+        IrView::After(pass) => {
+            session
+                .stop_after(pass)
+                .optimize(&read.name, &mut graph, false)?;
+            print!("{}", graph.dump());
+            return Ok(());
+        }
+        IrView::EveryPass => {
+            println!("; as read");
+            print!("{}", graph.dump());
+            for name in session.pass_names(&read.name)? {
+                let mut next = graph.clone();
+                let report = Session::new()
+                    .verify_each(true)
+                    .stop_after(name)
+                    .optimize(&read.name, &mut next, false)?;
+                let summary = report
+                    .last()
+                    .map(|l| l.report.outcome.summary.clone())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "no change".to_string());
+                println!("\n; after {name}: {summary}");
+                print!("{}", next.dump());
+            }
+            return Ok(());
+        }
     }
     let report = build_report(model, &graph);
     if json {

@@ -54,9 +54,15 @@ enum Command {
     Inspect {
         /// The .tflite model.
         model: PathBuf,
-        /// Print the IR dump instead of the table.
+        /// Print the IR after the optimizer's passes instead of the table.
         #[arg(long, conflicts_with = "json")]
         ir: bool,
+        /// With --ir: stop after this pass (e.g. fold-pad).
+        #[arg(long, requires = "ir", conflicts_with = "passes", value_name = "PASS")]
+        after: Option<String>,
+        /// With --ir: print the IR as read and after every pass, with what each did.
+        #[arg(long, requires = "ir")]
+        passes: bool,
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
@@ -199,7 +205,21 @@ fn main() -> ExitCode {
             name.as_deref(),
             out.as_deref(),
         ),
-        Command::Inspect { model, ir, json } => inspect::inspect(&model, ir, json),
+        Command::Inspect {
+            model,
+            ir,
+            after,
+            passes,
+            json,
+        } => {
+            let view = match (ir, after.as_deref(), passes) {
+                (false, _, _) => inspect::IrView::None,
+                (true, Some(pass), _) => inspect::IrView::After(pass),
+                (true, None, true) => inspect::IrView::EveryPass,
+                (true, None, false) => inspect::IrView::Optimized,
+            };
+            inspect::inspect(&model, view, json)
+        }
         Command::Check {
             model,
             target,

@@ -28,6 +28,12 @@ pub enum CompileError {
         source: QuantError,
     },
     #[error("{model}: {source}")]
+    Write {
+        model: String,
+        #[source]
+        source: tinyq_tflite::WriteError,
+    },
+    #[error("{model}: {source}")]
     Optimize {
         model: String,
         #[source]

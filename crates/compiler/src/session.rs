@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ndarray::ArrayD;
 use tinyq_ir::{Graph, GraphKind, Program};
-use tinyq_opt::{PassReport, Pipeline};
+use tinyq_opt::{LowerOptions, LowerReport, PassReport, Pipeline};
 use tinyq_quant::QuantOptions;
 
 use crate::CompileError;
@@ -79,6 +79,9 @@ pub struct Compiled {
     pub program: Program,
     /// Every pass that ran, in order.
     pub passes: Vec<PassLine>,
+    /// What lowering decided (zero points folded, 1×1 convs as matrix
+    /// multiplies, concatenations in place, reshape aliases).
+    pub lowering: LowerReport,
     /// True when the model was float and quantized on the way.
     pub quantized: bool,
 }
@@ -187,6 +190,15 @@ impl Session {
         })
     }
 
+    /// A quantized graph as a `.tflite` file (before optimization: the
+    /// optimizer's own ops have no TFLite form).
+    pub fn write_tflite(&self, model: &str, graph: &Graph) -> Result<Vec<u8>, CompileError> {
+        tinyq_tflite::write(graph).map_err(|source| CompileError::Write {
+            model: model.to_string(),
+            source,
+        })
+    }
+
     /// The graph the passes start from: a float model is quantized when
     /// calibration data is given; an integer model is used as it is.
     pub fn prepare(
@@ -262,9 +274,19 @@ impl Session {
         Ok(lines)
     }
 
-    /// Lowers an optimized graph to a Program.
-    pub fn lower(&self, model: &str, graph: &Graph) -> Result<Program, CompileError> {
-        tinyq_opt::lower(graph).map_err(|source| CompileError::Lower {
+    /// Lowers an optimized graph to a Program, with lowering's exact
+    /// rewrites when this session optimizes.
+    pub fn lower(
+        &self,
+        model: &str,
+        graph: &Graph,
+    ) -> Result<(Program, LowerReport), CompileError> {
+        let options = if self.optimize {
+            LowerOptions::default()
+        } else {
+            LowerOptions::none()
+        };
+        tinyq_opt::lower_with(graph, options).map_err(|source| CompileError::Lower {
             model: model.to_string(),
             source,
         })
@@ -289,12 +311,13 @@ impl Session {
     ) -> Result<Compiled, CompileError> {
         let mut graph = input.clone();
         let passes = self.optimize(model, &mut graph, false)?;
-        let program = self.lower(model, &graph)?;
+        let (program, lowering) = self.lower(model, &graph)?;
         Ok(Compiled {
             input,
             graph,
             program,
             passes,
+            lowering,
             quantized,
         })
     }

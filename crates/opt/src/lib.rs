@@ -12,8 +12,9 @@ pub mod passes;
 pub mod plan;
 mod select;
 mod tables;
+mod zero_point;
 
 pub use error::LowerError;
-pub use lower::lower;
+pub use lower::{LowerOptions, LowerReport, lower, lower_with};
 pub use pass::{OptError, Pass, PassOutcome, PassReport, Pipeline};
 pub use plan::{Lifetime, MemoryPlan};

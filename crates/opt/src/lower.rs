@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use tinyq_ir::program::{BufferRef, IoSpec, Provenance, Step};
-use tinyq_ir::{DType, Graph, Kernel, Program, TensorId, validate};
+use tinyq_ir::{Activation, DType, Graph, Kernel, OpId, OpKind, Program, TensorId, validate};
 
 use crate::error::LowerError;
 use crate::plan::{Lifetime, plan};
@@ -17,18 +17,167 @@ enum Storage {
     Const(usize),
     /// An arena slot, placed by the planner.
     Slot(usize),
+    /// `size` bytes at `offset` inside a slot: an input of a concatenation
+    /// done in place, written straight into its part of the result.
+    Part {
+        slot: usize,
+        offset: usize,
+        size: usize,
+    },
 }
 
-/// Lowers a validated integer graph to a Program.
+/// What lowering decided beyond one kernel per op, for the compile report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LowerReport {
+    /// Convolutions and fully-connected layers whose input zero point went
+    /// into the bias.
+    pub zero_points_folded: usize,
+    /// 1×1 convolutions run as matrix multiplies.
+    pub pointwise_as_matmul: usize,
+    /// Concatenations whose inputs are written in place (no copy step).
+    pub concats_in_place: usize,
+    /// Reshape-like ops that became aliases of their input (no step).
+    pub reshapes_aliased: usize,
+}
+
+impl LowerReport {
+    /// `lower: 3 zero points folded into biases, ...`, or `None` when
+    /// lowering made no such decision.
+    pub fn line(&self) -> Option<String> {
+        let count = crate::passes::count;
+        let mut parts = Vec::new();
+        if self.zero_points_folded > 0 {
+            parts.push(format!(
+                "{} folded into biases",
+                count(self.zero_points_folded, "input zero point")
+            ));
+        }
+        if self.pointwise_as_matmul > 0 {
+            parts.push(format!(
+                "{} run as matrix multiplies",
+                count(self.pointwise_as_matmul, "1x1 convolution")
+            ));
+        }
+        if self.concats_in_place > 0 {
+            parts.push(format!(
+                "{} in place",
+                count(self.concats_in_place, "concatenation")
+            ));
+        }
+        if self.reshapes_aliased > 0 {
+            parts.push(format!(
+                "{} aliased",
+                count(self.reshapes_aliased, "reshape")
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("lower: {}", parts.join(", ")))
+    }
+}
+
+/// Which of lowering's exact rewrites to make. All are on by default;
+/// [`LowerOptions::none`] gives the plain one-kernel-per-op Program that the
+/// optimized one is tested against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowerOptions {
+    /// The input zero point into the bias where every tap is in bounds.
+    pub fold_zero_points: bool,
+    /// 1×1 stride-1 unpadded convolutions as matrix multiplies.
+    pub pointwise_as_matmul: bool,
+    /// Concatenations whose inputs are written into the result directly.
+    pub concat_in_place: bool,
+}
+
+impl Default for LowerOptions {
+    fn default() -> Self {
+        LowerOptions {
+            fold_zero_points: true,
+            pointwise_as_matmul: true,
+            concat_in_place: true,
+        }
+    }
+}
+
+impl LowerOptions {
+    /// No rewrite: one kernel per op, as TFLM runs the model.
+    pub fn none() -> Self {
+        LowerOptions {
+            fold_zero_points: false,
+            pointwise_as_matmul: false,
+            concat_in_place: false,
+        }
+    }
+}
+
+/// Lowers a validated integer graph to a Program, with every exact rewrite.
 pub fn lower(graph: &Graph) -> Result<Program, LowerError> {
+    lower_with(graph, LowerOptions::default()).map(|(program, _)| program)
+}
+
+/// [`lower`] with a choice of rewrites, also saying what lowering decided.
+pub fn lower_with(
+    graph: &Graph,
+    options: LowerOptions,
+) -> Result<(Program, LowerReport), LowerError> {
     validate(graph)?;
     check_integer(graph)?;
-    let mut lowering = Lowering::new(graph)?;
+    let mut lowering = Lowering::new(graph, options)?;
     for (id, op) in graph.ops.iter() {
         let index = op.origin.unwrap_or(id.index());
-        lowering.lower_op(index, op)?;
+        lowering.lower_op(id, index, op)?;
     }
-    lowering.finish()
+    let report = lowering.report;
+    Ok((lowering.finish()?, report))
+}
+
+/// Concatenations that can be done in place: the result's outer dimensions
+/// (those before the axis) are all 1, so each input is one contiguous block
+/// of it, and every input is computed by an op that writes only it and is
+/// read by nothing else. Returns, per such input, the concatenation's result
+/// and the byte offset of its block, and the concatenations themselves.
+fn in_place_concats(graph: &Graph) -> (HashMap<TensorId, (TensorId, usize)>, Vec<OpId>) {
+    let du = graph.def_use();
+    let mut parts = HashMap::new();
+    let mut concats = Vec::new();
+    for (id, op) in graph.ops.iter() {
+        let OpKind::Concatenation { axis, activation } = op.kind else {
+            continue;
+        };
+        let [result] = op.outputs[..] else {
+            continue;
+        };
+        let out = graph.tensor(result);
+        let outer: usize = out.shape.iter().take(axis).product();
+        if activation != Activation::None
+            || outer != 1
+            || out.dtype != DType::I8
+            || du.is_graph_output(result)
+        {
+            continue;
+        }
+        let fits = op.inputs.iter().all(|&t| {
+            let x = graph.tensor(t);
+            let producer = du.producer(t).map(|p| &graph.ops[p]);
+            x.dtype == out.dtype
+                && x.quant == out.quant
+                && du.sole_consumer(t) == Some(id)
+                && op.inputs.iter().filter(|&&u| u == t).count() == 1
+                && producer.is_some_and(|p| {
+                    p.outputs.len() == 1
+                        && !p.kind.is_reshape_like()
+                        && !matches!(p.kind, OpKind::Concatenation { .. })
+                })
+        });
+        if !fits {
+            continue;
+        }
+        let mut offset = 0;
+        for &t in &op.inputs {
+            parts.insert(t, (result, offset));
+            offset += graph.tensor(t).byte_len().unwrap_or(0);
+        }
+        concats.push(id);
+    }
+    (parts, concats)
 }
 
 /// Refuses float compute with a message that says what to do.
@@ -78,6 +227,12 @@ struct Draft {
 
 struct Lowering<'g> {
     graph: &'g Graph,
+    options: LowerOptions,
+    /// Inputs of in-place concatenations: their result and byte offset.
+    parts: HashMap<TensorId, (TensorId, usize)>,
+    /// The in-place concatenations (no step of their own).
+    in_place: Vec<OpId>,
+    report: LowerReport,
     storage: HashMap<TensorId, Storage>,
     /// Per slot: size and the step that writes it, and the last step reading it.
     slots: Vec<Lifetime>,
@@ -98,15 +253,27 @@ fn io_spec(graph: &Graph, id: TensorId) -> IoSpec {
 }
 
 impl<'g> Lowering<'g> {
-    fn new(graph: &'g Graph) -> Result<Self, LowerError> {
+    fn new(graph: &'g Graph, options: LowerOptions) -> Result<Self, LowerError> {
         let mut storage = HashMap::new();
         for (i, &t) in graph.inputs.iter().enumerate() {
             storage.insert(t, Storage::Input(i));
         }
         let inputs = graph.inputs.iter().map(|&t| io_spec(graph, t)).collect();
         let outputs = graph.outputs.iter().map(|&t| io_spec(graph, t)).collect();
+        let (parts, in_place) = if options.concat_in_place {
+            in_place_concats(graph)
+        } else {
+            Default::default()
+        };
         Ok(Lowering {
             graph,
+            options,
+            parts,
+            report: LowerReport {
+                concats_in_place: in_place.len(),
+                ..LowerReport::default()
+            },
+            in_place,
             storage,
             slots: Vec::new(),
             steps: Vec::new(),
@@ -133,27 +300,47 @@ impl<'g> Lowering<'g> {
     }
 
     /// Storage for an op output: the caller's buffer for a graph output (the
-    /// first listing of it), else a fresh arena slot.
+    /// first listing of it), its block of an in-place concatenation, else a
+    /// fresh arena slot.
     fn write(&mut self, t: TensorId) -> Storage {
+        if let Some(&(result, offset)) = self.parts.get(&t) {
+            let slot = match self.storage.get(&result) {
+                Some(&Storage::Slot(slot)) => slot,
+                _ => self.new_slot(result),
+            };
+            let size = self.graph.tensor(t).byte_len().unwrap_or(0);
+            let s = Storage::Part { slot, offset, size };
+            self.storage.insert(t, s);
+            return s;
+        }
         let s = match self.graph.outputs.iter().position(|&o| o == t) {
             Some(i) => Storage::Output(i),
-            None => {
-                let size = self.graph.tensor(t).byte_len().unwrap_or(0);
-                let step = self.steps.len();
-                self.slots.push(Lifetime {
-                    size,
-                    first: step,
-                    last: step,
-                });
-                Storage::Slot(self.slots.len() - 1)
-            }
+            None => Storage::Slot(self.new_slot(t)),
         };
         self.storage.insert(t, s);
         s
     }
 
-    fn lower_op(&mut self, index: usize, op: &tinyq_ir::Op) -> Result<(), LowerError> {
+    /// A slot for `t`, live from the current step on; returns its index.
+    fn new_slot(&mut self, t: TensorId) -> usize {
+        let size = self.graph.tensor(t).byte_len().unwrap_or(0);
+        let step = self.steps.len();
+        self.slots.push(Lifetime {
+            size,
+            first: step,
+            last: step,
+        });
+        let slot = self.slots.len() - 1;
+        self.storage.insert(t, Storage::Slot(slot));
+        slot
+    }
+
+    fn lower_op(&mut self, id: OpId, index: usize, op: &tinyq_ir::Op) -> Result<(), LowerError> {
         let graph = self.graph;
+        // Its inputs already sit in their blocks of the result.
+        if self.in_place.contains(&id) {
+            return Ok(());
+        }
         let [output] = op.outputs[..] else {
             return Err(LowerError::Unsupported {
                 index,
@@ -169,9 +356,18 @@ impl<'g> Lowering<'g> {
         {
             self.slots[slot].last = self.steps.len();
             self.storage.insert(output, Storage::Slot(slot));
+            self.report.reshapes_aliased += 1;
             return Ok(());
         }
-        let selected = select_kernel(graph, op, index)?;
+        let selected = select_kernel(graph, op, index, self.options)?;
+        if selected.folded_zero_point {
+            self.report.zero_points_folded += 1;
+        }
+        if matches!(op.kind, OpKind::Conv2D(_))
+            && matches!(selected.kernel, Kernel::FullyConnected { .. })
+        {
+            self.report.pointwise_as_matmul += 1;
+        }
         let inputs: Vec<Storage> = selected.data_inputs.iter().map(|&t| self.read(t)).collect();
         let out = self.write(output);
         let provenance = Provenance {
@@ -241,6 +437,10 @@ impl<'g> Lowering<'g> {
             Storage::Slot(slot) => BufferRef::Arena {
                 offset: memory.offsets[slot],
                 size: self.slots[slot].size,
+            },
+            Storage::Part { slot, offset, size } => BufferRef::Arena {
+                offset: memory.offsets[slot] + offset,
+                size,
             },
         };
         let steps = self

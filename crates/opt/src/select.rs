@@ -10,13 +10,17 @@ use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, 
 use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose};
 
 use crate::error::LowerError;
+use crate::lower::LowerOptions;
 use crate::tables;
+use crate::zero_point;
 
 /// The kernel for an op and the tensors it reads as data buffers.
 #[derive(Debug)]
 pub struct Selected {
     pub kernel: Kernel,
     pub data_inputs: Vec<TensorId>,
+    /// The input zero point went into the bias ([`zero_point`]).
+    pub folded_zero_point: bool,
 }
 
 /// Context for error messages.
@@ -113,11 +117,30 @@ impl<'g> Ctx<'g> {
     }
 }
 
-/// Selects the kernel for `op` (the `index`-th op of the source model).
-pub fn select_kernel(graph: &Graph, op: &Op, index: usize) -> Result<Selected, LowerError> {
+/// Selects the kernel for `op` (the `index`-th op of the source model), with
+/// the input zero point folded into the bias where that is exact.
+pub fn select_kernel(
+    graph: &Graph,
+    op: &Op,
+    index: usize,
+    options: LowerOptions,
+) -> Result<Selected, LowerError> {
+    let mut selected = select_unfolded(graph, op, index, options)?;
+    if options.fold_zero_points {
+        selected.folded_zero_point = zero_point::fold_into_bias(&mut selected.kernel);
+    }
+    Ok(selected)
+}
+
+fn select_unfolded(
+    graph: &Graph,
+    op: &Op,
+    index: usize,
+    options: LowerOptions,
+) -> Result<Selected, LowerError> {
     let cx = Ctx { graph, op, index };
     let kernel = match &op.kind {
-        OpKind::Conv2D(attrs) => return conv2d(&cx, attrs),
+        OpKind::Conv2D(attrs) => return conv2d(&cx, attrs, options.pointwise_as_matmul),
         OpKind::DepthwiseConv2D(attrs) => return depthwise_conv2d(&cx, attrs),
         OpKind::FullyConnected(attrs) => return fully_connected(&cx, attrs),
         OpKind::AveragePool2D(attrs) => Kernel::AveragePool(pool(&cx, attrs)?),
@@ -163,6 +186,7 @@ pub fn select_kernel(graph: &Graph, op: &Op, index: usize) -> Result<Selected, L
             .take(data_input_count(&op.kind))
             .copied()
             .collect(),
+        folded_zero_point: false,
     })
 }
 
@@ -237,7 +261,7 @@ fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, 
     })
 }
 
-fn conv2d(cx: &Ctx<'_>, attrs: &Conv2D) -> Result<Selected, LowerError> {
+fn conv2d(cx: &Ctx<'_>, attrs: &Conv2D, matmul: bool) -> Result<Selected, LowerError> {
     let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
     let [n, ih, iw, ic] = cx.shape4(input)?;
     let [oc, kh, kw, fic] = cx.shape4(filter)?;
@@ -275,8 +299,46 @@ fn conv2d(cx: &Ctx<'_>, attrs: &Conv2D) -> Result<Selected, LowerError> {
     let params = conv::prepare_conv2d(geom, in_zp, (out_scale, out_zp), attrs.activation);
     let weights = weights(cx, oc, true)?;
     Ok(Selected {
-        kernel: Kernel::Conv2D { params, weights },
+        kernel: matmul
+            .then(|| as_matmul(&params, &weights))
+            .flatten()
+            .unwrap_or(Kernel::Conv2D { params, weights }),
         data_inputs: vec![cx.op.inputs[0]],
+        folded_zero_point: false,
+    })
+}
+
+/// A 1×1, stride-1, unpadded, ungrouped convolution is a matrix multiply:
+/// every pixel is a row of `IC` values times the `[OC, IC]` filter (OHWI
+/// with H = W = 1 is that matrix). The fully-connected kernel computes the
+/// same sums with the conv's own per-channel multipliers, so the result is
+/// identical; it runs one long loop instead of four nested ones.
+fn as_matmul(p: &conv::Conv2DParams, w: &Weights) -> Option<Kernel> {
+    let pointwise = p.filter_height == 1
+        && p.filter_width == 1
+        && p.stride_height == 1
+        && p.stride_width == 1
+        && p.pad_top == 0
+        && p.pad_left == 0
+        && p.filter_input_channels == p.input_channels
+        && p.output_height == p.input_height
+        && p.output_width == p.input_width;
+    if !pointwise {
+        return None;
+    }
+    let params = fully_connected::FullyConnectedParams {
+        batches: p.batches * p.input_height * p.input_width,
+        accum_depth: p.input_channels,
+        output_depth: p.output_channels,
+        input_offset: p.input_offset,
+        filter_offset: 0,
+        output_offset: p.output_offset,
+        act_min: p.act_min,
+        act_max: p.act_max,
+    };
+    Some(Kernel::FullyConnected {
+        params,
+        weights: w.clone(),
     })
 }
 
@@ -319,6 +381,7 @@ fn depthwise_conv2d(cx: &Ctx<'_>, attrs: &DepthwiseConv2D) -> Result<Selected, L
     Ok(Selected {
         kernel: Kernel::DepthwiseConv2D { params, weights },
         data_inputs: vec![cx.op.inputs[0]],
+        folded_zero_point: false,
     })
 }
 
@@ -372,6 +435,7 @@ fn fully_connected(cx: &Ctx<'_>, attrs: &FullyConnected) -> Result<Selected, Low
     Ok(Selected {
         kernel: Kernel::FullyConnected { params, weights },
         data_inputs: vec![cx.op.inputs[0]],
+        folded_zero_point: false,
     })
 }
 
@@ -575,6 +639,7 @@ fn concatenation(
     Ok(Selected {
         kernel: Kernel::Concat(params),
         data_inputs: cx.op.inputs.clone(),
+        folded_zero_point: false,
     })
 }
 

@@ -60,15 +60,25 @@ fn int8_model_equals_tflm() {
 #[test]
 fn float_model_with_calibration_equals_interpreter() {
     use ndarray_npy::ReadNpyExt as _;
-    let graph = tinyq_tflite::read_file(&fixture("conv_basic/float.tflite")).expect("model");
+    let session = tinyq_compiler::Session::new();
+    let model = session
+        .read_file(&fixture("conv_basic/float.tflite"))
+        .expect("model");
     let calib = std::fs::File::open(fixture("conv_basic/calib.in0.npy")).expect("calib");
     let calib = ndarray::ArrayD::<f32>::read_npy(calib).expect("npy");
-    let options = tinyq_quant::QuantOptions {
-        io: tinyq_quant::IoMode::Float,
+    let options = tinyq_compiler::QuantOptions {
+        io: tinyq_compiler::IoMode::Float,
         ..Default::default()
     };
-    let int8 = tinyq_quant::quantize(&graph, &[calib], options).expect("quantize");
-    let program = tinyq_opt::lower(&int8).expect("lower");
+    let calibration = tinyq_compiler::Calibration {
+        samples: &[calib],
+        options,
+        progress: None,
+    };
+    let program = session
+        .compile(&model, Some(calibration))
+        .expect("compile")
+        .program;
     let mut interp = tinyq_interp::Interpreter::new(&program);
     let input = read_npy(&fixture("conv_basic/floatio.in0.npy")).expect("input");
     let mut arena = conv_float::Arena::new();

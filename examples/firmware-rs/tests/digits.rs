@@ -44,8 +44,11 @@ fn classifies_real_digits() {
 
 #[test]
 fn classify_equals_the_interpreter() {
-    let graph = tinyq_tflite::read_file(&data("../generated/mnist_int8.tflite")).expect("model");
-    let program = tinyq_opt::lower(&graph).expect("lower");
+    let session = tinyq_compiler::Session::new();
+    let model = session
+        .read_file(&data("../generated/mnist_int8.tflite"))
+        .expect("model");
+    let program = session.compile(&model, None).expect("compile").program;
     let mut interp = tinyq_interp::Interpreter::new(&program);
     let images = read_npy(&data("test-images.npy")).expect("images");
     let mut arena = mnist::Arena::new();

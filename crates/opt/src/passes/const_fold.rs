@@ -5,6 +5,7 @@ use tinyq_ir::{Graph, OpId};
 
 use super::count;
 use crate::error::LowerError;
+use crate::lower::LowerOptions;
 use crate::pass::{Pass, PassOutcome};
 use crate::select::select_kernel;
 
@@ -49,7 +50,7 @@ impl Pass for ConstFold {
             let index = op.origin.unwrap_or(id.index());
             // Ops tinyq cannot run (float compute) are left for lowering to
             // judge with its own message.
-            let Ok(selected) = select_kernel(graph, op, index) else {
+            let Ok(selected) = select_kernel(graph, op, index, LowerOptions::none()) else {
                 continue;
             };
             let inputs: Vec<&[u8]> = selected

@@ -1,0 +1,151 @@
+//! The input zero point folded into the bias.
+//!
+//! A convolution-like kernel computes `Σ w·(x + input_offset) + bias` in
+//! wrapping int32 arithmetic, as TFLM's accumulator does. When every tap it
+//! sums reads a real input value (no padding is ever touched), that equals
+//! `Σ w·x + (bias + input_offset·Σ w)` modulo 2^32 exactly, so the offset
+//! moves into a folded bias and the kernel's inner loop loses an add per
+//! multiply-accumulate. A window that reaches into padding skips taps, and
+//! the folded sum would be off by `input_offset·Σ w` over the skipped taps;
+//! such kernels keep their offset (a border-corrected kernel can fold them
+//! later).
+
+use tinyq_ir::Kernel;
+use tinyq_ir::kernel::Weights;
+
+/// Folds the input offset of `kernel` into its bias where exact; returns
+/// whether it did.
+pub(crate) fn fold_into_bias(kernel: &mut Kernel) -> bool {
+    match kernel {
+        Kernel::FullyConnected { params, weights } => {
+            if params.input_offset == 0 {
+                return false;
+            }
+            let depth = params.accum_depth;
+            let (offset, filter_offset) = (params.input_offset, params.filter_offset);
+            fold(weights, offset, params.output_depth, |o, filter| {
+                filter
+                    .get(o * depth..(o + 1) * depth)
+                    .map(|row| {
+                        row.iter()
+                            .map(|&w| i32::from(w).wrapping_add(filter_offset))
+                    })
+                    .into_iter()
+                    .flatten()
+                    .fold(0i32, i32::wrapping_add)
+            });
+            params.input_offset = 0;
+            true
+        }
+        Kernel::Conv2D { params: p, weights } => {
+            if p.input_offset == 0
+                || !taps_in_bounds(
+                    p.input_height,
+                    p.output_height,
+                    p.stride_height,
+                    p.filter_height,
+                    p.dilation_height,
+                    p.pad_top,
+                )
+                || !taps_in_bounds(
+                    p.input_width,
+                    p.output_width,
+                    p.stride_width,
+                    p.filter_width,
+                    p.dilation_width,
+                    p.pad_left,
+                )
+            {
+                return false;
+            }
+            let per_filter = p.filter_height * p.filter_width * p.filter_input_channels;
+            fold(weights, p.input_offset, p.output_channels, |o, filter| {
+                sum(filter.get(o * per_filter..(o + 1) * per_filter))
+            });
+            p.input_offset = 0;
+            true
+        }
+        Kernel::DepthwiseConv2D { params: p, weights } => {
+            if p.input_offset == 0
+                || !taps_in_bounds(
+                    p.input_height,
+                    p.output_height,
+                    p.stride_height,
+                    p.filter_height,
+                    p.dilation_height,
+                    p.pad_top,
+                )
+                || !taps_in_bounds(
+                    p.input_width,
+                    p.output_width,
+                    p.stride_width,
+                    p.filter_width,
+                    p.dilation_width,
+                    p.pad_left,
+                )
+            {
+                return false;
+            }
+            // Filter [1, KH, KW, C*M]: channel o's taps are every (C*M)-th value.
+            let channels = p.input_channels * p.depth_multiplier;
+            fold(weights, p.input_offset, channels, |o, filter| {
+                filter
+                    .iter()
+                    .skip(o)
+                    .step_by(channels.max(1))
+                    .map(|&w| i32::from(w))
+                    .fold(0i32, i32::wrapping_add)
+            });
+            p.input_offset = 0;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `bias[o] += offset · filter_sum(o)`, wrapping; a missing bias becomes the
+/// folded term alone.
+fn fold(
+    weights: &mut Weights,
+    offset: i32,
+    channels: usize,
+    filter_sum: impl Fn(usize, &[i8]) -> i32,
+) {
+    let folded: Vec<i32> = (0..channels)
+        .map(|o| {
+            let bias = weights
+                .bias
+                .as_ref()
+                .and_then(|b| b.get(o))
+                .copied()
+                .unwrap_or(0);
+            bias.wrapping_add(offset.wrapping_mul(filter_sum(o, &weights.filter)))
+        })
+        .collect();
+    weights.bias = Some(folded);
+}
+
+fn sum(values: Option<&[i8]>) -> i32 {
+    values
+        .unwrap_or(&[])
+        .iter()
+        .map(|&w| i32::from(w))
+        .fold(0i32, i32::wrapping_add)
+}
+
+/// True when every tap of every output position along one axis lies inside
+/// the input: no padding before, and the last window ends inside.
+fn taps_in_bounds(
+    input: usize,
+    output: usize,
+    stride: usize,
+    kernel: usize,
+    dilation: usize,
+    pad_before: usize,
+) -> bool {
+    if pad_before != 0 || output == 0 || kernel == 0 {
+        return pad_before == 0;
+    }
+    let last = (output - 1) * stride + (kernel - 1) * dilation;
+    last < input
+}
