@@ -229,7 +229,16 @@ impl<'p> Writer<'p> {
     fn write(mut self) -> Result<TokenStream, EmitError> {
         let mut steps = Vec::new();
         for index in 0..self.program.steps.len() {
-            steps.push(self.step(index)?);
+            let block = self.step(index)?;
+            let step = &self.program.steps[index];
+            // A doc line on the block prints as `/// step N: ...` above it:
+            // the readable step comment, which plain comments cannot be in
+            // a token stream.
+            let doc = format!(" {}", step.provenance.describe(index, step.kernel.name()));
+            steps.push(quote! {
+                #[doc = #doc]
+                #block
+            });
         }
         let consts = self.constants();
         let api = self.api()?;
@@ -648,6 +657,8 @@ impl<'p> Writer<'p> {
         quote! {
             /// Every step of the program, in order.
             #allow_many
+            // Each step's doc line is a comment for the reader.
+            #[allow(unused_doc_comments)]
             fn run(#(#params,)* plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
                 #plan_unused
                 #(#steps)*

@@ -181,7 +181,9 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(in0: &[f32], out0: &mut [f32], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
+    /// step 0: quantize, model operator 0, "tfl.quantize", [1,4,4,8] -> [1,4,4,8]
     {
         let (_, out, _) = split_out(plan, 0, 128).ok_or(Error::Plan { step: 0 })?;
         let x0: &[f32] = in0;
@@ -192,6 +194,7 @@ fn run(in0: &[f32], out0: &mut [f32], plan: &mut [i8; PLAN_SIZE]) -> Result<(), 
         kernels::quantize::quantize_f32_to_i8(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: lut, model operator 1, "PartitionedCall:01", [1,4,4,8] -> [1,4,4,8]
     {
         let (head, out, _) = split_out(plan, 128, 128).ok_or(Error::Plan { step: 1 })?;
         let x0: &[i8] = head.get(0..128).ok_or(Error::Plan { step: 1 })?;
@@ -199,6 +202,7 @@ fn run(in0: &[f32], out0: &mut [f32], plan: &mut [i8; PLAN_SIZE]) -> Result<(), 
             *o = STEP_1_TABLE[usize::from(v as u8)] as i8;
         }
     }
+    /// step 2: dequantize, model operator 2, "PartitionedCall:0", [1,4,4,8] -> [1,4,4,8]
     {
         let x0: &[i8] = plan.get(128..256).ok_or(Error::Plan { step: 2 })?;
         for (o, &v) in out0.iter_mut().zip(x0) {

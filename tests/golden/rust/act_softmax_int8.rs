@@ -204,12 +204,14 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[i8],
     out0: &mut [i8],
     out1: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
+    /// step 0: softmax, model operator 0, "PartitionedCall:0", [1,4,10] -> [1,4,10]
     {
         let x0: &[i8] = in0;
         let p = kernels::softmax::SoftmaxParams {
@@ -222,6 +224,7 @@ fn run(
         kernels::softmax::softmax(&p, x0, out0)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: mul, model operator 1, "mul", [1,4,10], [] -> [1,4,10]
     {
         let (_, out, _) = split_out(plan, 0, 40).ok_or(Error::Plan { step: 1 })?;
         let x0: &[i8] = in0;
@@ -246,6 +249,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    /// step 2: softmax, model operator 2, "PartitionedCall:1", [1,4,10] -> [1,4,10]
     {
         let x0: &[i8] = plan.get(0..40).ok_or(Error::Plan { step: 2 })?;
         let p = kernels::softmax::SoftmaxParams {

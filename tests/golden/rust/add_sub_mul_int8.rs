@@ -308,6 +308,7 @@ pub fn invoke_bytes(
 }
 /// Every step of the program, in order.
 #[allow(clippy::too_many_arguments)]
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[i8],
     in1: &[i8],
@@ -318,6 +319,7 @@ fn run(
     out3: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
+    /// step 0: add, model operator 0, "PartitionedCall:1", [1,6,6,4], [1,1,1,4] -> [1,6,6,4]
     {
         let x0: &[i8] = in1;
         let x1: &[i8] = in2;
@@ -346,6 +348,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: sub, model operator 1, "PartitionedCall:2", [1,6,6,4], [1,6,1,4] -> [1,6,6,4]
     {
         let x0: &[i8] = in1;
         let x1: &[i8] = in0;
@@ -374,6 +377,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    /// step 2: mul, model operator 2, "PartitionedCall:0", [1,6,6,4], [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = &*out3;
         let x1: &[i8] = &*out0;
@@ -389,6 +393,7 @@ fn run(
         kernels::elementwise::mul(&p, x0, x1, out2)
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    /// step 3: mul, model operator 3, "mul_1", [1,6,6,4], [4] -> [1,6,6,4]
     {
         let (_, out, _) = split_out(plan, 0, 144).ok_or(Error::Plan { step: 3 })?;
         let x0: &[i8] = in1;
@@ -413,6 +418,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    /// step 4: add, model operator 4, "PartitionedCall:3", [1,6,6,4], [4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(0..144).ok_or(Error::Plan { step: 4 })?;
         let x1: &[i8] = &CONST_1_I8;

@@ -209,12 +209,14 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[i8],
     out0: &mut [i8],
     out1: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
+    /// step 0: conv2d, model operator 0, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze1", [1,8,8,3] -> [1,8,8,4]
     {
         let (_, out, _) = split_out(plan, 0, 256).ok_or(Error::Plan { step: 0 })?;
         let x0: &[i8] = in0;
@@ -251,6 +253,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: lut, model operator 1, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze11", [1,8,8,4] -> [1,8,8,4]
     {
         let (head, out, _) = split_out(plan, 256, 256).ok_or(Error::Plan { step: 1 })?;
         let x0: &[i8] = head.get(0..256).ok_or(Error::Plan { step: 1 })?;
@@ -258,32 +261,21 @@ fn run(
             *o = STEP_1_TABLE[usize::from(v as u8)] as i8;
         }
     }
+    /// step 2: fully_connected, model operator 2, "conv2d_16_1/BiasAdd;conv2d_16_1/convolution;conv2d_16_1/Squeeze1", [1,8,8,3] -> [1,8,8,2]
     {
         let (_, out, _) = split_out(plan, 512, 128).ok_or(Error::Plan { step: 2 })?;
         let x0: &[i8] = in0;
-        let p = kernels::conv::Conv2DParams {
-            batches: 1,
-            input_height: 8,
-            input_width: 8,
-            input_channels: 3,
-            filter_height: 1,
-            filter_width: 1,
-            filter_input_channels: 3,
-            output_height: 8,
-            output_width: 8,
-            output_channels: 2,
-            stride_height: 1,
-            stride_width: 1,
-            dilation_height: 1,
-            dilation_width: 1,
-            pad_top: 0,
-            pad_left: 0,
-            input_offset: 6,
+        let p = kernels::fully_connected::FullyConnectedParams {
+            batches: 64,
+            accum_depth: 3,
+            output_depth: 2,
+            input_offset: 0,
+            filter_offset: 0,
             output_offset: -6,
             act_min: -128,
             act_max: 127,
         };
-        kernels::conv::conv2d(
+        kernels::fully_connected::fully_connected(
                 &p,
                 x0,
                 &STEP_2_FILTER,
@@ -294,6 +286,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    /// step 3: concat, model operator 3, "StatefulPartitionedCall:0", [1,8,8,3], [1,8,8,4], [1,8,8,2] -> [1,8,8,9]
     {
         let x0: &[i8] = in0;
         let x1: &[i8] = plan.get(256..512).ok_or(Error::Plan { step: 3 })?;
@@ -305,6 +298,7 @@ fn run(
         kernels::concat::concat(&p, &[x0, x1, x2], out0)
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    /// step 4: conv2d, model operator 4, "conv2d_17_1/BiasAdd;conv2d_17_1/convolution;conv2d_17_1/Squeeze1", [1,8,8,3] -> [1,4,8,4]
     {
         let (_, out, _) = split_out(plan, 256, 128).ok_or(Error::Plan { step: 4 })?;
         let x0: &[i8] = in0;
@@ -341,6 +335,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 4, error })?;
     }
+    /// step 5: concat, model operator 5, "StatefulPartitionedCall:1", [1,8,8,4], [1,4,8,4] -> [1,12,8,4]
     {
         let x0: &[i8] = plan.get(0..256).ok_or(Error::Plan { step: 5 })?;
         let x1: &[i8] = plan.get(256..384).ok_or(Error::Plan { step: 5 })?;
@@ -372,7 +367,7 @@ static STEP_1_TABLE: [u8; 256] = *b"\xF8\xF8\xF8\xF8\xF9\xF9\xF9\xF9\xFA\xFB\xFB
 static STEP_2_FILTER: [u8; 6] = *b"\x08\xC3\x81\xDD\xAC\x7F";
 static STEP_2_MULTIPLIERS: [i32; 2] = [2009744896, 1858645376];
 static STEP_2_SHIFTS: [i32; 2] = [-5, -5];
-static STEP_2_BIAS: [i32; 2] = [-172, -109];
+static STEP_2_BIAS: [i32; 2] = [-1252, -61];
 static STEP_4_FILTER: [u8; 36] = *b"\xCB\x7F\x96\xFBD\x81(\xD1\x05\xED_\x84\x89mTN\x81\xDCm\x81j\xDF^\\8\xBE4\x92g\x0E\x16\xC3\x81\xF6a_";
 static STEP_4_MULTIPLIERS: [i32; 4] = [1571527263, 1943265671, 1853195621, 1971864470];
 static STEP_4_SHIFTS: [i32; 4] = [-6, -6, -6, -6];
@@ -706,6 +701,92 @@ mod kernels {
                             output[out_base + o] = clamp_to_i8(v, p.act_min, p.act_max);
                         }
                     }
+                }
+            }
+            Ok(())
+        }
+    }
+    pub mod fully_connected {
+        //! FULLY_CONNECTED, int8 activations and int8 weights (spec 2.9), as TFLM's
+        //! `reference_integer_ops::FullyConnected` (per-tensor) and
+        //! `FullyConnectedPerChannel`.
+        //!
+        //! The input is read as `[batches, accum_depth]`, the filter as
+        //! `[output_depth, accum_depth]`, bias `[output_depth]`, output
+        //! `[batches, output_depth]`; `batches` is the product of every output dim
+        //! but the last (`keep_num_dims` only changes the output's shape, which the
+        //! caller handles).
+        //!
+        //! Multipliers: `out_multiplier` / `out_shift` hold **one** entry (per-tensor
+        //! weights, from [`prepare_fc_multiplier_per_tensor`]) or **one per output
+        //! channel** (per-channel weights, from [`prepare_fc_multipliers_per_channel`]).
+        use super::conv::{check_act_range, check_shifts, volume};
+        use super::error::{KernelError, check_len};
+        use super::fixedpoint::{clamp_to_i8, mbqm};
+        /// Shape and folded quantization of one FULLY_CONNECTED.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct FullyConnectedParams {
+            /// Rows of the input/output view.
+            pub batches: usize,
+            /// Length of each dot product (the filter's last dim).
+            pub accum_depth: usize,
+            /// Output channels (the filter's first dim).
+            pub output_depth: usize,
+            /// `-input_zero_point`.
+            pub input_offset: i32,
+            /// `-filter_zero_point` for per-tensor weights; 0 for per-channel weights
+            /// (TFLM's per-channel kernel ignores the filter zero point).
+            pub filter_offset: i32,
+            /// `output_zero_point`.
+            pub output_offset: i32,
+            /// Fused-activation clamp, lower bound (within -128..=127).
+            pub act_min: i32,
+            /// Fused-activation clamp, upper bound (within act_min..=127).
+            pub act_max: i32,
+        }
+        /// FULLY_CONNECTED int8. `bias`, if present, holds `output_depth` entries;
+        /// `out_multiplier` / `out_shift` hold 1 (per-tensor) or `output_depth`
+        /// (per-channel) entries.
+        pub fn fully_connected(
+            p: &FullyConnectedParams,
+            input: &[i8],
+            filter: &[u8],
+            bias: Option<&[i32]>,
+            out_multiplier: &[i32],
+            out_shift: &[i32],
+            output: &mut [i8],
+        ) -> Result<(), KernelError> {
+            let (batches, depth, out_depth) = (p.batches, p.accum_depth, p.output_depth);
+            check_act_range(p.act_min, p.act_max)?;
+            check_len("input", volume(&[batches, depth])?, input.len())?;
+            check_len("filter", volume(&[out_depth, depth])?, filter.len())?;
+            check_len("output", volume(&[batches, out_depth])?, output.len())?;
+            if let Some(bias) = bias {
+                check_len("bias", out_depth, bias.len())?;
+            }
+            let per_channel = out_multiplier.len() != 1;
+            if per_channel {
+                check_len("out_multiplier", out_depth, out_multiplier.len())?;
+            }
+            check_len("out_shift", out_multiplier.len(), out_shift.len())?;
+            check_shifts(out_shift)?;
+            for b in 0..batches {
+                let xs = &input[b * depth..(b + 1) * depth];
+                for o in 0..out_depth {
+                    let ws = &filter[o * depth..(o + 1) * depth];
+                    let mut acc: i32 = 0;
+                    for (&x, &w) in xs.iter().zip(ws) {
+                        let x = super::bytes::widen(x).wrapping_add(p.input_offset);
+                        let w = super::bytes::widen(w).wrapping_add(p.filter_offset);
+                        acc = acc.wrapping_add(w.wrapping_mul(x));
+                    }
+                    if let Some(bias) = bias {
+                        acc = acc.wrapping_add(bias[o]);
+                    }
+                    let q = if per_channel { o } else { 0 };
+                    let v = mbqm(acc, out_multiplier[q], out_shift[q])
+                        .wrapping_add(p.output_offset);
+                    output[b * out_depth + o] = clamp_to_i8(v, p.act_min, p.act_max);
                 }
             }
             Ok(())

@@ -183,8 +183,10 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
     let _ = plan;
+    /// step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,8,8,3] -> [1,8,8,6]
     {
         let x0: &[i8] = in0;
         let p = kernels::conv::Conv2DParams {

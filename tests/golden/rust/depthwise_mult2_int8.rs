@@ -183,7 +183,9 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
+    /// step 0: depthwise_conv2d, model operator 0, "depthwise_conv2d_1_1/Relu6;depthwise_conv2d_1_1/BiasAdd;depthwise_conv2d_1_1/depthwise;depthw...", [1,9,9,3] -> [1,4,4,6]
     {
         let (_, out, _) = split_out(plan, 0, 96).ok_or(Error::Plan { step: 0 })?;
         let x0: &[i8] = in0;
@@ -203,7 +205,7 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             dilation_width: 1,
             pad_top: 0,
             pad_left: 0,
-            input_offset: -11,
+            input_offset: 0,
             output_offset: -128,
             act_min: -128,
             act_max: 127,
@@ -219,6 +221,7 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: depthwise_conv2d, model operator 1, "StatefulPartitionedCall:0", [1,4,4,6] -> [1,4,4,6]
     {
         let x0: &[i8] = plan.get(0..96).ok_or(Error::Plan { step: 1 })?;
         let p = kernels::depthwise::DepthwiseParams {
@@ -271,7 +274,7 @@ static STEP_0_MULTIPLIERS: [i32; 6] = [
     1510813309, 1943652834, 1990208370, 1836804934, 1924022943, 1964464717,
 ];
 static STEP_0_SHIFTS: [i32; 6] = [-7, -7, -7, -7, -7, -7];
-static STEP_0_BIAS: [i32; 6] = [-288, 8434, -3094, -2818, 14009, -649];
+static STEP_0_BIAS: [i32; 6] = [988, 9732, -3413, 42, 13063, 1199];
 static STEP_1_FILTER: [u8; 36] = *b"[\x7FG\x02\x81\x17v\xAC\xBB2\x84a\x10\xEE\x81\x9E\x0EB\x16[\xFE\xF9M\x81\xA7\xAE\x89\x7Fw\r\x7F\x84\x7F\x1E\n\x86";
 static STEP_1_MULTIPLIERS: [i32; 6] = [
     1392679229, 1528003240, 1205144209, 1427623200, 1470070039, 2097011569,

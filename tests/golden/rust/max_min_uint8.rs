@@ -226,6 +226,7 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[u8],
     out0: &mut [u8],
@@ -234,6 +235,7 @@ fn run(
     out3: &mut [u8],
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
+    /// step 0: lut, model operator 0, "tfl.quantize", [1,6,6,4] -> [1,6,6,4]
     {
         let (_, out, _) = split_out(plan, 0, 144).ok_or(Error::Plan { step: 0 })?;
         let x0: &[u8] = in0;
@@ -241,32 +243,21 @@ fn run(
             *o = STEP_0_TABLE[usize::from(v)] as i8;
         }
     }
+    /// step 1: fully_connected, model operator 1, "conv2d_10_1/BiasAdd;conv2d_10_1/convolution;conv2d_10_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 144, 144).ok_or(Error::Plan { step: 1 })?;
         let x0: &[i8] = head.get(0..144).ok_or(Error::Plan { step: 1 })?;
-        let p = kernels::conv::Conv2DParams {
-            batches: 1,
-            input_height: 6,
-            input_width: 6,
-            input_channels: 4,
-            filter_height: 1,
-            filter_width: 1,
-            filter_input_channels: 4,
-            output_height: 6,
-            output_width: 6,
-            output_channels: 4,
-            stride_height: 1,
-            stride_width: 1,
-            dilation_height: 1,
-            dilation_width: 1,
-            pad_top: 0,
-            pad_left: 0,
-            input_offset: -70,
+        let p = kernels::fully_connected::FullyConnectedParams {
+            batches: 36,
+            accum_depth: 4,
+            output_depth: 4,
+            input_offset: 0,
+            filter_offset: 0,
             output_offset: -71,
             act_min: -128,
             act_max: 127,
         };
-        kernels::conv::conv2d(
+        kernels::fully_connected::fully_connected(
                 &p,
                 x0,
                 &STEP_1_FILTER,
@@ -277,32 +268,21 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    /// step 2: fully_connected, model operator 2, "conv2d_11_1/BiasAdd;conv2d_11_1/convolution;conv2d_11_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 2 })?;
         let x0: &[i8] = head.get(0..144).ok_or(Error::Plan { step: 2 })?;
-        let p = kernels::conv::Conv2DParams {
-            batches: 1,
-            input_height: 6,
-            input_width: 6,
-            input_channels: 4,
-            filter_height: 1,
-            filter_width: 1,
-            filter_input_channels: 4,
-            output_height: 6,
-            output_width: 6,
-            output_channels: 4,
-            stride_height: 1,
-            stride_width: 1,
-            dilation_height: 1,
-            dilation_width: 1,
-            pad_top: 0,
-            pad_left: 0,
-            input_offset: -70,
+        let p = kernels::fully_connected::FullyConnectedParams {
+            batches: 36,
+            accum_depth: 4,
+            output_depth: 4,
+            input_offset: 0,
+            filter_offset: 0,
             output_offset: 70,
             act_min: -128,
             act_max: 127,
         };
-        kernels::conv::conv2d(
+        kernels::fully_connected::fully_connected(
                 &p,
                 x0,
                 &STEP_2_FILTER,
@@ -313,6 +293,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    /// step 3: minimum, model operator 3, "StatefulPartitionedCall:11", [1,6,6,4], [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 432, 144).ok_or(Error::Plan { step: 3 })?;
         let x0: &[i8] = head.get(288..432).ok_or(Error::Plan { step: 3 })?;
@@ -320,32 +301,21 @@ fn run(
         kernels::elementwise::minimum(x0, x1, out)
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    /// step 4: fully_connected, model operator 4, "conv2d_12_1/BiasAdd;conv2d_12_1/convolution;conv2d_12_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 4 })?;
         let x0: &[i8] = head.get(0..144).ok_or(Error::Plan { step: 4 })?;
-        let p = kernels::conv::Conv2DParams {
-            batches: 1,
-            input_height: 6,
-            input_width: 6,
-            input_channels: 4,
-            filter_height: 1,
-            filter_width: 1,
-            filter_input_channels: 4,
-            output_height: 6,
-            output_width: 6,
-            output_channels: 4,
-            stride_height: 1,
-            stride_width: 1,
-            dilation_height: 1,
-            dilation_width: 1,
-            pad_top: 0,
-            pad_left: 0,
-            input_offset: -70,
+        let p = kernels::fully_connected::FullyConnectedParams {
+            batches: 36,
+            accum_depth: 4,
+            output_depth: 4,
+            input_offset: 0,
+            filter_offset: 0,
             output_offset: -66,
             act_min: -128,
             act_max: 127,
         };
-        kernels::conv::conv2d(
+        kernels::fully_connected::fully_connected(
                 &p,
                 x0,
                 &STEP_4_FILTER,
@@ -356,32 +326,21 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 4, error })?;
     }
+    /// step 5: fully_connected, model operator 5, "conv2d_13_1/BiasAdd;conv2d_13_1/convolution;conv2d_13_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 576, 144).ok_or(Error::Plan { step: 5 })?;
         let x0: &[i8] = head.get(0..144).ok_or(Error::Plan { step: 5 })?;
-        let p = kernels::conv::Conv2DParams {
-            batches: 1,
-            input_height: 6,
-            input_width: 6,
-            input_channels: 4,
-            filter_height: 1,
-            filter_width: 1,
-            filter_input_channels: 4,
-            output_height: 6,
-            output_width: 6,
-            output_channels: 4,
-            stride_height: 1,
-            stride_width: 1,
-            dilation_height: 1,
-            dilation_width: 1,
-            pad_top: 0,
-            pad_left: 0,
-            input_offset: -70,
+        let p = kernels::fully_connected::FullyConnectedParams {
+            batches: 36,
+            accum_depth: 4,
+            output_depth: 4,
+            input_offset: 0,
+            filter_offset: 0,
             output_offset: 2,
             act_min: -128,
             act_max: 127,
         };
-        kernels::conv::conv2d(
+        kernels::fully_connected::fully_connected(
                 &p,
                 x0,
                 &STEP_5_FILTER,
@@ -392,6 +351,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 5, error })?;
     }
+    /// step 6: mean, model operator 6, "Mean", [1,6,6,4] -> [1,6,1,4]
     {
         let (head, out, _) = split_out(plan, 720, 24).ok_or(Error::Plan { step: 6 })?;
         let x0: &[i8] = head.get(576..720).ok_or(Error::Plan { step: 6 })?;
@@ -408,6 +368,7 @@ fn run(
         kernels::reduce::mean(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 6, error })?;
     }
+    /// step 7: maximum, model operator 7, "StatefulPartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4]
     {
         let (head, out, tail) = split_out(plan, 576, 144)
             .ok_or(Error::Plan { step: 7 })?;
@@ -423,32 +384,21 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 7, error })?;
     }
+    /// step 8: fully_connected, model operator 8, "conv2d_14_1/BiasAdd;conv2d_14_1/convolution;conv2d_14_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 8 })?;
         let x0: &[i8] = head.get(0..144).ok_or(Error::Plan { step: 8 })?;
-        let p = kernels::conv::Conv2DParams {
-            batches: 1,
-            input_height: 6,
-            input_width: 6,
-            input_channels: 4,
-            filter_height: 1,
-            filter_width: 1,
-            filter_input_channels: 4,
-            output_height: 6,
-            output_width: 6,
-            output_channels: 4,
-            stride_height: 1,
-            stride_width: 1,
-            dilation_height: 1,
-            dilation_width: 1,
-            pad_top: 0,
-            pad_left: 0,
-            input_offset: -70,
+        let p = kernels::fully_connected::FullyConnectedParams {
+            batches: 36,
+            accum_depth: 4,
+            output_depth: 4,
+            input_offset: 0,
+            filter_offset: 0,
             output_offset: 122,
             act_min: -128,
             act_max: 127,
         };
-        kernels::conv::conv2d(
+        kernels::fully_connected::fully_connected(
                 &p,
                 x0,
                 &STEP_8_FILTER,
@@ -459,6 +409,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 8, error })?;
     }
+    /// step 9: minimum, model operator 9, "StatefulPartitionedCall:31", [1,6,6,4], [] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 720, 144).ok_or(Error::Plan { step: 9 })?;
         let x0: &[i8] = head.get(288..432).ok_or(Error::Plan { step: 9 })?;
@@ -473,32 +424,21 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 9, error })?;
     }
+    /// step 10: fully_connected, model operator 10, "conv2d_9_1/BiasAdd;conv2d_9_1/convolution;conv2d_9_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 10 })?;
         let x0: &[i8] = head.get(0..144).ok_or(Error::Plan { step: 10 })?;
-        let p = kernels::conv::Conv2DParams {
-            batches: 1,
-            input_height: 6,
-            input_width: 6,
-            input_channels: 4,
-            filter_height: 1,
-            filter_width: 1,
-            filter_input_channels: 4,
-            output_height: 6,
-            output_width: 6,
-            output_channels: 4,
-            stride_height: 1,
-            stride_width: 1,
-            dilation_height: 1,
-            dilation_width: 1,
-            pad_top: 0,
-            pad_left: 0,
-            input_offset: -70,
+        let p = kernels::fully_connected::FullyConnectedParams {
+            batches: 36,
+            accum_depth: 4,
+            output_depth: 4,
+            input_offset: 0,
+            filter_offset: 0,
             output_offset: -71,
             act_min: -128,
             act_max: 127,
         };
-        kernels::conv::conv2d(
+        kernels::fully_connected::fully_connected(
                 &p,
                 x0,
                 &STEP_10_FILTER,
@@ -509,6 +449,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 10, error })?;
     }
+    /// step 11: maximum, model operator 11, "StatefulPartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4]
     {
         let (_, out, tail) = split_out(plan, 0, 144).ok_or(Error::Plan { step: 11 })?;
         let x0: &[i8] = tail.get(144..288).ok_or(Error::Plan { step: 11 })?;
@@ -516,24 +457,28 @@ fn run(
         kernels::elementwise::maximum(x0, x1, out)
             .map_err(|error| Error::Kernel { step: 11, error })?;
     }
+    /// step 12: lut, model operator 12, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(576..720).ok_or(Error::Plan { step: 12 })?;
         for (o, &v) in out0.iter_mut().zip(x0) {
             *o = STEP_12_TABLE[usize::from(v as u8)];
         }
     }
+    /// step 13: lut, model operator 13, "StatefulPartitionedCall:3", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(720..864).ok_or(Error::Plan { step: 13 })?;
         for (o, &v) in out1.iter_mut().zip(x0) {
             *o = STEP_13_TABLE[usize::from(v as u8)];
         }
     }
+    /// step 14: lut, model operator 14, "StatefulPartitionedCall:0", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(0..144).ok_or(Error::Plan { step: 14 })?;
         for (o, &v) in out2.iter_mut().zip(x0) {
             *o = STEP_14_TABLE[usize::from(v as u8)];
         }
     }
+    /// step 15: lut, model operator 15, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(432..576).ok_or(Error::Plan { step: 15 })?;
         for (o, &v) in out3.iter_mut().zip(x0) {
@@ -557,27 +502,27 @@ static STEP_0_TABLE: [u8; 256] = *b"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8A
 static STEP_1_FILTER: [u8; 16] = *b"\x81\xB0\xDC\xE0\xA2\x7F\xED\x064\x7FD\x9C)\x81\x13\xED";
 static STEP_1_MULTIPLIERS: [i32; 4] = [1612974612, 1284580232, 1160621946, 1459580315];
 static STEP_1_SHIFTS: [i32; 4] = [-6, -6, -5, -6];
-static STEP_1_BIAS: [i32; 4] = [530, -656, -248, -339];
+static STEP_1_BIAS: [i32; 4] = [19780, -2056, -10538, 5681];
 static STEP_2_FILTER: [u8; 16] = *b"&\x0B\xBA\x7F\x81\x9D\xD0\xE1\xB8\xE2@\x7F\xE0\x1E\x81\x9D";
 static STEP_2_MULTIPLIERS: [i32; 4] = [1321497856, 1208289536, 1347626496, 1324640000];
 static STEP_2_SHIFTS: [i32; 4] = [-5, -5, -5, -5];
-static STEP_2_BIAS: [i32; 4] = [-230, -407, -21, -393];
+static STEP_2_BIAS: [i32; 4] = [-7650, 20943, -6251, 15567];
 static STEP_4_FILTER: [u8; 16] = *b"\x18\x81\x84\xEE\xFB\x81\x04\x1AI\x7F:(\x81S\xBA\xF2";
 static STEP_4_MULTIPLIERS: [i32; 4] = [1968883856, 1951982673, 1143670849, 1867740919];
 static STEP_4_SHIFTS: [i32; 4] = [-6, -6, -5, -6];
-static STEP_4_BIAS: [i32; 4] = [68, 79, -45, -296];
+static STEP_4_BIAS: [i32; 4] = [17218, 7219, -20905, 8664];
 static STEP_5_FILTER: [u8; 16] = *b"\x81\n\x01\xD3\xFE\x04\x7Fso\xD2\xCE\x81[\xFE\xF0\x81";
 static STEP_5_MULTIPLIERS: [i32; 4] = [1604772917, 1726974267, 1503304163, 1375355608];
 static STEP_5_SHIFTS: [i32; 4] = [-6, -7, -6, -6];
-static STEP_5_BIAS: [i32; 4] = [93, -379, 42, -49];
+static STEP_5_BIAS: [i32; 4] = [11363, -17459, 7882, 3731];
 static STEP_8_FILTER: [u8; 16] = *b"\xE4yC\x7F\xB3\x7F\x865Rt\x81\xBA\x7F4.G";
 static STEP_8_MULTIPLIERS: [i32; 4] = [1668079210, 1090775035, 1086775327, 1831668040];
 static STEP_8_SHIFTS: [i32; 4] = [-6, -5, -5, -5];
-static STEP_8_BIAS: [i32; 4] = [-1, -98, -165, 39];
+static STEP_8_BIAS: [i32; 4] = [-20091, 1232, -235, -20681];
 static STEP_10_FILTER: [u8; 16] = *b"\x81\xE2\0\xFA\x81=\xDE\xF1'#5\x81\xCC\x19\x7FL";
 static STEP_10_MULTIPLIERS: [i32; 4] = [1749607831, 1471424568, 1374485032, 1087283403];
 static STEP_10_SHIFTS: [i32; 4] = [-7, -7, -7, -7];
-static STEP_10_BIAS: [i32; 4] = [1291, 659, -1529, -507];
+static STEP_10_BIAS: [i32; 4] = [12701, 8709, -1529, -12827];
 static STEP_12_TABLE: [u8; 256] = *b"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8A\x8B\x8C\x8D\x8E\x8F\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9A\x9B\x9C\x9D\x9E\x9F\xA0\xA1\xA2\xA3\xA4\xA5\xA6\xA7\xA8\xA9\xAA\xAB\xAC\xAD\xAE\xAF\xB0\xB1\xB2\xB3\xB4\xB5\xB6\xB7\xB8\xB9\xBA\xBB\xBC\xBD\xBE\xBF\xC0\xC1\xC2\xC3\xC4\xC5\xC6\xC7\xC8\xC9\xCA\xCB\xCC\xCD\xCE\xCF\xD0\xD1\xD2\xD3\xD4\xD5\xD6\xD7\xD8\xD9\xDA\xDB\xDC\xDD\xDE\xDF\xE0\xE1\xE2\xE3\xE4\xE5\xE6\xE7\xE8\xE9\xEA\xEB\xEC\xED\xEE\xEF\xF0\xF1\xF2\xF3\xF4\xF5\xF6\xF7\xF8\xF9\xFA\xFB\xFC\xFD\xFE\xFF\0\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0B\x0C\r\x0E\x0F\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1A\x1B\x1C\x1D\x1E\x1F !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7F";
 static STEP_13_TABLE: [u8; 256] = *b"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8A\x8B\x8C\x8D\x8E\x8F\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9A\x9B\x9C\x9D\x9E\x9F\xA0\xA1\xA2\xA3\xA4\xA5\xA6\xA7\xA8\xA9\xAA\xAB\xAC\xAD\xAE\xAF\xB0\xB1\xB2\xB3\xB4\xB5\xB6\xB7\xB8\xB9\xBA\xBB\xBC\xBD\xBE\xBF\xC0\xC1\xC2\xC3\xC4\xC5\xC6\xC7\xC8\xC9\xCA\xCB\xCC\xCD\xCE\xCF\xD0\xD1\xD2\xD3\xD4\xD5\xD6\xD7\xD8\xD9\xDA\xDB\xDC\xDD\xDE\xDF\xE0\xE1\xE2\xE3\xE4\xE5\xE6\xE7\xE8\xE9\xEA\xEB\xEC\xED\xEE\xEF\xF0\xF1\xF2\xF3\xF4\xF5\xF6\xF7\xF8\xF9\xFA\xFB\xFC\xFD\xFE\xFF\0\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0B\x0C\r\x0E\x0F\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1A\x1B\x1C\x1D\x1E\x1F !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7F";
 static STEP_14_TABLE: [u8; 256] = *b"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8A\x8B\x8C\x8D\x8E\x8F\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9A\x9B\x9C\x9D\x9E\x9F\xA0\xA1\xA2\xA3\xA4\xA5\xA6\xA7\xA8\xA9\xAA\xAB\xAC\xAD\xAE\xAF\xB0\xB1\xB2\xB3\xB4\xB5\xB6\xB7\xB8\xB9\xBA\xBB\xBC\xBD\xBE\xBF\xC0\xC1\xC2\xC3\xC4\xC5\xC6\xC7\xC8\xC9\xCA\xCB\xCC\xCD\xCE\xCF\xD0\xD1\xD2\xD3\xD4\xD5\xD6\xD7\xD8\xD9\xDA\xDB\xDC\xDD\xDE\xDF\xE0\xE1\xE2\xE3\xE4\xE5\xE6\xE7\xE8\xE9\xEA\xEB\xEC\xED\xEE\xEF\xF0\xF1\xF2\xF3\xF4\xF5\xF6\xF7\xF8\xF9\xFA\xFB\xFC\xFD\xFE\xFF\0\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0B\x0C\r\x0E\x0F\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1A\x1B\x1C\x1D\x1E\x1F !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7F";
@@ -777,76 +722,12 @@ mod kernels {
         //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
         //! skipped, which equals padding with the input zero point. Bottom/right
         //! padding is implied by the output size.
-        use super::error::{KernelError, check_len};
-        use super::fixedpoint::{clamp_to_i8, mbqm};
-        /// Geometry and folded quantization of one CONV_2D.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub struct Conv2DParams {
-            /// N (same for input and output).
-            pub batches: usize,
-            /// IH.
-            pub input_height: usize,
-            /// IW.
-            pub input_width: usize,
-            /// IC.
-            pub input_channels: usize,
-            /// KH.
-            pub filter_height: usize,
-            /// KW.
-            pub filter_width: usize,
-            /// FIC, the filter's input depth; `IC / FIC` groups.
-            pub filter_input_channels: usize,
-            /// OH.
-            pub output_height: usize,
-            /// OW.
-            pub output_width: usize,
-            /// OC.
-            pub output_channels: usize,
-            /// Vertical stride (>= 1).
-            pub stride_height: usize,
-            /// Horizontal stride (>= 1).
-            pub stride_width: usize,
-            /// Vertical dilation (>= 1).
-            pub dilation_height: usize,
-            /// Horizontal dilation (>= 1).
-            pub dilation_width: usize,
-            /// Rows of padding above the image.
-            pub pad_top: usize,
-            /// Columns of padding left of the image.
-            pub pad_left: usize,
-            /// `-input_zero_point`.
-            pub input_offset: i32,
-            /// `output_zero_point`.
-            pub output_offset: i32,
-            /// Fused-activation clamp, lower bound (within -128..=127).
-            pub act_min: i32,
-            /// Fused-activation clamp, upper bound (within act_min..=127).
-            pub act_max: i32,
-        }
+        use super::error::KernelError;
         /// Product of dims, or an error if it overflows `usize`.
         pub(crate) fn volume(dims: &[usize]) -> Result<usize, KernelError> {
             dims.iter()
                 .try_fold(1usize, |n, &d| n.checked_mul(d))
                 .ok_or(KernelError::InvalidParams("tensor size overflows usize"))
-        }
-        /// Checks that the largest unpadded coordinate a window reads,
-        /// `(out - 1) * stride + (k - 1) * dilation`, fits in `usize`.
-        pub(crate) fn check_span(
-            out: usize,
-            stride: usize,
-            k: usize,
-            dilation: usize,
-        ) -> Result<(), KernelError> {
-            let span = out
-                .saturating_sub(1)
-                .checked_mul(stride)
-                .and_then(|a| {
-                    k.saturating_sub(1)
-                        .checked_mul(dilation)
-                        .and_then(|b| a.checked_add(b))
-                });
-            span.map(|_| ())
-                .ok_or(KernelError::InvalidParams("window span overflows usize"))
         }
         /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
         pub(crate) fn check_act_range(
@@ -872,10 +753,50 @@ mod kernels {
                 Err(KernelError::InvalidParams("multiplier shift outside -31..=31"))
             }
         }
-        /// CONV_2D int8 per-channel. `bias`, if present, and `out_multiplier` /
-        /// `out_shift` hold one entry per output channel.
-        pub fn conv2d(
-            p: &Conv2DParams,
+    }
+    pub mod fully_connected {
+        //! FULLY_CONNECTED, int8 activations and int8 weights (spec 2.9), as TFLM's
+        //! `reference_integer_ops::FullyConnected` (per-tensor) and
+        //! `FullyConnectedPerChannel`.
+        //!
+        //! The input is read as `[batches, accum_depth]`, the filter as
+        //! `[output_depth, accum_depth]`, bias `[output_depth]`, output
+        //! `[batches, output_depth]`; `batches` is the product of every output dim
+        //! but the last (`keep_num_dims` only changes the output's shape, which the
+        //! caller handles).
+        //!
+        //! Multipliers: `out_multiplier` / `out_shift` hold **one** entry (per-tensor
+        //! weights, from [`prepare_fc_multiplier_per_tensor`]) or **one per output
+        //! channel** (per-channel weights, from [`prepare_fc_multipliers_per_channel`]).
+        use super::conv::{check_act_range, check_shifts, volume};
+        use super::error::{KernelError, check_len};
+        use super::fixedpoint::{clamp_to_i8, mbqm};
+        /// Shape and folded quantization of one FULLY_CONNECTED.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct FullyConnectedParams {
+            /// Rows of the input/output view.
+            pub batches: usize,
+            /// Length of each dot product (the filter's last dim).
+            pub accum_depth: usize,
+            /// Output channels (the filter's first dim).
+            pub output_depth: usize,
+            /// `-input_zero_point`.
+            pub input_offset: i32,
+            /// `-filter_zero_point` for per-tensor weights; 0 for per-channel weights
+            /// (TFLM's per-channel kernel ignores the filter zero point).
+            pub filter_offset: i32,
+            /// `output_zero_point`.
+            pub output_offset: i32,
+            /// Fused-activation clamp, lower bound (within -128..=127).
+            pub act_min: i32,
+            /// Fused-activation clamp, upper bound (within act_min..=127).
+            pub act_max: i32,
+        }
+        /// FULLY_CONNECTED int8. `bias`, if present, holds `output_depth` entries;
+        /// `out_multiplier` / `out_shift` hold 1 (per-tensor) or `output_depth`
+        /// (per-channel) entries.
+        pub fn fully_connected(
+            p: &FullyConnectedParams,
             input: &[i8],
             filter: &[u8],
             bias: Option<&[i32]>,
@@ -883,98 +804,37 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            let (n, ih, iw, ic) = (
-                p.batches,
-                p.input_height,
-                p.input_width,
-                p.input_channels,
-            );
-            let (kh, kw, fic) = (
-                p.filter_height,
-                p.filter_width,
-                p.filter_input_channels,
-            );
-            let (oh, ow, oc) = (p.output_height, p.output_width, p.output_channels);
-            let (sh, sw, dh, dw) = (
-                p.stride_height,
-                p.stride_width,
-                p.dilation_height,
-                p.dilation_width,
-            );
-            if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-                return Err(
-                    KernelError::InvalidParams("strides and dilations must be >= 1"),
-                );
-            }
-            if fic == 0 || ic % fic != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "input channels must be a multiple of filter input channels",
-                    ),
-                );
-            }
-            let groups = ic / fic;
-            if groups == 0 || oc % groups != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output channels must be a multiple of the group count",
-                    ),
-                );
-            }
-            let filters_per_group = oc / groups;
+            let (batches, depth, out_depth) = (p.batches, p.accum_depth, p.output_depth);
             check_act_range(p.act_min, p.act_max)?;
-            check_span(oh, sh, kh, dh)?;
-            check_span(ow, sw, kw, dw)?;
-            check_len("input", volume(&[n, ih, iw, ic])?, input.len())?;
-            check_len("filter", volume(&[oc, kh, kw, fic])?, filter.len())?;
-            check_len("output", volume(&[n, oh, ow, oc])?, output.len())?;
+            check_len("input", volume(&[batches, depth])?, input.len())?;
+            check_len("filter", volume(&[out_depth, depth])?, filter.len())?;
+            check_len("output", volume(&[batches, out_depth])?, output.len())?;
             if let Some(bias) = bias {
-                check_len("bias", oc, bias.len())?;
+                check_len("bias", out_depth, bias.len())?;
             }
-            check_len("out_multiplier", oc, out_multiplier.len())?;
-            check_len("out_shift", oc, out_shift.len())?;
+            let per_channel = out_multiplier.len() != 1;
+            if per_channel {
+                check_len("out_multiplier", out_depth, out_multiplier.len())?;
+            }
+            check_len("out_shift", out_multiplier.len(), out_shift.len())?;
             check_shifts(out_shift)?;
-            let input_offset = p.input_offset;
-            for b in 0..n {
-                for oy in 0..oh {
-                    let y0 = oy * sh;
-                    for ox in 0..ow {
-                        let x0 = ox * sw;
-                        let out_base = ((b * oh + oy) * ow + ox) * oc;
-                        for o in 0..oc {
-                            let in_c0 = (o / filters_per_group) * fic;
-                            let mut acc: i32 = 0;
-                            for ky in 0..kh {
-                                let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let iy = ry - p.pad_top;
-                                for kx in 0..kw {
-                                    let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
-                                        continue;
-                                    }
-                                    let ix = rx - p.pad_left;
-                                    let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
-                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
-                                    let xs = &input[i0..i0 + fic];
-                                    let ws = &filter[f0..f0 + fic];
-                                    for (&x, &w) in xs.iter().zip(ws) {
-                                        let v = super::bytes::widen(x).wrapping_add(input_offset);
-                                        acc = acc
-                                            .wrapping_add(super::bytes::widen(w).wrapping_mul(v));
-                                    }
-                                }
-                            }
-                            if let Some(bias) = bias {
-                                acc = acc.wrapping_add(bias[o]);
-                            }
-                            let v = mbqm(acc, out_multiplier[o], out_shift[o])
-                                .wrapping_add(p.output_offset);
-                            output[out_base + o] = clamp_to_i8(v, p.act_min, p.act_max);
-                        }
+            for b in 0..batches {
+                let xs = &input[b * depth..(b + 1) * depth];
+                for o in 0..out_depth {
+                    let ws = &filter[o * depth..(o + 1) * depth];
+                    let mut acc: i32 = 0;
+                    for (&x, &w) in xs.iter().zip(ws) {
+                        let x = super::bytes::widen(x).wrapping_add(p.input_offset);
+                        let w = super::bytes::widen(w).wrapping_add(p.filter_offset);
+                        acc = acc.wrapping_add(w.wrapping_mul(x));
                     }
+                    if let Some(bias) = bias {
+                        acc = acc.wrapping_add(bias[o]);
+                    }
+                    let q = if per_channel { o } else { 0 };
+                    let v = mbqm(acc, out_multiplier[q], out_shift[q])
+                        .wrapping_add(p.output_offset);
+                    output[b * out_depth + o] = clamp_to_i8(v, p.act_min, p.act_max);
                 }
             }
             Ok(())

@@ -231,6 +231,7 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[i8],
     out0: &mut [i8],
@@ -238,6 +239,7 @@ fn run(
     out2: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
+    /// step 0: mean, model operator 0, "StatefulPartitionedCall:1", [1,8,8,6] -> [1,8,8,1]
     {
         let x0: &[i8] = in0;
         let p = kernels::reduce::MeanParams {
@@ -253,6 +255,7 @@ fn run(
         kernels::reduce::mean(&p, x0, out2)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: conv2d, model operator 1, "conv2d_18_1/BiasAdd;conv2d_18_1/convolution;conv2d_18_1/Squeeze1", [1,8,8,6] -> [1,8,8,5]
     {
         let (_, out, _) = split_out(plan, 0, 320).ok_or(Error::Plan { step: 1 })?;
         let x0: &[i8] = in0;
@@ -289,6 +292,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    /// step 2: mean, model operator 2, "StatefulPartitionedCall:2", [1,8,8,5] -> [1,1,1,5]
     {
         let x0: &[i8] = plan.get(0..320).ok_or(Error::Plan { step: 2 })?;
         let p = kernels::reduce::MeanParams {
@@ -304,6 +308,7 @@ fn run(
         kernels::reduce::mean(&p, x0, out0)
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    /// step 3: mean, model operator 3, "StatefulPartitionedCall:0", [1,8,8,6] -> [1,6]
     {
         let x0: &[i8] = in0;
         let p = kernels::reduce::MeanParams {

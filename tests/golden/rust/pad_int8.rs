@@ -204,6 +204,7 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[i8],
     out0: &mut [i8],
@@ -211,6 +212,7 @@ fn run(
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
     let _ = plan;
+    /// step 0: pad, model operator 0, "PartitionedCall:0", [1,6,6,3] -> [1,9,9,3]
     {
         let x0: &[i8] = in0;
         let p = kernels::pad::PadParams {
@@ -222,6 +224,7 @@ fn run(
         kernels::pad::pad(&p, x0, out0)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: pad, model operator 1, "PartitionedCall:1", [1,6,6,3] -> [1,6,8,4]
     {
         let x0: &[i8] = in0;
         let p = kernels::pad::PadParams {

@@ -275,6 +275,7 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[i8],
     out0: &mut [i8],
@@ -285,6 +286,7 @@ fn run(
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
     let _ = plan;
+    /// step 0: average_pool, model operator 0, "PartitionedCall:0", [1,9,9,3] -> [1,5,5,3]
     {
         let x0: &[i8] = in0;
         let p = kernels::pooling::PoolParams {
@@ -306,6 +308,7 @@ fn run(
         kernels::pooling::average_pool(&p, x0, out2)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: average_pool, model operator 1, "PartitionedCall:2", [1,9,9,3] -> [1,9,9,3]
     {
         let x0: &[i8] = in0;
         let p = kernels::pooling::PoolParams {
@@ -327,6 +330,7 @@ fn run(
         kernels::pooling::average_pool(&p, x0, out0)
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    /// step 2: average_pool, model operator 2, "PartitionedCall:4", [1,9,9,3] -> [1,4,4,3]
     {
         let x0: &[i8] = in0;
         let p = kernels::pooling::PoolParams {
@@ -348,6 +352,7 @@ fn run(
         kernels::pooling::average_pool(&p, x0, out3)
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    /// step 3: max_pool, model operator 3, "PartitionedCall:1", [1,9,9,3] -> [1,5,5,3]
     {
         let x0: &[i8] = in0;
         let p = kernels::pooling::PoolParams {
@@ -369,6 +374,7 @@ fn run(
         kernels::pooling::max_pool(&p, x0, out4)
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    /// step 4: max_pool, model operator 4, "PartitionedCall:3", [1,9,9,3] -> [1,4,4,3]
     {
         let x0: &[i8] = in0;
         let p = kernels::pooling::PoolParams {

@@ -231,6 +231,7 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(unused_doc_comments)]
 fn run(
     in0: &[i8],
     out0: &mut [i8],
@@ -239,6 +240,7 @@ fn run(
     plan: &mut [i8; PLAN_SIZE],
 ) -> Result<(), Error> {
     let _ = plan;
+    /// step 0: strided_slice, model operator 0, "PartitionedCall:0", [1,8,8,4] -> [1,3,8,4]
     {
         let x0: &[i8] = in0;
         let p = kernels::slice::StridedSliceParams {
@@ -250,6 +252,7 @@ fn run(
         kernels::slice::strided_slice(&p, x0, out1)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    /// step 1: strided_slice, model operator 1, "PartitionedCall:1", [1,8,8,4] -> [1,4,4,3]
     {
         let x0: &[i8] = in0;
         let p = kernels::slice::StridedSliceParams {
@@ -261,6 +264,7 @@ fn run(
         kernels::slice::strided_slice(&p, x0, out2)
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    /// step 2: strided_slice, model operator 2, "PartitionedCall:2", [1,8,8,4] -> [1,3,8]
     {
         let x0: &[i8] = in0;
         let p = kernels::slice::StridedSliceParams {

@@ -1,0 +1,306 @@
+//! The Rust backend end to end: every integer fixture case, optimized by the
+//! driver, emitted as a Rust module, compiled with `rustc` into one harness
+//! binary and run on the fixture inputs; every output byte equals TFLM's.
+//!
+//! The representative goldens (`tests/golden/rust`, [`GOLDEN_CASES`]) are
+//! checked here too and compiled under clippy by `tests/rust-check`;
+//! `TINYQ_BLESS=1` rewrites them. The harness covers all the other cases, so
+//! a template change rewrites a handful of golden files, not hundreds.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tinyq_compiler::Session;
+use tinyq_tests::{Case, Compiled, GOLDEN_CASES, cases, compile_case, is_golden_case, read_npy};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn golden_dir() -> PathBuf {
+    root().join("golden/rust")
+}
+
+fn work_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust_backend")
+}
+
+/// `mnist/int8` → `mnist_int8`.
+fn module_name(case: &str) -> String {
+    case.replace('/', "_")
+}
+
+/// `(case, module name, generated source)` for every integer case.
+fn generate() -> Vec<(Case, String, String)> {
+    let session = Session::new();
+    let mut out = Vec::new();
+    for case in cases() {
+        let program = match compile_case(&case, &session) {
+            Ok(Compiled::Program(p)) => p,
+            Ok(Compiled::Float) => continue,
+            Err(e) => panic!("{}: {e}", case.name),
+        };
+        let module = module_name(&case.name);
+        let source = session
+            .emit_rust(&case.name, &program, &module)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        out.push((case, module, source));
+    }
+    out
+}
+
+/// The harness: `harness WORK MODULE` reads `WORK/MODULE.in{k}` (all samples
+/// of input k, back to back), runs every sample and writes `WORK/MODULE.out{k}`.
+fn harness(modules: &[String]) -> String {
+    let mut s = String::from("// test harness for the generated modules (not generated code)\n");
+    s.push_str("#![allow(dead_code)] // the typed API is not exercised here\n\n");
+    for m in modules {
+        let _ = writeln!(s, "mod {m};");
+    }
+    s.push_str(
+        r#"
+fn run(
+    work: &std::path::Path,
+    name: &str,
+    in_sizes: &[usize],
+    out_sizes: &[usize],
+    invoke: &dyn Fn(&[&[u8]], &mut [&mut [u8]]) -> bool,
+) -> Result<(), String> {
+    let read = |k: usize| std::fs::read(work.join(format!("{name}.in{k}"))).map_err(|e| e.to_string());
+    let inputs: Vec<Vec<u8>> = (0..in_sizes.len()).map(read).collect::<Result<_, _>>()?;
+    let samples = inputs[0].len() / in_sizes[0].max(1);
+    let mut results: Vec<Vec<u8>> = out_sizes.iter().map(|_| Vec::new()).collect();
+    for s in 0..samples {
+        let ins: Vec<&[u8]> = inputs
+            .iter()
+            .zip(in_sizes)
+            .map(|(b, &n)| &b[s * n..(s + 1) * n])
+            .collect();
+        let mut outs: Vec<Vec<u8>> = out_sizes.iter().map(|&n| vec![0xA5; n]).collect();
+        let mut refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+        if !invoke(&ins, &mut refs) {
+            return Err(format!("sample {s}: invoke_bytes failed"));
+        }
+        for (acc, o) in results.iter_mut().zip(outs) {
+            acc.extend_from_slice(&o);
+        }
+    }
+    for (k, r) in results.iter().enumerate() {
+        std::fs::write(work.join(format!("{name}.out{k}")), r).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let work = std::path::Path::new(&args[1]);
+    let name = args[2].as_str();
+    let result = match name {
+"#,
+    );
+    for m in modules {
+        let _ = writeln!(
+            s,
+            "        \"{m}\" => run(work, name, &{m}::INPUT_SIZES, &{m}::OUTPUT_SIZES, &|i, o| {{\n            \
+             let mut arena = Box::new({m}::Arena::new());\n            \
+             {m}::invoke_bytes(i, o, &mut arena).is_ok()\n        }}),"
+        );
+    }
+    s.push_str(
+        r#"        _ => Err(format!("unknown module {name}")),
+    };
+    if let Err(e) = result {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+}
+"#,
+    );
+    s
+}
+
+#[test]
+fn generated_rust_equals_tflm_on_every_fixture() {
+    let generated = generate();
+    assert!(generated.len() > 50, "only {} cases", generated.len());
+    let work = work_dir();
+    let src = work.join("src");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&src).expect("work dir");
+    let modules: Vec<String> = generated.iter().map(|(_, m, _)| m.clone()).collect();
+    for (_, module, source) in &generated {
+        std::fs::write(src.join(format!("{module}.rs")), source).expect("write module");
+    }
+    std::fs::write(src.join("main.rs"), harness(&modules)).expect("write harness");
+    let binary = work.join("harness");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let built = Command::new(rustc)
+        .args(["--edition", "2024", "-C", "opt-level=1", "-o"])
+        .arg(&binary)
+        .arg(src.join("main.rs"))
+        .output()
+        .expect("run rustc");
+    assert!(
+        built.status.success(),
+        "the generated Rust does not compile:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+
+    let mut failures = Vec::new();
+    let mut samples = 0;
+    for (case, module, _) in &generated {
+        let load = |paths: &[PathBuf]| -> Vec<tinyq_tests::RawArray> {
+            paths
+                .iter()
+                .map(|p| read_npy(p).unwrap_or_else(|e| panic!("{e}")))
+                .collect()
+        };
+        let (inputs, expected) = (load(&case.inputs), load(&case.outputs));
+        for (k, a) in inputs.iter().enumerate() {
+            std::fs::write(work.join(format!("{module}.in{k}")), &a.bytes).expect("write input");
+        }
+        let run = Command::new(&binary)
+            .arg(&work)
+            .arg(module)
+            .output()
+            .expect("run harness");
+        if !run.status.success() {
+            failures.push(format!(
+                "{}: {}",
+                case.name,
+                String::from_utf8_lossy(&run.stderr).trim()
+            ));
+            continue;
+        }
+        for (k, want) in expected.iter().enumerate() {
+            let got = std::fs::read(work.join(format!("{module}.out{k}"))).unwrap_or_default();
+            if got != want.bytes {
+                let first = got
+                    .iter()
+                    .zip(&want.bytes)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                failures.push(format!(
+                    "{} output {k}: differs from TFLM from byte {first}",
+                    case.name
+                ));
+            }
+        }
+        samples += inputs[0].samples();
+    }
+    println!(
+        "{} cases, {samples} samples bit-exact through the generated Rust",
+        generated.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The `tests/rust-check` crate: the representative goldens under clippy.
+fn check_lib(goldens: &[(String, String)]) -> String {
+    let mut s = String::new();
+    s.push_str(tinyq_backend_rust::HEADER);
+    s.push_str(
+        "\n// Written by `TINYQ_BLESS=1 cargo test -p tinyq-tests --test rust_backend`.\n\
+         //! Compiles the representative golden generated Rust files\n\
+         //! (`tests/golden/rust`) in a `no_std` library under the workspace\n\
+         //! lints and clippy; `tests/tflm.rs` runs them against TFLM's outputs.\n\
+         #![no_std]\n\n",
+    );
+    for (module, _) in goldens {
+        let _ = writeln!(
+            s,
+            "#[rustfmt::skip] // prettyplease's layout is the golden\n#[path = \"../../golden/rust/{module}.rs\"]\npub mod {module};"
+        );
+    }
+    s.push_str(
+        "\n/// Runs one case on byte buffers with an arena on the stack.\n\
+         pub type Runner = fn(&[&[u8]], &mut [&mut [u8]]) -> bool;\n\n\
+         /// `(fixture case, runner)` for every golden.\n\
+         pub const CASES: &[(&str, Runner)] = &[\n",
+    );
+    for (module, name) in goldens {
+        let _ = writeln!(
+            s,
+            "    (\"{name}\", |i, o| {{\n        let mut arena = {module}::Arena::new();\n        {module}::invoke_bytes(i, o, &mut arena).is_ok()\n    }}),"
+        );
+    }
+    s.push_str("];\n");
+    s
+}
+
+#[test]
+fn golden_rust_files_are_current() {
+    let session = Session::new();
+    let bless = std::env::var_os("TINYQ_BLESS").is_some_and(|v| v == "1");
+    let all = cases();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let mut goldens = Vec::new();
+    for name in GOLDEN_CASES {
+        let case = all
+            .iter()
+            .find(|c| c.name == *name)
+            .unwrap_or_else(|| panic!("golden case {name} has no fixture"));
+        let Ok(Compiled::Program(program)) = compile_case(case, &session) else {
+            panic!("golden case {name} does not compile to integer code");
+        };
+        let module = module_name(name);
+        let source = session
+            .emit_rust(name, &program, &module)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        files.push((golden_dir().join(format!("{module}.rs")), source));
+        goldens.push((module, name.to_string()));
+    }
+    files.push((root().join("rust-check/src/lib.rs"), check_lib(&goldens)));
+    let mut stale = Vec::new();
+    for (path, text) in &files {
+        if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+            if bless {
+                std::fs::write(path, text).expect("write golden");
+            } else {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    // Goldens of cases no longer in the representative set.
+    for entry in std::fs::read_dir(golden_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "rs") && !files.iter().any(|(p, _)| *p == path) {
+            if bless {
+                std::fs::remove_file(&path).expect("remove old golden");
+            } else {
+                stale.push(format!("{} (not a golden case)", path.display()));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale golden files (rerun with TINYQ_BLESS=1 to rewrite them):\n  {}",
+        stale.join("\n  ")
+    );
+    assert!(all.iter().any(|c| is_golden_case(&c.name)));
+}
+
+#[test]
+fn output_is_deterministic_and_headed() {
+    let a = generate();
+    let b = generate();
+    let sources = |g: &[(Case, String, String)]| -> Vec<String> {
+        g.iter().map(|(_, _, s)| s.clone()).collect()
+    };
+    assert_eq!(sources(&a), sources(&b));
+    let checkout = root()
+        .parent()
+        .and_then(|p| p.to_str())
+        .unwrap_or("/")
+        .to_string();
+    for (case, _, src) in &a {
+        assert!(src.starts_with(tinyq_backend_rust::HEADER), "{}", case.name);
+        assert!(!src.contains("unsafe"), "{}", case.name);
+        assert!(!src.contains(&checkout), "{}: absolute path", case.name);
+    }
+}
