@@ -29,25 +29,25 @@ pub fn check(
         .map_err(|e| CliError(format!("cannot check {}: {e}", model.display())))?;
     let report = &assessment.given;
     if json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json());
         return Ok(());
     }
-    println!("Edge TPU compatibility (tinyq check, the rules of edgetpu_compiler)");
-    println!("Input model: {}", model.display());
-    print!("{}", report.summary());
-    println!();
-    print!("{}", report.table());
+    outln!("Edge TPU compatibility (tinyq check, the rules of edgetpu_compiler)");
+    outln!("Input model: {}", model.display());
+    out!("{}", report.summary());
+    outln!();
+    out!("{}", report.table());
     let hints = report.hints();
     if !hints.is_empty() {
-        println!();
-        println!("Why, and what to do:");
+        outln!();
+        outln!("Why, and what to do:");
         for line in hints {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     if let Some(line) = assessment.folded_line() {
-        println!();
-        println!("{line}");
+        outln!();
+        outln!("{line}");
     }
     Ok(())
 }

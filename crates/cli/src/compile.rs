@@ -103,16 +103,16 @@ pub fn compile(
         }
     }
     for line in lines.iter().filter(|l| l.report.outcome.is_changed()) {
-        println!("{}", line.line());
+        outln!("{}", line.line());
     }
     if let Some(line) = compiled.lowering.line() {
-        println!("{line}");
+        outln!("{line}");
     }
-    print!("{}", summary(program, &written, const_bytes));
+    out!("{}", summary(program, &written, const_bytes));
     if !kernels.is_empty() {
-        println!("kernels: {} (only these are emitted)", kernels.join(", "));
+        outln!("kernels: {} (only these are emitted)", kernels.join(", "));
     }
-    println!(
+    outln!(
         "edge tpu: {}",
         tinyq_edgetpu::check_graph(&compiled.input, &Default::default()).verdict()
     );

@@ -228,9 +228,9 @@ pub fn run_float(graph: &Graph, input: &Path, output: Option<&Path>) -> Result<(
         Some(path) => write_arrays(path, &arrays)?,
         None => {
             for (name, array) in &arrays {
-                println!("output {name:?} {:?}", array.shape());
+                outln!("output {name:?} {:?}", array.shape());
                 if let Samples::F32(a) = array {
-                    println!("{a}");
+                    outln!("{a}");
                 }
             }
         }
@@ -378,8 +378,8 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
             args.model.display()
         )));
     }
-    println!("model: {}", args.model.display());
-    println!("samples: {}", samples.len());
+    outln!("model: {}", args.model.display());
+    outln!("samples: {}", samples.len());
     if !float_model {
         if args.calibration.is_some() {
             eprintln!("note: the model is already quantized; --calibration is ignored");
@@ -401,7 +401,7 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
             acc.add(outs.first().map_or(&[][..], Vec::as_slice), label);
             progress.tick(i + 1, samples.len());
         }
-        println!("accuracy: {}", acc.line());
+        outln!("accuracy: {}", acc.line());
         return Ok(());
     }
 
@@ -485,7 +485,7 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
         }
         progress.tick(i + 1, samples.len());
     }
-    println!(
+    outln!(
         "int8 model: calibration {} ({} samples, {}), io {}",
         cal_path.display(),
         cal.first().map_or(0, |a| a.len_of(Axis(0))),
@@ -500,9 +500,9 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
             Io::Float => "float",
         }
     );
-    println!("float accuracy: {}", facc.line());
-    println!("int8 accuracy:  {}", qacc.line());
-    println!(
+    outln!("float accuracy: {}", facc.line());
+    outln!("int8 accuracy:  {}", qacc.line());
+    outln!(
         "top-1 agreement float vs int8: {:.4} ({agree}/{})",
         agree as f64 / samples.len().max(1) as f64,
         samples.len()
@@ -548,10 +548,15 @@ fn probes(float: &Graph, q: &Graph) -> Vec<Probe> {
 }
 
 fn print_table(q: &Graph, probes: &[Probe], sqnr: &[SqnrAccumulator]) {
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<40} {:<18} {:<16} {:>12} {:>5} {:>9}",
-        "tensor", "op", "shape", "scale", "zp", "SQNR dB"
+        "tensor",
+        "op",
+        "shape",
+        "scale",
+        "zp",
+        "SQNR dB"
     );
     for (p, s) in probes.iter().zip(sqnr) {
         let t = q.tensor(p.qtensor);
@@ -560,7 +565,7 @@ fn print_table(q: &Graph, probes: &[Probe], sqnr: &[SqnrAccumulator]) {
         if t.name.chars().count() > 40 {
             name = format!("{}…", name.chars().take(39).collect::<String>());
         }
-        println!(
+        outln!(
             "{:<40} {:<18} {:<16} {:>12.6e} {:>5} {:>9.2}",
             name,
             p.op,

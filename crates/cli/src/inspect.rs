@@ -62,19 +62,19 @@ pub fn inspect(model: &Path, view: IrView<'_>, json: bool) -> Result<(), CliErro
         IrView::None => {}
         IrView::Optimized => {
             session.optimize(&read.name, &mut graph, false)?;
-            print!("{}", graph.dump());
+            out!("{}", graph.dump());
             return Ok(());
         }
         IrView::After(pass) => {
             session
                 .stop_after(pass)
                 .optimize(&read.name, &mut graph, false)?;
-            print!("{}", graph.dump());
+            out!("{}", graph.dump());
             return Ok(());
         }
         IrView::EveryPass => {
-            println!("; as read");
-            print!("{}", graph.dump());
+            outln!("; as read");
+            out!("{}", graph.dump());
             for name in session.pass_names(&read.name)? {
                 let mut next = graph.clone();
                 let report = Session::new()
@@ -86,8 +86,8 @@ pub fn inspect(model: &Path, view: IrView<'_>, json: bool) -> Result<(), CliErro
                     .map(|l| l.report.outcome.summary.clone())
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| "no change".to_string());
-                println!("\n; after {name}: {summary}");
-                print!("{}", next.dump());
+                outln!("\n; after {name}: {summary}");
+                out!("{}", next.dump());
             }
             return Ok(());
         }
@@ -96,7 +96,7 @@ pub fn inspect(model: &Path, view: IrView<'_>, json: bool) -> Result<(), CliErro
     if json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError(format!("cannot encode the report as JSON: {e}")))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
         print_table(&report);
     }
@@ -161,10 +161,10 @@ fn short(t: &TensorInfo) -> String {
 }
 
 fn print_table(report: &Report) {
-    println!("model: {}", report.model);
+    outln!("model: {}", report.model);
     for (role, list) in [("input", &report.inputs), ("output", &report.outputs)] {
         for t in list {
-            println!(
+            outln!(
                 "{role}: {:?} {} {}",
                 t.name,
                 short(t),
@@ -172,13 +172,13 @@ fn print_table(report: &Report) {
             );
         }
     }
-    println!();
+    outln!();
     let header = format!(
         "{:>3}  {:<18} {:<34} {:<20} {:<34} {:>10} {:>12}",
         "#", "op", "inputs", "output", "output quantization", "params B", "MACs"
     );
-    println!("{header}");
-    println!("{}", "-".repeat(header.len()));
+    outln!("{header}");
+    outln!("{}", "-".repeat(header.len()));
     for row in &report.ops {
         let data_inputs: Vec<String> = row
             .inputs
@@ -187,7 +187,7 @@ fn print_table(report: &Report) {
             .map(short)
             .collect();
         let output = row.outputs.first();
-        println!(
+        outln!(
             "{:>3}  {:<18} {:<34} {:<20} {:<34} {:>10} {:>12}",
             row.index,
             row.op,
@@ -200,11 +200,11 @@ fn print_table(report: &Report) {
             row.macs
         );
         if !row.options.is_empty() {
-            println!("{:>3}  {:<18} {}", "", "", row.options);
+            outln!("{:>3}  {:<18} {}", "", "", row.options);
         }
     }
-    println!("{}", "-".repeat(header.len()));
-    println!(
+    outln!("{}", "-".repeat(header.len()));
+    outln!(
         "{} ops, {} parameter bytes, {} MACs",
         report.ops.len(),
         report.total_param_bytes,

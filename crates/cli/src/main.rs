@@ -1,5 +1,27 @@
 //! The `tinyq` command-line tool.
 
+/// `print!` that ends the process quietly when stdout is a closed pipe
+/// (`tinyq inspect big.tflite --json | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// `println!` with [`out!`]'s handling of a closed pipe.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
 mod check;
 mod compile;
 mod eval;
@@ -171,6 +193,16 @@ impl<E: std::error::Error> From<E> for CliError {
 }
 
 /// Reads a model, naming the file in every error.
+/// Standard output went away: a closed pipe is the reader's choice and ends
+/// the command quietly; anything else is an error.
+pub fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(1);
+}
+
 /// Reads a model through the driver; errors name the file.
 pub fn read_model(
     session: &tinyq_compiler::Session,

@@ -88,7 +88,7 @@ pub fn quantize(model: &Path, choice: QuantChoice<'_>, output: &Path) -> Result<
         .map_err(|e| CliError(format!("{}: {}", output.display(), CliError::from(e).0)))?;
     write_atomically(output, &bytes)?;
     let float_bytes = std::fs::metadata(model).map(|m| m.len()).unwrap_or(0);
-    println!(
+    outln!(
         "wrote {}: {} ops, {} bytes (float model {} bytes, {:.2}x smaller)",
         output.display(),
         quantized.ops.len(),
@@ -97,7 +97,7 @@ pub fn quantize(model: &Path, choice: QuantChoice<'_>, output: &Path) -> Result<
         float_bytes as f64 / bytes.len().max(1) as f64
     );
     if let Ok(report) = tinyq_edgetpu::assess(&bytes, &Default::default()) {
-        println!("edge tpu: {}", report.given.verdict());
+        outln!("edge tpu: {}", report.given.verdict());
     }
     Ok(())
 }

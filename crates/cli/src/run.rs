@@ -203,11 +203,11 @@ fn to_samples(spec: &IoSpec, n: usize, bytes: Vec<u8>) -> Result<Samples, CliErr
 
 fn print_outputs(arrays: &[(String, Samples)]) {
     for (name, array) in arrays {
-        println!("output {name:?} {:?}", array.shape());
+        outln!("output {name:?} {:?}", array.shape());
         match array {
-            Samples::F32(a) => println!("{a}"),
-            Samples::I8(a) => println!("{a}"),
-            Samples::U8(a) => println!("{a}"),
+            Samples::F32(a) => outln!("{a}"),
+            Samples::I8(a) => outln!("{a}"),
+            Samples::U8(a) => outln!("{a}"),
         }
     }
 }

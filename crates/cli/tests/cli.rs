@@ -382,3 +382,52 @@ fn compile_quantizes_a_float_model_and_emits_c_and_rust() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--calibration"), "{err}");
 }
+
+/// Output to a pipe the reader closed (`tinyq ... | head`) ends quietly.
+#[test]
+fn closed_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let model = fixture("mobilenet_v2/int8.tflite");
+    for args in [
+        vec!["inspect", path_str(&model), "--json"],
+        vec!["inspect", path_str(&model), "--ir", "--passes"],
+        vec!["inspect", path_str(&model)],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tinyq"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the tinyq binary runs");
+        // Close the read end before the command has written everything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// `inspect --ir --after PASS` stops there; an unknown pass is one clear error.
+#[test]
+fn inspect_ir_after_a_pass() {
+    let model = fixture("opt_pad_conv/int8.tflite");
+    let before = tinyq(&["inspect", path_str(&model), "--ir", "--after", "const-fold"]);
+    let after = tinyq(&["inspect", path_str(&model), "--ir", "--after", "fold-pad"]);
+    assert!(before.status.success() && after.status.success());
+    let count =
+        |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).matches(" PAD").count();
+    assert_eq!(count(&before), 5);
+    assert_eq!(
+        count(&after),
+        1,
+        "only the PAD before the average pool stays"
+    );
+    let bad = tinyq(&["inspect", path_str(&model), "--ir", "--after", "nope"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        err.contains("unknown pass \"nope\"") && err.contains("fold-pad"),
+        "{err}"
+    );
+}
