@@ -1,6 +1,8 @@
 //! Support for the end-to-end tests: locating fixtures and reading the
 //! `.npy` files `cargo xtask fixtures` writes.
 
+pub mod differential;
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,8 @@
 //! The Graph: tensors and ops in arenas, ops in topological order.
 
-use std::fmt::Write as _;
-
 use crate::arena::{Arena, Handle};
 use crate::op::Op;
-use crate::tensor::{DType, Tensor, shape_string};
+use crate::tensor::{DType, Tensor};
 
 /// Handle of a tensor.
 pub type TensorId = Handle<Tensor>;
@@ -96,46 +94,10 @@ impl Graph {
         reads + usize::from(self.outputs.contains(&id))
     }
 
-    /// A stable, human-readable dump: tensors, then ops, then I/O.
+    /// A stable, human-readable dump: the [`crate::text`] format with
+    /// constants over 64 bytes elided (so `inspect --ir` stays readable on
+    /// real models); [`crate::text::print`] gives every byte.
     pub fn dump(&self) -> String {
-        let mut out = String::new();
-        let list = |ids: &[TensorId]| {
-            ids.iter()
-                .map(|t| format!("%{}", t.index()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let _ = writeln!(out, "inputs: {}", list(&self.inputs));
-        let _ = writeln!(out, "outputs: {}", list(&self.outputs));
-        out.push_str("tensors:\n");
-        for (id, t) in self.tensors.iter() {
-            let _ = write!(
-                out,
-                "  %{} {} {}{}",
-                id.index(),
-                t.dtype,
-                shape_string(&t.shape),
-                match &t.quant {
-                    Some(q) => format!(" {q}"),
-                    None => String::new(),
-                }
-            );
-            if let Some(data) = &t.data {
-                let _ = write!(out, " const({} B)", data.len());
-            }
-            let _ = writeln!(out, " {:?}", t.name);
-        }
-        out.push_str("ops:\n");
-        for (id, op) in self.ops.iter() {
-            let _ = writeln!(
-                out,
-                "  #{} {} ({}) -> ({})",
-                id.index(),
-                op.kind,
-                list(&op.inputs),
-                list(&op.outputs)
-            );
-        }
-        out
+        crate::text::print_with(self, crate::text::PrintOptions::dump())
     }
 }

@@ -14,6 +14,7 @@ pub mod op;
 pub mod program;
 pub mod stats;
 pub mod tensor;
+pub mod text;
 pub mod uses;
 pub mod validate;
 
