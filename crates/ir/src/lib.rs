@@ -16,6 +16,7 @@ pub mod stats;
 pub mod tensor;
 pub mod uses;
 pub mod validate;
+pub mod verify;
 
 pub use arena::{Arena, Handle};
 pub use graph::{Graph, GraphKind, OpId, TensorId};
@@ -25,3 +26,4 @@ pub use program::{BufferRef, IoSpec, Program, Provenance, Step};
 pub use tensor::{DType, Quantization, Tensor};
 pub use uses::DefUse;
 pub use validate::{ValidationError, validate};
+pub use verify::{VerifyError, verify};

@@ -1060,6 +1060,76 @@ mod kernels {
                 Err(KernelError::InvalidParams("multiplier shift outside -31..=31"))
             }
         }
+        impl Conv2DParams {
+            /// Everything [`conv2d`] checks before it reads a value: the parameters,
+            /// the length in elements of each buffer (`bias` is `None` when there is
+            /// none) and the shift range. The Program verifier calls this with the
+            /// buffers a step will pass, so it accepts exactly what the kernel does.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (n, ih, iw, ic) = (
+                    self.batches,
+                    self.input_height,
+                    self.input_width,
+                    self.input_channels,
+                );
+                let (kh, kw, fic) = (
+                    self.filter_height,
+                    self.filter_width,
+                    self.filter_input_channels,
+                );
+                let (oh, ow, oc) = (
+                    self.output_height,
+                    self.output_width,
+                    self.output_channels,
+                );
+                let (sh, sw, dh, dw) = (
+                    self.stride_height,
+                    self.stride_width,
+                    self.dilation_height,
+                    self.dilation_width,
+                );
+                if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+                    return Err(
+                        KernelError::InvalidParams("strides and dilations must be >= 1"),
+                    );
+                }
+                if fic == 0 || ic % fic != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "input channels must be a multiple of filter input channels",
+                        ),
+                    );
+                }
+                let groups = ic / fic;
+                if groups == 0 || oc % groups != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "output channels must be a multiple of the group count",
+                        ),
+                    );
+                }
+                check_act_range(self.act_min, self.act_max)?;
+                check_span(oh, sh, kh, dh)?;
+                check_span(ow, sw, kw, dw)?;
+                check_len("input", volume(&[n, ih, iw, ic])?, input)?;
+                check_len("filter", volume(&[oc, kh, kw, fic])?, filter)?;
+                check_len("output", volume(&[n, oh, ow, oc])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", oc, bias)?;
+                }
+                check_len("out_multiplier", oc, out_multiplier)?;
+                check_len("out_shift", oc, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// CONV_2D int8 per-channel. `bias`, if present, and `out_multiplier` /
         /// `out_shift` hold one entry per output channel.
         pub fn conv2d(
@@ -1071,6 +1141,14 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (n, ih, iw, ic) = (
                 p.batches,
                 p.input_height,
@@ -1089,39 +1167,7 @@ mod kernels {
                 p.dilation_height,
                 p.dilation_width,
             );
-            if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-                return Err(
-                    KernelError::InvalidParams("strides and dilations must be >= 1"),
-                );
-            }
-            if fic == 0 || ic % fic != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "input channels must be a multiple of filter input channels",
-                    ),
-                );
-            }
-            let groups = ic / fic;
-            if groups == 0 || oc % groups != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output channels must be a multiple of the group count",
-                    ),
-                );
-            }
-            let filters_per_group = oc / groups;
-            check_act_range(p.act_min, p.act_max)?;
-            check_span(oh, sh, kh, dh)?;
-            check_span(ow, sw, kw, dw)?;
-            check_len("input", volume(&[n, ih, iw, ic])?, input.len())?;
-            check_len("filter", volume(&[oc, kh, kw, fic])?, filter.len())?;
-            check_len("output", volume(&[n, oh, ow, oc])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", oc, bias.len())?;
-            }
-            check_len("out_multiplier", oc, out_multiplier.len())?;
-            check_len("out_shift", oc, out_shift.len())?;
-            check_shifts(out_shift)?;
+            let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
             for b in 0..n {
                 for oy in 0..oh {
@@ -1185,6 +1231,38 @@ mod kernels {
         use super::shape::{
             MAX_DIMS, Shape, broadcast_shape, broadcast_strides, num_elements,
         };
+        /// The buffer lengths (in elements) every same-shape binary kernel checks:
+        /// all three equal.
+        pub fn check_same_shape(
+            input1: usize,
+            input2: usize,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input2", input1, input2)?;
+            check_len("output", input1, output)
+        }
+        /// What every broadcasting binary kernel checks: each buffer holds its
+        /// shape's elements and `out_shape` is the broadcast of the input shapes.
+        pub fn check_broadcast(
+            shape1: &Shape,
+            input1: usize,
+            shape2: &Shape,
+            input2: usize,
+            out_shape: &Shape,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input1", num_elements(shape1), input1)?;
+            check_len("input2", num_elements(shape2), input2)?;
+            check_len("output", num_elements(out_shape), output)?;
+            if broadcast_shape(shape1, shape2)? != *out_shape {
+                return Err(
+                    KernelError::InvalidParams(
+                        "output shape is not the broadcast of the input shapes",
+                    ),
+                );
+            }
+            Ok(())
+        }
         /// Applies `f` elementwise over equal-length buffers.
         #[inline]
         fn same_shape(
@@ -1193,8 +1271,7 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input2", input1.len(), input2.len())?;
-            check_len("output", input1.len(), output.len())?;
+            check_same_shape(input1.len(), input2.len(), output.len())?;
             for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
                 *o = f(x, y);
             }
@@ -1213,16 +1290,14 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input1", num_elements(shape1), input1.len())?;
-            check_len("input2", num_elements(shape2), input2.len())?;
-            check_len("output", num_elements(out_shape), output.len())?;
-            if broadcast_shape(shape1, shape2)? != *out_shape {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output shape is not the broadcast of the input shapes",
-                    ),
-                );
-            }
+            check_broadcast(
+                shape1,
+                input1.len(),
+                shape2,
+                input2.len(),
+                out_shape,
+                output.len(),
+            )?;
             if shape1 == shape2 {
                 return same_shape(input1, input2, output, f);
             }
@@ -1366,6 +1441,18 @@ mod kernels {
             let q = round_half_away_f32(x / scale) as i32;
             q.saturating_add(zero_point).clamp(lo, hi)
         }
+        impl QuantParams {
+            /// What the float → 8-bit QUANTIZE kernels check: a finite positive
+            /// scale, and one output element per input float.
+            pub fn check_quantize(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                check_quant(self)?;
+                check_len("output", input, output)
+            }
+        }
         fn check_quant(p: &QuantParams) -> Result<(), KernelError> {
             if p.scale.is_finite() && p.scale > 0.0 {
                 Ok(())
@@ -1383,8 +1470,7 @@ mod kernels {
             input: &[f32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_quant(p)?;
-            check_len("output", input.len(), output.len())?;
+            p.check_quantize(input.len(), output.len())?;
             for (o, &x) in output.iter_mut().zip(input) {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }
@@ -1438,6 +1524,12 @@ mod kernels {
                 }
                 n
             }
+            /// What [`mean`] checks: the input holds the input shape's elements and
+            /// the output one per kept position.
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                check_len("mean input", num_elements(&self.input_shape), input)?;
+                check_len("mean output", self.output_len(), output)
+            }
         }
         /// Calls `f(offset)` for every multi-index of `shape`, in row-major order,
         /// with `offset = sum(index[d] * stride[d])`.
@@ -1474,8 +1566,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_len("mean input", num_elements(&p.input_shape), input.len())?;
-            check_len("mean output", p.output_len(), output.len())?;
+            p.check(input.len(), output.len())?;
             if input.is_empty() || p.num_elements_in_axis <= 0 {
                 output.fill(0);
                 return Ok(());

@@ -478,6 +478,18 @@ mod kernels {
             let q = round_half_away_f32(x / scale) as i32;
             q.saturating_add(zero_point).clamp(lo, hi)
         }
+        impl QuantParams {
+            /// What the float → 8-bit QUANTIZE kernels check: a finite positive
+            /// scale, and one output element per input float.
+            pub fn check_quantize(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                check_quant(self)?;
+                check_len("output", input, output)
+            }
+        }
         fn check_quant(p: &QuantParams) -> Result<(), KernelError> {
             if p.scale.is_finite() && p.scale > 0.0 {
                 Ok(())
@@ -495,8 +507,7 @@ mod kernels {
             input: &[f32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_quant(p)?;
-            check_len("output", input.len(), output.len())?;
+            p.check_quantize(input.len(), output.len())?;
             for (o, &x) in output.iter_mut().zip(input) {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }
@@ -536,6 +547,11 @@ mod kernels {
                         .saturating_add(self.after[d])
                 })
             }
+            /// What [`pad`] checks: each buffer holds its shape's elements.
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                check_len("pad input", num_elements(&self.input_shape), input)?;
+                check_len("pad output", num_elements(&self.output_shape()), output)
+            }
         }
         /// PAD / PADV2: writes the padded tensor, row by row of the last dimension.
         pub fn pad(
@@ -543,9 +559,8 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(input.len(), output.len())?;
             let out_shape = p.output_shape();
-            check_len("pad input", num_elements(&p.input_shape), input.len())?;
-            check_len("pad output", num_elements(&out_shape), output.len())?;
             let row_len = out_shape[MAX_DIMS - 1];
             if output.is_empty() || row_len == 0 {
                 return Ok(());

@@ -561,6 +561,18 @@ mod kernels {
             let q = round_half_away_f32(x / scale) as i32;
             q.saturating_add(zero_point).clamp(lo, hi)
         }
+        impl QuantParams {
+            /// What the float → 8-bit QUANTIZE kernels check: a finite positive
+            /// scale, and one output element per input float.
+            pub fn check_quantize(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                check_quant(self)?;
+                check_len("output", input, output)
+            }
+        }
         fn check_quant(p: &QuantParams) -> Result<(), KernelError> {
             if p.scale.is_finite() && p.scale > 0.0 {
                 Ok(())
@@ -578,8 +590,7 @@ mod kernels {
             input: &[f32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_quant(p)?;
-            check_len("output", input.len(), output.len())?;
+            p.check_quantize(input.len(), output.len())?;
             for (o, &x) in output.iter_mut().zip(input) {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }
@@ -661,6 +672,23 @@ mod kernels {
                 }
                 Ok(counts)
             }
+            /// What [`strided_slice`] checks: non-zero strides, every visited index
+            /// inside the input, and each buffer's length in elements. Returns the
+            /// elements visited per dimension.
+            pub fn check(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<Shape, KernelError> {
+                let counts = self.validate()?;
+                check_len(
+                    "strided slice input",
+                    num_elements(&self.input_shape),
+                    input,
+                )?;
+                check_len("strided slice output", num_elements(&counts), output)?;
+                Ok(counts)
+            }
         }
         /// STRIDED_SLICE: writes the visited input elements in row-major order.
         pub fn strided_slice(
@@ -668,9 +696,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            let counts = p.validate()?;
-            check_len("strided slice input", num_elements(&p.input_shape), input.len())?;
-            check_len("strided slice output", num_elements(&counts), output.len())?;
+            let counts = p.check(input.len(), output.len())?;
             if output.is_empty() {
                 return Ok(());
             }

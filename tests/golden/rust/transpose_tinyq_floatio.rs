@@ -474,6 +474,18 @@ mod kernels {
             let q = round_half_away_f32(x / scale) as i32;
             q.saturating_add(zero_point).clamp(lo, hi)
         }
+        impl QuantParams {
+            /// What the float → 8-bit QUANTIZE kernels check: a finite positive
+            /// scale, and one output element per input float.
+            pub fn check_quantize(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                check_quant(self)?;
+                check_len("output", input, output)
+            }
+        }
         fn check_quant(p: &QuantParams) -> Result<(), KernelError> {
             if p.scale.is_finite() && p.scale > 0.0 {
                 Ok(())
@@ -491,8 +503,7 @@ mod kernels {
             input: &[f32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_quant(p)?;
-            check_len("output", input.len(), output.len())?;
+            p.check_quantize(input.len(), output.len())?;
             for (o, &x) in output.iter_mut().zip(input) {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }
@@ -528,6 +539,17 @@ mod kernels {
                 }
                 true
             }
+            /// What [`transpose`] checks: `perm` is a permutation and each buffer
+            /// holds its shape's elements.
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                if !self.perm_is_valid() {
+                    return Err(
+                        KernelError::InvalidParams("transpose perm is not a permutation"),
+                    );
+                }
+                check_len("transpose input", num_elements(&self.input_shape), input)?;
+                check_len("transpose output", num_elements(&self.output_shape()), output)
+            }
         }
         /// TRANSPOSE: walks the output in row-major order, reading the input with
         /// the permuted strides.
@@ -536,14 +558,8 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            if !p.perm_is_valid() {
-                return Err(
-                    KernelError::InvalidParams("transpose perm is not a permutation"),
-                );
-            }
+            p.check(input.len(), output.len())?;
             let out_shape = p.output_shape();
-            check_len("transpose input", num_elements(&p.input_shape), input.len())?;
-            check_len("transpose output", num_elements(&out_shape), output.len())?;
             if output.is_empty() {
                 return Ok(());
             }
