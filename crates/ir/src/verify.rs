@@ -12,7 +12,6 @@
 
 use tinyq_kernels::KernelError;
 use tinyq_kernels::elementwise::{check_broadcast, check_same_shape};
-use tinyq_kernels::error::check_len;
 
 use crate::kernel::{BinaryOp, Kernel, Weights};
 use crate::program::{BufferRef, IoSpec, Program, Step};
@@ -373,7 +372,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Softmax(p) => p.check(n(0), o)?,
         Kernel::Lut { table } => {
             check_table(table.len())?;
-            check_len("lut output", n(0), o)?;
+            check_bytes(n(0), o)?;
         }
         Kernel::DequantizeLut { table } => {
             check_table(table.len())?;
@@ -404,7 +403,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::StridedSlice(p) => {
             p.check(n(0), o)?;
         }
-        Kernel::Copy => check_len("copy output", n(0), o)?,
+        Kernel::Copy => check_bytes(n(0), o)?,
     }
     Ok(())
 }
@@ -416,6 +415,19 @@ fn weight_lens(w: &Weights) -> (usize, Option<usize>, usize) {
         w.bias.as_ref().map(Vec::len),
         w.multipliers.len(),
     )
+}
+
+/// A byte-for-byte kernel's output holds as many bytes as its input.
+fn check_bytes(input: usize, output: usize) -> Result<(), Problem> {
+    if input == output {
+        Ok(())
+    } else {
+        Err(Problem::WrongSize {
+            operand: Operand::Output,
+            expected: input,
+            actual: output,
+        })
+    }
 }
 
 fn check_table(len: usize) -> Result<(), Problem> {
@@ -624,7 +636,10 @@ mod tests {
         let e = verify(&p).expect_err("size mismatch");
         let text = e.to_string();
         assert!(text.starts_with("step 1 (copy): "), "{text}");
-        assert!(text.contains("copy output buffer holds 8"), "{text}");
+        assert_eq!(
+            text,
+            "step 1 (copy): the output holds 8 bytes; the kernel needs 4"
+        );
     }
 
     #[test]
