@@ -1,9 +1,12 @@
 //! C99 backend: a [`Program`] becomes `NAME.h` and `NAME.c` under the
 //! "Generated C" contract of `DESIGN.md`.
 //!
-//! The [`Writer`] walks the Program once, collecting which kernels it uses
-//! and rendering the folded parameters as `static const` arrays and each
-//! step as one call with its shapes as literal arguments. The file skeleton
+//! The [`Writer`] verifies the Program ([`tinyq_ir::verify()`]), then walks
+//! it once, collecting which kernels it uses and rendering the folded
+//! parameters as `static const` data: each step's weight arrays and, for the
+//! kernels with many numbers, one `tq_stepN_params` struct with designated
+//! initializers, so a step is one short call such as
+//! `tq_conv2d(&tq_step0_params, in0, a + 0);`. The file skeleton
 //! and the kernels themselves live in `templates/c/*.tera` (embedded with
 //! `include_str!`), one snippet per kernel, and only the snippets the model
 //! uses are emitted. The C kernels are ports of `crates/kernels` and are

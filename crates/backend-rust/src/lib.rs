@@ -200,7 +200,7 @@ struct Writer<'p> {
 }
 
 impl<'p> Writer<'p> {
-    /// Verifies the Program ([`tinyq_ir::verify`]); the steps rely on it.
+    /// Verifies the Program ([`tinyq_ir::verify()`]); the steps rely on it.
     fn new(program: &'p Program, name: &str) -> Result<Self, EmitError> {
         tinyq_ir::verify(program)?;
         let inputs = program

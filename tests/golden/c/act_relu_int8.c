@@ -63,7 +63,7 @@ int act_relu_int8_invoke(const void *const inputs[], void *const outputs[], void
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "PartitionedCall:0", [1,4,4,8] -> [1,4,4,8] */
     tq_lut(in0, out0, tq_table0, 128);
     return 0;
 }

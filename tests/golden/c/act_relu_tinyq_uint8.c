@@ -81,13 +81,13 @@ int act_relu_tinyq_uint8_invoke(const void *const inputs[], void *const outputs[
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,4,4,8] -> [1,4,4,8] */
     tq_lut(in0, a + 0, tq_table0, 128);
 
-    /* step 1: lut, model operator 1 */
+    /* step 1: lut, model operator 1, "PartitionedCall:0_int8", [1,4,4,8] -> [1,4,4,8] */
     tq_lut(a + 0, a + 128, tq_table1, 128);
 
-    /* step 2: lut, model operator 2 */
+    /* step 2: lut, model operator 2, "PartitionedCall:0", [1,4,4,8] -> [1,4,4,8] */
     tq_lut(a + 128, out0, tq_table0, 128);
     return 0;
 }

@@ -232,11 +232,24 @@ static int32_t tq_exp_of_diff(int32_t diff, int32_t input_multiplier, int32_t in
     return tq_exp_on_negative_values(tq_srdhm(scaled, input_multiplier), 5);
 }
 
+typedef struct {
+    int32_t outer; /* rows */
+    int32_t depth; /* row length (the last dimension) */
+    int32_t input_multiplier; /* Q31 of beta * input_scale * 2^26 */
+    int32_t input_left_shift;
+    int32_t diff_min; /* differences below this contribute nothing */
+} tq_softmax_params;
+
 /* Returns 0, or -1 when a row's sum of exponentials overflows (the Rust
    kernel refuses the same rows). */
-static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_t depth,
-                      int32_t input_multiplier, int32_t input_left_shift, int32_t diff_min)
+static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *output)
 {
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t outer = p->outer;
+    const int32_t depth = p->depth;
+    const int32_t input_multiplier = p->input_multiplier;
+    const int32_t input_left_shift = p->input_left_shift;
+    const int32_t diff_min = p->diff_min;
     int32_t r, i;
     for (r = 0; r < outer; ++r) {
         const int8_t *row = input + r * depth;
@@ -317,10 +330,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -352,6 +379,14 @@ static void tq_quantize(const void *input, void *output, int32_t n, float scale,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_quantize_params tq_step0_params = {
+    .n = 40, .scale = 7.541995e-2f, .zero_point = -5,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const tq_softmax_params tq_step1_params = {
+    .outer = 4, .depth = 10,
+    .input_multiplier = 1295704832, .input_left_shift = 23, .diff_min = -248
+};
 static const float tq_ftable0[256] = {
     5e-1f, 5.0390625e-1f, 5.078125e-1f, 5.1171875e-1f,
     5.15625e-1f, 5.1953125e-1f, 5.234375e-1f, 5.2734375e-1f,
@@ -417,11 +452,19 @@ static const float tq_ftable0[256] = {
     4.53125e-1f, 4.5703125e-1f, 4.609375e-1f, 4.6484375e-1f,
     4.6875e-1f, 4.7265625e-1f, 4.765625e-1f, 4.8046875e-1f,
     4.84375e-1f, 4.8828125e-1f, 4.921875e-1f, 4.9609375e-1f};
-static const tq_mul_params tq_s3_params = {5, 128, -5, 1077952640, -7, -128, 127};
-static const int32_t tq_s3_dims[18] = {
+static const tq_mul_params tq_step3_params = {
+    .input1_offset = 5, .input2_offset = 128, .output_offset = -5,
+    .output_multiplier = 1077952640, .output_shift = -7,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step3_dims[18] = {
     1, 1, 1, 1, 4, 10,
     0, 0, 0, 0, 10, 1,
     0, 0, 0, 0, 0, 0
+};
+static const tq_softmax_params tq_step4_params = {
+    .outer = 4, .depth = 10,
+    .input_multiplier = 1295704832, .input_left_shift = 22, .diff_min = -496
 };
 static const union {
     int8_t v[1];
@@ -443,26 +486,26 @@ int act_softmax_tinyq_floatio_invoke(const void *const inputs[], void *const out
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 40, 7.541995e-2f, -5, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "serving_default_in0:0_int8", [1,4,10] -> [1,4,10] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: softmax, model operator 1 */
-    if (tq_softmax(a + 0, a + 48, 4, 10, 1295704832, 23, -248) != 0) {
+    /* step 1: softmax, model operator 1, "PartitionedCall:0_int8", [1,4,10] -> [1,4,10] */
+    if (tq_softmax(&tq_step1_params, a + 0, a + 48) != 0) {
         return -2;
     }
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,4,10] -> [1,4,10] */
     tq_dequantize(a + 48, out0, tq_ftable0, 40);
 
-    /* step 3: mul, model operator 3 */
-    tq_mul_bcast(&tq_s3_params, a + 0, tq_const0.v, a + 48, tq_s3_dims);
+    /* step 3: mul, model operator 3, "mul", [1,4,10], [] -> [1,4,10] */
+    tq_mul_bcast(&tq_step3_params, a + 0, tq_const0.v, a + 48, tq_step3_dims);
 
-    /* step 4: softmax, model operator 4 */
-    if (tq_softmax(a + 48, a + 0, 4, 10, 1295704832, 22, -496) != 0) {
+    /* step 4: softmax, model operator 4, "PartitionedCall:1_int8", [1,4,10] -> [1,4,10] */
+    if (tq_softmax(&tq_step4_params, a + 48, a + 0) != 0) {
         return -2;
     }
 
-    /* step 5: dequantize, model operator 5 */
+    /* step 5: dequantize, model operator 5, "PartitionedCall:1", [1,4,10] -> [1,4,10] */
     tq_dequantize(a + 0, out1, tq_ftable0, 40);
     return 0;
 }

@@ -208,11 +208,24 @@ static int32_t tq_exp_of_diff(int32_t diff, int32_t input_multiplier, int32_t in
     return tq_exp_on_negative_values(tq_srdhm(scaled, input_multiplier), 5);
 }
 
+typedef struct {
+    int32_t outer; /* rows */
+    int32_t depth; /* row length (the last dimension) */
+    int32_t input_multiplier; /* Q31 of beta * input_scale * 2^26 */
+    int32_t input_left_shift;
+    int32_t diff_min; /* differences below this contribute nothing */
+} tq_softmax_params;
+
 /* Returns 0, or -1 when a row's sum of exponentials overflows (the Rust
    kernel refuses the same rows). */
-static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_t depth,
-                      int32_t input_multiplier, int32_t input_left_shift, int32_t diff_min)
+static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *output)
 {
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t outer = p->outer;
+    const int32_t depth = p->depth;
+    const int32_t input_multiplier = p->input_multiplier;
+    const int32_t input_left_shift = p->input_left_shift;
+    const int32_t diff_min = p->diff_min;
     int32_t r, i;
     for (r = 0; r < outer; ++r) {
         const int8_t *row = input + r * depth;
@@ -292,11 +305,23 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
-static const tq_mul_params tq_s2_params = {5, 128, -5, 1077952640, -7, -128, 127};
-static const int32_t tq_s2_dims[18] = {
+static const tq_softmax_params tq_step1_params = {
+    .outer = 4, .depth = 10,
+    .input_multiplier = 1295704832, .input_left_shift = 23, .diff_min = -248
+};
+static const tq_mul_params tq_step2_params = {
+    .input1_offset = 5, .input2_offset = 128, .output_offset = -5,
+    .output_multiplier = 1077952640, .output_shift = -7,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step2_dims[18] = {
     1, 1, 1, 1, 4, 10,
     0, 0, 0, 0, 10, 1,
     0, 0, 0, 0, 0, 0
+};
+static const tq_softmax_params tq_step3_params = {
+    .outer = 4, .depth = 10,
+    .input_multiplier = 1295704832, .input_left_shift = 22, .diff_min = -496
 };
 static const union {
     int8_t v[1];
@@ -318,26 +343,26 @@ int act_softmax_uint8_invoke(const void *const inputs[], void *const outputs[], 
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "tfl.quantize", [1,4,10] -> [1,4,10] */
     tq_lut(in0, a + 0, tq_table0, 40);
 
-    /* step 1: softmax, model operator 1 */
-    if (tq_softmax(a + 0, a + 48, 4, 10, 1295704832, 23, -248) != 0) {
+    /* step 1: softmax, model operator 1, "PartitionedCall:01", [1,4,10] -> [1,4,10] */
+    if (tq_softmax(&tq_step1_params, a + 0, a + 48) != 0) {
         return -2;
     }
 
-    /* step 2: mul, model operator 2 */
-    tq_mul_bcast(&tq_s2_params, a + 0, tq_const0.v, a + 96, tq_s2_dims);
+    /* step 2: mul, model operator 2, "mul", [1,4,10], [] -> [1,4,10] */
+    tq_mul_bcast(&tq_step2_params, a + 0, tq_const0.v, a + 96, tq_step2_dims);
 
-    /* step 3: softmax, model operator 3 */
-    if (tq_softmax(a + 96, a + 0, 4, 10, 1295704832, 22, -496) != 0) {
+    /* step 3: softmax, model operator 3, "PartitionedCall:11", [1,4,10] -> [1,4,10] */
+    if (tq_softmax(&tq_step3_params, a + 96, a + 0) != 0) {
         return -2;
     }
 
-    /* step 4: lut, model operator 4 */
+    /* step 4: lut, model operator 4, "PartitionedCall:0", [1,4,10] -> [1,4,10] */
     tq_lut(a + 48, out0, tq_table0, 40);
 
-    /* step 5: lut, model operator 5 */
+    /* step 5: lut, model operator 5, "PartitionedCall:1", [1,4,10] -> [1,4,10] */
     tq_lut(a + 0, out1, tq_table0, 40);
     return 0;
 }

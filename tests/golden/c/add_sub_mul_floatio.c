@@ -311,10 +311,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -346,8 +360,26 @@ static void tq_quantize(const void *input, void *output, int32_t n, float scale,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_addsub_params tq_s3_params = {-2, 31, -128, 20, 1073741824, 0, 1301885642, -1, 1562346532, -18, -128, 127};
-static const int32_t tq_s3_dims[18] = {
+static const tq_quantize_params tq_step0_params = {
+    .n = 24, .scale = 5.0218478e-2f, .zero_point = 30,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const tq_quantize_params tq_step1_params = {
+    .n = 144, .scale = 2.8824467e-2f, .zero_point = 2,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const tq_quantize_params tq_step2_params = {
+    .n = 4, .scale = 1.747448e-2f, .zero_point = -31,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const tq_addsub_params tq_step3_params = {
+    .input1_offset = -2, .input2_offset = 31, .output_offset = -128, .left_shift = 20,
+    .input1_multiplier = 1073741824, .input1_shift = 0,
+    .input2_multiplier = 1301885642, .input2_shift = -1,
+    .output_multiplier = 1562346532, .output_shift = -18,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step3_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
@@ -417,8 +449,14 @@ static const float tq_ftable0[256] = {
     2.2979565e0f, 2.3177664e0f, 2.3375764e0f, 2.3573864e0f,
     2.3771963e0f, 2.3970063e0f, 2.4168162e0f, 2.4366262e0f,
     2.4564362e0f, 2.476246e0f, 2.496056e0f, 2.515866e0f};
-static const tq_addsub_params tq_s5_params = {-2, -30, -12, 20, 1232615424, -1, 1073741824, 0, 1795134080, -19, -128, 127};
-static const int32_t tq_s5_dims[18] = {
+static const tq_addsub_params tq_step5_params = {
+    .input1_offset = -2, .input2_offset = -30, .output_offset = -12, .left_shift = 20,
+    .input1_multiplier = 1232615424, .input1_shift = -1,
+    .input2_multiplier = 1073741824, .input2_shift = 0,
+    .output_multiplier = 1795134080, .output_shift = -19,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step5_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 4, 0, 1
@@ -488,7 +526,11 @@ static const float tq_ftable1[256] = {
     0e0f, 6.007538e-2f, 1.2015076e-1f, 1.8022615e-1f,
     2.4030152e-1f, 3.003769e-1f, 3.604523e-1f, 4.2052767e-1f,
     4.8060304e-1f, 5.4067844e-1f, 6.007538e-1f, 6.608292e-1f};
-static const tq_mul_params tq_s7_params = {128, 12, -69, 1104715759, -6, -128, 127};
+static const tq_mul_params tq_step7_params = {
+    .input1_offset = 128, .input2_offset = 12, .output_offset = -69,
+    .output_multiplier = 1104715759, .output_shift = -6,
+    .act_min = -128, .act_max = 127
+};
 static const float tq_ftable2[256] = {
     1.0216184e1f, 1.0364244e1f, 1.0512305e1f, 1.0660366e1f,
     1.0808426e1f, 1.0956487e1f, 1.11045475e1f, 1.1252608e1f,
@@ -554,14 +596,24 @@ static const float tq_ftable2[256] = {
     8.439456e0f, 8.587517e0f, 8.735578e0f, 8.883638e0f,
     9.031699e0f, 9.179759e0f, 9.32782e0f, 9.475881e0f,
     9.623941e0f, 9.772002e0f, 9.920062e0f, 1.0068123e1f};
-static const tq_mul_params tq_s9_params = {-2, 19, -1, 1932632041, -7, -128, 127};
-static const int32_t tq_s9_dims[18] = {
+static const tq_mul_params tq_step9_params = {
+    .input1_offset = -2, .input2_offset = 19, .output_offset = -1,
+    .output_multiplier = 1932632041, .output_shift = -7,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step9_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const tq_addsub_params tq_s10_params = {1, 19, 4, 20, 1073741824, 0, 1676208033, -5, 1073741824, -18, -128, 127};
-static const int32_t tq_s10_dims[18] = {
+static const tq_addsub_params tq_step10_params = {
+    .input1_offset = 1, .input2_offset = 19, .output_offset = 4, .left_shift = 20,
+    .input1_multiplier = 1073741824, .input1_shift = 0,
+    .input2_multiplier = 1676208033, .input2_shift = -5,
+    .output_multiplier = 1073741824, .output_shift = -18,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step10_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
@@ -661,40 +713,40 @@ int add_sub_mul_floatio_invoke(const void *const inputs[], void *const outputs[]
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 432, 24, 5.0218478e-2f, 30, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "tfl.quantize", [1,6,1,4] -> [1,6,1,4] */
+    tq_quantize(&tq_step0_params, in0, a + 432);
 
-    /* step 1: quantize, model operator 1 */
-    tq_quantize(in1, a + 0, 144, 2.8824467e-2f, 2, -128, 127, 0);
+    /* step 1: quantize, model operator 1, "tfl.quantize1", [1,6,6,4] -> [1,6,6,4] */
+    tq_quantize(&tq_step1_params, in1, a + 0);
 
-    /* step 2: quantize, model operator 2 */
-    tq_quantize(in2, a + 288, 4, 1.747448e-2f, -31, -128, 127, 0);
+    /* step 2: quantize, model operator 2, "tfl.quantize2", [1,1,1,4] -> [1,1,1,4] */
+    tq_quantize(&tq_step2_params, in2, a + 288);
 
-    /* step 3: add, model operator 3 */
-    tq_add_bcast(&tq_s3_params, a + 0, a + 288, a + 144, tq_s3_dims);
+    /* step 3: add, model operator 3, "PartitionedCall:11", [1,6,6,4], [1,1,1,4] -> [1,6,6,4] */
+    tq_add_bcast(&tq_step3_params, a + 0, a + 288, a + 144, tq_step3_dims);
 
-    /* step 4: dequantize, model operator 4 */
+    /* step 4: dequantize, model operator 4, "PartitionedCall:1", [1,6,6,4] -> [1,6,6,4] */
     tq_dequantize(a + 144, out3, tq_ftable0, 144);
 
-    /* step 5: sub, model operator 5 */
-    tq_sub_bcast(&tq_s5_params, a + 0, a + 432, a + 288, tq_s5_dims);
+    /* step 5: sub, model operator 5, "PartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
+    tq_sub_bcast(&tq_step5_params, a + 0, a + 432, a + 288, tq_step5_dims);
 
-    /* step 6: dequantize, model operator 6 */
+    /* step 6: dequantize, model operator 6, "PartitionedCall:2", [1,6,6,4] -> [1,6,6,4] */
     tq_dequantize(a + 288, out0, tq_ftable1, 144);
 
-    /* step 7: mul, model operator 7 */
-    tq_mul(&tq_s7_params, a + 144, a + 288, a + 432, 144);
+    /* step 7: mul, model operator 7, "PartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
+    tq_mul(&tq_step7_params, a + 144, a + 288, a + 432, 144);
 
-    /* step 8: dequantize, model operator 8 */
+    /* step 8: dequantize, model operator 8, "PartitionedCall:0", [1,6,6,4] -> [1,6,6,4] */
     tq_dequantize(a + 432, out2, tq_ftable2, 144);
 
-    /* step 9: mul, model operator 9 */
-    tq_mul_bcast(&tq_s9_params, a + 0, tq_const0.v, a + 144, tq_s9_dims);
+    /* step 9: mul, model operator 9, "mul_1", [1,6,6,4], [4] -> [1,6,6,4] */
+    tq_mul_bcast(&tq_step9_params, a + 0, tq_const0.v, a + 144, tq_step9_dims);
 
-    /* step 10: add, model operator 10 */
-    tq_add_bcast(&tq_s10_params, a + 144, tq_const1.v, a + 0, tq_s10_dims);
+    /* step 10: add, model operator 10, "PartitionedCall:31", [1,6,6,4], [4] -> [1,6,6,4] */
+    tq_add_bcast(&tq_step10_params, a + 144, tq_const1.v, a + 0, tq_step10_dims);
 
-    /* step 11: dequantize, model operator 11 */
+    /* step 11: dequantize, model operator 11, "PartitionedCall:3", [1,6,6,4] -> [1,6,6,4] */
     tq_dequantize(a + 0, out1, tq_ftable3, 144);
     return 0;
 }

@@ -286,27 +286,53 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
-static const tq_addsub_params tq_s3_params = {-2, 31, -128, 20, 1073741824, 0, 1301885642, -1, 1562346532, -18, -128, 127};
-static const int32_t tq_s3_dims[18] = {
+static const tq_addsub_params tq_step3_params = {
+    .input1_offset = -2, .input2_offset = 31, .output_offset = -128, .left_shift = 20,
+    .input1_multiplier = 1073741824, .input1_shift = 0,
+    .input2_multiplier = 1301885642, .input2_shift = -1,
+    .output_multiplier = 1562346532, .output_shift = -18,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step3_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const tq_addsub_params tq_s4_params = {-2, -30, -12, 20, 1232615424, -1, 1073741824, 0, 1795134080, -19, -128, 127};
-static const int32_t tq_s4_dims[18] = {
+static const tq_addsub_params tq_step4_params = {
+    .input1_offset = -2, .input2_offset = -30, .output_offset = -12, .left_shift = 20,
+    .input1_multiplier = 1232615424, .input1_shift = -1,
+    .input2_multiplier = 1073741824, .input2_shift = 0,
+    .output_multiplier = 1795134080, .output_shift = -19,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step4_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 4, 0, 1
 };
-static const tq_mul_params tq_s5_params = {128, 12, -69, 1104715759, -6, -128, 127};
-static const tq_mul_params tq_s6_params = {-2, 19, -1, 1932632041, -7, -128, 127};
-static const int32_t tq_s6_dims[18] = {
+static const tq_mul_params tq_step5_params = {
+    .input1_offset = 128, .input2_offset = 12, .output_offset = -69,
+    .output_multiplier = 1104715759, .output_shift = -6,
+    .act_min = -128, .act_max = 127
+};
+static const tq_mul_params tq_step6_params = {
+    .input1_offset = -2, .input2_offset = 19, .output_offset = -1,
+    .output_multiplier = 1932632041, .output_shift = -7,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step6_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const tq_addsub_params tq_s7_params = {1, 19, 4, 20, 1073741824, 0, 1676208033, -5, 1073741824, -18, -128, 127};
-static const int32_t tq_s7_dims[18] = {
+static const tq_addsub_params tq_step7_params = {
+    .input1_offset = 1, .input2_offset = 19, .output_offset = 4, .left_shift = 20,
+    .input1_multiplier = 1073741824, .input1_shift = 0,
+    .input2_multiplier = 1676208033, .input2_shift = -5,
+    .output_multiplier = 1073741824, .output_shift = -18,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step7_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
@@ -341,40 +367,40 @@ int add_sub_mul_uint8_invoke(const void *const inputs[], void *const outputs[], 
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "tfl.quantize", [1,6,1,4] -> [1,6,1,4] */
     tq_lut(in0, a + 432, tq_table0, 24);
 
-    /* step 1: lut, model operator 1 */
+    /* step 1: lut, model operator 1, "tfl.quantize1", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(in1, a + 0, tq_table0, 144);
 
-    /* step 2: lut, model operator 2 */
+    /* step 2: lut, model operator 2, "tfl.quantize2", [1,1,1,4] -> [1,1,1,4] */
     tq_lut(in2, a + 288, tq_table0, 4);
 
-    /* step 3: add, model operator 3 */
-    tq_add_bcast(&tq_s3_params, a + 0, a + 288, a + 144, tq_s3_dims);
+    /* step 3: add, model operator 3, "PartitionedCall:11", [1,6,6,4], [1,1,1,4] -> [1,6,6,4] */
+    tq_add_bcast(&tq_step3_params, a + 0, a + 288, a + 144, tq_step3_dims);
 
-    /* step 4: sub, model operator 4 */
-    tq_sub_bcast(&tq_s4_params, a + 0, a + 432, a + 288, tq_s4_dims);
+    /* step 4: sub, model operator 4, "PartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
+    tq_sub_bcast(&tq_step4_params, a + 0, a + 432, a + 288, tq_step4_dims);
 
-    /* step 5: mul, model operator 5 */
-    tq_mul(&tq_s5_params, a + 144, a + 288, a + 432, 144);
+    /* step 5: mul, model operator 5, "PartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
+    tq_mul(&tq_step5_params, a + 144, a + 288, a + 432, 144);
 
-    /* step 6: mul, model operator 6 */
-    tq_mul_bcast(&tq_s6_params, a + 0, tq_const0.v, a + 576, tq_s6_dims);
+    /* step 6: mul, model operator 6, "mul_1", [1,6,6,4], [4] -> [1,6,6,4] */
+    tq_mul_bcast(&tq_step6_params, a + 0, tq_const0.v, a + 576, tq_step6_dims);
 
-    /* step 7: add, model operator 7 */
-    tq_add_bcast(&tq_s7_params, a + 576, tq_const1.v, a + 0, tq_s7_dims);
+    /* step 7: add, model operator 7, "PartitionedCall:31", [1,6,6,4], [4] -> [1,6,6,4] */
+    tq_add_bcast(&tq_step7_params, a + 576, tq_const1.v, a + 0, tq_step7_dims);
 
-    /* step 8: lut, model operator 8 */
+    /* step 8: lut, model operator 8, "PartitionedCall:2", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 288, out0, tq_table0, 144);
 
-    /* step 9: lut, model operator 9 */
+    /* step 9: lut, model operator 9, "PartitionedCall:3", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 0, out1, tq_table0, 144);
 
-    /* step 10: lut, model operator 10 */
+    /* step 10: lut, model operator 10, "PartitionedCall:0", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 432, out2, tq_table0, 144);
 
-    /* step 11: lut, model operator 11 */
+    /* step 11: lut, model operator 11, "PartitionedCall:1", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 144, out3, tq_table0, 144);
     return 0;
 }

@@ -95,14 +95,41 @@ static void tq_store_f32(unsigned char *dst, float v)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -143,6 +170,17 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
         }
     }
 }
+
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
 
 /* An 8-bit element-wise op as a 256-entry table indexed by the input byte. */
 static void tq_lut(const void *input, void *output, const uint8_t *table, int32_t n)
@@ -188,10 +226,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -241,10 +293,14 @@ static void tq_concat(int8_t *output, int32_t outer, int32_t count, const int8_t
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_quantize_params tq_step0_params = {
+    .n = 192, .scale = 1.1122371e-1f, .zero_point = -6,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
 static const union {
     int8_t v[108];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     0, -69, -53, 99, -47, 68, 102, -97, 127, -12, 25, -35, 109, 68, -127, -30,
     -77, -90, -20, -108, 72, 37, -51, -105, 103, 93, -57, 65, -127, 15, 104, -35,
     -103, 90, 73, 92, 87, -58, 6, -92, -77, 75, 67, -116, -96, 74, 112, 29,
@@ -253,14 +309,23 @@ static const union {
     -10, -119, 17, -80, 97, 122, 3, 68, -12, 64, -11, -127, 68, 37, 100, -97,
     -46, -58, 39, -83, 121, 15, 33, -8, -65, 113, -48, 76
 }};
-static const int32_t tq_s1_bias[4] = {
+static const int32_t tq_step1_bias[4] = {
     -611, -2257, -1286, 736
 };
-static const int32_t tq_s1_multiplier[4] = {
+static const int32_t tq_step1_multiplier[4] = {
     1166043099, 1133099562, 1163454027, 1141171752
 };
-static const int8_t tq_s1_shift[4] = {
+static const int8_t tq_step1_shift[4] = {
     -6, -6, -6, -6
+};
+static const tq_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 3, .k_w = 3, .f_c = 3,
+    .out_h = 8, .out_w = 8, .out_c = 4,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
+    .input_offset = 6, .output_offset = 8, .act_min = 8, .act_max = 127
 };
 static const uint8_t tq_table0[256] = {
     248, 248, 248, 248, 249, 249, 249, 249, 250, 251, 251, 251, 251, 252, 252, 252,
@@ -283,19 +348,28 @@ static const uint8_t tq_table0[256] = {
 static const union {
     int8_t v[6];
     int32_t align;
-} tq_s3_filter = {{
+} tq_step3_filter = {{
     8, -61, -127, -35, -84, 127
 }};
-static const int32_t tq_s3_bias[2] = {
+static const int32_t tq_step3_bias[2] = {
     -172, -109
 };
-static const int32_t tq_s3_multiplier[2] = {
+static const int32_t tq_step3_multiplier[2] = {
     2009744896, 1858645376
 };
-static const int8_t tq_s3_shift[2] = {
+static const int8_t tq_step3_shift[2] = {
     -5, -5
 };
-static const int32_t tq_s4_sizes[3] = {
+static const tq_conv2d_params tq_step3_params = {
+    .filter = tq_step3_filter.v, .bias = tq_step3_bias,
+    .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 1, .k_w = 1, .f_c = 3,
+    .out_h = 8, .out_w = 8, .out_c = 2,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 6, .output_offset = -6, .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step4_sizes[3] = {
     3, 4, 2
 };
 static const float tq_ftable0[256] = {
@@ -366,21 +440,30 @@ static const float tq_ftable0[256] = {
 static const union {
     int8_t v[36];
     int32_t align;
-} tq_s6_filter = {{
+} tq_step6_filter = {{
     -53, 127, -106, -5, 68, -127, 40, -47, 5, -19, 95, -124, -119, 109, 84, 78,
     -127, -36, 109, -127, 106, -33, 94, 92, 56, -66, 52, -110, 103, 14, 22, -61,
     -127, -10, 97, 95
 }};
-static const int32_t tq_s6_bias[4] = {
+static const int32_t tq_step6_bias[4] = {
     513, 961, 613, -288
 };
-static const int32_t tq_s6_multiplier[4] = {
+static const int32_t tq_step6_multiplier[4] = {
     1571527263, 1943265671, 1853195621, 1971864470
 };
-static const int8_t tq_s6_shift[4] = {
+static const int8_t tq_step6_shift[4] = {
     -6, -6, -6, -6
 };
-static const int32_t tq_s7_sizes[2] = {
+static const tq_conv2d_params tq_step6_params = {
+    .filter = tq_step6_filter.v, .bias = tq_step6_bias,
+    .multiplier = tq_step6_multiplier, .shift = tq_step6_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 3, .k_w = 1, .f_c = 3,
+    .out_h = 4, .out_w = 8, .out_c = 4,
+    .stride_h = 2, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 6, .output_offset = 8, .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step7_sizes[2] = {
     256, 128
 };
 static const float tq_ftable1[256] = {
@@ -462,43 +545,37 @@ int concat_tinyq_floatio_invoke(const void *const inputs[], void *const outputs[
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 1088, 192, 1.1122371e-1f, -6, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "serving_default_in0:0_int8", [1,8,8,3] -> [1,8,8,3] */
+    tq_quantize(&tq_step0_params, in0, a + 1088);
 
-    /* step 1: conv2d, model operator 1 */
-    tq_conv2d(a + 1088, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 576,
-              1, 8, 8, 3, 3, 3, 3, 8, 8, 4, 1, 1, 1, 1, 1, 1,
-              6, 8, 8, 127);
+    /* step 1: conv2d, model operator 1, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze1", [1,8,8,3] -> [1,8,8,4] */
+    tq_conv2d(&tq_step1_params, a + 1088, a + 576);
 
-    /* step 2: lut, model operator 2 */
+    /* step 2: lut, model operator 2, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze1_requantized0", [1,8,8,4] -> [1,8,8,4] */
     tq_lut(a + 576, a + 832, tq_table0, 256);
 
-    /* step 3: conv2d, model operator 3 */
-    tq_conv2d(a + 1088, tq_s3_filter.v, tq_s3_bias, tq_s3_multiplier, tq_s3_shift, a + 1280,
-              1, 8, 8, 3, 1, 1, 3, 8, 8, 2, 1, 1, 1, 1, 0, 0,
-              6, -6, -128, 127);
+    /* step 3: conv2d, model operator 3, "conv2d_16_1/BiasAdd;conv2d_16_1/convolution;conv2d_16_1/Squeeze1", [1,8,8,3] -> [1,8,8,2] */
+    tq_conv2d(&tq_step3_params, a + 1088, a + 1280);
 
-    /* step 4: concat, model operator 4 */
+    /* step 4: concat, model operator 4, "StatefulPartitionedCall:0_int8", [1,8,8,3], [1,8,8,4], [1,8,8,2] -> [1,8,8,9] */
     {
         const int8_t *const srcs[3] = {a + 1088, a + 832, a + 1280};
-        tq_concat(a + 0, 64, 3, srcs, tq_s4_sizes);
+        tq_concat(a + 0, 64, 3, srcs, tq_step4_sizes);
     }
 
-    /* step 5: dequantize, model operator 5 */
+    /* step 5: dequantize, model operator 5, "StatefulPartitionedCall:0", [1,8,8,9] -> [1,8,8,9] */
     tq_dequantize(a + 0, out0, tq_ftable0, 576);
 
-    /* step 6: conv2d, model operator 6 */
-    tq_conv2d(a + 1088, tq_s6_filter.v, tq_s6_bias, tq_s6_multiplier, tq_s6_shift, a + 384,
-              1, 8, 8, 3, 3, 1, 3, 4, 8, 4, 2, 1, 1, 1, 0, 0,
-              6, 8, -128, 127);
+    /* step 6: conv2d, model operator 6, "conv2d_17_1/BiasAdd;conv2d_17_1/convolution;conv2d_17_1/Squeeze1", [1,8,8,3] -> [1,4,8,4] */
+    tq_conv2d(&tq_step6_params, a + 1088, a + 384);
 
-    /* step 7: concat, model operator 7 */
+    /* step 7: concat, model operator 7, "StatefulPartitionedCall:1_int8", [1,8,8,4], [1,4,8,4] -> [1,12,8,4] */
     {
         const int8_t *const srcs[2] = {a + 576, a + 384};
-        tq_concat(a + 0, 1, 2, srcs, tq_s7_sizes);
+        tq_concat(a + 0, 1, 2, srcs, tq_step7_sizes);
     }
 
-    /* step 8: dequantize, model operator 8 */
+    /* step 8: dequantize, model operator 8, "StatefulPartitionedCall:1", [1,12,8,4] -> [1,12,8,4] */
     tq_dequantize(a + 0, out1, tq_ftable1, 384);
     return 0;
 }

@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,41 +147,70 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[48];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     120, 127, -123, 77, -98, -44, -93, -9, 115, -127, -103, -44, -64, -117, -79, -127,
     119, 64, -4, -127, -83, -101, 11, -70, -102, -22, -47, -58, 39, 127, -127, -101,
     -49, -59, 41, 26, -22, -120, -127, -19, 109, 81, -97, 119, -31, -58, -35, -127
 }};
-static const int32_t tq_s0_bias[8] = {
+static const int32_t tq_step0_bias[8] = {
     2662, 122, -2712, -986, -2942, 1884, -747, 11045
 };
-static const int32_t tq_s0_multiplier[8] = {
+static const int32_t tq_step0_multiplier[8] = {
     1313485970, 1191420184, 1585050785, 1403439619, 1706827563, 1783917259, 1424191742, 1290523411
 };
-static const int8_t tq_s0_shift[8] = {
+static const int8_t tq_step0_shift[8] = {
     -6, -6, -7, -6, -7, -7, -6, -7
+};
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 6,
+    .k_h = 1, .k_w = 1, .f_c = 6,
+    .out_h = 8, .out_w = 8, .out_c = 8,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = -8, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[24];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -127, 85, -64, -125, 119, -58, 109, 70, 36, 22, 122, -38, -76, 127, -80, 55,
     -54, 20, 7, 27, 71, -127, 14, -31
 }};
-static const int32_t tq_s1_bias[3] = {
+static const int32_t tq_step1_bias[3] = {
     6650, 1472, -256
 };
-static const int32_t tq_s1_multiplier[3] = {
+static const int32_t tq_step1_multiplier[3] = {
     1105097604, 2038904850, 1115922875
 };
-static const int8_t tq_s1_shift[3] = {
+static const int8_t tq_step1_shift[3] = {
     -7, -8, -7
+};
+static const tq_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 8,
+    .k_h = 1, .k_w = 1, .f_c = 8,
+    .out_h = 8, .out_w = 8, .out_c = 3,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 128, .output_offset = -4, .act_min = -128, .act_max = 127
 };
 
 int conv_1x1_tinyq_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -169,14 +225,10 @@ int conv_1x1_tinyq_int8_invoke(const void *const inputs[], void *const outputs[]
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, a + 0,
-              1, 8, 8, 6, 1, 1, 6, 8, 8, 8, 1, 1, 1, 1, 0, 0,
-              -8, -128, -128, 127);
+    /* step 0: conv2d, model operator 0, "conv2d_5_1/Relu;conv2d_5_1/BiasAdd;conv2d_5_1/convolution;conv2d_5_1/Squeeze1", [1,8,8,6] -> [1,8,8,8] */
+    tq_conv2d(&tq_step0_params, in0, a + 0);
 
-    /* step 1: conv2d, model operator 1 */
-    tq_conv2d(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, out0,
-              1, 8, 8, 8, 1, 1, 8, 8, 8, 3, 1, 1, 1, 1, 0, 0,
-              128, -4, -128, 127);
+    /* step 1: conv2d, model operator 1, "StatefulPartitionedCall:0", [1,8,8,8] -> [1,8,8,3] */
+    tq_conv2d(&tq_step1_params, a + 0, out0);
     return 0;
 }

@@ -95,14 +95,41 @@ static void tq_store_f32(unsigned char *dst, float v)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -144,6 +171,17 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* DEQUANTIZE 8-bit -> float32 as a 256-entry table indexed by the input byte. */
 static void tq_dequantize(const void *input, void *output, const float *table, int32_t n)
 {
@@ -177,10 +215,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -212,10 +264,14 @@ static void tq_quantize(const void *input, void *output, int32_t n, float scale,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_quantize_params tq_step0_params = {
+    .n = 320, .scale = 2.8783107e-2f, .zero_point = 2,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
 static const union {
     int8_t v[180];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     127, -17, -7, -15, -112, -98, -116, -69, -87, 24, 102, 88, 52, -41, 64, 9,
     -47, -85, 40, 73, 42, -70, -25, 84, 81, -49, -25, -51, 52, -73, -97, -39,
     -89, 114, 24, 14, -62, -5, -58, 123, 98, -97, -67, -43, 37, -54, 10, -55,
@@ -229,14 +285,23 @@ static const union {
     -88, -42, 20, -1, -32, -72, -68, -29, 0, -116, 79, -106, -36, -82, 36, -43,
     -56, -22, 68, -25
 }};
-static const int32_t tq_s1_bias[4] = {
+static const int32_t tq_step1_bias[4] = {
     0, 0, 0, 0
 };
-static const int32_t tq_s1_multiplier[4] = {
+static const int32_t tq_step1_multiplier[4] = {
     1224041990, 1211055934, 1244453663, 1232007835
 };
-static const int8_t tq_s1_shift[4] = {
+static const int8_t tq_step1_shift[4] = {
     -8, -8, -8, -8
+};
+static const tq_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 5,
+    .k_h = 3, .k_w = 3, .f_c = 5,
+    .out_h = 8, .out_w = 8, .out_c = 4,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
+    .input_offset = -2, .output_offset = -2, .act_min = -128, .act_max = 127
 };
 static const float tq_ftable0[256] = {
     5.4367382e-2f, 8.1551075e-2f, 1.08734764e-1f, 1.3591845e-1f,
@@ -316,15 +381,13 @@ int conv_nobias_tinyq_floatio_invoke(const void *const inputs[], void *const out
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 320, 2.8783107e-2f, 2, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "serving_default_in0:0_int8", [1,8,8,5] -> [1,8,8,5] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: conv2d, model operator 1 */
-    tq_conv2d(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 320,
-              1, 8, 8, 5, 3, 3, 5, 8, 8, 4, 1, 1, 1, 1, 1, 1,
-              -2, -2, -128, 127);
+    /* step 1: conv2d, model operator 1, "StatefulPartitionedCall:0_int8", [1,8,8,5] -> [1,8,8,4] */
+    tq_conv2d(&tq_step1_params, a + 0, a + 320);
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "StatefulPartitionedCall:0", [1,8,8,4] -> [1,8,8,4] */
     tq_dequantize(a + 320, out0, tq_ftable0, 256);
     return 0;
 }

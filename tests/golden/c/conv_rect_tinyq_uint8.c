@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,6 +147,17 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* An 8-bit element-wise op as a 256-entry table indexed by the input byte. */
 static void tq_lut(const void *input, void *output, const uint8_t *table, int32_t n)
 {
@@ -155,7 +193,7 @@ static const uint8_t tq_table0[256] = {
 static const union {
     int8_t v[90];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -93, 69, -125, 103, 5, 45, -95, -61, -57, -73, 61, -76, 50, -107, -124, -123,
     -105, -127, -20, 38, 15, 26, 16, 45, -108, 79, 81, -127, -20, 57, -20, 15,
     13, 105, 62, -46, -122, 7, -69, -123, -106, -127, -22, -42, -107, 34, 120, 108,
@@ -163,19 +201,28 @@ static const union {
     -64, -46, 116, 42, 31, 44, -42, -107, -108, 76, 126, -107, -50, -13, 38, -96,
     34, -60, 10, -127, 102, -52, 109, -91, 10, -54
 }};
-static const int32_t tq_s1_bias[5] = {
+static const int32_t tq_step1_bias[5] = {
     3084, 711, -1309, 4742, 1280
 };
-static const int32_t tq_s1_multiplier[5] = {
+static const int32_t tq_step1_multiplier[5] = {
     1621744238, 1501581421, 1532579470, 1588981348, 1553645986
 };
-static const int8_t tq_s1_shift[5] = {
+static const int8_t tq_step1_shift[5] = {
     -7, -7, -7, -7, -7
+};
+static const tq_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 13, .in_w = 11, .in_c = 3,
+    .k_h = 3, .k_w = 2, .f_c = 3,
+    .out_h = 7, .out_w = 11, .out_c = 5,
+    .stride_h = 2, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 0,
+    .input_offset = -4, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[120];
     int32_t align;
-} tq_s2_filter = {{
+} tq_step2_filter = {{
     -9, -11, 7, 57, 26, 55, 76, 1, -15, -75, 82, -19, 0, -23, 123, 91,
     -125, 86, 90, 115, -18, 10, 127, -61, 70, -25, -116, 23, -89, 82, 118, 121,
     98, 83, -30, 89, 17, -100, 13, 64, 101, 96, -48, 99, 27, 72, -47, -86,
@@ -185,14 +232,23 @@ static const union {
     -13, 82, 118, -107, -11, -45, 111, -99, 126, -41, 111, 80, -126, 86, -27, -28,
     127, 20, -99, -117, -1, 18, -97, -50
 }};
-static const int32_t tq_s2_bias[4] = {
+static const int32_t tq_step2_bias[4] = {
     -6710, -9241, 4672, -354
 };
-static const int32_t tq_s2_multiplier[4] = {
+static const int32_t tq_step2_multiplier[4] = {
     1958070614, 1872284834, 1902610144, 1930976306
 };
-static const int8_t tq_s2_shift[4] = {
+static const int8_t tq_step2_shift[4] = {
     -9, -9, -9, -9
+};
+static const tq_conv2d_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+    .batches = 1, .in_h = 7, .in_w = 11, .in_c = 5,
+    .k_h = 2, .k_w = 3, .f_c = 5,
+    .out_h = 6, .out_w = 5, .out_c = 4,
+    .stride_h = 1, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 128, .output_offset = -10, .act_min = -128, .act_max = 127
 };
 
 int conv_rect_tinyq_uint8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -207,20 +263,16 @@ int conv_rect_tinyq_uint8_invoke(const void *const inputs[], void *const outputs
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,13,11,3] -> [1,13,11,3] */
     tq_lut(in0, a + 0, tq_table0, 429);
 
-    /* step 1: conv2d, model operator 1 */
-    tq_conv2d(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 432,
-              1, 13, 11, 3, 3, 2, 3, 7, 11, 5, 2, 1, 1, 1, 1, 0,
-              -4, -128, -128, 127);
+    /* step 1: conv2d, model operator 1, "conv2d_7_1/Relu;conv2d_7_1/BiasAdd;conv2d_7_1/convolution;conv2d_7_1/Squeeze1", [1,13,11,3] -> [1,7,11,5] */
+    tq_conv2d(&tq_step1_params, a + 0, a + 432);
 
-    /* step 2: conv2d, model operator 2 */
-    tq_conv2d(a + 432, tq_s2_filter.v, tq_s2_bias, tq_s2_multiplier, tq_s2_shift, a + 0,
-              1, 7, 11, 5, 2, 3, 5, 6, 5, 4, 1, 2, 1, 1, 0, 0,
-              128, -10, -128, 127);
+    /* step 2: conv2d, model operator 2, "StatefulPartitionedCall:0_int8", [1,7,11,5] -> [1,6,5,4] */
+    tq_conv2d(&tq_step2_params, a + 432, a + 0);
 
-    /* step 3: lut, model operator 3 */
+    /* step 3: lut, model operator 3, "StatefulPartitionedCall:0", [1,6,5,4] -> [1,6,5,4] */
     tq_lut(a + 0, out0, tq_table0, 120);
     return 0;
 }

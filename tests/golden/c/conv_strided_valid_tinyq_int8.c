@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,13 +147,24 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[600];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     26, -97, -35, -2, 30, -100, -121, 52, 15, -45, -3, -55, 27, 0, -70, 39,
     -76, -1, -69, -4, -32, -57, -39, -98, -9, 11, 10, 22, -54, -2, 52, 30,
     -92, -15, -16, 8, 101, 41, 2, -67, 62, -16, 25, 89, -61, 24, -13, 18,
@@ -166,14 +204,23 @@ static const union {
     10, 13, -69, -10, -37, -39, -54, -16, -72, 27, 16, -127, 54, -28, 22, 107,
     29, -66, 4, 77, -91, 22, -68, -8
 }};
-static const int32_t tq_s0_bias[8] = {
+static const int32_t tq_step0_bias[8] = {
     34165, -17920, 992, -8427, 829, -10882, 5373, -1127
 };
-static const int32_t tq_s0_multiplier[8] = {
+static const int32_t tq_step0_multiplier[8] = {
     2103965068, 1845753442, 1124718980, 1967206795, 1241943550, 1954079904, 1108005438, 1108567085
 };
-static const int8_t tq_s0_shift[8] = {
+static const int8_t tq_step0_shift[8] = {
     -9, -9, -8, -9, -8, -9, -8, -8
+};
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 11, .in_w = 11, .in_c = 3,
+    .k_h = 5, .k_w = 5, .f_c = 3,
+    .out_h = 4, .out_w = 4, .out_c = 8,
+    .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 43, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 
 int conv_strided_valid_tinyq_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -188,9 +235,7 @@ int conv_strided_valid_tinyq_int8_invoke(const void *const inputs[], void *const
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, out0,
-              1, 11, 11, 3, 5, 5, 3, 4, 4, 8, 2, 2, 1, 1, 0, 0,
-              43, -128, -128, 127);
+    /* step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,11,11,3] -> [1,4,4,8] */
+    tq_conv2d(&tq_step0_params, in0, out0);
     return 0;
 }

@@ -71,11 +71,27 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -97,13 +113,22 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[96];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     -81, 78, 127, 3, 114, -72, 111, -70, -104, 4, -30, 88, -72, -65, 23, 73,
     68, -127, -104, -99, -4, 111, -30, 44, 36, -2, 103, 127, -121, 121, 81, 16,
     -101, 119, -28, -120, -98, -77, 127, -34, 49, 25, -123, -75, -14, 68, -68, 109,
@@ -111,14 +136,20 @@ static const union {
     24, -99, -77, 96, 11, 38, -11, 127, 15, -101, -38, -71, 127, 14, -10, 66,
     70, 102, -31, 6, 7, 108, -127, 102, -72, -112, 83, 8, 77, 0, 5, -10
 }};
-static const int32_t tq_s0_bias[8] = {
+static const int32_t tq_step0_bias[8] = {
     -447, 3889, -1500, 3361, -1122, 6381, 869, 1106
 };
-static const int32_t tq_s0_multiplier[8] = {
+static const int32_t tq_step0_multiplier[8] = {
     1800158377, 1548951635, 1921618528, 1557495472, 1862108229, 1840911310, 1785056003, 1759192392
 };
-static const int8_t tq_s0_shift[8] = {
+static const int8_t tq_step0_shift[8] = {
     -8, -8, -8, -8, -8, -8, -8, -8
+};
+static const tq_fully_connected_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 6, .depth = 12, .out_depth = 8, .per_channel = 1,
+    .input_offset = 7, .filter_offset = 0, .output_offset = 4, .act_min = -128, .act_max = 127
 };
 
 int dense_keep_dims_tinyq_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -133,9 +164,7 @@ int dense_keep_dims_tinyq_int8_invoke(const void *const inputs[], void *const ou
         return -1;
     }
 
-    /* step 0: fully_connected, model operator 0 */
-    tq_fully_connected(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, out0,
-                       6, 12, 8, 1,
-                       7, 0, 4, -128, 127);
+    /* step 0: fully_connected, model operator 0, "StatefulPartitionedCall:0", [1,6,12] -> [1,6,8] */
+    tq_fully_connected(&tq_step0_params, in0, out0);
     return 0;
 }

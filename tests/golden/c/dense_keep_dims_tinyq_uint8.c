@@ -71,11 +71,27 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -96,6 +112,15 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
         }
     }
 }
+
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
 
 /* An 8-bit element-wise op as a 256-entry table indexed by the input byte. */
 static void tq_lut(const void *input, void *output, const uint8_t *table, int32_t n)
@@ -132,7 +157,7 @@ static const uint8_t tq_table0[256] = {
 static const union {
     int8_t v[96];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -81, 78, 127, 3, 114, -72, 111, -70, -104, 4, -30, 88, -72, -65, 23, 73,
     68, -127, -104, -99, -4, 111, -30, 44, 36, -2, 103, 127, -121, 121, 81, 16,
     -101, 119, -28, -120, -98, -77, 127, -34, 49, 25, -123, -75, -14, 68, -68, 109,
@@ -140,14 +165,20 @@ static const union {
     24, -99, -77, 96, 11, 38, -11, 127, 15, -101, -38, -71, 127, 14, -10, 66,
     70, 102, -31, 6, 7, 108, -127, 102, -72, -112, 83, 8, 77, 0, 5, -10
 }};
-static const int32_t tq_s1_bias[8] = {
+static const int32_t tq_step1_bias[8] = {
     -447, 3889, -1500, 3361, -1122, 6381, 869, 1106
 };
-static const int32_t tq_s1_multiplier[8] = {
+static const int32_t tq_step1_multiplier[8] = {
     1800158377, 1548951635, 1921618528, 1557495472, 1862108229, 1840911310, 1785056003, 1759192392
 };
-static const int8_t tq_s1_shift[8] = {
+static const int8_t tq_step1_shift[8] = {
     -8, -8, -8, -8, -8, -8, -8, -8
+};
+static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 6, .depth = 12, .out_depth = 8, .per_channel = 1,
+    .input_offset = 7, .filter_offset = 0, .output_offset = 4, .act_min = -128, .act_max = 127
 };
 
 int dense_keep_dims_tinyq_uint8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -162,15 +193,13 @@ int dense_keep_dims_tinyq_uint8_invoke(const void *const inputs[], void *const o
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,6,12] -> [1,6,12] */
     tq_lut(in0, a + 0, tq_table0, 72);
 
-    /* step 1: fully_connected, model operator 1 */
-    tq_fully_connected(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 80,
-                       6, 12, 8, 1,
-                       7, 0, 4, -128, 127);
+    /* step 1: fully_connected, model operator 1, "StatefulPartitionedCall:0_int8", [1,6,12] -> [1,6,8] */
+    tq_fully_connected(&tq_step1_params, a + 0, a + 80);
 
-    /* step 2: lut, model operator 2 */
+    /* step 2: lut, model operator 2, "StatefulPartitionedCall:0", [1,6,8] -> [1,6,8] */
     tq_lut(a + 80, out0, tq_table0, 48);
     return 0;
 }

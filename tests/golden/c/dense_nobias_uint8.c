@@ -71,11 +71,27 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -96,6 +112,15 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
         }
     }
 }
+
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
 
 /* An 8-bit element-wise op as a 256-entry table indexed by the input byte. */
 static void tq_lut(const void *input, void *output, const uint8_t *table, int32_t n)
@@ -132,7 +157,7 @@ static const uint8_t tq_table0[256] = {
 static const union {
     int8_t v[240];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -95, -30, -99, 49, 106, 105, 29, 68, -113, 0, -127, 123, 32, 46, 19, 50,
     -112, -5, -97, 105, -95, -92, 27, 27, 40, -33, -80, -1, 41, -103, -14, -126,
     -31, -31, 24, -107, 73, 0, 80, 32, -57, -127, 0, 99, -106, 68, 80, -82,
@@ -149,12 +174,18 @@ static const union {
     -57, -46, 98, -70, -87, -127, -58, 37, 116, -28, 53, 108, -116, 104, 123, 103,
     125, 79, 65, 96, 82, 101, 127, -97, 13, 78, -103, 102, 35, -125, -119, 84
 }};
-static const int32_t tq_s1_multiplier[10] = {
+static const int32_t tq_step1_multiplier[10] = {
     1314258326, 1152672936, 1371695883, 1314748768, 1347464504, 1289273293, 1311609916, 1370001397,
     1357631710, 1329508891
 };
-static const int8_t tq_s1_shift[10] = {
+static const int8_t tq_step1_shift[10] = {
     -8, -8, -8, -8, -8, -8, -8, -8, -8, -8
+};
+static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = NULL,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .depth = 24, .out_depth = 10, .per_channel = 1,
+    .input_offset = 18, .filter_offset = 0, .output_offset = 16, .act_min = -128, .act_max = 127
 };
 
 int dense_nobias_uint8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -169,15 +200,13 @@ int dense_nobias_uint8_invoke(const void *const inputs[], void *const outputs[],
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "tfl.quantize", [1,24] -> [1,24] */
     tq_lut(in0, a + 0, tq_table0, 24);
 
-    /* step 1: fully_connected, model operator 1 */
-    tq_fully_connected(a + 0, tq_s1_filter.v, NULL, tq_s1_multiplier, tq_s1_shift, a + 32,
-                       1, 24, 10, 1,
-                       18, 0, 16, -128, 127);
+    /* step 1: fully_connected, model operator 1, "StatefulPartitionedCall:01", [1,24] -> [1,10] */
+    tq_fully_connected(&tq_step1_params, a + 0, a + 32);
 
-    /* step 2: lut, model operator 2 */
+    /* step 2: lut, model operator 2, "StatefulPartitionedCall:0", [1,10] -> [1,10] */
     tq_lut(a + 32, out0, tq_table0, 10);
     return 0;
 }

@@ -95,11 +95,27 @@ static void tq_store_f32(unsigned char *dst, float v)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -120,6 +136,15 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
         }
     }
 }
+
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
 
 /* DEQUANTIZE 8-bit -> float32 as a 256-entry table indexed by the input byte. */
 static void tq_dequantize(const void *input, void *output, const float *table, int32_t n)
@@ -154,10 +179,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -189,10 +228,14 @@ static void tq_quantize(const void *input, void *output, int32_t n, float scale,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_quantize_params tq_step0_params = {
+    .n = 32, .scale = 2.3380956e-2f, .zero_point = 4,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
 static const union {
     int8_t v[512];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     73, -86, -41, -37, -13, 81, -47, 24, -66, 58, 18, 86, 32, 18, -98, -72,
     32, 77, 127, -72, -59, -109, 39, -21, -117, 33, 0, -127, 80, -118, -58, -1,
     -69, -2, -24, -30, -13, -62, -103, 93, -44, -22, -127, -31, 14, -38, -123, 116,
@@ -226,21 +269,27 @@ static const union {
     -73, 127, 64, 67, 74, -17, 81, -7, 113, -98, -42, -5, 5, 76, -96, -6,
     61, -55, -61, -126, 45, -18, -24, -17, -34, 49, -58, 26, 95, -9, 114, -113
 }};
-static const int32_t tq_s1_bias[16] = {
+static const int32_t tq_step1_bias[16] = {
     1075, 1239, -3046, 601, 6711, -967, 3233, -8912,
     -8225, 164, -4877, 7083, 3538, 6973, 3861, 1029
 };
-static const int32_t tq_s1_multiplier[16] = {
+static const int32_t tq_step1_multiplier[16] = {
     1290091870, 1277177555, 1284282005, 1253198580, 1285728200, 1254318975, 1220572431, 1277763058,
     1293127691, 1275961068, 1302864936, 1300497841, 1273948459, 1235237363, 1150055631, 1285234646
 };
-static const int8_t tq_s1_shift[16] = {
+static const int8_t tq_step1_shift[16] = {
     -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7
+};
+static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .depth = 32, .out_depth = 16, .per_channel = 1,
+    .input_offset = -4, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[128];
     int32_t align;
-} tq_s2_filter = {{
+} tq_step2_filter = {{
     64, -108, -23, -23, 97, -82, -121, 91, 127, 96, -22, -112, -33, -82, -42, -37,
     32, -116, -48, 53, 99, 51, -86, -127, -23, 28, 20, 74, 110, 38, -47, 85,
     112, 58, -82, 84, 91, 44, 23, 13, 48, 127, -127, 75, 94, 22, -102, -105,
@@ -250,14 +299,20 @@ static const union {
     11, 100, 110, -126, -4, 43, 35, 116, -16, 0, 33, 21, -127, -43, 34, -43,
     -60, 110, -107, -9, -22, -127, -73, -72, 126, -6, 0, 111, -26, 60, -26, 107
 }};
-static const int32_t tq_s2_bias[8] = {
+static const int32_t tq_step2_bias[8] = {
     4337, -11789, 14370, -3520, -423, 2942, -1544, -8092
 };
-static const int32_t tq_s2_multiplier[8] = {
+static const int32_t tq_step2_multiplier[8] = {
     1409386641, 1398910449, 1233599119, 1304593702, 1243278644, 1400983994, 1375622838, 1413416503
 };
-static const int8_t tq_s2_shift[8] = {
+static const int8_t tq_step2_shift[8] = {
     -8, -8, -8, -8, -8, -8, -8, -8
+};
+static const tq_fully_connected_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+    .batches = 1, .depth = 16, .out_depth = 8, .per_channel = 1,
+    .input_offset = 128, .filter_offset = 0, .output_offset = -20, .act_min = -128, .act_max = 127
 };
 static const float tq_ftable0[256] = {
     4.1673338e-1f, 4.3757007e-1f, 4.5840675e-1f, 4.792434e-1f,
@@ -337,20 +392,16 @@ int dense_per_tensor_tinyq_floatio_invoke(const void *const inputs[], void *cons
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 32, 2.3380956e-2f, 4, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "serving_default_in0:0_int8", [1,32] -> [1,32] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: fully_connected, model operator 1 */
-    tq_fully_connected(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 32,
-                       1, 32, 16, 1,
-                       -4, 0, -128, -128, 127);
+    /* step 1: fully_connected, model operator 1, "dense_4_1/MatMul;dense_4_1/Relu;dense_4_1/BiasAdd", [1,32] -> [1,16] */
+    tq_fully_connected(&tq_step1_params, a + 0, a + 32);
 
-    /* step 2: fully_connected, model operator 2 */
-    tq_fully_connected(a + 32, tq_s2_filter.v, tq_s2_bias, tq_s2_multiplier, tq_s2_shift, a + 0,
-                       1, 16, 8, 1,
-                       128, 0, -20, -128, 127);
+    /* step 2: fully_connected, model operator 2, "StatefulPartitionedCall:0_int8", [1,16] -> [1,8] */
+    tq_fully_connected(&tq_step2_params, a + 32, a + 0);
 
-    /* step 3: dequantize, model operator 3 */
+    /* step 3: dequantize, model operator 3, "StatefulPartitionedCall:0", [1,8] -> [1,8] */
     tq_dequantize(a + 0, out0, tq_ftable0, 8);
     return 0;
 }

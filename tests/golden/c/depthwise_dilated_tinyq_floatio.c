@@ -95,14 +95,40 @@ static void tq_store_f32(unsigned char *dst, float v)
 
 /* DEPTHWISE_CONV_2D int8 per channel (TFLM DepthwiseConvPerChannel).
    Filter [1, KH, KW, C*M]; output channel o reads input channel o / M. */
-static inline void tq_depthwise_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                       const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                       int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                                       int32_t depth_mult, int32_t k_h, int32_t k_w,
-                                       int32_t out_h, int32_t out_w,
-                                       int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                                       int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                                       int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [1, k_h, k_w, in_c * depth_mult] */
+    const int32_t *bias;       /* [in_c * depth_mult] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [in_c * depth_mult], Q31 */
+    const int8_t *shift;       /* [in_c * depth_mult], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t depth_mult;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_depthwise_conv2d_params;
+
+static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                            const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                            int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                            int32_t depth_mult, int32_t k_h, int32_t k_w,
+                                            int32_t out_h, int32_t out_w,
+                                            int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                            int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                            int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t out_c = in_c * depth_mult;
     int32_t b, oy, ox, o, ky, kx;
@@ -142,6 +168,17 @@ static inline void tq_depthwise_conv2d(const int8_t *input, const int8_t *filter
     }
 }
 
+/* A step's call: tq_depthwise_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_depthwise_conv2d(p, input, output)                                                   \
+    tq_depthwise_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,      \
+        (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->depth_mult, (p)->k_h,     \
+        (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w, \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,       \
+        (p)->act_max)
+
 /* DEQUANTIZE 8-bit -> float32 as a 256-entry table indexed by the input byte. */
 static void tq_dequantize(const void *input, void *output, const float *table, int32_t n)
 {
@@ -175,10 +212,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -210,22 +261,34 @@ static void tq_quantize(const void *input, void *output, int32_t n, float scale,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_quantize_params tq_step0_params = {
+    .n = 256, .scale = 2.8533688e-2f, .zero_point = -7,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
 static const union {
     int8_t v[36];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -78, 96, 127, -21, 127, 127, 113, 1, -17, 97, -122, 117, -42, 3, 123, -127,
     85, 86, 79, 93, 92, 13, -84, -55, -124, 36, -66, -100, -122, -58, 51, -55,
     -61, -89, -59, -92
 }};
-static const int32_t tq_s1_bias[4] = {
+static const int32_t tq_step1_bias[4] = {
     -203, -1512, 4564, -6149
 };
-static const int32_t tq_s1_multiplier[4] = {
+static const int32_t tq_step1_multiplier[4] = {
     1878972809, 1195840775, 2141544501, 1996383883
 };
-static const int8_t tq_s1_shift[4] = {
+static const int8_t tq_step1_shift[4] = {
     -8, -7, -8, -8
+};
+static const tq_depthwise_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 4, .depth_mult = 1,
+    .k_h = 3, .k_w = 3, .out_h = 8, .out_w = 8,
+    .stride_h = 1, .stride_w = 1, .dil_h = 2, .dil_w = 2, .pad_top = 2, .pad_left = 2,
+    .input_offset = 7, .output_offset = 4, .act_min = -128, .act_max = 127
 };
 static const float tq_ftable0[256] = {
     -7.5332314e-2f, -5.6499235e-2f, -3.7666157e-2f, -1.8833078e-2f,
@@ -305,15 +368,13 @@ int depthwise_dilated_tinyq_floatio_invoke(const void *const inputs[], void *con
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 256, 2.8533688e-2f, -7, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "serving_default_in0:0_int8", [1,8,8,4] -> [1,8,8,4] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: depthwise_conv2d, model operator 1 */
-    tq_depthwise_conv2d(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 256,
-                        1, 8, 8, 4, 1, 3, 3, 8, 8, 1, 1, 2, 2, 2, 2,
-                        7, 4, -128, 127);
+    /* step 1: depthwise_conv2d, model operator 1, "StatefulPartitionedCall:0_int8", [1,8,8,4] -> [1,8,8,4] */
+    tq_depthwise_conv2d(&tq_step1_params, a + 0, a + 256);
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "StatefulPartitionedCall:0", [1,8,8,4] -> [1,8,8,4] */
     tq_dequantize(a + 256, out0, tq_ftable0, 256);
     return 0;
 }

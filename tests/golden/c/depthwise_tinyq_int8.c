@@ -71,14 +71,40 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* DEPTHWISE_CONV_2D int8 per channel (TFLM DepthwiseConvPerChannel).
    Filter [1, KH, KW, C*M]; output channel o reads input channel o / M. */
-static inline void tq_depthwise_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                       const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                       int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                                       int32_t depth_mult, int32_t k_h, int32_t k_w,
-                                       int32_t out_h, int32_t out_w,
-                                       int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                                       int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                                       int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [1, k_h, k_w, in_c * depth_mult] */
+    const int32_t *bias;       /* [in_c * depth_mult] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [in_c * depth_mult], Q31 */
+    const int8_t *shift;       /* [in_c * depth_mult], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t depth_mult;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_depthwise_conv2d_params;
+
+static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                            const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                            int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                            int32_t depth_mult, int32_t k_h, int32_t k_w,
+                                            int32_t out_h, int32_t out_w,
+                                            int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                            int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                            int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t out_c = in_c * depth_mult;
     int32_t b, oy, ox, o, ky, kx;
@@ -118,25 +144,44 @@ static inline void tq_depthwise_conv2d(const int8_t *input, const int8_t *filter
     }
 }
 
+/* A step's call: tq_depthwise_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_depthwise_conv2d(p, input, output)                                                   \
+    tq_depthwise_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,      \
+        (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->depth_mult, (p)->k_h,     \
+        (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w, \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,       \
+        (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[45];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     127, -97, 2, 109, -67, -41, -55, -24, -96, 95, 34, -124, -7, 4, 2, -89,
     33, -127, 73, 122, -62, -64, 38, 45, -54, -6, -88, -49, -104, -41, -22, -38,
     81, -85, -4, -31, 56, -62, 13, 46, 0, -127, -114, 127, -127
 }};
-static const int32_t tq_s0_bias[5] = {
+static const int32_t tq_step0_bias[5] = {
     -545, -232, -10742, -3081, -223
 };
-static const int32_t tq_s0_multiplier[5] = {
+static const int32_t tq_step0_multiplier[5] = {
     1433199630, 1083277509, 1413336237, 1353518235, 1266996381
 };
-static const int8_t tq_s0_shift[5] = {
+static const int8_t tq_step0_shift[5] = {
     -6, -6, -6, -6, -6
+};
+static const tq_depthwise_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 5, .depth_mult = 1,
+    .k_h = 3, .k_w = 3, .out_h = 8, .out_w = 8,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
+    .input_offset = 9, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 
 int depthwise_tinyq_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -151,9 +196,7 @@ int depthwise_tinyq_int8_invoke(const void *const inputs[], void *const outputs[
         return -1;
     }
 
-    /* step 0: depthwise_conv2d, model operator 0 */
-    tq_depthwise_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, out0,
-                        1, 8, 8, 5, 1, 3, 3, 8, 8, 1, 1, 1, 1, 1, 1,
-                        9, -128, -128, 127);
+    /* step 0: depthwise_conv2d, model operator 0, "StatefulPartitionedCall:0", [1,8,8,5] -> [1,8,8,5] */
+    tq_depthwise_conv2d(&tq_step0_params, in0, out0);
     return 0;
 }

@@ -71,11 +71,27 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -97,6 +113,15 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
 static void tq_copy(void *output, const void *input, int32_t n)
 {
     const int8_t *in = (const int8_t *)input;
@@ -113,7 +138,7 @@ static void tq_copy(void *output, const void *input, int32_t n)
 static const union {
     int8_t v[1000];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     123, 71, -21, -64, 86, 81, 110, 65, 62, -125, -82, 99, 46, -9, -123, 20,
     -21, -1, 28, -125, -61, 84, 13, -4, -70, 27, -94, 114, 24, -72, -14, 78,
     -61, -67, 64, -121, 65, 37, 42, 18, 95, 9, -101, 109, -20, 59, -39, -21,
@@ -178,16 +203,22 @@ static const union {
     -105, 2, 114, -111, -109, -92, 86, 122, -64, 61, -49, 48, 4, -92, 12, -23,
     79, 72, -36, -87, 78, -64, -111, -120
 }};
-static const int32_t tq_s1_bias[10] = {
+static const int32_t tq_step1_bias[10] = {
     -5001, 3332, 1846, 1441, -6525, 1625, -4384, -1745,
     4695, -463
 };
-static const int32_t tq_s1_multiplier[10] = {
+static const int32_t tq_step1_multiplier[10] = {
     1126637828, 1124869331, 1124114293, 1128108384, 1129632446, 1126010315, 1128355258, 1112239463,
     1132142712, 1129048900
 };
-static const int8_t tq_s1_shift[10] = {
+static const int8_t tq_step1_shift[10] = {
     -8, -8, -8, -8, -8, -8, -8, -8, -8, -8
+};
+static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .depth = 100, .out_depth = 10, .per_channel = 1,
+    .input_offset = -7, .filter_offset = 0, .output_offset = 16, .act_min = -128, .act_max = 127
 };
 
 int flatten_dense_tinyq_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -202,12 +233,10 @@ int flatten_dense_tinyq_int8_invoke(const void *const inputs[], void *const outp
         return -1;
     }
 
-    /* step 0: copy, model operator 0 */
+    /* step 0: copy, model operator 0, "flatten_1/Reshape", [1,5,5,4] -> [1,100] */
     tq_copy(a + 0, in0, 100);
 
-    /* step 1: fully_connected, model operator 1 */
-    tq_fully_connected(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, out0,
-                       1, 100, 10, 1,
-                       -7, 0, 16, -128, 127);
+    /* step 1: fully_connected, model operator 1, "StatefulPartitionedCall:0", [1,100] -> [1,10] */
+    tq_fully_connected(&tq_step1_params, a + 0, out0);
     return 0;
 }

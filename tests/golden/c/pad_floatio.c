@@ -75,10 +75,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -159,7 +173,11 @@ static void tq_pad(const int8_t *input, int8_t *output, const int32_t *dims, int
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_s1_dims[24] = {
+static const tq_quantize_params tq_step0_params = {
+    .n = 108, .scale = 2.9634632e-2f, .zero_point = -14,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const int32_t tq_step1_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 1, 2, 0,
     1, 1, 1, 9, 9, 3,
@@ -230,7 +248,7 @@ static const float tq_ftable0[256] = {
     5.9269264e-2f, 8.89039e-2f, 1.1853853e-1f, 1.4817315e-1f,
     1.778078e-1f, 2.0744243e-1f, 2.3707706e-1f, 2.6671168e-1f,
     2.963463e-1f, 3.2598096e-1f, 3.556156e-1f, 3.852502e-1f};
-static const int32_t tq_s3_dims[24] = {
+static const int32_t tq_step3_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 0, 1, 0,
     1, 1, 1, 6, 8, 4,
@@ -250,19 +268,19 @@ int pad_floatio_invoke(const void *const inputs[], void *const outputs[], void *
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 256, 108, 2.9634632e-2f, -14, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "tfl.quantize", [1,6,6,3] -> [1,6,6,3] */
+    tq_quantize(&tq_step0_params, in0, a + 256);
 
-    /* step 1: pad, model operator 1 */
-    tq_pad(a + 256, a + 0, tq_s1_dims, -14);
+    /* step 1: pad, model operator 1, "PartitionedCall:01", [1,6,6,3] -> [1,9,9,3] */
+    tq_pad(a + 256, a + 0, tq_step1_dims, -14);
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,9,9,3] -> [1,9,9,3] */
     tq_dequantize(a + 0, out0, tq_ftable0, 243);
 
-    /* step 3: pad, model operator 3 */
-    tq_pad(a + 256, a + 0, tq_s3_dims, 3);
+    /* step 3: pad, model operator 3, "PartitionedCall:11", [1,6,6,3] -> [1,6,8,4] */
+    tq_pad(a + 256, a + 0, tq_step3_dims, 3);
 
-    /* step 4: dequantize, model operator 4 */
+    /* step 4: dequantize, model operator 4, "PartitionedCall:1", [1,6,8,4] -> [1,6,8,4] */
     tq_dequantize(a + 0, out1, tq_ftable0, 192);
     return 0;
 }

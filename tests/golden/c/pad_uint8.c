@@ -99,13 +99,13 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
-static const int32_t tq_s1_dims[24] = {
+static const int32_t tq_step1_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 1, 2, 0,
     1, 1, 1, 9, 9, 3,
     108, 108, 108, 18, 3, 1
 };
-static const int32_t tq_s2_dims[24] = {
+static const int32_t tq_step2_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 0, 1, 0,
     1, 1, 1, 6, 8, 4,
@@ -125,19 +125,19 @@ int pad_uint8_invoke(const void *const inputs[], void *const outputs[], void *ar
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "tfl.quantize", [1,6,6,3] -> [1,6,6,3] */
     tq_lut(in0, a + 448, tq_table0, 108);
 
-    /* step 1: pad, model operator 1 */
-    tq_pad(a + 448, a + 0, tq_s1_dims, -14);
+    /* step 1: pad, model operator 1, "PartitionedCall:01", [1,6,6,3] -> [1,9,9,3] */
+    tq_pad(a + 448, a + 0, tq_step1_dims, -14);
 
-    /* step 2: pad, model operator 2 */
-    tq_pad(a + 448, a + 256, tq_s2_dims, 3);
+    /* step 2: pad, model operator 2, "PartitionedCall:11", [1,6,6,3] -> [1,6,8,4] */
+    tq_pad(a + 448, a + 256, tq_step2_dims, 3);
 
-    /* step 3: lut, model operator 3 */
+    /* step 3: lut, model operator 3, "PartitionedCall:0", [1,9,9,3] -> [1,9,9,3] */
     tq_lut(a + 0, out0, tq_table0, 243);
 
-    /* step 4: lut, model operator 4 */
+    /* step 4: lut, model operator 4, "PartitionedCall:1", [1,6,8,4] -> [1,6,8,4] */
     tq_lut(a + 256, out1, tq_table0, 192);
     return 0;
 }

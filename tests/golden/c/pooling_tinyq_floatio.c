@@ -66,6 +66,24 @@ static void tq_store_f32(unsigned char *dst, float v)
     }
 }
 
+/* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t channels;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t act_min;
+    int32_t act_max;
+} tq_pool_params;
+
 /* The input rows/columns a pooling window covers, clipped to the image. */
 static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size,
                          int32_t *start, int32_t *end)
@@ -79,10 +97,10 @@ static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int3
 
 /* AVERAGE_POOL_2D int8 (TFLM reference): padding cells are not counted;
    the division rounds half away from zero. */
-static inline void tq_average_pool(const int8_t *input, int8_t *output, int32_t batches,
-                                   int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                                   int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                                   int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_average_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                        int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                        int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                        int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -113,11 +131,20 @@ static inline void tq_average_pool(const int8_t *input, int8_t *output, int32_t 
     }
 }
 
+/* A step's call: tq_average_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_average_pool(p, input, output)                                                       \
+    tq_average_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,  \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
+
 /* MAX_POOL_2D int8 (TFLM reference). */
-static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batches,
-                               int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                               int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                               int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_max_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                    int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                    int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                    int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -146,6 +173,15 @@ static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batc
         }
     }
 }
+
+/* A step's call: tq_max_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_max_pool(p, input, output)                                                           \
+    tq_max_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,      \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
 
 /* DEQUANTIZE 8-bit -> float32 as a 256-entry table indexed by the input byte. */
 static void tq_dequantize(const void *input, void *output, const float *table, int32_t n)
@@ -180,10 +216,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -215,6 +265,16 @@ static void tq_quantize(const void *input, void *output, int32_t n, float scale,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_quantize_params tq_step0_params = {
+    .n = 243, .scale = 3.0322397e-2f, .zero_point = -6,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const tq_pool_params tq_step1_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
+    .act_min = -128, .act_max = 127
+};
 static const float tq_ftable0[256] = {
     1.8193439e-1f, 2.1225677e-1f, 2.4257918e-1f, 2.7290156e-1f,
     3.0322397e-1f, 3.3354637e-1f, 3.6386877e-1f, 3.9419118e-1f,
@@ -280,6 +340,30 @@ static const float tq_ftable0[256] = {
     -1.8193439e-1f, -1.5161198e-1f, -1.2128959e-1f, -9.096719e-2f,
     -6.0644794e-2f, -3.0322397e-2f, 0e0f, 3.0322397e-2f,
     6.0644794e-2f, 9.096719e-2f, 1.2128959e-1f, 1.5161198e-1f};
+static const tq_pool_params tq_step3_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 2, .out_h = 9, .out_w = 9,
+    .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step5_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step7_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step9_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
 
 int pooling_tinyq_floatio_invoke(const void *const inputs[], void *const outputs[], void *arena)
 {
@@ -297,37 +381,37 @@ int pooling_tinyq_floatio_invoke(const void *const inputs[], void *const outputs
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 243, 3.0322397e-2f, -6, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "serving_default_in0:0_int8", [1,9,9,3] -> [1,9,9,3] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: average_pool, model operator 1 */
-    tq_average_pool(a + 0, a + 256, 1, 9, 9, 3, 3, 3, 5, 5, 2, 2, 1, 1, -128, 127);
+    /* step 1: average_pool, model operator 1, "PartitionedCall:0_int8", [1,9,9,3] -> [1,5,5,3] */
+    tq_average_pool(&tq_step1_params, a + 0, a + 256);
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,5,5,3] -> [1,5,5,3] */
     tq_dequantize(a + 256, out2, tq_ftable0, 75);
 
-    /* step 3: average_pool, model operator 3 */
-    tq_average_pool(a + 0, a + 256, 1, 9, 9, 3, 3, 2, 9, 9, 1, 1, 1, 0, -128, 127);
+    /* step 3: average_pool, model operator 3, "PartitionedCall:2_int8", [1,9,9,3] -> [1,9,9,3] */
+    tq_average_pool(&tq_step3_params, a + 0, a + 256);
 
-    /* step 4: dequantize, model operator 4 */
+    /* step 4: dequantize, model operator 4, "PartitionedCall:2", [1,9,9,3] -> [1,9,9,3] */
     tq_dequantize(a + 256, out0, tq_ftable0, 243);
 
-    /* step 5: average_pool, model operator 5 */
-    tq_average_pool(a + 0, a + 256, 1, 9, 9, 3, 2, 2, 4, 4, 2, 2, 0, 0, -128, 127);
+    /* step 5: average_pool, model operator 5, "PartitionedCall:4_int8", [1,9,9,3] -> [1,4,4,3] */
+    tq_average_pool(&tq_step5_params, a + 0, a + 256);
 
-    /* step 6: dequantize, model operator 6 */
+    /* step 6: dequantize, model operator 6, "PartitionedCall:4", [1,4,4,3] -> [1,4,4,3] */
     tq_dequantize(a + 256, out3, tq_ftable0, 48);
 
-    /* step 7: max_pool, model operator 7 */
-    tq_max_pool(a + 0, a + 256, 1, 9, 9, 3, 3, 3, 5, 5, 2, 2, 1, 1, -128, 127);
+    /* step 7: max_pool, model operator 7, "PartitionedCall:1_int8", [1,9,9,3] -> [1,5,5,3] */
+    tq_max_pool(&tq_step7_params, a + 0, a + 256);
 
-    /* step 8: dequantize, model operator 8 */
+    /* step 8: dequantize, model operator 8, "PartitionedCall:1", [1,5,5,3] -> [1,5,5,3] */
     tq_dequantize(a + 256, out4, tq_ftable0, 75);
 
-    /* step 9: max_pool, model operator 9 */
-    tq_max_pool(a + 0, a + 256, 1, 9, 9, 3, 2, 2, 4, 4, 2, 2, 0, 0, -128, 127);
+    /* step 9: max_pool, model operator 9, "PartitionedCall:3_int8", [1,9,9,3] -> [1,4,4,3] */
+    tq_max_pool(&tq_step9_params, a + 0, a + 256);
 
-    /* step 10: dequantize, model operator 10 */
+    /* step 10: dequantize, model operator 10, "PartitionedCall:3", [1,4,4,3] -> [1,4,4,3] */
     tq_dequantize(a + 256, out1, tq_ftable0, 48);
     return 0;
 }

@@ -42,6 +42,24 @@ static int8_t tq_clamp8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)v;
 }
 
+/* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t channels;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t act_min;
+    int32_t act_max;
+} tq_pool_params;
+
 /* The input rows/columns a pooling window covers, clipped to the image. */
 static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size,
                          int32_t *start, int32_t *end)
@@ -55,10 +73,10 @@ static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int3
 
 /* AVERAGE_POOL_2D int8 (TFLM reference): padding cells are not counted;
    the division rounds half away from zero. */
-static inline void tq_average_pool(const int8_t *input, int8_t *output, int32_t batches,
-                                   int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                                   int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                                   int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_average_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                        int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                        int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                        int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -89,11 +107,20 @@ static inline void tq_average_pool(const int8_t *input, int8_t *output, int32_t 
     }
 }
 
+/* A step's call: tq_average_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_average_pool(p, input, output)                                                       \
+    tq_average_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,  \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
+
 /* MAX_POOL_2D int8 (TFLM reference). */
-static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batches,
-                               int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                               int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                               int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_max_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                    int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                    int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                    int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -122,6 +149,15 @@ static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batc
         }
     }
 }
+
+/* A step's call: tq_max_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_max_pool(p, input, output)                                                           \
+    tq_max_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,      \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
 
 /* An 8-bit element-wise op as a 256-entry table indexed by the input byte. */
 static void tq_lut(const void *input, void *output, const uint8_t *table, int32_t n)
@@ -155,6 +191,36 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
+static const tq_pool_params tq_step1_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step2_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 2, .out_h = 9, .out_w = 9,
+    .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step3_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step4_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step5_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
 
 int pooling_uint8_invoke(const void *const inputs[], void *const outputs[], void *arena)
 {
@@ -172,37 +238,37 @@ int pooling_uint8_invoke(const void *const inputs[], void *const outputs[], void
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "tfl.quantize", [1,9,9,3] -> [1,9,9,3] */
     tq_lut(in0, a + 0, tq_table0, 243);
 
-    /* step 1: average_pool, model operator 1 */
-    tq_average_pool(a + 0, a + 512, 1, 9, 9, 3, 3, 3, 5, 5, 2, 2, 1, 1, -128, 127);
+    /* step 1: average_pool, model operator 1, "PartitionedCall:01", [1,9,9,3] -> [1,5,5,3] */
+    tq_average_pool(&tq_step1_params, a + 0, a + 512);
 
-    /* step 2: average_pool, model operator 2 */
-    tq_average_pool(a + 0, a + 256, 1, 9, 9, 3, 3, 2, 9, 9, 1, 1, 1, 0, -128, 127);
+    /* step 2: average_pool, model operator 2, "PartitionedCall:21", [1,9,9,3] -> [1,9,9,3] */
+    tq_average_pool(&tq_step2_params, a + 0, a + 256);
 
-    /* step 3: average_pool, model operator 3 */
-    tq_average_pool(a + 0, a + 672, 1, 9, 9, 3, 2, 2, 4, 4, 2, 2, 0, 0, -128, 127);
+    /* step 3: average_pool, model operator 3, "PartitionedCall:41", [1,9,9,3] -> [1,4,4,3] */
+    tq_average_pool(&tq_step3_params, a + 0, a + 672);
 
-    /* step 4: max_pool, model operator 4 */
-    tq_max_pool(a + 0, a + 592, 1, 9, 9, 3, 3, 3, 5, 5, 2, 2, 1, 1, -128, 127);
+    /* step 4: max_pool, model operator 4, "PartitionedCall:11", [1,9,9,3] -> [1,5,5,3] */
+    tq_max_pool(&tq_step4_params, a + 0, a + 592);
 
-    /* step 5: max_pool, model operator 5 */
-    tq_max_pool(a + 0, a + 720, 1, 9, 9, 3, 2, 2, 4, 4, 2, 2, 0, 0, -128, 127);
+    /* step 5: max_pool, model operator 5, "PartitionedCall:31", [1,9,9,3] -> [1,4,4,3] */
+    tq_max_pool(&tq_step5_params, a + 0, a + 720);
 
-    /* step 6: lut, model operator 6 */
+    /* step 6: lut, model operator 6, "PartitionedCall:2", [1,9,9,3] -> [1,9,9,3] */
     tq_lut(a + 256, out0, tq_table0, 243);
 
-    /* step 7: lut, model operator 7 */
+    /* step 7: lut, model operator 7, "PartitionedCall:3", [1,4,4,3] -> [1,4,4,3] */
     tq_lut(a + 720, out1, tq_table0, 48);
 
-    /* step 8: lut, model operator 8 */
+    /* step 8: lut, model operator 8, "PartitionedCall:0", [1,5,5,3] -> [1,5,5,3] */
     tq_lut(a + 512, out2, tq_table0, 75);
 
-    /* step 9: lut, model operator 9 */
+    /* step 9: lut, model operator 9, "PartitionedCall:4", [1,4,4,3] -> [1,4,4,3] */
     tq_lut(a + 672, out3, tq_table0, 48);
 
-    /* step 10: lut, model operator 10 */
+    /* step 10: lut, model operator 10, "PartitionedCall:1", [1,5,5,3] -> [1,5,5,3] */
     tq_lut(a + 592, out4, tq_table0, 75);
     return 0;
 }

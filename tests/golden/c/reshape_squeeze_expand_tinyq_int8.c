@@ -75,16 +75,16 @@ int reshape_squeeze_expand_tinyq_int8_invoke(const void *const inputs[], void *c
         return -1;
     }
 
-    /* step 0: copy, model operator 0 */
+    /* step 0: copy, model operator 0, "PartitionedCall:0", [1,4,1,6] -> [1,24] */
     tq_copy(out1, in0, 24);
 
-    /* step 1: copy, model operator 1 */
+    /* step 1: copy, model operator 1, "PartitionedCall:1", [1,4,1,6] -> [1,4,6] */
     tq_copy(out2, in0, 24);
 
-    /* step 2: lut, model operator 2 */
+    /* step 2: lut, model operator 2, "Relu", [1,4,6] -> [1,4,6] */
     tq_lut(out2, a + 0, tq_table0, 24);
 
-    /* step 3: copy, model operator 3 */
+    /* step 3: copy, model operator 3, "PartitionedCall:2", [1,4,6] -> [1,4,1,6] */
     tq_copy(out0, a + 0, 24);
     return 0;
 }

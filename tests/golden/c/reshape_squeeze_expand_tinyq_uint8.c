@@ -83,19 +83,19 @@ int reshape_squeeze_expand_tinyq_uint8_invoke(const void *const inputs[], void *
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,4,1,6] -> [1,4,1,6] */
     tq_lut(in0, a + 0, tq_table0, 24);
 
-    /* step 1: lut, model operator 3 */
+    /* step 1: lut, model operator 3, "Relu", [1,4,6] -> [1,4,6] */
     tq_lut(a + 0, a + 32, tq_table1, 24);
 
-    /* step 2: lut, model operator 5 */
+    /* step 2: lut, model operator 5, "PartitionedCall:2", [1,4,1,6] -> [1,4,1,6] */
     tq_lut(a + 32, out0, tq_table0, 24);
 
-    /* step 3: lut, model operator 6 */
+    /* step 3: lut, model operator 6, "PartitionedCall:0", [1,24] -> [1,24] */
     tq_lut(a + 0, out1, tq_table0, 24);
 
-    /* step 4: lut, model operator 7 */
+    /* step 4: lut, model operator 7, "PartitionedCall:1", [1,4,6] -> [1,4,6] */
     tq_lut(a + 0, out2, tq_table0, 24);
     return 0;
 }

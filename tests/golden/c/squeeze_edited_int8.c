@@ -74,13 +74,13 @@ int squeeze_edited_int8_invoke(const void *const inputs[], void *const outputs[]
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "Relu", [1,4,1,6] -> [1,4,1,6] */
     tq_lut(in0, a + 0, tq_table0, 24);
 
-    /* step 1: copy, model operator 1 */
+    /* step 1: copy, model operator 1, "PartitionedCall:1", [1,4,1,6] -> [1,4,6] */
     tq_copy(out1, a + 0, 24);
 
-    /* step 2: copy, model operator 2 */
+    /* step 2: copy, model operator 2, "PartitionedCall:0", [1,4,1,6] -> [1,4,6] */
     tq_copy(out0, in0, 24);
     return 0;
 }

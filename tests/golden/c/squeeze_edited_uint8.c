@@ -82,16 +82,16 @@ int squeeze_edited_uint8_invoke(const void *const inputs[], void *const outputs[
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "tfl.quantize", [1,4,1,6] -> [1,4,1,6] */
     tq_lut(in0, a + 0, tq_table0, 24);
 
-    /* step 1: lut, model operator 1 */
+    /* step 1: lut, model operator 1, "Relu", [1,4,1,6] -> [1,4,1,6] */
     tq_lut(a + 0, a + 32, tq_table1, 24);
 
-    /* step 2: lut, model operator 4 */
+    /* step 2: lut, model operator 4, "PartitionedCall:0", [1,4,6] -> [1,4,6] */
     tq_lut(a + 0, out0, tq_table0, 24);
 
-    /* step 3: lut, model operator 5 */
+    /* step 3: lut, model operator 5, "PartitionedCall:1", [1,4,6] -> [1,4,6] */
     tq_lut(a + 32, out1, tq_table0, 24);
     return 0;
 }

@@ -75,10 +75,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -136,7 +150,11 @@ static void tq_strided_slice(const int8_t *input, int8_t *output, const int32_t 
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_s1_dims[18] = {
+static const tq_quantize_params tq_step0_params = {
+    .n = 256, .scale = 2.5411688e-2f, .zero_point = 0,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 3, 8, 4,
     0, 0, 0, 32, 28, 0,
     256, 256, 256, 64, -4, 1
@@ -206,12 +224,12 @@ static const float tq_ftable0[256] = {
     -3.0494025e-1f, -2.7952856e-1f, -2.541169e-1f, -2.287052e-1f,
     -2.032935e-1f, -1.778818e-1f, -1.5247013e-1f, -1.2705845e-1f,
     -1.0164675e-1f, -7.623506e-2f, -5.0823376e-2f, -2.5411688e-2f};
-static const int32_t tq_s3_dims[18] = {
+static const int32_t tq_step3_dims[18] = {
     1, 1, 1, 4, 4, 3,
     0, 0, 0, 64, 4, 0,
     256, 256, 256, 32, 4, 1
 };
-static const int32_t tq_s5_dims[18] = {
+static const int32_t tq_step5_dims[18] = {
     1, 1, 1, 3, 8, 1,
     0, 0, 0, 160, 0, 1,
     256, 256, 256, 32, 4, 1
@@ -231,25 +249,25 @@ int strided_slice_floatio_invoke(const void *const inputs[], void *const outputs
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 256, 2.5411688e-2f, 0, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "tfl.quantize", [1,8,8,4] -> [1,8,8,4] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: strided_slice, model operator 1 */
-    tq_strided_slice(a + 0, a + 256, tq_s1_dims);
+    /* step 1: strided_slice, model operator 1, "PartitionedCall:01", [1,8,8,4] -> [1,3,8,4] */
+    tq_strided_slice(a + 0, a + 256, tq_step1_dims);
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,3,8,4] -> [1,3,8,4] */
     tq_dequantize(a + 256, out1, tq_ftable0, 96);
 
-    /* step 3: strided_slice, model operator 3 */
-    tq_strided_slice(a + 0, a + 256, tq_s3_dims);
+    /* step 3: strided_slice, model operator 3, "PartitionedCall:11", [1,8,8,4] -> [1,4,4,3] */
+    tq_strided_slice(a + 0, a + 256, tq_step3_dims);
 
-    /* step 4: dequantize, model operator 4 */
+    /* step 4: dequantize, model operator 4, "PartitionedCall:1", [1,4,4,3] -> [1,4,4,3] */
     tq_dequantize(a + 256, out2, tq_ftable0, 48);
 
-    /* step 5: strided_slice, model operator 5 */
-    tq_strided_slice(a + 0, a + 256, tq_s5_dims);
+    /* step 5: strided_slice, model operator 5, "PartitionedCall:21", [1,8,8,4] -> [1,3,8] */
+    tq_strided_slice(a + 0, a + 256, tq_step5_dims);
 
-    /* step 6: dequantize, model operator 6 */
+    /* step 6: dequantize, model operator 6, "PartitionedCall:2", [1,3,8] -> [1,3,8] */
     tq_dequantize(a + 256, out0, tq_ftable0, 24);
     return 0;
 }

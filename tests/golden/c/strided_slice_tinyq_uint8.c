@@ -76,17 +76,17 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
-static const int32_t tq_s1_dims[18] = {
+static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 3, 8, 4,
     0, 0, 0, 32, 28, 0,
     256, 256, 256, 64, -4, 1
 };
-static const int32_t tq_s2_dims[18] = {
+static const int32_t tq_step2_dims[18] = {
     1, 1, 1, 4, 4, 3,
     0, 0, 0, 64, 4, 0,
     256, 256, 256, 32, 4, 1
 };
-static const int32_t tq_s3_dims[18] = {
+static const int32_t tq_step3_dims[18] = {
     1, 1, 1, 3, 8, 1,
     0, 0, 0, 160, 0, 1,
     256, 256, 256, 32, 4, 1
@@ -106,25 +106,25 @@ int strided_slice_tinyq_uint8_invoke(const void *const inputs[], void *const out
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,8,8,4] -> [1,8,8,4] */
     tq_lut(in0, a + 0, tq_table0, 256);
 
-    /* step 1: strided_slice, model operator 1 */
-    tq_strided_slice(a + 0, a + 256, tq_s1_dims);
+    /* step 1: strided_slice, model operator 1, "PartitionedCall:0_int8", [1,8,8,4] -> [1,3,8,4] */
+    tq_strided_slice(a + 0, a + 256, tq_step1_dims);
 
-    /* step 2: strided_slice, model operator 2 */
-    tq_strided_slice(a + 0, a + 352, tq_s2_dims);
+    /* step 2: strided_slice, model operator 2, "PartitionedCall:1_int8", [1,8,8,4] -> [1,4,4,3] */
+    tq_strided_slice(a + 0, a + 352, tq_step2_dims);
 
-    /* step 3: strided_slice, model operator 3 */
-    tq_strided_slice(a + 0, a + 400, tq_s3_dims);
+    /* step 3: strided_slice, model operator 3, "PartitionedCall:2_int8", [1,8,8,4] -> [1,3,8] */
+    tq_strided_slice(a + 0, a + 400, tq_step3_dims);
 
-    /* step 4: lut, model operator 4 */
+    /* step 4: lut, model operator 4, "PartitionedCall:2", [1,3,8] -> [1,3,8] */
     tq_lut(a + 400, out0, tq_table0, 24);
 
-    /* step 5: lut, model operator 5 */
+    /* step 5: lut, model operator 5, "PartitionedCall:0", [1,3,8,4] -> [1,3,8,4] */
     tq_lut(a + 256, out1, tq_table0, 96);
 
-    /* step 6: lut, model operator 6 */
+    /* step 6: lut, model operator 6, "PartitionedCall:1", [1,4,4,3] -> [1,4,4,3] */
     tq_lut(a + 352, out2, tq_table0, 48);
     return 0;
 }

@@ -75,10 +75,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -130,7 +144,11 @@ static void tq_transpose(const int8_t *input, int8_t *output, const int32_t *dim
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_s1_dims[12] = {
+static const tq_quantize_params tq_step0_params = {
+    .n = 72, .scale = 2.7592126e-2f, .zero_point = -9,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
+static const int32_t tq_step1_dims[12] = {
     1, 1, 1, 6, 4, 3,
     72, 72, 72, 3, 18, 1
 };
@@ -199,7 +217,7 @@ static const float tq_ftable0[256] = {
     -8.277638e-2f, -5.5184253e-2f, -2.7592126e-2f, 0e0f,
     2.7592126e-2f, 5.5184253e-2f, 8.277638e-2f, 1.10368505e-1f,
     1.3796063e-1f, 1.6555277e-1f, 1.9314489e-1f, 2.2073701e-1f};
-static const int32_t tq_s3_dims[12] = {
+static const int32_t tq_step3_dims[12] = {
     1, 1, 1, 3, 4, 6,
     72, 72, 72, 1, 18, 3
 };
@@ -217,19 +235,19 @@ int transpose_floatio_invoke(const void *const inputs[], void *const outputs[], 
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 72, 2.7592126e-2f, -9, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "tfl.quantize", [1,4,6,3] -> [1,4,6,3] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: transpose, model operator 1 */
-    tq_transpose(a + 0, a + 80, tq_s1_dims);
+    /* step 1: transpose, model operator 1, "PartitionedCall:01", [1,4,6,3] -> [1,6,4,3] */
+    tq_transpose(a + 0, a + 80, tq_step1_dims);
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,6,4,3] -> [1,6,4,3] */
     tq_dequantize(a + 80, out0, tq_ftable0, 72);
 
-    /* step 3: transpose, model operator 3 */
-    tq_transpose(a + 0, a + 80, tq_s3_dims);
+    /* step 3: transpose, model operator 3, "PartitionedCall:11", [1,4,6,3] -> [1,3,4,6] */
+    tq_transpose(a + 0, a + 80, tq_step3_dims);
 
-    /* step 4: dequantize, model operator 4 */
+    /* step 4: dequantize, model operator 4, "PartitionedCall:1", [1,3,4,6] -> [1,3,4,6] */
     tq_dequantize(a + 80, out1, tq_ftable0, 72);
     return 0;
 }

@@ -70,11 +70,11 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
-static const int32_t tq_s1_dims[12] = {
+static const int32_t tq_step1_dims[12] = {
     1, 1, 1, 6, 4, 3,
     72, 72, 72, 3, 18, 1
 };
-static const int32_t tq_s2_dims[12] = {
+static const int32_t tq_step2_dims[12] = {
     1, 1, 1, 3, 4, 6,
     72, 72, 72, 1, 18, 3
 };
@@ -92,19 +92,19 @@ int transpose_tinyq_uint8_invoke(const void *const inputs[], void *const outputs
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,4,6,3] -> [1,4,6,3] */
     tq_lut(in0, a + 0, tq_table0, 72);
 
-    /* step 1: transpose, model operator 1 */
-    tq_transpose(a + 0, a + 80, tq_s1_dims);
+    /* step 1: transpose, model operator 1, "PartitionedCall:0_int8", [1,4,6,3] -> [1,6,4,3] */
+    tq_transpose(a + 0, a + 80, tq_step1_dims);
 
-    /* step 2: transpose, model operator 2 */
-    tq_transpose(a + 0, a + 160, tq_s2_dims);
+    /* step 2: transpose, model operator 2, "PartitionedCall:1_int8", [1,4,6,3] -> [1,3,4,6] */
+    tq_transpose(a + 0, a + 160, tq_step2_dims);
 
-    /* step 3: lut, model operator 3 */
+    /* step 3: lut, model operator 3, "PartitionedCall:0", [1,6,4,3] -> [1,6,4,3] */
     tq_lut(a + 80, out0, tq_table0, 72);
 
-    /* step 4: lut, model operator 4 */
+    /* step 4: lut, model operator 4, "PartitionedCall:1", [1,3,4,6] -> [1,3,4,6] */
     tq_lut(a + 160, out1, tq_table0, 72);
     return 0;
 }
