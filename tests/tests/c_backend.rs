@@ -3,8 +3,9 @@
 //! a clean ASan/UBSan run, hostile tensor names, determinism, and the
 //! Cortex-M4 example under QEMU.
 //!
-//! Every fixture case (float models excepted: `lower` refuses them) is
-//! emitted as `tests/golden/c/<model>_<variant>.{h,c}`. `TINYQ_BLESS=1`
+//! Every integer fixture case is compiled by the driver (optimized), emitted,
+//! built and run; the representative cases (`tinyq_tests::GOLDEN_CASES`)
+//! also keep `tests/golden/c/<model>_<variant>.{h,c}`. `TINYQ_BLESS=1`
 //! rewrites the goldens. The builds compile every model into one test
 //! harness per compiler configuration, so a full run is a handful of
 //! compiler invocations.
@@ -16,8 +17,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use tinyq_backend_c::{GeneratedC, emit, namer};
+use tinyq_compiler::Session;
 use tinyq_ir::Program;
-use tinyq_tests::{Case, RawArray, cases, read_npy};
+use tinyq_tests::{Case, Compiled, RawArray, cases, compile_case, is_golden_case, read_npy};
 
 /// The flags of the "C hygiene" rule.
 const STRICT: &[&str] = &[
@@ -92,10 +94,6 @@ struct Prepared {
     reference: &'static str,
 }
 
-fn is_float_model(graph: &tinyq_ir::Graph) -> bool {
-    graph.tensors.iter().all(|(_, t)| !t.dtype.is_8bit())
-}
-
 fn case_name(case: &Case) -> String {
     namer::sanitize(&case.name.replace('/', "_"))
 }
@@ -115,22 +113,14 @@ fn prepared() -> &'static Prepared {
         let mut models = Vec::new();
         let mut stale = Vec::new();
         let mut errors = Vec::new();
+        let session = Session::new();
         for case in cases() {
             let name = case_name(&case);
-            let graph = match tinyq_tflite::read_file(&case.model) {
-                Ok(g) => g,
+            let program = match compile_case(&case, &session) {
+                Ok(Compiled::Program(p)) => *p,
+                Ok(Compiled::Float) => continue,
                 Err(e) => {
                     errors.push(format!("{}: {e}", case.name));
-                    continue;
-                }
-            };
-            if is_float_model(&graph) {
-                continue;
-            }
-            let program = match tinyq_opt::lower(&graph) {
-                Ok(p) => p,
-                Err(e) => {
-                    errors.push(format!("{}: lowering failed: {e}", case.name));
                     continue;
                 }
             };
@@ -141,10 +131,13 @@ fn prepared() -> &'static Prepared {
                     continue;
                 }
             };
+            let golden_case = is_golden_case(&case.name);
             for (ext, text) in [("h", &generated.header), ("c", &generated.source)] {
                 let file = format!("{name}.{ext}");
                 let golden = golden_dir().join(&file);
-                if bless {
+                if !golden_case {
+                    // Compiled and run below like every case; no golden file.
+                } else if bless {
                     std::fs::write(&golden, text).expect("write golden");
                 } else if std::fs::read_to_string(&golden).ok().as_deref() != Some(text.as_str()) {
                     stale.push(file.clone());
@@ -458,13 +451,14 @@ fn goldens_are_up_to_date() {
             p.stale.join(", ")
         }
     );
-    // No stray goldens for fixtures that no longer exist.
+    // No stray goldens: only the representative cases keep files.
     let known: Vec<String> = p
         .models
         .iter()
-        .filter(|m| m.case.is_some())
+        .filter(|m| m.case.as_ref().is_some_and(|c| is_golden_case(&c.name)))
         .flat_map(|m| [format!("{}.h", m.name), format!("{}.c", m.name)])
         .collect();
+    let bless = std::env::var_os("TINYQ_BLESS").is_some_and(|v| v == "1");
     let mut stray = Vec::new();
     for entry in std::fs::read_dir(golden_dir())
         .into_iter()
@@ -473,10 +467,19 @@ fn goldens_are_up_to_date() {
     {
         let file = entry.file_name().to_string_lossy().into_owned();
         if (file.ends_with(".c") || file.ends_with(".h")) && !known.contains(&file) {
-            stray.push(file);
+            if bless {
+                std::fs::remove_file(entry.path()).expect("remove stray golden");
+            } else {
+                stray.push(file);
+            }
         }
     }
-    assert!(stray.is_empty(), "stray golden files: {}", stray.join(", "));
+    assert!(
+        stray.is_empty(),
+        "stray golden files (not in GOLDEN_CASES; TINYQ_BLESS=1 removes them): {}",
+        stray.join(", ")
+    );
+    assert_eq!(known.len(), 2 * tinyq_tests::GOLDEN_CASES.len());
 }
 
 #[test]

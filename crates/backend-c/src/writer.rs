@@ -186,7 +186,10 @@ pub struct Writer<'p> {
 }
 
 impl<'p> Writer<'p> {
-    /// Checks the name and the Program's buffers; [`Writer::finish`] renders.
+    /// Checks the name, verifies the Program ([`tinyq_ir::verify()`]) and
+    /// checks it against the C backend's limits; [`Writer::finish`] renders.
+    /// The generated kernels check nothing at run time: they rely on the
+    /// verifier, as this writer does.
     pub fn new(program: &'p Program, name: &str) -> Result<Self, EmitError> {
         if !namer::is_identifier(name) {
             return Err(EmitError::BadName {
@@ -195,6 +198,7 @@ impl<'p> Writer<'p> {
                 max: namer::MAX_LEN,
             });
         }
+        tinyq_ir::verify(program)?;
         check_limit("the arena size", program.arena_size)?;
         for io in program.inputs.iter().chain(&program.outputs) {
             if !matches!(io.dtype, DType::I8 | DType::U8 | DType::F32) {
@@ -378,7 +382,7 @@ impl<'p> Writer<'p> {
         }
     }
 
-    /// Size in bytes of a buffer, checking it lies inside the Program.
+    /// Size in bytes of a buffer (the verifier saw it inside the Program).
     fn buffer_len(&self, b: BufferRef) -> Option<usize> {
         let p = self.program;
         match b {
@@ -436,30 +440,13 @@ impl<'p> Writer<'p> {
             kernel: kernel_name,
             why,
         };
-        // Every buffer must lie inside the Program, and the reference
-        // kernel must accept the parameters with buffers of these sizes:
-        // the C kernels do no checks of their own at run time.
-        let mut in_lens = Vec::with_capacity(step.inputs.len());
-        for &b in &step.inputs {
-            let len = self
-                .buffer_len(b)
-                .ok_or_else(|| invalid(format!("input buffer {b:?} is outside the program")))?;
-            in_lens.push(len);
-        }
-        let out_len = self.buffer_len(step.output).ok_or_else(|| {
-            invalid(format!(
-                "output buffer {:?} is outside the program",
-                step.output
-            ))
-        })?;
-        if matches!(step.output, BufferRef::Input(_) | BufferRef::Const(_)) {
-            return Err(invalid("writes a model input or a constant".to_string()));
-        }
-        let zeros: Vec<Vec<u8>> = in_lens.iter().map(|&n| vec![0u8; n]).collect();
-        let ins: Vec<&[u8]> = zeros.iter().map(Vec::as_slice).collect();
-        let mut out = vec![0u8; out_len];
-        tinyq_interp::execute(&step.kernel, &ins, &mut out)
-            .map_err(|e| invalid(format!("the reference kernel refuses it: {e}")))?;
+        let outside = || invalid("a buffer outside the program (unverified program)".to_string());
+        let in_lens = step
+            .inputs
+            .iter()
+            .map(|&b| self.buffer_len(b).ok_or_else(outside))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out_len = self.buffer_len(step.output).ok_or_else(outside)?;
         let _ = writeln!(
             self.body,
             "\n    /* {} */",
@@ -484,33 +471,36 @@ impl<'p> Writer<'p> {
             Kernel::Conv2D { params: p, weights } => {
                 self.use_kernel("conv2d", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
                 let src = self.src(input(0)?);
-                let (f, b, m, s) = self.weights(index, weights)?;
-                let args = ints(&[
-                    p.batches,
-                    p.input_height,
-                    p.input_width,
-                    p.input_channels,
-                    p.filter_height,
-                    p.filter_width,
-                    p.filter_input_channels,
-                    p.output_height,
-                    p.output_width,
-                    p.output_channels,
-                    p.stride_height,
-                    p.stride_width,
-                    p.dilation_height,
-                    p.dilation_width,
-                    p.pad_top,
-                    p.pad_left,
-                ])?;
-                let _ = writeln!(
-                    self.body,
-                    "    tq_conv2d({src}, {f}, {b}, {m}, {s}, {dst},\n              {args},\n              {}, {}, {}, {});",
-                    c_i32(p.input_offset),
-                    c_i32(p.output_offset),
-                    c_i32(p.act_min),
-                    c_i32(p.act_max)
-                );
+                let mut fields = self.weights(index, weights);
+                fields.extend([
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("in_c", p.input_channels),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("f_c", p.filter_input_channels),
+                    ])?,
+                    dims(&[
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                        ("out_c", p.output_channels),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("dil_h", p.dilation_height),
+                        ("dil_w", p.dilation_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
+                ]);
+                let params = self.params_struct(index, "tq_conv2d_params", &fields);
+                let _ = writeln!(self.body, "    tq_conv2d(&{params}, {src}, {dst});");
             }
             Kernel::DepthwiseConv2D { params: p, weights } => {
                 self.use_kernel(
@@ -518,47 +508,64 @@ impl<'p> Writer<'p> {
                     &["wrap", "clamp8", "fixedpoint", "mbqm"],
                 );
                 let src = self.src(input(0)?);
-                let (f, b, m, s) = self.weights(index, weights)?;
-                let args = ints(&[
-                    p.batches,
-                    p.input_height,
-                    p.input_width,
-                    p.input_channels,
-                    p.depth_multiplier,
-                    p.filter_height,
-                    p.filter_width,
-                    p.output_height,
-                    p.output_width,
-                    p.stride_height,
-                    p.stride_width,
-                    p.dilation_height,
-                    p.dilation_width,
-                    p.pad_top,
-                    p.pad_left,
-                ])?;
+                let mut fields = self.weights(index, weights);
+                fields.extend([
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("in_c", p.input_channels),
+                        ("depth_mult", p.depth_multiplier),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("dil_h", p.dilation_height),
+                        ("dil_w", p.dilation_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
+                ]);
+                let params = self.params_struct(index, "tq_depthwise_conv2d_params", &fields);
                 let _ = writeln!(
                     self.body,
-                    "    tq_depthwise_conv2d({src}, {f}, {b}, {m}, {s}, {dst},\n                        {args},\n                        {}, {}, {}, {});",
-                    c_i32(p.input_offset),
-                    c_i32(p.output_offset),
-                    c_i32(p.act_min),
-                    c_i32(p.act_max)
+                    "    tq_depthwise_conv2d(&{params}, {src}, {dst});"
                 );
             }
             Kernel::FullyConnected { params: p, weights } => {
                 self.use_kernel("fully_connected", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
                 let src = self.src(input(0)?);
-                let (f, b, m, s) = self.weights(index, weights)?;
-                let args = ints(&[p.batches, p.accum_depth, p.output_depth])?;
-                let per_channel = i32::from(weights.multipliers.len() != 1);
+                let mut fields = self.weights(index, weights);
+                let mut shape = dims(&[
+                    ("batches", p.batches),
+                    ("depth", p.accum_depth),
+                    ("out_depth", p.output_depth),
+                ])?;
+                shape.push(Field::int(
+                    "per_channel",
+                    i32::from(weights.multipliers.len() != 1),
+                ));
+                fields.extend([
+                    shape,
+                    offsets_and_clamp(
+                        p.input_offset,
+                        Some(p.filter_offset),
+                        p.output_offset,
+                        p.act_min,
+                        p.act_max,
+                    ),
+                ]);
+                let params = self.params_struct(index, "tq_fully_connected_params", &fields);
                 let _ = writeln!(
                     self.body,
-                    "    tq_fully_connected({src}, {f}, {b}, {m}, {s}, {dst},\n                       {args}, {per_channel},\n                       {}, {}, {}, {}, {});",
-                    c_i32(p.input_offset),
-                    c_i32(p.filter_offset),
-                    c_i32(p.output_offset),
-                    c_i32(p.act_min),
-                    c_i32(p.act_max)
+                    "    tq_fully_connected(&{params}, {src}, {dst});"
                 );
             }
             Kernel::AveragePool(p) | Kernel::MaxPool(p) => {
@@ -570,26 +577,32 @@ impl<'p> Writer<'p> {
                     };
                 self.use_kernel(func, helpers);
                 let src = self.src(input(0)?);
-                let args = ints(&[
-                    p.batches,
-                    p.input_height,
-                    p.input_width,
-                    p.channels,
-                    p.filter_height,
-                    p.filter_width,
-                    p.output_height,
-                    p.output_width,
-                    p.stride_height,
-                    p.stride_width,
-                    p.pad_top,
-                    p.pad_left,
-                ])?;
-                let _ = writeln!(
-                    self.body,
-                    "    tq_{func}({src}, {dst}, {args}, {}, {});",
-                    c_i32(p.act_min),
-                    c_i32(p.act_max)
-                );
+                let fields = [
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("channels", p.channels),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    vec![
+                        Field::int("act_min", p.act_min),
+                        Field::int("act_max", p.act_max),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_pool_params", &fields);
+                let _ = writeln!(self.body, "    tq_{func}(&{params}, {src}, {dst});");
             }
             Kernel::Binary { op, broadcast } => {
                 let (name, params): (&'static str, Option<String>) = match op {
@@ -604,18 +617,28 @@ impl<'p> Writer<'p> {
                             self.use_kernel(name, &["wsub"]);
                         }
                         let fields = [
-                            p.input1_offset,
-                            p.input2_offset,
-                            p.output_offset,
-                            p.left_shift,
-                            p.input1_multiplier,
-                            p.input1_shift,
-                            p.input2_multiplier,
-                            p.input2_shift,
-                            p.output_multiplier,
-                            p.output_shift,
-                            p.act_min,
-                            p.act_max,
+                            vec![
+                                Field::int("input1_offset", p.input1_offset),
+                                Field::int("input2_offset", p.input2_offset),
+                                Field::int("output_offset", p.output_offset),
+                                Field::int("left_shift", p.left_shift),
+                            ],
+                            vec![
+                                Field::int("input1_multiplier", p.input1_multiplier),
+                                Field::int("input1_shift", p.input1_shift),
+                            ],
+                            vec![
+                                Field::int("input2_multiplier", p.input2_multiplier),
+                                Field::int("input2_shift", p.input2_shift),
+                            ],
+                            vec![
+                                Field::int("output_multiplier", p.output_multiplier),
+                                Field::int("output_shift", p.output_shift),
+                            ],
+                            vec![
+                                Field::int("act_min", p.act_min),
+                                Field::int("act_max", p.act_max),
+                            ],
                         ];
                         (
                             name,
@@ -625,13 +648,19 @@ impl<'p> Writer<'p> {
                     BinaryOp::Mul(p) => {
                         self.use_kernel("mul", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
                         let fields = [
-                            p.input1_offset,
-                            p.input2_offset,
-                            p.output_offset,
-                            p.output_multiplier,
-                            p.output_shift,
-                            p.act_min,
-                            p.act_max,
+                            vec![
+                                Field::int("input1_offset", p.input1_offset),
+                                Field::int("input2_offset", p.input2_offset),
+                                Field::int("output_offset", p.output_offset),
+                            ],
+                            vec![
+                                Field::int("output_multiplier", p.output_multiplier),
+                                Field::int("output_shift", p.output_shift),
+                            ],
+                            vec![
+                                Field::int("act_min", p.act_min),
+                                Field::int("act_max", p.act_max),
+                            ],
                         ];
                         (
                             "mul",
@@ -674,13 +703,18 @@ impl<'p> Writer<'p> {
             Kernel::Softmax(p) => {
                 self.use_kernel("softmax", &["wrap", "wsub", "clamp8", "fixedpoint"]);
                 let src = self.src(input(0)?);
-                let args = ints(&[p.outer, p.depth])?;
+                let fields = [
+                    dims(&[("outer", p.outer), ("depth", p.depth)])?,
+                    vec![
+                        Field::int("input_multiplier", p.input_multiplier),
+                        Field::int("input_left_shift", p.input_left_shift),
+                        Field::int("diff_min", p.diff_min),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_softmax_params", &fields);
                 let _ = writeln!(
                     self.body,
-                    "    if (tq_softmax({src}, {dst}, {args}, {}, {}, {}) != 0) {{\n        return -2;\n    }}",
-                    c_i32(p.input_multiplier),
-                    c_i32(p.input_left_shift),
-                    c_i32(p.diff_min)
+                    "    if (tq_softmax(&{params}, {src}, {dst}) != 0) {{\n        return -2;\n    }}"
                 );
             }
             Kernel::Lut { table } => {
@@ -701,12 +735,20 @@ impl<'p> Writer<'p> {
                 let src = self.src(input(0)?);
                 let scale = c_f32(params.scale).map_err(invalid)?;
                 let (lo, hi) = if *unsigned { (0, 255) } else { (-128, 127) };
-                let _ = writeln!(
-                    self.body,
-                    "    tq_quantize({src}, {dst}, {n}, {scale}, {}, {lo}, {hi}, {});",
-                    c_i32(params.zero_point),
-                    i32::from(*unsigned)
-                );
+                let fields = [
+                    vec![
+                        Field::int("n", n),
+                        Field::new("scale", scale, 4),
+                        Field::int("zero_point", params.zero_point),
+                    ],
+                    vec![
+                        Field::int("lo", lo),
+                        Field::int("hi", hi),
+                        Field::int("is_unsigned", i32::from(*unsigned)),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_quantize_params", &fields);
+                let _ = writeln!(self.body, "    tq_quantize(&{params}, {src}, {dst});");
             }
             Kernel::Mean(p) => {
                 self.use_kernel("mean", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
@@ -719,10 +761,6 @@ impl<'p> Writer<'p> {
                         reduced[d] = p.input_shape[d];
                     }
                 }
-                let mut dims = outer.to_vec();
-                dims.extend(reduced);
-                dims.extend(strides(&p.input_shape));
-                let d = self.dims_array(index, &to_i64(&dims))?;
                 let divisor = if p.truncating_same_params {
                     i32::try_from(p.num_elements_in_axis)
                         .ok()
@@ -738,14 +776,22 @@ impl<'p> Writer<'p> {
                 }
                 let zero_point_sum =
                     i64::from(p.input_zero_point).wrapping_mul(p.num_elements_in_axis);
-                let _ = writeln!(
-                    self.body,
-                    "    tq_mean({src}, {dst}, {d}, (int64_t){}, {}, {}, {}, {divisor});",
-                    c_i64(zero_point_sum),
-                    c_i32(p.multiplier),
-                    c_i32(p.shift),
-                    c_i32(p.output_zero_point)
-                );
+                let fields = [
+                    vec![Field::array("outer", &outer)?],
+                    vec![Field::array("reduced", &reduced)?],
+                    vec![Field::array("stride", &strides(&p.input_shape))?],
+                    vec![
+                        Field::new("zero_point_sum", c_i64(zero_point_sum), 8),
+                        Field::int("multiplier", p.multiplier),
+                        Field::int("shift", p.shift),
+                    ],
+                    vec![
+                        Field::int("output_zero_point", p.output_zero_point),
+                        Field::int("divisor", divisor),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_mean_params", &fields);
+                let _ = writeln!(self.body, "    tq_mean(&{params}, {src}, {dst});");
             }
             Kernel::Pad(p) => {
                 self.use_kernel("pad", &[]);
@@ -809,15 +855,12 @@ impl<'p> Writer<'p> {
         Ok(())
     }
 
-    /// Emits the arrays of a convolution-like kernel; returns the C
-    /// expressions for filter, bias (or NULL), multipliers and shifts.
-    fn weights(
-        &mut self,
-        step: usize,
-        w: &Weights,
-    ) -> Result<(String, String, String, String), EmitError> {
+    /// Emits the arrays of a convolution-like kernel; returns the parameter
+    /// struct's first lines: its filter, bias (or NULL), multipliers and
+    /// shifts.
+    fn weights(&mut self, step: usize, w: &Weights) -> Vec<Vec<Field>> {
         let filter: Vec<i64> = w.filter.iter().map(|&v| i64::from(v)).collect();
-        let f = format!("tq_s{step}_filter");
+        let f = format!("tq_step{step}_filter");
         self.aligned_i8_array(&f, &filter);
         let b = match &w.bias {
             Some(bias) => {
@@ -828,15 +871,9 @@ impl<'p> Writer<'p> {
         };
         let mults: Vec<i64> = w.multipliers.iter().map(|&v| i64::from(v)).collect();
         let m = self.int_array(step, "multiplier", &mults);
+        // The verifier saw every shift in -31..=31, so int8 holds them.
         let shifts: Vec<i64> = w.shifts.iter().map(|&v| i64::from(v)).collect();
-        if shifts.iter().any(|s| !(-31..=31).contains(s)) {
-            return Err(EmitError::InvalidStep {
-                step,
-                kernel: "conv",
-                why: "shift outside -31..=31".to_string(),
-            });
-        }
-        let s = format!("tq_s{step}_shift");
+        let s = format!("tq_step{step}_shift");
         let _ = writeln!(
             self.constants,
             "static const int8_t {s}[{}] = {{{}}};",
@@ -844,7 +881,13 @@ impl<'p> Writer<'p> {
             list(&shifts, 16, 4)
         );
         self.const_bytes += shifts.len();
-        Ok((format!("{f}.v"), b, m, s))
+        vec![
+            vec![
+                Field::pointer("filter", format!("{f}.v")),
+                Field::pointer("bias", b),
+            ],
+            vec![Field::pointer("multiplier", m), Field::pointer("shift", s)],
+        ]
     }
 
     /// `static const union { int8_t v[N]; int32_t align; } NAME = {{...}};`
@@ -864,7 +907,7 @@ impl<'p> Writer<'p> {
 
     /// `static const int32_t tq_sSTEP_WHAT[N] = {...};`, returns its name.
     fn int_array(&mut self, step: usize, what: &str, values: &[i64]) -> String {
-        let name = format!("tq_s{step}_{what}");
+        let name = format!("tq_step{step}_{what}");
         let _ = writeln!(
             self.constants,
             "static const int32_t {name}[{}] = {{{}}};",
@@ -891,7 +934,7 @@ impl<'p> Writer<'p> {
                 });
             }
         }
-        let name = format!("tq_s{step}_dims");
+        let name = format!("tq_step{step}_dims");
         let _ = writeln!(
             self.constants,
             "static const int32_t {name}[{}] = {{{}}};",
@@ -902,15 +945,27 @@ impl<'p> Writer<'p> {
         Ok(name)
     }
 
-    fn params_struct(&mut self, step: usize, ty: &str, fields: &[i32]) -> String {
-        let name = format!("tq_s{step}_params");
-        let values: Vec<String> = fields.iter().map(|&v| c_i32(v)).collect();
+    /// `static const TYPE tq_stepN_params = { .field = value, ... };`, one
+    /// line per group of fields; returns its name.
+    fn params_struct(&mut self, step: usize, ty: &str, groups: &[Vec<Field>]) -> String {
+        let name = format!("tq_step{step}_params");
+        let lines: Vec<String> = groups
+            .iter()
+            .filter(|g| !g.is_empty())
+            .map(|g| {
+                let parts: Vec<String> = g
+                    .iter()
+                    .map(|f| format!(".{} = {}", f.name, f.value))
+                    .collect();
+                format!("    {}", parts.join(", "))
+            })
+            .collect();
         let _ = writeln!(
             self.constants,
-            "static const {ty} {name} = {{{}}};",
-            values.join(", ")
+            "static const {ty} {name} = {{\n{}\n}};",
+            lines.join(",\n")
         );
-        self.const_bytes += 4 * fields.len();
+        self.const_bytes += groups.iter().flatten().map(|f| f.bytes).sum::<usize>();
         name
     }
 
@@ -958,6 +1013,71 @@ impl<'p> Writer<'p> {
         self.float_tables.insert(key, name.clone());
         Ok(name)
     }
+}
+
+/// One member of a kernel's parameter struct, as a designated initializer.
+#[derive(Debug, Clone)]
+struct Field {
+    name: &'static str,
+    /// The C initializer.
+    value: String,
+    /// Bytes it adds to the constant data (pointers as on 32-bit targets).
+    bytes: usize,
+}
+
+impl Field {
+    fn new(name: &'static str, value: String, bytes: usize) -> Self {
+        Field { name, value, bytes }
+    }
+
+    fn int(name: &'static str, v: i32) -> Self {
+        Field::new(name, c_i32(v), 4)
+    }
+
+    fn pointer(name: &'static str, expr: String) -> Self {
+        Field::new(name, expr, 4)
+    }
+
+    /// An `int32_t NAME[6]` member (a shape or strides).
+    fn array(name: &'static str, values: &[usize]) -> Result<Self, EmitError> {
+        let parts = values
+            .iter()
+            .map(|&v| int(v, "a shape or stride").map(|v| v.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Field::new(
+            name,
+            format!("{{{}}}", parts.join(", ")),
+            4 * values.len(),
+        ))
+    }
+}
+
+/// int32 struct members for sizes, checked against the C index limit.
+fn dims(values: &[(&'static str, usize)]) -> Result<Vec<Field>, EmitError> {
+    values
+        .iter()
+        .map(|&(name, v)| int(v, "a kernel dimension").map(|v| Field::int(name, v)))
+        .collect()
+}
+
+/// The zero-point offsets and the activation clamp of a conv-like kernel.
+fn offsets_and_clamp(
+    input_offset: i32,
+    filter_offset: Option<i32>,
+    output_offset: i32,
+    act_min: i32,
+    act_max: i32,
+) -> Vec<Field> {
+    let mut fields = vec![Field::int("input_offset", input_offset)];
+    if let Some(f) = filter_offset {
+        fields.push(Field::int("filter_offset", f));
+    }
+    fields.extend([
+        Field::int("output_offset", output_offset),
+        Field::int("act_min", act_min),
+        Field::int("act_max", act_max),
+    ]);
+    fields
 }
 
 fn templates() -> Result<tera::Tera, EmitError> {
@@ -1052,15 +1172,6 @@ fn int(value: usize, what: &str) -> Result<i32, EmitError> {
         value,
         limit: LIMIT,
     })
-}
-
-/// Comma-separated int32 literals for kernel shape arguments.
-fn ints(values: &[usize]) -> Result<String, EmitError> {
-    let parts = values
-        .iter()
-        .map(|&v| int(v, "a kernel dimension").map(|v| v.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(parts.join(", "))
 }
 
 fn to_i64(values: &[usize]) -> Vec<i64> {

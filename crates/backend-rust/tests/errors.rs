@@ -55,21 +55,41 @@ fn int32_io_is_refused_with_the_tensor_named() {
 }
 
 #[test]
-fn a_step_reading_its_own_output_bytes_is_refused() {
+fn programs_the_verifier_refuses_are_refused_with_the_step_named() {
     let mut p = copy_program("in", "out", DType::I8);
     p.arena_size = 32;
-    p.steps = vec![Step {
-        kernel: Kernel::Copy,
-        inputs: vec![BufferRef::Arena { offset: 0, size: 4 }],
-        output: BufferRef::Arena { offset: 2, size: 4 },
-        provenance: tinyq_ir::Provenance::default(),
-    }];
-    let e = emit(&p, "m").expect_err("overlap");
-    assert!(e.to_string().contains("overlaps"), "{e}");
-    p.steps[0].output = BufferRef::Arena {
-        offset: 30,
+    p.steps = vec![
+        Step {
+            kernel: Kernel::Copy,
+            inputs: vec![BufferRef::Input(0)],
+            output: BufferRef::Arena { offset: 0, size: 4 },
+            provenance: tinyq_ir::Provenance::default(),
+        },
+        Step {
+            kernel: Kernel::Copy,
+            inputs: vec![BufferRef::Arena { offset: 0, size: 4 }],
+            output: BufferRef::Output(0),
+            provenance: tinyq_ir::Provenance::default(),
+        },
+    ];
+    emit(&p, "m").expect("a sound program");
+    // Step 1 writes the bytes it reads.
+    let mut q = p.clone();
+    q.steps[1].output = BufferRef::Arena { offset: 0, size: 4 };
+    let e = emit(&q, "m").expect_err("overlap");
+    assert!(matches!(e, EmitError::Invalid(_)), "{e:?}");
+    assert!(e.to_string().starts_with("step 1 (copy): "), "{e}");
+    assert!(e.to_string().contains("overlaps input 0"), "{e}");
+    // Step 0 writes past the arena.
+    let mut q = p.clone();
+    q.steps[0].output = BufferRef::Arena {
+        offset: 32,
         size: 4,
     };
-    let e = emit(&p, "m").expect_err("outside");
-    assert!(e.to_string().contains("outside the arena"), "{e}");
+    let e = emit(&q, "m").expect_err("outside");
+    assert!(e.to_string().starts_with("step 0 (copy): "), "{e}");
+    assert!(
+        e.to_string().contains("past the end of the 32-byte arena"),
+        "{e}"
+    );
 }

@@ -17,6 +17,7 @@ pub mod tensor;
 pub mod text;
 pub mod uses;
 pub mod validate;
+pub mod verify;
 
 pub use arena::{Arena, Handle};
 pub use graph::{Graph, GraphKind, OpId, TensorId};
@@ -26,3 +27,4 @@ pub use program::{BufferRef, IoSpec, Program, Provenance, Step};
 pub use tensor::{DType, Quantization, Tensor};
 pub use uses::DefUse;
 pub use validate::{ValidationError, validate};
+pub use verify::{VerifyError, verify};

@@ -19,6 +19,33 @@ pub struct ConcatParams {
     pub inner: usize,
 }
 
+impl ConcatParams {
+    /// What [`concat`] checks: every input is a whole number of
+    /// `outer * inner` blocks (all empty when that is 0) and the output
+    /// holds them all. Lengths are in elements.
+    pub fn check(
+        &self,
+        inputs: impl IntoIterator<Item = usize>,
+        output: usize,
+    ) -> Result<(), KernelError> {
+        let block = self.outer.saturating_mul(self.inner);
+        let mut total = 0usize;
+        for len in inputs {
+            if block == 0 {
+                check_len("concatenation input", 0, len)?;
+            } else if len % block != 0 {
+                return Err(KernelError::BufferLength {
+                    what: "concatenation input",
+                    expected: (len / block) * block,
+                    actual: len,
+                });
+            }
+            total = total.saturating_add(len);
+        }
+        check_len("concatenation output", total, output)
+    }
+}
+
 /// Builds [`ConcatParams`] from the input shapes and the (possibly negative)
 /// axis, checking that all inputs have the same rank and agree on every
 /// dimension but the axis. TFLM itself accepts at most 10 inputs of rank <= 4.
@@ -61,27 +88,11 @@ pub fn prepare_concat(input_shapes: &[&[usize]], axis: i32) -> Result<ConcatPara
 
 /// CONCATENATION: copies `inputs` (in order) into `output` along the axis.
 pub fn concat(p: &ConcatParams, inputs: &[&[i8]], output: &mut [i8]) -> Result<(), KernelError> {
-    let block = p.outer.saturating_mul(p.inner);
-    if block == 0 {
-        // Nothing to copy; every buffer must be empty.
-        for input in inputs {
-            check_len("concatenation input", 0, input.len())?;
-        }
-        return check_len("concatenation output", 0, output.len());
+    p.check(inputs.iter().map(|input| input.len()), output.len())?;
+    if p.outer.saturating_mul(p.inner) == 0 {
+        // Nothing to copy: every buffer is empty.
+        return Ok(());
     }
-    // Each input must be outer * axis_i * inner long.
-    let mut total = 0usize;
-    for input in inputs {
-        if input.len() % block != 0 {
-            return Err(KernelError::BufferLength {
-                what: "concatenation input",
-                expected: (input.len() / block) * block,
-                actual: input.len(),
-            });
-        }
-        total = total.saturating_add(input.len());
-    }
-    check_len("concatenation output", total, output.len())?;
 
     let mut out = 0usize;
     for k in 0..p.outer {

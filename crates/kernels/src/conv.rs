@@ -169,6 +169,69 @@ pub(crate) fn check_shifts(shifts: &[i32]) -> Result<(), KernelError> {
     }
 }
 
+impl Conv2DParams {
+    /// Everything [`conv2d`] checks before it reads a value: the parameters,
+    /// the length in elements of each buffer (`bias` is `None` when there is
+    /// none) and the shift range. The Program verifier calls this with the
+    /// buffers a step will pass, so it accepts exactly what the kernel does.
+    pub fn check(
+        &self,
+        input: usize,
+        filter: usize,
+        bias: Option<usize>,
+        out_multiplier: usize,
+        out_shift: &[i32],
+        output: usize,
+    ) -> Result<(), KernelError> {
+        let (n, ih, iw, ic) = (
+            self.batches,
+            self.input_height,
+            self.input_width,
+            self.input_channels,
+        );
+        let (kh, kw, fic) = (
+            self.filter_height,
+            self.filter_width,
+            self.filter_input_channels,
+        );
+        let (oh, ow, oc) = (self.output_height, self.output_width, self.output_channels);
+        let (sh, sw, dh, dw) = (
+            self.stride_height,
+            self.stride_width,
+            self.dilation_height,
+            self.dilation_width,
+        );
+        if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+            return Err(KernelError::InvalidParams(
+                "strides and dilations must be >= 1",
+            ));
+        }
+        if fic == 0 || ic % fic != 0 {
+            return Err(KernelError::InvalidParams(
+                "input channels must be a multiple of filter input channels",
+            ));
+        }
+        let groups = ic / fic;
+        if groups == 0 || oc % groups != 0 {
+            return Err(KernelError::InvalidParams(
+                "output channels must be a multiple of the group count",
+            ));
+        }
+        check_act_range(self.act_min, self.act_max)?;
+        check_span(oh, sh, kh, dh)?;
+        check_span(ow, sw, kw, dw)?;
+        check_len("input", volume(&[n, ih, iw, ic])?, input)?;
+        check_len("filter", volume(&[oc, kh, kw, fic])?, filter)?;
+        check_len("output", volume(&[n, oh, ow, oc])?, output)?;
+        if let Some(bias) = bias {
+            check_len("bias", oc, bias)?;
+        }
+        check_len("out_multiplier", oc, out_multiplier)?;
+        check_len("out_shift", oc, out_shift.len())?;
+        check_shifts(out_shift)
+    }
+}
+
 /// CONV_2D int8 per-channel. `bias`, if present, and `out_multiplier` /
 /// `out_shift` hold one entry per output channel.
 pub fn conv2d(
@@ -180,6 +243,14 @@ pub fn conv2d(
     out_shift: &[i32],
     output: &mut [i8],
 ) -> Result<(), KernelError> {
+    p.check(
+        input.len(),
+        filter.len(),
+        bias.map(<[i32]>::len),
+        out_multiplier.len(),
+        out_shift,
+        output.len(),
+    )?;
     let (n, ih, iw, ic) = (p.batches, p.input_height, p.input_width, p.input_channels);
     let (kh, kw, fic) = (p.filter_height, p.filter_width, p.filter_input_channels);
     let (oh, ow, oc) = (p.output_height, p.output_width, p.output_channels);
@@ -189,35 +260,8 @@ pub fn conv2d(
         p.dilation_height,
         p.dilation_width,
     );
-    if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-        return Err(KernelError::InvalidParams(
-            "strides and dilations must be >= 1",
-        ));
-    }
-    if fic == 0 || ic % fic != 0 {
-        return Err(KernelError::InvalidParams(
-            "input channels must be a multiple of filter input channels",
-        ));
-    }
-    let groups = ic / fic;
-    if groups == 0 || oc % groups != 0 {
-        return Err(KernelError::InvalidParams(
-            "output channels must be a multiple of the group count",
-        ));
-    }
-    let filters_per_group = oc / groups;
-    check_act_range(p.act_min, p.act_max)?;
-    check_span(oh, sh, kh, dh)?;
-    check_span(ow, sw, kw, dw)?;
-    check_len("input", volume(&[n, ih, iw, ic])?, input.len())?;
-    check_len("filter", volume(&[oc, kh, kw, fic])?, filter.len())?;
-    check_len("output", volume(&[n, oh, ow, oc])?, output.len())?;
-    if let Some(bias) = bias {
-        check_len("bias", oc, bias.len())?;
-    }
-    check_len("out_multiplier", oc, out_multiplier.len())?;
-    check_len("out_shift", oc, out_shift.len())?;
-    check_shifts(out_shift)?;
+    // Both divisors are non-zero: `check` saw `fic` and `ic / fic` divide.
+    let filters_per_group = oc / (ic / fic);
 
     let input_offset = p.input_offset;
     for b in 0..n {

@@ -33,6 +33,12 @@ impl PadParams {
                 .saturating_add(self.after[d])
         })
     }
+
+    /// What [`pad`] checks: each buffer holds its shape's elements.
+    pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        check_len("pad input", num_elements(&self.input_shape), input)?;
+        check_len("pad output", num_elements(&self.output_shape()), output)
+    }
 }
 
 /// Builds [`PadParams`]: `paddings[d] = [before, after]` for each input
@@ -75,9 +81,8 @@ pub fn prepare_pad(
 
 /// PAD / PADV2: writes the padded tensor, row by row of the last dimension.
 pub fn pad(p: &PadParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
+    p.check(input.len(), output.len())?;
     let out_shape = p.output_shape();
-    check_len("pad input", num_elements(&p.input_shape), input.len())?;
-    check_len("pad output", num_elements(&out_shape), output.len())?;
     let row_len = out_shape[MAX_DIMS - 1];
     if output.is_empty() || row_len == 0 {
         return Ok(());

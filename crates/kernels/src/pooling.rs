@@ -67,26 +67,79 @@ pub fn prepare_pool(
     })
 }
 
-/// Validates `p` against the buffers; returns nothing but errors.
-fn check(p: &PoolParams, input: &[i8], output: &[i8]) -> Result<(), KernelError> {
-    if p.stride_height == 0 || p.stride_width == 0 {
-        return Err(KernelError::InvalidParams("strides must be >= 1"));
+impl PoolParams {
+    /// Everything [`max_pool`] checks before it reads a value: the
+    /// parameters and the length in elements of both buffers.
+    pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        if self.stride_height == 0 || self.stride_width == 0 {
+            return Err(KernelError::InvalidParams("strides must be >= 1"));
+        }
+        check_act_range(self.act_min, self.act_max)?;
+        check_span(
+            self.output_height,
+            self.stride_height,
+            self.filter_height,
+            1,
+        )?;
+        check_span(self.output_width, self.stride_width, self.filter_width, 1)?;
+        let (n, c) = (self.batches, self.channels);
+        check_len(
+            "input",
+            volume(&[n, self.input_height, self.input_width, c])?,
+            input,
+        )?;
+        check_len(
+            "output",
+            volume(&[n, self.output_height, self.output_width, c])?,
+            output,
+        )?;
+        Ok(())
     }
-    check_act_range(p.act_min, p.act_max)?;
-    check_span(p.output_height, p.stride_height, p.filter_height, 1)?;
-    check_span(p.output_width, p.stride_width, p.filter_width, 1)?;
-    let (n, c) = (p.batches, p.channels);
-    check_len(
-        "input",
-        volume(&[n, p.input_height, p.input_width, c])?,
-        input.len(),
-    )?;
-    check_len(
-        "output",
-        volume(&[n, p.output_height, p.output_width, c])?,
-        output.len(),
-    )?;
-    Ok(())
+
+    /// Everything [`average_pool`] checks before it reads a value: as
+    /// [`PoolParams::check`], plus that no window lies entirely in the
+    /// padding and that every window's cell count fits an `i32`.
+    pub fn check_average(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        self.check(input, output)?;
+        if self.batches == 0 {
+            return Ok(());
+        }
+        // Per axis: whether some window is empty, and the most cells any
+        // window covers; a window's count is the product of its two extents.
+        let extents = |out: usize, stride: usize, pad: usize, k: usize, size: usize| {
+            (0..out).fold((false, 0usize), |(empty, most), o| {
+                let (s, e) = clip(o, stride, pad, k, size);
+                (empty || s >= e, most.max(e.saturating_sub(s)))
+            })
+        };
+        let (empty_y, most_y) = extents(
+            self.output_height,
+            self.stride_height,
+            self.pad_top,
+            self.filter_height,
+            self.input_height,
+        );
+        let (empty_x, most_x) = extents(
+            self.output_width,
+            self.stride_width,
+            self.pad_left,
+            self.filter_width,
+            self.input_width,
+        );
+        // TFLM fails at the first empty window it averages.
+        if self.channels > 0 && (empty_y || empty_x) {
+            return Err(KernelError::InvalidParams(
+                "pooling window lies entirely in the padding",
+            ));
+        }
+        let fits = most_y
+            .checked_mul(most_x)
+            .is_some_and(|n| i32::try_from(n).is_ok());
+        if !fits {
+            return Err(KernelError::InvalidParams("pooling window too large"));
+        }
+        Ok(())
+    }
 }
 
 /// The window's clipped extent along one axis, as input coordinates
@@ -104,30 +157,15 @@ fn clip(out: usize, stride: usize, pad: usize, k: usize, size: usize) -> (usize,
 /// TFLM (which returns an error), a window with no cell inside the image is
 /// an error; it is detected before anything is written.
 pub fn average_pool(p: &PoolParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
-    check(p, input, output)?;
+    p.check_average(input.len(), output.len())?;
     let (ih, iw, c) = (p.input_height, p.input_width, p.channels);
     let (oh, ow) = (p.output_height, p.output_width);
-    // An empty window along either axis makes every window of that row or
-    // column empty; TFLM fails at the first one.
-    let empty_y = (0..oh).any(|oy| {
-        let (s, e) = clip(oy, p.stride_height, p.pad_top, p.filter_height, ih);
-        s >= e
-    });
-    let empty_x = (0..ow).any(|ox| {
-        let (s, e) = clip(ox, p.stride_width, p.pad_left, p.filter_width, iw);
-        s >= e
-    });
-    if p.batches > 0 && c > 0 && (empty_y || empty_x) {
-        return Err(KernelError::InvalidParams(
-            "pooling window lies entirely in the padding",
-        ));
-    }
     for b in 0..p.batches {
         for oy in 0..oh {
             let (y0, y1) = clip(oy, p.stride_height, p.pad_top, p.filter_height, ih);
             for ox in 0..ow {
                 let (x0, x1) = clip(ox, p.stride_width, p.pad_left, p.filter_width, iw);
-                // count > 0 (checked above); at most IH * IW, so no overflow.
+                // count > 0 and fits an i32 (check_average).
                 let count = i32::try_from((y1 - y0) * (x1 - x0))
                     .map_err(|_| KernelError::InvalidParams("pooling window too large"))?;
                 let out_base = ((b * oh + oy) * ow + ox) * c;
@@ -157,7 +195,7 @@ pub fn average_pool(p: &PoolParams, input: &[i8], output: &mut [i8]) -> Result<(
 /// MAX_POOL_2D int8: the largest raw code in the clipped window (starting
 /// from -128, so an all-padding window yields -128), then the clamp.
 pub fn max_pool(p: &PoolParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
-    check(p, input, output)?;
+    p.check(input.len(), output.len())?;
     let (ih, iw, c) = (p.input_height, p.input_width, p.channels);
     let (oh, ow) = (p.output_height, p.output_width);
     // In range by check_act_range.

@@ -69,6 +69,15 @@ fn quantize_one(x: f32, scale: f32, zero_point: i32, lo: i32, hi: i32) -> i32 {
     q.saturating_add(zero_point).clamp(lo, hi)
 }
 
+impl QuantParams {
+    /// What the float → 8-bit QUANTIZE kernels check: a finite positive
+    /// scale, and one output element per input float.
+    pub fn check_quantize(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        check_quant(self)?;
+        check_len("output", input, output)
+    }
+}
+
 fn check_quant(p: &QuantParams) -> Result<(), KernelError> {
     if p.scale.is_finite() && p.scale > 0.0 {
         Ok(())
@@ -85,8 +94,7 @@ pub fn quantize_f32_to_i8(
     input: &[f32],
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    check_quant(p)?;
-    check_len("output", input.len(), output.len())?;
+    p.check_quantize(input.len(), output.len())?;
     for (o, &x) in output.iter_mut().zip(input) {
         *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
     }
@@ -99,8 +107,7 @@ pub fn quantize_f32_to_u8(
     input: &[f32],
     output: &mut [u8],
 ) -> Result<(), KernelError> {
-    check_quant(p)?;
-    check_len("output", input.len(), output.len())?;
+    p.check_quantize(input.len(), output.len())?;
     for (o, &x) in output.iter_mut().zip(input) {
         *o = quantize_one(x, p.scale, p.zero_point, 0, 255) as u8;
     }

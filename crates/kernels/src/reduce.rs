@@ -47,6 +47,13 @@ impl MeanParams {
         }
         n
     }
+
+    /// What [`mean`] checks: the input holds the input shape's elements and
+    /// the output one per kept position.
+    pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        check_len("mean input", num_elements(&self.input_shape), input)?;
+        check_len("mean output", self.output_len(), output)
+    }
 }
 
 /// Derives [`MeanParams`] as TFLM: `QuantizeMultiplier((double)in_scale /
@@ -178,8 +185,7 @@ fn for_each_offset(shape: &Shape, stride: &[usize; MAX_DIMS], mut f: impl FnMut(
 /// where `sum` is the int32 (wrapping) sum of the raw input codes reduced
 /// into output `o`.
 pub fn mean(p: &MeanParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
-    check_len("mean input", num_elements(&p.input_shape), input.len())?;
-    check_len("mean output", p.output_len(), output.len())?;
+    p.check(input.len(), output.len())?;
 
     // TFLM zero-fills the output (not with the zero point) and stops when
     // the input is empty.

@@ -65,6 +65,20 @@ impl StridedSliceParams {
         }
         Ok(counts)
     }
+
+    /// What [`strided_slice`] checks: non-zero strides, every visited index
+    /// inside the input, and each buffer's length in elements. Returns the
+    /// elements visited per dimension.
+    pub fn check(&self, input: usize, output: usize) -> Result<Shape, KernelError> {
+        let counts = self.validate()?;
+        check_len(
+            "strided slice input",
+            num_elements(&self.input_shape),
+            input,
+        )?;
+        check_len("strided slice output", num_elements(&counts), output)?;
+        Ok(counts)
+    }
 }
 
 /// Output shape of a strided slice with the shrunk axes removed.
@@ -208,13 +222,7 @@ pub fn strided_slice(
     input: &[i8],
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    let counts = p.validate()?;
-    check_len(
-        "strided slice input",
-        num_elements(&p.input_shape),
-        input.len(),
-    )?;
-    check_len("strided slice output", num_elements(&counts), output.len())?;
+    let counts = p.check(input.len(), output.len())?;
     if output.is_empty() {
         return Ok(());
     }

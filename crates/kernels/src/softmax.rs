@@ -82,6 +82,23 @@ pub fn prepare_softmax(
     })
 }
 
+impl SoftmaxParams {
+    /// What [`softmax`] checks before it reads a value: both buffers hold
+    /// `outer * depth` elements and the shift is in `0..=31`. (A row whose
+    /// sum of exponentials overflows is only found in the data.)
+    pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        let len = self.outer.saturating_mul(self.depth);
+        check_len("softmax input", len, input)?;
+        check_len("softmax output", len, output)?;
+        if !(0..=31).contains(&self.input_left_shift) {
+            return Err(KernelError::InvalidParams(
+                "softmax input shift out of range",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `exp(beta * input_scale * diff)` in Q0.31 for one in-range difference.
 #[inline]
 fn exp_of_diff(p: &SoftmaxParams, diff: i32) -> i32 {
@@ -101,14 +118,7 @@ fn exp_of_diff(p: &SoftmaxParams, diff: i32) -> i32 {
 /// of exponentials overflows so far that TFLM's `TFLITE_CHECK` on the output
 /// exponent would abort (only possible for rows longer than 4096).
 pub fn softmax(p: &SoftmaxParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
-    let len = p.outer.saturating_mul(p.depth);
-    check_len("softmax input", len, input.len())?;
-    check_len("softmax output", len, output.len())?;
-    if !(0..=31).contains(&p.input_left_shift) {
-        return Err(KernelError::InvalidParams(
-            "softmax input shift out of range",
-        ));
-    }
+    p.check(input.len(), output.len())?;
     if p.depth == 0 {
         return Ok(());
     }

@@ -30,6 +30,22 @@ impl TransposeParams {
         }
         true
     }
+
+    /// What [`transpose`] checks: `perm` is a permutation and each buffer
+    /// holds its shape's elements.
+    pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        if !self.perm_is_valid() {
+            return Err(KernelError::InvalidParams(
+                "transpose perm is not a permutation",
+            ));
+        }
+        check_len("transpose input", num_elements(&self.input_shape), input)?;
+        check_len(
+            "transpose output",
+            num_elements(&self.output_shape()),
+            output,
+        )
+    }
 }
 
 /// Builds [`TransposeParams`] from the input shape and the `perm` tensor,
@@ -74,14 +90,8 @@ pub fn prepare_transpose(
 /// TRANSPOSE: walks the output in row-major order, reading the input with
 /// the permuted strides.
 pub fn transpose(p: &TransposeParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
-    if !p.perm_is_valid() {
-        return Err(KernelError::InvalidParams(
-            "transpose perm is not a permutation",
-        ));
-    }
+    p.check(input.len(), output.len())?;
     let out_shape = p.output_shape();
-    check_len("transpose input", num_elements(&p.input_shape), input.len())?;
-    check_len("transpose output", num_elements(&out_shape), output.len())?;
     if output.is_empty() {
         return Ok(());
     }

@@ -76,14 +76,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -125,13 +152,40 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -153,6 +207,33 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
+/* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t channels;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t act_min;
+    int32_t act_max;
+} tq_pool_params;
+
 /* The input rows/columns a pooling window covers, clipped to the image. */
 static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size,
                          int32_t *start, int32_t *end)
@@ -165,10 +246,10 @@ static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int3
 }
 
 /* MAX_POOL_2D int8 (TFLM reference). */
-static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batches,
-                               int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                               int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                               int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_max_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                    int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                    int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                    int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -197,6 +278,15 @@ static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batc
         }
     }
 }
+
+/* A step's call: tq_max_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_max_pool(p, input, output)                                                           \
+    tq_max_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,      \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
 
 /* SOFTMAX int8 -> int8 (TFLM reference, gemmlowp fixed point): output
    scale 1/256, zero point -128. */
@@ -278,11 +368,24 @@ static int32_t tq_exp_of_diff(int32_t diff, int32_t input_multiplier, int32_t in
     return tq_exp_on_negative_values(tq_srdhm(scaled, input_multiplier), 5);
 }
 
+typedef struct {
+    int32_t outer; /* rows */
+    int32_t depth; /* row length (the last dimension) */
+    int32_t input_multiplier; /* Q31 of beta * input_scale * 2^26 */
+    int32_t input_left_shift;
+    int32_t diff_min; /* differences below this contribute nothing */
+} tq_softmax_params;
+
 /* Returns 0, or -1 when a row's sum of exponentials overflows (the Rust
    kernel refuses the same rows). */
-static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_t depth,
-                      int32_t input_multiplier, int32_t input_left_shift, int32_t diff_min)
+static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *output)
 {
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t outer = p->outer;
+    const int32_t depth = p->depth;
+    const int32_t input_multiplier = p->input_multiplier;
+    const int32_t input_left_shift = p->input_left_shift;
+    const int32_t diff_min = p->diff_min;
     int32_t r, i;
     for (r = 0; r < outer; ++r) {
         const int8_t *row = input + r * depth;
@@ -336,7 +439,7 @@ static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_
 static const union {
     int8_t v[144];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     -21, 33, 127, -118, -40, 101, -61, -31, 30, 10, -117, -109, -6, 78, -24, 33,
     77, 127, 127, 116, 35, -33, 41, 57, -109, -108, -20, 30, 81, 82, 100, 57,
     127, -89, -104, -43, -1, 86, -11, -45, 127, 14, 1, 6, 99, 36, 60, 127,
@@ -347,21 +450,36 @@ static const union {
     -61, 34, -92, 11, 127, -127, -94, -92, -7, -5, -63, 55, 46, 61, -12, 88,
     26, 40, 70, -40, 95, -18, -127, -46, -77, -93, 127, -8, -85, 47, 93, -10
 }};
-static const int32_t tq_s0_bias[16] = {
-    4438, -210, -38, -260, -532, 37, -366, -680,
-    399, 7868, -397, -925, 11033, 9169, 4118, 7302
+static const int32_t tq_step0_bias[16] = {
+    6998, 8622, 13530, 30588, 34796, -1115, 34834, 76632,
+    143, -5828, 72947, 53731, -15975, -19759, 19734, 646
 };
-static const int32_t tq_s0_multiplier[16] = {
+static const int32_t tq_step0_multiplier[16] = {
     1191070732, 1225602963, 2088587123, 1939140766, 2099724265, 1175843238, 2132104945, 1781246615,
     1113708839, 1331424896, 1811253681, 1176254814, 1098727910, 1295515984, 1501259902, 1268365356
 };
-static const int8_t tq_s0_shift[16] = {
+static const int8_t tq_step0_shift[16] = {
     -8, -8, -9, -9, -9, -8, -9, -9, -8, -8, -9, -8, -8, -8, -8, -8
+};
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 28, .in_w = 28, .in_c = 1,
+    .k_h = 3, .k_w = 3, .f_c = 1,
+    .out_h = 26, .out_w = 26, .out_c = 16,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step1_params = {
+    .batches = 1, .in_h = 26, .in_w = 26, .channels = 16,
+    .k_h = 2, .k_w = 2, .out_h = 13, .out_w = 13,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[4608];
     int32_t align;
-} tq_s2_filter = {{
+} tq_step2_filter = {{
     -12, -21, -26, -4, -66, -30, -59, -73, 32, 67, -97, -72, -115, 53, 9, 13,
     -75, -69, 89, -17, -89, 76, -7, -30, 91, 44, -96, -10, -31, -25, -21, 38,
     -47, 29, 70, -11, -59, 24, -4, -87, 117, 46, -58, -48, -69, 16, -54, 52,
@@ -651,26 +769,41 @@ static const union {
     55, -50, -20, -27, 22, -18, 33, -8, -94, -98, -21, -8, -56, -117, -17, -26,
     -12, 55, 26, 2, 62, 9, 49, -4, 5, -78, 46, 1, -53, -89, -20, -27
 }};
-static const int32_t tq_s2_bias[32] = {
-    518, 2263, 704, -2511, -1604, -1935, 113, -2827,
-    -5144, -1917, -631, -4891, 290, 2823, -1491, 353,
-    -439, -5316, 1367, -77, -3780, 308, -2569, 1449,
-    213, 965, -3138, -442, -180, 1595, -4672, -2021
+static const int32_t tq_step2_bias[32] = {
+    80902, -97065, -69952, 139953, -73028, 131697, 13553, -42763,
+    85224, -105597, 99465, -43035, 42146, -23161, 18221, -11935,
+    -94007, -47428, -33833, 53299, -34372, -125900, -41097, 66729,
+    185813, -22587, -40898, -71354, -139316, -176837, 37184, -128357
 };
-static const int32_t tq_s2_multiplier[32] = {
+static const int32_t tq_step2_multiplier[32] = {
     1377819264, 2055774676, 2043285708, 1675732298, 2102719261, 1692558147, 1697089007, 1140200004,
     1916952406, 1574113455, 1318005672, 1591049562, 1455235207, 1725395956, 1447345570, 1497659782,
     1385399093, 1130805750, 1361397648, 1176537565, 1904457573, 1329201742, 1550998183, 2039393380,
     1469043610, 2028059927, 1570233883, 1799827736, 1480028987, 1943658408, 1684887121, 1711122619
 };
-static const int8_t tq_s2_shift[32] = {
+static const int8_t tq_step2_shift[32] = {
     -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10,
     -10, -10, -10, -9, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10
+};
+static const tq_conv2d_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+    .batches = 1, .in_h = 13, .in_w = 13, .in_c = 16,
+    .k_h = 3, .k_w = 3, .f_c = 16,
+    .out_h = 11, .out_w = 11, .out_c = 32,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step3_params = {
+    .batches = 1, .in_h = 11, .in_w = 11, .channels = 32,
+    .k_h = 2, .k_w = 2, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[51200];
     int32_t align;
-} tq_s4_filter = {{
+} tq_step4_filter = {{
     26, 17, 43, -40, -19, -51, 13, -33, 16, 20, -40, -39, 14, 18, 38, 34,
     -27, -23, -23, 10, 14, 30, -43, -28, 20, 25, 53, -37, 26, -23, 43, 10,
     -32, 24, -22, -13, -21, -19, 9, 27, -5, -18, 40, -5, 21, -21, -19, 8,
@@ -3872,17 +4005,17 @@ static const union {
     -76, 11, -31, -94, 42, 0, -40, -41, -10, 0, 36, -53, 4, 43, -7, -37,
     -9, -5, -39, -63, -15, 57, 37, -2, -4, 45, -48, -12, 71, 34, -70, -39
 }};
-static const int32_t tq_s4_bias[64] = {
-    385, 1000, -571, -397, -319, 428, 600, 1017,
-    -548, -363, 100, -1, -39, 419, 79, -181,
-    -55, 242, -153, -176, 107, -562, 624, -207,
-    105, -685, 464, -723, -229, -385, -203, 327,
-    -713, -168, 107, -77, -375, 469, -734, -678,
-    585, -663, 308, -625, 460, 574, 208, 718,
-    -627, -1292, 463, 1150, 378, 482, 475, 462,
-    245, 669, 614, -495, 49, -1085, -698, 84
+static const int32_t tq_step4_bias[64] = {
+    813185, -464152, -1041851, -955405, -705343, 541868, 162008, 393593,
+    -1286692, 217877, 263140, 444543, 54489, 125219, 555855, 520267,
+    132553, 241522, -122649, 143568, 228971, -1204786, -386192, 486065,
+    217193, -1182509, 283856, -913491, -1467237, -833921, 65589, 657223,
+    -873545, 222680, -843669, 643379, -1329527, 478549, -1190878, -759718,
+    305225, -1007127, 258100, -800753, 457676, 550334, 261072, -183346,
+    -1100019, -1929484, 506063, 465022, 593402, 408802, 357211, 187598,
+    355701, 795933, 460134, -892271, 683057, -1243197, -949690, 379348
 };
-static const int32_t tq_s4_multiplier[64] = {
+static const int32_t tq_step4_multiplier[64] = {
     2068166897, 1685968967, 1300427996, 1564477982, 1427999213, 1903015743, 1792696584, 1948390182,
     1286212741, 1575406460, 1797592783, 1651246004, 1824291881, 1670046174, 1744571596, 1897508335,
     2098269505, 2004951274, 1103852225, 1101598783, 1803625587, 1409802472, 1690712993, 1814280745,
@@ -3892,16 +4025,22 @@ static const int32_t tq_s4_multiplier[64] = {
     1436723360, 1608849268, 1808311669, 1672184251, 1908504432, 1729098692, 1565393851, 1514470043,
     1715906362, 1655737324, 1660881182, 1611651136, 1669827329, 1407292326, 1320817395, 1692778613
 };
-static const int8_t tq_s4_shift[64] = {
+static const int8_t tq_step4_shift[64] = {
     -11, -11, -12, -12, -12, -11, -11, -11, -12, -11, -11, -11, -11, -11, -11, -11,
     -11, -11, -10, -10, -11, -12, -11, -11, -10, -12, -10, -12, -12, -12, -11, -11,
     -12, -11, -11, -11, -12, -11, -12, -12, -11, -12, -11, -12, -11, -11, -11, -11,
     -12, -12, -11, -11, -11, -11, -11, -11, -11, -11, -11, -12, -11, -12, -12, -11
 };
+static const tq_fully_connected_params tq_step4_params = {
+    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
+    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
+    .batches = 1, .depth = 800, .out_depth = 64, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
+};
 static const union {
     int8_t v[640];
     int32_t align;
-} tq_s5_filter = {{
+} tq_step5_filter = {{
     86, 51, 2, 76, 63, -113, 35, 88, 20, 28, -19, 23, -35, -35, 66, -7,
     -23, -87, 62, -80, -14, -11, -1, -17, 41, 86, -5, 7, 81, -18, -45, -101,
     40, 2, 56, 7, 30, 96, 79, -81, -50, -5, 7, 63, -33, -127, -1, 7,
@@ -3943,16 +4082,26 @@ static const union {
     3, 96, -39, 27, -24, -52, -51, -23, -68, -50, 34, -41, -21, -80, 79, 45,
     25, -4, -72, -14, 19, -84, 51, 48, 31, -77, 38, 57, 34, -64, -81, 4
 }};
-static const int32_t tq_s5_bias[10] = {
-    22, 105, 24, -84, -53, 29, -10, 38,
-    -45, -21
+static const int32_t tq_step5_bias[10] = {
+    49046, 7401, -28008, -53076, -14133, -20195, -81034, -23898,
+    -1325, -70677
 };
-static const int32_t tq_s5_multiplier[10] = {
+static const int32_t tq_step5_multiplier[10] = {
     1365696958, 1399380935, 1259789442, 1434529887, 1424113696, 1426641684, 1403846019, 1327378436,
     1786812969, 1397403721
 };
-static const int8_t tq_s5_shift[10] = {
+static const int8_t tq_step5_shift[10] = {
     -9, -9, -9, -9, -9, -9, -9, -9, -9, -9
+};
+static const tq_fully_connected_params tq_step5_params = {
+    .filter = tq_step5_filter.v, .bias = tq_step5_bias,
+    .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
+    .batches = 1, .depth = 64, .out_depth = 10, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 16, .act_min = -128, .act_max = 127
+};
+static const tq_softmax_params tq_step6_params = {
+    .outer = 1, .depth = 10,
+    .input_multiplier = 2100519040, .input_left_shift = 24, .diff_min = -124
 };
 
 int mnist_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -3967,34 +4116,26 @@ int mnist_invoke(const void *const inputs[], void *const outputs[], void *arena)
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, a + 0,
-              1, 28, 28, 1, 3, 3, 1, 26, 26, 16, 1, 1, 1, 1, 0, 0,
-              128, -128, -128, 127);
+    /* step 0: conv2d, model operator 0, "functional_2_1/conv2d_2_1/Relu;functional_2_1/conv2d_2_1/BiasAdd;functional_2_1/conv2d_2_1/co...", [1,28,28,1] -> [1,26,26,16] */
+    tq_conv2d(&tq_step0_params, in0, a + 0);
 
-    /* step 1: max_pool, model operator 1 */
-    tq_max_pool(a + 0, a + 10816, 1, 26, 26, 16, 2, 2, 13, 13, 2, 2, 0, 0, -128, 127);
+    /* step 1: max_pool, model operator 1, "functional_2_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,16] -> [1,13,13,16] */
+    tq_max_pool(&tq_step1_params, a + 0, a + 10816);
 
-    /* step 2: conv2d, model operator 2 */
-    tq_conv2d(a + 10816, tq_s2_filter.v, tq_s2_bias, tq_s2_multiplier, tq_s2_shift, a + 0,
-              1, 13, 13, 16, 3, 3, 16, 11, 11, 32, 1, 1, 1, 1, 0, 0,
-              128, -128, -128, 127);
+    /* step 2: conv2d, model operator 2, "functional_2_1/conv2d_3_1/Relu;functional_2_1/conv2d_3_1/BiasAdd;functional_2_1/conv2d_3_1/co...", [1,13,13,16] -> [1,11,11,32] */
+    tq_conv2d(&tq_step2_params, a + 10816, a + 0);
 
-    /* step 3: max_pool, model operator 3 */
-    tq_max_pool(a + 0, a + 3872, 1, 11, 11, 32, 2, 2, 5, 5, 2, 2, 0, 0, -128, 127);
+    /* step 3: max_pool, model operator 3, "functional_2_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,32] -> [1,5,5,32] */
+    tq_max_pool(&tq_step3_params, a + 0, a + 3872);
 
-    /* step 4: fully_connected, model operator 5 */
-    tq_fully_connected(a + 3872, tq_s4_filter.v, tq_s4_bias, tq_s4_multiplier, tq_s4_shift, a + 0,
-                       1, 800, 64, 1,
-                       128, 0, -128, -128, 127);
+    /* step 4: fully_connected, model operator 5, "functional_2_1/dense_1_1/MatMul;functional_2_1/dense_1_1/Relu;functional_2_1/dense_1_1/BiasAdd", [1,800] -> [1,64] */
+    tq_fully_connected(&tq_step4_params, a + 3872, a + 0);
 
-    /* step 5: fully_connected, model operator 6 */
-    tq_fully_connected(a + 0, tq_s5_filter.v, tq_s5_bias, tq_s5_multiplier, tq_s5_shift, a + 64,
-                       1, 64, 10, 1,
-                       128, 0, 16, -128, 127);
+    /* step 5: fully_connected, model operator 6, "functional_2_1/digit_1/MatMul;functional_2_1/digit_1/BiasAdd", [1,64] -> [1,10] */
+    tq_fully_connected(&tq_step5_params, a + 0, a + 64);
 
-    /* step 6: softmax, model operator 7 */
-    if (tq_softmax(a + 64, out0, 1, 10, 2100519040, 24, -124) != 0) {
+    /* step 6: softmax, model operator 7, "StatefulPartitionedCall_1:0", [1,10] -> [1,10] */
+    if (tq_softmax(&tq_step6_params, a + 64, out0) != 0) {
         return -2;
     }
     return 0;

@@ -86,10 +86,24 @@ static float tq_round_half_away(float x)
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to
    [lo, hi]; the division is in float, as in TFLM. NaN quantizes as 0 and
    out-of-range values saturate (Rust's `as i32`). */
-static void tq_quantize(const void *input, void *output, int32_t n, float scale, int32_t zero_point,
-                        int32_t lo, int32_t hi, int is_unsigned)
+typedef struct {
+    int32_t n; /* elements */
+    float scale;
+    int32_t zero_point;
+    int32_t lo; /* -128 or 0 */
+    int32_t hi; /* 127 or 255 */
+    int32_t is_unsigned;
+} tq_quantize_params;
+
+static void tq_quantize(const tq_quantize_params *p, const void *input, void *output)
 {
     const unsigned char *in = (const unsigned char *)input;
+    const int32_t n = p->n;
+    const float scale = p->scale;
+    const int32_t zero_point = p->zero_point;
+    const int32_t lo = p->lo;
+    const int32_t hi = p->hi;
+    const int32_t is_unsigned = p->is_unsigned;
     int32_t i;
     for (i = 0; i < n; ++i) {
         const float v = tq_round_half_away(tq_load_f32(in + (size_t)i * sizeof(float)) / scale);
@@ -121,6 +135,10 @@ static void tq_quantize(const void *input, void *output, int32_t n, float scale,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_quantize_params tq_step0_params = {
+    .n = 128, .scale = 7.536709e-2f, .zero_point = -13,
+    .lo = -128, .hi = 127, .is_unsigned = 0
+};
 static const uint8_t tq_table0[256] = {
     58, 62, 66, 69, 72, 76, 79, 82, 84, 87, 90, 92, 94, 96, 98, 100,
     102, 104, 105, 107, 108, 110, 111, 112, 113, 114, 115, 116, 117, 118, 118, 119,
@@ -217,13 +235,13 @@ int act_logistic_floatio_invoke(const void *const inputs[], void *const outputs[
         return -1;
     }
 
-    /* step 0: quantize, model operator 0 */
-    tq_quantize(in0, a + 0, 128, 7.536709e-2f, -13, -128, 127, 0);
+    /* step 0: quantize, model operator 0, "tfl.quantize", [1,4,4,8] -> [1,4,4,8] */
+    tq_quantize(&tq_step0_params, in0, a + 0);
 
-    /* step 1: lut, model operator 1 */
+    /* step 1: lut, model operator 1, "PartitionedCall:01", [1,4,4,8] -> [1,4,4,8] */
     tq_lut(a + 0, a + 128, tq_table0, 128);
 
-    /* step 2: dequantize, model operator 2 */
+    /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,4,4,8] -> [1,4,4,8] */
     tq_dequantize(a + 128, out0, tq_ftable0, 128);
     return 0;
 }

@@ -208,11 +208,24 @@ static int32_t tq_exp_of_diff(int32_t diff, int32_t input_multiplier, int32_t in
     return tq_exp_on_negative_values(tq_srdhm(scaled, input_multiplier), 5);
 }
 
+typedef struct {
+    int32_t outer; /* rows */
+    int32_t depth; /* row length (the last dimension) */
+    int32_t input_multiplier; /* Q31 of beta * input_scale * 2^26 */
+    int32_t input_left_shift;
+    int32_t diff_min; /* differences below this contribute nothing */
+} tq_softmax_params;
+
 /* Returns 0, or -1 when a row's sum of exponentials overflows (the Rust
    kernel refuses the same rows). */
-static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_t depth,
-                      int32_t input_multiplier, int32_t input_left_shift, int32_t diff_min)
+static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *output)
 {
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t outer = p->outer;
+    const int32_t depth = p->depth;
+    const int32_t input_multiplier = p->input_multiplier;
+    const int32_t input_left_shift = p->input_left_shift;
+    const int32_t diff_min = p->diff_min;
     int32_t r, i;
     for (r = 0; r < outer; ++r) {
         const int8_t *row = input + r * depth;
@@ -263,11 +276,23 @@ static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_mul_params tq_s1_params = {5, 128, -5, 1077952640, -7, -128, 127};
-static const int32_t tq_s1_dims[18] = {
+static const tq_softmax_params tq_step0_params = {
+    .outer = 4, .depth = 10,
+    .input_multiplier = 1295704832, .input_left_shift = 23, .diff_min = -248
+};
+static const tq_mul_params tq_step1_params = {
+    .input1_offset = 5, .input2_offset = 128, .output_offset = -5,
+    .output_multiplier = 1077952640, .output_shift = -7,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 1, 4, 10,
     0, 0, 0, 0, 10, 1,
     0, 0, 0, 0, 0, 0
+};
+static const tq_softmax_params tq_step2_params = {
+    .outer = 4, .depth = 10,
+    .input_multiplier = 1295704832, .input_left_shift = 22, .diff_min = -496
 };
 static const union {
     int8_t v[1];
@@ -289,16 +314,16 @@ int act_softmax_int8_invoke(const void *const inputs[], void *const outputs[], v
         return -1;
     }
 
-    /* step 0: softmax, model operator 0 */
-    if (tq_softmax(in0, out0, 4, 10, 1295704832, 23, -248) != 0) {
+    /* step 0: softmax, model operator 0, "PartitionedCall:0", [1,4,10] -> [1,4,10] */
+    if (tq_softmax(&tq_step0_params, in0, out0) != 0) {
         return -2;
     }
 
-    /* step 1: mul, model operator 1 */
-    tq_mul_bcast(&tq_s1_params, in0, tq_const0.v, a + 0, tq_s1_dims);
+    /* step 1: mul, model operator 1, "mul", [1,4,10], [] -> [1,4,10] */
+    tq_mul_bcast(&tq_step1_params, in0, tq_const0.v, a + 0, tq_step1_dims);
 
-    /* step 2: softmax, model operator 2 */
-    if (tq_softmax(a + 0, out1, 4, 10, 1295704832, 22, -496) != 0) {
+    /* step 2: softmax, model operator 2, "PartitionedCall:1", [1,4,10] -> [1,4,10] */
+    if (tq_softmax(&tq_step2_params, a + 0, out1) != 0) {
         return -2;
     }
     return 0;

@@ -257,27 +257,53 @@ static void tq_sub_bcast(const tq_addsub_params *p, const int8_t *in1, const int
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_addsub_params tq_s0_params = {-2, 31, -128, 20, 1073741824, 0, 1301885642, -1, 1562346532, -18, -128, 127};
-static const int32_t tq_s0_dims[18] = {
+static const tq_addsub_params tq_step0_params = {
+    .input1_offset = -2, .input2_offset = 31, .output_offset = -128, .left_shift = 20,
+    .input1_multiplier = 1073741824, .input1_shift = 0,
+    .input2_multiplier = 1301885642, .input2_shift = -1,
+    .output_multiplier = 1562346532, .output_shift = -18,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step0_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const tq_addsub_params tq_s1_params = {-2, -30, -12, 20, 1232615424, -1, 1073741824, 0, 1795134080, -19, -128, 127};
-static const int32_t tq_s1_dims[18] = {
+static const tq_addsub_params tq_step1_params = {
+    .input1_offset = -2, .input2_offset = -30, .output_offset = -12, .left_shift = 20,
+    .input1_multiplier = 1232615424, .input1_shift = -1,
+    .input2_multiplier = 1073741824, .input2_shift = 0,
+    .output_multiplier = 1795134080, .output_shift = -19,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 4, 0, 1
 };
-static const tq_mul_params tq_s2_params = {128, 12, -69, 1104715759, -6, -128, 127};
-static const tq_mul_params tq_s3_params = {-2, 19, -1, 1932632041, -7, -128, 127};
-static const int32_t tq_s3_dims[18] = {
+static const tq_mul_params tq_step2_params = {
+    .input1_offset = 128, .input2_offset = 12, .output_offset = -69,
+    .output_multiplier = 1104715759, .output_shift = -6,
+    .act_min = -128, .act_max = 127
+};
+static const tq_mul_params tq_step3_params = {
+    .input1_offset = -2, .input2_offset = 19, .output_offset = -1,
+    .output_multiplier = 1932632041, .output_shift = -7,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step3_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const tq_addsub_params tq_s4_params = {1, 19, 4, 20, 1073741824, 0, 1676208033, -5, 1073741824, -18, -128, 127};
-static const int32_t tq_s4_dims[18] = {
+static const tq_addsub_params tq_step4_params = {
+    .input1_offset = 1, .input2_offset = 19, .output_offset = 4, .left_shift = 20,
+    .input1_multiplier = 1073741824, .input1_shift = 0,
+    .input2_multiplier = 1676208033, .input2_shift = -5,
+    .output_multiplier = 1073741824, .output_shift = -18,
+    .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step4_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
@@ -312,19 +338,19 @@ int add_sub_mul_int8_invoke(const void *const inputs[], void *const outputs[], v
         return -1;
     }
 
-    /* step 0: add, model operator 0 */
-    tq_add_bcast(&tq_s0_params, in1, in2, out3, tq_s0_dims);
+    /* step 0: add, model operator 0, "PartitionedCall:1", [1,6,6,4], [1,1,1,4] -> [1,6,6,4] */
+    tq_add_bcast(&tq_step0_params, in1, in2, out3, tq_step0_dims);
 
-    /* step 1: sub, model operator 1 */
-    tq_sub_bcast(&tq_s1_params, in1, in0, out0, tq_s1_dims);
+    /* step 1: sub, model operator 1, "PartitionedCall:2", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
+    tq_sub_bcast(&tq_step1_params, in1, in0, out0, tq_step1_dims);
 
-    /* step 2: mul, model operator 2 */
-    tq_mul(&tq_s2_params, out3, out0, out2, 144);
+    /* step 2: mul, model operator 2, "PartitionedCall:0", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
+    tq_mul(&tq_step2_params, out3, out0, out2, 144);
 
-    /* step 3: mul, model operator 3 */
-    tq_mul_bcast(&tq_s3_params, in1, tq_const0.v, a + 0, tq_s3_dims);
+    /* step 3: mul, model operator 3, "mul_1", [1,6,6,4], [4] -> [1,6,6,4] */
+    tq_mul_bcast(&tq_step3_params, in1, tq_const0.v, a + 0, tq_step3_dims);
 
-    /* step 4: add, model operator 4 */
-    tq_add_bcast(&tq_s4_params, a + 0, tq_const1.v, out1, tq_s4_dims);
+    /* step 4: add, model operator 4, "PartitionedCall:3", [1,6,6,4], [4] -> [1,6,6,4] */
+    tq_add_bcast(&tq_step4_params, a + 0, tq_const1.v, out1, tq_step4_dims);
     return 0;
 }

@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,6 +147,70 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
+/* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
+   per-channel. Filter [out_depth, depth]. */
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t b, o, i;
+    for (b = 0; b < batches; ++b) {
+        const int8_t *xs = input + b * depth;
+        for (o = 0; o < out_depth; ++o) {
+            const int8_t *ws = filter + o * depth;
+            const int32_t q = per_channel ? o : 0;
+            uint32_t acc = 0;
+            for (i = 0; i < depth; ++i) {
+                acc += (uint32_t)(((int32_t)ws[i] + filter_offset) * ((int32_t)xs[i] + input_offset));
+            }
+            if (bias != NULL) {
+                acc += (uint32_t)bias[o];
+            }
+            output[b * out_depth + o] =
+                tq_clamp8(tq_wadd(tq_mbqm((int32_t)acc, multiplier[q], (int32_t)shift[q]), output_offset),
+                          act_min, act_max);
+        }
+    }
+}
+
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
 /* An 8-bit element-wise op as a 256-entry table indexed by the input byte. */
 static void tq_lut(const void *input, void *output, const uint8_t *table, int32_t n)
 {
@@ -155,7 +246,7 @@ static void tq_concat(int8_t *output, int32_t outer, int32_t count, const int8_t
 static const union {
     int8_t v[108];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     0, -69, -53, 99, -47, 68, 102, -97, 127, -12, 25, -35, 109, 68, -127, -30,
     -77, -90, -20, -108, 72, 37, -51, -105, 103, 93, -57, 65, -127, 15, 104, -35,
     -103, 90, 73, 92, 87, -58, 6, -92, -77, 75, 67, -116, -96, 74, 112, 29,
@@ -164,14 +255,23 @@ static const union {
     -10, -119, 17, -80, 97, 122, 3, 68, -12, 64, -11, -127, 68, 37, 100, -97,
     -46, -58, 39, -83, 121, 15, 33, -8, -65, 113, -48, 76
 }};
-static const int32_t tq_s0_bias[4] = {
+static const int32_t tq_step0_bias[4] = {
     -611, -2257, -1286, 736
 };
-static const int32_t tq_s0_multiplier[4] = {
+static const int32_t tq_step0_multiplier[4] = {
     1166043099, 1133099562, 1163454027, 1141171752
 };
-static const int8_t tq_s0_shift[4] = {
+static const int8_t tq_step0_shift[4] = {
     -6, -6, -6, -6
+};
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 3, .k_w = 3, .f_c = 3,
+    .out_h = 8, .out_w = 8, .out_c = 4,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
+    .input_offset = 6, .output_offset = 8, .act_min = 8, .act_max = 127
 };
 static const uint8_t tq_table0[256] = {
     248, 248, 248, 248, 249, 249, 249, 249, 250, 251, 251, 251, 251, 252, 252, 252,
@@ -194,39 +294,54 @@ static const uint8_t tq_table0[256] = {
 static const union {
     int8_t v[6];
     int32_t align;
-} tq_s2_filter = {{
+} tq_step2_filter = {{
     8, -61, -127, -35, -84, 127
 }};
-static const int32_t tq_s2_bias[2] = {
-    -172, -109
+static const int32_t tq_step2_bias[2] = {
+    -1252, -61
 };
-static const int32_t tq_s2_multiplier[2] = {
+static const int32_t tq_step2_multiplier[2] = {
     2009744896, 1858645376
 };
-static const int8_t tq_s2_shift[2] = {
+static const int8_t tq_step2_shift[2] = {
     -5, -5
 };
-static const int32_t tq_s3_sizes[3] = {
+static const tq_fully_connected_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+    .batches = 64, .depth = 3, .out_depth = 2, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -6, .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step3_sizes[3] = {
     3, 4, 2
 };
 static const union {
     int8_t v[36];
     int32_t align;
-} tq_s4_filter = {{
+} tq_step4_filter = {{
     -53, 127, -106, -5, 68, -127, 40, -47, 5, -19, 95, -124, -119, 109, 84, 78,
     -127, -36, 109, -127, 106, -33, 94, 92, 56, -66, 52, -110, 103, 14, 22, -61,
     -127, -10, 97, 95
 }};
-static const int32_t tq_s4_bias[4] = {
+static const int32_t tq_step4_bias[4] = {
     513, 961, 613, -288
 };
-static const int32_t tq_s4_multiplier[4] = {
+static const int32_t tq_step4_multiplier[4] = {
     1571527263, 1943265671, 1853195621, 1971864470
 };
-static const int8_t tq_s4_shift[4] = {
+static const int8_t tq_step4_shift[4] = {
     -6, -6, -6, -6
 };
-static const int32_t tq_s5_sizes[2] = {
+static const tq_conv2d_params tq_step4_params = {
+    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
+    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 3, .k_w = 1, .f_c = 3,
+    .out_h = 4, .out_w = 8, .out_c = 4,
+    .stride_h = 2, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 6, .output_offset = 8, .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step5_sizes[2] = {
     256, 128
 };
 
@@ -243,34 +358,28 @@ int concat_int8_invoke(const void *const inputs[], void *const outputs[], void *
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, a + 0,
-              1, 8, 8, 3, 3, 3, 3, 8, 8, 4, 1, 1, 1, 1, 1, 1,
-              6, 8, 8, 127);
+    /* step 0: conv2d, model operator 0, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze1", [1,8,8,3] -> [1,8,8,4] */
+    tq_conv2d(&tq_step0_params, in0, a + 0);
 
-    /* step 1: lut, model operator 1 */
+    /* step 1: lut, model operator 1, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze11", [1,8,8,4] -> [1,8,8,4] */
     tq_lut(a + 0, a + 256, tq_table0, 256);
 
-    /* step 2: conv2d, model operator 2 */
-    tq_conv2d(in0, tq_s2_filter.v, tq_s2_bias, tq_s2_multiplier, tq_s2_shift, a + 512,
-              1, 8, 8, 3, 1, 1, 3, 8, 8, 2, 1, 1, 1, 1, 0, 0,
-              6, -6, -128, 127);
+    /* step 2: fully_connected, model operator 2, "conv2d_16_1/BiasAdd;conv2d_16_1/convolution;conv2d_16_1/Squeeze1", [1,8,8,3] -> [1,8,8,2] */
+    tq_fully_connected(&tq_step2_params, in0, a + 512);
 
-    /* step 3: concat, model operator 3 */
+    /* step 3: concat, model operator 3, "StatefulPartitionedCall:0", [1,8,8,3], [1,8,8,4], [1,8,8,2] -> [1,8,8,9] */
     {
         const int8_t *const srcs[3] = {in0, a + 256, a + 512};
-        tq_concat(out0, 64, 3, srcs, tq_s3_sizes);
+        tq_concat(out0, 64, 3, srcs, tq_step3_sizes);
     }
 
-    /* step 4: conv2d, model operator 4 */
-    tq_conv2d(in0, tq_s4_filter.v, tq_s4_bias, tq_s4_multiplier, tq_s4_shift, a + 256,
-              1, 8, 8, 3, 3, 1, 3, 4, 8, 4, 2, 1, 1, 1, 0, 0,
-              6, 8, -128, 127);
+    /* step 4: conv2d, model operator 4, "conv2d_17_1/BiasAdd;conv2d_17_1/convolution;conv2d_17_1/Squeeze1", [1,8,8,3] -> [1,4,8,4] */
+    tq_conv2d(&tq_step4_params, in0, a + 256);
 
-    /* step 5: concat, model operator 5 */
+    /* step 5: concat, model operator 5, "StatefulPartitionedCall:1", [1,8,8,4], [1,4,8,4] -> [1,12,8,4] */
     {
         const int8_t *const srcs[2] = {a + 0, a + 256};
-        tq_concat(out1, 1, 2, srcs, tq_s5_sizes);
+        tq_concat(out1, 1, 2, srcs, tq_step5_sizes);
     }
     return 0;
 }

@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,13 +147,24 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[162];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     0, 76, 45, 98, -118, 99, 118, -99, 117, 39, -29, 1, 93, 108, 41, -98,
     -127, 48, -14, 50, -110, 109, 70, -12, 70, -114, -49, -23, 78, -113, 73, -74,
     62, -41, 32, -13, 101, 64, 119, 80, 81, -6, 127, 89, 95, 46, 13, 112,
@@ -139,14 +177,23 @@ static const union {
     35, -127, -81, -78, -84, 112, -19, -104, -22, -43, 16, 96, -31, -94, -61, 118,
     99, -54
 }};
-static const int32_t tq_s0_bias[6] = {
+static const int32_t tq_step0_bias[6] = {
     1618, 5456, -360, 4711, 362, 5000
 };
-static const int32_t tq_s0_multiplier[6] = {
+static const int32_t tq_step0_multiplier[6] = {
     1319905319, 1277307459, 1228544115, 1307102262, 1287146704, 1251589530
 };
-static const int8_t tq_s0_shift[6] = {
+static const int8_t tq_step0_shift[6] = {
     -7, -7, -7, -7, -7, -7
+};
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 3, .k_w = 3, .f_c = 3,
+    .out_h = 8, .out_w = 8, .out_c = 6,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 
 int conv_basic_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -161,9 +208,7 @@ int conv_basic_int8_invoke(const void *const inputs[], void *const outputs[], vo
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, out0,
-              1, 8, 8, 3, 3, 3, 3, 8, 8, 6, 1, 1, 1, 1, 1, 1,
-              0, -128, -128, 127);
+    /* step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,8,8,3] -> [1,8,8,6] */
+    tq_conv2d(&tq_step0_params, in0, out0);
     return 0;
 }

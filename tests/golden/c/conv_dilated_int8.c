@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,13 +147,24 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[162];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     48, 105, 1, 98, 63, 64, -61, -68, -45, 75, 43, -33, -59, 37, -56, -1,
     -10, -100, -84, -80, -10, -10, 84, -126, 97, 127, -61, 117, 8, 73, 91, -91,
     -114, -87, 114, -69, 98, -97, 32, 126, 13, 91, -25, -10, 88, -127, -73, -33,
@@ -139,19 +177,28 @@ static const union {
     -89, -10, 51, 12, 42, -20, -65, -116, 53, 57, 127, -50, 61, -18, -9, 120,
     87, 62
 }};
-static const int32_t tq_s0_bias[6] = {
+static const int32_t tq_step0_bias[6] = {
     3479, -1856, 1141, 1779, 1495, 5335
 };
-static const int32_t tq_s0_multiplier[6] = {
+static const int32_t tq_step0_multiplier[6] = {
     1515517838, 1510997781, 1497560761, 1471390456, 1510048241, 1483291077
 };
-static const int8_t tq_s0_shift[6] = {
+static const int8_t tq_step0_shift[6] = {
     -8, -8, -8, -8, -8, -8
+};
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 9, .in_w = 9, .in_c = 3,
+    .k_h = 3, .k_w = 3, .f_c = 3,
+    .out_h = 9, .out_w = 9, .out_c = 6,
+    .stride_h = 1, .stride_w = 1, .dil_h = 2, .dil_w = 2, .pad_top = 2, .pad_left = 2,
+    .input_offset = -5, .output_offset = -1, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[216];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -79, -90, -59, 78, -124, 115, 0, 18, 89, 51, 44, 127, -18, 124, -2, -68,
     -43, -61, 86, -119, -102, -17, 102, -82, -30, 95, -121, -11, -57, -117, -56, 23,
     -82, -48, -84, 8, 99, 106, -13, 24, 99, -55, -79, 107, -66, 97, -99, -28,
@@ -167,14 +214,23 @@ static const union {
     58, -15, -104, -106, 17, 2, 87, 82, -114, 127, -35, -92, 27, 10, 88, 90,
     39, 28, 116, 20, 95, 108, 92, -78
 }};
-static const int32_t tq_s1_bias[4] = {
-    -1308, -3268, 1632, 10952
+static const int32_t tq_step1_bias[4] = {
+    -2087, -3557, 1805, 10768
 };
-static const int32_t tq_s1_multiplier[4] = {
+static const int32_t tq_step1_multiplier[4] = {
     1843232423, 1787599820, 1838165118, 1851786902
 };
-static const int8_t tq_s1_shift[4] = {
+static const int8_t tq_step1_shift[4] = {
     -8, -8, -8, -8
+};
+static const tq_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 9, .in_w = 9, .in_c = 6,
+    .k_h = 3, .k_w = 3, .f_c = 6,
+    .out_h = 7, .out_w = 5, .out_c = 4,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 2, .pad_top = 0, .pad_left = 0,
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 
 int conv_dilated_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -190,14 +246,10 @@ int conv_dilated_int8_invoke(const void *const inputs[], void *const outputs[], 
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, out0,
-              1, 9, 9, 3, 3, 3, 3, 9, 9, 6, 1, 1, 2, 2, 2, 2,
-              -5, -1, -128, 127);
+    /* step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,9,9,3] -> [1,9,9,6] */
+    tq_conv2d(&tq_step0_params, in0, out0);
 
-    /* step 1: conv2d, model operator 1 */
-    tq_conv2d(out0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, out1,
-              1, 9, 9, 6, 3, 3, 6, 7, 5, 4, 1, 1, 1, 2, 0, 0,
-              1, -128, -128, 127);
+    /* step 1: conv2d, model operator 1, "StatefulPartitionedCall:1", [1,9,9,6] -> [1,7,5,4] */
+    tq_conv2d(&tq_step1_params, out0, out1);
     return 0;
 }

@@ -71,11 +71,27 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -97,13 +113,22 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[512];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     12, 89, 108, 6, -102, 48, -107, -67, -13, 70, 93, 83, 127, -84, -77, -111,
     -43, -126, 32, -16, 104, -108, 122, 107, 104, 67, 78, -57, 32, 34, -29, -127,
     -89, 127, -84, -64, 63, -42, -72, -68, -45, 3, -80, 89, -65, -127, -10, -13,
@@ -137,21 +162,27 @@ static const union {
     79, -48, 50, 127, 120, -11, 13, -51, 114, 33, -8, 77, 107, 40, -5, -69,
     -43, 94, 80, -120, -124, -98, -64, 27, 5, 40, 47, -65, 23, -45, 90, -37
 }};
-static const int32_t tq_s0_bias[16] = {
-    -3146, 5089, 52, 4218, 6460, 444, -1851, -3292,
-    -2884, 2736, 6616, 3457, -1723, -5698, -712, -150
+static const int32_t tq_step0_bias[16] = {
+    -1901, 4024, 1662, 2833, 2435, 3459, -3626, -4767,
+    -5889, 306, 6871, 3272, -1468, -6598, -1837, 1740
 };
-static const int32_t tq_s0_multiplier[16] = {
+static const int32_t tq_step0_multiplier[16] = {
     1466401203, 1492191668, 1447579349, 1479598964, 1456064757, 1453319219, 1348918931, 1347808861,
     1481663812, 1491530735, 1462491608, 1488197002, 1452587436, 1438947962, 1489542023, 1482353311
 };
-static const int8_t tq_s0_shift[16] = {
+static const int8_t tq_step0_shift[16] = {
     -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7
+};
+static const tq_fully_connected_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .depth = 32, .out_depth = 16, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[128];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     105, -23, -73, -88, -127, -102, -12, 92, -82, -4, 50, -106, 114, 44, 16, 17,
     -30, -99, 41, 127, -38, -92, -115, -80, 84, -72, 11, 108, -73, 33, 126, -79,
     -109, -113, -117, -3, 22, 29, 9, -116, 100, -70, 111, -99, -126, -33, 127, 88,
@@ -161,14 +192,20 @@ static const union {
     -127, -103, 9, 99, 54, 21, -81, -1, -44, 40, 109, 53, -121, 42, -81, -114,
     120, -111, -63, -26, -105, -70, 42, -127, 69, 59, 126, -37, -38, 24, -96, -22
 }};
-static const int32_t tq_s1_bias[8] = {
-    10725, 658, 2421, 8284, 8894, 1178, 3978, 650
+static const int32_t tq_step1_bias[8] = {
+    -12187, -18286, -35979, -7204, -19906, -6246, -27382, -31990
 };
-static const int32_t tq_s1_multiplier[8] = {
+static const int32_t tq_step1_multiplier[8] = {
     1681157524, 1691156548, 1702375001, 1725219066, 1695010717, 1625327534, 1579078532, 1566382892
 };
-static const int8_t tq_s1_shift[8] = {
+static const int8_t tq_step1_shift[8] = {
     -8, -8, -8, -8, -8, -8, -8, -8
+};
+static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .depth = 16, .out_depth = 8, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 2, .act_min = -128, .act_max = 127
 };
 
 int dense_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -183,14 +220,10 @@ int dense_int8_invoke(const void *const inputs[], void *const outputs[], void *a
         return -1;
     }
 
-    /* step 0: fully_connected, model operator 0 */
-    tq_fully_connected(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, a + 0,
-                       1, 32, 16, 1,
-                       5, 0, -128, -128, 127);
+    /* step 0: fully_connected, model operator 0, "dense_1/MatMul;dense_1/Relu;dense_1/BiasAdd", [1,32] -> [1,16] */
+    tq_fully_connected(&tq_step0_params, in0, a + 0);
 
-    /* step 1: fully_connected, model operator 1 */
-    tq_fully_connected(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, out0,
-                       1, 16, 8, 1,
-                       128, 0, 2, -128, 127);
+    /* step 1: fully_connected, model operator 1, "StatefulPartitionedCall:0", [1,16] -> [1,8] */
+    tq_fully_connected(&tq_step1_params, a + 0, out0);
     return 0;
 }

@@ -71,11 +71,27 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -97,13 +113,22 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[512];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     72, -85, -41, -37, -13, 80, -46, 24, -65, 57, 18, 85, 31, 18, -97, -71,
     31, 76, 126, -71, -59, -108, 39, -21, -116, 32, 0, -126, 79, -117, -58, -1,
     -68, -2, -23, -29, -12, -60, -101, 91, -44, -22, -124, -30, 13, -37, -121, 114,
@@ -137,20 +162,26 @@ static const union {
     -72, 125, 64, 66, 73, -17, 79, -7, 112, -96, -42, -5, 5, 75, -95, -6,
     61, -54, -60, -124, 45, -18, -24, -17, -34, 49, -57, 26, 93, -9, 112, -112
 }};
-static const int32_t tq_s0_bias[16] = {
-    1064, 1214, -3003, 578, 6622, -931, 3029, -8740,
-    -8163, 161, -4877, 7070, 3460, 6611, 3409, 1015
+static const int32_t tq_step0_bias[16] = {
+    2520, 5426, -2959, 498, 5178, -67, 4229, -9284,
+    -10055, -443, -2397, 7030, 1544, 5355, 2053, 471
 };
-static const int32_t tq_s0_multiplier[1] = {
+static const int32_t tq_step0_multiplier[1] = {
     1302865078
 };
-static const int8_t tq_s0_shift[1] = {
+static const int8_t tq_step0_shift[1] = {
     -7
+};
+static const tq_fully_connected_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .depth = 32, .out_depth = 16, .per_channel = 0,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[128];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     63, -107, -22, -23, 97, -82, -120, 91, 127, 96, -22, -111, -33, -82, -42, -37,
     32, -114, -47, 53, 98, 50, -85, -126, -23, 28, 20, 73, 109, 38, -46, 84,
     97, 50, -72, 73, 79, 38, 20, 11, 42, 111, -111, 65, 82, 19, -89, -92,
@@ -160,14 +191,20 @@ static const union {
     10, 97, 107, -122, -4, 42, 34, 113, -15, 0, 32, 21, -124, -42, 33, -42,
     -60, 110, -107, -9, -22, -127, -73, -72, 126, -6, 0, 111, -26, 60, -26, 107
 }};
-static const int32_t tq_s1_bias[8] = {
-    4325, -11668, 12542, -3249, -372, 2916, -1503, -8092
+static const int32_t tq_step1_bias[8] = {
+    -22171, 6764, 53886, -15025, 2316, -1436, 16417, -9884
 };
-static const int32_t tq_s1_multiplier[1] = {
+static const int32_t tq_step1_multiplier[1] = {
     1413416194
 };
-static const int8_t tq_s1_shift[1] = {
+static const int8_t tq_step1_shift[1] = {
     -8
+};
+static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .depth = 16, .out_depth = 8, .per_channel = 0,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -20, .act_min = -128, .act_max = 127
 };
 
 int dense_per_tensor_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -182,14 +219,10 @@ int dense_per_tensor_int8_invoke(const void *const inputs[], void *const outputs
         return -1;
     }
 
-    /* step 0: fully_connected, model operator 0 */
-    tq_fully_connected(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, a + 0,
-                       1, 32, 16, 0,
-                       -4, 0, -128, -128, 127);
+    /* step 0: fully_connected, model operator 0, "dense_4_1/MatMul;dense_4_1/Relu;dense_4_1/BiasAdd", [1,32] -> [1,16] */
+    tq_fully_connected(&tq_step0_params, in0, a + 0);
 
-    /* step 1: fully_connected, model operator 1 */
-    tq_fully_connected(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, out0,
-                       1, 16, 8, 0,
-                       128, 0, -20, -128, 127);
+    /* step 1: fully_connected, model operator 1, "StatefulPartitionedCall:0", [1,16] -> [1,8] */
+    tq_fully_connected(&tq_step1_params, a + 0, out0);
     return 0;
 }

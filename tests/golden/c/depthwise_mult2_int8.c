@@ -71,14 +71,40 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* DEPTHWISE_CONV_2D int8 per channel (TFLM DepthwiseConvPerChannel).
    Filter [1, KH, KW, C*M]; output channel o reads input channel o / M. */
-static inline void tq_depthwise_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                       const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                       int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                                       int32_t depth_mult, int32_t k_h, int32_t k_w,
-                                       int32_t out_h, int32_t out_w,
-                                       int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                                       int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                                       int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [1, k_h, k_w, in_c * depth_mult] */
+    const int32_t *bias;       /* [in_c * depth_mult] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [in_c * depth_mult], Q31 */
+    const int8_t *shift;       /* [in_c * depth_mult], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t depth_mult;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_depthwise_conv2d_params;
+
+static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                            const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                            int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                            int32_t depth_mult, int32_t k_h, int32_t k_w,
+                                            int32_t out_h, int32_t out_w,
+                                            int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                            int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                            int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t out_c = in_c * depth_mult;
     int32_t b, oy, ox, o, ky, kx;
@@ -118,43 +144,70 @@ static inline void tq_depthwise_conv2d(const int8_t *input, const int8_t *filter
     }
 }
 
+/* A step's call: tq_depthwise_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_depthwise_conv2d(p, input, output)                                                   \
+    tq_depthwise_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,      \
+        (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->depth_mult, (p)->k_h,     \
+        (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w, \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,       \
+        (p)->act_max)
+
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[54];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     76, 66, -42, 58, 5, -55, -2, 34, 123, 61, -123, 97, 124, 2, -53, -37,
     105, -38, -127, -122, 36, -122, -21, 78, -106, -127, 127, 105, 29, 21, -17, 36,
     34, -25, 81, -127, -21, 31, -124, -106, -101, -25, -90, 75, 36, -127, 127, -6,
     47, -113, -108, -67, -16, -113
 }};
-static const int32_t tq_s0_bias[6] = {
-    -288, 8434, -3094, -2818, 14009, -649
+static const int32_t tq_step0_bias[6] = {
+    988, 9732, -3413, 42, 13063, 1199
 };
-static const int32_t tq_s0_multiplier[6] = {
+static const int32_t tq_step0_multiplier[6] = {
     1510813309, 1943652834, 1990208370, 1836804934, 1924022943, 1964464717
 };
-static const int8_t tq_s0_shift[6] = {
+static const int8_t tq_step0_shift[6] = {
     -7, -7, -7, -7, -7, -7
+};
+static const tq_depthwise_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 9, .in_w = 9, .in_c = 3, .depth_mult = 2,
+    .k_h = 3, .k_w = 3, .out_h = 4, .out_w = 4,
+    .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[36];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     91, 127, 71, 2, -127, 23, 118, -84, -69, 50, -124, 97, 16, -18, -127, -98,
     14, 66, 22, 91, -2, -7, 77, -127, -89, -82, -119, 127, 119, 13, 127, -124,
     127, 30, 10, -122
 }};
-static const int32_t tq_s1_bias[6] = {
+static const int32_t tq_step1_bias[6] = {
     7871, 8312, -5674, -4048, -8772, 3907
 };
-static const int32_t tq_s1_multiplier[6] = {
+static const int32_t tq_step1_multiplier[6] = {
     1392679229, 1528003240, 1205144209, 1427623200, 1470070039, 2097011569
 };
-static const int8_t tq_s1_shift[6] = {
+static const int8_t tq_step1_shift[6] = {
     -8, -8, -8, -8, -8, -9
+};
+static const tq_depthwise_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 4, .in_w = 4, .in_c = 6, .depth_mult = 1,
+    .k_h = 2, .k_w = 3, .out_h = 4, .out_w = 4,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 1,
+    .input_offset = 128, .output_offset = 12, .act_min = -128, .act_max = 127
 };
 
 int depthwise_mult2_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -169,14 +222,10 @@ int depthwise_mult2_int8_invoke(const void *const inputs[], void *const outputs[
         return -1;
     }
 
-    /* step 0: depthwise_conv2d, model operator 0 */
-    tq_depthwise_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, a + 0,
-                        1, 9, 9, 3, 2, 3, 3, 4, 4, 2, 2, 1, 1, 0, 0,
-                        -11, -128, -128, 127);
+    /* step 0: depthwise_conv2d, model operator 0, "depthwise_conv2d_1_1/Relu6;depthwise_conv2d_1_1/BiasAdd;depthwise_conv2d_1_1/depthwise;depthw...", [1,9,9,3] -> [1,4,4,6] */
+    tq_depthwise_conv2d(&tq_step0_params, in0, a + 0);
 
-    /* step 1: depthwise_conv2d, model operator 1 */
-    tq_depthwise_conv2d(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, out0,
-                        1, 4, 4, 6, 1, 2, 3, 4, 4, 1, 1, 1, 1, 0, 1,
-                        128, 12, -128, 127);
+    /* step 1: depthwise_conv2d, model operator 1, "StatefulPartitionedCall:0", [1,4,4,6] -> [1,4,4,6] */
+    tq_depthwise_conv2d(&tq_step1_params, a + 0, out0);
     return 0;
 }

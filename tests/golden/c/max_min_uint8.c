@@ -69,56 +69,58 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return tq_rdbpot(tq_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
-/* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
-   OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+/* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
+   per-channel. Filter [out_depth, depth]. */
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    const int32_t per_group = out_c / (in_c / f_c);
-    int32_t b, oy, ox, o, ky, kx, c;
+    int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
-        for (oy = 0; oy < out_h; ++oy) {
-            for (ox = 0; ox < out_w; ++ox) {
-                int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
-                for (o = 0; o < out_c; ++o) {
-                    const int32_t in_c0 = (o / per_group) * f_c;
-                    uint32_t acc = 0;
-                    for (ky = 0; ky < k_h; ++ky) {
-                        const int32_t iy = oy * stride_h - pad_top + ky * dil_h;
-                        if (iy < 0 || iy >= in_h) {
-                            continue;
-                        }
-                        for (kx = 0; kx < k_w; ++kx) {
-                            const int32_t ix = ox * stride_w - pad_left + kx * dil_w;
-                            const int8_t *xs;
-                            const int8_t *ws;
-                            if (ix < 0 || ix >= in_w) {
-                                continue;
-                            }
-                            xs = input + ((b * in_h + iy) * in_w + ix) * in_c + in_c0;
-                            ws = filter + ((o * k_h + ky) * k_w + kx) * f_c;
-                            for (c = 0; c < f_c; ++c) {
-                                acc += (uint32_t)((int32_t)ws[c] * ((int32_t)xs[c] + input_offset));
-                            }
-                        }
-                    }
-                    if (bias != NULL) {
-                        acc += (uint32_t)bias[o];
-                    }
-                    out[o] = tq_clamp8(tq_wadd(tq_mbqm((int32_t)acc, multiplier[o], (int32_t)shift[o]),
-                                               output_offset),
-                                       act_min, act_max);
-                }
+        const int8_t *xs = input + b * depth;
+        for (o = 0; o < out_depth; ++o) {
+            const int8_t *ws = filter + o * depth;
+            const int32_t q = per_channel ? o : 0;
+            uint32_t acc = 0;
+            for (i = 0; i < depth; ++i) {
+                acc += (uint32_t)(((int32_t)ws[i] + filter_offset) * ((int32_t)xs[i] + input_offset));
             }
+            if (bias != NULL) {
+                acc += (uint32_t)bias[o];
+            }
+            output[b * out_depth + o] =
+                tq_clamp8(tq_wadd(tq_mbqm((int32_t)acc, multiplier[q], (int32_t)shift[q]), output_offset),
+                          act_min, act_max);
         }
     }
 }
+
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
 
 static int8_t tq_maximum_one(const void *p, int8_t x, int8_t y)
 {
@@ -231,18 +233,31 @@ static void tq_lut(const void *input, void *output, const uint8_t *table, int32_
     }
 }
 
-/* MEAN int8 (TFLM reference QuantizedMeanOrSum). dims holds the kept shape
-   (reduced axes set to 1), the reduced shape (kept axes set to 1) and the
-   input strides, each over 6 dimensions. divisor > 0 selects the
-   same-quantization shortcut (truncating division); otherwise the sum minus
-   zero_point_sum is requantized. */
-static void tq_mean(const int8_t *input, int8_t *output, const int32_t *dims,
-                    int64_t zero_point_sum, int32_t multiplier, int32_t shift,
-                    int32_t output_zero_point, int32_t divisor)
+/* MEAN int8 (TFLM reference QuantizedMeanOrSum), over 6 dimensions.
+   divisor > 0 selects the same-quantization shortcut (truncating division);
+   otherwise the sum minus zero_point_sum is requantized. */
+typedef struct {
+    int32_t outer[6];   /* the kept shape, reduced axes set to 1 */
+    int32_t reduced[6]; /* the reduced shape, kept axes set to 1 */
+    int32_t stride[6];  /* input strides in elements */
+    int64_t zero_point_sum; /* input zero point * elements averaged */
+    int32_t multiplier;
+    int32_t shift;
+    int32_t output_zero_point;
+    int32_t divisor;
+} tq_mean_params;
+
+static void tq_mean(const tq_mean_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t *outer = dims;
-    const int32_t *red = dims + 6;
-    const int32_t *stride = dims + 12;
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t *const outer = p->outer;
+    const int32_t *const red = p->reduced;
+    const int32_t *const stride = p->stride;
+    const int64_t zero_point_sum = p->zero_point_sum;
+    const int32_t multiplier = p->multiplier;
+    const int32_t shift = p->shift;
+    const int32_t output_zero_point = p->output_zero_point;
+    const int32_t divisor = p->divisor;
     int32_t o[6];
     int32_t r[6];
     int32_t n = 0;
@@ -302,69 +317,95 @@ static const uint8_t tq_table0[256] = {
 static const union {
     int8_t v[16];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -127, -80, -36, -32, -94, 127, -19, 6, 52, 127, 68, -100, 41, -127, 19, -19
 }};
-static const int32_t tq_s1_bias[4] = {
-    530, -656, -248, -339
+static const int32_t tq_step1_bias[4] = {
+    19780, -2056, -10538, 5681
 };
-static const int32_t tq_s1_multiplier[4] = {
+static const int32_t tq_step1_multiplier[4] = {
     1612974612, 1284580232, 1160621946, 1459580315
 };
-static const int8_t tq_s1_shift[4] = {
+static const int8_t tq_step1_shift[4] = {
     -6, -6, -5, -6
+};
+static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[16];
     int32_t align;
-} tq_s2_filter = {{
+} tq_step2_filter = {{
     38, 11, -70, 127, -127, -99, -48, -31, -72, -30, 64, 127, -32, 30, -127, -99
 }};
-static const int32_t tq_s2_bias[4] = {
-    -230, -407, -21, -393
+static const int32_t tq_step2_bias[4] = {
+    -7650, 20943, -6251, 15567
 };
-static const int32_t tq_s2_multiplier[4] = {
+static const int32_t tq_step2_multiplier[4] = {
     1321497856, 1208289536, 1347626496, 1324640000
 };
-static const int8_t tq_s2_shift[4] = {
+static const int8_t tq_step2_shift[4] = {
     -5, -5, -5, -5
 };
+static const tq_fully_connected_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+    .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 70, .act_min = -128, .act_max = 127
+};
 static const union {
     int8_t v[16];
     int32_t align;
-} tq_s4_filter = {{
+} tq_step4_filter = {{
     24, -127, -124, -18, -5, -127, 4, 26, 73, 127, 58, 40, -127, 83, -70, -14
 }};
-static const int32_t tq_s4_bias[4] = {
-    68, 79, -45, -296
+static const int32_t tq_step4_bias[4] = {
+    17218, 7219, -20905, 8664
 };
-static const int32_t tq_s4_multiplier[4] = {
+static const int32_t tq_step4_multiplier[4] = {
     1968883856, 1951982673, 1143670849, 1867740919
 };
-static const int8_t tq_s4_shift[4] = {
+static const int8_t tq_step4_shift[4] = {
     -6, -6, -5, -6
+};
+static const tq_fully_connected_params tq_step4_params = {
+    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
+    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
+    .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -66, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[16];
     int32_t align;
-} tq_s5_filter = {{
+} tq_step5_filter = {{
     -127, 10, 1, -45, -2, 4, 127, 115, 111, -46, -50, -127, 91, -2, -16, -127
 }};
-static const int32_t tq_s5_bias[4] = {
-    93, -379, 42, -49
+static const int32_t tq_step5_bias[4] = {
+    11363, -17459, 7882, 3731
 };
-static const int32_t tq_s5_multiplier[4] = {
+static const int32_t tq_step5_multiplier[4] = {
     1604772917, 1726974267, 1503304163, 1375355608
 };
-static const int8_t tq_s5_shift[4] = {
+static const int8_t tq_step5_shift[4] = {
     -6, -7, -6, -6
 };
-static const int32_t tq_s6_dims[18] = {
-    1, 1, 1, 6, 1, 4,
-    1, 1, 1, 1, 6, 1,
-    144, 144, 144, 24, 4, 1
+static const tq_fully_connected_params tq_step5_params = {
+    .filter = tq_step5_filter.v, .bias = tq_step5_bias,
+    .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
+    .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 2, .act_min = -128, .act_max = 127
 };
-static const int32_t tq_s7_dims[18] = {
+static const tq_mean_params tq_step6_params = {
+    .outer = {1, 1, 1, 6, 1, 4},
+    .reduced = {1, 1, 1, 1, 6, 1},
+    .stride = {144, 144, 144, 24, 4, 1},
+    .zero_point_sum = 12, .multiplier = 989129534, .shift = -1,
+    .output_zero_point = -66, .divisor = 0
+};
+static const int32_t tq_step7_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 4, 0, 1
@@ -372,19 +413,25 @@ static const int32_t tq_s7_dims[18] = {
 static const union {
     int8_t v[16];
     int32_t align;
-} tq_s8_filter = {{
+} tq_step8_filter = {{
     -28, 121, 67, 127, -77, 127, -122, 53, 82, 116, -127, -70, 127, 52, 46, 71
 }};
-static const int32_t tq_s8_bias[4] = {
-    -1, -98, -165, 39
+static const int32_t tq_step8_bias[4] = {
+    -20091, 1232, -235, -20681
 };
-static const int32_t tq_s8_multiplier[4] = {
+static const int32_t tq_step8_multiplier[4] = {
     1668079210, 1090775035, 1086775327, 1831668040
 };
-static const int8_t tq_s8_shift[4] = {
+static const int8_t tq_step8_shift[4] = {
     -6, -5, -5, -5
 };
-static const int32_t tq_s9_dims[18] = {
+static const tq_fully_connected_params tq_step8_params = {
+    .filter = tq_step8_filter.v, .bias = tq_step8_bias,
+    .multiplier = tq_step8_multiplier, .shift = tq_step8_shift,
+    .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 122, .act_min = -128, .act_max = 127
+};
+static const int32_t tq_step9_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 0
@@ -392,17 +439,23 @@ static const int32_t tq_s9_dims[18] = {
 static const union {
     int8_t v[16];
     int32_t align;
-} tq_s10_filter = {{
+} tq_step10_filter = {{
     -127, -30, 0, -6, -127, 61, -34, -15, 39, 35, 53, -127, -52, 25, 127, 76
 }};
-static const int32_t tq_s10_bias[4] = {
-    1291, 659, -1529, -507
+static const int32_t tq_step10_bias[4] = {
+    12701, 8709, -1529, -12827
 };
-static const int32_t tq_s10_multiplier[4] = {
+static const int32_t tq_step10_multiplier[4] = {
     1749607831, 1471424568, 1374485032, 1087283403
 };
-static const int8_t tq_s10_shift[4] = {
+static const int8_t tq_step10_shift[4] = {
     -7, -7, -7, -7
+};
+static const tq_fully_connected_params tq_step10_params = {
+    .filter = tq_step10_filter.v, .bias = tq_step10_bias,
+    .multiplier = tq_step10_multiplier, .shift = tq_step10_shift,
+    .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[1];
@@ -426,64 +479,52 @@ int max_min_uint8_invoke(const void *const inputs[], void *const outputs[], void
         return -1;
     }
 
-    /* step 0: lut, model operator 0 */
+    /* step 0: lut, model operator 0, "tfl.quantize", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(in0, a + 0, tq_table0, 144);
 
-    /* step 1: conv2d, model operator 1 */
-    tq_conv2d(a + 0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 144,
-              1, 6, 6, 4, 1, 1, 4, 6, 6, 4, 1, 1, 1, 1, 0, 0,
-              -70, -71, -128, 127);
+    /* step 1: fully_connected, model operator 1, "conv2d_10_1/BiasAdd;conv2d_10_1/convolution;conv2d_10_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    tq_fully_connected(&tq_step1_params, a + 0, a + 144);
 
-    /* step 2: conv2d, model operator 2 */
-    tq_conv2d(a + 0, tq_s2_filter.v, tq_s2_bias, tq_s2_multiplier, tq_s2_shift, a + 288,
-              1, 6, 6, 4, 1, 1, 4, 6, 6, 4, 1, 1, 1, 1, 0, 0,
-              -70, 70, -128, 127);
+    /* step 2: fully_connected, model operator 2, "conv2d_11_1/BiasAdd;conv2d_11_1/convolution;conv2d_11_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    tq_fully_connected(&tq_step2_params, a + 0, a + 288);
 
-    /* step 3: minimum, model operator 3 */
+    /* step 3: minimum, model operator 3, "StatefulPartitionedCall:11", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
     tq_minimum(NULL, a + 288, a + 0, a + 432, 144);
 
-    /* step 4: conv2d, model operator 4 */
-    tq_conv2d(a + 0, tq_s4_filter.v, tq_s4_bias, tq_s4_multiplier, tq_s4_shift, a + 288,
-              1, 6, 6, 4, 1, 1, 4, 6, 6, 4, 1, 1, 1, 1, 0, 0,
-              -70, -66, -128, 127);
+    /* step 4: fully_connected, model operator 4, "conv2d_12_1/BiasAdd;conv2d_12_1/convolution;conv2d_12_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    tq_fully_connected(&tq_step4_params, a + 0, a + 288);
 
-    /* step 5: conv2d, model operator 5 */
-    tq_conv2d(a + 0, tq_s5_filter.v, tq_s5_bias, tq_s5_multiplier, tq_s5_shift, a + 576,
-              1, 6, 6, 4, 1, 1, 4, 6, 6, 4, 1, 1, 1, 1, 0, 0,
-              -70, 2, -128, 127);
+    /* step 5: fully_connected, model operator 5, "conv2d_13_1/BiasAdd;conv2d_13_1/convolution;conv2d_13_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    tq_fully_connected(&tq_step5_params, a + 0, a + 576);
 
-    /* step 6: mean, model operator 6 */
-    tq_mean(a + 576, a + 720, tq_s6_dims, (int64_t)12, 989129534, -1, -66, 0);
+    /* step 6: mean, model operator 6, "Mean", [1,6,6,4] -> [1,6,1,4] */
+    tq_mean(&tq_step6_params, a + 576, a + 720);
 
-    /* step 7: maximum, model operator 7 */
-    tq_maximum_bcast(NULL, a + 288, a + 720, a + 576, tq_s7_dims);
+    /* step 7: maximum, model operator 7, "StatefulPartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
+    tq_maximum_bcast(NULL, a + 288, a + 720, a + 576, tq_step7_dims);
 
-    /* step 8: conv2d, model operator 8 */
-    tq_conv2d(a + 0, tq_s8_filter.v, tq_s8_bias, tq_s8_multiplier, tq_s8_shift, a + 288,
-              1, 6, 6, 4, 1, 1, 4, 6, 6, 4, 1, 1, 1, 1, 0, 0,
-              -70, 122, -128, 127);
+    /* step 8: fully_connected, model operator 8, "conv2d_14_1/BiasAdd;conv2d_14_1/convolution;conv2d_14_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    tq_fully_connected(&tq_step8_params, a + 0, a + 288);
 
-    /* step 9: minimum, model operator 9 */
-    tq_minimum_bcast(NULL, a + 288, tq_const0.v, a + 720, tq_s9_dims);
+    /* step 9: minimum, model operator 9, "StatefulPartitionedCall:31", [1,6,6,4], [] -> [1,6,6,4] */
+    tq_minimum_bcast(NULL, a + 288, tq_const0.v, a + 720, tq_step9_dims);
 
-    /* step 10: conv2d, model operator 10 */
-    tq_conv2d(a + 0, tq_s10_filter.v, tq_s10_bias, tq_s10_multiplier, tq_s10_shift, a + 288,
-              1, 6, 6, 4, 1, 1, 4, 6, 6, 4, 1, 1, 1, 1, 0, 0,
-              -70, -71, -128, 127);
+    /* step 10: fully_connected, model operator 10, "conv2d_9_1/BiasAdd;conv2d_9_1/convolution;conv2d_9_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    tq_fully_connected(&tq_step10_params, a + 0, a + 288);
 
-    /* step 11: maximum, model operator 11 */
+    /* step 11: maximum, model operator 11, "StatefulPartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
     tq_maximum(NULL, a + 288, a + 144, a + 0, 144);
 
-    /* step 12: lut, model operator 12 */
+    /* step 12: lut, model operator 12, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 576, out0, tq_table0, 144);
 
-    /* step 13: lut, model operator 13 */
+    /* step 13: lut, model operator 13, "StatefulPartitionedCall:3", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 720, out1, tq_table0, 144);
 
-    /* step 14: lut, model operator 14 */
+    /* step 14: lut, model operator 14, "StatefulPartitionedCall:0", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 0, out2, tq_table0, 144);
 
-    /* step 15: lut, model operator 15 */
+    /* step 15: lut, model operator 15, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4] */
     tq_lut(a + 432, out3, tq_table0, 144);
     return 0;
 }

@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,18 +147,42 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
-/* MEAN int8 (TFLM reference QuantizedMeanOrSum). dims holds the kept shape
-   (reduced axes set to 1), the reduced shape (kept axes set to 1) and the
-   input strides, each over 6 dimensions. divisor > 0 selects the
-   same-quantization shortcut (truncating division); otherwise the sum minus
-   zero_point_sum is requantized. */
-static void tq_mean(const int8_t *input, int8_t *output, const int32_t *dims,
-                    int64_t zero_point_sum, int32_t multiplier, int32_t shift,
-                    int32_t output_zero_point, int32_t divisor)
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
+/* MEAN int8 (TFLM reference QuantizedMeanOrSum), over 6 dimensions.
+   divisor > 0 selects the same-quantization shortcut (truncating division);
+   otherwise the sum minus zero_point_sum is requantized. */
+typedef struct {
+    int32_t outer[6];   /* the kept shape, reduced axes set to 1 */
+    int32_t reduced[6]; /* the reduced shape, kept axes set to 1 */
+    int32_t stride[6];  /* input strides in elements */
+    int64_t zero_point_sum; /* input zero point * elements averaged */
+    int32_t multiplier;
+    int32_t shift;
+    int32_t output_zero_point;
+    int32_t divisor;
+} tq_mean_params;
+
+static void tq_mean(const tq_mean_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t *outer = dims;
-    const int32_t *red = dims + 6;
-    const int32_t *stride = dims + 12;
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t *const outer = p->outer;
+    const int32_t *const red = p->reduced;
+    const int32_t *const stride = p->stride;
+    const int64_t zero_point_sum = p->zero_point_sum;
+    const int32_t multiplier = p->multiplier;
+    const int32_t shift = p->shift;
+    const int32_t output_zero_point = p->output_zero_point;
+    const int32_t divisor = p->divisor;
     int32_t o[6];
     int32_t r[6];
     int32_t n = 0;
@@ -170,15 +221,17 @@ static void tq_mean(const int8_t *input, int8_t *output, const int32_t *dims,
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_s0_dims[18] = {
-    1, 1, 1, 8, 8, 1,
-    1, 1, 1, 1, 1, 6,
-    384, 384, 384, 48, 6, 1
+static const tq_mean_params tq_step0_params = {
+    .outer = {1, 1, 1, 8, 8, 1},
+    .reduced = {1, 1, 1, 1, 1, 6},
+    .stride = {384, 384, 384, 48, 6, 1},
+    .zero_point_sum = -84, .multiplier = 903954711, .shift = 0,
+    .output_zero_point = -2, .divisor = 0
 };
 static const union {
     int8_t v[270];
     int32_t align;
-} tq_s1_filter = {{
+} tq_step1_filter = {{
     -7, 55, -35, -21, -100, -26, 123, 62, 121, 83, -16, -61, -28, -57, 56, 70,
     -113, 106, 10, 0, -93, 46, 22, 19, 1, 121, 52, 97, 18, 33, -36, 26,
     13, -116, -106, -127, 56, -85, 97, -43, -61, -61, 120, -86, 111, -36, 56, 102,
@@ -197,24 +250,37 @@ static const union {
     -32, -37, 111, -5, 67, -22, -46, -28, -54, 78, -70, 85, 86, 40, 108, 42,
     73, -118, -75, 44, -80, -86, 103, 51, 15, 112, -39, -22, -26, 75
 }};
-static const int32_t tq_s1_bias[5] = {
+static const int32_t tq_step1_bias[5] = {
     -3933, -2886, -7725, 324, 5427
 };
-static const int32_t tq_s1_multiplier[5] = {
+static const int32_t tq_step1_multiplier[5] = {
     1825488097, 1833671685, 1808367142, 1796844381, 1755705292
 };
-static const int8_t tq_s1_shift[5] = {
+static const int8_t tq_step1_shift[5] = {
     -9, -9, -9, -9, -9
 };
-static const int32_t tq_s2_dims[18] = {
-    1, 1, 1, 1, 1, 5,
-    1, 1, 1, 8, 8, 1,
-    320, 320, 320, 40, 5, 1
+static const tq_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 6,
+    .k_h = 3, .k_w = 3, .f_c = 6,
+    .out_h = 8, .out_w = 8, .out_c = 5,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
+    .input_offset = 14, .output_offset = 7, .act_min = -128, .act_max = 127
 };
-static const int32_t tq_s3_dims[18] = {
-    1, 1, 1, 1, 1, 6,
-    1, 1, 1, 8, 8, 1,
-    384, 384, 384, 48, 6, 1
+static const tq_mean_params tq_step2_params = {
+    .outer = {1, 1, 1, 1, 1, 5},
+    .reduced = {1, 1, 1, 8, 8, 1},
+    .stride = {320, 320, 320, 40, 5, 1},
+    .zero_point_sum = 448, .multiplier = 1582512821, .shift = -3,
+    .output_zero_point = -33, .divisor = 0
+};
+static const tq_mean_params tq_step3_params = {
+    .outer = {1, 1, 1, 1, 1, 6},
+    .reduced = {1, 1, 1, 8, 8, 1},
+    .stride = {384, 384, 384, 48, 6, 1},
+    .zero_point_sum = -896, .multiplier = 1483615316, .shift = -2,
+    .output_zero_point = -128, .divisor = 0
 };
 
 int mean_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -231,18 +297,16 @@ int mean_int8_invoke(const void *const inputs[], void *const outputs[], void *ar
         return -1;
     }
 
-    /* step 0: mean, model operator 0 */
-    tq_mean(in0, out2, tq_s0_dims, (int64_t)-84, 903954711, 0, -2, 0);
+    /* step 0: mean, model operator 0, "StatefulPartitionedCall:1", [1,8,8,6] -> [1,8,8,1] */
+    tq_mean(&tq_step0_params, in0, out2);
 
-    /* step 1: conv2d, model operator 1 */
-    tq_conv2d(in0, tq_s1_filter.v, tq_s1_bias, tq_s1_multiplier, tq_s1_shift, a + 0,
-              1, 8, 8, 6, 3, 3, 6, 8, 8, 5, 1, 1, 1, 1, 1, 1,
-              14, 7, -128, 127);
+    /* step 1: conv2d, model operator 1, "conv2d_18_1/BiasAdd;conv2d_18_1/convolution;conv2d_18_1/Squeeze1", [1,8,8,6] -> [1,8,8,5] */
+    tq_conv2d(&tq_step1_params, in0, a + 0);
 
-    /* step 2: mean, model operator 2 */
-    tq_mean(a + 0, out0, tq_s2_dims, (int64_t)448, 1582512821, -3, -33, 0);
+    /* step 2: mean, model operator 2, "StatefulPartitionedCall:2", [1,8,8,5] -> [1,1,1,5] */
+    tq_mean(&tq_step2_params, a + 0, out0);
 
-    /* step 3: mean, model operator 3 */
-    tq_mean(in0, out1, tq_s3_dims, (int64_t)-896, 1483615316, -2, -128, 0);
+    /* step 3: mean, model operator 3, "StatefulPartitionedCall:0", [1,8,8,6] -> [1,6] */
+    tq_mean(&tq_step3_params, in0, out1);
     return 0;
 }

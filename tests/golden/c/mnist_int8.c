@@ -76,14 +76,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -125,13 +152,40 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -153,6 +207,33 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
+/* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t channels;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t act_min;
+    int32_t act_max;
+} tq_pool_params;
+
 /* The input rows/columns a pooling window covers, clipped to the image. */
 static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size,
                          int32_t *start, int32_t *end)
@@ -165,10 +246,10 @@ static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int3
 }
 
 /* MAX_POOL_2D int8 (TFLM reference). */
-static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batches,
-                               int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                               int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                               int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_max_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                    int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                    int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                    int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -197,6 +278,15 @@ static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batc
         }
     }
 }
+
+/* A step's call: tq_max_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_max_pool(p, input, output)                                                           \
+    tq_max_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,      \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
 
 /* SOFTMAX int8 -> int8 (TFLM reference, gemmlowp fixed point): output
    scale 1/256, zero point -128. */
@@ -278,11 +368,24 @@ static int32_t tq_exp_of_diff(int32_t diff, int32_t input_multiplier, int32_t in
     return tq_exp_on_negative_values(tq_srdhm(scaled, input_multiplier), 5);
 }
 
+typedef struct {
+    int32_t outer; /* rows */
+    int32_t depth; /* row length (the last dimension) */
+    int32_t input_multiplier; /* Q31 of beta * input_scale * 2^26 */
+    int32_t input_left_shift;
+    int32_t diff_min; /* differences below this contribute nothing */
+} tq_softmax_params;
+
 /* Returns 0, or -1 when a row's sum of exponentials overflows (the Rust
    kernel refuses the same rows). */
-static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_t depth,
-                      int32_t input_multiplier, int32_t input_left_shift, int32_t diff_min)
+static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *output)
 {
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t outer = p->outer;
+    const int32_t depth = p->depth;
+    const int32_t input_multiplier = p->input_multiplier;
+    const int32_t input_left_shift = p->input_left_shift;
+    const int32_t diff_min = p->diff_min;
     int32_t r, i;
     for (r = 0; r < outer; ++r) {
         const int8_t *row = input + r * depth;
@@ -336,26 +439,41 @@ static int tq_softmax(const int8_t *input, int8_t *output, int32_t outer, int32_
 static const union {
     int8_t v[72];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     46, 1, -14, 59, 127, 124, 119, 117, -21, 116, 127, -37, 30, 111, -60, 41,
     -79, -87, -59, -100, -1, 127, 108, -36, 58, 67, 14, -12, -127, -79, 66, 22,
     -32, 49, 86, 53, 119, -21, 68, 70, 103, 88, -85, -127, -60, -79, 115, 95,
     -46, 86, -17, 121, 127, -4, -55, 28, -5, 127, 97, 46, -100, -88, -62, 127,
     95, 24, -46, -16, 89, -80, 76, 81
 }};
-static const int32_t tq_s0_bias[8] = {
-    -82, 6583, -644, 2987, -475, -721, 610, -2344
+static const int32_t tq_step0_bias[8] = {
+    71342, 27319, 22140, 6315, 19365, 50223, -926, 42456
 };
-static const int32_t tq_s0_multiplier[8] = {
+static const int32_t tq_step0_multiplier[8] = {
     1922666286, 1572952378, 1644723526, 1816215863, 1893933144, 1382158721, 1503789774, 1698600563
 };
-static const int8_t tq_s0_shift[8] = {
+static const int8_t tq_step0_shift[8] = {
     -9, -9, -9, -9, -9, -9, -9, -9
+};
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 28, .in_w = 28, .in_c = 1,
+    .k_h = 3, .k_w = 3, .f_c = 1,
+    .out_h = 26, .out_w = 26, .out_c = 8,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step1_params = {
+    .batches = 1, .in_h = 26, .in_w = 26, .channels = 8,
+    .k_h = 2, .k_w = 2, .out_h = 13, .out_w = 13,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[1152];
     int32_t align;
-} tq_s2_filter = {{
+} tq_step2_filter = {{
     21, 18, -13, -29, -44, 10, -127, 4, 46, 33, -18, 10, 51, 87, 19, -40,
     -5, -23, -49, -11, 78, 18, 21, 79, -10, 73, -25, -52, 18, 48, -63, -21,
     19, 85, 24, 35, 58, 44, -25, -38, -90, 9, -61, 48, 63, -68, 13, -25,
@@ -429,21 +547,36 @@ static const union {
     -3, -20, 19, 56, 37, -9, -63, -10, -118, 34, -106, -112, 125, -111, -68, 36,
     0, -19, -85, -39, 19, 12, 4, 120, 54, 11, 88, 114, -10, -20, -120, 15
 }};
-static const int32_t tq_s2_bias[16] = {
-    1885, -620, -1959, -475, -2105, 5408, 1827, -566,
-    -2654, 862, 2549, -791, -1028, -196, 4697, -2321
+static const int32_t tq_step2_bias[16] = {
+    -19491, 56084, 176217, 61477, 42311, -55520, 28579, 113354,
+    82850, -113058, -92939, 31849, 41340, 44220, -1063, 69743
 };
-static const int32_t tq_s2_multiplier[16] = {
+static const int32_t tq_step2_multiplier[16] = {
     1335856011, 2120444644, 1807665562, 1427173057, 1103203987, 1345583133, 1390884478, 1668174903,
     1168365020, 1386326115, 1131358888, 1101727182, 1240289055, 1547225009, 1377964412, 2009740644
 };
-static const int8_t tq_s2_shift[16] = {
+static const int8_t tq_step2_shift[16] = {
     -9, -10, -10, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -10
+};
+static const tq_conv2d_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+    .batches = 1, .in_h = 13, .in_w = 13, .in_c = 8,
+    .k_h = 3, .k_w = 3, .f_c = 8,
+    .out_h = 11, .out_w = 11, .out_c = 16,
+    .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step3_params = {
+    .batches = 1, .in_h = 11, .in_w = 11, .channels = 16,
+    .k_h = 2, .k_w = 2, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[4000];
     int32_t align;
-} tq_s4_filter = {{
+} tq_step4_filter = {{
     -4, -13, -15, -24, -68, -4, -47, -19, -59, -26, -6, -6, -3, 10, 21, -11,
     -37, -7, 34, 35, 7, -52, -25, -65, 33, -7, 18, -16, 0, 4, -55, -24,
     -45, 23, -8, 9, 28, -27, 43, 22, -44, 4, 29, -22, -12, 31, -94, -2,
@@ -695,16 +828,26 @@ static const union {
     -1, -69, 15, -41, -27, -20, -77, -81, -55, 38, 16, -58, -2, 39, -65, 16,
     15, -1, -66, -80, 15, 33, -17, -9, -40, 6, 18, 7, -78, -37, 11, -81
 }};
-static const int32_t tq_s4_bias[10] = {
-    -453, 1504, -333, -600, 185, -474, -125, 330,
-    -624, -241
+static const int32_t tq_step4_bias[10] = {
+    -414405, -325920, -207693, -232280, -254919, -240858, -282237, -257334,
+    -483184, -646769
 };
-static const int32_t tq_s4_multiplier[10] = {
+static const int32_t tq_step4_multiplier[10] = {
     1491967927, 1730073055, 1376937288, 2016128240, 1701114049, 1443261720, 1604559633, 1723071208,
     1459169678, 1346945686
 };
-static const int8_t tq_s4_shift[10] = {
+static const int8_t tq_step4_shift[10] = {
     -11, -11, -11, -11, -11, -11, -11, -11, -11, -11
+};
+static const tq_fully_connected_params tq_step4_params = {
+    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
+    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
+    .batches = 1, .depth = 400, .out_depth = 10, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 41, .act_min = -128, .act_max = 127
+};
+static const tq_softmax_params tq_step5_params = {
+    .outer = 1, .depth = 10,
+    .input_multiplier = 1952836608, .input_left_shift = 23, .diff_min = -248
 };
 
 int mnist_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -719,29 +862,23 @@ int mnist_int8_invoke(const void *const inputs[], void *const outputs[], void *a
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, a + 0,
-              1, 28, 28, 1, 3, 3, 1, 26, 26, 8, 1, 1, 1, 1, 0, 0,
-              128, -128, -128, 127);
+    /* step 0: conv2d, model operator 0, "functional_1/conv2d_20_1/Relu;functional_1/conv2d_20_1/BiasAdd;functional_1/conv2d_20_1/convo...", [1,28,28,1] -> [1,26,26,8] */
+    tq_conv2d(&tq_step0_params, in0, a + 0);
 
-    /* step 1: max_pool, model operator 1 */
-    tq_max_pool(a + 0, a + 5408, 1, 26, 26, 8, 2, 2, 13, 13, 2, 2, 0, 0, -128, 127);
+    /* step 1: max_pool, model operator 1, "functional_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,8] -> [1,13,13,8] */
+    tq_max_pool(&tq_step1_params, a + 0, a + 5408);
 
-    /* step 2: conv2d, model operator 2 */
-    tq_conv2d(a + 5408, tq_s2_filter.v, tq_s2_bias, tq_s2_multiplier, tq_s2_shift, a + 0,
-              1, 13, 13, 8, 3, 3, 8, 11, 11, 16, 1, 1, 1, 1, 0, 0,
-              128, -128, -128, 127);
+    /* step 2: conv2d, model operator 2, "functional_1/conv2d_21_1/Relu;functional_1/conv2d_21_1/BiasAdd;functional_1/conv2d_21_1/convo...", [1,13,13,8] -> [1,11,11,16] */
+    tq_conv2d(&tq_step2_params, a + 5408, a + 0);
 
-    /* step 3: max_pool, model operator 3 */
-    tq_max_pool(a + 0, a + 1936, 1, 11, 11, 16, 2, 2, 5, 5, 2, 2, 0, 0, -128, 127);
+    /* step 3: max_pool, model operator 3, "functional_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,16] -> [1,5,5,16] */
+    tq_max_pool(&tq_step3_params, a + 0, a + 1936);
 
-    /* step 4: fully_connected, model operator 5 */
-    tq_fully_connected(a + 1936, tq_s4_filter.v, tq_s4_bias, tq_s4_multiplier, tq_s4_shift, a + 0,
-                       1, 400, 10, 1,
-                       128, 0, 41, -128, 127);
+    /* step 4: fully_connected, model operator 5, "functional_1/dense_9_1/MatMul;functional_1/dense_9_1/BiasAdd", [1,400] -> [1,10] */
+    tq_fully_connected(&tq_step4_params, a + 1936, a + 0);
 
-    /* step 5: softmax, model operator 6 */
-    if (tq_softmax(a + 0, out0, 1, 10, 1952836608, 23, -248) != 0) {
+    /* step 5: softmax, model operator 6, "StatefulPartitionedCall:0", [1,10] -> [1,10] */
+    if (tq_softmax(&tq_step5_params, a + 0, out0) != 0) {
         return -2;
     }
     return 0;

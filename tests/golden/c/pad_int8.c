@@ -70,13 +70,13 @@ static void tq_pad(const int8_t *input, int8_t *output, const int32_t *dims, int
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_s0_dims[24] = {
+static const int32_t tq_step0_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 1, 2, 0,
     1, 1, 1, 9, 9, 3,
     108, 108, 108, 18, 3, 1
 };
-static const int32_t tq_s1_dims[24] = {
+static const int32_t tq_step1_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 0, 1, 0,
     1, 1, 1, 6, 8, 4,
@@ -96,10 +96,10 @@ int pad_int8_invoke(const void *const inputs[], void *const outputs[], void *are
         return -1;
     }
 
-    /* step 0: pad, model operator 0 */
-    tq_pad(in0, out0, tq_s0_dims, -14);
+    /* step 0: pad, model operator 0, "PartitionedCall:0", [1,6,6,3] -> [1,9,9,3] */
+    tq_pad(in0, out0, tq_step0_dims, -14);
 
-    /* step 1: pad, model operator 1 */
-    tq_pad(in0, out1, tq_s1_dims, 3);
+    /* step 1: pad, model operator 1, "PartitionedCall:1", [1,6,6,3] -> [1,6,8,4] */
+    tq_pad(in0, out1, tq_step1_dims, 3);
     return 0;
 }

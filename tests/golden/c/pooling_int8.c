@@ -42,6 +42,24 @@ static int8_t tq_clamp8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)v;
 }
 
+/* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t channels;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t act_min;
+    int32_t act_max;
+} tq_pool_params;
+
 /* The input rows/columns a pooling window covers, clipped to the image. */
 static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size,
                          int32_t *start, int32_t *end)
@@ -55,10 +73,10 @@ static void tq_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int3
 
 /* AVERAGE_POOL_2D int8 (TFLM reference): padding cells are not counted;
    the division rounds half away from zero. */
-static inline void tq_average_pool(const int8_t *input, int8_t *output, int32_t batches,
-                                   int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                                   int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                                   int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_average_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                        int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                        int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                        int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -89,11 +107,20 @@ static inline void tq_average_pool(const int8_t *input, int8_t *output, int32_t 
     }
 }
 
+/* A step's call: tq_average_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_average_pool(p, input, output)                                                       \
+    tq_average_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,  \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
+
 /* MAX_POOL_2D int8 (TFLM reference). */
-static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batches,
-                               int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
-                               int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
-                               int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
+static inline void tq_max_pool_impl(const int8_t *input, int8_t *output, int32_t batches,
+                                    int32_t in_h, int32_t in_w, int32_t channels, int32_t k_h, int32_t k_w,
+                                    int32_t out_h, int32_t out_w, int32_t stride_h, int32_t stride_w,
+                                    int32_t pad_top, int32_t pad_left, int32_t act_min, int32_t act_max)
 {
     int32_t b, oy, ox, ch, y, x, y0, y1, x0, x1;
     for (b = 0; b < batches; ++b) {
@@ -123,6 +150,49 @@ static inline void tq_max_pool(const int8_t *input, int8_t *output, int32_t batc
     }
 }
 
+/* A step's call: tq_max_pool(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_max_pool(p, input, output)                                                           \
+    tq_max_pool_impl((input), (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->channels,      \
+        (p)->k_h, (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->pad_top, \
+        (p)->pad_left, (p)->act_min, (p)->act_max)
+
+/* Folded parameters: weights, biases with the zero points folded in,
+   requantization multipliers and shifts, lookup tables. int8 arrays sit in a
+   union with an int32_t so that they are 4-byte aligned (portable C99). */
+static const tq_pool_params tq_step0_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step1_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 2, .out_h = 9, .out_w = 9,
+    .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step2_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step3_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
+    .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
+    .act_min = -128, .act_max = 127
+};
+static const tq_pool_params tq_step4_params = {
+    .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
+    .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
+    .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
+};
+
 int pooling_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
 {
     (void)arena;
@@ -139,19 +209,19 @@ int pooling_int8_invoke(const void *const inputs[], void *const outputs[], void 
         return -1;
     }
 
-    /* step 0: average_pool, model operator 0 */
-    tq_average_pool(in0, out2, 1, 9, 9, 3, 3, 3, 5, 5, 2, 2, 1, 1, -128, 127);
+    /* step 0: average_pool, model operator 0, "PartitionedCall:0", [1,9,9,3] -> [1,5,5,3] */
+    tq_average_pool(&tq_step0_params, in0, out2);
 
-    /* step 1: average_pool, model operator 1 */
-    tq_average_pool(in0, out0, 1, 9, 9, 3, 3, 2, 9, 9, 1, 1, 1, 0, -128, 127);
+    /* step 1: average_pool, model operator 1, "PartitionedCall:2", [1,9,9,3] -> [1,9,9,3] */
+    tq_average_pool(&tq_step1_params, in0, out0);
 
-    /* step 2: average_pool, model operator 2 */
-    tq_average_pool(in0, out3, 1, 9, 9, 3, 2, 2, 4, 4, 2, 2, 0, 0, -128, 127);
+    /* step 2: average_pool, model operator 2, "PartitionedCall:4", [1,9,9,3] -> [1,4,4,3] */
+    tq_average_pool(&tq_step2_params, in0, out3);
 
-    /* step 3: max_pool, model operator 3 */
-    tq_max_pool(in0, out4, 1, 9, 9, 3, 3, 3, 5, 5, 2, 2, 1, 1, -128, 127);
+    /* step 3: max_pool, model operator 3, "PartitionedCall:1", [1,9,9,3] -> [1,5,5,3] */
+    tq_max_pool(&tq_step3_params, in0, out4);
 
-    /* step 4: max_pool, model operator 4 */
-    tq_max_pool(in0, out1, 1, 9, 9, 3, 2, 2, 4, 4, 2, 2, 0, 0, -128, 127);
+    /* step 4: max_pool, model operator 4, "PartitionedCall:3", [1,9,9,3] -> [1,4,4,3] */
+    tq_max_pool(&tq_step4_params, in0, out1);
     return 0;
 }

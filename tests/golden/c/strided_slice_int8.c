@@ -47,17 +47,17 @@ static void tq_strided_slice(const int8_t *input, int8_t *output, const int32_t 
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_s0_dims[18] = {
+static const int32_t tq_step0_dims[18] = {
     1, 1, 1, 3, 8, 4,
     0, 0, 0, 32, 28, 0,
     256, 256, 256, 64, -4, 1
 };
-static const int32_t tq_s1_dims[18] = {
+static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 4, 4, 3,
     0, 0, 0, 64, 4, 0,
     256, 256, 256, 32, 4, 1
 };
-static const int32_t tq_s2_dims[18] = {
+static const int32_t tq_step2_dims[18] = {
     1, 1, 1, 3, 8, 1,
     0, 0, 0, 160, 0, 1,
     256, 256, 256, 32, 4, 1
@@ -77,13 +77,13 @@ int strided_slice_int8_invoke(const void *const inputs[], void *const outputs[],
         return -1;
     }
 
-    /* step 0: strided_slice, model operator 0 */
-    tq_strided_slice(in0, out1, tq_s0_dims);
+    /* step 0: strided_slice, model operator 0, "PartitionedCall:0", [1,8,8,4] -> [1,3,8,4] */
+    tq_strided_slice(in0, out1, tq_step0_dims);
 
-    /* step 1: strided_slice, model operator 1 */
-    tq_strided_slice(in0, out2, tq_s1_dims);
+    /* step 1: strided_slice, model operator 1, "PartitionedCall:1", [1,8,8,4] -> [1,4,4,3] */
+    tq_strided_slice(in0, out2, tq_step1_dims);
 
-    /* step 2: strided_slice, model operator 2 */
-    tq_strided_slice(in0, out0, tq_s2_dims);
+    /* step 2: strided_slice, model operator 2, "PartitionedCall:2", [1,8,8,4] -> [1,3,8] */
+    tq_strided_slice(in0, out0, tq_step2_dims);
     return 0;
 }

@@ -41,11 +41,11 @@ static void tq_transpose(const int8_t *input, int8_t *output, const int32_t *dim
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_s0_dims[12] = {
+static const int32_t tq_step0_dims[12] = {
     1, 1, 1, 6, 4, 3,
     72, 72, 72, 3, 18, 1
 };
-static const int32_t tq_s1_dims[12] = {
+static const int32_t tq_step1_dims[12] = {
     1, 1, 1, 3, 4, 6,
     72, 72, 72, 1, 18, 3
 };
@@ -63,10 +63,10 @@ int transpose_int8_invoke(const void *const inputs[], void *const outputs[], voi
         return -1;
     }
 
-    /* step 0: transpose, model operator 0 */
-    tq_transpose(in0, out0, tq_s0_dims);
+    /* step 0: transpose, model operator 0, "PartitionedCall:0", [1,4,6,3] -> [1,6,4,3] */
+    tq_transpose(in0, out0, tq_step0_dims);
 
-    /* step 1: transpose, model operator 1 */
-    tq_transpose(in0, out1, tq_s1_dims);
+    /* step 1: transpose, model operator 1, "PartitionedCall:1", [1,4,6,3] -> [1,3,4,6] */
+    tq_transpose(in0, out1, tq_step1_dims);
     return 0;
 }

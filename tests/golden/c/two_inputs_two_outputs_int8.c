@@ -71,14 +71,41 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; padding cells are skipped (= input zero point). */
-static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                             int32_t k_h, int32_t k_w, int32_t f_c,
-                             int32_t out_h, int32_t out_w, int32_t out_c,
-                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                             int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
+    const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
+    const int32_t *multiplier; /* [out_c], Q31 */
+    const int8_t *shift;       /* [out_c], positive = left */
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t k_h;
+    int32_t k_w;
+    int32_t f_c; /* filter input channels: in_c / f_c groups */
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dil_h;
+    int32_t dil_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_offset; /* -input zero point */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_conv2d_params;
+
+static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                                  int32_t k_h, int32_t k_w, int32_t f_c,
+                                  int32_t out_h, int32_t out_w, int32_t out_c,
+                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     const int32_t per_group = out_c / (in_c / f_c);
     int32_t b, oy, ox, o, ky, kx, c;
@@ -120,13 +147,40 @@ static inline void tq_conv2d(const int8_t *input, const int8_t *filter, const in
     }
 }
 
+/* A step's call: tq_conv2d(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_conv2d(p, input, output)                                                              \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+        (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
+        (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
+        (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
+        (p)->act_max)
+
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. */
-static inline void tq_fully_connected(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                      const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                      int32_t batches, int32_t depth, int32_t out_depth,
-                                      int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+typedef struct {
+    const int8_t *filter;      /* [out_depth, depth] */
+    const int32_t *bias;       /* [out_depth], or NULL */
+    const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
+    const int8_t *shift;       /* as multiplier; positive = left */
+    int32_t batches;
+    int32_t depth;
+    int32_t out_depth;
+    int32_t per_channel;
+    int32_t input_offset; /* -input zero point */
+    int32_t filter_offset; /* -filter zero point (0 per channel) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min;
+    int32_t act_max;
+} tq_fully_connected_params;
+
+static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                                           int32_t batches, int32_t depth, int32_t out_depth,
+                                           int32_t per_channel, int32_t input_offset, int32_t filter_offset,
+                                           int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
     for (b = 0; b < batches; ++b) {
@@ -148,18 +202,40 @@ static inline void tq_fully_connected(const int8_t *input, const int8_t *filter,
     }
 }
 
-/* MEAN int8 (TFLM reference QuantizedMeanOrSum). dims holds the kept shape
-   (reduced axes set to 1), the reduced shape (kept axes set to 1) and the
-   input strides, each over 6 dimensions. divisor > 0 selects the
-   same-quantization shortcut (truncating division); otherwise the sum minus
-   zero_point_sum is requantized. */
-static void tq_mean(const int8_t *input, int8_t *output, const int32_t *dims,
-                    int64_t zero_point_sum, int32_t multiplier, int32_t shift,
-                    int32_t output_zero_point, int32_t divisor)
+/* A step's call: tq_fully_connected(&tq_stepN_params, input, output). A macro rather
+   than a function taking the pointer, so that the compiler sees the step's
+   numbers as constants at the call (loads from a static const struct fold)
+   and specializes the loops for them, as for literal arguments. */
+#define tq_fully_connected(p, input, output)                                                     \
+    tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+
+/* MEAN int8 (TFLM reference QuantizedMeanOrSum), over 6 dimensions.
+   divisor > 0 selects the same-quantization shortcut (truncating division);
+   otherwise the sum minus zero_point_sum is requantized. */
+typedef struct {
+    int32_t outer[6];   /* the kept shape, reduced axes set to 1 */
+    int32_t reduced[6]; /* the reduced shape, kept axes set to 1 */
+    int32_t stride[6];  /* input strides in elements */
+    int64_t zero_point_sum; /* input zero point * elements averaged */
+    int32_t multiplier;
+    int32_t shift;
+    int32_t output_zero_point;
+    int32_t divisor;
+} tq_mean_params;
+
+static void tq_mean(const tq_mean_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t *outer = dims;
-    const int32_t *red = dims + 6;
-    const int32_t *stride = dims + 12;
+    /* Locals, not p->: stores through int8_t may alias *p. */
+    const int32_t *const outer = p->outer;
+    const int32_t *const red = p->reduced;
+    const int32_t *const stride = p->stride;
+    const int64_t zero_point_sum = p->zero_point_sum;
+    const int32_t multiplier = p->multiplier;
+    const int32_t shift = p->shift;
+    const int32_t output_zero_point = p->output_zero_point;
+    const int32_t divisor = p->divisor;
     int32_t o[6];
     int32_t r[6];
     int32_t n = 0;
@@ -195,31 +271,13 @@ static void tq_mean(const int8_t *input, int8_t *output, const int32_t *dims,
     }
 }
 
-/* CONCATENATION on raw codes: for each of `outer` blocks, the inputs' slices
-   one after the other. */
-static void tq_concat(int8_t *output, int32_t outer, int32_t count, const int8_t *const *inputs,
-                      const int32_t *sizes)
-{
-    int32_t k, j, i;
-    int8_t *out = output;
-    for (k = 0; k < outer; ++k) {
-        for (j = 0; j < count; ++j) {
-            const int8_t *src = inputs[j] + k * sizes[j];
-            for (i = 0; i < sizes[j]; ++i) {
-                out[i] = src[i];
-            }
-            out += sizes[j];
-        }
-    }
-}
-
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 static const union {
     int8_t v[108];
     int32_t align;
-} tq_s0_filter = {{
+} tq_step0_filter = {{
     37, -45, -19, -93, -86, 115, 104, -34, -6, -44, -102, -125, -89, 78, 89, -110,
     24, -12, -108, 45, 122, 66, -59, 127, 102, 120, -60, -78, 127, -114, 79, 54,
     -121, -50, -34, 101, 40, -73, -66, -119, 100, 16, -34, 62, 48, 102, -43, -82,
@@ -228,54 +286,74 @@ static const union {
     97, 79, -127, 48, 3, -62, -103, -81, 63, -89, 66, 38, -107, -113, 94, 6,
     121, 93, -108, 116, 69, 65, 62, -5, 18, 117, 47, 24
 }};
-static const int32_t tq_s0_bias[4] = {
+static const int32_t tq_step0_bias[4] = {
     -953, 4158, -2831, 5273
 };
-static const int32_t tq_s0_multiplier[4] = {
+static const int32_t tq_step0_multiplier[4] = {
     1473139692, 1547555176, 1558486966, 1579697686
 };
-static const int8_t tq_s0_shift[4] = {
+static const int8_t tq_step0_shift[4] = {
     -7, -7, -7, -7
 };
-static const int32_t tq_s1_dims[18] = {
-    1, 1, 1, 1, 1, 4,
-    1, 1, 1, 4, 4, 1,
-    64, 64, 64, 16, 4, 1
+static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 3, .k_w = 3, .f_c = 3,
+    .out_h = 4, .out_w = 4, .out_c = 4,
+    .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = -11, .output_offset = -128, .act_min = -128, .act_max = 127
+};
+static const tq_mean_params tq_step1_params = {
+    .outer = {1, 1, 1, 1, 1, 4},
+    .reduced = {1, 1, 1, 4, 4, 1},
+    .stride = {64, 64, 64, 16, 4, 1},
+    .zero_point_sum = -2048, .multiplier = 2028528411, .shift = -6,
+    .output_zero_point = 15, .divisor = 0
 };
 static const union {
     int8_t v[20];
     int32_t align;
-} tq_s2_filter = {{
+} tq_step2_filter = {{
     21, 127, -67, -5, -70, -55, 112, -127, 91, 32, 127, 51, -114, -76, 74, -99,
     -20, -23, 127, -19
 }};
-static const int32_t tq_s2_bias[4] = {
-    650, -1149, 1642, -1032
+static const int32_t tq_step2_bias[4] = {
+    698, -725, 2138, -1304
 };
-static const int32_t tq_s2_multiplier[4] = {
+static const int32_t tq_step2_multiplier[4] = {
     1912458575, 1332669212, 1117600195, 1227053294
 };
-static const int8_t tq_s2_shift[4] = {
+static const int8_t tq_step2_shift[4] = {
     -8, -7, -7, -7
 };
-static const int32_t tq_s3_sizes[2] = {
-    4, 4
+static const tq_fully_connected_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+    .batches = 1, .depth = 5, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 15, .act_min = -128, .act_max = 127
 };
 static const union {
     int8_t v[24];
     int32_t align;
-} tq_s4_filter = {{
+} tq_step3_filter = {{
     33, 40, -127, -115, -103, 85, 123, 70, -58, -39, 14, 100, -18, 127, 27, -84,
     -94, 28, -55, -82, -104, 58, 127, -54
 }};
-static const int32_t tq_s4_bias[3] = {
-    -1142, -2004, 1027
+static const int32_t tq_step3_bias[3] = {
+    -1232, -3039, 3667
 };
-static const int32_t tq_s4_multiplier[3] = {
+static const int32_t tq_step3_multiplier[3] = {
     1192068625, 1973212900, 1094840201
 };
-static const int8_t tq_s4_shift[3] = {
+static const int8_t tq_step3_shift[3] = {
     -6, -7, -6
+};
+static const tq_fully_connected_params tq_step3_params = {
+    .filter = tq_step3_filter.v, .bias = tq_step3_bias,
+    .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
+    .batches = 1, .depth = 8, .out_depth = 3, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 15, .act_min = -128, .act_max = 127
 };
 
 int two_inputs_two_outputs_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -292,28 +370,16 @@ int two_inputs_two_outputs_int8_invoke(const void *const inputs[], void *const o
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0 */
-    tq_conv2d(in0, tq_s0_filter.v, tq_s0_bias, tq_s0_multiplier, tq_s0_shift, out1,
-              1, 8, 8, 3, 3, 3, 3, 4, 4, 4, 2, 2, 1, 1, 0, 0,
-              -11, -128, -128, 127);
+    /* step 0: conv2d, model operator 0, "StatefulPartitionedCall:1", [1,8,8,3] -> [1,4,4,4] */
+    tq_conv2d(&tq_step0_params, in0, out1);
 
-    /* step 1: mean, model operator 1 */
-    tq_mean(out1, a + 16, tq_s1_dims, (int64_t)-2048, 2028528411, -6, 15, 0);
+    /* step 1: mean, model operator 1, "global_average_pooling2d_1_1/Mean", [1,4,4,4] -> [1,4] */
+    tq_mean(&tq_step1_params, out1, a + 0);
 
-    /* step 2: fully_connected, model operator 2 */
-    tq_fully_connected(in1, tq_s2_filter.v, tq_s2_bias, tq_s2_multiplier, tq_s2_shift, a + 32,
-                       1, 5, 4, 1,
-                       8, 0, 15, -128, 127);
+    /* step 2: fully_connected, model operator 2, "dense_7_1/MatMul;dense_7_1/BiasAdd", [1,5] -> [1,4] */
+    tq_fully_connected(&tq_step2_params, in1, a + 4);
 
-    /* step 3: concat, model operator 3 */
-    {
-        const int8_t *const srcs[2] = {a + 16, a + 32};
-        tq_concat(a + 0, 1, 2, srcs, tq_s3_sizes);
-    }
-
-    /* step 4: fully_connected, model operator 4 */
-    tq_fully_connected(a + 0, tq_s4_filter.v, tq_s4_bias, tq_s4_multiplier, tq_s4_shift, out0,
-                       1, 8, 3, 1,
-                       -15, 0, 15, -128, 127);
+    /* step 3: fully_connected, model operator 4, "StatefulPartitionedCall:0", [1,8] -> [1,3] */
+    tq_fully_connected(&tq_step3_params, a + 0, out0);
     return 0;
 }

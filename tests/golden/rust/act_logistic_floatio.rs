@@ -371,6 +371,18 @@ mod kernels {
             let q = round_half_away_f32(x / scale) as i32;
             q.saturating_add(zero_point).clamp(lo, hi)
         }
+        impl QuantParams {
+            /// What the float → 8-bit QUANTIZE kernels check: a finite positive
+            /// scale, and one output element per input float.
+            pub fn check_quantize(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                check_quant(self)?;
+                check_len("output", input, output)
+            }
+        }
         fn check_quant(p: &QuantParams) -> Result<(), KernelError> {
             if p.scale.is_finite() && p.scale > 0.0 {
                 Ok(())
@@ -388,8 +400,7 @@ mod kernels {
             input: &[f32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_quant(p)?;
-            check_len("output", input.len(), output.len())?;
+            p.check_quantize(input.len(), output.len())?;
             for (o, &x) in output.iter_mut().zip(input) {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }

@@ -637,10 +637,45 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
-        fn check_mul(p: &MulParams) -> Result<(), KernelError> {
-            check_act_range(p.act_min, p.act_max)?;
-            if !(-31..=31).contains(&p.output_shift) {
-                return Err(KernelError::InvalidParams("MUL shift outside -31..=31"));
+        impl MulParams {
+            /// What MUL checks of its parameters: the clamp and the shift range.
+            pub fn check(&self) -> Result<(), KernelError> {
+                check_act_range(self.act_min, self.act_max)?;
+                if !(-31..=31).contains(&self.output_shift) {
+                    return Err(KernelError::InvalidParams("MUL shift outside -31..=31"));
+                }
+                Ok(())
+            }
+        }
+        /// The buffer lengths (in elements) every same-shape binary kernel checks:
+        /// all three equal.
+        pub fn check_same_shape(
+            input1: usize,
+            input2: usize,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input2", input1, input2)?;
+            check_len("output", input1, output)
+        }
+        /// What every broadcasting binary kernel checks: each buffer holds its
+        /// shape's elements and `out_shape` is the broadcast of the input shapes.
+        pub fn check_broadcast(
+            shape1: &Shape,
+            input1: usize,
+            shape2: &Shape,
+            input2: usize,
+            out_shape: &Shape,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input1", num_elements(shape1), input1)?;
+            check_len("input2", num_elements(shape2), input2)?;
+            check_len("output", num_elements(out_shape), output)?;
+            if broadcast_shape(shape1, shape2)? != *out_shape {
+                return Err(
+                    KernelError::InvalidParams(
+                        "output shape is not the broadcast of the input shapes",
+                    ),
+                );
             }
             Ok(())
         }
@@ -660,8 +695,7 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input2", input1.len(), input2.len())?;
-            check_len("output", input1.len(), output.len())?;
+            check_same_shape(input1.len(), input2.len(), output.len())?;
             for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
                 *o = f(x, y);
             }
@@ -680,16 +714,14 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input1", num_elements(shape1), input1.len())?;
-            check_len("input2", num_elements(shape2), input2.len())?;
-            check_len("output", num_elements(out_shape), output.len())?;
-            if broadcast_shape(shape1, shape2)? != *out_shape {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output shape is not the broadcast of the input shapes",
-                    ),
-                );
-            }
+            check_broadcast(
+                shape1,
+                input1.len(),
+                shape2,
+                input2.len(),
+                out_shape,
+                output.len(),
+            )?;
             if shape1 == shape2 {
                 return same_shape(input1, input2, output, f);
             }
@@ -749,7 +781,7 @@ mod kernels {
             out_shape: &Shape,
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_mul(p)?;
+            p.check()?;
             broadcast(
                 shape1,
                 input1,
@@ -788,6 +820,22 @@ mod kernels {
             /// Differences `x - max` below this contribute nothing and output -128.
             pub diff_min: i32,
         }
+        impl SoftmaxParams {
+            /// What [`softmax`] checks before it reads a value: both buffers hold
+            /// `outer * depth` elements and the shift is in `0..=31`. (A row whose
+            /// sum of exponentials overflows is only found in the data.)
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                let len = self.outer.saturating_mul(self.depth);
+                check_len("softmax input", len, input)?;
+                check_len("softmax output", len, output)?;
+                if !(0..=31).contains(&self.input_left_shift) {
+                    return Err(
+                        KernelError::InvalidParams("softmax input shift out of range"),
+                    );
+                }
+                Ok(())
+            }
+        }
         /// `exp(beta * input_scale * diff)` in Q0.31 for one in-range difference.
         #[inline]
         fn exp_of_diff(p: &SoftmaxParams, diff: i32) -> i32 {
@@ -808,14 +856,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            let len = p.outer.saturating_mul(p.depth);
-            check_len("softmax input", len, input.len())?;
-            check_len("softmax output", len, output.len())?;
-            if !(0..=31).contains(&p.input_left_shift) {
-                return Err(
-                    KernelError::InvalidParams("softmax input shift out of range"),
-                );
-            }
+            p.check(input.len(), output.len())?;
             if p.depth == 0 {
                 return Ok(());
             }

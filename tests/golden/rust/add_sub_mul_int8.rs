@@ -718,24 +718,63 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
-        fn check_add_sub(p: &AddSubParams) -> Result<(), KernelError> {
-            check_act_range(p.act_min, p.act_max)?;
-            let right = |s: i32| (-31..=0).contains(&s);
-            if !(0..=30).contains(&p.left_shift) || !right(p.input1_shift)
-                || !right(p.input2_shift) || !right(p.output_shift)
-            {
+        impl AddSubParams {
+            /// What ADD and SUB check of their parameters: the clamp, and shifts
+            /// in the ranges the fixed-point helpers handle.
+            pub fn check(&self) -> Result<(), KernelError> {
+                check_act_range(self.act_min, self.act_max)?;
+                let right = |s: i32| (-31..=0).contains(&s);
+                if !(0..=30).contains(&self.left_shift) || !right(self.input1_shift)
+                    || !right(self.input2_shift) || !right(self.output_shift)
+                {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "ADD/SUB shifts out of range (left 0..=30, others -31..=0)",
+                        ),
+                    );
+                }
+                Ok(())
+            }
+        }
+        impl MulParams {
+            /// What MUL checks of its parameters: the clamp and the shift range.
+            pub fn check(&self) -> Result<(), KernelError> {
+                check_act_range(self.act_min, self.act_max)?;
+                if !(-31..=31).contains(&self.output_shift) {
+                    return Err(KernelError::InvalidParams("MUL shift outside -31..=31"));
+                }
+                Ok(())
+            }
+        }
+        /// The buffer lengths (in elements) every same-shape binary kernel checks:
+        /// all three equal.
+        pub fn check_same_shape(
+            input1: usize,
+            input2: usize,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input2", input1, input2)?;
+            check_len("output", input1, output)
+        }
+        /// What every broadcasting binary kernel checks: each buffer holds its
+        /// shape's elements and `out_shape` is the broadcast of the input shapes.
+        pub fn check_broadcast(
+            shape1: &Shape,
+            input1: usize,
+            shape2: &Shape,
+            input2: usize,
+            out_shape: &Shape,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input1", num_elements(shape1), input1)?;
+            check_len("input2", num_elements(shape2), input2)?;
+            check_len("output", num_elements(out_shape), output)?;
+            if broadcast_shape(shape1, shape2)? != *out_shape {
                 return Err(
                     KernelError::InvalidParams(
-                        "ADD/SUB shifts out of range (left 0..=30, others -31..=0)",
+                        "output shape is not the broadcast of the input shapes",
                     ),
                 );
-            }
-            Ok(())
-        }
-        fn check_mul(p: &MulParams) -> Result<(), KernelError> {
-            check_act_range(p.act_min, p.act_max)?;
-            if !(-31..=31).contains(&p.output_shift) {
-                return Err(KernelError::InvalidParams("MUL shift outside -31..=31"));
             }
             Ok(())
         }
@@ -784,8 +823,7 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input2", input1.len(), input2.len())?;
-            check_len("output", input1.len(), output.len())?;
+            check_same_shape(input1.len(), input2.len(), output.len())?;
             for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
                 *o = f(x, y);
             }
@@ -804,16 +842,14 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input1", num_elements(shape1), input1.len())?;
-            check_len("input2", num_elements(shape2), input2.len())?;
-            check_len("output", num_elements(out_shape), output.len())?;
-            if broadcast_shape(shape1, shape2)? != *out_shape {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output shape is not the broadcast of the input shapes",
-                    ),
-                );
-            }
+            check_broadcast(
+                shape1,
+                input1.len(),
+                shape2,
+                input2.len(),
+                out_shape,
+                output.len(),
+            )?;
             if shape1 == shape2 {
                 return same_shape(input1, input2, output, f);
             }
@@ -873,7 +909,7 @@ mod kernels {
             out_shape: &Shape,
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_add_sub(p)?;
+            p.check()?;
             broadcast(
                 shape1,
                 input1,
@@ -894,7 +930,7 @@ mod kernels {
             out_shape: &Shape,
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_add_sub(p)?;
+            p.check()?;
             broadcast(
                 shape1,
                 input1,
@@ -912,7 +948,7 @@ mod kernels {
             input2: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_mul(p)?;
+            p.check()?;
             same_shape(input1, input2, output, |x, y| mul_one(p, x, y))
         }
         /// MUL int8 with broadcasting.
@@ -925,7 +961,7 @@ mod kernels {
             out_shape: &Shape,
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_mul(p)?;
+            p.check()?;
             broadcast(
                 shape1,
                 input1,

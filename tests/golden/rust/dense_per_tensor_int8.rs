@@ -473,6 +473,38 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
+        impl FullyConnectedParams {
+            /// Everything [`fully_connected`] checks before it reads a value: the
+            /// clamp, the length in elements of each buffer (`bias` is `None` when
+            /// there is none; one multiplier means per-tensor) and the shift range.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (batches, depth, out_depth) = (
+                    self.batches,
+                    self.accum_depth,
+                    self.output_depth,
+                );
+                check_act_range(self.act_min, self.act_max)?;
+                check_len("input", volume(&[batches, depth])?, input)?;
+                check_len("filter", volume(&[out_depth, depth])?, filter)?;
+                check_len("output", volume(&[batches, out_depth])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", out_depth, bias)?;
+                }
+                if out_multiplier != 1 {
+                    check_len("out_multiplier", out_depth, out_multiplier)?;
+                }
+                check_len("out_shift", out_multiplier, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// FULLY_CONNECTED int8. `bias`, if present, holds `output_depth` entries;
         /// `out_multiplier` / `out_shift` hold 1 (per-tensor) or `output_depth`
         /// (per-channel) entries.
@@ -485,20 +517,16 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (batches, depth, out_depth) = (p.batches, p.accum_depth, p.output_depth);
-            check_act_range(p.act_min, p.act_max)?;
-            check_len("input", volume(&[batches, depth])?, input.len())?;
-            check_len("filter", volume(&[out_depth, depth])?, filter.len())?;
-            check_len("output", volume(&[batches, out_depth])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", out_depth, bias.len())?;
-            }
             let per_channel = out_multiplier.len() != 1;
-            if per_channel {
-                check_len("out_multiplier", out_depth, out_multiplier.len())?;
-            }
-            check_len("out_shift", out_multiplier.len(), out_shift.len())?;
-            check_shifts(out_shift)?;
             for b in 0..batches {
                 let xs = &input[b * depth..(b + 1) * depth];
                 for o in 0..out_depth {

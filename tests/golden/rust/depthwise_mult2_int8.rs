@@ -522,6 +522,56 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
+        impl DepthwiseParams {
+            /// Everything [`depthwise_conv2d`] checks before it reads a value, as
+            /// `Conv2DParams::check` does for `conv2d`.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (n, ih, iw, ic) = (
+                    self.batches,
+                    self.input_height,
+                    self.input_width,
+                    self.input_channels,
+                );
+                let (kh, kw, dm) = (
+                    self.filter_height,
+                    self.filter_width,
+                    self.depth_multiplier,
+                );
+                let (oh, ow) = (self.output_height, self.output_width);
+                let (sh, sw, dh, dw) = (
+                    self.stride_height,
+                    self.stride_width,
+                    self.dilation_height,
+                    self.dilation_width,
+                );
+                if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+                    return Err(
+                        KernelError::InvalidParams("strides and dilations must be >= 1"),
+                    );
+                }
+                let oc = volume(&[ic, dm])?;
+                check_act_range(self.act_min, self.act_max)?;
+                check_span(oh, sh, kh, dh)?;
+                check_span(ow, sw, kw, dw)?;
+                check_len("input", volume(&[n, ih, iw, ic])?, input)?;
+                check_len("filter", volume(&[kh, kw, oc])?, filter)?;
+                check_len("output", volume(&[n, oh, ow, oc])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", oc, bias)?;
+                }
+                check_len("out_multiplier", oc, out_multiplier)?;
+                check_len("out_shift", oc, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// DEPTHWISE_CONV_2D int8 per-channel. `bias`, if present, and
         /// `out_multiplier` / `out_shift` hold one entry per output channel.
         pub fn depthwise_conv2d(
@@ -533,6 +583,14 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (n, ih, iw, ic) = (
                 p.batches,
                 p.input_height,
@@ -547,24 +605,7 @@ mod kernels {
                 p.dilation_height,
                 p.dilation_width,
             );
-            if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-                return Err(
-                    KernelError::InvalidParams("strides and dilations must be >= 1"),
-                );
-            }
-            let oc = volume(&[ic, dm])?;
-            check_act_range(p.act_min, p.act_max)?;
-            check_span(oh, sh, kh, dh)?;
-            check_span(ow, sw, kw, dw)?;
-            check_len("input", volume(&[n, ih, iw, ic])?, input.len())?;
-            check_len("filter", volume(&[kh, kw, oc])?, filter.len())?;
-            check_len("output", volume(&[n, oh, ow, oc])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", oc, bias.len())?;
-            }
-            check_len("out_multiplier", oc, out_multiplier.len())?;
-            check_len("out_shift", oc, out_shift.len())?;
-            check_shifts(out_shift)?;
+            let oc = ic * dm;
             for b in 0..n {
                 for oy in 0..oh {
                     let y0 = oy * sh;

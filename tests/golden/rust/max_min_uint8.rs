@@ -792,6 +792,38 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
+        impl FullyConnectedParams {
+            /// Everything [`fully_connected`] checks before it reads a value: the
+            /// clamp, the length in elements of each buffer (`bias` is `None` when
+            /// there is none; one multiplier means per-tensor) and the shift range.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (batches, depth, out_depth) = (
+                    self.batches,
+                    self.accum_depth,
+                    self.output_depth,
+                );
+                check_act_range(self.act_min, self.act_max)?;
+                check_len("input", volume(&[batches, depth])?, input)?;
+                check_len("filter", volume(&[out_depth, depth])?, filter)?;
+                check_len("output", volume(&[batches, out_depth])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", out_depth, bias)?;
+                }
+                if out_multiplier != 1 {
+                    check_len("out_multiplier", out_depth, out_multiplier)?;
+                }
+                check_len("out_shift", out_multiplier, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// FULLY_CONNECTED int8. `bias`, if present, holds `output_depth` entries;
         /// `out_multiplier` / `out_shift` hold 1 (per-tensor) or `output_depth`
         /// (per-channel) entries.
@@ -804,20 +836,16 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (batches, depth, out_depth) = (p.batches, p.accum_depth, p.output_depth);
-            check_act_range(p.act_min, p.act_max)?;
-            check_len("input", volume(&[batches, depth])?, input.len())?;
-            check_len("filter", volume(&[out_depth, depth])?, filter.len())?;
-            check_len("output", volume(&[batches, out_depth])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", out_depth, bias.len())?;
-            }
             let per_channel = out_multiplier.len() != 1;
-            if per_channel {
-                check_len("out_multiplier", out_depth, out_multiplier.len())?;
-            }
-            check_len("out_shift", out_multiplier.len(), out_shift.len())?;
-            check_shifts(out_shift)?;
             for b in 0..batches {
                 let xs = &input[b * depth..(b + 1) * depth];
                 for o in 0..out_depth {
@@ -857,6 +885,38 @@ mod kernels {
         use super::shape::{
             MAX_DIMS, Shape, broadcast_shape, broadcast_strides, num_elements,
         };
+        /// The buffer lengths (in elements) every same-shape binary kernel checks:
+        /// all three equal.
+        pub fn check_same_shape(
+            input1: usize,
+            input2: usize,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input2", input1, input2)?;
+            check_len("output", input1, output)
+        }
+        /// What every broadcasting binary kernel checks: each buffer holds its
+        /// shape's elements and `out_shape` is the broadcast of the input shapes.
+        pub fn check_broadcast(
+            shape1: &Shape,
+            input1: usize,
+            shape2: &Shape,
+            input2: usize,
+            out_shape: &Shape,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input1", num_elements(shape1), input1)?;
+            check_len("input2", num_elements(shape2), input2)?;
+            check_len("output", num_elements(out_shape), output)?;
+            if broadcast_shape(shape1, shape2)? != *out_shape {
+                return Err(
+                    KernelError::InvalidParams(
+                        "output shape is not the broadcast of the input shapes",
+                    ),
+                );
+            }
+            Ok(())
+        }
         /// Applies `f` elementwise over equal-length buffers.
         #[inline]
         fn same_shape(
@@ -865,8 +925,7 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input2", input1.len(), input2.len())?;
-            check_len("output", input1.len(), output.len())?;
+            check_same_shape(input1.len(), input2.len(), output.len())?;
             for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
                 *o = f(x, y);
             }
@@ -885,16 +944,14 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input1", num_elements(shape1), input1.len())?;
-            check_len("input2", num_elements(shape2), input2.len())?;
-            check_len("output", num_elements(out_shape), output.len())?;
-            if broadcast_shape(shape1, shape2)? != *out_shape {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output shape is not the broadcast of the input shapes",
-                    ),
-                );
-            }
+            check_broadcast(
+                shape1,
+                input1.len(),
+                shape2,
+                input2.len(),
+                out_shape,
+                output.len(),
+            )?;
             if shape1 == shape2 {
                 return same_shape(input1, input2, output, f);
             }
@@ -1048,6 +1105,12 @@ mod kernels {
                 }
                 n
             }
+            /// What [`mean`] checks: the input holds the input shape's elements and
+            /// the output one per kept position.
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                check_len("mean input", num_elements(&self.input_shape), input)?;
+                check_len("mean output", self.output_len(), output)
+            }
         }
         /// Calls `f(offset)` for every multi-index of `shape`, in row-major order,
         /// with `offset = sum(index[d] * stride[d])`.
@@ -1084,8 +1147,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_len("mean input", num_elements(&p.input_shape), input.len())?;
-            check_len("mean output", p.output_len(), output.len())?;
+            p.check(input.len(), output.len())?;
             if input.is_empty() || p.num_elements_in_axis <= 0 {
                 output.fill(0);
                 return Ok(());

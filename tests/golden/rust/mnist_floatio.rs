@@ -860,6 +860,76 @@ mod kernels {
                 Err(KernelError::InvalidParams("multiplier shift outside -31..=31"))
             }
         }
+        impl Conv2DParams {
+            /// Everything [`conv2d`] checks before it reads a value: the parameters,
+            /// the length in elements of each buffer (`bias` is `None` when there is
+            /// none) and the shift range. The Program verifier calls this with the
+            /// buffers a step will pass, so it accepts exactly what the kernel does.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (n, ih, iw, ic) = (
+                    self.batches,
+                    self.input_height,
+                    self.input_width,
+                    self.input_channels,
+                );
+                let (kh, kw, fic) = (
+                    self.filter_height,
+                    self.filter_width,
+                    self.filter_input_channels,
+                );
+                let (oh, ow, oc) = (
+                    self.output_height,
+                    self.output_width,
+                    self.output_channels,
+                );
+                let (sh, sw, dh, dw) = (
+                    self.stride_height,
+                    self.stride_width,
+                    self.dilation_height,
+                    self.dilation_width,
+                );
+                if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+                    return Err(
+                        KernelError::InvalidParams("strides and dilations must be >= 1"),
+                    );
+                }
+                if fic == 0 || ic % fic != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "input channels must be a multiple of filter input channels",
+                        ),
+                    );
+                }
+                let groups = ic / fic;
+                if groups == 0 || oc % groups != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "output channels must be a multiple of the group count",
+                        ),
+                    );
+                }
+                check_act_range(self.act_min, self.act_max)?;
+                check_span(oh, sh, kh, dh)?;
+                check_span(ow, sw, kw, dw)?;
+                check_len("input", volume(&[n, ih, iw, ic])?, input)?;
+                check_len("filter", volume(&[oc, kh, kw, fic])?, filter)?;
+                check_len("output", volume(&[n, oh, ow, oc])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", oc, bias)?;
+                }
+                check_len("out_multiplier", oc, out_multiplier)?;
+                check_len("out_shift", oc, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// CONV_2D int8 per-channel. `bias`, if present, and `out_multiplier` /
         /// `out_shift` hold one entry per output channel.
         pub fn conv2d(
@@ -871,6 +941,14 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (n, ih, iw, ic) = (
                 p.batches,
                 p.input_height,
@@ -889,39 +967,7 @@ mod kernels {
                 p.dilation_height,
                 p.dilation_width,
             );
-            if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-                return Err(
-                    KernelError::InvalidParams("strides and dilations must be >= 1"),
-                );
-            }
-            if fic == 0 || ic % fic != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "input channels must be a multiple of filter input channels",
-                    ),
-                );
-            }
-            let groups = ic / fic;
-            if groups == 0 || oc % groups != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output channels must be a multiple of the group count",
-                    ),
-                );
-            }
-            let filters_per_group = oc / groups;
-            check_act_range(p.act_min, p.act_max)?;
-            check_span(oh, sh, kh, dh)?;
-            check_span(ow, sw, kw, dw)?;
-            check_len("input", volume(&[n, ih, iw, ic])?, input.len())?;
-            check_len("filter", volume(&[oc, kh, kw, fic])?, filter.len())?;
-            check_len("output", volume(&[n, oh, ow, oc])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", oc, bias.len())?;
-            }
-            check_len("out_multiplier", oc, out_multiplier.len())?;
-            check_len("out_shift", oc, out_shift.len())?;
-            check_shifts(out_shift)?;
+            let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
             for b in 0..n {
                 for oy in 0..oh {
@@ -1006,6 +1052,38 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
+        impl FullyConnectedParams {
+            /// Everything [`fully_connected`] checks before it reads a value: the
+            /// clamp, the length in elements of each buffer (`bias` is `None` when
+            /// there is none; one multiplier means per-tensor) and the shift range.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (batches, depth, out_depth) = (
+                    self.batches,
+                    self.accum_depth,
+                    self.output_depth,
+                );
+                check_act_range(self.act_min, self.act_max)?;
+                check_len("input", volume(&[batches, depth])?, input)?;
+                check_len("filter", volume(&[out_depth, depth])?, filter)?;
+                check_len("output", volume(&[batches, out_depth])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", out_depth, bias)?;
+                }
+                if out_multiplier != 1 {
+                    check_len("out_multiplier", out_depth, out_multiplier)?;
+                }
+                check_len("out_shift", out_multiplier, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// FULLY_CONNECTED int8. `bias`, if present, holds `output_depth` entries;
         /// `out_multiplier` / `out_shift` hold 1 (per-tensor) or `output_depth`
         /// (per-channel) entries.
@@ -1018,20 +1096,16 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (batches, depth, out_depth) = (p.batches, p.accum_depth, p.output_depth);
-            check_act_range(p.act_min, p.act_max)?;
-            check_len("input", volume(&[batches, depth])?, input.len())?;
-            check_len("filter", volume(&[out_depth, depth])?, filter.len())?;
-            check_len("output", volume(&[batches, out_depth])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", out_depth, bias.len())?;
-            }
             let per_channel = out_multiplier.len() != 1;
-            if per_channel {
-                check_len("out_multiplier", out_depth, out_multiplier.len())?;
-            }
-            check_len("out_shift", out_multiplier.len(), out_shift.len())?;
-            check_shifts(out_shift)?;
             for b in 0..batches {
                 let xs = &input[b * depth..(b + 1) * depth];
                 for o in 0..out_depth {
@@ -1096,30 +1170,91 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
-        /// Validates `p` against the buffers; returns nothing but errors.
-        fn check(
-            p: &PoolParams,
-            input: &[i8],
-            output: &[i8],
-        ) -> Result<(), KernelError> {
-            if p.stride_height == 0 || p.stride_width == 0 {
-                return Err(KernelError::InvalidParams("strides must be >= 1"));
+        impl PoolParams {
+            /// Everything [`max_pool`] checks before it reads a value: the
+            /// parameters and the length in elements of both buffers.
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                if self.stride_height == 0 || self.stride_width == 0 {
+                    return Err(KernelError::InvalidParams("strides must be >= 1"));
+                }
+                check_act_range(self.act_min, self.act_max)?;
+                check_span(
+                    self.output_height,
+                    self.stride_height,
+                    self.filter_height,
+                    1,
+                )?;
+                check_span(self.output_width, self.stride_width, self.filter_width, 1)?;
+                let (n, c) = (self.batches, self.channels);
+                check_len(
+                    "input",
+                    volume(&[n, self.input_height, self.input_width, c])?,
+                    input,
+                )?;
+                check_len(
+                    "output",
+                    volume(&[n, self.output_height, self.output_width, c])?,
+                    output,
+                )?;
+                Ok(())
             }
-            check_act_range(p.act_min, p.act_max)?;
-            check_span(p.output_height, p.stride_height, p.filter_height, 1)?;
-            check_span(p.output_width, p.stride_width, p.filter_width, 1)?;
-            let (n, c) = (p.batches, p.channels);
-            check_len(
-                "input",
-                volume(&[n, p.input_height, p.input_width, c])?,
-                input.len(),
-            )?;
-            check_len(
-                "output",
-                volume(&[n, p.output_height, p.output_width, c])?,
-                output.len(),
-            )?;
-            Ok(())
+            /// Everything [`average_pool`] checks before it reads a value: as
+            /// [`PoolParams::check`], plus that no window lies entirely in the
+            /// padding and that every window's cell count fits an `i32`.
+            pub fn check_average(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                self.check(input, output)?;
+                if self.batches == 0 {
+                    return Ok(());
+                }
+                let extents = |
+                    out: usize,
+                    stride: usize,
+                    pad: usize,
+                    k: usize,
+                    size: usize|
+                {
+                    (0..out)
+                        .fold(
+                            (false, 0usize),
+                            |(empty, most), o| {
+                                let (s, e) = clip(o, stride, pad, k, size);
+                                (empty || s >= e, most.max(e.saturating_sub(s)))
+                            },
+                        )
+                };
+                let (empty_y, most_y) = extents(
+                    self.output_height,
+                    self.stride_height,
+                    self.pad_top,
+                    self.filter_height,
+                    self.input_height,
+                );
+                let (empty_x, most_x) = extents(
+                    self.output_width,
+                    self.stride_width,
+                    self.pad_left,
+                    self.filter_width,
+                    self.input_width,
+                );
+                if self.channels > 0 && (empty_y || empty_x) {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "pooling window lies entirely in the padding",
+                        ),
+                    );
+                }
+                let fits = most_y
+                    .checked_mul(most_x)
+                    .is_some_and(|n| i32::try_from(n).is_ok());
+                if !fits {
+                    return Err(KernelError::InvalidParams("pooling window too large"));
+                }
+                Ok(())
+            }
         }
         /// The window's clipped extent along one axis, as input coordinates
         /// `start..end` (empty if the window lies entirely in the padding).
@@ -1143,7 +1278,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check(p, input, output)?;
+            p.check(input.len(), output.len())?;
             let (ih, iw, c) = (p.input_height, p.input_width, p.channels);
             let (oh, ow) = (p.output_height, p.output_width);
             let (lo, hi) = (p.act_min as i8, p.act_max as i8);
@@ -1211,6 +1346,22 @@ mod kernels {
             /// Differences `x - max` below this contribute nothing and output -128.
             pub diff_min: i32,
         }
+        impl SoftmaxParams {
+            /// What [`softmax`] checks before it reads a value: both buffers hold
+            /// `outer * depth` elements and the shift is in `0..=31`. (A row whose
+            /// sum of exponentials overflows is only found in the data.)
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                let len = self.outer.saturating_mul(self.depth);
+                check_len("softmax input", len, input)?;
+                check_len("softmax output", len, output)?;
+                if !(0..=31).contains(&self.input_left_shift) {
+                    return Err(
+                        KernelError::InvalidParams("softmax input shift out of range"),
+                    );
+                }
+                Ok(())
+            }
+        }
         /// `exp(beta * input_scale * diff)` in Q0.31 for one in-range difference.
         #[inline]
         fn exp_of_diff(p: &SoftmaxParams, diff: i32) -> i32 {
@@ -1231,14 +1382,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            let len = p.outer.saturating_mul(p.depth);
-            check_len("softmax input", len, input.len())?;
-            check_len("softmax output", len, output.len())?;
-            if !(0..=31).contains(&p.input_left_shift) {
-                return Err(
-                    KernelError::InvalidParams("softmax input shift out of range"),
-                );
-            }
+            p.check(input.len(), output.len())?;
             if p.depth == 0 {
                 return Ok(());
             }
@@ -1324,6 +1468,18 @@ mod kernels {
             let q = round_half_away_f32(x / scale) as i32;
             q.saturating_add(zero_point).clamp(lo, hi)
         }
+        impl QuantParams {
+            /// What the float → 8-bit QUANTIZE kernels check: a finite positive
+            /// scale, and one output element per input float.
+            pub fn check_quantize(
+                &self,
+                input: usize,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                check_quant(self)?;
+                check_len("output", input, output)
+            }
+        }
         fn check_quant(p: &QuantParams) -> Result<(), KernelError> {
             if p.scale.is_finite() && p.scale > 0.0 {
                 Ok(())
@@ -1341,8 +1497,7 @@ mod kernels {
             input: &[f32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_quant(p)?;
-            check_len("output", input.len(), output.len())?;
+            p.check_quantize(input.len(), output.len())?;
             for (o, &x) in output.iter_mut().zip(input) {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }

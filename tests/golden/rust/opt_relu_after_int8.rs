@@ -823,6 +823,76 @@ mod kernels {
                 Err(KernelError::InvalidParams("multiplier shift outside -31..=31"))
             }
         }
+        impl Conv2DParams {
+            /// Everything [`conv2d`] checks before it reads a value: the parameters,
+            /// the length in elements of each buffer (`bias` is `None` when there is
+            /// none) and the shift range. The Program verifier calls this with the
+            /// buffers a step will pass, so it accepts exactly what the kernel does.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (n, ih, iw, ic) = (
+                    self.batches,
+                    self.input_height,
+                    self.input_width,
+                    self.input_channels,
+                );
+                let (kh, kw, fic) = (
+                    self.filter_height,
+                    self.filter_width,
+                    self.filter_input_channels,
+                );
+                let (oh, ow, oc) = (
+                    self.output_height,
+                    self.output_width,
+                    self.output_channels,
+                );
+                let (sh, sw, dh, dw) = (
+                    self.stride_height,
+                    self.stride_width,
+                    self.dilation_height,
+                    self.dilation_width,
+                );
+                if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+                    return Err(
+                        KernelError::InvalidParams("strides and dilations must be >= 1"),
+                    );
+                }
+                if fic == 0 || ic % fic != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "input channels must be a multiple of filter input channels",
+                        ),
+                    );
+                }
+                let groups = ic / fic;
+                if groups == 0 || oc % groups != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "output channels must be a multiple of the group count",
+                        ),
+                    );
+                }
+                check_act_range(self.act_min, self.act_max)?;
+                check_span(oh, sh, kh, dh)?;
+                check_span(ow, sw, kw, dw)?;
+                check_len("input", volume(&[n, ih, iw, ic])?, input)?;
+                check_len("filter", volume(&[oc, kh, kw, fic])?, filter)?;
+                check_len("output", volume(&[n, oh, ow, oc])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", oc, bias)?;
+                }
+                check_len("out_multiplier", oc, out_multiplier)?;
+                check_len("out_shift", oc, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// CONV_2D int8 per-channel. `bias`, if present, and `out_multiplier` /
         /// `out_shift` hold one entry per output channel.
         pub fn conv2d(
@@ -834,6 +904,14 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (n, ih, iw, ic) = (
                 p.batches,
                 p.input_height,
@@ -852,39 +930,7 @@ mod kernels {
                 p.dilation_height,
                 p.dilation_width,
             );
-            if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-                return Err(
-                    KernelError::InvalidParams("strides and dilations must be >= 1"),
-                );
-            }
-            if fic == 0 || ic % fic != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "input channels must be a multiple of filter input channels",
-                    ),
-                );
-            }
-            let groups = ic / fic;
-            if groups == 0 || oc % groups != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output channels must be a multiple of the group count",
-                    ),
-                );
-            }
-            let filters_per_group = oc / groups;
-            check_act_range(p.act_min, p.act_max)?;
-            check_span(oh, sh, kh, dh)?;
-            check_span(ow, sw, kw, dw)?;
-            check_len("input", volume(&[n, ih, iw, ic])?, input.len())?;
-            check_len("filter", volume(&[oc, kh, kw, fic])?, filter.len())?;
-            check_len("output", volume(&[n, oh, ow, oc])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", oc, bias.len())?;
-            }
-            check_len("out_multiplier", oc, out_multiplier.len())?;
-            check_len("out_shift", oc, out_shift.len())?;
-            check_shifts(out_shift)?;
+            let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
             for b in 0..n {
                 for oy in 0..oh {
@@ -969,6 +1015,38 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
+        impl FullyConnectedParams {
+            /// Everything [`fully_connected`] checks before it reads a value: the
+            /// clamp, the length in elements of each buffer (`bias` is `None` when
+            /// there is none; one multiplier means per-tensor) and the shift range.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (batches, depth, out_depth) = (
+                    self.batches,
+                    self.accum_depth,
+                    self.output_depth,
+                );
+                check_act_range(self.act_min, self.act_max)?;
+                check_len("input", volume(&[batches, depth])?, input)?;
+                check_len("filter", volume(&[out_depth, depth])?, filter)?;
+                check_len("output", volume(&[batches, out_depth])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", out_depth, bias)?;
+                }
+                if out_multiplier != 1 {
+                    check_len("out_multiplier", out_depth, out_multiplier)?;
+                }
+                check_len("out_shift", out_multiplier, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// FULLY_CONNECTED int8. `bias`, if present, holds `output_depth` entries;
         /// `out_multiplier` / `out_shift` hold 1 (per-tensor) or `output_depth`
         /// (per-channel) entries.
@@ -981,20 +1059,16 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (batches, depth, out_depth) = (p.batches, p.accum_depth, p.output_depth);
-            check_act_range(p.act_min, p.act_max)?;
-            check_len("input", volume(&[batches, depth])?, input.len())?;
-            check_len("filter", volume(&[out_depth, depth])?, filter.len())?;
-            check_len("output", volume(&[batches, out_depth])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", out_depth, bias.len())?;
-            }
             let per_channel = out_multiplier.len() != 1;
-            if per_channel {
-                check_len("out_multiplier", out_depth, out_multiplier.len())?;
-            }
-            check_len("out_shift", out_multiplier.len(), out_shift.len())?;
-            check_shifts(out_shift)?;
             for b in 0..batches {
                 let xs = &input[b * depth..(b + 1) * depth];
                 for o in 0..out_depth {
@@ -1063,19 +1137,33 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
-        fn check_add_sub(p: &AddSubParams) -> Result<(), KernelError> {
-            check_act_range(p.act_min, p.act_max)?;
-            let right = |s: i32| (-31..=0).contains(&s);
-            if !(0..=30).contains(&p.left_shift) || !right(p.input1_shift)
-                || !right(p.input2_shift) || !right(p.output_shift)
-            {
-                return Err(
-                    KernelError::InvalidParams(
-                        "ADD/SUB shifts out of range (left 0..=30, others -31..=0)",
-                    ),
-                );
+        impl AddSubParams {
+            /// What ADD and SUB check of their parameters: the clamp, and shifts
+            /// in the ranges the fixed-point helpers handle.
+            pub fn check(&self) -> Result<(), KernelError> {
+                check_act_range(self.act_min, self.act_max)?;
+                let right = |s: i32| (-31..=0).contains(&s);
+                if !(0..=30).contains(&self.left_shift) || !right(self.input1_shift)
+                    || !right(self.input2_shift) || !right(self.output_shift)
+                {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "ADD/SUB shifts out of range (left 0..=30, others -31..=0)",
+                        ),
+                    );
+                }
+                Ok(())
             }
-            Ok(())
+        }
+        /// The buffer lengths (in elements) every same-shape binary kernel checks:
+        /// all three equal.
+        pub fn check_same_shape(
+            input1: usize,
+            input2: usize,
+            output: usize,
+        ) -> Result<(), KernelError> {
+            check_len("input2", input1, input2)?;
+            check_len("output", input1, output)
         }
         /// Both ADD/SUB inputs, offset, pre-shifted by `left_shift` and rescaled to
         /// the common scale. C++ int32 arithmetic, wrapping instead of UB.
@@ -1109,8 +1197,7 @@ mod kernels {
             output: &mut [i8],
             f: impl Fn(i8, i8) -> i8,
         ) -> Result<(), KernelError> {
-            check_len("input2", input1.len(), input2.len())?;
-            check_len("output", input1.len(), output.len())?;
+            check_same_shape(input1.len(), input2.len(), output.len())?;
             for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
                 *o = f(x, y);
             }
@@ -1123,7 +1210,7 @@ mod kernels {
             input2: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_add_sub(p)?;
+            p.check()?;
             same_shape(input1, input2, output, |x, y| add_one(p, x, y))
         }
     }
@@ -1174,6 +1261,12 @@ mod kernels {
                 }
                 n
             }
+            /// What [`mean`] checks: the input holds the input shape's elements and
+            /// the output one per kept position.
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                check_len("mean input", num_elements(&self.input_shape), input)?;
+                check_len("mean output", self.output_len(), output)
+            }
         }
         /// Calls `f(offset)` for every multi-index of `shape`, in row-major order,
         /// with `offset = sum(index[d] * stride[d])`.
@@ -1210,8 +1303,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_len("mean input", num_elements(&p.input_shape), input.len())?;
-            check_len("mean output", p.output_len(), output.len())?;
+            p.check(input.len(), output.len())?;
             if input.is_empty() || p.num_elements_in_axis <= 0 {
                 output.fill(0);
                 return Ok(());
@@ -1276,31 +1368,42 @@ mod kernels {
             /// Product of the dimensions after the axis.
             pub inner: usize,
         }
+        impl ConcatParams {
+            /// What [`concat`] checks: every input is a whole number of
+            /// `outer * inner` blocks (all empty when that is 0) and the output
+            /// holds them all. Lengths are in elements.
+            pub fn check(
+                &self,
+                inputs: impl IntoIterator<Item = usize>,
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let block = self.outer.saturating_mul(self.inner);
+                let mut total = 0usize;
+                for len in inputs {
+                    if block == 0 {
+                        check_len("concatenation input", 0, len)?;
+                    } else if len % block != 0 {
+                        return Err(KernelError::BufferLength {
+                            what: "concatenation input",
+                            expected: (len / block) * block,
+                            actual: len,
+                        });
+                    }
+                    total = total.saturating_add(len);
+                }
+                check_len("concatenation output", total, output)
+            }
+        }
         /// CONCATENATION: copies `inputs` (in order) into `output` along the axis.
         pub fn concat(
             p: &ConcatParams,
             inputs: &[&[i8]],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            let block = p.outer.saturating_mul(p.inner);
-            if block == 0 {
-                for input in inputs {
-                    check_len("concatenation input", 0, input.len())?;
-                }
-                return check_len("concatenation output", 0, output.len());
+            p.check(inputs.iter().map(|input| input.len()), output.len())?;
+            if p.outer.saturating_mul(p.inner) == 0 {
+                return Ok(());
             }
-            let mut total = 0usize;
-            for input in inputs {
-                if input.len() % block != 0 {
-                    return Err(KernelError::BufferLength {
-                        what: "concatenation input",
-                        expected: (input.len() / block) * block,
-                        actual: input.len(),
-                    });
-                }
-                total = total.saturating_add(input.len());
-            }
-            check_len("concatenation output", total, output.len())?;
             let mut out = 0usize;
             for k in 0..p.outer {
                 for input in inputs {

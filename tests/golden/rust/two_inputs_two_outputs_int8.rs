@@ -618,6 +618,76 @@ mod kernels {
                 Err(KernelError::InvalidParams("multiplier shift outside -31..=31"))
             }
         }
+        impl Conv2DParams {
+            /// Everything [`conv2d`] checks before it reads a value: the parameters,
+            /// the length in elements of each buffer (`bias` is `None` when there is
+            /// none) and the shift range. The Program verifier calls this with the
+            /// buffers a step will pass, so it accepts exactly what the kernel does.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (n, ih, iw, ic) = (
+                    self.batches,
+                    self.input_height,
+                    self.input_width,
+                    self.input_channels,
+                );
+                let (kh, kw, fic) = (
+                    self.filter_height,
+                    self.filter_width,
+                    self.filter_input_channels,
+                );
+                let (oh, ow, oc) = (
+                    self.output_height,
+                    self.output_width,
+                    self.output_channels,
+                );
+                let (sh, sw, dh, dw) = (
+                    self.stride_height,
+                    self.stride_width,
+                    self.dilation_height,
+                    self.dilation_width,
+                );
+                if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+                    return Err(
+                        KernelError::InvalidParams("strides and dilations must be >= 1"),
+                    );
+                }
+                if fic == 0 || ic % fic != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "input channels must be a multiple of filter input channels",
+                        ),
+                    );
+                }
+                let groups = ic / fic;
+                if groups == 0 || oc % groups != 0 {
+                    return Err(
+                        KernelError::InvalidParams(
+                            "output channels must be a multiple of the group count",
+                        ),
+                    );
+                }
+                check_act_range(self.act_min, self.act_max)?;
+                check_span(oh, sh, kh, dh)?;
+                check_span(ow, sw, kw, dw)?;
+                check_len("input", volume(&[n, ih, iw, ic])?, input)?;
+                check_len("filter", volume(&[oc, kh, kw, fic])?, filter)?;
+                check_len("output", volume(&[n, oh, ow, oc])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", oc, bias)?;
+                }
+                check_len("out_multiplier", oc, out_multiplier)?;
+                check_len("out_shift", oc, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// CONV_2D int8 per-channel. `bias`, if present, and `out_multiplier` /
         /// `out_shift` hold one entry per output channel.
         pub fn conv2d(
@@ -629,6 +699,14 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (n, ih, iw, ic) = (
                 p.batches,
                 p.input_height,
@@ -647,39 +725,7 @@ mod kernels {
                 p.dilation_height,
                 p.dilation_width,
             );
-            if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
-                return Err(
-                    KernelError::InvalidParams("strides and dilations must be >= 1"),
-                );
-            }
-            if fic == 0 || ic % fic != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "input channels must be a multiple of filter input channels",
-                    ),
-                );
-            }
-            let groups = ic / fic;
-            if groups == 0 || oc % groups != 0 {
-                return Err(
-                    KernelError::InvalidParams(
-                        "output channels must be a multiple of the group count",
-                    ),
-                );
-            }
-            let filters_per_group = oc / groups;
-            check_act_range(p.act_min, p.act_max)?;
-            check_span(oh, sh, kh, dh)?;
-            check_span(ow, sw, kw, dw)?;
-            check_len("input", volume(&[n, ih, iw, ic])?, input.len())?;
-            check_len("filter", volume(&[oc, kh, kw, fic])?, filter.len())?;
-            check_len("output", volume(&[n, oh, ow, oc])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", oc, bias.len())?;
-            }
-            check_len("out_multiplier", oc, out_multiplier.len())?;
-            check_len("out_shift", oc, out_shift.len())?;
-            check_shifts(out_shift)?;
+            let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
             for b in 0..n {
                 for oy in 0..oh {
@@ -764,6 +810,38 @@ mod kernels {
             /// Fused-activation clamp, upper bound (within act_min..=127).
             pub act_max: i32,
         }
+        impl FullyConnectedParams {
+            /// Everything [`fully_connected`] checks before it reads a value: the
+            /// clamp, the length in elements of each buffer (`bias` is `None` when
+            /// there is none; one multiplier means per-tensor) and the shift range.
+            pub fn check(
+                &self,
+                input: usize,
+                filter: usize,
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                output: usize,
+            ) -> Result<(), KernelError> {
+                let (batches, depth, out_depth) = (
+                    self.batches,
+                    self.accum_depth,
+                    self.output_depth,
+                );
+                check_act_range(self.act_min, self.act_max)?;
+                check_len("input", volume(&[batches, depth])?, input)?;
+                check_len("filter", volume(&[out_depth, depth])?, filter)?;
+                check_len("output", volume(&[batches, out_depth])?, output)?;
+                if let Some(bias) = bias {
+                    check_len("bias", out_depth, bias)?;
+                }
+                if out_multiplier != 1 {
+                    check_len("out_multiplier", out_depth, out_multiplier)?;
+                }
+                check_len("out_shift", out_multiplier, out_shift.len())?;
+                check_shifts(out_shift)
+            }
+        }
         /// FULLY_CONNECTED int8. `bias`, if present, holds `output_depth` entries;
         /// `out_multiplier` / `out_shift` hold 1 (per-tensor) or `output_depth`
         /// (per-channel) entries.
@@ -776,20 +854,16 @@ mod kernels {
             out_shift: &[i32],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            p.check(
+                input.len(),
+                filter.len(),
+                bias.map(<[i32]>::len),
+                out_multiplier.len(),
+                out_shift,
+                output.len(),
+            )?;
             let (batches, depth, out_depth) = (p.batches, p.accum_depth, p.output_depth);
-            check_act_range(p.act_min, p.act_max)?;
-            check_len("input", volume(&[batches, depth])?, input.len())?;
-            check_len("filter", volume(&[out_depth, depth])?, filter.len())?;
-            check_len("output", volume(&[batches, out_depth])?, output.len())?;
-            if let Some(bias) = bias {
-                check_len("bias", out_depth, bias.len())?;
-            }
             let per_channel = out_multiplier.len() != 1;
-            if per_channel {
-                check_len("out_multiplier", out_depth, out_multiplier.len())?;
-            }
-            check_len("out_shift", out_multiplier.len(), out_shift.len())?;
-            check_shifts(out_shift)?;
             for b in 0..batches {
                 let xs = &input[b * depth..(b + 1) * depth];
                 for o in 0..out_depth {
@@ -859,6 +933,12 @@ mod kernels {
                 }
                 n
             }
+            /// What [`mean`] checks: the input holds the input shape's elements and
+            /// the output one per kept position.
+            pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                check_len("mean input", num_elements(&self.input_shape), input)?;
+                check_len("mean output", self.output_len(), output)
+            }
         }
         /// Calls `f(offset)` for every multi-index of `shape`, in row-major order,
         /// with `offset = sum(index[d] * stride[d])`.
@@ -895,8 +975,7 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
-            check_len("mean input", num_elements(&p.input_shape), input.len())?;
-            check_len("mean output", p.output_len(), output.len())?;
+            p.check(input.len(), output.len())?;
             if input.is_empty() || p.num_elements_in_axis <= 0 {
                 output.fill(0);
                 return Ok(());
