@@ -12,6 +12,7 @@ pub mod graph;
 pub mod kernel;
 pub mod op;
 pub mod program;
+pub mod shapes;
 pub mod stats;
 pub mod tensor;
 pub mod uses;
