@@ -5,7 +5,8 @@
 //! The element types are those TFLite-Micro's kernels take (tinyq is
 //! bit-exact with TFLM, so a graph TFLM cannot run means nothing here):
 //! float32 everywhere, int8 for every quantized op, int16 where TFLM has a
-//! 16-bit kernel, int32/bool for the data-movement ops. Which of these
+//! 16-bit kernel, int32 for arithmetic and data movement, bool where TFLM
+//! moves it. Which of these
 //! tinyq can *lower* is kernel selection's business; what a graph means is
 //! decided here, once.
 
@@ -420,6 +421,40 @@ impl<'g> Cx<'g> {
         ))
     }
 
+    /// Compares a convolution's output with `[n, OH, OW, oc]`, the window
+    /// formula applied to the input and a `kh`x`kw` filter.
+    #[allow(clippy::too_many_arguments)]
+    fn window_output(
+        &self,
+        n: usize,
+        oc: usize,
+        kh: usize,
+        kw: usize,
+        stride: Hw,
+        dilation: Hw,
+        padding: &Padding2D,
+    ) -> Result {
+        let (x, w, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        let (oh, ow) = self.window(x, Hw { h: kh, w: kw }, stride, dilation, padding)?;
+        let want = [n, oh, ow, oc];
+        if y.shape == want {
+            return Ok(());
+        }
+        let dilation = if dilation == (Hw { h: 1, w: 1 }) {
+            String::new()
+        } else {
+            format!(", dilation {dilation}")
+        };
+        Err(self.shape_err(format!(
+            "output {} but input {}, filter {}, stride {stride}{dilation}, padding {} give {}",
+            s(&y.shape),
+            s(&x.shape),
+            s(&w.shape),
+            pad_string(padding),
+            s(&want)
+        )))
+    }
+
     fn conv2d(&self, a: &Conv2D) -> Result {
         self.arity(2, 3)?;
         self.weighted_types(0)?;
@@ -447,26 +482,7 @@ impl<'g> Cx<'g> {
             )));
         }
         self.bias(oc)?;
-        let kernel = Hw { h: kh, w: kw };
-        let (oh, ow) = self.window(x, kernel, a.stride, a.dilation, &a.padding)?;
-        let want = [n, oh, ow, oc];
-        if y.shape != want {
-            let dilation = if a.dilation == (Hw { h: 1, w: 1 }) {
-                String::new()
-            } else {
-                format!(", dilation {}", a.dilation)
-            };
-            return Err(self.shape_err(format!(
-                "output {} but input {}, filter {}, stride {}{dilation}, padding {} give {}",
-                s(&y.shape),
-                s(&x.shape),
-                s(&w.shape),
-                a.stride,
-                pad_string(&a.padding),
-                s(&want)
-            )));
-        }
-        Ok(())
+        self.window_output(n, oc, kh, kw, a.stride, a.dilation, &a.padding)
     }
 
     fn depthwise(&self, a: &DepthwiseConv2D) -> Result {
@@ -509,26 +525,7 @@ impl<'g> Cx<'g> {
             ));
         }
         self.bias(oc)?;
-        let kernel = Hw { h: kh, w: kw };
-        let (oh, ow) = self.window(x, kernel, a.stride, a.dilation, &a.padding)?;
-        let want = [n, oh, ow, oc];
-        if y.shape != want {
-            let dilation = if a.dilation == (Hw { h: 1, w: 1 }) {
-                String::new()
-            } else {
-                format!(", dilation {}", a.dilation)
-            };
-            return Err(self.shape_err(format!(
-                "output {} but input {}, filter {}, stride {}{dilation}, padding {} give {}",
-                s(&y.shape),
-                s(&x.shape),
-                s(&w.shape),
-                a.stride,
-                pad_string(&a.padding),
-                s(&want)
-            )));
-        }
-        Ok(())
+        self.window_output(n, oc, kh, kw, a.stride, a.dilation, &a.padding)
     }
 
     fn fully_connected(&self, a: &FullyConnected) -> Result {
