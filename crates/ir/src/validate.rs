@@ -1,8 +1,34 @@
-//! Structural validation of a Graph. Passes and backends only see graphs
-//! that passed this check.
+//! Validation of a Graph. Passes and backends only see graphs that passed
+//! this check: first the structure (handles, single assignment, order,
+//! sizes, quantization parameters), then every op's arity, element types,
+//! operand quantization, attributes and output shape (`opcheck.rs`),
+//! so kernel selection can rely on them.
+
+use core::fmt;
 
 use crate::graph::{Graph, TensorId};
 use crate::tensor::DType;
+
+/// Where an op is, for messages: the operator of the model file it came
+/// from when known (what the user can look up in the file), then its graph
+/// position (what `inspect --ir` dumps show, `#` as in the structural
+/// errors): `model operator 5, op #3`, or `op #3` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpAt {
+    /// Position in `Graph::ops`.
+    pub index: usize,
+    /// `Op::origin`.
+    pub origin: Option<usize>,
+}
+
+impl fmt::Display for OpAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(k) = self.origin {
+            write!(f, "model operator {k}, ")?;
+        }
+        write!(f, "op #{}", self.index)
+    }
+}
 
 /// Why a graph is not well formed. Each variant names the tensor or op.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -45,11 +71,76 @@ pub enum ValidationError {
     },
     #[error("tensor {name:?}: {why}")]
     Quantization { name: String, why: String },
+    /// Too few or too many inputs or outputs.
+    #[error("{at} ({kind}): {why}")]
+    Arity {
+        at: OpAt,
+        kind: &'static str,
+        why: String,
+    },
+    /// An operand of an element type the op does not take, or not constant
+    /// where the op needs a constant.
+    #[error("{at} ({kind}): {why}")]
+    Type {
+        at: OpAt,
+        kind: &'static str,
+        why: String,
+    },
+    /// Shapes that do not fit together, or an output shape other than the
+    /// one the inputs and attributes give.
+    #[error("{at} ({kind}): {why}")]
+    Shape {
+        at: OpAt,
+        kind: &'static str,
+        why: String,
+    },
+    /// An attribute out of range (stride 0, an axis beyond the rank, a
+    /// permutation that is not one, a table of the wrong length).
+    #[error("{at} ({kind}): {why}")]
+    Attribute {
+        at: OpAt,
+        kind: &'static str,
+        why: String,
+    },
+    /// A zero-sized dimension the op cannot take (a kernel or channel
+    /// count of 0).
+    #[error("{at} ({kind}): {why}")]
+    ZeroSized {
+        at: OpAt,
+        kind: &'static str,
+        why: String,
+    },
+    /// Quantization an operand cannot have here (per-axis parameters on an
+    /// activation, a filter quantized along the wrong axis, a quantized
+    /// type without parameters).
+    #[error("{at} ({kind}): {why}")]
+    OperandQuantization {
+        at: OpAt,
+        kind: &'static str,
+        why: String,
+    },
 }
 
 /// Checks handles, single assignment, topological order, sizes and
-/// quantization parameters.
+/// quantization parameters, then each op against its kind. Linear in the
+/// number of ops and tensors: per-op work is per dimension, never per
+/// element.
 pub fn validate(graph: &Graph) -> Result<(), ValidationError> {
+    validate_structure(graph)?;
+    // Every handle is now known to exist, so the op checks can look up
+    // tensors without failing on a dangling one.
+    for (id, op) in graph.ops.iter() {
+        let at = OpAt {
+            index: id.index(),
+            origin: op.origin,
+        };
+        crate::opcheck::check_op(graph, at, op)?;
+    }
+    Ok(())
+}
+
+/// Handles, single assignment, topological order, sizes and quantization.
+fn validate_structure(graph: &Graph) -> Result<(), ValidationError> {
     let n = graph.tensors.len();
     let exists = |t: TensorId| t.index() < n;
     for &io in graph.inputs.iter().chain(&graph.outputs) {

@@ -1,0 +1,925 @@
+//! Per-op checks of [`crate::validate`]: arity, element types, operand
+//! quantization, attributes, zero-sized dimensions and the output shape
+//! TFLite derives from the inputs and attributes.
+//!
+//! The element types are those TFLite-Micro's kernels take (tinyq is
+//! bit-exact with TFLM, so a graph TFLM cannot run means nothing here):
+//! float32 everywhere, int8 for every quantized op, int16 where TFLM has a
+//! 16-bit kernel, int32 for arithmetic and data movement, bool where TFLM
+//! moves it. Which of these
+//! tinyq can *lower* is kernel selection's business; what a graph means is
+//! decided here, once.
+
+use tinyq_kernels::KernelError;
+use tinyq_kernels::shape::MAX_DIMS;
+use tinyq_kernels::slice::prepare_strided_slice;
+
+use crate::graph::Graph;
+use crate::op::{Conv2D, DepthwiseConv2D, FullyConnected, Hw, Op, OpKind, Padding2D, Pool2D};
+use crate::shapes::{self, BroadcastError, FcError, WindowError};
+use crate::tensor::{DType, Tensor, shape_string};
+use crate::validate::{OpAt, ValidationError};
+
+use DType::{Bool, F32, I8, I16, I32, I64, U8};
+
+/// Float or a quantized activation type with a TFLM kernel for most ops.
+const FLOAT_OR_QUANT: &[DType] = &[F32, I8, I16];
+/// Arithmetic and data movement: also int32.
+const NUMERIC: &[DType] = &[F32, I8, I16, I32];
+
+/// Checks one op of a structurally valid graph (every handle exists).
+pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), ValidationError> {
+    let cx = Cx { graph, op, at };
+    match &op.kind {
+        OpKind::Conv2D(a) => cx.conv2d(a),
+        OpKind::DepthwiseConv2D(a) => cx.depthwise(a),
+        OpKind::FullyConnected(a) => cx.fully_connected(a),
+        OpKind::AveragePool2D(a) | OpKind::MaxPool2D(a) => cx.pool(a),
+        OpKind::Add { .. }
+        | OpKind::Sub { .. }
+        | OpKind::Mul { .. }
+        | OpKind::Maximum
+        | OpKind::Minimum => cx.binary(),
+        OpKind::Softmax { .. } => cx.softmax(),
+        // TFLM's HARD_SWISH has no int16 kernel.
+        OpKind::HardSwish => cx.unary(&[F32, I8]),
+        OpKind::Logistic
+        | OpKind::Tanh
+        | OpKind::Relu
+        | OpKind::Relu6
+        | OpKind::ReluN1To1
+        | OpKind::LeakyRelu { .. } => cx.unary(FLOAT_OR_QUANT),
+        OpKind::Concatenation { axis, .. } => cx.concatenation(*axis),
+        OpKind::Mean { axes, keep_dims } => cx.mean(axes, *keep_dims),
+        OpKind::Pad { paddings } => cx.pad(paddings),
+        OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => cx.reshape_like(),
+        OpKind::Transpose { perm } => cx.transpose(perm),
+        OpKind::StridedSlice(s) => cx.strided_slice(s),
+        OpKind::Quantize => cx.quantize(),
+        OpKind::Dequantize => cx.dequantize(),
+        OpKind::Lut(l) => cx.lut(l.table.len()),
+    }
+}
+
+/// Which [`ValidationError`] variant a failure is.
+#[derive(Debug, Clone, Copy)]
+enum Problem {
+    Arity,
+    Type,
+    Shape,
+    Attribute,
+    ZeroSized,
+    Quantization,
+}
+
+type Result<T = (), E = ValidationError> = core::result::Result<T, E>;
+
+/// The op being checked.
+struct Cx<'g> {
+    graph: &'g Graph,
+    op: &'g Op,
+    at: OpAt,
+}
+
+/// `"f32, i8 or i16"`.
+fn one_of(dtypes: &[DType]) -> String {
+    match dtypes {
+        [] => String::new(),
+        [only] => only.name().to_owned(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(|d| d.name()).collect();
+            format!("{} or {}", init.join(", "), last.name())
+        }
+    }
+}
+
+fn s(shape: &[usize]) -> String {
+    shape_string(shape)
+}
+
+fn pad_string(p: &Padding2D) -> String {
+    format!("{},{},{},{}", p.top, p.bottom, p.left, p.right)
+}
+
+impl<'g> Cx<'g> {
+    fn fail(&self, problem: Problem, why: impl Into<String>) -> ValidationError {
+        let (at, kind, why) = (self.at, self.op.kind.name(), why.into());
+        match problem {
+            Problem::Arity => ValidationError::Arity { at, kind, why },
+            Problem::Type => ValidationError::Type { at, kind, why },
+            Problem::Shape => ValidationError::Shape { at, kind, why },
+            Problem::Attribute => ValidationError::Attribute { at, kind, why },
+            Problem::ZeroSized => ValidationError::ZeroSized { at, kind, why },
+            Problem::Quantization => ValidationError::OperandQuantization { at, kind, why },
+        }
+    }
+
+    fn shape_err(&self, why: impl Into<String>) -> ValidationError {
+        self.fail(Problem::Shape, why)
+    }
+
+    /// `min..=max` inputs and exactly one output (every op kind has one).
+    fn arity(&self, min: usize, max: usize) -> Result {
+        let n = self.op.inputs.len();
+        if n < min || n > max {
+            let want = match (min, max) {
+                (a, b) if a == b => format!("{a}"),
+                (a, usize::MAX) => format!("at least {a}"),
+                (a, b) if b == a + 1 => format!("{a} or {b}"),
+                (a, b) => format!("{a} to {b}"),
+            };
+            return Err(self.fail(Problem::Arity, format!("{n} inputs, expected {want}")));
+        }
+        let outputs = self.op.outputs.len();
+        if outputs != 1 {
+            return Err(self.fail(Problem::Arity, format!("{outputs} outputs, expected 1")));
+        }
+        Ok(())
+    }
+
+    fn input(&self, i: usize) -> Result<&'g Tensor> {
+        self.op
+            .inputs
+            .get(i)
+            .and_then(|&t| self.graph.tensors.get(t))
+            .ok_or_else(|| self.fail(Problem::Arity, format!("input {i} is missing")))
+    }
+
+    fn optional_input(&self, i: usize) -> Result<Option<&'g Tensor>> {
+        match self.op.inputs.get(i) {
+            Some(_) => self.input(i).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn output(&self) -> Result<&'g Tensor> {
+        self.op
+            .outputs
+            .first()
+            .and_then(|&t| self.graph.tensors.get(t))
+            .ok_or_else(|| self.fail(Problem::Arity, "the output is missing"))
+    }
+
+    /// The inputs, in order (their count already checked).
+    fn inputs(&self) -> Result<Vec<&'g Tensor>> {
+        (0..self.op.inputs.len()).map(|i| self.input(i)).collect()
+    }
+
+    fn dtype_in(&self, role: &str, t: &Tensor, allowed: &[DType]) -> Result {
+        if allowed.contains(&t.dtype) {
+            Ok(())
+        } else {
+            Err(self.fail(
+                Problem::Type,
+                format!(
+                    "{role} {:?} is {}, expected {}",
+                    t.name,
+                    t.dtype,
+                    one_of(allowed)
+                ),
+            ))
+        }
+    }
+
+    fn same_dtype(&self, role: &str, t: &Tensor, like_role: &str, like: &Tensor) -> Result {
+        if t.dtype == like.dtype {
+            Ok(())
+        } else {
+            Err(self.fail(
+                Problem::Type,
+                format!(
+                    "{role} {:?} is {} but {like_role} {:?} is {}",
+                    t.name, t.dtype, like.name, like.dtype
+                ),
+            ))
+        }
+    }
+
+    fn constant(&self, role: &str, t: &Tensor) -> Result {
+        if t.is_const() {
+            Ok(())
+        } else {
+            Err(self.fail(
+                Problem::Type,
+                format!("{role} {:?} must be constant in a quantized op", t.name),
+            ))
+        }
+    }
+
+    /// Activations take one scale and zero point; per-axis parameters
+    /// belong to filters and biases only.
+    fn per_tensor(&self, role: &str, t: &Tensor) -> Result {
+        match &t.quant {
+            Some(q) if q.is_per_axis() => Err(self.fail(
+                Problem::Quantization,
+                format!(
+                    "{role} {:?} has per-axis quantization ({} scales); only filters and biases may",
+                    t.name,
+                    q.scales.len()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Integer operands of QUANTIZE/DEQUANTIZE need parameters (8-bit ones
+    /// are already required to have them by the tensor check).
+    fn quantized(&self, role: &str, t: &Tensor) -> Result {
+        if t.quant.is_none() {
+            return Err(self.fail(
+                Problem::Quantization,
+                format!(
+                    "{role} {:?} is {} without quantization parameters",
+                    t.name, t.dtype
+                ),
+            ));
+        }
+        self.per_tensor(role, t)
+    }
+
+    fn same_shape(&self, role: &str, t: &Tensor, like_role: &str, like: &Tensor) -> Result {
+        if t.shape == like.shape {
+            Ok(())
+        } else {
+            Err(self.shape_err(format!(
+                "{role} {} but {like_role} {}: the shapes must be equal",
+                s(&t.shape),
+                s(&like.shape)
+            )))
+        }
+    }
+
+    fn rank4(&self, role: &str, t: &Tensor) -> Result<[usize; 4]> {
+        <[usize; 4]>::try_from(t.shape.as_slice()).map_err(|_| {
+            self.shape_err(format!(
+                "{role} {:?} has shape {}, expected 4 dimensions",
+                t.name,
+                s(&t.shape)
+            ))
+        })
+    }
+
+    /// The N-D kernels (broadcast, pad, mean, transpose, slice) stop at
+    /// [`MAX_DIMS`].
+    fn max_rank(&self, role: &str, t: &Tensor) -> Result {
+        if t.shape.len() <= MAX_DIMS {
+            Ok(())
+        } else {
+            Err(self.shape_err(format!(
+                "{role} {} has rank {}; {} supports at most {MAX_DIMS}",
+                s(&t.shape),
+                t.shape.len(),
+                self.op.kind.name()
+            )))
+        }
+    }
+
+    /// One input, one output, same element type from `allowed`, both
+    /// per-tensor quantized.
+    fn one_to_one(&self, allowed: &[DType]) -> Result<(&'g Tensor, &'g Tensor)> {
+        self.arity(1, 1)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        self.dtype_in("input", x, allowed)?;
+        self.same_dtype("output", y, "input", x)?;
+        self.per_tensor("input", x)?;
+        self.per_tensor("output", y)?;
+        Ok((x, y))
+    }
+
+    /// Element types and quantization of CONV_2D, DEPTHWISE_CONV_2D and
+    /// FULLY_CONNECTED: float32 throughout, or int8/int16 activations with
+    /// constant int8 weights (per-channel along `filter_axis`, the output
+    /// channels) and a constant int32 (int16: int32 or int64) bias.
+    fn weighted_types(&self, filter_axis: usize) -> Result {
+        let (x, w, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        let bias = self.optional_input(2)?;
+        self.dtype_in("input", x, FLOAT_OR_QUANT)?;
+        self.same_dtype("output", y, "input", x)?;
+        self.per_tensor("input", x)?;
+        self.per_tensor("output", y)?;
+        let (filter_type, bias_types): (DType, &[DType]) = match x.dtype {
+            F32 => (F32, &[F32]),
+            I16 => (I8, &[I32, I64]),
+            _ => (I8, &[I32]),
+        };
+        if w.dtype != filter_type {
+            return Err(self.fail(
+                Problem::Type,
+                format!(
+                    "filter {:?} is {}, but a {} input takes a {filter_type} filter",
+                    w.name, w.dtype, x.dtype
+                ),
+            ));
+        }
+        if let Some(b) = bias
+            && !bias_types.contains(&b.dtype)
+        {
+            return Err(self.fail(
+                Problem::Type,
+                format!(
+                    "bias {:?} is {}, but a {} input takes a {} bias",
+                    b.name,
+                    b.dtype,
+                    x.dtype,
+                    one_of(bias_types)
+                ),
+            ));
+        }
+        if x.dtype == F32 {
+            // Float weights may be computed (TFLite allows it); the
+            // quantizer insists on constants itself.
+            return Ok(());
+        }
+        self.constant("filter", w)?;
+        if let Some(b) = bias {
+            self.constant("bias", b)?;
+        }
+        if let Some(q) = &w.quant
+            && q.is_per_axis()
+            && q.axis != filter_axis
+        {
+            return Err(self.fail(
+                Problem::Quantization,
+                format!(
+                    "filter {:?} is quantized per channel along axis {}; {} needs axis {filter_axis} (output channels)",
+                    w.name,
+                    q.axis,
+                    self.op.kind.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Optional bias: one value per output channel.
+    fn bias(&self, channels: usize) -> Result {
+        if let Some(b) = self.optional_input(2)?
+            && b.num_elements() != Some(channels)
+        {
+            return Err(self.shape_err(format!(
+                "bias {:?} has shape {}, expected {channels} values (one per output channel)",
+                b.name,
+                s(&b.shape)
+            )));
+        }
+        Ok(())
+    }
+
+    fn strides(&self, stride: Hw, dilation: Option<Hw>) -> Result {
+        if stride.h == 0 || stride.w == 0 {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("stride {stride}: strides must be at least 1"),
+            ));
+        }
+        if let Some(d) = dilation
+            && (d.h == 0 || d.w == 0)
+        {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("dilation {d}: dilations must be at least 1"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Output height and width of a window op over NHWC `input`.
+    fn window(
+        &self,
+        input: &Tensor,
+        kernel: Hw,
+        stride: Hw,
+        dilation: Hw,
+        p: &Padding2D,
+    ) -> Result<(usize, usize)> {
+        let axis = |what: &str, n: usize, k: usize, st: usize, d: usize, before: usize, after| {
+            shapes::window_output(n, k, st, d, before, after).map_err(|e| match e {
+                WindowError::KernelTooLarge {
+                    padded,
+                    dilated_kernel,
+                } => self.shape_err(format!(
+                    "input {} padded by {} is {padded} {what}, smaller than the window's {dilated_kernel} (dilation included)",
+                    s(&input.shape),
+                    pad_string(p)
+                )),
+                WindowError::ZeroParameter => self.fail(
+                    Problem::ZeroSized,
+                    format!("window {kernel}, stride {stride}, dilation {dilation}: none may be 0"),
+                ),
+                WindowError::Overflow => {
+                    self.shape_err(format!("input {} and window {kernel} overflow", s(&input.shape)))
+                }
+            })
+        };
+        let (h, w) = (
+            input.shape.get(1).copied().unwrap_or(0),
+            input.shape.get(2).copied().unwrap_or(0),
+        );
+        Ok((
+            axis("high", h, kernel.h, stride.h, dilation.h, p.top, p.bottom)?,
+            axis("wide", w, kernel.w, stride.w, dilation.w, p.left, p.right)?,
+        ))
+    }
+
+    /// Compares a convolution's output with `[n, OH, OW, oc]`, the window
+    /// formula applied to the input and a `kh`x`kw` filter.
+    #[allow(clippy::too_many_arguments)]
+    fn window_output(
+        &self,
+        n: usize,
+        oc: usize,
+        kh: usize,
+        kw: usize,
+        stride: Hw,
+        dilation: Hw,
+        padding: &Padding2D,
+    ) -> Result {
+        let (x, w, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        let (oh, ow) = self.window(x, Hw { h: kh, w: kw }, stride, dilation, padding)?;
+        let want = [n, oh, ow, oc];
+        if y.shape == want {
+            return Ok(());
+        }
+        let dilation = if dilation == (Hw { h: 1, w: 1 }) {
+            String::new()
+        } else {
+            format!(", dilation {dilation}")
+        };
+        Err(self.shape_err(format!(
+            "output {} but input {}, filter {}, stride {stride}{dilation}, padding {} give {}",
+            s(&y.shape),
+            s(&x.shape),
+            s(&w.shape),
+            pad_string(padding),
+            s(&want)
+        )))
+    }
+
+    fn conv2d(&self, a: &Conv2D) -> Result {
+        self.arity(2, 3)?;
+        self.weighted_types(0)?;
+        let (x, w, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        let [n, _, _, c] = self.rank4("input", x)?;
+        let [oc, kh, kw, fc] = self.rank4("filter", w)?;
+        self.rank4("output", y)?;
+        self.strides(a.stride, Some(a.dilation))?;
+        if kh == 0 || kw == 0 || oc == 0 || fc == 0 || c == 0 {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                format!(
+                    "input {} and filter {} (OHWI): kernel size and channel counts must be at least 1",
+                    s(&x.shape),
+                    s(&w.shape)
+                ),
+            ));
+        }
+        // Grouped convolution: the filter sees `fc` channels per group.
+        if c % fc != 0 || oc % (c / fc) != 0 {
+            return Err(self.shape_err(format!(
+                "input {} has {c} channels and filter {} (OHWI) {fc} per group: {c} must be a multiple of {fc} and the {oc} output channels a multiple of the groups",
+                s(&x.shape),
+                s(&w.shape)
+            )));
+        }
+        self.bias(oc)?;
+        self.window_output(n, oc, kh, kw, a.stride, a.dilation, &a.padding)
+    }
+
+    fn depthwise(&self, a: &DepthwiseConv2D) -> Result {
+        self.arity(2, 3)?;
+        self.weighted_types(3)?;
+        let (x, w, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        let [n, _, _, c] = self.rank4("input", x)?;
+        let [one, kh, kw, oc] = self.rank4("filter", w)?;
+        self.rank4("output", y)?;
+        self.strides(a.stride, Some(a.dilation))?;
+        if one != 1 {
+            return Err(self.shape_err(format!("filter {} must be [1,KH,KW,C*M]", s(&w.shape))));
+        }
+        if kh == 0 || kw == 0 || oc == 0 || c == 0 {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                format!(
+                    "input {} and filter {}: kernel size and channel counts must be at least 1",
+                    s(&x.shape),
+                    s(&w.shape)
+                ),
+            ));
+        }
+        if oc % c != 0 {
+            return Err(self.shape_err(format!(
+                "filter {} has {oc} channels, not a multiple of the input's {c} (input {})",
+                s(&w.shape),
+                s(&x.shape)
+            )));
+        }
+        if a.depth_multiplier != oc / c {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!(
+                    "depth_multiplier {} but filter {} over {c} input channels gives {}",
+                    a.depth_multiplier,
+                    s(&w.shape),
+                    oc / c
+                ),
+            ));
+        }
+        self.bias(oc)?;
+        self.window_output(n, oc, kh, kw, a.stride, a.dilation, &a.padding)
+    }
+
+    fn fully_connected(&self, a: &FullyConnected) -> Result {
+        self.arity(2, 3)?;
+        self.weighted_types(0)?;
+        let (x, w, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        let [units, depth] = <[usize; 2]>::try_from(w.shape.as_slice()).map_err(|_| {
+            self.shape_err(format!(
+                "filter {:?} has shape {}, expected [units, depth]",
+                w.name,
+                s(&w.shape)
+            ))
+        })?;
+        if units == 0 || depth == 0 {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                format!(
+                    "filter {} (units, depth): both must be at least 1",
+                    s(&w.shape)
+                ),
+            ));
+        }
+        self.bias(units)?;
+        let want = shapes::fully_connected(&x.shape, units, depth, a.keep_num_dims).map_err(
+            |e| match e {
+                FcError::NotMultiple { elements } => self.shape_err(format!(
+                    "input {} has {elements} elements, not a multiple of the depth {depth} of filter {}",
+                    s(&x.shape),
+                    s(&w.shape)
+                )),
+                FcError::LastDim { .. } => self.shape_err(format!(
+                    "keep_num_dims needs the last dimension of input {} to be the depth {depth} of filter {}",
+                    s(&x.shape),
+                    s(&w.shape)
+                )),
+                FcError::ZeroDepth | FcError::Overflow => {
+                    self.shape_err(format!("input {} overflows", s(&x.shape)))
+                }
+            },
+        )?;
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but input {}, filter {}, keep_num_dims={} give {}",
+                s(&y.shape),
+                s(&x.shape),
+                s(&w.shape),
+                a.keep_num_dims,
+                s(&want)
+            )));
+        }
+        Ok(())
+    }
+
+    fn pool(&self, a: &Pool2D) -> Result {
+        let (x, y) = self.one_to_one(FLOAT_OR_QUANT)?;
+        let [n, _, _, c] = self.rank4("input", x)?;
+        self.rank4("output", y)?;
+        if a.filter.h == 0 || a.filter.w == 0 {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                format!("window {}: both sizes must be at least 1", a.filter),
+            ));
+        }
+        self.strides(a.stride, None)?;
+        let one = Hw { h: 1, w: 1 };
+        let (oh, ow) = self.window(x, a.filter, a.stride, one, &a.padding)?;
+        let want = [n, oh, ow, c];
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but input {}, window {}, stride {}, padding {} give {}",
+                s(&y.shape),
+                s(&x.shape),
+                a.filter,
+                a.stride,
+                pad_string(&a.padding),
+                s(&want)
+            )));
+        }
+        Ok(())
+    }
+
+    fn binary(&self) -> Result {
+        self.arity(2, 2)?;
+        let (a, b, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        self.dtype_in("input 0", a, NUMERIC)?;
+        self.same_dtype("input 1", b, "input 0", a)?;
+        self.same_dtype("output", y, "input 0", a)?;
+        self.per_tensor("input 0", a)?;
+        self.per_tensor("input 1", b)?;
+        self.per_tensor("output", y)?;
+        let want = shapes::broadcast(&a.shape, &b.shape).map_err(|e| match e {
+            BroadcastError::RankTooHigh(rank) => self.shape_err(format!(
+                "inputs {} and {} have rank {rank}; broadcasting supports at most {MAX_DIMS}",
+                s(&a.shape),
+                s(&b.shape)
+            )),
+            BroadcastError::Incompatible => self.shape_err(format!(
+                "inputs {} and {} do not broadcast (aligned from the right, sizes must be equal or 1)",
+                s(&a.shape),
+                s(&b.shape)
+            )),
+        })?;
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but inputs {} and {} broadcast to {}",
+                s(&y.shape),
+                s(&a.shape),
+                s(&b.shape),
+                s(&want)
+            )));
+        }
+        Ok(())
+    }
+
+    fn softmax(&self) -> Result {
+        self.arity(1, 1)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        // TFLM: float, int8 to int8 or int16, int16 to int16.
+        let ok = matches!(
+            (x.dtype, y.dtype),
+            (F32, F32) | (I8, I8) | (I8, I16) | (I16, I16)
+        );
+        if !ok {
+            return Err(self.fail(
+                Problem::Type,
+                format!(
+                    "{} to {}: SOFTMAX maps f32 to f32, i8 to i8 or i16, i16 to i16",
+                    x.dtype, y.dtype
+                ),
+            ));
+        }
+        self.per_tensor("input", x)?;
+        self.per_tensor("output", y)?;
+        if x.shape.is_empty() {
+            return Err(self.shape_err("input is a scalar; SOFTMAX needs rank 1 or more"));
+        }
+        self.same_shape("output", y, "input", x)
+    }
+
+    fn unary(&self, allowed: &[DType]) -> Result {
+        let (x, y) = self.one_to_one(allowed)?;
+        self.same_shape("output", y, "input", x)
+    }
+
+    fn concatenation(&self, axis: usize) -> Result {
+        self.arity(1, usize::MAX)?;
+        let y = self.output()?;
+        let inputs = self.inputs()?;
+        self.dtype_in("output", y, &[F32, I8, I16, I32, I64, Bool])?;
+        self.per_tensor("output", y)?;
+        let rank = y.shape.len();
+        if axis >= rank {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!(
+                    "axis {axis} is out of range for output {} of rank {rank}",
+                    s(&y.shape)
+                ),
+            ));
+        }
+        let mut along = 0usize;
+        for (i, t) in inputs.iter().enumerate() {
+            let role = format!("input {i}");
+            self.same_dtype(&role, t, "output", y)?;
+            self.per_tensor(&role, t)?;
+            let fits = t.shape.len() == rank
+                && t.shape
+                    .iter()
+                    .zip(&y.shape)
+                    .enumerate()
+                    .all(|(d, (a, b))| d == axis || a == b);
+            if !fits {
+                return Err(self.shape_err(format!(
+                    "input {i} {} does not fit output {} off axis {axis}",
+                    s(&t.shape),
+                    s(&y.shape)
+                )));
+            }
+            along = along
+                .checked_add(t.shape[axis])
+                .ok_or_else(|| self.shape_err("the inputs' sizes along the axis overflow"))?;
+        }
+        if along != y.shape[axis] {
+            return Err(self.shape_err(format!(
+                "inputs add up to {along} along axis {axis}, but output {} has {}",
+                s(&y.shape),
+                y.shape[axis]
+            )));
+        }
+        Ok(())
+    }
+
+    fn mean(&self, axes: &[usize], keep_dims: bool) -> Result {
+        let (x, y) = self.one_to_one(FLOAT_OR_QUANT)?;
+        self.max_rank("input", x)?;
+        let rank = x.shape.len();
+        // The IR keeps axes sorted and distinct (import normalizes them).
+        let sorted = axes.windows(2).all(|w| w[0] < w[1]);
+        if !sorted || axes.iter().any(|&a| a >= rank) {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("axes {axes:?} must be sorted, distinct and below the input's rank {rank}"),
+            ));
+        }
+        let want = shapes::reduced(&x.shape, axes, keep_dims);
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but input {} reduced over axes {axes:?} (keep_dims={keep_dims}) gives {}",
+                s(&y.shape),
+                s(&x.shape),
+                s(&want)
+            )));
+        }
+        Ok(())
+    }
+
+    fn pad(&self, paddings: &[(usize, usize)]) -> Result {
+        self.arity(1, 2)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        self.dtype_in("input", x, NUMERIC)?;
+        self.same_dtype("output", y, "input", x)?;
+        self.per_tensor("input", x)?;
+        self.per_tensor("output", y)?;
+        // PADV2's pad value: one element of the data's type.
+        if let Some(v) = self.optional_input(1)? {
+            self.same_dtype("pad value", v, "input", x)?;
+            self.per_tensor("pad value", v)?;
+            if v.num_elements() != Some(1) {
+                return Err(self.shape_err(format!(
+                    "pad value {:?} has shape {}, expected a single value",
+                    v.name,
+                    s(&v.shape)
+                )));
+            }
+        }
+        self.max_rank("input", x)?;
+        if paddings.len() != x.shape.len() {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!(
+                    "{} (before, after) pairs for input {} of rank {}",
+                    paddings.len(),
+                    s(&x.shape),
+                    x.shape.len()
+                ),
+            ));
+        }
+        let want = shapes::padded(&x.shape, paddings)
+            .ok_or_else(|| self.shape_err(format!("input {} padded overflows", s(&x.shape))))?;
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but input {} padded by {paddings:?} gives {}",
+                s(&y.shape),
+                s(&x.shape),
+                s(&want)
+            )));
+        }
+        Ok(())
+    }
+
+    fn reshape_like(&self) -> Result {
+        self.arity(1, 1)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        self.same_dtype("output", y, "input", x)?;
+        self.per_tensor("input", x)?;
+        self.per_tensor("output", y)?;
+        if x.num_elements() != y.num_elements() {
+            return Err(self.shape_err(format!(
+                "output {} but input {}: the element counts differ",
+                s(&y.shape),
+                s(&x.shape)
+            )));
+        }
+        match self.op.kind {
+            OpKind::Squeeze if shapes::dropped_ones(&x.shape, &y.shape).is_none() => Err(self
+                .shape_err(format!(
+                    "output {} is not input {} with size-1 dimensions removed",
+                    s(&y.shape),
+                    s(&x.shape)
+                ))),
+            OpKind::ExpandDims if shapes::dropped_ones(&y.shape, &x.shape) != Some(1) => Err(self
+                .shape_err(format!(
+                    "output {} is not input {} with one size-1 dimension inserted",
+                    s(&y.shape),
+                    s(&x.shape)
+                ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn transpose(&self, perm: &[usize]) -> Result {
+        let (x, y) = self.one_to_one(NUMERIC)?;
+        self.max_rank("input", x)?;
+        let want = shapes::permuted(&x.shape, perm).ok_or_else(|| {
+            self.fail(
+                Problem::Attribute,
+                format!(
+                    "perm {perm:?} is not a permutation of the {} dimensions of input {}",
+                    x.shape.len(),
+                    s(&x.shape)
+                ),
+            )
+        })?;
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but input {} permuted by {perm:?} gives {}",
+                s(&y.shape),
+                s(&x.shape),
+                s(&want)
+            )));
+        }
+        Ok(())
+    }
+
+    fn strided_slice(&self, a: &crate::op::StridedSlice) -> Result {
+        let (x, y) = self.one_to_one(&[F32, I8, I16, I32, Bool])?;
+        self.max_rank("input", x)?;
+        // The kernels' own resolution of begin/end/masks: the shape lowering
+        // will use, so the two cannot disagree.
+        let (_, shape) = prepare_strided_slice(
+            &x.shape,
+            &a.begin,
+            &a.end,
+            &a.strides,
+            a.begin_mask,
+            a.end_mask,
+            a.ellipsis_mask,
+            a.new_axis_mask,
+            a.shrink_axis_mask,
+            a.offset,
+        )
+        .map_err(|e| {
+            let why = match e {
+                KernelError::InvalidParams(why) => why.to_owned(),
+                other => other.to_string(),
+            };
+            self.fail(
+                Problem::Attribute,
+                format!("{why} (input {}, {})", s(&x.shape), self.op.kind),
+            )
+        })?;
+        let want = shape.as_slice();
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but slicing input {} gives {}",
+                s(&y.shape),
+                s(&x.shape),
+                s(want)
+            )));
+        }
+        Ok(())
+    }
+
+    fn quantize(&self) -> Result {
+        self.arity(1, 1)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        self.dtype_in("input", x, &[F32, I8, U8, I16])?;
+        self.dtype_in("output", y, &[I8, U8, I16])?;
+        if x.dtype != F32 {
+            self.quantized("input", x)?;
+        }
+        self.quantized("output", y)?;
+        self.same_shape("output", y, "input", x)
+    }
+
+    fn dequantize(&self) -> Result {
+        self.arity(1, 1)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        self.dtype_in("input", x, &[I8, U8, I16])?;
+        self.dtype_in("output", y, &[F32])?;
+        self.quantized("input", x)?;
+        self.same_shape("output", y, "input", x)
+    }
+
+    fn lut(&self, table_len: usize) -> Result {
+        self.arity(1, 1)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        if !x.dtype.is_8bit() || !y.dtype.is_8bit() {
+            return Err(self.fail(
+                Problem::Type,
+                format!(
+                    "{} to {}: a LUT maps 8-bit codes to 8-bit codes",
+                    x.dtype, y.dtype
+                ),
+            ));
+        }
+        self.per_tensor("input", x)?;
+        self.per_tensor("output", y)?;
+        if table_len != 256 {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("the table has {table_len} entries, expected 256 (one per input code)"),
+            ));
+        }
+        self.same_shape("output", y, "input", x)
+    }
+}

@@ -1,0 +1,296 @@
+//! Output shapes of ops as TFLite derives them from the input shapes and
+//! attributes, for [`crate::validate`]. Everything here works per
+//! dimension, never per element, and reports overflow instead of wrapping.
+
+use tinyq_kernels::shape::{MAX_DIMS, broadcast_shape, pad_shape};
+
+/// Why a windowed op (convolution, pooling) has no output size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowError {
+    /// Kernel, stride or dilation is 0.
+    ZeroParameter,
+    /// The padded input is smaller than the dilated kernel.
+    KernelTooLarge {
+        padded: usize,
+        dilated_kernel: usize,
+    },
+    /// A size overflows `usize`.
+    Overflow,
+}
+
+/// Output size along one spatial axis of a windowed op with explicit
+/// padding: `(input + before + after - dilated_kernel) / stride + 1`,
+/// where `dilated_kernel = (kernel - 1) * dilation + 1`. SAME/VALID were
+/// resolved to `before`/`after` at import, so this is the one formula.
+pub fn window_output(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    before: usize,
+    after: usize,
+) -> Result<usize, WindowError> {
+    if kernel == 0 || stride == 0 || dilation == 0 {
+        return Err(WindowError::ZeroParameter);
+    }
+    let dilated_kernel = (kernel - 1)
+        .checked_mul(dilation)
+        .and_then(|k| k.checked_add(1))
+        .ok_or(WindowError::Overflow)?;
+    let padded = input
+        .checked_add(before)
+        .and_then(|p| p.checked_add(after))
+        .ok_or(WindowError::Overflow)?;
+    let span = padded
+        .checked_sub(dilated_kernel)
+        .ok_or(WindowError::KernelTooLarge {
+            padded,
+            dilated_kernel,
+        })?;
+    // `span / stride < usize::MAX` because stride >= 1 and span < usize::MAX
+    // (dilated_kernel >= 1).
+    Ok(span / stride + 1)
+}
+
+/// Why two shapes do not broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BroadcastError {
+    /// A rank above what the broadcasting kernels handle ([`MAX_DIMS`]).
+    RankTooHigh(usize),
+    /// Some dimension pair is neither equal nor has a 1.
+    Incompatible,
+}
+
+/// TFLite (NumPy) broadcasting: align on the right, each pair of sizes
+/// equal or one of them 1. The result has the larger rank. Uses the
+/// kernels' own rule so validation and lowering cannot disagree.
+pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, BroadcastError> {
+    let rank = a.len().max(b.len());
+    let pa = pad_shape(a).map_err(|_| BroadcastError::RankTooHigh(rank))?;
+    let pb = pad_shape(b).map_err(|_| BroadcastError::RankTooHigh(rank))?;
+    let out = broadcast_shape(&pa, &pb).map_err(|_| BroadcastError::Incompatible)?;
+    Ok(out[MAX_DIMS - rank..].to_vec())
+}
+
+/// How many size-1 dimensions `longer` loses to become `shorter` when only
+/// size-1 dimensions may be dropped (SQUEEZE), or `None` when it cannot.
+/// EXPAND_DIMS is the reverse with exactly one.
+pub fn dropped_ones(longer: &[usize], shorter: &[usize]) -> Option<usize> {
+    let mut kept = shorter.iter().peekable();
+    let mut dropped = 0;
+    for &d in longer {
+        // Greedy matching is exact: only 1s may be skipped, and a skipped 1
+        // is interchangeable with a matched one.
+        if kept.peek() == Some(&&d) {
+            kept.next();
+        } else if d == 1 {
+            dropped += 1;
+        } else {
+            return None;
+        }
+    }
+    kept.next().is_none().then_some(dropped)
+}
+
+/// MEAN's output: the reduced axes dropped, or kept as 1 with `keep_dims`.
+/// `axes` must be valid (in range); duplicates do not matter.
+pub fn reduced(input: &[usize], axes: &[usize], keep_dims: bool) -> Vec<usize> {
+    input
+        .iter()
+        .enumerate()
+        .filter_map(|(d, &n)| match (axes.contains(&d), keep_dims) {
+            (false, _) => Some(n),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect()
+}
+
+/// PAD's output: `before + input + after` per dimension; `None` on overflow
+/// or when there is not one pair per dimension.
+pub fn padded(input: &[usize], paddings: &[(usize, usize)]) -> Option<Vec<usize>> {
+    if paddings.len() != input.len() {
+        return None;
+    }
+    input
+        .iter()
+        .zip(paddings)
+        .map(|(&n, &(before, after))| n.checked_add(before)?.checked_add(after))
+        .collect()
+}
+
+/// True when `perm` is a permutation of `0..rank`.
+pub fn is_permutation(perm: &[usize], rank: usize) -> bool {
+    if perm.len() != rank {
+        return false;
+    }
+    // A bit set: ranks are small (validation caps them at MAX_DIMS first).
+    let mut seen = 0u128;
+    perm.iter().all(|&p| {
+        let fresh = p < rank && p < 128 && seen & (1 << p) == 0;
+        if fresh {
+            seen |= 1 << p;
+        }
+        fresh
+    })
+}
+
+/// TRANSPOSE's output: `output[i] = input[perm[i]]`; `None` unless `perm`
+/// is a permutation of the input's dimensions.
+pub fn permuted(input: &[usize], perm: &[usize]) -> Option<Vec<usize>> {
+    if !is_permutation(perm, input.len()) {
+        return None;
+    }
+    perm.iter().map(|&p| input.get(p).copied()).collect()
+}
+
+/// Why FULLY_CONNECTED has no output shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FcError {
+    /// The input's element count is not a multiple of the filter's depth.
+    NotMultiple { elements: usize },
+    /// `keep_num_dims` needs the input's last dimension to be the depth.
+    LastDim { last: Option<usize> },
+    /// The filter's depth is 0.
+    ZeroDepth,
+    /// The input's size overflows.
+    Overflow,
+}
+
+/// FULLY_CONNECTED's output for a `[units, depth]` filter:
+/// with `keep_num_dims` the input's shape with its last dimension (which
+/// must be `depth`) replaced by `units`, else `[elements / depth, units]`.
+pub fn fully_connected(
+    input: &[usize],
+    units: usize,
+    depth: usize,
+    keep_num_dims: bool,
+) -> Result<Vec<usize>, FcError> {
+    let elements = input
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or(FcError::Overflow)?;
+    let batches = elements.checked_div(depth).ok_or(FcError::ZeroDepth)?;
+    if elements % depth != 0 {
+        return Err(FcError::NotMultiple { elements });
+    }
+    if !keep_num_dims {
+        return Ok(vec![batches, units]);
+    }
+    match input.split_last() {
+        Some((&last, outer)) if last == depth => {
+            let mut out = outer.to_vec();
+            out.push(units);
+            Ok(out)
+        }
+        other => Err(FcError::LastDim {
+            last: other.map(|(&l, _)| l),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_sizes() {
+        // VALID 3x3 on 10: 8; SAME (1,1): 10; stride 2 SAME (0,1) on 28: 14.
+        assert_eq!(window_output(10, 3, 1, 1, 0, 0), Ok(8));
+        assert_eq!(window_output(10, 3, 1, 1, 1, 1), Ok(10));
+        assert_eq!(window_output(28, 3, 2, 1, 0, 1), Ok(14));
+        // Dilation 2 makes a 3-tap kernel 5 wide.
+        assert_eq!(window_output(10, 3, 1, 2, 0, 0), Ok(6));
+        // Floor division: the last partial window is dropped.
+        assert_eq!(window_output(6, 3, 2, 1, 0, 0), Ok(2));
+        assert_eq!(
+            window_output(2, 3, 1, 1, 0, 0),
+            Err(WindowError::KernelTooLarge {
+                padded: 2,
+                dilated_kernel: 3
+            })
+        );
+        assert_eq!(window_output(0, 1, 1, 1, 0, 0), Err(window_too_large(0, 1)));
+        assert_eq!(
+            window_output(1, 0, 1, 1, 0, 0),
+            Err(WindowError::ZeroParameter)
+        );
+        assert_eq!(
+            window_output(1, 1, 0, 1, 0, 0),
+            Err(WindowError::ZeroParameter)
+        );
+        assert_eq!(
+            window_output(usize::MAX, 1, 1, 1, 1, 0),
+            Err(WindowError::Overflow)
+        );
+        assert_eq!(
+            window_output(4, usize::MAX, 1, 2, 0, 0),
+            Err(WindowError::Overflow)
+        );
+    }
+
+    fn window_too_large(padded: usize, dilated_kernel: usize) -> WindowError {
+        WindowError::KernelTooLarge {
+            padded,
+            dilated_kernel,
+        }
+    }
+
+    #[test]
+    fn broadcasting() {
+        assert_eq!(broadcast(&[2, 1, 4], &[3, 1]), Ok(vec![2, 3, 4]));
+        assert_eq!(broadcast(&[], &[5]), Ok(vec![5]));
+        assert_eq!(broadcast(&[0, 4], &[1, 4]), Ok(vec![0, 4]));
+        assert_eq!(
+            broadcast(&[2, 3], &[3, 3]),
+            Err(BroadcastError::Incompatible)
+        );
+        assert_eq!(
+            broadcast(&[1; 7], &[1]),
+            Err(BroadcastError::RankTooHigh(7))
+        );
+    }
+
+    #[test]
+    fn squeeze_and_expand() {
+        assert_eq!(dropped_ones(&[1, 4, 1, 6], &[1, 4, 6]), Some(1));
+        assert_eq!(dropped_ones(&[1, 4, 1, 6], &[4, 6]), Some(2));
+        assert_eq!(dropped_ones(&[4, 6], &[4, 6]), Some(0));
+        assert_eq!(dropped_ones(&[4, 6], &[6, 4]), None);
+        assert_eq!(dropped_ones(&[4, 2, 3], &[4, 6]), None);
+        assert_eq!(dropped_ones(&[4], &[4, 1]), None);
+    }
+
+    #[test]
+    fn reductions_pads_permutations() {
+        assert_eq!(reduced(&[1, 4, 4, 8], &[1, 2], true), vec![1, 1, 1, 8]);
+        assert_eq!(reduced(&[1, 4, 4, 8], &[1, 2], false), vec![1, 8]);
+        assert_eq!(padded(&[1, 2], &[(0, 0), (1, 2)]), Some(vec![1, 5]));
+        assert_eq!(padded(&[1, 2], &[(0, 0)]), None);
+        assert_eq!(padded(&[usize::MAX], &[(0, 1)]), None);
+        assert_eq!(permuted(&[2, 3, 4], &[2, 0, 1]), Some(vec![4, 2, 3]));
+        assert_eq!(permuted(&[2, 3, 4], &[0, 0, 1]), None);
+        assert_eq!(permuted(&[2, 3, 4], &[0, 1]), None);
+        assert_eq!(permuted(&[2, 3], &[0, 200]), None);
+        assert!(is_permutation(&[], 0));
+    }
+
+    #[test]
+    fn fully_connected_shapes() {
+        assert_eq!(
+            fully_connected(&[1, 4, 4, 2], 10, 32, false),
+            Ok(vec![1, 10])
+        );
+        assert_eq!(fully_connected(&[3, 12], 8, 12, false), Ok(vec![3, 8]));
+        assert_eq!(fully_connected(&[1, 6, 12], 8, 12, true), Ok(vec![1, 6, 8]));
+        assert_eq!(
+            fully_connected(&[1, 6, 12], 8, 10, false),
+            Err(FcError::NotMultiple { elements: 72 })
+        );
+        assert_eq!(
+            fully_connected(&[2, 6], 8, 12, true),
+            Err(FcError::LastDim { last: Some(6) })
+        );
+        assert_eq!(fully_connected(&[12], 8, 0, false), Err(FcError::ZeroDepth));
+    }
+}
