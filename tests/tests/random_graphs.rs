@@ -585,6 +585,16 @@ fn apply(b: &mut Builder, step: &Step) {
                 let q = if step.c & 3 == 3 { step.q } else { b.q(x) };
                 let y = b.tensor(target, q);
                 let kind = kinds[usize::from(step.c >> (2 + 2 * i)) % 3].clone();
+                // SQUEEZE and EXPAND_DIMS only where they mean that shape
+                // change (the validator holds them to it); RESHAPE elsewhere.
+                let (from, to) = (b.shape(x), b.shape(y));
+                let kind = match kind {
+                    OpKind::Squeeze if is_squeeze(&from, &to) => OpKind::Squeeze,
+                    OpKind::ExpandDims if is_squeeze(&to, &from) && to.len() == from.len() + 1 => {
+                        OpKind::ExpandDims
+                    }
+                    _ => OpKind::Reshape,
+                };
                 b.op(kind, vec![x], y);
                 x = y;
             }
@@ -807,4 +817,20 @@ fn optimized_graphs_compute_the_same_bytes() {
     for (name, n) in names.iter().zip(&fired) {
         assert!(*n > 0, "pass {name} never fired over {cases} random graphs");
     }
+}
+
+/// True when `to` is `from` with some size-1 dimensions dropped (at least one).
+fn is_squeeze(from: &[usize], to: &[usize]) -> bool {
+    if to.len() >= from.len() {
+        return false;
+    }
+    let mut rest = to.iter().peekable();
+    for &d in from {
+        if rest.peek() == Some(&&d) {
+            rest.next();
+        } else if d != 1 {
+            return false;
+        }
+    }
+    rest.next().is_none()
 }
