@@ -4,6 +4,7 @@
 
 use tinyq_interp::Interpreter;
 use tinyq_ir::{DType, Graph, Program};
+use tinyq_opt::LowerOptions;
 
 /// A tiny deterministic generator (xorshift64*), so a failure reproduces
 /// from its seed without any test framework.
@@ -88,8 +89,12 @@ pub fn compare(
     seed: u64,
     random: usize,
 ) -> Result<Verdict, String> {
-    let before = match tinyq_opt::lower(reference) {
-        Ok(p) => p,
+    // The reference is lowered plainly, one kernel per op; the optimized
+    // graph with lowering's own rewrites (zero points folded into biases,
+    // 1x1 convolutions as matrix multiplies, concatenations in place), so
+    // those are compared too.
+    let before = match tinyq_opt::lower_with(reference, LowerOptions::none()) {
+        Ok((p, _)) => p,
         Err(e) => return Ok(Verdict::ReferenceFails(e.to_string())),
     };
     let after = tinyq_opt::lower(optimized)
