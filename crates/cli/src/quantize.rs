@@ -34,6 +34,9 @@ pub fn quantize_graph(
         )));
     }
     let samples = read_float_inputs(&read.graph, choice.calibration, 1.0)?;
+    for w in tinyq_quant::calibrate::calibration_warnings(&read.graph, &samples) {
+        eprintln!("warning: {}: {w}", choice.calibration.display());
+    }
     let options = QuantOptions {
         method: match choice.method {
             CalibrationMethod::Minmax => Method::MinMax,

@@ -47,9 +47,10 @@ pub fn split_samples(
         if n == 0 {
             return Err(err(format!("array {k} holds no samples")));
         }
-        if let Some(bad) = array.iter().position(|v| !v.is_finite()) {
+        if let Some((bad, v)) = crate::npy::first_non_finite(array.iter()) {
             return Err(err(format!(
-                "array {k} holds a non-finite value (NaN or infinity) at flat index {bad}"
+                "array {k} (input {:?}) holds {v} at flat index {bad}; calibration and quantized inputs must be finite",
+                t.name
             )));
         }
         match n_samples {
@@ -71,6 +72,28 @@ pub fn split_samples(
     Ok((0..n)
         .map(|i| per_input.iter().map(|samples| samples[i].clone()).collect())
         .collect())
+}
+
+/// One warning per calibration array that cannot calibrate its input: all
+/// zeros, or one constant value (the observed range is then a single
+/// point). Names the input.
+pub fn calibration_warnings(graph: &Graph, arrays: &[ArrayD<f32>]) -> Vec<String> {
+    arrays
+        .iter()
+        .zip(&graph.inputs)
+        .filter_map(|(array, &id)| {
+            let name = &graph.tensor(id).name;
+            let first = *array.iter().next()?;
+            if !array.iter().all(|&v| v == first) {
+                return None;
+            }
+            Some(if first == 0.0 {
+                format!("calibration data for input {name:?} is all zeros; its quantization range will be degenerate (give representative inputs)")
+            } else {
+                format!("calibration data for input {name:?} is constant ({first}); its quantization range will be degenerate (give representative inputs)")
+            })
+        })
+        .collect()
 }
 
 /// True when `a` and `b` are equal after dropping their size-1 dimensions
