@@ -13,8 +13,11 @@ use tinyq_ir::Graph;
 /// still happen).
 pub const RUN_ELEMENTS: usize = 1 << 20;
 
-/// The fuzz targets, by the name of their `fuzz/regressions/` directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: its name (its `fuzz/regressions/` directory) and entry point.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// The fuzz targets.
+pub const TARGETS: &[Target] = &[
     ("read_model", read_model),
     ("read_npy", read_npy),
     ("pipeline", pipeline),
