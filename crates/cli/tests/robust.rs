@@ -227,3 +227,88 @@ fn ordinary_models_have_no_overflow_warning() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("accumulator"), "{err}");
 }
+
+/// An int8 FULLY_CONNECTED layer with `k` inputs (zero point -128) and
+/// weights of 127: its accumulator reaches `k · 127 · 255`, above int32
+/// from k = 66,312 on.
+fn wide_fc(k: usize) -> Vec<u8> {
+    use tinyq_ir::op::FullyConnected;
+    use tinyq_ir::{Activation, DType, Graph, Op, OpKind, Quantization, Tensor};
+    let mut g = Graph::new();
+    let mut input = Tensor::new("in", vec![1, k], DType::I8);
+    input.quant = Some(Quantization::per_tensor(0.1, -128));
+    let input = g.tensors.push(input);
+    let mut w = Tensor::new("w", vec![1, k], DType::I8);
+    w.quant = Some(Quantization::per_tensor(0.01, 0));
+    w.data = Some(vec![127u8; k]);
+    let w = g.tensors.push(w);
+    let mut b = Tensor::new("b", vec![1], DType::I32);
+    b.quant = Some(Quantization::per_tensor(0.001, 0));
+    b.data = Some(vec![0; 4]);
+    let b = g.tensors.push(b);
+    let mut out = Tensor::new("logits", vec![1, 1], DType::I8);
+    out.quant = Some(Quantization::per_tensor(1.0, 0));
+    let out = g.tensors.push(out);
+    g.ops.push(Op {
+        kind: OpKind::FullyConnected(FullyConnected {
+            keep_num_dims: false,
+            activation: Activation::None,
+        }),
+        inputs: vec![input, w, b],
+        outputs: vec![out],
+        origin: Some(0),
+    });
+    g.inputs = vec![input];
+    g.outputs = vec![out];
+    tinyq_tflite::write(&g).expect("writable")
+}
+
+#[test]
+fn overflowing_layers_warn_or_fail_with_deny_overflow() {
+    let safe = write("safe_fc.tflite", &wide_fc(66_311));
+    let out = tinyq(&[
+        "compile",
+        &safe,
+        "--emit",
+        "c",
+        "--out",
+        s(&scratch("safe")),
+        "--deny-overflow",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !err.contains("accumulator"),
+        "{err}"
+    );
+
+    let wide = write("wide_fc.tflite", &wide_fc(66_312));
+    let out = tinyq(&[
+        "compile",
+        &wide,
+        "--emit",
+        "c",
+        "--out",
+        s(&scratch("wide")),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_else(|| panic!("no warning: {err}"));
+    assert!(
+        warning.contains("operator 0 (FULLY_CONNECTED -> \"logits\")")
+            && warning.contains("2147514120"),
+        "{warning}"
+    );
+    let out = tinyq(&[
+        "compile",
+        &wide,
+        "--emit",
+        "c",
+        "--out",
+        s(&scratch("wide")),
+        "--deny-overflow",
+    ]);
+    fails_with(&out, "--deny-overflow");
+}
