@@ -32,9 +32,18 @@ fn relu(dims: &[i32]) -> Vec<u8> {
     n.bytes()
 }
 
+/// With `TINYQ_DUMP_REGRESSIONS=DIR`, writes the models to `DIR` (how
+/// `fuzz/regressions/*/zero-next-to-huge.tflite` were made).
+fn dump(name: &str, bytes: &[u8]) {
+    if let Some(dir) = std::env::var_os("TINYQ_DUMP_REGRESSIONS") {
+        std::fs::write(std::path::Path::new(&dir).join(name), bytes).expect("dump");
+    }
+}
+
 #[test]
 fn zero_sized_dimension_next_to_a_huge_one_is_refused() {
     let bytes = relu(&[0, i32::MAX]);
+    dump("zero-next-to-huge.tflite", &bytes);
     assert!(bytes.len() < 4096);
     refused(&bytes, "zero-sized dimensions counted as 1");
     refused(&relu(&[i32::MAX, 0, 1]), "\"x\"");
@@ -51,6 +60,7 @@ fn impossible_broadcast_is_refused() {
     n.op(B::Add, &[a, b], &[c], None);
     n.inputs = vec![a, b];
     n.outputs = vec![c];
+    dump("impossible-broadcast.tflite", &n.bytes());
     let start = Instant::now();
     assert!(read(&n.bytes()).is_err());
     assert!(start.elapsed() < QUICK);
