@@ -164,3 +164,27 @@ pub fn calibrate(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+    use tinyq_ir::{DType, Tensor};
+
+    #[test]
+    fn constant_and_all_zero_calibration_data_are_named() {
+        let mut g = Graph::new();
+        let a = g.tensors.push(Tensor::new("image", vec![1, 2], DType::F32));
+        let b = g.tensors.push(Tensor::new("aux", vec![1, 2], DType::F32));
+        g.inputs = vec![a, b];
+        let zeros = ArrayD::zeros(IxDyn(&[3, 2]));
+        let sevens = ArrayD::from_elem(IxDyn(&[3, 2]), 7.0f32);
+        let w = calibration_warnings(&g, &[zeros, sevens]);
+        assert_eq!(w.len(), 2);
+        assert!(w[0].contains("\"image\" is all zeros"), "{}", w[0]);
+        assert!(w[1].contains("\"aux\" is constant (7)"), "{}", w[1]);
+        let ramp =
+            ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![0., 1., 2., 3., 4., 5.]).expect("shape");
+        assert!(calibration_warnings(&g, &[ramp.clone(), ramp]).is_empty());
+    }
+}
