@@ -2,6 +2,7 @@
 //! `.npy` files `cargo xtask fixtures` writes.
 
 pub mod differential;
+pub mod fuzz;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

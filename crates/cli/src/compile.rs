@@ -21,6 +21,27 @@ pub fn compile_error(e: CompileError, model: &Path) -> CliError {
     }
 }
 
+/// One `warning:` line per layer whose int32 accumulator can overflow, or
+/// (with `--deny-overflow`) an error naming them all.
+pub fn overflow_warnings(
+    model: &Path,
+    found: &[tinyq_compiler::AccumulatorOverflow],
+    deny: bool,
+) -> Result<(), CliError> {
+    if deny && !found.is_empty() {
+        let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+        return Err(CliError(format!(
+            "{}: {} (--deny-overflow)",
+            model.display(),
+            lines.join("; ")
+        )));
+    }
+    for o in found {
+        eprintln!("warning: {}: {o}", model.display());
+    }
+    Ok(())
+}
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Emit {
@@ -36,6 +57,7 @@ pub fn compile(
     emit: &[Emit],
     name: Option<&str>,
     out: Option<&Path>,
+    deny_overflow: bool,
 ) -> Result<(), CliError> {
     let session = Session::new();
     let read = crate::read_model(&session, model)?;
@@ -53,6 +75,7 @@ pub fn compile(
         .verify_each(true)
         .compile_graph(&read.name, input, was_float)
         .map_err(CliError::from)?;
+    overflow_warnings(model, &compiled.overflow, deny_overflow)?;
     // What each pass changed, with the arena it saved.
     let mut measured = compiled.input.clone();
     let lines = Session::new()

@@ -2,11 +2,10 @@
 //! float model, with optional per-tensor SQNR) and the float path of
 //! `tinyq run` (float32 models run on the float reference executor).
 
-use std::io::{Cursor, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 
 use ndarray::{ArrayD, Axis, IxDyn};
-use ndarray_npy::ReadNpyExt;
 use tinyq_compiler::{Calibration, CompileError, GraphKind, Model, Session};
 use tinyq_interp::Interpreter;
 use tinyq_ir::{DType, Graph, IoSpec, Program};
@@ -148,36 +147,54 @@ pub(crate) fn read_float_inputs(
         .collect()
 }
 
-/// Reads integer class labels (int64, int32, int16, uint8, int8, uint16 `.npy`).
+/// Reads integer class labels (any integer `.npy`) through the shared reader.
 fn read_labels(path: &Path) -> Result<Vec<i64>, CliError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
-    let c = || Cursor::new(&bytes);
-    let flat = |v: Vec<i64>| v;
-    if let Ok(a) = ArrayD::<i64>::read_npy(c()) {
-        return Ok(flat(a.iter().copied().collect()));
-    }
-    if let Ok(a) = ArrayD::<i32>::read_npy(c()) {
-        return Ok(a.iter().map(|&v| i64::from(v)).collect());
-    }
-    if let Ok(a) = ArrayD::<u8>::read_npy(c()) {
-        return Ok(a.iter().map(|&v| i64::from(v)).collect());
-    }
-    if let Ok(a) = ArrayD::<i8>::read_npy(c()) {
-        return Ok(a.iter().map(|&v| i64::from(v)).collect());
-    }
-    if let Ok(a) = ArrayD::<i16>::read_npy(c()) {
-        return Ok(a.iter().map(|&v| i64::from(v)).collect());
-    }
-    if let Ok(a) = ArrayD::<u16>::read_npy(c()) {
-        return Ok(a.iter().map(|&v| i64::from(v)).collect());
-    }
-    match ArrayD::<u32>::read_npy(c()) {
-        Ok(a) => Ok(a.iter().map(|&v| i64::from(v)).collect()),
-        Err(e) => Err(cli_err(
+    let arrays = tinyq_quant::npy::read_file(path).map_err(|e| CliError(e.to_string()))?;
+    let [(_, data)] = &arrays[..] else {
+        return Err(cli_err(
             path,
-            format!("labels must be an integer .npy (int64, int32, uint8, ...): {e}"),
+            format!(
+                "holds {} arrays; labels are one integer array [N]",
+                arrays.len()
+            ),
+        ));
+    };
+    data.to_i64().ok_or_else(|| {
+        cli_err(
+            path,
+            format!(
+                "labels are {}; they must be integers (int64, int32, uint8, ...)",
+                data.dtype_name()
+            ),
+        )
+    })
+}
+
+/// Every label must name one of the model's `classes` output classes.
+fn check_labels(labels: &[i64], classes: usize, path: &Path) -> Result<(), CliError> {
+    let bad = labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &l)| l < 0 || usize::try_from(l).map_or(true, |l| l >= classes));
+    match bad {
+        Some((i, l)) => Err(cli_err(
+            path,
+            format!(
+                "label {l} at index {i} is not one of the model's {classes} output classes (0..{classes})"
+            ),
         )),
+        None => Ok(()),
+    }
+}
+
+/// `--divide-by` must be a finite number above zero.
+fn check_divide_by(divide_by: f32) -> Result<(), CliError> {
+    if divide_by.is_finite() && divide_by > 0.0 {
+        Ok(())
+    } else {
+        Err(CliError(format!(
+            "--divide-by {divide_by}: give a finite number above 0 (e.g. 255 for uint8 images)"
+        )))
     }
 }
 
@@ -357,11 +374,18 @@ impl Accuracy {
 
 /// `tinyq eval`.
 pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
+    check_divide_by(args.divide_by)?;
     let session = Session::new();
     let graph = crate::read_model(&session, args.model)?.graph;
     let data = read_float_inputs(&graph, args.data, args.divide_by)?;
     let samples = samples(&graph, &data, args.data)?;
     let labels = read_labels(args.labels)?;
+    let classes = graph
+        .outputs
+        .first()
+        .and_then(|&o| graph.tensor(o).shape.last().copied())
+        .unwrap_or(0);
+    check_labels(&labels, classes, args.labels)?;
     if labels.len() != samples.len() {
         return Err(CliError(format!(
             "{} holds {} labels but {} holds {} samples",
@@ -409,6 +433,9 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
         return Err(CliError("a float model needs --calibration".into()));
     };
     let cal = read_float_inputs(&graph, cal_path, args.divide_by)?;
+    for w in tinyq_quant::calibrate::calibration_warnings(&graph, &cal) {
+        eprintln!("warning: {}: {w}", cal_path.display());
+    }
     let method = match args.method {
         CalibrationMethod::Minmax => Method::MinMax,
         CalibrationMethod::Percentile => Method::Percentile(args.percentile),
@@ -574,5 +601,32 @@ fn print_table(q: &Graph, probes: &[Probe], sqnr: &[SqnrAccumulator]) {
             zp,
             s.db()
         );
+    }
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::*;
+
+    #[test]
+    fn labels_must_name_an_output_class() {
+        let p = Path::new("labels.npy");
+        assert!(check_labels(&[0, 9, 3], 10, p).is_ok());
+        let e = check_labels(&[0, 10], 10, p).expect_err("too big").0;
+        assert!(
+            e.contains("label 10 at index 1") && e.starts_with("labels.npy: "),
+            "{e}"
+        );
+        let e = check_labels(&[-1], 10, p).expect_err("negative").0;
+        assert!(e.contains("label -1 at index 0"), "{e}");
+        assert!(check_labels(&[0], 0, p).is_err());
+    }
+
+    #[test]
+    fn divide_by_must_be_finite_and_positive() {
+        assert!(check_divide_by(255.0).is_ok());
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            assert!(check_divide_by(bad).is_err(), "{bad}");
+        }
     }
 }

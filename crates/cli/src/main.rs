@@ -71,6 +71,9 @@ enum Command {
         /// Directory to write into (default: the current directory).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Fail instead of warning when a layer's int32 accumulator can overflow.
+        #[arg(long)]
+        deny_overflow: bool,
     },
     /// Print one row per op: type, shapes, dtypes, quantization, parameter bytes and MACs.
     Inspect {
@@ -153,6 +156,9 @@ enum Command {
         /// The quantized .tflite to write.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        /// Fail instead of warning when a layer's int32 accumulator can overflow.
+        #[arg(long)]
+        deny_overflow: bool,
     },
     /// Say which ops of the model an accelerator runs (the Edge TPU), why the others
     /// do not, and what to change.
@@ -223,6 +229,7 @@ fn main() -> ExitCode {
             emit,
             name,
             out,
+            deny_overflow,
         } => compile::compile(
             &model,
             calibration
@@ -236,6 +243,7 @@ fn main() -> ExitCode {
             &emit,
             name.as_deref(),
             out.as_deref(),
+            deny_overflow,
         ),
         Command::Inspect {
             model,
@@ -291,6 +299,7 @@ fn main() -> ExitCode {
             percentile,
             io,
             output,
+            deny_overflow,
         } => quantize::quantize(
             &model,
             quantize::QuantChoice {
@@ -300,6 +309,7 @@ fn main() -> ExitCode {
                 io,
             },
             &output,
+            deny_overflow,
         ),
     };
     match result {

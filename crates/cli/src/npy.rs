@@ -1,11 +1,11 @@
 //! Reading and writing sample arrays (`.npy`, `.npz`) of any supported dtype.
 
 use std::fs::File;
-use std::io::{BufWriter, Cursor};
+use std::io::BufWriter;
 use std::path::Path;
 
 use ndarray::ArrayD;
-use ndarray_npy::{NpzReader, NpzWriter, ReadNpyExt, WriteNpyExt};
+use ndarray_npy::{NpzWriter, WriteNpyExt};
 use tinyq_ir::DType;
 
 use crate::CliError;
@@ -45,75 +45,36 @@ impl Samples {
     }
 }
 
-/// Decodes one `.npy` image of dtype float32, int8 or uint8 (float64 is
-/// narrowed to float32, as TFLite inputs are float32).
-fn decode(bytes: &[u8], what: &str) -> Result<Samples, CliError> {
-    if let Ok(a) = ArrayD::<f32>::read_npy(Cursor::new(bytes)) {
-        return Ok(Samples::F32(a));
-    }
-    if let Ok(a) = ArrayD::<i8>::read_npy(Cursor::new(bytes)) {
-        return Ok(Samples::I8(a));
-    }
-    if let Ok(a) = ArrayD::<u8>::read_npy(Cursor::new(bytes)) {
-        return Ok(Samples::U8(a));
-    }
-    if let Ok(a) = ArrayD::<f64>::read_npy(Cursor::new(bytes)) {
-        return Ok(Samples::F32(a.mapv(|v| v as f32)));
-    }
-    match ArrayD::<f32>::read_npy(Cursor::new(bytes)) {
-        Err(e) => Err(CliError(format!(
-            "{what}: not a float32, float64, int8 or uint8 .npy array ({e})"
-        ))),
-        Ok(_) => unreachable!("decoded above"),
-    }
-}
-
-/// Reads the arrays of a `.npy` (one unnamed array) or `.npz` file.
+/// Reads the arrays of a `.npy` (one unnamed array) or `.npz` file through
+/// the shared reader (`tinyq_quant::npy`: sizes checked before allocating);
+/// float32, float64 (narrowed), int8 and uint8 arrays are accepted.
 pub fn read_arrays(path: &Path) -> Result<Vec<(String, Samples)>, CliError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
-    if bytes.is_empty() {
-        return Err(CliError(format!("{} is empty", path.display())));
-    }
-    let is_npz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
-    if !is_npz {
-        return Ok(vec![(
-            String::new(),
-            decode(&bytes, &path.display().to_string())?,
-        )]);
-    }
-    let mut npz = NpzReader::new(Cursor::new(&bytes)).map_err(|e| {
-        CliError(format!(
-            "{} is not a valid .npz archive: {e}",
-            path.display()
-        ))
-    })?;
-    let names = npz
-        .names()
-        .map_err(|e| CliError(format!("cannot list {}: {e}", path.display())))?;
-    let mut arrays = Vec::new();
-    for name in names {
-        let array: Result<ArrayD<f32>, _> = npz.by_name(&name);
-        let samples = match array {
-            Ok(a) => Samples::F32(a),
-            Err(_) => match npz.by_name::<ndarray::OwnedRepr<i8>, ndarray::IxDyn>(&name) {
-                Ok(a) => Samples::I8(a),
-                Err(_) => match npz.by_name::<ndarray::OwnedRepr<u8>, ndarray::IxDyn>(&name) {
-                    Ok(a) => Samples::U8(a),
-                    Err(e) => {
-                        return Err(CliError(format!(
-                            "{}: array {name:?} is not float32, int8 or uint8 ({e})",
-                            path.display()
-                        )));
-                    }
-                },
-            },
-        };
-        arrays.push((name.trim_end_matches(".npy").to_string(), samples));
-    }
-    Ok(arrays)
+    use tinyq_quant::npy::Data;
+    let arrays = tinyq_quant::npy::read_file(path).map_err(|e| CliError(e.to_string()))?;
+    arrays
+        .into_iter()
+        .map(|(name, data)| {
+            let samples = match data {
+                Data::F32(a) => Samples::F32(a),
+                Data::F64(a) => Samples::F32(a.mapv(|v| v as f32)),
+                Data::I8(a) => Samples::I8(a),
+                Data::U8(a) => Samples::U8(a),
+                other => {
+                    let which = if name.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": array {name:?}")
+                    };
+                    return Err(CliError(format!(
+                        "{}{which}: is {}; sample arrays must be float32, float64, int8 or uint8",
+                        path.display(),
+                        other.dtype_name()
+                    )));
+                }
+            };
+            Ok((name, samples))
+        })
+        .collect()
 }
 
 /// Writes arrays: one to a `.npy`, several (named) to a `.npz`.

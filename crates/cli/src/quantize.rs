@@ -34,6 +34,9 @@ pub fn quantize_graph(
         )));
     }
     let samples = read_float_inputs(&read.graph, choice.calibration, 1.0)?;
+    for w in tinyq_quant::calibrate::calibration_warnings(&read.graph, &samples) {
+        eprintln!("warning: {}: {w}", choice.calibration.display());
+    }
     let options = QuantOptions {
         method: match choice.method {
             CalibrationMethod::Minmax => Method::MinMax,
@@ -80,10 +83,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 }
 
 /// `tinyq quantize FLOAT.tflite --calibration CAL.npy -o OUT.tflite`.
-pub fn quantize(model: &Path, choice: QuantChoice<'_>, output: &Path) -> Result<(), CliError> {
+pub fn quantize(
+    model: &Path,
+    choice: QuantChoice<'_>,
+    output: &Path,
+    deny_overflow: bool,
+) -> Result<(), CliError> {
     let session = Session::new();
     let read = crate::read_model(&session, model)?;
     let quantized = quantize_graph(&session, &read, model, choice)?;
+    crate::compile::overflow_warnings(
+        model,
+        &session.accumulator_overflows(&quantized),
+        deny_overflow,
+    )?;
     let bytes = tinyq_tflite::write(&quantized)
         .map_err(|e| CliError(format!("{}: {}", output.display(), CliError::from(e).0)))?;
     write_atomically(output, &bytes)?;

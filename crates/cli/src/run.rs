@@ -131,6 +131,17 @@ fn split_samples(spec: &IoSpec, array: &Samples, path: &Path) -> Result<Vec<Vec<
                 .join(", ")
         ))
     })?;
+    // A quantized model cannot represent NaN or infinity: refuse them here,
+    // as calibration and eval do.
+    if let Samples::F32(values) = array
+        && let Some((i, v)) = tinyq_quant::npy::first_non_finite(values.iter())
+    {
+        return Err(CliError(format!(
+            "{}: input {:?} holds {v} at flat index {i}; a quantized model takes finite values only",
+            path.display(),
+            spec.name
+        )));
+    }
     let bytes = match (array.dtype(), spec.dtype) {
         (a, m) if a == m => array.to_bytes(),
         (DType::F32, DType::I8 | DType::U8) => {

@@ -22,5 +22,6 @@ mod session;
 pub use error::CompileError;
 pub use session::{Calibration, Compiled, Model, PassLine, Session};
 pub use tinyq_ir::GraphKind;
+pub use tinyq_opt::AccumulatorOverflow;
 pub use tinyq_opt::passes;
 pub use tinyq_quant::{IoMode, Method, QuantOptions};

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ndarray::ArrayD;
 use tinyq_ir::{Graph, GraphKind, Program};
-use tinyq_opt::{LowerOptions, LowerReport, PassReport, Pipeline};
+use tinyq_opt::{AccumulatorOverflow, LowerOptions, LowerReport, PassReport, Pipeline};
 use tinyq_quant::QuantOptions;
 
 use crate::CompileError;
@@ -84,6 +84,9 @@ pub struct Compiled {
     pub lowering: LowerReport,
     /// True when the model was float and quantized on the way.
     pub quantized: bool,
+    /// Layers whose int32 accumulator can exceed int32 on some input
+    /// (see [`Session::accumulator_overflows`]); empty when none can.
+    pub overflow: Vec<AccumulatorOverflow>,
 }
 
 impl Compiled {
@@ -274,6 +277,14 @@ impl Session {
         Ok(lines)
     }
 
+    /// Every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED layer of an
+    /// integer graph whose int32 accumulator can exceed int32 for some
+    /// input, from its actual weights and bias (`Σ|w − zp_w|·max|x − zp_x|
+    /// + |bias|` per output channel). Callers warn, or refuse.
+    pub fn accumulator_overflows(&self, graph: &Graph) -> Vec<AccumulatorOverflow> {
+        tinyq_opt::accumulator_overflows(graph)
+    }
+
     /// Lowers an optimized graph to a Program, with lowering's exact
     /// rewrites when this session optimizes.
     pub fn lower(
@@ -309,6 +320,7 @@ impl Session {
         input: Graph,
         quantized: bool,
     ) -> Result<Compiled, CompileError> {
+        let overflow = self.accumulator_overflows(&input);
         let mut graph = input.clone();
         let passes = self.optimize(model, &mut graph, false)?;
         let (program, lowering) = self.lower(model, &graph)?;
@@ -319,6 +331,7 @@ impl Session {
             passes,
             lowering,
             quantized,
+            overflow,
         })
     }
 

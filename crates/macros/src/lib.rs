@@ -121,45 +121,24 @@ fn track(path: &Path) -> TokenStream {
 }
 
 /// One float32 array per graph input: a `.npy` for a single input, or a
-/// `.npz` holding one array named after each input tensor.
+/// `.npz` holding one array named after each input tensor. Read by the
+/// shared reader (`tinyq_quant::npy`), as the CLI reads it.
 fn read_calibration(
     lit: &LitStr,
     bytes: &[u8],
     graph: &tinyq_ir::Graph,
 ) -> syn::Result<Vec<ndarray::ArrayD<f32>>> {
-    use ndarray_npy::{NpzReader, ReadNpyExt};
-    let err = |why: String| syn::Error::new(lit.span(), format!("`{}`: {why}", lit.value()));
-    if lit.value().ends_with(".npz") {
-        let mut npz =
-            NpzReader::new(std::io::Cursor::new(bytes)).map_err(|e| err(e.to_string()))?;
-        let names = npz.names().map_err(|e| err(e.to_string()))?;
-        let mut arrays = Vec::new();
-        for &input in &graph.inputs {
-            let want = &graph.tensor(input).name;
-            let found = names
-                .iter()
-                .find(|n| *n == want || n.strip_suffix(".npy") == Some(want.as_str()))
-                .cloned()
-                .ok_or_else(|| {
-                    err(format!(
-                        "no array named after model input {want:?} (the .npz holds {names:?})"
-                    ))
-                })?;
-            arrays.push(
-                npz.by_name(&found)
-                    .map_err(|e| err(format!("{found}: {e}")))?,
-            );
-        }
-        Ok(arrays)
-    } else {
-        ndarray::ArrayD::<f32>::read_npy(std::io::Cursor::new(bytes))
-            .map(|a| vec![a])
-            .map_err(|e| {
-                err(format!(
-                    "{e} (calibration data is float32 `[N, ...input shape]`; use .npz for several inputs)"
-                ))
-            })
-    }
+    use tinyq_quant::npy;
+    let file = format!("`{}`", lit.value());
+    let err = |e: npy::NpyError| syn::Error::new(lit.span(), e.to_string());
+    let arrays =
+        npy::read_bytes(bytes, &file, npy::is_npz(Path::new(&lit.value()))).map_err(err)?;
+    let names: Vec<&str> = graph
+        .inputs
+        .iter()
+        .map(|&i| graph.tensor(i).name.as_str())
+        .collect();
+    npy::bind_float_inputs(arrays, &names, &file).map_err(err)
 }
 
 /// `#[allow(dead_code)]` on every item: the module the macro fills is

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod lower;
+pub mod overflow;
 pub mod pass;
 pub mod passes;
 pub mod plan;
@@ -16,5 +17,6 @@ mod zero_point;
 
 pub use error::LowerError;
 pub use lower::{LowerOptions, LowerReport, lower, lower_with};
+pub use overflow::{AccumulatorOverflow, accumulator_overflows};
 pub use pass::{OptError, Pass, PassOutcome, PassReport, Pipeline};
 pub use plan::{Lifetime, MemoryPlan};

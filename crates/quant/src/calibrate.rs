@@ -47,9 +47,10 @@ pub fn split_samples(
         if n == 0 {
             return Err(err(format!("array {k} holds no samples")));
         }
-        if let Some(bad) = array.iter().position(|v| !v.is_finite()) {
+        if let Some((bad, v)) = crate::npy::first_non_finite(array.iter()) {
             return Err(err(format!(
-                "array {k} holds a non-finite value (NaN or infinity) at flat index {bad}"
+                "array {k} (input {:?}) holds {v} at flat index {bad}; calibration and quantized inputs must be finite",
+                t.name
             )));
         }
         match n_samples {
@@ -71,6 +72,28 @@ pub fn split_samples(
     Ok((0..n)
         .map(|i| per_input.iter().map(|samples| samples[i].clone()).collect())
         .collect())
+}
+
+/// One warning per calibration array that cannot calibrate its input: all
+/// zeros, or one constant value (the observed range is then a single
+/// point). Names the input.
+pub fn calibration_warnings(graph: &Graph, arrays: &[ArrayD<f32>]) -> Vec<String> {
+    arrays
+        .iter()
+        .zip(&graph.inputs)
+        .filter_map(|(array, &id)| {
+            let name = &graph.tensor(id).name;
+            let first = *array.iter().next()?;
+            if !array.iter().all(|&v| v == first) {
+                return None;
+            }
+            Some(if first == 0.0 {
+                format!("calibration data for input {name:?} is all zeros; its quantization range will be degenerate (give representative inputs)")
+            } else {
+                format!("calibration data for input {name:?} is constant ({first}); its quantization range will be degenerate (give representative inputs)")
+            })
+        })
+        .collect()
 }
 
 /// True when `a` and `b` are equal after dropping their size-1 dimensions
@@ -140,4 +163,28 @@ pub fn calibrate(
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+    use tinyq_ir::{DType, Tensor};
+
+    #[test]
+    fn constant_and_all_zero_calibration_data_are_named() {
+        let mut g = Graph::new();
+        let a = g.tensors.push(Tensor::new("image", vec![1, 2], DType::F32));
+        let b = g.tensors.push(Tensor::new("aux", vec![1, 2], DType::F32));
+        g.inputs = vec![a, b];
+        let zeros = ArrayD::zeros(IxDyn(&[3, 2]));
+        let sevens = ArrayD::from_elem(IxDyn(&[3, 2]), 7.0f32);
+        let w = calibration_warnings(&g, &[zeros, sevens]);
+        assert_eq!(w.len(), 2);
+        assert!(w[0].contains("\"image\" is all zeros"), "{}", w[0]);
+        assert!(w[1].contains("\"aux\" is constant (7)"), "{}", w[1]);
+        let ramp =
+            ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![0., 1., 2., 3., 4., 5.]).expect("shape");
+        assert!(calibration_warnings(&g, &[ramp.clone(), ramp]).is_empty());
+    }
 }

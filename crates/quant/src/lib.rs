@@ -20,6 +20,7 @@
 pub mod calibrate;
 pub mod error;
 pub mod exec;
+pub mod npy;
 pub mod observer;
 pub mod params;
 pub mod propagate;

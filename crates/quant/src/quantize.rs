@@ -70,6 +70,13 @@ pub fn quantize_with_progress(
     options: QuantOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Graph, QuantError> {
+    if let Method::Percentile(p) = options.method
+        && !(p > 0.0 && p <= 100.0)
+    {
+        return Err(QuantError::Calibration(format!(
+            "percentile {p} is outside (0, 100]; give the percentage of values to keep, e.g. 99.99"
+        )));
+    }
     check_quantizable(graph)?;
     let model = FloatModel::new(graph)
         .map_err(|e| QuantError::Exec {

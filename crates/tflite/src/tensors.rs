@@ -111,13 +111,22 @@ pub(crate) fn convert(
         .and_then(|n| n.checked_mul(dtype.size()))
         .ok_or_else(|| tensor_err(&name, format!("shape {} overflows", shape_string(&shape))))?;
     let data = buffers.data(&name, t.buffer().ctx(at)?)?;
+    // Kernels loop over every dimension: a zero-sized dimension next to a
+    // 2^31-1 one holds no bytes but still costs the outer loops their
+    // iterations. Bound the loop extent (zero dimensions counted as 1), not
+    // only the bytes.
+    let extent = shape
+        .iter()
+        .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d.max(1)))
+        .unwrap_or(usize::MAX);
     let data = if data.is_empty() {
-        if bytes > MAX_ACTIVATION_BYTES {
+        if bytes > MAX_ACTIVATION_BYTES || extent > MAX_ACTIVATION_BYTES {
             return Err(tensor_err(
                 &name,
                 format!(
-                    "shape {} of {dtype} needs {bytes} bytes, more than the {} tinyq allows for an activation",
+                    "shape {} of {dtype} spans {} bytes (zero-sized dimensions counted as 1), more than the {} tinyq allows for an activation",
                     shape_string(&shape),
+                    bytes.max(extent),
                     MAX_ACTIVATION_BYTES
                 ),
             ));
