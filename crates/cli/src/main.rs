@@ -29,6 +29,7 @@ mod inspect;
 mod npy;
 mod quantize;
 mod run;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +103,20 @@ enum Command {
         /// Without it, the outputs are printed.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Write a CRC-32 of every step's output for the first sample (JSON),
+        /// to compare with a device's run (`tinyq trace-diff`).
+        #[arg(long, value_name = "TRACE.json")]
+        trace: Option<PathBuf>,
+    },
+    /// Name the first step where a device's run differs from `run --trace`.
+    ///
+    /// DEVICE.txt holds `index crc32` lines (other lines are ignored), as a
+    /// firmware prints them from the N_STEP_OUTPUT hook. Exits 1 on a difference.
+    TraceDiff {
+        /// The trace written by `tinyq run --trace`.
+        trace: PathBuf,
+        /// The device's `index crc32` lines.
+        device: PathBuf,
     },
     /// Top-1 accuracy of a model on labelled samples; for a float model, also of
     /// its int8 version (quantized with the calibration set).
@@ -262,7 +277,13 @@ fn main() -> ExitCode {
             model,
             input,
             output,
-        } => run::run(&model, &input, output.as_deref()),
+            trace,
+        } => run::run(&model, &input, output.as_deref(), trace.as_deref()),
+        Command::TraceDiff { trace, device } => match trace::trace_diff(&trace, &device) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Command::Eval {
             model,
             data,
