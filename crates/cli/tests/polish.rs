@@ -81,3 +81,61 @@ fn inspect_json_has_structured_quantization() {
         "{op}"
     );
 }
+
+#[test]
+fn eval_on_a_non_classifier_reports_error_not_accuracy() {
+    let f = |p: &str| fixtures_dir().join(p);
+    let model = f("conv_basic/floatio.tflite");
+    let data = f("conv_basic/floatio.in0.npy");
+    let labels = f("conv_basic/floatio.out0.npy");
+    let out = tinyq(&[
+        "eval",
+        path_str(&model),
+        "--data",
+        path_str(&data),
+        "--labels",
+        path_str(&labels),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("error vs labels: SQNR "), "{text}");
+    assert!(text.contains("max abs error"), "{text}");
+    assert!(!text.contains("accuracy"), "{text}");
+}
+
+#[test]
+fn compile_report_with_calibration_has_sqnr() {
+    let f = |p: &str| fixtures_dir().join(p);
+    let dir = std::env::temp_dir().join(format!("tinyq-polish-sqnr-{}", std::process::id()));
+    let report = dir.join("r.json");
+    let out = tinyq(&[
+        "compile",
+        path_str(&f("conv_basic/float.tflite")),
+        "--calibration",
+        path_str(&f("conv_basic/calib.in0.npy")),
+        "--emit",
+        "c",
+        "--out",
+        path_str(&dir),
+        "--report",
+        path_str(&report),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let steps = json["steps"].as_array().expect("steps");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["sqnr_db"].as_f64().is_some_and(|v| v > 20.0)),
+        "{json}"
+    );
+}
