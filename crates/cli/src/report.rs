@@ -278,7 +278,7 @@ pub fn html(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "<p>Model <code>{}</code>: {} steps, {} MACs, {} bytes of constant data, arena {} bytes (lower bound {}). Edge TPU: {}.</p>",
+        "<p>Model <code>{}</code>: {} steps, {} MACs, {} bytes of constant data, arena {} bytes (lower bound {}). {}.</p>",
         escape(&r.model),
         r.steps.len(),
         r.macs,
