@@ -238,7 +238,9 @@ impl<'p> Writer<'p> {
     pub fn finish(mut self) -> Result<GeneratedC, EmitError> {
         let program = self.program;
         for (index, step) in program.steps.iter().enumerate() {
+            let start = self.body.len();
             self.step(index, step)?;
+            self.hooks(index, step, start);
         }
         // Constant operands, in index order, after the per-step arrays.
         for (i, data) in program.constants.iter().enumerate() {
@@ -296,7 +298,20 @@ impl<'p> Writer<'p> {
             })
             .collect();
         ctx.insert("binary_ops", &binary);
-        ctx.insert("constants", self.constants.trim_end());
+        // Every constant array carries the user's attribute (a linker
+        // section, say); empty by default.
+        let attr = format!("{}_WEIGHTS_ATTR static const ", self.upper);
+        let constants = self
+            .constants
+            .lines()
+            .map(|l| match l.strip_prefix("static const ") {
+                Some(rest) => format!("{attr}{rest}"),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        ctx.insert("constants", constants.trim_end());
+        ctx.insert("weights_size", &self.const_bytes);
         ctx.insert("prologue", prologue.trim_end());
         ctx.insert("body", self.body.trim_end());
         let render = |t: &str| {
@@ -317,6 +332,28 @@ impl<'p> Writer<'p> {
             const_bytes: self.const_bytes,
             kernels,
         })
+    }
+
+    /// Wraps the code of step `index` (emitted from `start` in the body) in
+    /// the user's hooks: BEGIN after the step comment, END and OUTPUT after
+    /// the kernel call. They default to nothing, so they cost nothing.
+    fn hooks(&mut self, index: usize, step: &Step, start: usize) {
+        let op = step.kernel.name();
+        let upper = self.upper.clone();
+        let begin = format!("    {upper}_STEP_BEGIN({index}, \"{op}\");\n");
+        // The step comment is comment-safe text, so its first `*/` ends it.
+        let at = self.body[start..]
+            .find("*/\n")
+            .map_or(self.body.len(), |i| start + i + 3);
+        self.body.insert_str(at, &begin);
+        let len = self.buffer_len(step.output).unwrap_or(0);
+        // An empty output has no pointer in the code; report it as NULL.
+        let ptr = match (len, step.output) {
+            (0, _) => "(const void *)0".to_string(),
+            (_, b) => format!("(const void *)({})", self.dst(b).unwrap_or_default()),
+        };
+        let _ = writeln!(self.body, "    {upper}_STEP_END({index}, \"{op}\");");
+        let _ = writeln!(self.body, "    {upper}_STEP_OUTPUT({index}, {ptr}, {len});");
     }
 
     /// Declarations of the buffer pointers the body uses, with NULL checks.

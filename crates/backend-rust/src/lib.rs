@@ -243,9 +243,11 @@ impl<'p> Writer<'p> {
             // the readable step comment, which plain comments cannot be in
             // a token stream.
             let doc = format!(" {}", step.provenance.describe(index, step.kernel.name()));
+            let observe = self.observe(index);
             steps.push(quote! {
                 #[doc = #doc]
                 #block
+                #observe
             });
         }
         let consts = self.constants();
@@ -261,6 +263,30 @@ impl<'p> Writer<'p> {
             #consts
             #kernels
         })
+    }
+
+    /// Hands step `index`'s output to the observer. With [`NoObserver`]
+    /// the call is empty and the constant slice bounds fold away.
+    fn observe(&self, index: usize) -> TokenStream {
+        let step = &self.program.steps[index];
+        let idx = lit_usize(index);
+        let op = step.kernel.name();
+        let view = match step.output {
+            BufferRef::Arena { offset, size } => {
+                let (start, end) = (lit_usize(offset), lit_usize(offset + size));
+                quote!(StepOutput::I8(plan.get(#start..#end).ok_or(Error::Plan { step: #idx })?))
+            }
+            BufferRef::Output(i) => {
+                let id = Self::out_ident(i);
+                match self.outputs.get(i) {
+                    Some(Elem::U8) => quote!(StepOutput::U8(&*#id)),
+                    Some(Elem::F32) => quote!(StepOutput::F32(&*#id)),
+                    _ => quote!(StepOutput::I8(&*#id)),
+                }
+            }
+            BufferRef::Input(_) | BufferRef::Const(_) => quote!(StepOutput::I8(&[])),
+        };
+        quote!(observer.step(#idx, #op, #view);)
     }
 
     fn plan_size(&self) -> usize {
@@ -584,7 +610,7 @@ impl<'p> Writer<'p> {
             #[doc = #doc_invoke]
             #allow_many
             pub fn invoke(#(#typed_params,)* arena: &mut Arena) -> Result<(), Error> {
-                run(#(#typed_args,)* &mut arena.plan)
+                run(#(#typed_args,)* &mut arena.plan, &mut NoObserver)
             }
 
             /// Runs the model on byte buffers: each holds the model's I/O
@@ -594,6 +620,65 @@ impl<'p> Writer<'p> {
                 inputs: &[&[u8]],
                 outputs: &mut [&mut [u8]],
                 arena: &mut Arena,
+            ) -> Result<(), Error> {
+                invoke_observed(inputs, outputs, arena, &mut NoObserver)
+            }
+
+            /// A step's output as the observer sees it: the element type
+            /// the step wrote (the arena holds bytes as `i8`).
+            #[derive(Debug, Clone, Copy)]
+            pub enum StepOutput<'a> {
+                /// int8 data, or raw bytes in the arena.
+                I8(&'a [i8]),
+                /// uint8 data (a uint8 model output).
+                U8(&'a [u8]),
+                /// float32 data (a float model output).
+                F32(&'a [f32]),
+            }
+
+            impl StepOutput<'_> {
+                /// Size in bytes.
+                pub fn byte_len(&self) -> usize {
+                    match self {
+                        StepOutput::I8(v) => v.len(),
+                        StepOutput::U8(v) => v.len(),
+                        StepOutput::F32(v) => 4 * v.len(),
+                    }
+                }
+
+                /// Calls `f` with each byte, in memory order (float32 as
+                /// little-endian bytes), e.g. to compute a CRC.
+                pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+                    match self {
+                        StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+                        StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+                        StepOutput::F32(v) => v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f)),
+                    }
+                }
+            }
+
+            /// Sees each step's output, for tracing and profiling
+            /// ([`invoke_observed`]). Every method defaults to nothing.
+            pub trait StepObserver {
+                /// Called after step `index` (kernel `op`) with its output.
+                fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+                    let _ = (index, op, output);
+                }
+            }
+
+            /// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+            /// so they cost what they did before observers existed.
+            #[derive(Debug, Clone, Copy, Default)]
+            pub struct NoObserver;
+
+            impl StepObserver for NoObserver {}
+
+            /// [`invoke_bytes`], handing every step's output to `observer`.
+            pub fn invoke_observed(
+                inputs: &[&[u8]],
+                outputs: &mut [&mut [u8]],
+                arena: &mut Arena,
+                observer: &mut impl StepObserver,
             ) -> Result<(), Error> {
                 let [#(#in_idents),*] = inputs else {
                     return Err(Error::InputCount { expected: NUM_INPUTS, actual: inputs.len() });
@@ -605,7 +690,7 @@ impl<'p> Writer<'p> {
                 #(#bytes_checks)*
                 #arena_destructure
                 #(#bytes_before)*
-                run(#(#bytes_args,)* plan)?;
+                run(#(#bytes_args,)* plan, observer)?;
                 #(#bytes_after)*
                 Ok(())
             }
@@ -625,7 +710,7 @@ impl<'p> Writer<'p> {
             let ty = e.ty();
             params.push(quote!(#id: &mut [#ty]));
         }
-        let many = p.inputs.len() + p.outputs.len() + 1 > 7;
+        let many = p.inputs.len() + p.outputs.len() + 2 > 7;
         let allow_many = if many {
             quote! {
                 // One argument per model input and output, by design.
@@ -667,7 +752,7 @@ impl<'p> Writer<'p> {
             #allow_many
             // Each step's doc line is a comment for the reader.
             #[allow(unused_doc_comments)]
-            fn run(#(#params,)* plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
+            fn run<O: StepObserver>(#(#params,)* plan: &mut [i8; PLAN_SIZE], observer: &mut O) -> Result<(), Error> {
                 #plan_unused
                 #(#steps)*
                 Ok(())

@@ -54,13 +54,24 @@ pub enum Emit {
 pub fn compile(
     model: &Path,
     quant: Option<QuantChoice<'_>>,
+    io_given: bool,
     emit: &[Emit],
     name: Option<&str>,
     out: Option<&Path>,
     deny_overflow: bool,
+    report: Option<&Path>,
 ) -> Result<(), CliError> {
+    if let Some(path) = report {
+        crate::report::check_path(path)?;
+    }
+    if let Some(n) = name {
+        tinyq_compiler::rules::check_name(n).map_err(|e| CliError(format!("--name: {e}")))?;
+    }
     let session = Session::new();
     let read = crate::read_model(&session, model)?;
+    // The rules include_model! applies too, in the same words.
+    tinyq_compiler::rules::check_options(read.kind(), quant.is_some(), io_given)
+        .map_err(|e| CliError(format!("{}: {e}", model.display())))?;
     let quantized = match quant {
         Some(choice) => Some(quantize_graph(&session, &read, model, choice)?),
         None => None,
@@ -139,6 +150,26 @@ pub fn compile(
         "edge tpu: {}",
         tinyq_edgetpu::check_graph(&compiled.input, &Default::default()).verdict()
     );
+    if let Some(path) = report {
+        // With calibration data, each layer's SQNR against the float model
+        // on (up to 64 of) those samples.
+        let sqnr = match quant {
+            Some(choice) => {
+                crate::eval::per_tensor_sqnr(&read.graph, &compiled.input, choice.calibration, 64)?
+            }
+            None => Default::default(),
+        };
+        let built = crate::report::build(
+            &read.name,
+            &name,
+            program,
+            &compiled.graph,
+            &compiled.input,
+            &sqnr,
+        );
+        crate::report::write(path, &built)?;
+        outln!("wrote {}", path.display());
+    }
     Ok(())
 }
 

@@ -2,7 +2,6 @@
 //! float model, with optional per-tensor SQNR) and the float path of
 //! `tinyq run` (float32 models run on the float reference executor).
 
-use std::io::Write as _;
 use std::path::Path;
 
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -65,11 +64,11 @@ fn cli_err(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError(format!("{}: {e}", path.display()))
 }
 
-/// Progress on stderr: `\r label i/n`, finished with a newline.
+/// A progress bar on stderr (`indicatif`), drawn only on a terminal: logs
+/// and pipes see errors alone.
 pub(crate) struct Progress {
     label: &'static str,
-    last: usize,
-    /// Only a terminal gets the counter: logs and pipes see errors alone.
+    bar: Option<indicatif::ProgressBar>,
     shown: bool,
 }
 
@@ -78,22 +77,30 @@ impl Progress {
         use std::io::IsTerminal as _;
         Progress {
             label,
-            last: 0,
+            bar: None,
             shown: std::io::stderr().is_terminal(),
         }
     }
 
     pub(crate) fn tick(&mut self, done: usize, total: usize) {
-        // Redraw at most ~100 times per run.
-        let step = (total / 100).max(1);
-        if self.shown && (done == total || done >= self.last + step) {
-            self.last = done;
-            let mut err = std::io::stderr();
-            let _ = write!(err, "\r{} {done}/{total}", self.label);
-            if done == total {
-                let _ = writeln!(err);
+        if !self.shown {
+            return;
+        }
+        let label = self.label;
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg:>11} [{bar:40}] {pos}/{len} ({eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
             }
-            let _ = err.flush();
+            bar.set_message(label);
+            bar
+        });
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done >= total {
+            bar.finish();
         }
     }
 }
@@ -347,6 +354,113 @@ fn decode(spec: &IoSpec, bytes: &[u8]) -> Vec<f32> {
     }
 }
 
+/// What the labels hold: class indices for a classifier, or the expected
+/// output values for anything else (a regressor, a detector's boxes).
+#[derive(Debug)]
+enum Targets {
+    Classes(Vec<i64>),
+    /// Every sample's expected first output, flattened.
+    Values {
+        values: Vec<f32>,
+        per_sample: usize,
+    },
+}
+
+/// Integer labels, one per sample, of a model whose output is a vector of
+/// class scores are classes; anything else (float labels, or one value
+/// per sample) is compared value by value.
+fn read_targets(path: &Path, samples: usize, out_len: usize) -> Result<Targets, CliError> {
+    // One integer label per sample for a multi-value output: a classifier,
+    // whose labels must name output classes.
+    if out_len > 1
+        && let Ok(classes) = read_labels(path)
+        && classes.len() == samples
+    {
+        check_labels(&classes, out_len, path)?;
+        return Ok(Targets::Classes(classes));
+    }
+    // Otherwise expected output values, through the one checked reader.
+    let arrays = tinyq_quant::npy::read_file(path).map_err(|e| CliError(e.to_string()))?;
+    let [(_, data)] = &arrays[..] else {
+        return Err(cli_err(
+            path,
+            format!("holds {} arrays; expected one", arrays.len()),
+        ));
+    };
+    let values: Vec<f32> = data
+        .to_f32()
+        .map(|a| a.iter().copied().collect())
+        .or_else(|| data.to_i64().map(|v| v.into_iter().map(|x| x as f32).collect()))
+        .ok_or_else(|| cli_err(path, format!("holds {}, not numbers", data.dtype_name())))?;
+    if values.len() != samples * out_len {
+        return Err(CliError(format!(
+            "{} holds {} values, but {samples} samples need either {samples} integer class labels \
+             (for a classifier) or {} expected output values ({out_len} per sample)",
+            path.display(),
+            values.len(),
+            samples * out_len
+        )));
+    }
+    Ok(Targets::Values {
+        values,
+        per_sample: out_len,
+    })
+}
+
+/// Top-1 accuracy against classes, or SQNR and largest error against values.
+#[derive(Debug)]
+struct Score<'t> {
+    targets: &'t Targets,
+    accuracy: Accuracy,
+    sqnr: SqnrAccumulator,
+    max_abs: f32,
+}
+
+impl<'t> Score<'t> {
+    fn new(targets: &'t Targets) -> Self {
+        Score {
+            targets,
+            accuracy: Accuracy::default(),
+            sqnr: SqnrAccumulator::default(),
+            max_abs: 0.0,
+        }
+    }
+
+    fn add(&mut self, sample: usize, output: &[f32]) {
+        match self.targets {
+            Targets::Classes(c) => self
+                .accuracy
+                .add(output, c.get(sample).copied().unwrap_or(-1)),
+            Targets::Values { values, per_sample } => {
+                let start = sample * per_sample;
+                let want = values.get(start..start + per_sample).unwrap_or(&[]);
+                self.sqnr.add(want, output);
+                for (w, o) in want.iter().zip(output) {
+                    self.max_abs = self.max_abs.max((w - o).abs());
+                }
+            }
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self.targets {
+            Targets::Classes(_) => "accuracy",
+            Targets::Values { .. } => "error vs labels",
+        }
+    }
+
+    fn line(&self) -> String {
+        match self.targets {
+            Targets::Classes(_) => self.accuracy.line(),
+            Targets::Values { .. } => format!(
+                "SQNR {:.2} dB, max abs error {:.6}",
+                self.sqnr.db(),
+                self.max_abs
+            ),
+        }
+    }
+}
+
 /// Top-1 accuracy counter.
 #[derive(Debug, Default, Clone, Copy)]
 struct Accuracy {
@@ -379,22 +493,12 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
     let graph = crate::read_model(&session, args.model)?.graph;
     let data = read_float_inputs(&graph, args.data, args.divide_by)?;
     let samples = samples(&graph, &data, args.data)?;
-    let labels = read_labels(args.labels)?;
-    let classes = graph
+    let out_len = graph
         .outputs
         .first()
-        .and_then(|&o| graph.tensor(o).shape.last().copied())
+        .and_then(|&o| graph.tensor(o).num_elements())
         .unwrap_or(0);
-    check_labels(&labels, classes, args.labels)?;
-    if labels.len() != samples.len() {
-        return Err(CliError(format!(
-            "{} holds {} labels but {} holds {} samples",
-            args.labels.display(),
-            labels.len(),
-            args.data.display(),
-            samples.len()
-        )));
-    }
+    let labels = read_targets(args.labels, samples.len(), out_len)?;
     let float_model = is_float_model(&graph);
     if float_model && args.calibration.is_none() {
         return Err(CliError(format!(
@@ -416,16 +520,16 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
         }
         let q = Quantized::new(&graph, args.model)?;
         let mut interp = Interpreter::new(&q.program);
-        let mut acc = Accuracy::default();
+        let mut acc = Score::new(&labels);
         let mut progress = Progress::new("evaluating");
-        for (i, (sample, &label)) in samples.iter().zip(&labels).enumerate() {
+        for (i, sample) in samples.iter().enumerate() {
             let outs = q
                 .run(&mut interp, sample)
                 .map_err(|e| CliError(format!("sample {i}: {}", e.0)))?;
-            acc.add(outs.first().map_or(&[][..], Vec::as_slice), label);
+            acc.add(i, outs.first().map_or(&[][..], Vec::as_slice));
             progress.tick(i + 1, samples.len());
         }
-        outln!("accuracy: {}", acc.line());
+        outln!("{}: {}", acc.what(), acc.line());
         return Ok(());
     }
 
@@ -477,10 +581,10 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
     }
     let q = Quantized::new(&probed, args.model)?;
     let mut interp = Interpreter::new(&q.program);
-    let (mut facc, mut qacc, mut agree) = (Accuracy::default(), Accuracy::default(), 0usize);
+    let (mut facc, mut qacc, mut agree) = (Score::new(&labels), Score::new(&labels), 0usize);
     let mut sqnr = vec![SqnrAccumulator::default(); probes.len()];
     let mut progress = Progress::new("evaluating");
-    for (i, (sample, &label)) in samples.iter().zip(&labels).enumerate() {
+    for (i, sample) in samples.iter().enumerate() {
         let values = float
             .run(sample, args.per_tensor)
             .map_err(|e| CliError(format!("sample {i}: {e}")))?;
@@ -490,12 +594,12 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
             .and_then(|o| values[o.index()].as_ref())
             .map(|a| a.iter().copied().collect())
             .unwrap_or_default();
-        facc.add(&fout, label);
+        facc.add(i, &fout);
         let outs = q
             .run(&mut interp, sample)
             .map_err(|e| CliError(format!("sample {i}: {}", e.0)))?;
         let qout = outs.first().map_or(&[][..], Vec::as_slice);
-        qacc.add(qout, label);
+        qacc.add(i, qout);
         agree += usize::from(argmax(&fout) == argmax(qout));
         for (k, p) in probes.iter().enumerate() {
             let pos = probed.outputs.iter().position(|&o| o == p.qtensor);
@@ -527,17 +631,66 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
             Io::Float => "float",
         }
     );
-    outln!("float accuracy: {}", facc.line());
-    outln!("int8 accuracy:  {}", qacc.line());
-    outln!(
-        "top-1 agreement float vs int8: {:.4} ({agree}/{})",
-        agree as f64 / samples.len().max(1) as f64,
-        samples.len()
-    );
+    outln!("float {}: {}", facc.what(), facc.line());
+    outln!("int8 {}:  {}", qacc.what(), qacc.line());
+    if matches!(labels, Targets::Classes(_)) {
+        outln!(
+            "top-1 agreement float vs int8: {:.4} ({agree}/{})",
+            agree as f64 / samples.len().max(1) as f64,
+            samples.len()
+        );
+    }
     if args.per_tensor {
         print_table(&qgraph, &probes, &sqnr);
     }
     Ok(())
+}
+
+/// SQNR (dB) of every int8 activation of `qgraph` against the float model,
+/// keyed by the quantized tensor's name, over at most `limit` samples of
+/// `data` (for `compile --report`).
+pub(crate) fn per_tensor_sqnr(
+    float_graph: &Graph,
+    qgraph: &Graph,
+    data: &Path,
+    limit: usize,
+) -> Result<std::collections::BTreeMap<String, f64>, CliError> {
+    let arrays = read_float_inputs(float_graph, data, 1.0)?;
+    let samples = samples(float_graph, &arrays, data)?;
+    let float = FloatModel::new(float_graph).map_err(|e| cli_err(data, e))?;
+    let probes = probes(float_graph, qgraph);
+    let mut probed = qgraph.clone();
+    for p in &probes {
+        if !probed.outputs.contains(&p.qtensor) {
+            probed.outputs.push(p.qtensor);
+        }
+    }
+    let q = Quantized::new(&probed, data)?;
+    let mut interp = Interpreter::new(&q.program);
+    let mut sqnr = vec![SqnrAccumulator::default(); probes.len()];
+    for (i, sample) in samples.iter().take(limit).enumerate() {
+        let values = float
+            .run(sample, true)
+            .map_err(|e| CliError(format!("sample {i}: {e}")))?;
+        let outs = q
+            .run(&mut interp, sample)
+            .map_err(|e| CliError(format!("sample {i}: {}", e.0)))?;
+        for (k, p) in probes.iter().enumerate() {
+            let pos = probed.outputs.iter().position(|&o| o == p.qtensor);
+            if let (Some(qv), Some(f)) = (
+                pos.and_then(|pos| outs.get(pos)),
+                values[p.ftensor].as_ref(),
+            ) {
+                let fv: Vec<f32> = f.iter().copied().collect();
+                sqnr[k].add(&fv, qv);
+            }
+        }
+    }
+    Ok(probes
+        .iter()
+        .zip(&sqnr)
+        .map(|(p, s)| (qgraph.tensor(p.qtensor).name.clone(), s.db()))
+        .collect())
 }
 
 /// An int8 tensor of the quantized graph and the float tensor it stands for.

@@ -16,8 +16,19 @@ struct TensorInfo {
     name: String,
     shape: Vec<usize>,
     dtype: String,
-    quantization: Option<String>,
+    /// Structured for tools: `{"scales":[..],"zero_points":[..],"axis":n}`.
+    quantization: Option<QuantInfo>,
+    /// The same, as the table prints it.
+    #[serde(skip)]
+    quant_text: Option<String>,
     constant: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct QuantInfo {
+    scales: Vec<f32>,
+    zero_points: Vec<i64>,
+    axis: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,7 +120,12 @@ fn tensor_info(graph: &Graph, id: TensorId) -> TensorInfo {
         name: t.name.clone(),
         shape: t.shape.clone(),
         dtype: t.dtype.to_string(),
-        quantization: t.quant.as_ref().map(|q| q.to_string()),
+        quantization: t.quant.as_ref().map(|q| QuantInfo {
+            scales: q.scales.clone(),
+            zero_points: q.zero_points.clone(),
+            axis: q.axis,
+        }),
+        quant_text: t.quant.as_ref().map(|q| q.to_string()),
         constant: t.is_const(),
     }
 }
@@ -168,7 +184,7 @@ fn print_table(report: &Report) {
                 "{role}: {:?} {} {}",
                 t.name,
                 short(t),
-                t.quantization.as_deref().unwrap_or("float")
+                t.quant_text.as_deref().unwrap_or("float")
             );
         }
     }
@@ -194,7 +210,7 @@ fn print_table(report: &Report) {
             data_inputs.join(" "),
             output.map(short).unwrap_or_default(),
             output
-                .and_then(|t| t.quantization.clone())
+                .and_then(|t| t.quant_text.clone())
                 .unwrap_or_else(|| "float".into()),
             row.param_bytes,
             row.macs

@@ -28,7 +28,9 @@ mod eval;
 mod inspect;
 mod npy;
 mod quantize;
+mod report;
 mod run;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,9 +61,9 @@ enum Command {
         /// Percentage of values kept by `--calibration-method percentile`.
         #[arg(long, default_value_t = 99.99)]
         percentile: f64,
-        /// I/O type of a quantized float model.
-        #[arg(long, value_enum, default_value = "int8")]
-        io: eval::Io,
+        /// I/O type of a quantized float model (default int8; only with --calibration).
+        #[arg(long, value_enum)]
+        io: Option<eval::Io>,
         /// What to generate (repeatable).
         #[arg(long, value_enum, required = true)]
         emit: Vec<compile::Emit>,
@@ -74,6 +76,9 @@ enum Command {
         /// Fail instead of warning when a layer's int32 accumulator can overflow.
         #[arg(long)]
         deny_overflow: bool,
+        /// Write a per-step report: self-contained HTML, or JSON (by extension).
+        #[arg(long, value_name = "FILE.html|FILE.json")]
+        report: Option<PathBuf>,
     },
     /// Print one row per op: type, shapes, dtypes, quantization, parameter bytes and MACs.
     Inspect {
@@ -105,6 +110,26 @@ enum Command {
         /// Without it, the outputs are printed.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Write a CRC-32 of every step's output for the first sample (JSON),
+        /// to compare with a device's run (`tinyq trace-diff`).
+        #[arg(long, value_name = "TRACE.json")]
+        trace: Option<PathBuf>,
+    },
+    /// Print a shell completion script: `tinyq completions bash > /etc/bash_completion.d/tinyq`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Name the first step where a device's run differs from `run --trace`.
+    ///
+    /// DEVICE.txt holds `index crc32` lines (other lines are ignored), as a
+    /// firmware prints them from the N_STEP_OUTPUT hook. Exits 1 on a difference.
+    TraceDiff {
+        /// The trace written by `tinyq run --trace`.
+        trace: PathBuf,
+        /// The device's `index crc32` lines.
+        device: PathBuf,
     },
     /// Top-1 accuracy of a model on labelled samples; for a float model, also of
     /// its int8 version (quantized with the calibration set).
@@ -171,10 +196,36 @@ enum Command {
         /// Print machine-readable JSON: one entry per op of the model as given.
         #[arg(long)]
         json: bool,
+        /// Exit with code 3 when any op would run on the CPU (0 when all map).
+        #[arg(long)]
+        strict: bool,
         /// Allow several Edge TPU segments, as `edgetpu_compiler -a` does.
         #[arg(long)]
         multiple_subgraphs: bool,
     },
+}
+
+/// Shells `tinyq completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The completion script, printed through [`out!`] (a closed pipe ends
+/// quietly).
+fn completions(shell: Shell) -> Result<(), CliError> {
+    use clap::CommandFactory as _;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "tinyq", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
+    Ok(())
 }
 
 /// A failure, already phrased for the user.
@@ -230,6 +281,7 @@ fn main() -> ExitCode {
             name,
             out,
             deny_overflow,
+            report,
         } => compile::compile(
             &model,
             calibration
@@ -238,12 +290,14 @@ fn main() -> ExitCode {
                     calibration,
                     method: calibration_method,
                     percentile,
-                    io,
+                    io: io.unwrap_or(eval::Io::Int8),
                 }),
+            io.is_some(),
             &emit,
             name.as_deref(),
             out.as_deref(),
             deny_overflow,
+            report.as_deref(),
         ),
         Command::Inspect {
             model,
@@ -264,13 +318,26 @@ fn main() -> ExitCode {
             model,
             target,
             json,
+            strict,
             multiple_subgraphs,
-        } => check::check(&model, target, json, multiple_subgraphs),
+        } => match check::check(&model, target, json, multiple_subgraphs) {
+            // --strict: some op would run on the CPU.
+            Ok(false) if strict => return ExitCode::from(3),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
         Command::Run {
             model,
             input,
             output,
-        } => run::run(&model, &input, output.as_deref()),
+            trace,
+        } => run::run(&model, &input, output.as_deref(), trace.as_deref()),
+        Command::Completions { shell } => completions(shell),
+        Command::TraceDiff { trace, device } => match trace::trace_diff(&trace, &device) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Command::Eval {
             model,
             data,

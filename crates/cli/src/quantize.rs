@@ -101,13 +101,23 @@ pub fn quantize(
         .map_err(|e| CliError(format!("{}: {}", output.display(), CliError::from(e).0)))?;
     write_atomically(output, &bytes)?;
     let float_bytes = std::fs::metadata(model).map(|m| m.len()).unwrap_or(0);
+    let size = bytes.len() as u64;
+    // Tiny models can grow: per-channel scales and QUANTIZE ops outweigh
+    // the 4x on weights. Say so rather than print "0.8x smaller".
+    let comparison = if size < float_bytes {
+        format!("{:.2}x smaller", float_bytes as f64 / size.max(1) as f64)
+    } else {
+        format!(
+            "not smaller: {} bytes more, quantization parameters outweigh the int8 weights",
+            size - float_bytes
+        )
+    };
     outln!(
-        "wrote {}: {} ops, {} bytes (float model {} bytes, {:.2}x smaller)",
+        "wrote {}: {} ops, {} bytes (float model {} bytes, {comparison})",
         output.display(),
         quantized.ops.len(),
         bytes.len(),
         float_bytes,
-        float_bytes as f64 / bytes.len().max(1) as f64
     );
     if let Ok(report) = tinyq_edgetpu::assess(&bytes, &Default::default()) {
         outln!("edge tpu: {}", report.given.verdict());

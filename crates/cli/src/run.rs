@@ -10,11 +10,23 @@ use tinyq_compiler::{GraphKind, Session};
 
 use crate::CliError;
 use crate::npy::{Samples, read_arrays, write_arrays};
+use crate::trace::{Trace, TraceStep};
 
-pub fn run(model: &Path, input: &Path, output: Option<&Path>) -> Result<(), CliError> {
+pub fn run(
+    model: &Path,
+    input: &Path,
+    output: Option<&Path>,
+    trace: Option<&Path>,
+) -> Result<(), CliError> {
     let session = Session::new();
     let read = crate::read_model(&session, model)?;
     if read.kind() == GraphKind::Float {
+        if trace.is_some() {
+            return Err(CliError(format!(
+                "{}: --trace follows the integer program; quantize the float model first (tinyq quantize)",
+                model.display()
+            )));
+        }
         // Float32 models run on the float reference executor.
         return crate::eval::run_float(&read.graph, input, output);
     }
@@ -36,9 +48,26 @@ pub fn run(model: &Path, input: &Path, output: Option<&Path>) -> Result<(), CliE
             .map(|o| vec![0; o.byte_len()])
             .collect();
         let mut out_refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
-        interp
-            .invoke(&ins, &mut out_refs)
-            .map_err(|e| CliError(format!("sample {sample}: {e}")))?;
+        let failed = |e| CliError(format!("sample {sample}: {e}"));
+        match trace {
+            // The first sample, step by step.
+            Some(path) if sample == 0 => {
+                let mut steps = Vec::new();
+                interp
+                    .invoke_observed(&ins, &mut out_refs, &mut |index, step, bytes| {
+                        steps.push(TraceStep {
+                            index,
+                            op: step.kernel.name().to_string(),
+                            output: step.provenance.output.clone(),
+                            bytes: bytes.len(),
+                            crc32: format!("{:08x}", crate::trace::crc32(bytes)),
+                        });
+                    })
+                    .map_err(failed)?;
+                crate::trace::write_trace(path, &Trace { steps })?;
+            }
+            _ => interp.invoke(&ins, &mut out_refs).map_err(failed)?,
+        }
         for (acc, o) in results.iter_mut().zip(outs) {
             acc.extend_from_slice(&o);
         }

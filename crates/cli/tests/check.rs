@@ -56,7 +56,10 @@ fn json_has_exactly_the_documented_shape() {
     for (i, o) in ops.iter().enumerate() {
         let o = o.as_object().expect("op object");
         let keys: Vec<&String> = o.keys().collect();
-        assert_eq!(keys.len(), 5, "{keys:?}");
+        // An op that does not map also says what to do.
+        let mapped = o["mapped"].as_bool() == Some(true);
+        assert_eq!(keys.len(), if mapped { 5 } else { 6 }, "{keys:?}");
+        assert_eq!(o.contains_key("hint"), !mapped, "{keys:?}");
         assert_eq!(o["index"].as_u64(), Some(i as u64));
         assert!(o["name"].as_str().is_some_and(|n| !n.is_empty()));
         assert!(o["mapped"].is_boolean());
@@ -241,4 +244,31 @@ fn corrupt_models_fail_fast_with_one_line_naming_the_file() {
         assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
         assert!(err.contains(name), "{name}: {err}");
     }
+}
+
+#[test]
+fn strict_exits_3_when_an_op_runs_on_the_cpu() {
+    let code = |model: &str, extra: &[&str]| {
+        let mut args = vec!["check", model, "--target", "edgetpu", "--strict"];
+        args.extend_from_slice(extra);
+        tinyq(&args).status.code()
+    };
+    // Some ops stay on the CPU.
+    let partial = fixture("act_leaky_relu/uint8.tflite");
+    assert_eq!(code(&partial, &[]), Some(3));
+    assert_eq!(code(&partial, &["--json"]), Some(3));
+    // Without --strict the same model is analyzed: exit 0.
+    assert_eq!(
+        tinyq(&["check", &partial, "--target", "edgetpu"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Every op maps.
+    let full = fixture("mnist/int8.tflite");
+    assert_eq!(code(&full, &[]), Some(0));
+    // Unreadable: a failure, but not the "runs on the CPU" code.
+    let missing = fixture("no_such_model.tflite");
+    let c = code(&missing, &[]);
+    assert!(c.is_some_and(|c| c != 0 && c != 3), "{c:?}");
 }

@@ -103,7 +103,8 @@ fn compile_refuses_bad_names_and_float_models_with_one_clear_message() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("not a usable C identifier") && err.contains("my_model"),
+        // The rule include_model! shares (tinyq_compiler::rules).
+        err.contains("is not a valid name") && err.contains("my_model"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");

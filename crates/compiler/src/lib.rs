@@ -17,9 +17,11 @@
 //! ```
 
 mod error;
+pub mod rules;
 mod session;
 
 pub use error::CompileError;
+pub use rules::OptionError;
 pub use session::{Calibration, Compiled, Model, PassLine, Session};
 pub use tinyq_ir::GraphKind;
 pub use tinyq_opt::AccumulatorOverflow;

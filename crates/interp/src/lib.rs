@@ -61,6 +61,17 @@ impl<'p> Interpreter<'p> {
         inputs: &[&[u8]],
         outputs: &mut [&mut [u8]],
     ) -> Result<(), InterpError> {
+        self.invoke_observed(inputs, outputs, &mut |_, _, _| {})
+    }
+
+    /// [`Interpreter::invoke`], calling `observe(index, step, output bytes)`
+    /// after each step (`tinyq run --trace`).
+    pub fn invoke_observed(
+        &mut self,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+        observe: &mut dyn FnMut(usize, &Step, &[u8]),
+    ) -> Result<(), InterpError> {
         let program = self.program;
         if inputs.len() != program.inputs.len() {
             return Err(InterpError::InputCount {
@@ -96,6 +107,14 @@ impl<'p> Interpreter<'p> {
         }
         for (index, step) in program.steps.iter().enumerate() {
             self.run_step(index, step, inputs, outputs)?;
+            let written: &[u8] = match step.output {
+                BufferRef::Output(i) => outputs.get(i).map_or(&[], |b| &**b),
+                BufferRef::Arena { offset, size } => {
+                    self.arena.get(offset..offset + size).unwrap_or(&[])
+                }
+                BufferRef::Input(_) | BufferRef::Const(_) => &[],
+            };
+            observe(index, step, written);
         }
         Ok(())
     }

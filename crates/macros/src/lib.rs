@@ -171,6 +171,23 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
         .read_bytes(&bytes, &format!("`{}`", model.value()))
         .map_err(|e| syn::Error::new(model.span(), e.to_string()))?;
     let mut tracked = vec![track(&model_path)];
+    // The rules `tinyq compile` applies, in its words.
+    if let Some(name) = &args.name {
+        tinyq_compiler::rules::check_name(&name.value())
+            .map_err(|e| syn::Error::new(name.span(), e.to_string()))?;
+    }
+    tinyq_compiler::rules::check_options(
+        read.kind(),
+        args.calibration.is_some(),
+        args.io.is_some(),
+    )
+    .map_err(|e| match (&e, &args.calibration, &args.io) {
+        (tinyq_compiler::OptionError::CalibrationOnInteger, Some(cal), _) => {
+            syn::Error::new(cal.span(), format!("`{}`: {e}", model.value()))
+        }
+        (_, _, Some((io, _))) => syn::Error::new(io.span(), format!("`{}`: {e}", model.value())),
+        _ => at_model(e.to_string()),
+    })?;
     let compiled = match (read.kind(), &args.calibration) {
         (GraphKind::Float, None) => {
             return Err(at_model(format!(
@@ -202,23 +219,10 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
                     other => syn::Error::new(model.span(), other.to_string()),
                 })?
         }
-        (_, calibration) => {
-            if let Some((io, mode)) = &args.io
-                && *mode != tinyq_quant::IoMode::Int8
-            {
-                return Err(syn::Error::new(
-                    io.span(),
-                    "`io` applies when a float model is quantized with `calibration`; \
-                     this model is already integer and keeps its own I/O types",
-                ));
-            }
-            if let Some(cal) = calibration {
-                tracked.push(track(&resolve(cal)?.0));
-            }
-            session
-                .compile(&read, None)
-                .map_err(|e| syn::Error::new(model.span(), e.to_string()))?
-        }
+        // check_options refused calibration and io on an integer model.
+        (_, _) => session
+            .compile(&read, None)
+            .map_err(|e| syn::Error::new(model.span(), e.to_string()))?,
     };
     let program = compiled.program;
     let name = match &args.name {

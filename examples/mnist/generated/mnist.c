@@ -9,6 +9,26 @@
 
 #include "mnist.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   MNIST_STEP_BEGIN(index, "op") and MNIST_STEP_END(index, "op") wrap
+   every step; MNIST_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; MNIST_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef MNIST_STEP_BEGIN
+#define MNIST_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef MNIST_STEP_END
+#define MNIST_STEP_END(index, op) ((void)0)
+#endif
+#ifndef MNIST_STEP_OUTPUT
+#define MNIST_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef MNIST_WEIGHTS_ATTR
+#define MNIST_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -436,7 +456,7 @@ static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *o
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+MNIST_WEIGHTS_ATTR static const union {
     int8_t v[144];
     int32_t align;
 } tq_step0_filter = {{
@@ -450,18 +470,18 @@ static const union {
     -61, 34, -92, 11, 127, -127, -94, -92, -7, -5, -63, 55, 46, 61, -12, 88,
     26, 40, 70, -40, 95, -18, -127, -46, -77, -93, 127, -8, -85, 47, 93, -10
 }};
-static const int32_t tq_step0_bias[16] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step0_bias[16] = {
     6998, 8622, 13530, 30588, 34796, -1115, 34834, 76632,
     143, -5828, 72947, 53731, -15975, -19759, 19734, 646
 };
-static const int32_t tq_step0_multiplier[16] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[16] = {
     1191070732, 1225602963, 2088587123, 1939140766, 2099724265, 1175843238, 2132104945, 1781246615,
     1113708839, 1331424896, 1811253681, 1176254814, 1098727910, 1295515984, 1501259902, 1268365356
 };
-static const int8_t tq_step0_shift[16] = {
+MNIST_WEIGHTS_ATTR static const int8_t tq_step0_shift[16] = {
     -8, -8, -9, -9, -9, -8, -9, -9, -8, -8, -9, -8, -8, -8, -8, -8
 };
-static const tq_conv2d_params tq_step0_params = {
+MNIST_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 28, .in_w = 28, .in_c = 1,
@@ -470,13 +490,13 @@ static const tq_conv2d_params tq_step0_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step1_params = {
+MNIST_WEIGHTS_ATTR static const tq_pool_params tq_step1_params = {
     .batches = 1, .in_h = 26, .in_w = 26, .channels = 16,
     .k_h = 2, .k_w = 2, .out_h = 13, .out_w = 13,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const union {
+MNIST_WEIGHTS_ATTR static const union {
     int8_t v[4608];
     int32_t align;
 } tq_step2_filter = {{
@@ -769,23 +789,23 @@ static const union {
     55, -50, -20, -27, 22, -18, 33, -8, -94, -98, -21, -8, -56, -117, -17, -26,
     -12, 55, 26, 2, 62, 9, 49, -4, 5, -78, 46, 1, -53, -89, -20, -27
 }};
-static const int32_t tq_step2_bias[32] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step2_bias[32] = {
     80902, -97065, -69952, 139953, -73028, 131697, 13553, -42763,
     85224, -105597, 99465, -43035, 42146, -23161, 18221, -11935,
     -94007, -47428, -33833, 53299, -34372, -125900, -41097, 66729,
     185813, -22587, -40898, -71354, -139316, -176837, 37184, -128357
 };
-static const int32_t tq_step2_multiplier[32] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[32] = {
     1377819264, 2055774676, 2043285708, 1675732298, 2102719261, 1692558147, 1697089007, 1140200004,
     1916952406, 1574113455, 1318005672, 1591049562, 1455235207, 1725395956, 1447345570, 1497659782,
     1385399093, 1130805750, 1361397648, 1176537565, 1904457573, 1329201742, 1550998183, 2039393380,
     1469043610, 2028059927, 1570233883, 1799827736, 1480028987, 1943658408, 1684887121, 1711122619
 };
-static const int8_t tq_step2_shift[32] = {
+MNIST_WEIGHTS_ATTR static const int8_t tq_step2_shift[32] = {
     -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10,
     -10, -10, -10, -9, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10
 };
-static const tq_conv2d_params tq_step2_params = {
+MNIST_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .in_h = 13, .in_w = 13, .in_c = 16,
@@ -794,13 +814,13 @@ static const tq_conv2d_params tq_step2_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step3_params = {
+MNIST_WEIGHTS_ATTR static const tq_pool_params tq_step3_params = {
     .batches = 1, .in_h = 11, .in_w = 11, .channels = 32,
     .k_h = 2, .k_w = 2, .out_h = 5, .out_w = 5,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const union {
+MNIST_WEIGHTS_ATTR static const union {
     int8_t v[51200];
     int32_t align;
 } tq_step4_filter = {{
@@ -4005,7 +4025,7 @@ static const union {
     -76, 11, -31, -94, 42, 0, -40, -41, -10, 0, 36, -53, 4, 43, -7, -37,
     -9, -5, -39, -63, -15, 57, 37, -2, -4, 45, -48, -12, 71, 34, -70, -39
 }};
-static const int32_t tq_step4_bias[64] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step4_bias[64] = {
     813185, -464152, -1041851, -955405, -705343, 541868, 162008, 393593,
     -1286692, 217877, 263140, 444543, 54489, 125219, 555855, 520267,
     132553, 241522, -122649, 143568, 228971, -1204786, -386192, 486065,
@@ -4015,7 +4035,7 @@ static const int32_t tq_step4_bias[64] = {
     -1100019, -1929484, 506063, 465022, 593402, 408802, 357211, 187598,
     355701, 795933, 460134, -892271, 683057, -1243197, -949690, 379348
 };
-static const int32_t tq_step4_multiplier[64] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[64] = {
     2068166897, 1685968967, 1300427996, 1564477982, 1427999213, 1903015743, 1792696584, 1948390182,
     1286212741, 1575406460, 1797592783, 1651246004, 1824291881, 1670046174, 1744571596, 1897508335,
     2098269505, 2004951274, 1103852225, 1101598783, 1803625587, 1409802472, 1690712993, 1814280745,
@@ -4025,19 +4045,19 @@ static const int32_t tq_step4_multiplier[64] = {
     1436723360, 1608849268, 1808311669, 1672184251, 1908504432, 1729098692, 1565393851, 1514470043,
     1715906362, 1655737324, 1660881182, 1611651136, 1669827329, 1407292326, 1320817395, 1692778613
 };
-static const int8_t tq_step4_shift[64] = {
+MNIST_WEIGHTS_ATTR static const int8_t tq_step4_shift[64] = {
     -11, -11, -12, -12, -12, -11, -11, -11, -12, -11, -11, -11, -11, -11, -11, -11,
     -11, -11, -10, -10, -11, -12, -11, -11, -10, -12, -10, -12, -12, -12, -11, -11,
     -12, -11, -11, -11, -12, -11, -12, -12, -11, -12, -11, -12, -11, -11, -11, -11,
     -12, -12, -11, -11, -11, -11, -11, -11, -11, -11, -11, -12, -11, -12, -12, -11
 };
-static const tq_fully_connected_params tq_step4_params = {
+MNIST_WEIGHTS_ATTR static const tq_fully_connected_params tq_step4_params = {
     .filter = tq_step4_filter.v, .bias = tq_step4_bias,
     .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 1, .depth = 800, .out_depth = 64, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const union {
+MNIST_WEIGHTS_ATTR static const union {
     int8_t v[640];
     int32_t align;
 } tq_step5_filter = {{
@@ -4082,24 +4102,24 @@ static const union {
     3, 96, -39, 27, -24, -52, -51, -23, -68, -50, 34, -41, -21, -80, 79, 45,
     25, -4, -72, -14, 19, -84, 51, 48, 31, -77, 38, 57, 34, -64, -81, 4
 }};
-static const int32_t tq_step5_bias[10] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step5_bias[10] = {
     49046, 7401, -28008, -53076, -14133, -20195, -81034, -23898,
     -1325, -70677
 };
-static const int32_t tq_step5_multiplier[10] = {
+MNIST_WEIGHTS_ATTR static const int32_t tq_step5_multiplier[10] = {
     1365696958, 1399380935, 1259789442, 1434529887, 1424113696, 1426641684, 1403846019, 1327378436,
     1786812969, 1397403721
 };
-static const int8_t tq_step5_shift[10] = {
+MNIST_WEIGHTS_ATTR static const int8_t tq_step5_shift[10] = {
     -9, -9, -9, -9, -9, -9, -9, -9, -9, -9
 };
-static const tq_fully_connected_params tq_step5_params = {
+MNIST_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_params = {
     .filter = tq_step5_filter.v, .bias = tq_step5_bias,
     .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
     .batches = 1, .depth = 64, .out_depth = 10, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 16, .act_min = -128, .act_max = 127
 };
-static const tq_softmax_params tq_step6_params = {
+MNIST_WEIGHTS_ATTR static const tq_softmax_params tq_step6_params = {
     .outer = 1, .depth = 10,
     .input_multiplier = 2100519040, .input_left_shift = 24, .diff_min = -124
 };
@@ -4117,26 +4137,47 @@ int mnist_invoke(const void *const inputs[], void *const outputs[], void *arena)
     }
 
     /* step 0: conv2d, model operator 0, "functional_2_1/conv2d_2_1/Relu;functional_2_1/conv2d_2_1/BiasAdd;functional_2_1/conv2d_2_1/co...", [1,28,28,1] -> [1,26,26,16] */
+    MNIST_STEP_BEGIN(0, "conv2d");
     tq_conv2d(&tq_step0_params, in0, a + 0);
+    MNIST_STEP_END(0, "conv2d");
+    MNIST_STEP_OUTPUT(0, (const void *)(a + 0), 10816);
 
     /* step 1: max_pool, model operator 1, "functional_2_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,16] -> [1,13,13,16] */
+    MNIST_STEP_BEGIN(1, "max_pool");
     tq_max_pool(&tq_step1_params, a + 0, a + 10816);
+    MNIST_STEP_END(1, "max_pool");
+    MNIST_STEP_OUTPUT(1, (const void *)(a + 10816), 2704);
 
     /* step 2: conv2d, model operator 2, "functional_2_1/conv2d_3_1/Relu;functional_2_1/conv2d_3_1/BiasAdd;functional_2_1/conv2d_3_1/co...", [1,13,13,16] -> [1,11,11,32] */
+    MNIST_STEP_BEGIN(2, "conv2d");
     tq_conv2d(&tq_step2_params, a + 10816, a + 0);
+    MNIST_STEP_END(2, "conv2d");
+    MNIST_STEP_OUTPUT(2, (const void *)(a + 0), 3872);
 
     /* step 3: max_pool, model operator 3, "functional_2_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,32] -> [1,5,5,32] */
+    MNIST_STEP_BEGIN(3, "max_pool");
     tq_max_pool(&tq_step3_params, a + 0, a + 3872);
+    MNIST_STEP_END(3, "max_pool");
+    MNIST_STEP_OUTPUT(3, (const void *)(a + 3872), 800);
 
     /* step 4: fully_connected, model operator 5, "functional_2_1/dense_1_1/MatMul;functional_2_1/dense_1_1/Relu;functional_2_1/dense_1_1/BiasAdd", [1,800] -> [1,64] */
+    MNIST_STEP_BEGIN(4, "fully_connected");
     tq_fully_connected(&tq_step4_params, a + 3872, a + 0);
+    MNIST_STEP_END(4, "fully_connected");
+    MNIST_STEP_OUTPUT(4, (const void *)(a + 0), 64);
 
     /* step 5: fully_connected, model operator 6, "functional_2_1/digit_1/MatMul;functional_2_1/digit_1/BiasAdd", [1,64] -> [1,10] */
+    MNIST_STEP_BEGIN(5, "fully_connected");
     tq_fully_connected(&tq_step5_params, a + 0, a + 64);
+    MNIST_STEP_END(5, "fully_connected");
+    MNIST_STEP_OUTPUT(5, (const void *)(a + 64), 10);
 
     /* step 6: softmax, model operator 7, "StatefulPartitionedCall_1:0", [1,10] -> [1,10] */
+    MNIST_STEP_BEGIN(6, "softmax");
     if (tq_softmax(&tq_step6_params, a + 64, out0) != 0) {
         return -2;
     }
+    MNIST_STEP_END(6, "softmax");
+    MNIST_STEP_OUTPUT(6, (const void *)(out0), 10);
     return 0;
 }

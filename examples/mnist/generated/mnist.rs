@@ -135,7 +135,12 @@ pub fn invoke(
     statefulpartitionedcall_1_0: &mut [i8; OUTPUT_0_LEN],
     arena: &mut Arena,
 ) -> Result<(), Error> {
-    run(serving_default_image_0, statefulpartitionedcall_1_0, &mut arena.plan)
+    run(
+        serving_default_image_0,
+        statefulpartitionedcall_1_0,
+        &mut arena.plan,
+        &mut NoObserver,
+    )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
 /// dtype (int8, uint8 or little-endian float32), row-major, of
@@ -144,6 +149,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -176,7 +235,7 @@ pub fn invoke_bytes(
     for (d, &s) in input_0.iter_mut().zip(in0.iter()) {
         *d = s as i8;
     }
-    run(input_0, output_0, plan)?;
+    run(input_0, output_0, plan, observer)?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -184,7 +243,12 @@ pub fn invoke_bytes(
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
+fn run<O: StepObserver>(
+    in0: &[i8],
+    out0: &mut [i8],
+    plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
+) -> Result<(), Error> {
     /// step 0: conv2d, model operator 0, "functional_2_1/conv2d_2_1/Relu;functional_2_1/conv2d_2_1/BiasAdd;functional_2_1/conv2d_2_1/co...", [1,28,28,1] -> [1,26,26,16]
     {
         let (_, out, _) = split_out(plan, 0, 10816).ok_or(Error::Plan { step: 0 })?;
@@ -222,6 +286,12 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer
+        .step(
+            0,
+            "conv2d",
+            StepOutput::I8(plan.get(0..10816).ok_or(Error::Plan { step: 0 })?),
+        );
     /// step 1: max_pool, model operator 1, "functional_2_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,16] -> [1,13,13,16]
     {
         let (head, out, _) = split_out(plan, 10816, 2704)
@@ -246,6 +316,12 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
         kernels::pooling::max_pool(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer
+        .step(
+            1,
+            "max_pool",
+            StepOutput::I8(plan.get(10816..13520).ok_or(Error::Plan { step: 1 })?),
+        );
     /// step 2: conv2d, model operator 2, "functional_2_1/conv2d_3_1/Relu;functional_2_1/conv2d_3_1/BiasAdd;functional_2_1/conv2d_3_1/co...", [1,13,13,16] -> [1,11,11,32]
     {
         let (_, out, tail) = split_out(plan, 0, 3872).ok_or(Error::Plan { step: 2 })?;
@@ -283,6 +359,12 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    observer
+        .step(
+            2,
+            "conv2d",
+            StepOutput::I8(plan.get(0..3872).ok_or(Error::Plan { step: 2 })?),
+        );
     /// step 3: max_pool, model operator 3, "functional_2_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,32] -> [1,5,5,32]
     {
         let (head, out, _) = split_out(plan, 3872, 800).ok_or(Error::Plan { step: 3 })?;
@@ -306,6 +388,12 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
         kernels::pooling::max_pool(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    observer
+        .step(
+            3,
+            "max_pool",
+            StepOutput::I8(plan.get(3872..4672).ok_or(Error::Plan { step: 3 })?),
+        );
     /// step 4: fully_connected, model operator 5, "functional_2_1/dense_1_1/MatMul;functional_2_1/dense_1_1/Relu;functional_2_1/dense_1_1/BiasAdd", [1,800] -> [1,64]
     {
         let (_, out, tail) = split_out(plan, 0, 64).ok_or(Error::Plan { step: 4 })?;
@@ -331,6 +419,12 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 4, error })?;
     }
+    observer
+        .step(
+            4,
+            "fully_connected",
+            StepOutput::I8(plan.get(0..64).ok_or(Error::Plan { step: 4 })?),
+        );
     /// step 5: fully_connected, model operator 6, "functional_2_1/digit_1/MatMul;functional_2_1/digit_1/BiasAdd", [1,64] -> [1,10]
     {
         let (head, out, _) = split_out(plan, 64, 10).ok_or(Error::Plan { step: 5 })?;
@@ -356,6 +450,12 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 5, error })?;
     }
+    observer
+        .step(
+            5,
+            "fully_connected",
+            StepOutput::I8(plan.get(64..74).ok_or(Error::Plan { step: 5 })?),
+        );
     /// step 6: softmax, model operator 7, "StatefulPartitionedCall_1:0", [1,10] -> [1,10]
     {
         let x0: &[i8] = plan.get(64..74).ok_or(Error::Plan { step: 6 })?;
@@ -369,6 +469,7 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
         kernels::softmax::softmax(&p, x0, out0)
             .map_err(|error| Error::Kernel { step: 6, error })?;
     }
+    observer.step(6, "softmax", StepOutput::I8(&*out0));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,

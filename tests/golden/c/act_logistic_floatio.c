@@ -9,6 +9,26 @@
 
 #include "act_logistic_floatio.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   ACT_LOGISTIC_FLOATIO_STEP_BEGIN(index, "op") and ACT_LOGISTIC_FLOATIO_STEP_END(index, "op") wrap
+   every step; ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; ACT_LOGISTIC_FLOATIO_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef ACT_LOGISTIC_FLOATIO_STEP_BEGIN
+#define ACT_LOGISTIC_FLOATIO_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef ACT_LOGISTIC_FLOATIO_STEP_END
+#define ACT_LOGISTIC_FLOATIO_STEP_END(index, op) ((void)0)
+#endif
+#ifndef ACT_LOGISTIC_FLOATIO_STEP_OUTPUT
+#define ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef ACT_LOGISTIC_FLOATIO_WEIGHTS_ATTR
+#define ACT_LOGISTIC_FLOATIO_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -135,11 +155,11 @@ static void tq_quantize(const tq_quantize_params *p, const void *input, void *ou
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_quantize_params tq_step0_params = {
+ACT_LOGISTIC_FLOATIO_WEIGHTS_ATTR static const tq_quantize_params tq_step0_params = {
     .n = 128, .scale = 7.536709e-2f, .zero_point = -13,
     .lo = -128, .hi = 127, .is_unsigned = 0
 };
-static const uint8_t tq_table0[256] = {
+ACT_LOGISTIC_FLOATIO_WEIGHTS_ATTR static const uint8_t tq_table0[256] = {
     58, 62, 66, 69, 72, 76, 79, 82, 84, 87, 90, 92, 94, 96, 98, 100,
     102, 104, 105, 107, 108, 110, 111, 112, 113, 114, 115, 116, 117, 118, 118, 119,
     120, 120, 121, 121, 122, 122, 123, 123, 123, 124, 124, 124, 125, 125, 125, 125,
@@ -157,7 +177,7 @@ static const uint8_t tq_table0[256] = {
     177, 180, 184, 187, 190, 194, 198, 202, 206, 210, 214, 219, 223, 228, 232, 237,
     242, 246, 251, 0, 5, 10, 14, 19, 24, 28, 33, 37, 42, 46, 50, 54
 };
-static const float tq_ftable0[256] = {
+ACT_LOGISTIC_FLOATIO_WEIGHTS_ATTR static const float tq_ftable0[256] = {
     5e-1f, 5.0390625e-1f, 5.078125e-1f, 5.1171875e-1f,
     5.15625e-1f, 5.1953125e-1f, 5.234375e-1f, 5.2734375e-1f,
     5.3125e-1f, 5.3515625e-1f, 5.390625e-1f, 5.4296875e-1f,
@@ -236,12 +256,21 @@ int act_logistic_floatio_invoke(const void *const inputs[], void *const outputs[
     }
 
     /* step 0: quantize, model operator 0, "tfl.quantize", [1,4,4,8] -> [1,4,4,8] */
+    ACT_LOGISTIC_FLOATIO_STEP_BEGIN(0, "quantize");
     tq_quantize(&tq_step0_params, in0, a + 0);
+    ACT_LOGISTIC_FLOATIO_STEP_END(0, "quantize");
+    ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(0, (const void *)(a + 0), 128);
 
     /* step 1: lut, model operator 1, "PartitionedCall:01", [1,4,4,8] -> [1,4,4,8] */
+    ACT_LOGISTIC_FLOATIO_STEP_BEGIN(1, "lut");
     tq_lut(a + 0, a + 128, tq_table0, 128);
+    ACT_LOGISTIC_FLOATIO_STEP_END(1, "lut");
+    ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(1, (const void *)(a + 128), 128);
 
     /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,4,4,8] -> [1,4,4,8] */
+    ACT_LOGISTIC_FLOATIO_STEP_BEGIN(2, "dequantize");
     tq_dequantize(a + 128, out0, tq_ftable0, 128);
+    ACT_LOGISTIC_FLOATIO_STEP_END(2, "dequantize");
+    ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(2, (const void *)(out0), 512);
     return 0;
 }

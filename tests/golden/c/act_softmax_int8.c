@@ -9,6 +9,26 @@
 
 #include "act_softmax_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   ACT_SOFTMAX_INT8_STEP_BEGIN(index, "op") and ACT_SOFTMAX_INT8_STEP_END(index, "op") wrap
+   every step; ACT_SOFTMAX_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; ACT_SOFTMAX_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef ACT_SOFTMAX_INT8_STEP_BEGIN
+#define ACT_SOFTMAX_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef ACT_SOFTMAX_INT8_STEP_END
+#define ACT_SOFTMAX_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef ACT_SOFTMAX_INT8_STEP_OUTPUT
+#define ACT_SOFTMAX_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef ACT_SOFTMAX_INT8_WEIGHTS_ATTR
+#define ACT_SOFTMAX_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -276,25 +296,25 @@ static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *o
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_softmax_params tq_step0_params = {
+ACT_SOFTMAX_INT8_WEIGHTS_ATTR static const tq_softmax_params tq_step0_params = {
     .outer = 4, .depth = 10,
     .input_multiplier = 1295704832, .input_left_shift = 23, .diff_min = -248
 };
-static const tq_mul_params tq_step1_params = {
+ACT_SOFTMAX_INT8_WEIGHTS_ATTR static const tq_mul_params tq_step1_params = {
     .input1_offset = 5, .input2_offset = 128, .output_offset = -5,
     .output_multiplier = 1077952640, .output_shift = -7,
     .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step1_dims[18] = {
+ACT_SOFTMAX_INT8_WEIGHTS_ATTR static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 1, 4, 10,
     0, 0, 0, 0, 10, 1,
     0, 0, 0, 0, 0, 0
 };
-static const tq_softmax_params tq_step2_params = {
+ACT_SOFTMAX_INT8_WEIGHTS_ATTR static const tq_softmax_params tq_step2_params = {
     .outer = 4, .depth = 10,
     .input_multiplier = 1295704832, .input_left_shift = 22, .diff_min = -496
 };
-static const union {
+ACT_SOFTMAX_INT8_WEIGHTS_ATTR static const union {
     int8_t v[1];
     int32_t align;
 } tq_const0 = {{
@@ -315,16 +335,25 @@ int act_softmax_int8_invoke(const void *const inputs[], void *const outputs[], v
     }
 
     /* step 0: softmax, model operator 0, "PartitionedCall:0", [1,4,10] -> [1,4,10] */
+    ACT_SOFTMAX_INT8_STEP_BEGIN(0, "softmax");
     if (tq_softmax(&tq_step0_params, in0, out0) != 0) {
         return -2;
     }
+    ACT_SOFTMAX_INT8_STEP_END(0, "softmax");
+    ACT_SOFTMAX_INT8_STEP_OUTPUT(0, (const void *)(out0), 40);
 
     /* step 1: mul, model operator 1, "mul", [1,4,10], [] -> [1,4,10] */
+    ACT_SOFTMAX_INT8_STEP_BEGIN(1, "mul");
     tq_mul_bcast(&tq_step1_params, in0, tq_const0.v, a + 0, tq_step1_dims);
+    ACT_SOFTMAX_INT8_STEP_END(1, "mul");
+    ACT_SOFTMAX_INT8_STEP_OUTPUT(1, (const void *)(a + 0), 40);
 
     /* step 2: softmax, model operator 2, "PartitionedCall:1", [1,4,10] -> [1,4,10] */
+    ACT_SOFTMAX_INT8_STEP_BEGIN(2, "softmax");
     if (tq_softmax(&tq_step2_params, a + 0, out1) != 0) {
         return -2;
     }
+    ACT_SOFTMAX_INT8_STEP_END(2, "softmax");
+    ACT_SOFTMAX_INT8_STEP_OUTPUT(2, (const void *)(out1), 40);
     return 0;
 }

@@ -9,6 +9,26 @@
 
 #include "add_sub_mul_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   ADD_SUB_MUL_INT8_STEP_BEGIN(index, "op") and ADD_SUB_MUL_INT8_STEP_END(index, "op") wrap
+   every step; ADD_SUB_MUL_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; ADD_SUB_MUL_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef ADD_SUB_MUL_INT8_STEP_BEGIN
+#define ADD_SUB_MUL_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef ADD_SUB_MUL_INT8_STEP_END
+#define ADD_SUB_MUL_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef ADD_SUB_MUL_INT8_STEP_OUTPUT
+#define ADD_SUB_MUL_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef ADD_SUB_MUL_INT8_WEIGHTS_ATTR
+#define ADD_SUB_MUL_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -257,64 +277,64 @@ static void tq_sub_bcast(const tq_addsub_params *p, const int8_t *in1, const int
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_addsub_params tq_step0_params = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const tq_addsub_params tq_step0_params = {
     .input1_offset = -2, .input2_offset = 31, .output_offset = -128, .left_shift = 20,
     .input1_multiplier = 1073741824, .input1_shift = 0,
     .input2_multiplier = 1301885642, .input2_shift = -1,
     .output_multiplier = 1562346532, .output_shift = -18,
     .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step0_dims[18] = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const int32_t tq_step0_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const tq_addsub_params tq_step1_params = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const tq_addsub_params tq_step1_params = {
     .input1_offset = -2, .input2_offset = -30, .output_offset = -12, .left_shift = 20,
     .input1_multiplier = 1232615424, .input1_shift = -1,
     .input2_multiplier = 1073741824, .input2_shift = 0,
     .output_multiplier = 1795134080, .output_shift = -19,
     .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step1_dims[18] = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 4, 0, 1
 };
-static const tq_mul_params tq_step2_params = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const tq_mul_params tq_step2_params = {
     .input1_offset = 128, .input2_offset = 12, .output_offset = -69,
     .output_multiplier = 1104715759, .output_shift = -6,
     .act_min = -128, .act_max = 127
 };
-static const tq_mul_params tq_step3_params = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const tq_mul_params tq_step3_params = {
     .input1_offset = -2, .input2_offset = 19, .output_offset = -1,
     .output_multiplier = 1932632041, .output_shift = -7,
     .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step3_dims[18] = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const int32_t tq_step3_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const tq_addsub_params tq_step4_params = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const tq_addsub_params tq_step4_params = {
     .input1_offset = 1, .input2_offset = 19, .output_offset = 4, .left_shift = 20,
     .input1_multiplier = 1073741824, .input1_shift = 0,
     .input2_multiplier = 1676208033, .input2_shift = -5,
     .output_multiplier = 1073741824, .output_shift = -18,
     .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step4_dims[18] = {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const int32_t tq_step4_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 1
 };
-static const union {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const union {
     int8_t v[4];
     int32_t align;
 } tq_const0 = {{
     17, -128, 127, -1
 }};
-static const union {
+ADD_SUB_MUL_INT8_WEIGHTS_ATTR static const union {
     int8_t v[4];
     int32_t align;
 } tq_const1 = {{
@@ -339,18 +359,33 @@ int add_sub_mul_int8_invoke(const void *const inputs[], void *const outputs[], v
     }
 
     /* step 0: add, model operator 0, "PartitionedCall:1", [1,6,6,4], [1,1,1,4] -> [1,6,6,4] */
+    ADD_SUB_MUL_INT8_STEP_BEGIN(0, "add");
     tq_add_bcast(&tq_step0_params, in1, in2, out3, tq_step0_dims);
+    ADD_SUB_MUL_INT8_STEP_END(0, "add");
+    ADD_SUB_MUL_INT8_STEP_OUTPUT(0, (const void *)(out3), 144);
 
     /* step 1: sub, model operator 1, "PartitionedCall:2", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
+    ADD_SUB_MUL_INT8_STEP_BEGIN(1, "sub");
     tq_sub_bcast(&tq_step1_params, in1, in0, out0, tq_step1_dims);
+    ADD_SUB_MUL_INT8_STEP_END(1, "sub");
+    ADD_SUB_MUL_INT8_STEP_OUTPUT(1, (const void *)(out0), 144);
 
     /* step 2: mul, model operator 2, "PartitionedCall:0", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
+    ADD_SUB_MUL_INT8_STEP_BEGIN(2, "mul");
     tq_mul(&tq_step2_params, out3, out0, out2, 144);
+    ADD_SUB_MUL_INT8_STEP_END(2, "mul");
+    ADD_SUB_MUL_INT8_STEP_OUTPUT(2, (const void *)(out2), 144);
 
     /* step 3: mul, model operator 3, "mul_1", [1,6,6,4], [4] -> [1,6,6,4] */
+    ADD_SUB_MUL_INT8_STEP_BEGIN(3, "mul");
     tq_mul_bcast(&tq_step3_params, in1, tq_const0.v, a + 0, tq_step3_dims);
+    ADD_SUB_MUL_INT8_STEP_END(3, "mul");
+    ADD_SUB_MUL_INT8_STEP_OUTPUT(3, (const void *)(a + 0), 144);
 
     /* step 4: add, model operator 4, "PartitionedCall:3", [1,6,6,4], [4] -> [1,6,6,4] */
+    ADD_SUB_MUL_INT8_STEP_BEGIN(4, "add");
     tq_add_bcast(&tq_step4_params, a + 0, tq_const1.v, out1, tq_step4_dims);
+    ADD_SUB_MUL_INT8_STEP_END(4, "add");
+    ADD_SUB_MUL_INT8_STEP_OUTPUT(4, (const void *)(out1), 144);
     return 0;
 }

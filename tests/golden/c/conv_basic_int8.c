@@ -9,6 +9,26 @@
 
 #include "conv_basic_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   CONV_BASIC_INT8_STEP_BEGIN(index, "op") and CONV_BASIC_INT8_STEP_END(index, "op") wrap
+   every step; CONV_BASIC_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; CONV_BASIC_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef CONV_BASIC_INT8_STEP_BEGIN
+#define CONV_BASIC_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef CONV_BASIC_INT8_STEP_END
+#define CONV_BASIC_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef CONV_BASIC_INT8_STEP_OUTPUT
+#define CONV_BASIC_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef CONV_BASIC_INT8_WEIGHTS_ATTR
+#define CONV_BASIC_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -161,7 +181,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+CONV_BASIC_INT8_WEIGHTS_ATTR static const union {
     int8_t v[162];
     int32_t align;
 } tq_step0_filter = {{
@@ -177,16 +197,16 @@ static const union {
     35, -127, -81, -78, -84, 112, -19, -104, -22, -43, 16, 96, -31, -94, -61, 118,
     99, -54
 }};
-static const int32_t tq_step0_bias[6] = {
+CONV_BASIC_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[6] = {
     1618, 5456, -360, 4711, 362, 5000
 };
-static const int32_t tq_step0_multiplier[6] = {
+CONV_BASIC_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
     1319905319, 1277307459, 1228544115, 1307102262, 1287146704, 1251589530
 };
-static const int8_t tq_step0_shift[6] = {
+CONV_BASIC_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
     -7, -7, -7, -7, -7, -7
 };
-static const tq_conv2d_params tq_step0_params = {
+CONV_BASIC_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
@@ -209,6 +229,9 @@ int conv_basic_int8_invoke(const void *const inputs[], void *const outputs[], vo
     }
 
     /* step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,8,8,3] -> [1,8,8,6] */
+    CONV_BASIC_INT8_STEP_BEGIN(0, "conv2d");
     tq_conv2d(&tq_step0_params, in0, out0);
+    CONV_BASIC_INT8_STEP_END(0, "conv2d");
+    CONV_BASIC_INT8_STEP_OUTPUT(0, (const void *)(out0), 384);
     return 0;
 }

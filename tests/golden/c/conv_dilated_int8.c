@@ -9,6 +9,26 @@
 
 #include "conv_dilated_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   CONV_DILATED_INT8_STEP_BEGIN(index, "op") and CONV_DILATED_INT8_STEP_END(index, "op") wrap
+   every step; CONV_DILATED_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; CONV_DILATED_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef CONV_DILATED_INT8_STEP_BEGIN
+#define CONV_DILATED_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef CONV_DILATED_INT8_STEP_END
+#define CONV_DILATED_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef CONV_DILATED_INT8_STEP_OUTPUT
+#define CONV_DILATED_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef CONV_DILATED_INT8_WEIGHTS_ATTR
+#define CONV_DILATED_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -161,7 +181,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const union {
     int8_t v[162];
     int32_t align;
 } tq_step0_filter = {{
@@ -177,16 +197,16 @@ static const union {
     -89, -10, 51, 12, 42, -20, -65, -116, 53, 57, 127, -50, 61, -18, -9, 120,
     87, 62
 }};
-static const int32_t tq_step0_bias[6] = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[6] = {
     3479, -1856, 1141, 1779, 1495, 5335
 };
-static const int32_t tq_step0_multiplier[6] = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
     1515517838, 1510997781, 1497560761, 1471390456, 1510048241, 1483291077
 };
-static const int8_t tq_step0_shift[6] = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
     -8, -8, -8, -8, -8, -8
 };
-static const tq_conv2d_params tq_step0_params = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 9, .in_w = 9, .in_c = 3,
@@ -195,7 +215,7 @@ static const tq_conv2d_params tq_step0_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 2, .dil_w = 2, .pad_top = 2, .pad_left = 2,
     .input_offset = -5, .output_offset = -1, .act_min = -128, .act_max = 127
 };
-static const union {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const union {
     int8_t v[216];
     int32_t align;
 } tq_step1_filter = {{
@@ -214,16 +234,16 @@ static const union {
     58, -15, -104, -106, 17, 2, 87, 82, -114, 127, -35, -92, 27, 10, 88, 90,
     39, 28, 116, 20, 95, 108, 92, -78
 }};
-static const int32_t tq_step1_bias[4] = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[4] = {
     -2087, -3557, 1805, 10768
 };
-static const int32_t tq_step1_multiplier[4] = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[4] = {
     1843232423, 1787599820, 1838165118, 1851786902
 };
-static const int8_t tq_step1_shift[4] = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[4] = {
     -8, -8, -8, -8
 };
-static const tq_conv2d_params tq_step1_params = {
+CONV_DILATED_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .in_h = 9, .in_w = 9, .in_c = 6,
@@ -247,9 +267,15 @@ int conv_dilated_int8_invoke(const void *const inputs[], void *const outputs[], 
     }
 
     /* step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,9,9,3] -> [1,9,9,6] */
+    CONV_DILATED_INT8_STEP_BEGIN(0, "conv2d");
     tq_conv2d(&tq_step0_params, in0, out0);
+    CONV_DILATED_INT8_STEP_END(0, "conv2d");
+    CONV_DILATED_INT8_STEP_OUTPUT(0, (const void *)(out0), 486);
 
     /* step 1: conv2d, model operator 1, "StatefulPartitionedCall:1", [1,9,9,6] -> [1,7,5,4] */
+    CONV_DILATED_INT8_STEP_BEGIN(1, "conv2d");
     tq_conv2d(&tq_step1_params, out0, out1);
+    CONV_DILATED_INT8_STEP_END(1, "conv2d");
+    CONV_DILATED_INT8_STEP_OUTPUT(1, (const void *)(out1), 140);
     return 0;
 }

@@ -9,6 +9,26 @@
 
 #include "dense_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   DENSE_INT8_STEP_BEGIN(index, "op") and DENSE_INT8_STEP_END(index, "op") wrap
+   every step; DENSE_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; DENSE_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef DENSE_INT8_STEP_BEGIN
+#define DENSE_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef DENSE_INT8_STEP_END
+#define DENSE_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef DENSE_INT8_STEP_OUTPUT
+#define DENSE_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef DENSE_INT8_WEIGHTS_ATTR
+#define DENSE_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -125,7 +145,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+DENSE_INT8_WEIGHTS_ATTR static const union {
     int8_t v[512];
     int32_t align;
 } tq_step0_filter = {{
@@ -162,24 +182,24 @@ static const union {
     79, -48, 50, 127, 120, -11, 13, -51, 114, 33, -8, 77, 107, 40, -5, -69,
     -43, 94, 80, -120, -124, -98, -64, 27, 5, 40, 47, -65, 23, -45, 90, -37
 }};
-static const int32_t tq_step0_bias[16] = {
+DENSE_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[16] = {
     -1901, 4024, 1662, 2833, 2435, 3459, -3626, -4767,
     -5889, 306, 6871, 3272, -1468, -6598, -1837, 1740
 };
-static const int32_t tq_step0_multiplier[16] = {
+DENSE_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[16] = {
     1466401203, 1492191668, 1447579349, 1479598964, 1456064757, 1453319219, 1348918931, 1347808861,
     1481663812, 1491530735, 1462491608, 1488197002, 1452587436, 1438947962, 1489542023, 1482353311
 };
-static const int8_t tq_step0_shift[16] = {
+DENSE_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[16] = {
     -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7
 };
-static const tq_fully_connected_params tq_step0_params = {
+DENSE_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .depth = 32, .out_depth = 16, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const union {
+DENSE_INT8_WEIGHTS_ATTR static const union {
     int8_t v[128];
     int32_t align;
 } tq_step1_filter = {{
@@ -192,16 +212,16 @@ static const union {
     -127, -103, 9, 99, 54, 21, -81, -1, -44, 40, 109, 53, -121, 42, -81, -114,
     120, -111, -63, -26, -105, -70, 42, -127, 69, 59, 126, -37, -38, 24, -96, -22
 }};
-static const int32_t tq_step1_bias[8] = {
+DENSE_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[8] = {
     -12187, -18286, -35979, -7204, -19906, -6246, -27382, -31990
 };
-static const int32_t tq_step1_multiplier[8] = {
+DENSE_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[8] = {
     1681157524, 1691156548, 1702375001, 1725219066, 1695010717, 1625327534, 1579078532, 1566382892
 };
-static const int8_t tq_step1_shift[8] = {
+DENSE_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[8] = {
     -8, -8, -8, -8, -8, -8, -8, -8
 };
-static const tq_fully_connected_params tq_step1_params = {
+DENSE_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .depth = 16, .out_depth = 8, .per_channel = 1,
@@ -221,9 +241,15 @@ int dense_int8_invoke(const void *const inputs[], void *const outputs[], void *a
     }
 
     /* step 0: fully_connected, model operator 0, "dense_1/MatMul;dense_1/Relu;dense_1/BiasAdd", [1,32] -> [1,16] */
+    DENSE_INT8_STEP_BEGIN(0, "fully_connected");
     tq_fully_connected(&tq_step0_params, in0, a + 0);
+    DENSE_INT8_STEP_END(0, "fully_connected");
+    DENSE_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 16);
 
     /* step 1: fully_connected, model operator 1, "StatefulPartitionedCall:0", [1,16] -> [1,8] */
+    DENSE_INT8_STEP_BEGIN(1, "fully_connected");
     tq_fully_connected(&tq_step1_params, a + 0, out0);
+    DENSE_INT8_STEP_END(1, "fully_connected");
+    DENSE_INT8_STEP_OUTPUT(1, (const void *)(out0), 8);
     return 0;
 }

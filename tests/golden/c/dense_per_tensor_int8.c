@@ -9,6 +9,26 @@
 
 #include "dense_per_tensor_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   DENSE_PER_TENSOR_INT8_STEP_BEGIN(index, "op") and DENSE_PER_TENSOR_INT8_STEP_END(index, "op") wrap
+   every step; DENSE_PER_TENSOR_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef DENSE_PER_TENSOR_INT8_STEP_BEGIN
+#define DENSE_PER_TENSOR_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef DENSE_PER_TENSOR_INT8_STEP_END
+#define DENSE_PER_TENSOR_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef DENSE_PER_TENSOR_INT8_STEP_OUTPUT
+#define DENSE_PER_TENSOR_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR
+#define DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -125,7 +145,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const union {
     int8_t v[512];
     int32_t align;
 } tq_step0_filter = {{
@@ -162,23 +182,23 @@ static const union {
     -72, 125, 64, 66, 73, -17, 79, -7, 112, -96, -42, -5, 5, 75, -95, -6,
     61, -54, -60, -124, 45, -18, -24, -17, -34, 49, -57, 26, 93, -9, 112, -112
 }};
-static const int32_t tq_step0_bias[16] = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[16] = {
     2520, 5426, -2959, 498, 5178, -67, 4229, -9284,
     -10055, -443, -2397, 7030, 1544, 5355, 2053, 471
 };
-static const int32_t tq_step0_multiplier[1] = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[1] = {
     1302865078
 };
-static const int8_t tq_step0_shift[1] = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[1] = {
     -7
 };
-static const tq_fully_connected_params tq_step0_params = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .depth = 32, .out_depth = 16, .per_channel = 0,
     .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const union {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const union {
     int8_t v[128];
     int32_t align;
 } tq_step1_filter = {{
@@ -191,16 +211,16 @@ static const union {
     10, 97, 107, -122, -4, 42, 34, 113, -15, 0, 32, 21, -124, -42, 33, -42,
     -60, 110, -107, -9, -22, -127, -73, -72, 126, -6, 0, 111, -26, 60, -26, 107
 }};
-static const int32_t tq_step1_bias[8] = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[8] = {
     -22171, 6764, 53886, -15025, 2316, -1436, 16417, -9884
 };
-static const int32_t tq_step1_multiplier[1] = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[1] = {
     1413416194
 };
-static const int8_t tq_step1_shift[1] = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[1] = {
     -8
 };
-static const tq_fully_connected_params tq_step1_params = {
+DENSE_PER_TENSOR_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .depth = 16, .out_depth = 8, .per_channel = 0,
@@ -220,9 +240,15 @@ int dense_per_tensor_int8_invoke(const void *const inputs[], void *const outputs
     }
 
     /* step 0: fully_connected, model operator 0, "dense_4_1/MatMul;dense_4_1/Relu;dense_4_1/BiasAdd", [1,32] -> [1,16] */
+    DENSE_PER_TENSOR_INT8_STEP_BEGIN(0, "fully_connected");
     tq_fully_connected(&tq_step0_params, in0, a + 0);
+    DENSE_PER_TENSOR_INT8_STEP_END(0, "fully_connected");
+    DENSE_PER_TENSOR_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 16);
 
     /* step 1: fully_connected, model operator 1, "StatefulPartitionedCall:0", [1,16] -> [1,8] */
+    DENSE_PER_TENSOR_INT8_STEP_BEGIN(1, "fully_connected");
     tq_fully_connected(&tq_step1_params, a + 0, out0);
+    DENSE_PER_TENSOR_INT8_STEP_END(1, "fully_connected");
+    DENSE_PER_TENSOR_INT8_STEP_OUTPUT(1, (const void *)(out0), 8);
     return 0;
 }

@@ -9,6 +9,26 @@
 
 #include "depthwise_mult2_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   DEPTHWISE_MULT2_INT8_STEP_BEGIN(index, "op") and DEPTHWISE_MULT2_INT8_STEP_END(index, "op") wrap
+   every step; DEPTHWISE_MULT2_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef DEPTHWISE_MULT2_INT8_STEP_BEGIN
+#define DEPTHWISE_MULT2_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef DEPTHWISE_MULT2_INT8_STEP_END
+#define DEPTHWISE_MULT2_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef DEPTHWISE_MULT2_INT8_STEP_OUTPUT
+#define DEPTHWISE_MULT2_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR
+#define DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -158,7 +178,7 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const union {
     int8_t v[54];
     int32_t align;
 } tq_step0_filter = {{
@@ -167,16 +187,16 @@ static const union {
     34, -25, 81, -127, -21, 31, -124, -106, -101, -25, -90, 75, 36, -127, 127, -6,
     47, -113, -108, -67, -16, -113
 }};
-static const int32_t tq_step0_bias[6] = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[6] = {
     988, 9732, -3413, 42, 13063, 1199
 };
-static const int32_t tq_step0_multiplier[6] = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
     1510813309, 1943652834, 1990208370, 1836804934, 1924022943, 1964464717
 };
-static const int8_t tq_step0_shift[6] = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
     -7, -7, -7, -7, -7, -7
 };
-static const tq_depthwise_conv2d_params tq_step0_params = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 9, .in_w = 9, .in_c = 3, .depth_mult = 2,
@@ -184,7 +204,7 @@ static const tq_depthwise_conv2d_params tq_step0_params = {
     .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const union {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const union {
     int8_t v[36];
     int32_t align;
 } tq_step1_filter = {{
@@ -192,16 +212,16 @@ static const union {
     14, 66, 22, 91, -2, -7, 77, -127, -89, -82, -119, 127, 119, 13, 127, -124,
     127, 30, 10, -122
 }};
-static const int32_t tq_step1_bias[6] = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[6] = {
     7871, 8312, -5674, -4048, -8772, 3907
 };
-static const int32_t tq_step1_multiplier[6] = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[6] = {
     1392679229, 1528003240, 1205144209, 1427623200, 1470070039, 2097011569
 };
-static const int8_t tq_step1_shift[6] = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[6] = {
     -8, -8, -8, -8, -8, -9
 };
-static const tq_depthwise_conv2d_params tq_step1_params = {
+DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .in_h = 4, .in_w = 4, .in_c = 6, .depth_mult = 1,
@@ -223,9 +243,15 @@ int depthwise_mult2_int8_invoke(const void *const inputs[], void *const outputs[
     }
 
     /* step 0: depthwise_conv2d, model operator 0, "depthwise_conv2d_1_1/Relu6;depthwise_conv2d_1_1/BiasAdd;depthwise_conv2d_1_1/depthwise;depthw...", [1,9,9,3] -> [1,4,4,6] */
+    DEPTHWISE_MULT2_INT8_STEP_BEGIN(0, "depthwise_conv2d");
     tq_depthwise_conv2d(&tq_step0_params, in0, a + 0);
+    DEPTHWISE_MULT2_INT8_STEP_END(0, "depthwise_conv2d");
+    DEPTHWISE_MULT2_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 96);
 
     /* step 1: depthwise_conv2d, model operator 1, "StatefulPartitionedCall:0", [1,4,4,6] -> [1,4,4,6] */
+    DEPTHWISE_MULT2_INT8_STEP_BEGIN(1, "depthwise_conv2d");
     tq_depthwise_conv2d(&tq_step1_params, a + 0, out0);
+    DEPTHWISE_MULT2_INT8_STEP_END(1, "depthwise_conv2d");
+    DEPTHWISE_MULT2_INT8_STEP_OUTPUT(1, (const void *)(out0), 96);
     return 0;
 }

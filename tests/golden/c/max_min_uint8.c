@@ -9,6 +9,26 @@
 
 #include "max_min_uint8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   MAX_MIN_UINT8_STEP_BEGIN(index, "op") and MAX_MIN_UINT8_STEP_END(index, "op") wrap
+   every step; MAX_MIN_UINT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; MAX_MIN_UINT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef MAX_MIN_UINT8_STEP_BEGIN
+#define MAX_MIN_UINT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef MAX_MIN_UINT8_STEP_END
+#define MAX_MIN_UINT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef MAX_MIN_UINT8_STEP_OUTPUT
+#define MAX_MIN_UINT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef MAX_MIN_UINT8_WEIGHTS_ATTR
+#define MAX_MIN_UINT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -296,7 +316,7 @@ static void tq_mean(const tq_mean_params *p, const int8_t *input, int8_t *output
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const uint8_t tq_table0[256] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const uint8_t tq_table0[256] = {
     128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143,
     144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159,
     160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175,
@@ -314,150 +334,150 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
-static const union {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step1_filter = {{
     -127, -80, -36, -32, -94, 127, -19, 6, 52, 127, 68, -100, 41, -127, 19, -19
 }};
-static const int32_t tq_step1_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[4] = {
     19780, -2056, -10538, 5681
 };
-static const int32_t tq_step1_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[4] = {
     1612974612, 1284580232, 1160621946, 1459580315
 };
-static const int8_t tq_step1_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[4] = {
     -6, -6, -5, -6
 };
-static const tq_fully_connected_params tq_step1_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127
 };
-static const union {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step2_filter = {{
     38, 11, -70, 127, -127, -99, -48, -31, -72, -30, 64, 127, -32, 30, -127, -99
 }};
-static const int32_t tq_step2_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[4] = {
     -7650, 20943, -6251, 15567
 };
-static const int32_t tq_step2_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[4] = {
     1321497856, 1208289536, 1347626496, 1324640000
 };
-static const int8_t tq_step2_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[4] = {
     -5, -5, -5, -5
 };
-static const tq_fully_connected_params tq_step2_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 70, .act_min = -128, .act_max = 127
 };
-static const union {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step4_filter = {{
     24, -127, -124, -18, -5, -127, 4, 26, 73, 127, 58, 40, -127, 83, -70, -14
 }};
-static const int32_t tq_step4_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[4] = {
     17218, 7219, -20905, 8664
 };
-static const int32_t tq_step4_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[4] = {
     1968883856, 1951982673, 1143670849, 1867740919
 };
-static const int8_t tq_step4_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[4] = {
     -6, -6, -5, -6
 };
-static const tq_fully_connected_params tq_step4_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step4_params = {
     .filter = tq_step4_filter.v, .bias = tq_step4_bias,
     .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -66, .act_min = -128, .act_max = 127
 };
-static const union {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step5_filter = {{
     -127, 10, 1, -45, -2, 4, 127, 115, 111, -46, -50, -127, 91, -2, -16, -127
 }};
-static const int32_t tq_step5_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_bias[4] = {
     11363, -17459, 7882, 3731
 };
-static const int32_t tq_step5_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_multiplier[4] = {
     1604772917, 1726974267, 1503304163, 1375355608
 };
-static const int8_t tq_step5_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step5_shift[4] = {
     -6, -7, -6, -6
 };
-static const tq_fully_connected_params tq_step5_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_params = {
     .filter = tq_step5_filter.v, .bias = tq_step5_bias,
     .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 2, .act_min = -128, .act_max = 127
 };
-static const tq_mean_params tq_step6_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_mean_params tq_step6_params = {
     .outer = {1, 1, 1, 6, 1, 4},
     .reduced = {1, 1, 1, 1, 6, 1},
     .stride = {144, 144, 144, 24, 4, 1},
     .zero_point_sum = 12, .multiplier = 989129534, .shift = -1,
     .output_zero_point = -66, .divisor = 0
 };
-static const int32_t tq_step7_dims[18] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step7_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 4, 0, 1
 };
-static const union {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step8_filter = {{
     -28, 121, 67, 127, -77, 127, -122, 53, 82, 116, -127, -70, 127, 52, 46, 71
 }};
-static const int32_t tq_step8_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step8_bias[4] = {
     -20091, 1232, -235, -20681
 };
-static const int32_t tq_step8_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step8_multiplier[4] = {
     1668079210, 1090775035, 1086775327, 1831668040
 };
-static const int8_t tq_step8_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step8_shift[4] = {
     -6, -5, -5, -5
 };
-static const tq_fully_connected_params tq_step8_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step8_params = {
     .filter = tq_step8_filter.v, .bias = tq_step8_bias,
     .multiplier = tq_step8_multiplier, .shift = tq_step8_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 122, .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step9_dims[18] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step9_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 0
 };
-static const union {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step10_filter = {{
     -127, -30, 0, -6, -127, 61, -34, -15, 39, 35, 53, -127, -52, 25, 127, 76
 }};
-static const int32_t tq_step10_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step10_bias[4] = {
     12701, 8709, -1529, -12827
 };
-static const int32_t tq_step10_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step10_multiplier[4] = {
     1749607831, 1471424568, 1374485032, 1087283403
 };
-static const int8_t tq_step10_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step10_shift[4] = {
     -7, -7, -7, -7
 };
-static const tq_fully_connected_params tq_step10_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step10_params = {
     .filter = tq_step10_filter.v, .bias = tq_step10_bias,
     .multiplier = tq_step10_multiplier, .shift = tq_step10_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127
 };
-static const union {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[1];
     int32_t align;
 } tq_const0 = {{
@@ -480,51 +500,99 @@ int max_min_uint8_invoke(const void *const inputs[], void *const outputs[], void
     }
 
     /* step 0: lut, model operator 0, "tfl.quantize", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(0, "lut");
     tq_lut(in0, a + 0, tq_table0, 144);
+    MAX_MIN_UINT8_STEP_END(0, "lut");
+    MAX_MIN_UINT8_STEP_OUTPUT(0, (const void *)(a + 0), 144);
 
     /* step 1: fully_connected, model operator 1, "conv2d_10_1/BiasAdd;conv2d_10_1/convolution;conv2d_10_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(1, "fully_connected");
     tq_fully_connected(&tq_step1_params, a + 0, a + 144);
+    MAX_MIN_UINT8_STEP_END(1, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(1, (const void *)(a + 144), 144);
 
     /* step 2: fully_connected, model operator 2, "conv2d_11_1/BiasAdd;conv2d_11_1/convolution;conv2d_11_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(2, "fully_connected");
     tq_fully_connected(&tq_step2_params, a + 0, a + 288);
+    MAX_MIN_UINT8_STEP_END(2, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(2, (const void *)(a + 288), 144);
 
     /* step 3: minimum, model operator 3, "StatefulPartitionedCall:11", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(3, "minimum");
     tq_minimum(NULL, a + 288, a + 0, a + 432, 144);
+    MAX_MIN_UINT8_STEP_END(3, "minimum");
+    MAX_MIN_UINT8_STEP_OUTPUT(3, (const void *)(a + 432), 144);
 
     /* step 4: fully_connected, model operator 4, "conv2d_12_1/BiasAdd;conv2d_12_1/convolution;conv2d_12_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(4, "fully_connected");
     tq_fully_connected(&tq_step4_params, a + 0, a + 288);
+    MAX_MIN_UINT8_STEP_END(4, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(4, (const void *)(a + 288), 144);
 
     /* step 5: fully_connected, model operator 5, "conv2d_13_1/BiasAdd;conv2d_13_1/convolution;conv2d_13_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(5, "fully_connected");
     tq_fully_connected(&tq_step5_params, a + 0, a + 576);
+    MAX_MIN_UINT8_STEP_END(5, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(5, (const void *)(a + 576), 144);
 
     /* step 6: mean, model operator 6, "Mean", [1,6,6,4] -> [1,6,1,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(6, "mean");
     tq_mean(&tq_step6_params, a + 576, a + 720);
+    MAX_MIN_UINT8_STEP_END(6, "mean");
+    MAX_MIN_UINT8_STEP_OUTPUT(6, (const void *)(a + 720), 24);
 
     /* step 7: maximum, model operator 7, "StatefulPartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(7, "maximum");
     tq_maximum_bcast(NULL, a + 288, a + 720, a + 576, tq_step7_dims);
+    MAX_MIN_UINT8_STEP_END(7, "maximum");
+    MAX_MIN_UINT8_STEP_OUTPUT(7, (const void *)(a + 576), 144);
 
     /* step 8: fully_connected, model operator 8, "conv2d_14_1/BiasAdd;conv2d_14_1/convolution;conv2d_14_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(8, "fully_connected");
     tq_fully_connected(&tq_step8_params, a + 0, a + 288);
+    MAX_MIN_UINT8_STEP_END(8, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(8, (const void *)(a + 288), 144);
 
     /* step 9: minimum, model operator 9, "StatefulPartitionedCall:31", [1,6,6,4], [] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(9, "minimum");
     tq_minimum_bcast(NULL, a + 288, tq_const0.v, a + 720, tq_step9_dims);
+    MAX_MIN_UINT8_STEP_END(9, "minimum");
+    MAX_MIN_UINT8_STEP_OUTPUT(9, (const void *)(a + 720), 144);
 
     /* step 10: fully_connected, model operator 10, "conv2d_9_1/BiasAdd;conv2d_9_1/convolution;conv2d_9_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(10, "fully_connected");
     tq_fully_connected(&tq_step10_params, a + 0, a + 288);
+    MAX_MIN_UINT8_STEP_END(10, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(10, (const void *)(a + 288), 144);
 
     /* step 11: maximum, model operator 11, "StatefulPartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(11, "maximum");
     tq_maximum(NULL, a + 288, a + 144, a + 0, 144);
+    MAX_MIN_UINT8_STEP_END(11, "maximum");
+    MAX_MIN_UINT8_STEP_OUTPUT(11, (const void *)(a + 0), 144);
 
     /* step 12: lut, model operator 12, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(12, "lut");
     tq_lut(a + 576, out0, tq_table0, 144);
+    MAX_MIN_UINT8_STEP_END(12, "lut");
+    MAX_MIN_UINT8_STEP_OUTPUT(12, (const void *)(out0), 144);
 
     /* step 13: lut, model operator 13, "StatefulPartitionedCall:3", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(13, "lut");
     tq_lut(a + 720, out1, tq_table0, 144);
+    MAX_MIN_UINT8_STEP_END(13, "lut");
+    MAX_MIN_UINT8_STEP_OUTPUT(13, (const void *)(out1), 144);
 
     /* step 14: lut, model operator 14, "StatefulPartitionedCall:0", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(14, "lut");
     tq_lut(a + 0, out2, tq_table0, 144);
+    MAX_MIN_UINT8_STEP_END(14, "lut");
+    MAX_MIN_UINT8_STEP_OUTPUT(14, (const void *)(out2), 144);
 
     /* step 15: lut, model operator 15, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(15, "lut");
     tq_lut(a + 432, out3, tq_table0, 144);
+    MAX_MIN_UINT8_STEP_END(15, "lut");
+    MAX_MIN_UINT8_STEP_OUTPUT(15, (const void *)(out3), 144);
     return 0;
 }

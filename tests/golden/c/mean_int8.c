@@ -9,6 +9,26 @@
 
 #include "mean_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   MEAN_INT8_STEP_BEGIN(index, "op") and MEAN_INT8_STEP_END(index, "op") wrap
+   every step; MEAN_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; MEAN_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef MEAN_INT8_STEP_BEGIN
+#define MEAN_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef MEAN_INT8_STEP_END
+#define MEAN_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef MEAN_INT8_STEP_OUTPUT
+#define MEAN_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef MEAN_INT8_WEIGHTS_ATTR
+#define MEAN_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -221,14 +241,14 @@ static void tq_mean(const tq_mean_params *p, const int8_t *input, int8_t *output
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_mean_params tq_step0_params = {
+MEAN_INT8_WEIGHTS_ATTR static const tq_mean_params tq_step0_params = {
     .outer = {1, 1, 1, 8, 8, 1},
     .reduced = {1, 1, 1, 1, 1, 6},
     .stride = {384, 384, 384, 48, 6, 1},
     .zero_point_sum = -84, .multiplier = 903954711, .shift = 0,
     .output_zero_point = -2, .divisor = 0
 };
-static const union {
+MEAN_INT8_WEIGHTS_ATTR static const union {
     int8_t v[270];
     int32_t align;
 } tq_step1_filter = {{
@@ -250,16 +270,16 @@ static const union {
     -32, -37, 111, -5, 67, -22, -46, -28, -54, 78, -70, 85, 86, 40, 108, 42,
     73, -118, -75, 44, -80, -86, 103, 51, 15, 112, -39, -22, -26, 75
 }};
-static const int32_t tq_step1_bias[5] = {
+MEAN_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[5] = {
     -3933, -2886, -7725, 324, 5427
 };
-static const int32_t tq_step1_multiplier[5] = {
+MEAN_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[5] = {
     1825488097, 1833671685, 1808367142, 1796844381, 1755705292
 };
-static const int8_t tq_step1_shift[5] = {
+MEAN_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[5] = {
     -9, -9, -9, -9, -9
 };
-static const tq_conv2d_params tq_step1_params = {
+MEAN_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .in_h = 8, .in_w = 8, .in_c = 6,
@@ -268,14 +288,14 @@ static const tq_conv2d_params tq_step1_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
     .input_offset = 14, .output_offset = 7, .act_min = -128, .act_max = 127
 };
-static const tq_mean_params tq_step2_params = {
+MEAN_INT8_WEIGHTS_ATTR static const tq_mean_params tq_step2_params = {
     .outer = {1, 1, 1, 1, 1, 5},
     .reduced = {1, 1, 1, 8, 8, 1},
     .stride = {320, 320, 320, 40, 5, 1},
     .zero_point_sum = 448, .multiplier = 1582512821, .shift = -3,
     .output_zero_point = -33, .divisor = 0
 };
-static const tq_mean_params tq_step3_params = {
+MEAN_INT8_WEIGHTS_ATTR static const tq_mean_params tq_step3_params = {
     .outer = {1, 1, 1, 1, 1, 6},
     .reduced = {1, 1, 1, 8, 8, 1},
     .stride = {384, 384, 384, 48, 6, 1},
@@ -298,15 +318,27 @@ int mean_int8_invoke(const void *const inputs[], void *const outputs[], void *ar
     }
 
     /* step 0: mean, model operator 0, "StatefulPartitionedCall:1", [1,8,8,6] -> [1,8,8,1] */
+    MEAN_INT8_STEP_BEGIN(0, "mean");
     tq_mean(&tq_step0_params, in0, out2);
+    MEAN_INT8_STEP_END(0, "mean");
+    MEAN_INT8_STEP_OUTPUT(0, (const void *)(out2), 64);
 
     /* step 1: conv2d, model operator 1, "conv2d_18_1/BiasAdd;conv2d_18_1/convolution;conv2d_18_1/Squeeze1", [1,8,8,6] -> [1,8,8,5] */
+    MEAN_INT8_STEP_BEGIN(1, "conv2d");
     tq_conv2d(&tq_step1_params, in0, a + 0);
+    MEAN_INT8_STEP_END(1, "conv2d");
+    MEAN_INT8_STEP_OUTPUT(1, (const void *)(a + 0), 320);
 
     /* step 2: mean, model operator 2, "StatefulPartitionedCall:2", [1,8,8,5] -> [1,1,1,5] */
+    MEAN_INT8_STEP_BEGIN(2, "mean");
     tq_mean(&tq_step2_params, a + 0, out0);
+    MEAN_INT8_STEP_END(2, "mean");
+    MEAN_INT8_STEP_OUTPUT(2, (const void *)(out0), 5);
 
     /* step 3: mean, model operator 3, "StatefulPartitionedCall:0", [1,8,8,6] -> [1,6] */
+    MEAN_INT8_STEP_BEGIN(3, "mean");
     tq_mean(&tq_step3_params, in0, out1);
+    MEAN_INT8_STEP_END(3, "mean");
+    MEAN_INT8_STEP_OUTPUT(3, (const void *)(out1), 6);
     return 0;
 }

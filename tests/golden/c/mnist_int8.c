@@ -9,6 +9,26 @@
 
 #include "mnist_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   MNIST_INT8_STEP_BEGIN(index, "op") and MNIST_INT8_STEP_END(index, "op") wrap
+   every step; MNIST_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; MNIST_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef MNIST_INT8_STEP_BEGIN
+#define MNIST_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef MNIST_INT8_STEP_END
+#define MNIST_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef MNIST_INT8_STEP_OUTPUT
+#define MNIST_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef MNIST_INT8_WEIGHTS_ATTR
+#define MNIST_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -436,7 +456,7 @@ static int tq_softmax(const tq_softmax_params *p, const int8_t *input, int8_t *o
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+MNIST_INT8_WEIGHTS_ATTR static const union {
     int8_t v[72];
     int32_t align;
 } tq_step0_filter = {{
@@ -446,16 +466,16 @@ static const union {
     -46, 86, -17, 121, 127, -4, -55, 28, -5, 127, 97, 46, -100, -88, -62, 127,
     95, 24, -46, -16, 89, -80, 76, 81
 }};
-static const int32_t tq_step0_bias[8] = {
+MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[8] = {
     71342, 27319, 22140, 6315, 19365, 50223, -926, 42456
 };
-static const int32_t tq_step0_multiplier[8] = {
+MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[8] = {
     1922666286, 1572952378, 1644723526, 1816215863, 1893933144, 1382158721, 1503789774, 1698600563
 };
-static const int8_t tq_step0_shift[8] = {
+MNIST_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[8] = {
     -9, -9, -9, -9, -9, -9, -9, -9
 };
-static const tq_conv2d_params tq_step0_params = {
+MNIST_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 28, .in_w = 28, .in_c = 1,
@@ -464,13 +484,13 @@ static const tq_conv2d_params tq_step0_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step1_params = {
+MNIST_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step1_params = {
     .batches = 1, .in_h = 26, .in_w = 26, .channels = 8,
     .k_h = 2, .k_w = 2, .out_h = 13, .out_w = 13,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const union {
+MNIST_INT8_WEIGHTS_ATTR static const union {
     int8_t v[1152];
     int32_t align;
 } tq_step2_filter = {{
@@ -547,18 +567,18 @@ static const union {
     -3, -20, 19, 56, 37, -9, -63, -10, -118, 34, -106, -112, 125, -111, -68, 36,
     0, -19, -85, -39, 19, 12, 4, 120, 54, 11, 88, 114, -10, -20, -120, 15
 }};
-static const int32_t tq_step2_bias[16] = {
+MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[16] = {
     -19491, 56084, 176217, 61477, 42311, -55520, 28579, 113354,
     82850, -113058, -92939, 31849, 41340, 44220, -1063, 69743
 };
-static const int32_t tq_step2_multiplier[16] = {
+MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[16] = {
     1335856011, 2120444644, 1807665562, 1427173057, 1103203987, 1345583133, 1390884478, 1668174903,
     1168365020, 1386326115, 1131358888, 1101727182, 1240289055, 1547225009, 1377964412, 2009740644
 };
-static const int8_t tq_step2_shift[16] = {
+MNIST_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[16] = {
     -9, -10, -10, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -10
 };
-static const tq_conv2d_params tq_step2_params = {
+MNIST_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .in_h = 13, .in_w = 13, .in_c = 8,
@@ -567,13 +587,13 @@ static const tq_conv2d_params tq_step2_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step3_params = {
+MNIST_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step3_params = {
     .batches = 1, .in_h = 11, .in_w = 11, .channels = 16,
     .k_h = 2, .k_w = 2, .out_h = 5, .out_w = 5,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const union {
+MNIST_INT8_WEIGHTS_ATTR static const union {
     int8_t v[4000];
     int32_t align;
 } tq_step4_filter = {{
@@ -828,24 +848,24 @@ static const union {
     -1, -69, 15, -41, -27, -20, -77, -81, -55, 38, 16, -58, -2, 39, -65, 16,
     15, -1, -66, -80, 15, 33, -17, -9, -40, 6, 18, 7, -78, -37, 11, -81
 }};
-static const int32_t tq_step4_bias[10] = {
+MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[10] = {
     -414405, -325920, -207693, -232280, -254919, -240858, -282237, -257334,
     -483184, -646769
 };
-static const int32_t tq_step4_multiplier[10] = {
+MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[10] = {
     1491967927, 1730073055, 1376937288, 2016128240, 1701114049, 1443261720, 1604559633, 1723071208,
     1459169678, 1346945686
 };
-static const int8_t tq_step4_shift[10] = {
+MNIST_INT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[10] = {
     -11, -11, -11, -11, -11, -11, -11, -11, -11, -11
 };
-static const tq_fully_connected_params tq_step4_params = {
+MNIST_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step4_params = {
     .filter = tq_step4_filter.v, .bias = tq_step4_bias,
     .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 1, .depth = 400, .out_depth = 10, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 41, .act_min = -128, .act_max = 127
 };
-static const tq_softmax_params tq_step5_params = {
+MNIST_INT8_WEIGHTS_ATTR static const tq_softmax_params tq_step5_params = {
     .outer = 1, .depth = 10,
     .input_multiplier = 1952836608, .input_left_shift = 23, .diff_min = -248
 };
@@ -863,23 +883,41 @@ int mnist_int8_invoke(const void *const inputs[], void *const outputs[], void *a
     }
 
     /* step 0: conv2d, model operator 0, "functional_1/conv2d_20_1/Relu;functional_1/conv2d_20_1/BiasAdd;functional_1/conv2d_20_1/convo...", [1,28,28,1] -> [1,26,26,8] */
+    MNIST_INT8_STEP_BEGIN(0, "conv2d");
     tq_conv2d(&tq_step0_params, in0, a + 0);
+    MNIST_INT8_STEP_END(0, "conv2d");
+    MNIST_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 5408);
 
     /* step 1: max_pool, model operator 1, "functional_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,8] -> [1,13,13,8] */
+    MNIST_INT8_STEP_BEGIN(1, "max_pool");
     tq_max_pool(&tq_step1_params, a + 0, a + 5408);
+    MNIST_INT8_STEP_END(1, "max_pool");
+    MNIST_INT8_STEP_OUTPUT(1, (const void *)(a + 5408), 1352);
 
     /* step 2: conv2d, model operator 2, "functional_1/conv2d_21_1/Relu;functional_1/conv2d_21_1/BiasAdd;functional_1/conv2d_21_1/convo...", [1,13,13,8] -> [1,11,11,16] */
+    MNIST_INT8_STEP_BEGIN(2, "conv2d");
     tq_conv2d(&tq_step2_params, a + 5408, a + 0);
+    MNIST_INT8_STEP_END(2, "conv2d");
+    MNIST_INT8_STEP_OUTPUT(2, (const void *)(a + 0), 1936);
 
     /* step 3: max_pool, model operator 3, "functional_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,16] -> [1,5,5,16] */
+    MNIST_INT8_STEP_BEGIN(3, "max_pool");
     tq_max_pool(&tq_step3_params, a + 0, a + 1936);
+    MNIST_INT8_STEP_END(3, "max_pool");
+    MNIST_INT8_STEP_OUTPUT(3, (const void *)(a + 1936), 400);
 
     /* step 4: fully_connected, model operator 5, "functional_1/dense_9_1/MatMul;functional_1/dense_9_1/BiasAdd", [1,400] -> [1,10] */
+    MNIST_INT8_STEP_BEGIN(4, "fully_connected");
     tq_fully_connected(&tq_step4_params, a + 1936, a + 0);
+    MNIST_INT8_STEP_END(4, "fully_connected");
+    MNIST_INT8_STEP_OUTPUT(4, (const void *)(a + 0), 10);
 
     /* step 5: softmax, model operator 6, "StatefulPartitionedCall:0", [1,10] -> [1,10] */
+    MNIST_INT8_STEP_BEGIN(5, "softmax");
     if (tq_softmax(&tq_step5_params, a + 0, out0) != 0) {
         return -2;
     }
+    MNIST_INT8_STEP_END(5, "softmax");
+    MNIST_INT8_STEP_OUTPUT(5, (const void *)(out0), 10);
     return 0;
 }

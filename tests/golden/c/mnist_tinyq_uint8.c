@@ -9,6 +9,26 @@
 
 #include "mnist_tinyq_uint8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   MNIST_TINYQ_UINT8_STEP_BEGIN(index, "op") and MNIST_TINYQ_UINT8_STEP_END(index, "op") wrap
+   every step; MNIST_TINYQ_UINT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; MNIST_TINYQ_UINT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef MNIST_TINYQ_UINT8_STEP_BEGIN
+#define MNIST_TINYQ_UINT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef MNIST_TINYQ_UINT8_STEP_END
+#define MNIST_TINYQ_UINT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef MNIST_TINYQ_UINT8_STEP_OUTPUT
+#define MNIST_TINYQ_UINT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef MNIST_TINYQ_UINT8_WEIGHTS_ATTR
+#define MNIST_TINYQ_UINT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -447,7 +467,7 @@ static void tq_lut(const void *input, void *output, const uint8_t *table, int32_
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const uint8_t tq_table0[256] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const uint8_t tq_table0[256] = {
     128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143,
     144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159,
     160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175,
@@ -465,7 +485,7 @@ static const uint8_t tq_table0[256] = {
     96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
     112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127
 };
-static const union {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[72];
     int32_t align;
 } tq_step1_filter = {{
@@ -475,16 +495,16 @@ static const union {
     -46, 86, -17, 121, 127, -4, -55, 28, -5, 127, 97, 46, -100, -88, -62, 127,
     95, 24, -46, -16, 89, -80, 76, 81
 }};
-static const int32_t tq_step1_bias[8] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[8] = {
     71342, 27319, 22140, 6315, 19365, 50223, -926, 42456
 };
-static const int32_t tq_step1_multiplier[8] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[8] = {
     1922666163, 1572952277, 1644723420, 1816215746, 1893933023, 1382158632, 1503789677, 1698600455
 };
-static const int8_t tq_step1_shift[8] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[8] = {
     -9, -9, -9, -9, -9, -9, -9, -9
 };
-static const tq_conv2d_params tq_step1_params = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .in_h = 28, .in_w = 28, .in_c = 1,
@@ -493,13 +513,13 @@ static const tq_conv2d_params tq_step1_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step2_params = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const tq_pool_params tq_step2_params = {
     .batches = 1, .in_h = 26, .in_w = 26, .channels = 8,
     .k_h = 2, .k_w = 2, .out_h = 13, .out_w = 13,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const union {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[1152];
     int32_t align;
 } tq_step3_filter = {{
@@ -576,18 +596,18 @@ static const union {
     -3, -20, 19, 56, 37, -9, -63, -10, -118, 34, -106, -112, 125, -111, -68, 36,
     0, -19, -85, -39, 19, 12, 4, 120, 54, 11, 88, 114, -10, -20, -120, 15
 }};
-static const int32_t tq_step3_bias[16] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[16] = {
     -19491, 56084, 176217, 61477, 42311, -55520, 28579, 113354,
     82850, -113058, -92939, 31849, 41340, 44220, -1063, 69743
 };
-static const int32_t tq_step3_multiplier[16] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[16] = {
     1335856097, 2120444779, 1807665678, 1427173148, 1103204057, 1345583219, 1390884567, 1668175010,
     1168365094, 1386326203, 1131358961, 1101727253, 1240289135, 1547225108, 1377964500, 2009740772
 };
-static const int8_t tq_step3_shift[16] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[16] = {
     -9, -10, -10, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -10
 };
-static const tq_conv2d_params tq_step3_params = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step3_params = {
     .filter = tq_step3_filter.v, .bias = tq_step3_bias,
     .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
     .batches = 1, .in_h = 13, .in_w = 13, .in_c = 8,
@@ -596,13 +616,13 @@ static const tq_conv2d_params tq_step3_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step4_params = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const tq_pool_params tq_step4_params = {
     .batches = 1, .in_h = 11, .in_w = 11, .channels = 16,
     .k_h = 2, .k_w = 2, .out_h = 5, .out_w = 5,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const union {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[4000];
     int32_t align;
 } tq_step5_filter = {{
@@ -857,24 +877,24 @@ static const union {
     -1, -69, 15, -41, -27, -20, -77, -81, -55, 38, 16, -58, -2, 39, -65, 16,
     15, -1, -66, -80, 15, 33, -17, -9, -40, 6, 18, 7, -78, -37, 11, -81
 }};
-static const int32_t tq_step5_bias[10] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_bias[10] = {
     -414405, -325920, -207693, -232280, -254919, -240858, -282237, -257334,
     -483184, -646769
 };
-static const int32_t tq_step5_multiplier[10] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_multiplier[10] = {
     1491967732, 1730072828, 1376937108, 2016127976, 1701113826, 1443261530, 1604559423, 1723070982,
     1459169486, 1346945509
 };
-static const int8_t tq_step5_shift[10] = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const int8_t tq_step5_shift[10] = {
     -11, -11, -11, -11, -11, -11, -11, -11, -11, -11
 };
-static const tq_fully_connected_params tq_step5_params = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_params = {
     .filter = tq_step5_filter.v, .bias = tq_step5_bias,
     .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
     .batches = 1, .depth = 400, .out_depth = 10, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 41, .act_min = -128, .act_max = 127
 };
-static const tq_softmax_params tq_step6_params = {
+MNIST_TINYQ_UINT8_WEIGHTS_ATTR static const tq_softmax_params tq_step6_params = {
     .outer = 1, .depth = 10,
     .input_multiplier = 1952836864, .input_left_shift = 23, .diff_min = -248
 };
@@ -892,29 +912,53 @@ int mnist_tinyq_uint8_invoke(const void *const inputs[], void *const outputs[], 
     }
 
     /* step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,28,28,1] -> [1,28,28,1] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(0, "lut");
     tq_lut(in0, a + 5408, tq_table0, 784);
+    MNIST_TINYQ_UINT8_STEP_END(0, "lut");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(0, (const void *)(a + 5408), 784);
 
     /* step 1: conv2d, model operator 1, "functional_1/conv2d_20_1/Relu;functional_1/conv2d_20_1/BiasAdd;functional_1/conv2d_20_1/convo...", [1,28,28,1] -> [1,26,26,8] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(1, "conv2d");
     tq_conv2d(&tq_step1_params, a + 5408, a + 0);
+    MNIST_TINYQ_UINT8_STEP_END(1, "conv2d");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(1, (const void *)(a + 0), 5408);
 
     /* step 2: max_pool, model operator 2, "functional_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,8] -> [1,13,13,8] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(2, "max_pool");
     tq_max_pool(&tq_step2_params, a + 0, a + 5408);
+    MNIST_TINYQ_UINT8_STEP_END(2, "max_pool");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(2, (const void *)(a + 5408), 1352);
 
     /* step 3: conv2d, model operator 3, "functional_1/conv2d_21_1/Relu;functional_1/conv2d_21_1/BiasAdd;functional_1/conv2d_21_1/convo...", [1,13,13,8] -> [1,11,11,16] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(3, "conv2d");
     tq_conv2d(&tq_step3_params, a + 5408, a + 0);
+    MNIST_TINYQ_UINT8_STEP_END(3, "conv2d");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(3, (const void *)(a + 0), 1936);
 
     /* step 4: max_pool, model operator 4, "functional_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,16] -> [1,5,5,16] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(4, "max_pool");
     tq_max_pool(&tq_step4_params, a + 0, a + 1936);
+    MNIST_TINYQ_UINT8_STEP_END(4, "max_pool");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(4, (const void *)(a + 1936), 400);
 
     /* step 5: fully_connected, model operator 6, "functional_1/dense_9_1/MatMul;functional_1/dense_9_1/BiasAdd", [1,400] -> [1,10] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(5, "fully_connected");
     tq_fully_connected(&tq_step5_params, a + 1936, a + 0);
+    MNIST_TINYQ_UINT8_STEP_END(5, "fully_connected");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(5, (const void *)(a + 0), 10);
 
     /* step 6: softmax, model operator 7, "StatefulPartitionedCall:0_int8", [1,10] -> [1,10] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(6, "softmax");
     if (tq_softmax(&tq_step6_params, a + 0, a + 16) != 0) {
         return -2;
     }
+    MNIST_TINYQ_UINT8_STEP_END(6, "softmax");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(6, (const void *)(a + 16), 10);
 
     /* step 7: lut, model operator 8, "StatefulPartitionedCall:0", [1,10] -> [1,10] */
+    MNIST_TINYQ_UINT8_STEP_BEGIN(7, "lut");
     tq_lut(a + 16, out0, tq_table0, 10);
+    MNIST_TINYQ_UINT8_STEP_END(7, "lut");
+    MNIST_TINYQ_UINT8_STEP_OUTPUT(7, (const void *)(out0), 10);
     return 0;
 }

@@ -9,6 +9,26 @@
 
 #include "opt_concat_flat_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   OPT_CONCAT_FLAT_INT8_STEP_BEGIN(index, "op") and OPT_CONCAT_FLAT_INT8_STEP_END(index, "op") wrap
+   every step; OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef OPT_CONCAT_FLAT_INT8_STEP_BEGIN
+#define OPT_CONCAT_FLAT_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef OPT_CONCAT_FLAT_INT8_STEP_END
+#define OPT_CONCAT_FLAT_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef OPT_CONCAT_FLAT_INT8_STEP_OUTPUT
+#define OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR
+#define OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -143,7 +163,7 @@ static void tq_concat(int8_t *output, int32_t outer, int32_t count, const int8_t
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const union {
     int8_t v[96];
     int32_t align;
 } tq_step0_filter = {{
@@ -154,22 +174,22 @@ static const union {
     89, 106, 35, 18, -8, 38, 81, -56, 7, -127, -47, -126, -123, -20, -1, 112,
     7, -73, 28, -64, -74, 104, -93, -35, -40, -112, -80, -127, 47, -91, -113, -49
 }};
-static const int32_t tq_step0_bias[8] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[8] = {
     1240, -3955, 355, 1814, -1270, -1013, -8670, -1123
 };
-static const int32_t tq_step0_multiplier[8] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[8] = {
     1872313936, 2043201338, 1085574261, 2137796991, 2101396240, 2110821468, 2123115887, 2081380292
 };
-static const int8_t tq_step0_shift[8] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[8] = {
     -8, -8, -7, -8, -8, -8, -8, -8
 };
-static const tq_fully_connected_params tq_step0_params = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .depth = 12, .out_depth = 8, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 3, .act_min = 3, .act_max = 127
 };
-static const union {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const union {
     int8_t v[60];
     int32_t align;
 } tq_step1_filter = {{
@@ -178,22 +198,22 @@ static const union {
     70, -83, -53, 15, 127, -6, 35, -32, 63, -41, 82, -99, -110, -109, -100, -104,
     -123, -20, -68, 102, -77, -109, 127, -125, -74, 81, 68, -116
 }};
-static const int32_t tq_step1_bias[5] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[5] = {
     2266, -1646, -3004, 1682, 89
 };
-static const int32_t tq_step1_multiplier[5] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[5] = {
     1131314808, 1112104646, 1157306750, 1172578237, 1139463848
 };
-static const int8_t tq_step1_shift[5] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[5] = {
     -7, -7, -7, -7, -7
 };
-static const tq_fully_connected_params tq_step1_params = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .depth = 12, .out_depth = 5, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 3, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const union {
     int8_t v[84];
     int32_t align;
 } tq_step2_filter = {{
@@ -204,22 +224,22 @@ static const union {
     -115, -85, 79, 123, -75, -99, 82, 36, 24, -81, -96, -109, 44, -107, 20, 70,
     -66, 122, -93, 127
 }};
-static const int32_t tq_step2_bias[7] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[7] = {
     -1863, -1871, 4584, 6038, -2692, 4327, -3146
 };
-static const int32_t tq_step2_multiplier[7] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[7] = {
     2113859173, 2114084092, 1112773058, 1868165383, 1083335878, 2086674242, 1956344370
 };
-static const int8_t tq_step2_shift[7] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[7] = {
     -8, -8, -7, -8, -7, -8, -8
 };
-static const tq_fully_connected_params tq_step2_params = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .depth = 12, .out_depth = 7, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 3, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const union {
     int8_t v[120];
     int32_t align;
 } tq_step3_filter = {{
@@ -232,22 +252,22 @@ static const union {
     -97, 74, 65, 93, -69, -73, -39, -94, -23, 102, -89, -64, 14, 104, 40, -127,
     51, 36, 1, -32, 126, -44, 22, 30
 }};
-static const int32_t tq_step3_bias[6] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[6] = {
     3368, -3951, 926, -1802, 4514, 754
 };
-static const int32_t tq_step3_multiplier[6] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[6] = {
     1209730905, 1216504533, 1181079584, 1183559058, 1222220225, 1216978775
 };
-static const int8_t tq_step3_shift[6] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[6] = {
     -7, -7, -7, -7, -7, -7
 };
-static const tq_fully_connected_params tq_step3_params = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step3_params = {
     .filter = tq_step3_filter.v, .bias = tq_step3_bias,
     .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
     .batches = 1, .depth = 20, .out_depth = 6, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 7, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const union {
     int8_t v[48];
     int32_t align;
 } tq_step4_filter = {{
@@ -255,22 +275,22 @@ static const union {
     119, -104, 127, -126, 70, -103, 119, -46, -48, 99, 127, -91, 37, 126, -30, 13,
     13, 109, 122, 69, -23, -87, -2, 10, -127, -4, 101, 104, -121, 112, -38, 44
 }};
-static const int32_t tq_step4_bias[4] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[4] = {
     -1483, -1045, -3323, -4755
 };
-static const int32_t tq_step4_multiplier[4] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[4] = {
     1214668672, 1938770816, 1186841856, 1284520320
 };
-static const int8_t tq_step4_shift[4] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[4] = {
     -7, -8, -7, -7
 };
-static const tq_fully_connected_params tq_step4_params = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step4_params = {
     .filter = tq_step4_filter.v, .bias = tq_step4_bias,
     .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 1, .depth = 12, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 2, .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step5_sizes[2] = {
+OPT_CONCAT_FLAT_INT8_WEIGHTS_ATTR static const int32_t tq_step5_sizes[2] = {
     12, 4
 };
 
@@ -288,24 +308,42 @@ int opt_concat_flat_int8_invoke(const void *const inputs[], void *const outputs[
     }
 
     /* step 0: fully_connected, model operator 0, "dense_1/MatMul;dense_1/Relu;dense_1/BiasAdd", [1,12] -> [1,8] */
+    OPT_CONCAT_FLAT_INT8_STEP_BEGIN(0, "fully_connected");
     tq_fully_connected(&tq_step0_params, in0, a + 0);
+    OPT_CONCAT_FLAT_INT8_STEP_END(0, "fully_connected");
+    OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 8);
 
     /* step 1: fully_connected, model operator 1, "dense_1_2/MatMul;dense_1_2/BiasAdd", [1,12] -> [1,5] */
+    OPT_CONCAT_FLAT_INT8_STEP_BEGIN(1, "fully_connected");
     tq_fully_connected(&tq_step1_params, in0, a + 8);
+    OPT_CONCAT_FLAT_INT8_STEP_END(1, "fully_connected");
+    OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(1, (const void *)(a + 8), 5);
 
     /* step 2: fully_connected, model operator 2, "dense_2_1/MatMul;dense_2_1/BiasAdd", [1,12] -> [1,7] */
+    OPT_CONCAT_FLAT_INT8_STEP_BEGIN(2, "fully_connected");
     tq_fully_connected(&tq_step2_params, in0, a + 13);
+    OPT_CONCAT_FLAT_INT8_STEP_END(2, "fully_connected");
+    OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(2, (const void *)(a + 13), 7);
 
     /* step 3: fully_connected, model operator 4, "StatefulPartitionedCall:0", [1,20] -> [1,6] */
+    OPT_CONCAT_FLAT_INT8_STEP_BEGIN(3, "fully_connected");
     tq_fully_connected(&tq_step3_params, a + 0, out0);
+    OPT_CONCAT_FLAT_INT8_STEP_END(3, "fully_connected");
+    OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(3, (const void *)(out0), 6);
 
     /* step 4: fully_connected, model operator 5, "dense_4_1/MatMul;dense_4_1/BiasAdd", [1,12] -> [1,4] */
+    OPT_CONCAT_FLAT_INT8_STEP_BEGIN(4, "fully_connected");
     tq_fully_connected(&tq_step4_params, in0, a + 0);
+    OPT_CONCAT_FLAT_INT8_STEP_END(4, "fully_connected");
+    OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(4, (const void *)(a + 0), 4);
 
     /* step 5: concat, model operator 6, "StatefulPartitionedCall:1", [1,12], [1,4] -> [1,16] */
+    OPT_CONCAT_FLAT_INT8_STEP_BEGIN(5, "concat");
     {
         const int8_t *const srcs[2] = {in0, a + 0};
         tq_concat(out1, 1, 2, srcs, tq_step5_sizes);
     }
+    OPT_CONCAT_FLAT_INT8_STEP_END(5, "concat");
+    OPT_CONCAT_FLAT_INT8_STEP_OUTPUT(5, (const void *)(out1), 16);
     return 0;
 }

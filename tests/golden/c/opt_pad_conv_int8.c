@@ -9,6 +9,26 @@
 
 #include "opt_pad_conv_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   OPT_PAD_CONV_INT8_STEP_BEGIN(index, "op") and OPT_PAD_CONV_INT8_STEP_END(index, "op") wrap
+   every step; OPT_PAD_CONV_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; OPT_PAD_CONV_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef OPT_PAD_CONV_INT8_STEP_BEGIN
+#define OPT_PAD_CONV_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef OPT_PAD_CONV_INT8_STEP_END
+#define OPT_PAD_CONV_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef OPT_PAD_CONV_INT8_STEP_OUTPUT
+#define OPT_PAD_CONV_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef OPT_PAD_CONV_INT8_WEIGHTS_ATTR
+#define OPT_PAD_CONV_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -471,50 +491,50 @@ static void tq_pad(const int8_t *input, int8_t *output, const int32_t *dims, int
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step0_filter = {{
     9, 63, 17, 127, -106, -121, 127, -64, 31, -52, -28, 127, 127, 43, 74, -9
 }};
-static const int32_t tq_step0_bias[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[4] = {
     -22667, -38923, -13918, -5759
 };
-static const int32_t tq_step0_multiplier[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[4] = {
     1564344431, 1299780582, 1563991155, 1242217192
 };
-static const int8_t tq_step0_shift[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[4] = {
     -9, -8, -8, -8
 };
-static const tq_fully_connected_params tq_step0_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 100, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[20];
     int32_t align;
 } tq_step1_filter = {{
     127, -82, 45, -67, -88, 23, 127, -59, 17, 117, -104, 127, -127, -91, 70, -111,
     127, -119, -85, -42
 }};
-static const int32_t tq_step1_bias[5] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[5] = {
     1956, 761, 13181, -21459, -5788
 };
-static const int32_t tq_step1_multiplier[5] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[5] = {
     1298969172, 1213630693, 1194204876, 1391816909, 1402946057
 };
-static const int8_t tq_step1_shift[5] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[5] = {
     -8, -8, -9, -8, -8
 };
-static const tq_fully_connected_params tq_step1_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 100, .depth = 4, .out_depth = 5, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[216];
     int32_t align;
 } tq_step2_filter = {{
@@ -533,16 +553,16 @@ static const union {
     -78, 119, -127, 55, -23, -107, 35, 18, -67, 36, 0, 61, -66, -111, 53, 110,
     -63, -35, 99, 32, 48, 52, 56, 5
 }};
-static const int32_t tq_step2_bias[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[6] = {
     -2305, 4126, 2119, -5423, -6895, 13255
 };
-static const int32_t tq_step2_multiplier[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[6] = {
     1973988870, 1967642451, 1949177212, 1951486218, 1961263361, 1909942493
 };
-static const int8_t tq_step2_shift[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[6] = {
     -10, -10, -10, -10, -10, -10
 };
-static const tq_conv2d_params tq_step2_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
@@ -551,7 +571,7 @@ static const tq_conv2d_params tq_step2_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 2,
     .input_offset = 86, .output_offset = 11, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[36];
     int32_t align;
 } tq_step3_filter = {{
@@ -559,16 +579,16 @@ static const union {
     -63, 11, 63, -69, 21, 84, 101, -49, 4, 70, 55, -67, -64, 124, 70, 104,
     -1, -124, -52, 57
 }};
-static const int32_t tq_step3_bias[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[4] = {
     1594, -6651, 950, -2429
 };
-static const int32_t tq_step3_multiplier[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[4] = {
     1835439756, 1950150329, 2009184472, 1962243743
 };
-static const int8_t tq_step3_shift[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[4] = {
     -9, -9, -9, -9
 };
-static const tq_depthwise_conv2d_params tq_step3_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step3_params = {
     .filter = tq_step3_filter.v, .bias = tq_step3_bias,
     .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4, .depth_mult = 1,
@@ -576,7 +596,7 @@ static const tq_depthwise_conv2d_params tq_step3_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 2, .pad_left = 1,
     .input_offset = 86, .output_offset = -9, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[144];
     int32_t align;
 } tq_step4_filter = {{
@@ -590,16 +610,16 @@ static const union {
     -62, -58, 66, 127, 21, 51, 51, -88, 53, -6, 25, 113, -126, 124, -60, 94,
     16, -125, 111, -110, -12, 46, -11, 49, -108, 124, 8, -83, 48, 15, 124, -41
 }};
-static const int32_t tq_step4_bias[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[4] = {
     -672, -494, -2785, 5647
 };
-static const int32_t tq_step4_multiplier[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[4] = {
     2050987987, 2063292165, 2113355543, 1075467799
 };
-static const int8_t tq_step4_shift[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[4] = {
     -9, -9, -9, -8
 };
-static const tq_conv2d_params tq_step4_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step4_params = {
     .filter = tq_step4_filter.v, .bias = tq_step4_bias,
     .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
@@ -608,25 +628,25 @@ static const tq_conv2d_params tq_step4_params = {
     .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 0,
     .input_offset = 86, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step5_dims[24] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step5_dims[24] = {
     1, 1, 1, 10, 10, 4,
     0, 0, 0, 1, 1, 0,
     1, 1, 1, 12, 12, 4,
     400, 400, 400, 40, 4, 1
 };
-static const tq_pool_params tq_step6_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step6_params = {
     .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
     .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 10,
     .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step7_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step7_params = {
     .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
     .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 10,
     .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[90];
     int32_t align;
 } tq_step8_filter = {{
@@ -637,18 +657,18 @@ static const union {
     53, 5, 127, -91, 127, -10, -127, -112, 37, -21, -6, 69, 115, 46, 121, -11,
     -97, -26, -8, 116, -85, -127, 21, 127, 29, -90
 }};
-static const int32_t tq_step8_bias[10] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step8_bias[10] = {
     1172, 1332, -993, 3154, -2246, -711, -3015, 978,
     -1077, 3696
 };
-static const int32_t tq_step8_multiplier[10] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step8_multiplier[10] = {
     1994032716, 1109671836, 2124161788, 1738633282, 1886533552, 1933511484, 1959384654, 2108816145,
     1086897252, 1722867607
 };
-static const int8_t tq_step8_shift[10] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step8_shift[10] = {
     -8, -7, -8, -8, -8, -8, -8, -8, -7, -8
 };
-static const tq_depthwise_conv2d_params tq_step8_params = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step8_params = {
     .filter = tq_step8_filter.v, .bias = tq_step8_bias,
     .multiplier = tq_step8_multiplier, .shift = tq_step8_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 5, .depth_mult = 2,
@@ -675,30 +695,57 @@ int opt_pad_conv_int8_invoke(const void *const inputs[], void *const outputs[], 
     }
 
     /* step 0: fully_connected, model operator 0, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,10,10,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(0, "fully_connected");
     tq_fully_connected(&tq_step0_params, in0, a + 1088);
+    OPT_PAD_CONV_INT8_STEP_END(0, "fully_connected");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(0, (const void *)(a + 1088), 400);
 
     /* step 1: fully_connected, model operator 1, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,10,10,4] -> [1,10,10,5] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(1, "fully_connected");
     tq_fully_connected(&tq_step1_params, in0, a + 576);
+    OPT_PAD_CONV_INT8_STEP_END(1, "fully_connected");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(1, (const void *)(a + 576), 500);
 
     /* step 2: conv2d, model operator 3, "StatefulPartitionedCall:0", [1,10,10,4] -> [1,11,11,6] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(2, "conv2d");
     tq_conv2d(&tq_step2_params, in0, out3);
+    OPT_PAD_CONV_INT8_STEP_END(2, "conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(2, (const void *)(out3), 726);
 
     /* step 3: depthwise_conv2d, model operator 5, "StatefulPartitionedCall:1", [1,10,10,4] -> [1,11,11,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(3, "depthwise_conv2d");
     tq_depthwise_conv2d(&tq_step3_params, in0, out5);
+    OPT_PAD_CONV_INT8_STEP_END(3, "depthwise_conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(3, (const void *)(out5), 484);
 
     /* step 4: conv2d, model operator 7, "StatefulPartitionedCall:2", [1,10,10,4] -> [1,5,5,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(4, "conv2d");
     tq_conv2d(&tq_step4_params, in0, out1);
+    OPT_PAD_CONV_INT8_STEP_END(4, "conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(4, (const void *)(out1), 100);
 
     /* step 5: pad, model operator 8, "zero_padding2d_3_1/Pad", [1,10,10,4] -> [1,12,12,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(5, "pad");
     tq_pad(a + 1088, a + 0, tq_step5_dims, 74);
+    OPT_PAD_CONV_INT8_STEP_END(5, "pad");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(5, (const void *)(a + 0), 576);
 
     /* step 6: average_pool, model operator 9, "StatefulPartitionedCall:4", [1,12,12,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(6, "average_pool");
     tq_average_pool(&tq_step6_params, a + 0, out4);
+    OPT_PAD_CONV_INT8_STEP_END(6, "average_pool");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(6, (const void *)(out4), 400);
 
     /* step 7: max_pool, model operator 10, "StatefulPartitionedCall:3", [1,12,12,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(7, "max_pool");
     tq_max_pool(&tq_step7_params, a + 0, out2);
+    OPT_PAD_CONV_INT8_STEP_END(7, "max_pool");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(7, (const void *)(out2), 400);
 
     /* step 8: depthwise_conv2d, model operator 12, "StatefulPartitionedCall:5", [1,10,10,5] -> [1,10,9,10] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(8, "depthwise_conv2d");
     tq_depthwise_conv2d(&tq_step8_params, a + 576, out0);
+    OPT_PAD_CONV_INT8_STEP_END(8, "depthwise_conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(8, (const void *)(out0), 900);
     return 0;
 }

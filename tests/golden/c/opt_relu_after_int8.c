@@ -9,6 +9,26 @@
 
 #include "opt_relu_after_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   OPT_RELU_AFTER_INT8_STEP_BEGIN(index, "op") and OPT_RELU_AFTER_INT8_STEP_END(index, "op") wrap
+   every step; OPT_RELU_AFTER_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; OPT_RELU_AFTER_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef OPT_RELU_AFTER_INT8_STEP_BEGIN
+#define OPT_RELU_AFTER_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef OPT_RELU_AFTER_INT8_STEP_END
+#define OPT_RELU_AFTER_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef OPT_RELU_AFTER_INT8_STEP_OUTPUT
+#define OPT_RELU_AFTER_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef OPT_RELU_AFTER_INT8_WEIGHTS_ATTR
+#define OPT_RELU_AFTER_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -352,7 +372,7 @@ static void tq_concat(int8_t *output, int32_t outer, int32_t count, const int8_t
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const union {
     int8_t v[216];
     int32_t align;
 } tq_step0_filter = {{
@@ -371,16 +391,16 @@ static const union {
     -59, -21, 47, 51, 81, -33, 75, 110, 38, 78, -22, 91, -85, 110, 66, 120,
     -111, -121, -80, -5, 37, -110, -33, -36
 }};
-static const int32_t tq_step0_bias[6] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[6] = {
     3854, -1215, -1167, 393, 4309, -10504
 };
-static const int32_t tq_step0_multiplier[6] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
     1395331301, 1396290507, 1320923593, 1386722417, 1404291448, 1306757037
 };
-static const int8_t tq_step0_shift[6] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
     -8, -8, -8, -8, -8, -8
 };
-static const tq_conv2d_params tq_step0_params = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 6, .in_w = 6, .in_c = 4,
@@ -389,7 +409,7 @@ static const tq_conv2d_params tq_step0_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
     .input_offset = 6, .output_offset = 3, .act_min = -128, .act_max = 127
 };
-static const uint8_t tq_table0[256] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const uint8_t tq_table0[256] = {
     128, 128, 128, 128, 130, 132, 134, 136, 138, 140, 142, 144, 146, 149, 151, 153,
     155, 157, 159, 161, 163, 165, 167, 169, 171, 173, 175, 177, 179, 181, 183, 186,
     188, 190, 192, 194, 196, 198, 200, 202, 204, 206, 208, 210, 212, 214, 216, 218,
@@ -407,35 +427,35 @@ static const uint8_t tq_table0[256] = {
     128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
     128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128
 };
-static const tq_addsub_params tq_step2_params = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const tq_addsub_params tq_step2_params = {
     .input1_offset = 128, .input2_offset = -3, .output_offset = -40, .left_shift = 20,
     .input1_multiplier = 2090509646, .input1_shift = -2,
     .input2_multiplier = 1073741824, .input2_shift = 0,
     .output_multiplier = 1444429702, .output_shift = -19,
     .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
 } tq_step3_filter = {{
     86, 112, -102, 127, -62, -127, 79, 11, -127, 42, 65, -88, 127, 86, 62, -24
 }};
-static const int32_t tq_step3_bias[4] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[4] = {
     528, 1963, -272, 799
 };
-static const int32_t tq_step3_multiplier[4] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[4] = {
     1389528668, 1506769553, 1605643483, 1598165755
 };
-static const int8_t tq_step3_shift[4] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[4] = {
     -8, -7, -7, -7
 };
-static const tq_fully_connected_params tq_step3_params = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step3_params = {
     .filter = tq_step3_filter.v, .bias = tq_step3_bias,
     .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 14, .act_min = -128, .act_max = 127
 };
-static const uint8_t tq_table1[256] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const uint8_t tq_table1[256] = {
     14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15,
     16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
     32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
@@ -453,28 +473,28 @@ static const uint8_t tq_table1[256] = {
     14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14,
     14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14
 };
-static const union {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const union {
     int8_t v[12];
     int32_t align;
 } tq_step5_filter = {{
     -52, -43, -127, 52, -127, -77, 80, 83, -46, -127, -104, -30
 }};
-static const int32_t tq_step5_bias[3] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step5_bias[3] = {
     187, -1637, -2495
 };
-static const int32_t tq_step5_multiplier[3] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step5_multiplier[3] = {
     1554903199, 1762277201, 1175166715
 };
-static const int8_t tq_step5_shift[3] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int8_t tq_step5_shift[3] = {
     -8, -7, -7
 };
-static const tq_fully_connected_params tq_step5_params = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_params = {
     .filter = tq_step5_filter.v, .bias = tq_step5_bias,
     .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
     .batches = 36, .depth = 4, .out_depth = 3, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 22, .act_min = -128, .act_max = 127
 };
-static const union {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const union {
     int8_t v[180];
     int32_t align;
 } tq_step6_filter = {{
@@ -491,16 +511,16 @@ static const union {
     35, 4, -73, -108, 53, -97, 39, -73, 32, 97, 102, 80, 63, 46, 64, -127,
     -117, -89, -69, 70
 }};
-static const int32_t tq_step6_bias[5] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step6_bias[5] = {
     8825, 2964, -6652, -2377, -5612
 };
-static const int32_t tq_step6_multiplier[5] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step6_multiplier[5] = {
     2082346391, 1989988466, 2004269533, 2081465345, 2072559088
 };
-static const int8_t tq_step6_shift[5] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int8_t tq_step6_shift[5] = {
     -9, -9, -9, -9, -9
 };
-static const tq_conv2d_params tq_step6_params = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step6_params = {
     .filter = tq_step6_filter.v, .bias = tq_step6_bias,
     .multiplier = tq_step6_multiplier, .shift = tq_step6_shift,
     .batches = 1, .in_h = 6, .in_w = 6, .in_c = 4,
@@ -509,10 +529,10 @@ static const tq_conv2d_params tq_step6_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
     .input_offset = 6, .output_offset = 22, .act_min = -128, .act_max = 127
 };
-static const int32_t tq_step7_sizes[2] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step7_sizes[2] = {
     3, 5
 };
-static const uint8_t tq_table2[256] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const uint8_t tq_table2[256] = {
     128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
     128, 128, 128, 128, 128, 128, 128, 130, 133, 135, 138, 140, 143, 145, 147, 150,
     152, 155, 157, 160, 162, 164, 167, 169, 172, 174, 177, 179, 181, 184, 186, 189,
@@ -530,7 +550,7 @@ static const uint8_t tq_table2[256] = {
     128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
     128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128
 };
-static const union {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const union {
     int8_t v[216];
     int32_t align;
 } tq_step9_filter = {{
@@ -549,16 +569,16 @@ static const union {
     56, 38, 101, 35, -46, 127, -121, -73, -16, -92, 111, -42, -114, -124, -32, 94,
     -20, -107, 10, 123, 111, 90, 85, -86
 }};
-static const int32_t tq_step9_bias[6] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step9_bias[6] = {
     2618, -2841, -3161, -9547, 252, 2814
 };
-static const int32_t tq_step9_multiplier[6] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int32_t tq_step9_multiplier[6] = {
     1154683902, 1120684454, 1120102114, 1988884595, 1151672369, 1133957101
 };
-static const int8_t tq_step9_shift[6] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const int8_t tq_step9_shift[6] = {
     -8, -8, -8, -9, -8, -8
 };
-static const tq_conv2d_params tq_step9_params = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step9_params = {
     .filter = tq_step9_filter.v, .bias = tq_step9_bias,
     .multiplier = tq_step9_multiplier, .shift = tq_step9_shift,
     .batches = 1, .in_h = 6, .in_w = 6, .in_c = 4,
@@ -567,14 +587,14 @@ static const tq_conv2d_params tq_step9_params = {
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
     .input_offset = 6, .output_offset = -38, .act_min = -128, .act_max = 127
 };
-static const tq_mean_params tq_step10_params = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const tq_mean_params tq_step10_params = {
     .outer = {1, 1, 1, 1, 1, 6},
     .reduced = {1, 1, 1, 6, 6, 1},
     .stride = {216, 216, 216, 36, 6, 1},
     .zero_point_sum = -1368, .multiplier = 1120442368, .shift = -2,
     .output_zero_point = -52, .divisor = 0
 };
-static const uint8_t tq_table3[256] = {
+OPT_RELU_AFTER_INT8_WEIGHTS_ATTR static const uint8_t tq_table3[256] = {
     202, 204, 205, 206, 208, 209, 211, 212, 214, 215, 216, 218, 219, 221, 222, 224,
     225, 226, 228, 229, 231, 232, 233, 235, 236, 238, 239, 241, 242, 243, 245, 246,
     248, 249, 251, 252, 253, 255, 0, 2, 3, 5, 6, 7, 9, 10, 12, 13,
@@ -610,42 +630,78 @@ int opt_relu_after_int8_invoke(const void *const inputs[], void *const outputs[]
     }
 
     /* step 0: conv2d, model operator 0, "conv2d_1/BiasAdd;conv2d_1/convolution;conv2d_1/Squeeze1", [1,6,6,4] -> [1,6,6,6] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(0, "conv2d");
     tq_conv2d(&tq_step0_params, in0, a + 0);
+    OPT_RELU_AFTER_INT8_STEP_END(0, "conv2d");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 216);
 
     /* step 1: lut, model operator 1, "Relu", [1,6,6,6] -> [1,6,6,6] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(1, "lut");
     tq_lut(a + 0, a + 224, tq_table0, 216);
+    OPT_RELU_AFTER_INT8_STEP_END(1, "lut");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(1, (const void *)(a + 224), 216);
 
     /* step 2: add, model operator 2, "StatefulPartitionedCall:0", [1,6,6,6], [1,6,6,6] -> [1,6,6,6] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(2, "add");
     tq_add(&tq_step2_params, a + 224, a + 0, out2, 216);
+    OPT_RELU_AFTER_INT8_STEP_END(2, "add");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(2, (const void *)(out2), 216);
 
     /* step 3: fully_connected, model operator 3, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(3, "fully_connected");
     tq_fully_connected(&tq_step3_params, in0, out0);
+    OPT_RELU_AFTER_INT8_STEP_END(3, "fully_connected");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(3, (const void *)(out0), 144);
 
     /* step 4: lut, model operator 4, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(4, "lut");
     tq_lut(out0, out4, tq_table1, 144);
+    OPT_RELU_AFTER_INT8_STEP_END(4, "lut");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(4, (const void *)(out4), 144);
 
     /* step 5: fully_connected, model operator 5, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,6,6,4] -> [1,6,6,3] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(5, "fully_connected");
     tq_fully_connected(&tq_step5_params, in0, a + 480);
+    OPT_RELU_AFTER_INT8_STEP_END(5, "fully_connected");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(5, (const void *)(a + 480), 108);
 
     /* step 6: conv2d, model operator 6, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,6,6,4] -> [1,6,6,5] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(6, "conv2d");
     tq_conv2d(&tq_step6_params, in0, a + 288);
+    OPT_RELU_AFTER_INT8_STEP_END(6, "conv2d");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(6, (const void *)(a + 288), 180);
 
     /* step 7: concat, model operator 7, "concat", [1,6,6,3], [1,6,6,5] -> [1,6,6,8] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(7, "concat");
     {
         const int8_t *const srcs[2] = {a + 480, a + 288};
         tq_concat(a + 0, 36, 2, srcs, tq_step7_sizes);
     }
+    OPT_RELU_AFTER_INT8_STEP_END(7, "concat");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(7, (const void *)(a + 0), 288);
 
     /* step 8: lut, model operator 8, "StatefulPartitionedCall:3", [1,6,6,8] -> [1,6,6,8] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(8, "lut");
     tq_lut(a + 0, out1, tq_table2, 288);
+    OPT_RELU_AFTER_INT8_STEP_END(8, "lut");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(8, (const void *)(out1), 288);
 
     /* step 9: conv2d, model operator 9, "conv2d_4_1/BiasAdd;conv2d_4_1/convolution;conv2d_4_1/Squeeze1", [1,6,6,4] -> [1,6,6,6] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(9, "conv2d");
     tq_conv2d(&tq_step9_params, in0, a + 0);
+    OPT_RELU_AFTER_INT8_STEP_END(9, "conv2d");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(9, (const void *)(a + 0), 216);
 
     /* step 10: mean, model operator 10, "Mean", [1,6,6,6] -> [1,6] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(10, "mean");
     tq_mean(&tq_step10_params, a + 0, a + 224);
+    OPT_RELU_AFTER_INT8_STEP_END(10, "mean");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(10, (const void *)(a + 224), 6);
 
     /* step 11: lut, model operator 11, "StatefulPartitionedCall:4", [1,6] -> [1,6] */
+    OPT_RELU_AFTER_INT8_STEP_BEGIN(11, "lut");
     tq_lut(a + 224, out3, tq_table3, 6);
+    OPT_RELU_AFTER_INT8_STEP_END(11, "lut");
+    OPT_RELU_AFTER_INT8_STEP_OUTPUT(11, (const void *)(out3), 6);
     return 0;
 }

@@ -9,6 +9,26 @@
 
 #include "opt_unary_chain_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   OPT_UNARY_CHAIN_INT8_STEP_BEGIN(index, "op") and OPT_UNARY_CHAIN_INT8_STEP_END(index, "op") wrap
+   every step; OPT_UNARY_CHAIN_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef OPT_UNARY_CHAIN_INT8_STEP_BEGIN
+#define OPT_UNARY_CHAIN_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef OPT_UNARY_CHAIN_INT8_STEP_END
+#define OPT_UNARY_CHAIN_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef OPT_UNARY_CHAIN_INT8_STEP_OUTPUT
+#define OPT_UNARY_CHAIN_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR
+#define OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -136,7 +156,7 @@ static void tq_lut(const void *input, void *output, const uint8_t *table, int32_
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const uint8_t tq_table0[256] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const uint8_t tq_table0[256] = {
     7, 9, 12, 14, 16, 18, 21, 23, 25, 27, 29, 30, 32, 34, 35, 36,
     38, 39, 41, 42, 43, 44, 45, 46, 47, 48, 48, 49, 50, 51, 51, 52,
     52, 53, 53, 54, 54, 54, 55, 55, 55, 56, 56, 56, 56, 56, 57, 57,
@@ -154,7 +174,7 @@ static const uint8_t tq_table0[256] = {
     208, 208, 209, 210, 211, 212, 213, 214, 215, 217, 218, 220, 221, 222, 224, 226,
     227, 229, 231, 233, 235, 238, 240, 242, 244, 247, 249, 251, 254, 0, 2, 5
 };
-static const union {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const union {
     int8_t v[384];
     int32_t align;
 } tq_step1_filter = {{
@@ -183,24 +203,24 @@ static const union {
     19, 3, 15, -28, -99, -40, 10, 24, -22, 36, -11, 72, 79, -117, -25, 24,
     -10, 108, 1, 60, 124, 6, 9, 22, 60, -5, 55, 86, 13, 3, 49, -127
 }};
-static const int32_t tq_step1_bias[16] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[16] = {
     1645, -801, 104, -1302, 28, 1010, -147, 657,
     -304, 2514, 1284, 1358, -1708, -181, -661, 894
 };
-static const int32_t tq_step1_multiplier[16] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[16] = {
     1440684990, 1162783513, 1851120888, 1592516555, 2059619077, 1701883814, 1875467400, 1886482622,
     1852231341, 2130666426, 1330034630, 1271108004, 1102642582, 1257744386, 1150664506, 1250476538
 };
-static const int8_t tq_step1_shift[16] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[16] = {
     -7, -7, -8, -7, -8, -7, -7, -8, -8, -8, -7, -7, -7, -7, -7, -7
 };
-static const tq_fully_connected_params tq_step1_params = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .depth = 24, .out_depth = 16, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -6, .act_min = -128, .act_max = 127
 };
-static const uint8_t tq_table1[256] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const uint8_t tq_table1[256] = {
     142, 143, 144, 146, 147, 149, 150, 152, 154, 155, 158, 159, 161, 164, 165, 168,
     170, 172, 175, 176, 179, 182, 184, 187, 190, 192, 195, 196, 198, 200, 202, 204,
     205, 207, 210, 211, 213, 215, 217, 219, 220, 222, 225, 226, 228, 229, 231, 234,
@@ -218,7 +238,7 @@ static const uint8_t tq_table1[256] = {
     131, 131, 131, 131, 132, 132, 132, 132, 132, 132, 132, 132, 132, 133, 133, 133,
     133, 133, 133, 133, 134, 134, 134, 134, 134, 134, 135, 136, 137, 138, 139, 140
 };
-static const uint8_t tq_table2[256] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const uint8_t tq_table2[256] = {
     59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59,
     59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59,
     59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59,
@@ -236,7 +256,7 @@ static const uint8_t tq_table2[256] = {
     59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59,
     59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59
 };
-static const union {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const union {
     int8_t v[128];
     int32_t align;
 } tq_step4_filter = {{
@@ -249,16 +269,16 @@ static const union {
     126, -115, -64, 14, 115, 1, -40, 93, 51, -99, -121, -76, -119, -127, -35, 121,
     122, -24, 9, -30, 56, -87, -45, -74, 87, -68, 38, -107, 115, 127, -105, -109
 }};
-static const int32_t tq_step4_bias[8] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[8] = {
     85605, 9513, -24539, 27090, 28385, 47555, -57411, -14791
 };
-static const int32_t tq_step4_multiplier[8] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[8] = {
     1500178086, 1366161339, 1336933434, 1402999221, 1498389208, 1457295888, 1378229553, 1306637244
 };
-static const int8_t tq_step4_shift[8] = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[8] = {
     -9, -9, -9, -9, -9, -9, -9, -9
 };
-static const tq_fully_connected_params tq_step4_params = {
+OPT_UNARY_CHAIN_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step4_params = {
     .filter = tq_step4_filter.v, .bias = tq_step4_bias,
     .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 1, .depth = 16, .out_depth = 8, .per_channel = 1,
@@ -280,18 +300,33 @@ int opt_unary_chain_int8_invoke(const void *const inputs[], void *const outputs[
     }
 
     /* step 0: lut, model operator 0, "StatefulPartitionedCall:2", [1,24] -> [1,24] */
+    OPT_UNARY_CHAIN_INT8_STEP_BEGIN(0, "lut");
     tq_lut(in0, out0, tq_table0, 24);
+    OPT_UNARY_CHAIN_INT8_STEP_END(0, "lut");
+    OPT_UNARY_CHAIN_INT8_STEP_OUTPUT(0, (const void *)(out0), 24);
 
     /* step 1: fully_connected, model operator 2, "dense_1/MatMul;dense_1/BiasAdd", [1,24] -> [1,16] */
+    OPT_UNARY_CHAIN_INT8_STEP_BEGIN(1, "fully_connected");
     tq_fully_connected(&tq_step1_params, in0, a + 0);
+    OPT_UNARY_CHAIN_INT8_STEP_END(1, "fully_connected");
+    OPT_UNARY_CHAIN_INT8_STEP_OUTPUT(1, (const void *)(a + 0), 16);
 
     /* step 2: lut, model operator 3, "StatefulPartitionedCall:1", [1,16] -> [1,16] */
+    OPT_UNARY_CHAIN_INT8_STEP_BEGIN(2, "lut");
     tq_lut(a + 0, out2, tq_table1, 16);
+    OPT_UNARY_CHAIN_INT8_STEP_END(2, "lut");
+    OPT_UNARY_CHAIN_INT8_STEP_OUTPUT(2, (const void *)(out2), 16);
 
     /* step 3: lut, model operator 5, "Sigmoid", [1,16] -> [1,16] */
+    OPT_UNARY_CHAIN_INT8_STEP_BEGIN(3, "lut");
     tq_lut(out2, a + 0, tq_table2, 16);
+    OPT_UNARY_CHAIN_INT8_STEP_END(3, "lut");
+    OPT_UNARY_CHAIN_INT8_STEP_OUTPUT(3, (const void *)(a + 0), 16);
 
     /* step 4: fully_connected, model operator 7, "StatefulPartitionedCall:0", [1,16] -> [1,8] */
+    OPT_UNARY_CHAIN_INT8_STEP_BEGIN(4, "fully_connected");
     tq_fully_connected(&tq_step4_params, a + 0, out1);
+    OPT_UNARY_CHAIN_INT8_STEP_END(4, "fully_connected");
+    OPT_UNARY_CHAIN_INT8_STEP_OUTPUT(4, (const void *)(out1), 8);
     return 0;
 }

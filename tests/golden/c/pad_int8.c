@@ -9,6 +9,26 @@
 
 #include "pad_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   PAD_INT8_STEP_BEGIN(index, "op") and PAD_INT8_STEP_END(index, "op") wrap
+   every step; PAD_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; PAD_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef PAD_INT8_STEP_BEGIN
+#define PAD_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef PAD_INT8_STEP_END
+#define PAD_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef PAD_INT8_STEP_OUTPUT
+#define PAD_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef PAD_INT8_WEIGHTS_ATTR
+#define PAD_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -70,13 +90,13 @@ static void tq_pad(const int8_t *input, int8_t *output, const int32_t *dims, int
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_step0_dims[24] = {
+PAD_INT8_WEIGHTS_ATTR static const int32_t tq_step0_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 1, 2, 0,
     1, 1, 1, 9, 9, 3,
     108, 108, 108, 18, 3, 1
 };
-static const int32_t tq_step1_dims[24] = {
+PAD_INT8_WEIGHTS_ATTR static const int32_t tq_step1_dims[24] = {
     1, 1, 1, 6, 6, 3,
     0, 0, 0, 0, 1, 0,
     1, 1, 1, 6, 8, 4,
@@ -97,9 +117,15 @@ int pad_int8_invoke(const void *const inputs[], void *const outputs[], void *are
     }
 
     /* step 0: pad, model operator 0, "PartitionedCall:0", [1,6,6,3] -> [1,9,9,3] */
+    PAD_INT8_STEP_BEGIN(0, "pad");
     tq_pad(in0, out0, tq_step0_dims, -14);
+    PAD_INT8_STEP_END(0, "pad");
+    PAD_INT8_STEP_OUTPUT(0, (const void *)(out0), 243);
 
     /* step 1: pad, model operator 1, "PartitionedCall:1", [1,6,6,3] -> [1,6,8,4] */
+    PAD_INT8_STEP_BEGIN(1, "pad");
     tq_pad(in0, out1, tq_step1_dims, 3);
+    PAD_INT8_STEP_END(1, "pad");
+    PAD_INT8_STEP_OUTPUT(1, (const void *)(out1), 192);
     return 0;
 }

@@ -9,6 +9,26 @@
 
 #include "pooling_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   POOLING_INT8_STEP_BEGIN(index, "op") and POOLING_INT8_STEP_END(index, "op") wrap
+   every step; POOLING_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; POOLING_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef POOLING_INT8_STEP_BEGIN
+#define POOLING_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef POOLING_INT8_STEP_END
+#define POOLING_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef POOLING_INT8_STEP_OUTPUT
+#define POOLING_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef POOLING_INT8_WEIGHTS_ATTR
+#define POOLING_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -162,31 +182,31 @@ static inline void tq_max_pool_impl(const int8_t *input, int8_t *output, int32_t
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const tq_pool_params tq_step0_params = {
+POOLING_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step0_params = {
     .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
     .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
     .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
     .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step1_params = {
+POOLING_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step1_params = {
     .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
     .k_h = 3, .k_w = 2, .out_h = 9, .out_w = 9,
     .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step2_params = {
+POOLING_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step2_params = {
     .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
     .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step3_params = {
+POOLING_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step3_params = {
     .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
     .k_h = 3, .k_w = 3, .out_h = 5, .out_w = 5,
     .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1,
     .act_min = -128, .act_max = 127
 };
-static const tq_pool_params tq_step4_params = {
+POOLING_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step4_params = {
     .batches = 1, .in_h = 9, .in_w = 9, .channels = 3,
     .k_h = 2, .k_w = 2, .out_h = 4, .out_w = 4,
     .stride_h = 2, .stride_w = 2, .pad_top = 0, .pad_left = 0,
@@ -210,18 +230,33 @@ int pooling_int8_invoke(const void *const inputs[], void *const outputs[], void 
     }
 
     /* step 0: average_pool, model operator 0, "PartitionedCall:0", [1,9,9,3] -> [1,5,5,3] */
+    POOLING_INT8_STEP_BEGIN(0, "average_pool");
     tq_average_pool(&tq_step0_params, in0, out2);
+    POOLING_INT8_STEP_END(0, "average_pool");
+    POOLING_INT8_STEP_OUTPUT(0, (const void *)(out2), 75);
 
     /* step 1: average_pool, model operator 1, "PartitionedCall:2", [1,9,9,3] -> [1,9,9,3] */
+    POOLING_INT8_STEP_BEGIN(1, "average_pool");
     tq_average_pool(&tq_step1_params, in0, out0);
+    POOLING_INT8_STEP_END(1, "average_pool");
+    POOLING_INT8_STEP_OUTPUT(1, (const void *)(out0), 243);
 
     /* step 2: average_pool, model operator 2, "PartitionedCall:4", [1,9,9,3] -> [1,4,4,3] */
+    POOLING_INT8_STEP_BEGIN(2, "average_pool");
     tq_average_pool(&tq_step2_params, in0, out3);
+    POOLING_INT8_STEP_END(2, "average_pool");
+    POOLING_INT8_STEP_OUTPUT(2, (const void *)(out3), 48);
 
     /* step 3: max_pool, model operator 3, "PartitionedCall:1", [1,9,9,3] -> [1,5,5,3] */
+    POOLING_INT8_STEP_BEGIN(3, "max_pool");
     tq_max_pool(&tq_step3_params, in0, out4);
+    POOLING_INT8_STEP_END(3, "max_pool");
+    POOLING_INT8_STEP_OUTPUT(3, (const void *)(out4), 75);
 
     /* step 4: max_pool, model operator 4, "PartitionedCall:3", [1,9,9,3] -> [1,4,4,3] */
+    POOLING_INT8_STEP_BEGIN(4, "max_pool");
     tq_max_pool(&tq_step4_params, in0, out1);
+    POOLING_INT8_STEP_END(4, "max_pool");
+    POOLING_INT8_STEP_OUTPUT(4, (const void *)(out1), 48);
     return 0;
 }

@@ -9,6 +9,26 @@
 
 #include "strided_slice_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   STRIDED_SLICE_INT8_STEP_BEGIN(index, "op") and STRIDED_SLICE_INT8_STEP_END(index, "op") wrap
+   every step; STRIDED_SLICE_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; STRIDED_SLICE_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef STRIDED_SLICE_INT8_STEP_BEGIN
+#define STRIDED_SLICE_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef STRIDED_SLICE_INT8_STEP_END
+#define STRIDED_SLICE_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef STRIDED_SLICE_INT8_STEP_OUTPUT
+#define STRIDED_SLICE_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef STRIDED_SLICE_INT8_WEIGHTS_ATTR
+#define STRIDED_SLICE_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -47,17 +67,17 @@ static void tq_strided_slice(const int8_t *input, int8_t *output, const int32_t 
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_step0_dims[18] = {
+STRIDED_SLICE_INT8_WEIGHTS_ATTR static const int32_t tq_step0_dims[18] = {
     1, 1, 1, 3, 8, 4,
     0, 0, 0, 32, 28, 0,
     256, 256, 256, 64, -4, 1
 };
-static const int32_t tq_step1_dims[18] = {
+STRIDED_SLICE_INT8_WEIGHTS_ATTR static const int32_t tq_step1_dims[18] = {
     1, 1, 1, 4, 4, 3,
     0, 0, 0, 64, 4, 0,
     256, 256, 256, 32, 4, 1
 };
-static const int32_t tq_step2_dims[18] = {
+STRIDED_SLICE_INT8_WEIGHTS_ATTR static const int32_t tq_step2_dims[18] = {
     1, 1, 1, 3, 8, 1,
     0, 0, 0, 160, 0, 1,
     256, 256, 256, 32, 4, 1
@@ -78,12 +98,21 @@ int strided_slice_int8_invoke(const void *const inputs[], void *const outputs[],
     }
 
     /* step 0: strided_slice, model operator 0, "PartitionedCall:0", [1,8,8,4] -> [1,3,8,4] */
+    STRIDED_SLICE_INT8_STEP_BEGIN(0, "strided_slice");
     tq_strided_slice(in0, out1, tq_step0_dims);
+    STRIDED_SLICE_INT8_STEP_END(0, "strided_slice");
+    STRIDED_SLICE_INT8_STEP_OUTPUT(0, (const void *)(out1), 96);
 
     /* step 1: strided_slice, model operator 1, "PartitionedCall:1", [1,8,8,4] -> [1,4,4,3] */
+    STRIDED_SLICE_INT8_STEP_BEGIN(1, "strided_slice");
     tq_strided_slice(in0, out2, tq_step1_dims);
+    STRIDED_SLICE_INT8_STEP_END(1, "strided_slice");
+    STRIDED_SLICE_INT8_STEP_OUTPUT(1, (const void *)(out2), 48);
 
     /* step 2: strided_slice, model operator 2, "PartitionedCall:2", [1,8,8,4] -> [1,3,8] */
+    STRIDED_SLICE_INT8_STEP_BEGIN(2, "strided_slice");
     tq_strided_slice(in0, out0, tq_step2_dims);
+    STRIDED_SLICE_INT8_STEP_END(2, "strided_slice");
+    STRIDED_SLICE_INT8_STEP_OUTPUT(2, (const void *)(out0), 24);
     return 0;
 }

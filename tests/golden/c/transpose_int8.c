@@ -9,6 +9,26 @@
 
 #include "transpose_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   TRANSPOSE_INT8_STEP_BEGIN(index, "op") and TRANSPOSE_INT8_STEP_END(index, "op") wrap
+   every step; TRANSPOSE_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; TRANSPOSE_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef TRANSPOSE_INT8_STEP_BEGIN
+#define TRANSPOSE_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef TRANSPOSE_INT8_STEP_END
+#define TRANSPOSE_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef TRANSPOSE_INT8_STEP_OUTPUT
+#define TRANSPOSE_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef TRANSPOSE_INT8_WEIGHTS_ATTR
+#define TRANSPOSE_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -41,11 +61,11 @@ static void tq_transpose(const int8_t *input, int8_t *output, const int32_t *dim
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const int32_t tq_step0_dims[12] = {
+TRANSPOSE_INT8_WEIGHTS_ATTR static const int32_t tq_step0_dims[12] = {
     1, 1, 1, 6, 4, 3,
     72, 72, 72, 3, 18, 1
 };
-static const int32_t tq_step1_dims[12] = {
+TRANSPOSE_INT8_WEIGHTS_ATTR static const int32_t tq_step1_dims[12] = {
     1, 1, 1, 3, 4, 6,
     72, 72, 72, 1, 18, 3
 };
@@ -64,9 +84,15 @@ int transpose_int8_invoke(const void *const inputs[], void *const outputs[], voi
     }
 
     /* step 0: transpose, model operator 0, "PartitionedCall:0", [1,4,6,3] -> [1,6,4,3] */
+    TRANSPOSE_INT8_STEP_BEGIN(0, "transpose");
     tq_transpose(in0, out0, tq_step0_dims);
+    TRANSPOSE_INT8_STEP_END(0, "transpose");
+    TRANSPOSE_INT8_STEP_OUTPUT(0, (const void *)(out0), 72);
 
     /* step 1: transpose, model operator 1, "PartitionedCall:1", [1,4,6,3] -> [1,3,4,6] */
+    TRANSPOSE_INT8_STEP_BEGIN(1, "transpose");
     tq_transpose(in0, out1, tq_step1_dims);
+    TRANSPOSE_INT8_STEP_END(1, "transpose");
+    TRANSPOSE_INT8_STEP_OUTPUT(1, (const void *)(out1), 72);
     return 0;
 }

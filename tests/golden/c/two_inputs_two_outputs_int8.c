@@ -9,6 +9,26 @@
 
 #include "two_inputs_two_outputs_int8.h"
 
+/* Hooks for tracing and profiling: define them before compiling this file
+   (e.g. in a file that defines them and then includes this one). Each
+   defaults to nothing, so code without them is unchanged.
+   TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_BEGIN(index, "op") and TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_END(index, "op") wrap
+   every step; TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_OUTPUT(index, pointer, bytes) follows it with the
+   step's output; TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR precedes every constant array (e.g. a
+   linker section attribute). */
+#ifndef TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_BEGIN
+#define TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_BEGIN(index, op) ((void)0)
+#endif
+#ifndef TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_END
+#define TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_END(index, op) ((void)0)
+#endif
+#ifndef TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_OUTPUT
+#define TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_OUTPUT(index, pointer, bytes) ((void)0)
+#endif
+#ifndef TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR
+#define TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR
+#endif
+
 /* INT32_MIN, written so that it is an int32 constant on every compiler. */
 #define TQ_INT32_MIN (-2147483647 - 1)
 
@@ -274,7 +294,7 @@ static void tq_mean(const tq_mean_params *p, const int8_t *input, int8_t *output
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
-static const union {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const union {
     int8_t v[108];
     int32_t align;
 } tq_step0_filter = {{
@@ -286,16 +306,16 @@ static const union {
     97, 79, -127, 48, 3, -62, -103, -81, 63, -89, 66, 38, -107, -113, 94, 6,
     121, 93, -108, 116, 69, 65, 62, -5, 18, 117, 47, 24
 }};
-static const int32_t tq_step0_bias[4] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[4] = {
     -953, 4158, -2831, 5273
 };
-static const int32_t tq_step0_multiplier[4] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[4] = {
     1473139692, 1547555176, 1558486966, 1579697686
 };
-static const int8_t tq_step0_shift[4] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[4] = {
     -7, -7, -7, -7
 };
-static const tq_conv2d_params tq_step0_params = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
@@ -304,52 +324,52 @@ static const tq_conv2d_params tq_step0_params = {
     .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = -11, .output_offset = -128, .act_min = -128, .act_max = 127
 };
-static const tq_mean_params tq_step1_params = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const tq_mean_params tq_step1_params = {
     .outer = {1, 1, 1, 1, 1, 4},
     .reduced = {1, 1, 1, 4, 4, 1},
     .stride = {64, 64, 64, 16, 4, 1},
     .zero_point_sum = -2048, .multiplier = 2028528411, .shift = -6,
     .output_zero_point = 15, .divisor = 0
 };
-static const union {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const union {
     int8_t v[20];
     int32_t align;
 } tq_step2_filter = {{
     21, 127, -67, -5, -70, -55, 112, -127, 91, 32, 127, 51, -114, -76, 74, -99,
     -20, -23, 127, -19
 }};
-static const int32_t tq_step2_bias[4] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[4] = {
     698, -725, 2138, -1304
 };
-static const int32_t tq_step2_multiplier[4] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[4] = {
     1912458575, 1332669212, 1117600195, 1227053294
 };
-static const int8_t tq_step2_shift[4] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[4] = {
     -8, -7, -7, -7
 };
-static const tq_fully_connected_params tq_step2_params = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .depth = 5, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 15, .act_min = -128, .act_max = 127
 };
-static const union {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const union {
     int8_t v[24];
     int32_t align;
 } tq_step3_filter = {{
     33, 40, -127, -115, -103, 85, 123, 70, -58, -39, 14, 100, -18, 127, 27, -84,
     -94, 28, -55, -82, -104, 58, 127, -54
 }};
-static const int32_t tq_step3_bias[3] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[3] = {
     -1232, -3039, 3667
 };
-static const int32_t tq_step3_multiplier[3] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[3] = {
     1192068625, 1973212900, 1094840201
 };
-static const int8_t tq_step3_shift[3] = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[3] = {
     -6, -7, -6
 };
-static const tq_fully_connected_params tq_step3_params = {
+TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step3_params = {
     .filter = tq_step3_filter.v, .bias = tq_step3_bias,
     .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
     .batches = 1, .depth = 8, .out_depth = 3, .per_channel = 1,
@@ -371,15 +391,27 @@ int two_inputs_two_outputs_int8_invoke(const void *const inputs[], void *const o
     }
 
     /* step 0: conv2d, model operator 0, "StatefulPartitionedCall:1", [1,8,8,3] -> [1,4,4,4] */
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_BEGIN(0, "conv2d");
     tq_conv2d(&tq_step0_params, in0, out1);
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_END(0, "conv2d");
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_OUTPUT(0, (const void *)(out1), 64);
 
     /* step 1: mean, model operator 1, "global_average_pooling2d_1_1/Mean", [1,4,4,4] -> [1,4] */
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_BEGIN(1, "mean");
     tq_mean(&tq_step1_params, out1, a + 0);
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_END(1, "mean");
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_OUTPUT(1, (const void *)(a + 0), 4);
 
     /* step 2: fully_connected, model operator 2, "dense_7_1/MatMul;dense_7_1/BiasAdd", [1,5] -> [1,4] */
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_BEGIN(2, "fully_connected");
     tq_fully_connected(&tq_step2_params, in1, a + 4);
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_END(2, "fully_connected");
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_OUTPUT(2, (const void *)(a + 4), 4);
 
     /* step 3: fully_connected, model operator 4, "StatefulPartitionedCall:0", [1,8] -> [1,3] */
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_BEGIN(3, "fully_connected");
     tq_fully_connected(&tq_step3_params, a + 0, out0);
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_END(3, "fully_connected");
+    TWO_INPUTS_TWO_OUTPUTS_INT8_STEP_OUTPUT(3, (const void *)(out0), 3);
     return 0;
 }

@@ -127,7 +127,7 @@ pub fn invoke(
     partitionedcall_0: &mut [f32; OUTPUT_0_LEN],
     arena: &mut Arena,
 ) -> Result<(), Error> {
-    run(serving_default_in0_0, partitionedcall_0, &mut arena.plan)
+    run(serving_default_in0_0, partitionedcall_0, &mut arena.plan, &mut NoObserver)
 }
 /// Runs the model on byte buffers: each holds the model's I/O
 /// dtype (int8, uint8 or little-endian float32), row-major, of
@@ -136,6 +136,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -172,7 +226,7 @@ pub fn invoke_bytes(
         }
         *d = f32::from_le_bytes(b);
     }
-    run(input_0, output_0, plan)?;
+    run(input_0, output_0, plan, observer)?;
     for (d, s) in out0.chunks_exact_mut(4).zip(output_0.iter()) {
         for (bd, bs) in d.iter_mut().zip(s.to_le_bytes()) {
             *bd = bs;
@@ -182,7 +236,12 @@ pub fn invoke_bytes(
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(in0: &[f32], out0: &mut [f32], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
+fn run<O: StepObserver>(
+    in0: &[f32],
+    out0: &mut [f32],
+    plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
+) -> Result<(), Error> {
     /// step 0: quantize, model operator 0, "tfl.quantize", [1,4,4,8] -> [1,4,4,8]
     {
         let (_, out, _) = split_out(plan, 0, 128).ok_or(Error::Plan { step: 0 })?;
@@ -194,6 +253,12 @@ fn run(in0: &[f32], out0: &mut [f32], plan: &mut [i8; PLAN_SIZE]) -> Result<(), 
         kernels::quantize::quantize_f32_to_i8(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer
+        .step(
+            0,
+            "quantize",
+            StepOutput::I8(plan.get(0..128).ok_or(Error::Plan { step: 0 })?),
+        );
     /// step 1: lut, model operator 1, "PartitionedCall:01", [1,4,4,8] -> [1,4,4,8]
     {
         let (head, out, _) = split_out(plan, 128, 128).ok_or(Error::Plan { step: 1 })?;
@@ -202,6 +267,12 @@ fn run(in0: &[f32], out0: &mut [f32], plan: &mut [i8; PLAN_SIZE]) -> Result<(), 
             *o = STEP_1_TABLE[usize::from(v as u8)] as i8;
         }
     }
+    observer
+        .step(
+            1,
+            "lut",
+            StepOutput::I8(plan.get(128..256).ok_or(Error::Plan { step: 1 })?),
+        );
     /// step 2: dequantize, model operator 2, "PartitionedCall:0", [1,4,4,8] -> [1,4,4,8]
     {
         let x0: &[i8] = plan.get(128..256).ok_or(Error::Plan { step: 2 })?;
@@ -209,6 +280,7 @@ fn run(in0: &[f32], out0: &mut [f32], plan: &mut [i8; PLAN_SIZE]) -> Result<(), 
             *o = f32::from_bits(STEP_2_TABLE[usize::from(v as u8)]);
         }
     }
+    observer.step(2, "dequantize", StepOutput::F32(&*out0));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,

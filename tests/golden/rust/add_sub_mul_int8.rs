@@ -200,6 +200,7 @@ pub fn invoke(
         partitionedcall_0,
         partitionedcall_1,
         &mut arena.plan,
+        &mut NoObserver,
     )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
@@ -209,6 +210,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0, in1, in2] = inputs else {
         return Err(Error::InputCount {
@@ -291,7 +346,17 @@ pub fn invoke_bytes(
     for (d, &s) in input_2.iter_mut().zip(in2.iter()) {
         *d = s as i8;
     }
-    run(input_0, input_1, input_2, output_0, output_1, output_2, output_3, plan)?;
+    run(
+        input_0,
+        input_1,
+        input_2,
+        output_0,
+        output_1,
+        output_2,
+        output_3,
+        plan,
+        observer,
+    )?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -309,7 +374,7 @@ pub fn invoke_bytes(
 /// Every step of the program, in order.
 #[allow(clippy::too_many_arguments)]
 #[allow(unused_doc_comments)]
-fn run(
+fn run<O: StepObserver>(
     in0: &[i8],
     in1: &[i8],
     in2: &[i8],
@@ -318,6 +383,7 @@ fn run(
     out2: &mut [i8],
     out3: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
 ) -> Result<(), Error> {
     /// step 0: add, model operator 0, "PartitionedCall:1", [1,6,6,4], [1,1,1,4] -> [1,6,6,4]
     {
@@ -348,6 +414,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer.step(0, "add", StepOutput::I8(&*out3));
     /// step 1: sub, model operator 1, "PartitionedCall:2", [1,6,6,4], [1,6,1,4] -> [1,6,6,4]
     {
         let x0: &[i8] = in1;
@@ -377,6 +444,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer.step(1, "sub", StepOutput::I8(&*out0));
     /// step 2: mul, model operator 2, "PartitionedCall:0", [1,6,6,4], [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = &*out3;
@@ -393,6 +461,7 @@ fn run(
         kernels::elementwise::mul(&p, x0, x1, out2)
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    observer.step(2, "mul", StepOutput::I8(&*out2));
     /// step 3: mul, model operator 3, "mul_1", [1,6,6,4], [4] -> [1,6,6,4]
     {
         let (_, out, _) = split_out(plan, 0, 144).ok_or(Error::Plan { step: 3 })?;
@@ -418,6 +487,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    observer
+        .step(
+            3,
+            "mul",
+            StepOutput::I8(plan.get(0..144).ok_or(Error::Plan { step: 3 })?),
+        );
     /// step 4: add, model operator 4, "PartitionedCall:3", [1,6,6,4], [4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(0..144).ok_or(Error::Plan { step: 4 })?;
@@ -447,6 +522,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 4, error })?;
     }
+    observer.step(4, "add", StepOutput::I8(&*out1));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,

@@ -135,7 +135,12 @@ pub fn invoke(
     statefulpartitionedcall_0: &mut [i8; OUTPUT_0_LEN],
     arena: &mut Arena,
 ) -> Result<(), Error> {
-    run(serving_default_in0_0, statefulpartitionedcall_0, &mut arena.plan)
+    run(
+        serving_default_in0_0,
+        statefulpartitionedcall_0,
+        &mut arena.plan,
+        &mut NoObserver,
+    )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
 /// dtype (int8, uint8 or little-endian float32), row-major, of
@@ -144,6 +149,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -176,7 +235,7 @@ pub fn invoke_bytes(
     for (d, &s) in input_0.iter_mut().zip(in0.iter()) {
         *d = s as i8;
     }
-    run(input_0, output_0, plan)?;
+    run(input_0, output_0, plan, observer)?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -184,7 +243,12 @@ pub fn invoke_bytes(
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
+fn run<O: StepObserver>(
+    in0: &[i8],
+    out0: &mut [i8],
+    plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
+) -> Result<(), Error> {
     let _ = plan;
     /// step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,8,8,3] -> [1,8,8,6]
     {
@@ -222,6 +286,7 @@ fn run(in0: &[i8], out0: &mut [i8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer.step(0, "conv2d", StepOutput::I8(&*out0));
     Ok(())
 }
 static STEP_0_FILTER: [u8; 162] = *b"\0L-b\x8Acv\x9Du'\xE3\x01]l)\x9E\x810\xF22\x92mF\xF4F\x8E\xCF\xE9N\x8FI\xB6>\xD7 \xF3e@wPQ\xFA\x7FY_.\rpT\x8A\xCC\x04\xE1\xE4\x0C\xF4\x1C=\x9CQ\xB9k\xA6\xE2i\xEB\x90\xFC\x8B\n\x07\x88c\xCD6\x81x\x9Fb\xCA\x11\x02\\f\xD5\xB5e\x7F\xC9\xA26\x91{,\x94\xE26'\xFE\xBE'.\xDBe\x9C\xD5\xBCtq\xC4]u\xF7 \x8E\x93G\xFBuv&\x81\x90\xCE\x99\xB4D\x0Ba\x8B\x10o\xCD \xBA\x10\xC5\xA5U\x92\xE3\x99z}#\x81\xAF\xB2\xACp\xED\x98\xEA\xD5\x10`\xE1\xA2\xC3vc\xCA";

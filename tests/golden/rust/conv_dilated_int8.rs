@@ -151,6 +151,7 @@ pub fn invoke(
         statefulpartitionedcall_0,
         statefulpartitionedcall_1,
         &mut arena.plan,
+        &mut NoObserver,
     )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
@@ -160,6 +161,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -199,7 +254,7 @@ pub fn invoke_bytes(
     for (d, &s) in input_0.iter_mut().zip(in0.iter()) {
         *d = s as i8;
     }
-    run(input_0, output_0, output_1, plan)?;
+    run(input_0, output_0, output_1, plan, observer)?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -210,11 +265,12 @@ pub fn invoke_bytes(
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(
+fn run<O: StepObserver>(
     in0: &[i8],
     out0: &mut [i8],
     out1: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
 ) -> Result<(), Error> {
     let _ = plan;
     /// step 0: conv2d, model operator 0, "StatefulPartitionedCall:0", [1,9,9,3] -> [1,9,9,6]
@@ -253,6 +309,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer.step(0, "conv2d", StepOutput::I8(&*out0));
     /// step 1: conv2d, model operator 1, "StatefulPartitionedCall:1", [1,9,9,6] -> [1,7,5,4]
     {
         let x0: &[i8] = &*out0;
@@ -289,6 +346,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer.step(1, "conv2d", StepOutput::I8(&*out1));
     Ok(())
 }
 static STEP_0_FILTER: [u8; 162] = *b"0i\x01b?@\xC3\xBC\xD3K+\xDF\xC5%\xC8\xFF\xF6\x9C\xAC\xB0\xF6\xF6T\x82a\x7F\xC3u\x08I[\xA5\x8E\xA9r\xBBb\x9F ~\r[\xE7\xF6X\x81\xB7\xDF\xD8\xDBV\xBA\xC5\xC4\x82\xC0%\xA9\xF6\xD8l\xFE\x85\x9E\xC7 \x8E\x8A\xCFn[\xBB\x10M\x7FdLn\x8E\x9D\xBC\xB6\x83\xD4!?\n\x81\xA2*\x10q\xBD\xF9\x8F\x88\x93_\x94^Q\x9A\xB0$\xF8\xA8\xB0\xB8#V_L\xD1\x90\xD1\xCE(\x81V\xEF\x02\"\xDC\xA1\"\xF5\xC32\xD9d\xD5\xF33h\xD7M\x86\xE5\x02\x99`\xAEE0\xA7\xF63\x0C*\xEC\xBF\x8C59\x7F\xCE=\xEE\xF7xW>";

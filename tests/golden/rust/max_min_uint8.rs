@@ -163,6 +163,7 @@ pub fn invoke(
         statefulpartitionedcall_0,
         statefulpartitionedcall_1,
         &mut arena.plan,
+        &mut NoObserver,
     )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
@@ -172,6 +173,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -222,18 +277,19 @@ pub fn invoke_bytes(
         });
     }
     let Arena { plan } = arena;
-    run(in0, out0, out1, out2, out3, plan)?;
+    run(in0, out0, out1, out2, out3, plan, observer)?;
     Ok(())
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(
+fn run<O: StepObserver>(
     in0: &[u8],
     out0: &mut [u8],
     out1: &mut [u8],
     out2: &mut [u8],
     out3: &mut [u8],
     plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
 ) -> Result<(), Error> {
     /// step 0: lut, model operator 0, "tfl.quantize", [1,6,6,4] -> [1,6,6,4]
     {
@@ -243,6 +299,12 @@ fn run(
             *o = STEP_0_TABLE[usize::from(v)] as i8;
         }
     }
+    observer
+        .step(
+            0,
+            "lut",
+            StepOutput::I8(plan.get(0..144).ok_or(Error::Plan { step: 0 })?),
+        );
     /// step 1: fully_connected, model operator 1, "conv2d_10_1/BiasAdd;conv2d_10_1/convolution;conv2d_10_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 144, 144).ok_or(Error::Plan { step: 1 })?;
@@ -268,6 +330,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer
+        .step(
+            1,
+            "fully_connected",
+            StepOutput::I8(plan.get(144..288).ok_or(Error::Plan { step: 1 })?),
+        );
     /// step 2: fully_connected, model operator 2, "conv2d_11_1/BiasAdd;conv2d_11_1/convolution;conv2d_11_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 2 })?;
@@ -293,6 +361,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    observer
+        .step(
+            2,
+            "fully_connected",
+            StepOutput::I8(plan.get(288..432).ok_or(Error::Plan { step: 2 })?),
+        );
     /// step 3: minimum, model operator 3, "StatefulPartitionedCall:11", [1,6,6,4], [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 432, 144).ok_or(Error::Plan { step: 3 })?;
@@ -301,6 +375,12 @@ fn run(
         kernels::elementwise::minimum(x0, x1, out)
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    observer
+        .step(
+            3,
+            "minimum",
+            StepOutput::I8(plan.get(432..576).ok_or(Error::Plan { step: 3 })?),
+        );
     /// step 4: fully_connected, model operator 4, "conv2d_12_1/BiasAdd;conv2d_12_1/convolution;conv2d_12_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 4 })?;
@@ -326,6 +406,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 4, error })?;
     }
+    observer
+        .step(
+            4,
+            "fully_connected",
+            StepOutput::I8(plan.get(288..432).ok_or(Error::Plan { step: 4 })?),
+        );
     /// step 5: fully_connected, model operator 5, "conv2d_13_1/BiasAdd;conv2d_13_1/convolution;conv2d_13_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 576, 144).ok_or(Error::Plan { step: 5 })?;
@@ -351,6 +437,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 5, error })?;
     }
+    observer
+        .step(
+            5,
+            "fully_connected",
+            StepOutput::I8(plan.get(576..720).ok_or(Error::Plan { step: 5 })?),
+        );
     /// step 6: mean, model operator 6, "Mean", [1,6,6,4] -> [1,6,1,4]
     {
         let (head, out, _) = split_out(plan, 720, 24).ok_or(Error::Plan { step: 6 })?;
@@ -368,6 +460,12 @@ fn run(
         kernels::reduce::mean(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 6, error })?;
     }
+    observer
+        .step(
+            6,
+            "mean",
+            StepOutput::I8(plan.get(720..744).ok_or(Error::Plan { step: 6 })?),
+        );
     /// step 7: maximum, model operator 7, "StatefulPartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4]
     {
         let (head, out, tail) = split_out(plan, 576, 144)
@@ -384,6 +482,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 7, error })?;
     }
+    observer
+        .step(
+            7,
+            "maximum",
+            StepOutput::I8(plan.get(576..720).ok_or(Error::Plan { step: 7 })?),
+        );
     /// step 8: fully_connected, model operator 8, "conv2d_14_1/BiasAdd;conv2d_14_1/convolution;conv2d_14_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 8 })?;
@@ -409,6 +513,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 8, error })?;
     }
+    observer
+        .step(
+            8,
+            "fully_connected",
+            StepOutput::I8(plan.get(288..432).ok_or(Error::Plan { step: 8 })?),
+        );
     /// step 9: minimum, model operator 9, "StatefulPartitionedCall:31", [1,6,6,4], [] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 720, 144).ok_or(Error::Plan { step: 9 })?;
@@ -424,6 +534,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 9, error })?;
     }
+    observer
+        .step(
+            9,
+            "minimum",
+            StepOutput::I8(plan.get(720..864).ok_or(Error::Plan { step: 9 })?),
+        );
     /// step 10: fully_connected, model operator 10, "conv2d_9_1/BiasAdd;conv2d_9_1/convolution;conv2d_9_1/Squeeze1", [1,6,6,4] -> [1,6,6,4]
     {
         let (head, out, _) = split_out(plan, 288, 144).ok_or(Error::Plan { step: 10 })?;
@@ -449,6 +565,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 10, error })?;
     }
+    observer
+        .step(
+            10,
+            "fully_connected",
+            StepOutput::I8(plan.get(288..432).ok_or(Error::Plan { step: 10 })?),
+        );
     /// step 11: maximum, model operator 11, "StatefulPartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4]
     {
         let (_, out, tail) = split_out(plan, 0, 144).ok_or(Error::Plan { step: 11 })?;
@@ -457,6 +579,12 @@ fn run(
         kernels::elementwise::maximum(x0, x1, out)
             .map_err(|error| Error::Kernel { step: 11, error })?;
     }
+    observer
+        .step(
+            11,
+            "maximum",
+            StepOutput::I8(plan.get(0..144).ok_or(Error::Plan { step: 11 })?),
+        );
     /// step 12: lut, model operator 12, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(576..720).ok_or(Error::Plan { step: 12 })?;
@@ -464,6 +592,7 @@ fn run(
             *o = STEP_12_TABLE[usize::from(v as u8)];
         }
     }
+    observer.step(12, "lut", StepOutput::U8(&*out0));
     /// step 13: lut, model operator 13, "StatefulPartitionedCall:3", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(720..864).ok_or(Error::Plan { step: 13 })?;
@@ -471,6 +600,7 @@ fn run(
             *o = STEP_13_TABLE[usize::from(v as u8)];
         }
     }
+    observer.step(13, "lut", StepOutput::U8(&*out1));
     /// step 14: lut, model operator 14, "StatefulPartitionedCall:0", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(0..144).ok_or(Error::Plan { step: 14 })?;
@@ -478,6 +608,7 @@ fn run(
             *o = STEP_14_TABLE[usize::from(v as u8)];
         }
     }
+    observer.step(14, "lut", StepOutput::U8(&*out2));
     /// step 15: lut, model operator 15, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = plan.get(432..576).ok_or(Error::Plan { step: 15 })?;
@@ -485,6 +616,7 @@ fn run(
             *o = STEP_15_TABLE[usize::from(v as u8)];
         }
     }
+    observer.step(15, "lut", StepOutput::U8(&*out3));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,

@@ -129,7 +129,12 @@ pub fn invoke(
     statefulpartitionedcall_0: &mut [u8; OUTPUT_0_LEN],
     arena: &mut Arena,
 ) -> Result<(), Error> {
-    run(serving_default_in0_0, statefulpartitionedcall_0, &mut arena.plan)
+    run(
+        serving_default_in0_0,
+        statefulpartitionedcall_0,
+        &mut arena.plan,
+        &mut NoObserver,
+    )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
 /// dtype (int8, uint8 or little-endian float32), row-major, of
@@ -138,6 +143,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -167,12 +226,17 @@ pub fn invoke_bytes(
         });
     }
     let Arena { plan } = arena;
-    run(in0, out0, plan)?;
+    run(in0, out0, plan, observer)?;
     Ok(())
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Error> {
+fn run<O: StepObserver>(
+    in0: &[u8],
+    out0: &mut [u8],
+    plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
+) -> Result<(), Error> {
     /// step 0: lut, model operator 0, "serving_default_in0:0_int8", [1,28,28,1] -> [1,28,28,1]
     {
         let (_, out, _) = split_out(plan, 5408, 784).ok_or(Error::Plan { step: 0 })?;
@@ -181,6 +245,12 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             *o = STEP_0_TABLE[usize::from(v)] as i8;
         }
     }
+    observer
+        .step(
+            0,
+            "lut",
+            StepOutput::I8(plan.get(5408..6192).ok_or(Error::Plan { step: 0 })?),
+        );
     /// step 1: conv2d, model operator 1, "functional_1/conv2d_20_1/Relu;functional_1/conv2d_20_1/BiasAdd;functional_1/conv2d_20_1/convo...", [1,28,28,1] -> [1,26,26,8]
     {
         let (_, out, tail) = split_out(plan, 0, 5408).ok_or(Error::Plan { step: 1 })?;
@@ -218,6 +288,12 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer
+        .step(
+            1,
+            "conv2d",
+            StepOutput::I8(plan.get(0..5408).ok_or(Error::Plan { step: 1 })?),
+        );
     /// step 2: max_pool, model operator 2, "functional_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,8] -> [1,13,13,8]
     {
         let (head, out, _) = split_out(plan, 5408, 1352).ok_or(Error::Plan { step: 2 })?;
@@ -241,6 +317,12 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
         kernels::pooling::max_pool(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    observer
+        .step(
+            2,
+            "max_pool",
+            StepOutput::I8(plan.get(5408..6760).ok_or(Error::Plan { step: 2 })?),
+        );
     /// step 3: conv2d, model operator 3, "functional_1/conv2d_21_1/Relu;functional_1/conv2d_21_1/BiasAdd;functional_1/conv2d_21_1/convo...", [1,13,13,8] -> [1,11,11,16]
     {
         let (_, out, tail) = split_out(plan, 0, 1936).ok_or(Error::Plan { step: 3 })?;
@@ -278,6 +360,12 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    observer
+        .step(
+            3,
+            "conv2d",
+            StepOutput::I8(plan.get(0..1936).ok_or(Error::Plan { step: 3 })?),
+        );
     /// step 4: max_pool, model operator 4, "functional_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,16] -> [1,5,5,16]
     {
         let (head, out, _) = split_out(plan, 1936, 400).ok_or(Error::Plan { step: 4 })?;
@@ -301,6 +389,12 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
         kernels::pooling::max_pool(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 4, error })?;
     }
+    observer
+        .step(
+            4,
+            "max_pool",
+            StepOutput::I8(plan.get(1936..2336).ok_or(Error::Plan { step: 4 })?),
+        );
     /// step 5: fully_connected, model operator 6, "functional_1/dense_9_1/MatMul;functional_1/dense_9_1/BiasAdd", [1,400] -> [1,10]
     {
         let (_, out, tail) = split_out(plan, 0, 10).ok_or(Error::Plan { step: 5 })?;
@@ -326,6 +420,12 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             )
             .map_err(|error| Error::Kernel { step: 5, error })?;
     }
+    observer
+        .step(
+            5,
+            "fully_connected",
+            StepOutput::I8(plan.get(0..10).ok_or(Error::Plan { step: 5 })?),
+        );
     /// step 6: softmax, model operator 7, "StatefulPartitionedCall:0_int8", [1,10] -> [1,10]
     {
         let (head, out, _) = split_out(plan, 16, 10).ok_or(Error::Plan { step: 6 })?;
@@ -340,6 +440,12 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
         kernels::softmax::softmax(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 6, error })?;
     }
+    observer
+        .step(
+            6,
+            "softmax",
+            StepOutput::I8(plan.get(16..26).ok_or(Error::Plan { step: 6 })?),
+        );
     /// step 7: lut, model operator 8, "StatefulPartitionedCall:0", [1,10] -> [1,10]
     {
         let x0: &[i8] = plan.get(16..26).ok_or(Error::Plan { step: 7 })?;
@@ -347,6 +453,7 @@ fn run(in0: &[u8], out0: &mut [u8], plan: &mut [i8; PLAN_SIZE]) -> Result<(), Er
             *o = STEP_7_TABLE[usize::from(v as u8)];
         }
     }
+    observer.step(7, "lut", StepOutput::U8(&*out0));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,

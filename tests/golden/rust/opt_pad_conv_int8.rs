@@ -200,6 +200,7 @@ pub fn invoke(
         statefulpartitionedcall_4,
         statefulpartitionedcall_1,
         &mut arena.plan,
+        &mut NoObserver,
     )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
@@ -209,6 +210,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -285,7 +340,17 @@ pub fn invoke_bytes(
     for (d, &s) in input_0.iter_mut().zip(in0.iter()) {
         *d = s as i8;
     }
-    run(input_0, output_0, output_1, output_2, output_3, output_4, output_5, plan)?;
+    run(
+        input_0,
+        output_0,
+        output_1,
+        output_2,
+        output_3,
+        output_4,
+        output_5,
+        plan,
+        observer,
+    )?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -309,7 +374,7 @@ pub fn invoke_bytes(
 /// Every step of the program, in order.
 #[allow(clippy::too_many_arguments)]
 #[allow(unused_doc_comments)]
-fn run(
+fn run<O: StepObserver>(
     in0: &[i8],
     out0: &mut [i8],
     out1: &mut [i8],
@@ -318,6 +383,7 @@ fn run(
     out4: &mut [i8],
     out5: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
 ) -> Result<(), Error> {
     /// step 0: fully_connected, model operator 0, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,10,10,4] -> [1,10,10,4]
     {
@@ -344,6 +410,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer
+        .step(
+            0,
+            "fully_connected",
+            StepOutput::I8(plan.get(1088..1488).ok_or(Error::Plan { step: 0 })?),
+        );
     /// step 1: fully_connected, model operator 1, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,10,10,4] -> [1,10,10,5]
     {
         let (_, out, _) = split_out(plan, 576, 500).ok_or(Error::Plan { step: 1 })?;
@@ -369,6 +441,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer
+        .step(
+            1,
+            "fully_connected",
+            StepOutput::I8(plan.get(576..1076).ok_or(Error::Plan { step: 1 })?),
+        );
     /// step 2: conv2d, model operator 3, "StatefulPartitionedCall:0", [1,10,10,4] -> [1,11,11,6]
     {
         let x0: &[i8] = in0;
@@ -405,6 +483,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    observer.step(2, "conv2d", StepOutput::I8(&*out3));
     /// step 3: depthwise_conv2d, model operator 5, "StatefulPartitionedCall:1", [1,10,10,4] -> [1,11,11,4]
     {
         let x0: &[i8] = in0;
@@ -440,6 +519,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    observer.step(3, "depthwise_conv2d", StepOutput::I8(&*out5));
     /// step 4: conv2d, model operator 7, "StatefulPartitionedCall:2", [1,10,10,4] -> [1,5,5,4]
     {
         let x0: &[i8] = in0;
@@ -476,6 +556,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 4, error })?;
     }
+    observer.step(4, "conv2d", StepOutput::I8(&*out1));
     /// step 5: pad, model operator 8, "zero_padding2d_3_1/Pad", [1,10,10,4] -> [1,12,12,4]
     {
         let (_, out, tail) = split_out(plan, 0, 576).ok_or(Error::Plan { step: 5 })?;
@@ -489,6 +570,12 @@ fn run(
         kernels::pad::pad(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 5, error })?;
     }
+    observer
+        .step(
+            5,
+            "pad",
+            StepOutput::I8(plan.get(0..576).ok_or(Error::Plan { step: 5 })?),
+        );
     /// step 6: average_pool, model operator 9, "StatefulPartitionedCall:4", [1,12,12,4] -> [1,10,10,4]
     {
         let x0: &[i8] = plan.get(0..576).ok_or(Error::Plan { step: 6 })?;
@@ -511,6 +598,7 @@ fn run(
         kernels::pooling::average_pool(&p, x0, out4)
             .map_err(|error| Error::Kernel { step: 6, error })?;
     }
+    observer.step(6, "average_pool", StepOutput::I8(&*out4));
     /// step 7: max_pool, model operator 10, "StatefulPartitionedCall:3", [1,12,12,4] -> [1,10,10,4]
     {
         let x0: &[i8] = plan.get(0..576).ok_or(Error::Plan { step: 7 })?;
@@ -533,6 +621,7 @@ fn run(
         kernels::pooling::max_pool(&p, x0, out2)
             .map_err(|error| Error::Kernel { step: 7, error })?;
     }
+    observer.step(7, "max_pool", StepOutput::I8(&*out2));
     /// step 8: depthwise_conv2d, model operator 12, "StatefulPartitionedCall:5", [1,10,10,5] -> [1,10,9,10]
     {
         let x0: &[i8] = plan.get(576..1076).ok_or(Error::Plan { step: 8 })?;
@@ -568,6 +657,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 8, error })?;
     }
+    observer.step(8, "depthwise_conv2d", StepOutput::I8(&*out0));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,

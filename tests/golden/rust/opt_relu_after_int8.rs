@@ -187,6 +187,7 @@ pub fn invoke(
         statefulpartitionedcall_4,
         statefulpartitionedcall_1,
         &mut arena.plan,
+        &mut NoObserver,
     )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
@@ -196,6 +197,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -256,7 +311,7 @@ pub fn invoke_bytes(
     for (d, &s) in input_0.iter_mut().zip(in0.iter()) {
         *d = s as i8;
     }
-    run(input_0, output_0, output_1, output_2, output_3, output_4, plan)?;
+    run(input_0, output_0, output_1, output_2, output_3, output_4, plan, observer)?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -275,8 +330,9 @@ pub fn invoke_bytes(
     Ok(())
 }
 /// Every step of the program, in order.
+#[allow(clippy::too_many_arguments)]
 #[allow(unused_doc_comments)]
-fn run(
+fn run<O: StepObserver>(
     in0: &[i8],
     out0: &mut [i8],
     out1: &mut [i8],
@@ -284,6 +340,7 @@ fn run(
     out3: &mut [i8],
     out4: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
 ) -> Result<(), Error> {
     /// step 0: conv2d, model operator 0, "conv2d_1/BiasAdd;conv2d_1/convolution;conv2d_1/Squeeze1", [1,6,6,4] -> [1,6,6,6]
     {
@@ -322,6 +379,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer
+        .step(
+            0,
+            "conv2d",
+            StepOutput::I8(plan.get(0..216).ok_or(Error::Plan { step: 0 })?),
+        );
     /// step 1: lut, model operator 1, "Relu", [1,6,6,6] -> [1,6,6,6]
     {
         let (head, out, _) = split_out(plan, 224, 216).ok_or(Error::Plan { step: 1 })?;
@@ -330,6 +393,12 @@ fn run(
             *o = STEP_1_TABLE[usize::from(v as u8)] as i8;
         }
     }
+    observer
+        .step(
+            1,
+            "lut",
+            StepOutput::I8(plan.get(224..440).ok_or(Error::Plan { step: 1 })?),
+        );
     /// step 2: add, model operator 2, "StatefulPartitionedCall:0", [1,6,6,6], [1,6,6,6] -> [1,6,6,6]
     {
         let x0: &[i8] = plan.get(224..440).ok_or(Error::Plan { step: 2 })?;
@@ -351,6 +420,7 @@ fn run(
         kernels::elementwise::add(&p, x0, x1, out2)
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    observer.step(2, "add", StepOutput::I8(&*out2));
     /// step 3: fully_connected, model operator 3, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = in0;
@@ -375,6 +445,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    observer.step(3, "fully_connected", StepOutput::I8(&*out0));
     /// step 4: lut, model operator 4, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4]
     {
         let x0: &[i8] = &*out0;
@@ -382,6 +453,7 @@ fn run(
             *o = STEP_4_TABLE[usize::from(v as u8)] as i8;
         }
     }
+    observer.step(4, "lut", StepOutput::I8(&*out4));
     /// step 5: fully_connected, model operator 5, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,6,6,4] -> [1,6,6,3]
     {
         let (_, out, _) = split_out(plan, 480, 108).ok_or(Error::Plan { step: 5 })?;
@@ -407,6 +479,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 5, error })?;
     }
+    observer
+        .step(
+            5,
+            "fully_connected",
+            StepOutput::I8(plan.get(480..588).ok_or(Error::Plan { step: 5 })?),
+        );
     /// step 6: conv2d, model operator 6, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,6,6,4] -> [1,6,6,5]
     {
         let (_, out, _) = split_out(plan, 288, 180).ok_or(Error::Plan { step: 6 })?;
@@ -444,6 +522,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 6, error })?;
     }
+    observer
+        .step(
+            6,
+            "conv2d",
+            StepOutput::I8(plan.get(288..468).ok_or(Error::Plan { step: 6 })?),
+        );
     /// step 7: concat, model operator 7, "concat", [1,6,6,3], [1,6,6,5] -> [1,6,6,8]
     {
         let (_, out, tail) = split_out(plan, 0, 288).ok_or(Error::Plan { step: 7 })?;
@@ -456,6 +540,12 @@ fn run(
         kernels::concat::concat(&p, &[x0, x1], out)
             .map_err(|error| Error::Kernel { step: 7, error })?;
     }
+    observer
+        .step(
+            7,
+            "concat",
+            StepOutput::I8(plan.get(0..288).ok_or(Error::Plan { step: 7 })?),
+        );
     /// step 8: lut, model operator 8, "StatefulPartitionedCall:3", [1,6,6,8] -> [1,6,6,8]
     {
         let x0: &[i8] = plan.get(0..288).ok_or(Error::Plan { step: 8 })?;
@@ -463,6 +553,7 @@ fn run(
             *o = STEP_8_TABLE[usize::from(v as u8)] as i8;
         }
     }
+    observer.step(8, "lut", StepOutput::I8(&*out1));
     /// step 9: conv2d, model operator 9, "conv2d_4_1/BiasAdd;conv2d_4_1/convolution;conv2d_4_1/Squeeze1", [1,6,6,4] -> [1,6,6,6]
     {
         let (_, out, _) = split_out(plan, 0, 216).ok_or(Error::Plan { step: 9 })?;
@@ -500,6 +591,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 9, error })?;
     }
+    observer
+        .step(
+            9,
+            "conv2d",
+            StepOutput::I8(plan.get(0..216).ok_or(Error::Plan { step: 9 })?),
+        );
     /// step 10: mean, model operator 10, "Mean", [1,6,6,6] -> [1,6]
     {
         let (head, out, _) = split_out(plan, 224, 6).ok_or(Error::Plan { step: 10 })?;
@@ -517,6 +614,12 @@ fn run(
         kernels::reduce::mean(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 10, error })?;
     }
+    observer
+        .step(
+            10,
+            "mean",
+            StepOutput::I8(plan.get(224..230).ok_or(Error::Plan { step: 10 })?),
+        );
     /// step 11: lut, model operator 11, "StatefulPartitionedCall:4", [1,6] -> [1,6]
     {
         let x0: &[i8] = plan.get(224..230).ok_or(Error::Plan { step: 11 })?;
@@ -524,6 +627,7 @@ fn run(
             *o = STEP_11_TABLE[usize::from(v as u8)] as i8;
         }
     }
+    observer.step(11, "lut", StepOutput::I8(&*out3));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,

@@ -146,7 +146,13 @@ pub fn invoke(
     partitionedcall_1: &mut [i8; OUTPUT_1_LEN],
     arena: &mut Arena,
 ) -> Result<(), Error> {
-    run(serving_default_in0_0, partitionedcall_0, partitionedcall_1, &mut arena.plan)
+    run(
+        serving_default_in0_0,
+        partitionedcall_0,
+        partitionedcall_1,
+        &mut arena.plan,
+        &mut NoObserver,
+    )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
 /// dtype (int8, uint8 or little-endian float32), row-major, of
@@ -155,6 +161,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0] = inputs else {
         return Err(Error::InputCount {
@@ -194,7 +254,7 @@ pub fn invoke_bytes(
     for (d, &s) in input_0.iter_mut().zip(in0.iter()) {
         *d = s as i8;
     }
-    run(input_0, output_0, output_1, plan)?;
+    run(input_0, output_0, output_1, plan, observer)?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -205,11 +265,12 @@ pub fn invoke_bytes(
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(
+fn run<O: StepObserver>(
     in0: &[i8],
     out0: &mut [i8],
     out1: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
 ) -> Result<(), Error> {
     let _ = plan;
     /// step 0: pad, model operator 0, "PartitionedCall:0", [1,6,6,3] -> [1,9,9,3]
@@ -224,6 +285,7 @@ fn run(
         kernels::pad::pad(&p, x0, out0)
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer.step(0, "pad", StepOutput::I8(&*out0));
     /// step 1: pad, model operator 1, "PartitionedCall:1", [1,6,6,3] -> [1,6,8,4]
     {
         let x0: &[i8] = in0;
@@ -236,6 +298,7 @@ fn run(
         kernels::pad::pad(&p, x0, out1)
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer.step(1, "pad", StepOutput::I8(&*out1));
     Ok(())
 }
 /// The tinyq kernels (`crates/kernels`), embedded as source: the code

@@ -163,6 +163,7 @@ pub fn invoke(
         statefulpartitionedcall_0,
         statefulpartitionedcall_1,
         &mut arena.plan,
+        &mut NoObserver,
     )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
@@ -172,6 +173,60 @@ pub fn invoke_bytes(
     inputs: &[&[u8]],
     outputs: &mut [&mut [u8]],
     arena: &mut Arena,
+) -> Result<(), Error> {
+    invoke_observed(inputs, outputs, arena, &mut NoObserver)
+}
+/// A step's output as the observer sees it: the element type
+/// the step wrote (the arena holds bytes as `i8`).
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutput<'a> {
+    /// int8 data, or raw bytes in the arena.
+    I8(&'a [i8]),
+    /// uint8 data (a uint8 model output).
+    U8(&'a [u8]),
+    /// float32 data (a float model output).
+    F32(&'a [f32]),
+}
+impl StepOutput<'_> {
+    /// Size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            StepOutput::I8(v) => v.len(),
+            StepOutput::U8(v) => v.len(),
+            StepOutput::F32(v) => 4 * v.len(),
+        }
+    }
+    /// Calls `f` with each byte, in memory order (float32 as
+    /// little-endian bytes), e.g. to compute a CRC.
+    pub fn for_each_byte(&self, mut f: impl FnMut(u8)) {
+        match self {
+            StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
+            StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
+            StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+        }
+    }
+}
+/// Sees each step's output, for tracing and profiling
+/// ([`invoke_observed`]). Every method defaults to nothing.
+pub trait StepObserver {
+    /// Called after step `index` (kernel `op`) with its output.
+    fn step(&mut self, index: usize, op: &'static str, output: StepOutput<'_>) {
+        let _ = (index, op, output);
+    }
+}
+/// The observer of [`invoke`] and [`invoke_bytes`]: nothing,
+/// so they cost what they did before observers existed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+impl StepObserver for NoObserver {}
+/// [`invoke_bytes`], handing every step's output to `observer`.
+pub fn invoke_observed(
+    inputs: &[&[u8]],
+    outputs: &mut [&mut [u8]],
+    arena: &mut Arena,
+    observer: &mut impl StepObserver,
 ) -> Result<(), Error> {
     let [in0, in1] = inputs else {
         return Err(Error::InputCount {
@@ -221,7 +276,7 @@ pub fn invoke_bytes(
     for (d, &s) in input_1.iter_mut().zip(in1.iter()) {
         *d = s as i8;
     }
-    run(input_0, input_1, output_0, output_1, plan)?;
+    run(input_0, input_1, output_0, output_1, plan, observer)?;
     for (d, &s) in out0.iter_mut().zip(output_0.iter()) {
         *d = s as u8;
     }
@@ -232,12 +287,13 @@ pub fn invoke_bytes(
 }
 /// Every step of the program, in order.
 #[allow(unused_doc_comments)]
-fn run(
+fn run<O: StepObserver>(
     in0: &[i8],
     in1: &[i8],
     out0: &mut [i8],
     out1: &mut [i8],
     plan: &mut [i8; PLAN_SIZE],
+    observer: &mut O,
 ) -> Result<(), Error> {
     /// step 0: conv2d, model operator 0, "StatefulPartitionedCall:1", [1,8,8,3] -> [1,4,4,4]
     {
@@ -275,6 +331,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 0, error })?;
     }
+    observer.step(0, "conv2d", StepOutput::I8(&*out1));
     /// step 1: mean, model operator 1, "global_average_pooling2d_1_1/Mean", [1,4,4,4] -> [1,4]
     {
         let (_, out, _) = split_out(plan, 0, 4).ok_or(Error::Plan { step: 1 })?;
@@ -292,6 +349,8 @@ fn run(
         kernels::reduce::mean(&p, x0, out)
             .map_err(|error| Error::Kernel { step: 1, error })?;
     }
+    observer
+        .step(1, "mean", StepOutput::I8(plan.get(0..4).ok_or(Error::Plan { step: 1 })?));
     /// step 2: fully_connected, model operator 2, "dense_7_1/MatMul;dense_7_1/BiasAdd", [1,5] -> [1,4]
     {
         let (_, out, _) = split_out(plan, 4, 4).ok_or(Error::Plan { step: 2 })?;
@@ -317,6 +376,12 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 2, error })?;
     }
+    observer
+        .step(
+            2,
+            "fully_connected",
+            StepOutput::I8(plan.get(4..8).ok_or(Error::Plan { step: 2 })?),
+        );
     /// step 3: fully_connected, model operator 4, "StatefulPartitionedCall:0", [1,8] -> [1,3]
     {
         let x0: &[i8] = plan.get(0..8).ok_or(Error::Plan { step: 3 })?;
@@ -341,6 +406,7 @@ fn run(
             )
             .map_err(|error| Error::Kernel { step: 3, error })?;
     }
+    observer.step(3, "fully_connected", StepOutput::I8(&*out0));
     Ok(())
 }
 /// The arena around a step's output: the bytes before it,
