@@ -498,6 +498,7 @@ impl<'p> Writer<'p> {
                         ("pad_left", p.pad_left),
                     ])?,
                     offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
+                    vec![Field::int("pad_value", p.pad_value)],
                 ]);
                 let params = self.params_struct(index, "tq_conv2d_params", &fields);
                 let _ = writeln!(self.body, "    tq_conv2d(&{params}, {src}, {dst});");
@@ -532,6 +533,7 @@ impl<'p> Writer<'p> {
                         ("pad_left", p.pad_left),
                     ])?,
                     offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
+                    vec![Field::int("pad_value", p.pad_value)],
                 ]);
                 let params = self.params_struct(index, "tq_depthwise_conv2d_params", &fields);
                 let _ = writeln!(
