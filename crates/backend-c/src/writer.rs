@@ -134,6 +134,8 @@ const HELPER_FLAGS: &[&str] = &[
     "clamp8",
     "fixedpoint",
     "mbqm",
+    "requant",
+    "dot",
     "load_f32",
     "store_f32",
 ];
@@ -469,7 +471,10 @@ impl<'p> Writer<'p> {
         let n = int(out_len, "an output size")?;
         match &step.kernel {
             Kernel::Conv2D { params: p, weights } => {
-                self.use_kernel("conv2d", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                self.use_kernel(
+                    "conv2d",
+                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant", "dot"],
+                );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
                 fields.extend([
@@ -506,7 +511,7 @@ impl<'p> Writer<'p> {
             Kernel::DepthwiseConv2D { params: p, weights } => {
                 self.use_kernel(
                     "depthwise_conv2d",
-                    &["wrap", "clamp8", "fixedpoint", "mbqm"],
+                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant"],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
@@ -542,7 +547,10 @@ impl<'p> Writer<'p> {
                 );
             }
             Kernel::FullyConnected { params: p, weights } => {
-                self.use_kernel("fully_connected", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                self.use_kernel(
+                    "fully_connected",
+                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant", "dot"],
+                );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
                 let mut shape = dims(&[
