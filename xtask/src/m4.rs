@@ -153,7 +153,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         ns - 1
     );
     println!(
-        "{:<18} {:>11} | {:>13} {:>7} | {:>13} {:>7} | {:>13} {:>7} | {:>6} {:>6} | tinyq==TFLM",
+        "{:<18} {:>11} | {:>13} {:>7} | {:>13} {:>7} | {:>13} {:>7} | {:>6} {:>6} | tinyq==TFLM (cmsis/ref)",
         "model",
         "MACs",
         "tinyq",
