@@ -22,8 +22,8 @@ use tinyq_compiler::Session;
 use tinyq_tests::read_npy;
 
 /// (fixture, upper bound on instructions per inference). Measured when
-/// pinned (gcc 12.2 -O2, m4bench's random inputs): mnist 1,127,690,
-/// conv_basic 52,990, depthwise 52,150, dense 3,220 (before the fast
+/// pinned (gcc 12.2 -O2, m4bench's random inputs): mnist 1,056,180,
+/// conv_basic 48,950, depthwise 48,700, dense 2,970 (before the fast
 /// kernels: 2,360,430, 156,560, 76,960, 4,510); the bounds leave about 10 %.
 const BOUNDS: &[(&str, u64)] = &[
     ("mnist", BOUND_MNIST),
@@ -32,10 +32,10 @@ const BOUNDS: &[(&str, u64)] = &[
     ("dense", BOUND_DENSE),
 ];
 
-const BOUND_MNIST: u64 = 1_240_000;
-const BOUND_CONV_BASIC: u64 = 58_000;
-const BOUND_DEPTHWISE: u64 = 57_500;
-const BOUND_DENSE: u64 = 3_600;
+const BOUND_MNIST: u64 = 1_160_000;
+const BOUND_CONV_BASIC: u64 = 54_000;
+const BOUND_DEPTHWISE: u64 = 53_500;
+const BOUND_DENSE: u64 = 3_300;
 
 fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
