@@ -879,7 +879,7 @@ mod random {
         ][r.size(0, 3)]
     }
 
-    /// A random kernel of kind `k` (0..17), or None if the draw is invalid.
+    /// A random kernel of kind `k` (0..RANDOM_KINDS), or None if the draw is invalid.
     pub fn spec(r: &mut Rng, k: usize) -> Option<Spec> {
         let i8 = DType::I8;
         let spec = match k {
@@ -906,6 +906,7 @@ mod random {
                     pad_top: r.size(0, kh - 1),
                     pad_left: r.size(0, kw - 1),
                     input_offset: r.range(-127, 128) as i32,
+                    pad_value: r.range(-128, 127) as i32,
                     output_offset: r.range(-128, 127) as i32,
                     act_min: a_min,
                     act_max: a_max,
@@ -941,6 +942,7 @@ mod random {
                     pad_top: r.size(0, kh - 1),
                     pad_left: r.size(0, kw - 1),
                     input_offset: r.range(-127, 128) as i32,
+                    pad_value: r.range(-128, 127) as i32,
                     output_offset: r.range(-128, 127) as i32,
                     act_min: a_min,
                     act_max: a_max,
@@ -1200,6 +1202,140 @@ mod random {
                     },
                 }
             }
+            // Folded input offset (as lowering leaves every conv-like
+            // kernel): the generated C's fast paths, their borders and tails.
+            20 | 23 => {
+                let extreme = k == 23;
+                let groups = if !extreme && r.range(0, 3) == 0 { 2 } else { 1 };
+                let fic = if extreme {
+                    r.size(200, 700)
+                } else {
+                    r.size(1, 9)
+                };
+                let (ic, oc) = (groups * fic, groups * r.size(1, 7));
+                let (kh, kw) = if extreme {
+                    (r.size(1, 3), r.size(1, 3))
+                } else {
+                    (r.size(1, 4), r.size(1, 4))
+                };
+                let (a_min, a_max) = act(r);
+                let p = Conv2DParams {
+                    batches: r.size(1, 2),
+                    input_height: r.size(1, if extreme { 3 } else { 8 }),
+                    input_width: r.size(1, if extreme { 3 } else { 9 }),
+                    input_channels: ic,
+                    filter_height: kh,
+                    filter_width: kw,
+                    filter_input_channels: fic,
+                    output_height: r.size(1, if extreme { 3 } else { 7 }),
+                    output_width: r.size(1, if extreme { 3 } else { 8 }),
+                    output_channels: oc,
+                    stride_height: r.size(1, 2),
+                    stride_width: r.size(1, 2),
+                    dilation_height: r.size(1, 2),
+                    dilation_width: if r.range(0, 3) == 0 { 2 } else { 1 },
+                    pad_top: r.size(0, kh - 1),
+                    pad_left: r.size(0, kw - 1),
+                    input_offset: 0,
+                    pad_value: if extreme {
+                        -128
+                    } else {
+                        r.range(-128, 127) as i32
+                    },
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let with_bias = r.coin() || extreme;
+                let mut w = weights(r, oc * kh * kw * fic, oc, with_bias);
+                if extreme {
+                    w.filter.iter_mut().for_each(|v| *v = -128);
+                    if let Some(b) = w.bias.as_mut() {
+                        b.iter_mut()
+                            .for_each(|v| *v = i32::MAX - r.range(0, 1000) as i32);
+                    }
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
+                    output: (p.batches * p.output_height * p.output_width * oc, i8),
+                    kernel: Kernel::Conv2D {
+                        weights: w,
+                        params: p,
+                    },
+                }
+            }
+            21 => {
+                let (ic, dm) = (r.size(1, 11), if r.coin() { 1 } else { r.size(1, 3) });
+                let (kh, kw) = (r.size(1, 4), r.size(1, 4));
+                let (a_min, a_max) = act(r);
+                let p = DepthwiseParams {
+                    batches: r.size(1, 2),
+                    input_height: r.size(1, 8),
+                    input_width: r.size(1, 8),
+                    input_channels: ic,
+                    depth_multiplier: dm,
+                    filter_height: kh,
+                    filter_width: kw,
+                    output_height: r.size(1, 7),
+                    output_width: r.size(1, 7),
+                    stride_height: r.size(1, 2),
+                    stride_width: r.size(1, 2),
+                    dilation_height: r.size(1, 2),
+                    dilation_width: r.size(1, 2),
+                    pad_top: r.size(0, kh - 1),
+                    pad_left: r.size(0, kw - 1),
+                    input_offset: 0,
+                    pad_value: r.range(-128, 127) as i32,
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let oc = ic * dm;
+                let bias = r.coin();
+                Spec {
+                    inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
+                    output: (p.batches * p.output_height * p.output_width * oc, i8),
+                    kernel: Kernel::DepthwiseConv2D {
+                        weights: weights(r, kh * kw * oc, oc, bias),
+                        params: p,
+                    },
+                }
+            }
+            22 => {
+                let (a_min, a_max) = act(r);
+                let p = FullyConnectedParams {
+                    batches: r.size(1, 5),
+                    accum_depth: if r.coin() {
+                        r.size(1, 9)
+                    } else {
+                        r.size(10, 300)
+                    },
+                    output_depth: r.size(1, 9),
+                    input_offset: 0,
+                    filter_offset: 0,
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let per_channel = r.coin();
+                let channels = if per_channel { p.output_depth } else { 1 };
+                let mut w = weights(r, p.output_depth * p.accum_depth, channels, false);
+                if r.coin() {
+                    w.bias = Some(
+                        (0..p.output_depth)
+                            .map(|_| r.range(-70_000, 70_000) as i32)
+                            .collect(),
+                    );
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.accum_depth, i8)],
+                    output: (p.batches * p.output_depth, i8),
+                    kernel: Kernel::FullyConnected {
+                        params: p,
+                        weights: w,
+                    },
+                }
+            }
             _ => {
                 let n = r.size(1, 40);
                 Spec {
@@ -1234,7 +1370,9 @@ mod random {
     }
 }
 
-const RANDOM_KINDS: usize = 20;
+const RANDOM_KINDS: usize = 24;
+/// The kind whose inputs are all -128 (against -128 weights, large K).
+const EXTREME_KIND: usize = 23;
 const RANDOM_PER_KIND: usize = 8;
 
 /// Random programs with their inputs and the Rust kernels' outputs.
@@ -1286,7 +1424,13 @@ fn random_suite() -> &'static Prepared {
                     let ins: Vec<Vec<u8>> = program
                         .inputs
                         .iter()
-                        .map(|io| random::input(&mut r, io.byte_len(), io.dtype))
+                        .map(|io| {
+                            if kind == EXTREME_KIND {
+                                vec![0x80; io.byte_len()]
+                            } else {
+                                random::input(&mut r, io.byte_len(), io.dtype)
+                            }
+                        })
                         .collect();
                     let refs: Vec<&[u8]> = ins.iter().map(Vec::as_slice).collect();
                     let mut out = vec![0u8; program.outputs[0].byte_len()];
@@ -1338,6 +1482,16 @@ fn random_programs_equal_the_rust_kernels() {
     let suite = random_suite();
     assert!(suite.errors.is_empty(), "{}", suite.errors.join("\n"));
     check_compiler(suite, "random ASan+UBSan", "gcc", SANITIZE, SANITIZE_ENV);
+}
+
+/// The same programs at -O3 (the vectorized loops of the fast conv,
+/// depthwise and fully-connected paths), gcc and clang, strict flags.
+#[test]
+fn random_programs_at_o3_equal_the_rust_kernels() {
+    let suite = random_suite();
+    assert!(suite.errors.is_empty(), "{}", suite.errors.join("\n"));
+    check_compiler(suite, "random gcc -O3", "gcc", &["-O3"], &[]);
+    check_compiler(suite, "random clang -O3", "clang", &["-O3"], &[]);
 }
 
 /// `examples/c/main.c` builds with the strict flags against freshly

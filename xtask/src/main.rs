@@ -3,11 +3,13 @@
 //! * `fixtures`: rebuilds the TFLM reference fixtures under `tests/fixtures`
 //!   (development time only; needs Python with TensorFlow and tflite-micro).
 //! * `codegen`: the main job on the bundled MNIST example.
-//! * `bench`: generated C vs TFLM's reference kernels, as ratios.
+//! * `bench`: generated C vs TFLM's reference kernels, as ratios; `bench
+//!   --m4`: instructions per inference on a Cortex-M4 under QEMU vs TFLM.
 
 mod bench;
 mod codegen;
 mod fixtures;
+mod m4;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,8 @@ fn usage() -> &'static str {
      tasks:\n\
      \x20 codegen [--check]     run the main job on the bundled MNIST example\n\
      \x20 bench [--python P]    time the generated C against TFLM and the interpreter\n\
+     \x20 bench --m4 [--tinyq BIN] [--ns N] [FIXTURE..]\n\
+     \x20                       instructions per inference on a Cortex-M4 (QEMU) vs TFLM\n\
      \x20 fixtures [--python P] [--mnist DIR]\n\
      \x20                       rebuild tests/fixtures with TensorFlow + TFLM (development time)\n"
 }
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("fixtures") => fixtures::run(&args[1..]),
         Some("codegen") => codegen::run(&args[1..]),
+        Some("bench") if args.iter().any(|a| a == "--m4") => m4::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{}", usage());

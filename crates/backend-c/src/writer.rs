@@ -134,6 +134,8 @@ const HELPER_FLAGS: &[&str] = &[
     "clamp8",
     "fixedpoint",
     "mbqm",
+    "requant",
+    "dot",
     "load_f32",
     "store_f32",
 ];
@@ -506,7 +508,10 @@ impl<'p> Writer<'p> {
         let n = int(out_len, "an output size")?;
         match &step.kernel {
             Kernel::Conv2D { params: p, weights } => {
-                self.use_kernel("conv2d", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                self.use_kernel(
+                    "conv2d",
+                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant", "dot"],
+                );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
                 fields.extend([
@@ -535,6 +540,7 @@ impl<'p> Writer<'p> {
                         ("pad_left", p.pad_left),
                     ])?,
                     offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
+                    vec![Field::int("pad_value", p.pad_value)],
                 ]);
                 let params = self.params_struct(index, "tq_conv2d_params", &fields);
                 let _ = writeln!(self.body, "    tq_conv2d(&{params}, {src}, {dst});");
@@ -542,7 +548,7 @@ impl<'p> Writer<'p> {
             Kernel::DepthwiseConv2D { params: p, weights } => {
                 self.use_kernel(
                     "depthwise_conv2d",
-                    &["wrap", "clamp8", "fixedpoint", "mbqm"],
+                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant"],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
@@ -569,6 +575,7 @@ impl<'p> Writer<'p> {
                         ("pad_left", p.pad_left),
                     ])?,
                     offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
+                    vec![Field::int("pad_value", p.pad_value)],
                 ]);
                 let params = self.params_struct(index, "tq_depthwise_conv2d_params", &fields);
                 let _ = writeln!(
@@ -577,7 +584,10 @@ impl<'p> Writer<'p> {
                 );
             }
             Kernel::FullyConnected { params: p, weights } => {
-                self.use_kernel("fully_connected", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                self.use_kernel(
+                    "fully_connected",
+                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant", "dot"],
+                );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
                 let mut shape = dims(&[

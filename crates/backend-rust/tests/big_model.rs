@@ -72,6 +72,7 @@ fn big_program() -> Program {
         pad_top: 1,
         pad_left: 1,
         input_offset: 128,
+        pad_value: -128,
         output_offset: -128,
         act_min: -128,
         act_max: 127,

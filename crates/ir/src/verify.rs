@@ -638,6 +638,7 @@ mod tests {
             pad_top: 0,
             pad_left: 0,
             input_offset: 0,
+            pad_value: 0,
             output_offset: 0,
             act_min: -128,
             act_max: 127,

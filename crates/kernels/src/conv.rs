@@ -8,8 +8,10 @@
 //! output channel; a per-tensor filter scale is broadcast by
 //! [`prepare_conv_multipliers`], exactly as TFLM does.
 //!
-//! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-//! skipped, which equals padding with the input zero point. Bottom/right
+//! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+//! a padded cell holding `pad_value` (the input zero point), so it contributes
+//! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+//! input offset is folded into the bias (`input_offset = 0`). Bottom/right
 //! padding is implied by the output size.
 
 use crate::error::{KernelError, check_len};
@@ -50,8 +52,12 @@ pub struct Conv2DParams {
     pub pad_top: usize,
     /// Columns of padding left of the image.
     pub pad_left: usize,
-    /// `-input_zero_point`.
+    /// `-input_zero_point`, or 0 once folded into the bias.
     pub input_offset: i32,
+    /// The code a padded cell holds, the input zero point: an out-of-bounds
+    /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+    /// without folding.
+    pub pad_value: i32,
     /// `output_zero_point`.
     pub output_offset: i32,
     /// Fused-activation clamp, lower bound (within -128..=127).
@@ -72,6 +78,7 @@ pub fn prepare_conv2d(
         activation_range(activation, output_scale, output_zero_point, -128, 127);
     Conv2DParams {
         input_offset: -input_zero_point,
+        pad_value: input_zero_point,
         output_offset: output_zero_point,
         act_min,
         act_max,
@@ -264,6 +271,8 @@ pub fn conv2d(
     let filters_per_group = oc / (ic / fic);
 
     let input_offset = p.input_offset;
+    // What a padded cell contributes per unit of weight (0 unless folded).
+    let pad_term = p.pad_value.wrapping_add(input_offset);
     for b in 0..n {
         for oy in 0..oh {
             // Unpadded row coordinate of the window's first tap.
@@ -276,21 +285,24 @@ pub fn conv2d(
                     let mut acc: i32 = 0;
                     for ky in 0..kh {
                         let ry = y0 + ky * dh;
-                        // Taps in the padding contribute nothing (zero-point padding).
-                        if ry < p.pad_top || ry - p.pad_top >= ih {
-                            continue;
-                        }
-                        let iy = ry - p.pad_top;
+                        let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                         for kx in 0..kw {
                             let rx = x0 + kx * dw;
-                            if rx < p.pad_left || rx - p.pad_left >= iw {
+                            let f0 = ((o * kh + ky) * kw + kx) * fic;
+                            let ws = &filter[f0..f0 + fic];
+                            if !row_in || rx < p.pad_left || rx - p.pad_left >= iw {
+                                // A padded cell: `w·(pad_value + input_offset)`.
+                                if pad_term != 0 {
+                                    for &w in ws {
+                                        acc = acc.wrapping_add(i32::from(w).wrapping_mul(pad_term));
+                                    }
+                                }
                                 continue;
                             }
+                            let iy = ry - p.pad_top;
                             let ix = rx - p.pad_left;
                             let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
-                            let f0 = ((o * kh + ky) * kw + kx) * fic;
                             let xs = &input[i0..i0 + fic];
-                            let ws = &filter[f0..f0 + fic];
                             for (&x, &w) in xs.iter().zip(ws) {
                                 // int32 arithmetic as in C++ (wraps instead of UB).
                                 let v = i32::from(x).wrapping_add(input_offset);
@@ -400,6 +412,7 @@ mod tests {
             pad_top: 0,
             pad_left: 0,
             input_offset: 0,
+            pad_value: 0,
             output_offset: 0,
             act_min: -128,
             act_max: 127,
@@ -659,6 +672,57 @@ mod tests {
             let mut out = vec![0i8; n * oh * ow * oc];
             prop_assert_eq!(conv2d(&p, &input, &filter, bias, &mult, &shift, &mut out), Ok(()));
             prop_assert_eq!(out, reference(&p, &input, &filter, bias, &mult, &shift));
+        }
+
+        /// The input offset folded into the bias (`bias + input_offset·Σw`,
+        /// wrapping) with `pad_value` left at the zero point computes the same
+        /// bytes as the unfolded kernel, padding, extreme values and wrapping
+        /// accumulators included.
+        #[test]
+        fn folded_offset_equals_unfolded(
+            n in 1usize..=2, ih in 1usize..=5, iw in 1usize..=5,
+            fic in 1usize..=4, groups in 1usize..=2, per_group in 1usize..=3,
+            kh in 1usize..=4, kw in 1usize..=4, oh in 1usize..=5, ow in 1usize..=5,
+            sh in 1usize..=2, sw in 1usize..=2, dh in 1usize..=2, dw in 1usize..=2,
+            pt in 0usize..=3, pl in 0usize..=3,
+            in_zp in prop_oneof![Just(-128i32), Just(127), -128i32..=127],
+            out_zp in -128i32..=127, extreme in 0usize..3, with_bias: bool, seed: u64,
+        ) {
+            let ic = fic * groups;
+            let oc = per_group * groups;
+            let mut p = geom(n, [ih, iw, ic], [kh, kw, fic], [oh, ow, oc]);
+            p.stride_height = sh; p.stride_width = sw;
+            p.dilation_height = dh; p.dilation_width = dw;
+            p.pad_top = pt; p.pad_left = pl;
+            let p = prepare_conv2d(p, in_zp, (0.05, out_zp), Activation::None);
+            let mut rng = Rng(seed);
+            let (input, filter) = match extreme {
+                0 => (rng.i8s(n * ih * iw * ic, -128, 127), rng.i8s(oc * kh * kw * fic, -128, 127)),
+                1 => (vec![-128i8; n * ih * iw * ic], vec![-128i8; oc * kh * kw * fic]),
+                _ => (rng.i8s(n * ih * iw * ic, -128, -127), rng.i8s(oc * kh * kw * fic, 126, 127)),
+            };
+            let bias = rng.i32s(oc, i64::from(i32::MIN), i64::from(i32::MAX));
+            let mult = rng.i32s(oc, 0, i32::MAX as i64);
+            let shift = rng.i32s(oc, -31, 31);
+            let bias = if with_bias { Some(&bias[..]) } else { None };
+            let per_filter = kh * kw * fic;
+            let folded_bias: Vec<i32> = (0..oc)
+                .map(|o| {
+                    let sum = filter[o * per_filter..(o + 1) * per_filter]
+                        .iter()
+                        .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+                    bias.map_or(0, |b| b[o]).wrapping_add(p.input_offset.wrapping_mul(sum))
+                })
+                .collect();
+            let folded = Conv2DParams { input_offset: 0, ..p };
+            let mut out = vec![0i8; n * oh * ow * oc];
+            let mut out_folded = vec![0i8; n * oh * ow * oc];
+            prop_assert_eq!(conv2d(&p, &input, &filter, bias, &mult, &shift, &mut out), Ok(()));
+            prop_assert_eq!(
+                conv2d(&folded, &input, &filter, Some(&folded_bias), &mult, &shift, &mut out_folded),
+                Ok(())
+            );
+            prop_assert_eq!(out, out_folded);
         }
     }
 }

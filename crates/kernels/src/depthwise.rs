@@ -8,8 +8,10 @@
 //! [`crate::conv::prepare_conv_multipliers`] (TFLM uses the same
 //! `PopulateConvolutionQuantizationParams` over `filter.dims[3]`).
 //!
-//! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-//! skipped (equivalent to padding with the input zero point).
+//! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+//! a padded cell holding `pad_value` (the input zero point) and contributes
+//! `w·(pad_value + input_offset)`: nothing without folding, `w·zp` once the
+//! input offset is folded into the bias.
 
 use crate::conv::{check_act_range, check_shifts, check_span, volume};
 use crate::error::{KernelError, check_len};
@@ -49,8 +51,12 @@ pub struct DepthwiseParams {
     pub pad_top: usize,
     /// Columns of padding left of the image.
     pub pad_left: usize,
-    /// `-input_zero_point`.
+    /// `-input_zero_point`, or 0 once folded into the bias.
     pub input_offset: i32,
+    /// The code a padded cell holds, the input zero point: an out-of-bounds
+    /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+    /// without folding.
+    pub pad_value: i32,
     /// `output_zero_point`.
     pub output_offset: i32,
     /// Fused-activation clamp, lower bound (within -128..=127).
@@ -71,6 +77,7 @@ pub fn prepare_depthwise(
         activation_range(activation, output_scale, output_zero_point, -128, 127);
     DepthwiseParams {
         input_offset: -input_zero_point,
+        pad_value: input_zero_point,
         output_offset: output_zero_point,
         act_min,
         act_max,
@@ -168,18 +175,17 @@ pub fn depthwise_conv2d(
                     let mut acc: i32 = 0;
                     for ky in 0..kh {
                         let ry = y0 + ky * dh;
-                        // Taps in the padding contribute nothing (zero-point padding).
-                        if ry < p.pad_top || ry - p.pad_top >= ih {
-                            continue;
-                        }
-                        let row = (b * ih + ry - p.pad_top) * iw;
+                        let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                         for kx in 0..kw {
                             let rx = x0 + kx * dw;
-                            if rx < p.pad_left || rx - p.pad_left >= iw {
-                                continue;
-                            }
-                            let x = i32::from(input[(row + rx - p.pad_left) * ic + c]);
                             let w = i32::from(filter[(ky * kw + kx) * oc + o]);
+                            // A padded cell holds `pad_value`.
+                            let x = if row_in && rx >= p.pad_left && rx - p.pad_left < iw {
+                                let row = (b * ih + ry - p.pad_top) * iw;
+                                i32::from(input[(row + rx - p.pad_left) * ic + c])
+                            } else {
+                                p.pad_value
+                            };
                             // int32 arithmetic as in C++ (wraps instead of UB).
                             acc = acc.wrapping_add(w.wrapping_mul(x.wrapping_add(p.input_offset)));
                         }
@@ -224,6 +230,7 @@ mod tests {
             pad_top: 0,
             pad_left: 0,
             input_offset: 0,
+            pad_value: 0,
             output_offset: 0,
             act_min: -128,
             act_max: 127,
@@ -400,6 +407,51 @@ mod tests {
             let mut out = vec![0i8; n * oh * ow * oc];
             prop_assert_eq!(depthwise_conv2d(&p, &input, &filter, bias, &mult, &shift, &mut out), Ok(()));
             prop_assert_eq!(out, reference(&p, &input, &filter, bias, &mult, &shift));
+        }
+
+        /// Folding the input offset into the bias, `pad_value` kept at the
+        /// zero point, changes no byte (padding, extremes, wrapping).
+        #[test]
+        fn folded_offset_equals_unfolded(
+            n in 1usize..=2, ih in 1usize..=5, iw in 1usize..=5, ic in 1usize..=5, dm in 1usize..=3,
+            kh in 1usize..=4, kw in 1usize..=4, oh in 1usize..=5, ow in 1usize..=5,
+            sh in 1usize..=2, sw in 1usize..=2, dh in 1usize..=2, dw in 1usize..=2,
+            pt in 0usize..=3, pl in 0usize..=3,
+            in_zp in prop_oneof![Just(-128i32), Just(127), -128i32..=127],
+            out_zp in -128i32..=127, extreme in 0usize..3, with_bias: bool, seed: u64,
+        ) {
+            let oc = ic * dm;
+            let mut p = geom(n, [ih, iw, ic], dm, [kh, kw], [oh, ow]);
+            p.stride_height = sh; p.stride_width = sw;
+            p.dilation_height = dh; p.dilation_width = dw;
+            p.pad_top = pt; p.pad_left = pl;
+            let p = prepare_depthwise(p, in_zp, (0.02, out_zp), Activation::None);
+            let mut rng = Rng(seed);
+            let (input, filter) = match extreme {
+                0 => (rng.i8s(n * ih * iw * ic, -128, 127), rng.i8s(kh * kw * oc, -128, 127)),
+                1 => (vec![-128i8; n * ih * iw * ic], vec![-128i8; kh * kw * oc]),
+                _ => (rng.i8s(n * ih * iw * ic, -128, -127), rng.i8s(kh * kw * oc, 126, 127)),
+            };
+            let bias = rng.i32s(oc, i64::from(i32::MIN), i64::from(i32::MAX));
+            let mult = rng.i32s(oc, 0, i32::MAX as i64);
+            let shift = rng.i32s(oc, -31, 31);
+            let bias = if with_bias { Some(&bias[..]) } else { None };
+            let folded_bias: Vec<i32> = (0..oc)
+                .map(|o| {
+                    let sum = filter.iter().skip(o).step_by(oc)
+                        .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+                    bias.map_or(0, |b| b[o]).wrapping_add(p.input_offset.wrapping_mul(sum))
+                })
+                .collect();
+            let folded = DepthwiseParams { input_offset: 0, ..p };
+            let mut out = vec![0i8; n * oh * ow * oc];
+            let mut out_folded = vec![0i8; n * oh * ow * oc];
+            prop_assert_eq!(depthwise_conv2d(&p, &input, &filter, bias, &mult, &shift, &mut out), Ok(()));
+            prop_assert_eq!(
+                depthwise_conv2d(&folded, &input, &filter, Some(&folded_bias), &mult, &shift, &mut out_folded),
+                Ok(())
+            );
+            prop_assert_eq!(out, out_folded);
         }
     }
 }

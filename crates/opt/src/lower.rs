@@ -79,7 +79,8 @@ impl LowerReport {
 /// optimized one is tested against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LowerOptions {
-    /// The input zero point into the bias where every tap is in bounds.
+    /// The input zero point into the bias (padded convolutions too: the
+    /// kernels add `w·pad_value` for an out-of-bounds tap).
     pub fold_zero_points: bool,
     /// 1×1 stride-1 unpadded convolutions as matrix multiplies.
     pub pointwise_as_matmul: bool,

@@ -5,10 +5,11 @@
 //! sums reads a real input value (no padding is ever touched), that equals
 //! `Σ w·x + (bias + input_offset·Σ w)` modulo 2^32 exactly, so the offset
 //! moves into a folded bias and the kernel's inner loop loses an add per
-//! multiply-accumulate. A window that reaches into padding skips taps, and
-//! the folded sum would be off by `input_offset·Σ w` over the skipped taps;
-//! such kernels keep their offset (a border-corrected kernel can fold them
-//! later).
+//! multiply-accumulate. Padded convolutions fold too: a padded cell holds
+//! the input zero point (`pad_value`), and an out-of-bounds tap contributes
+//! `w·(pad_value + input_offset)`, 0 before folding and `w·zp` after it,
+//! which cancels the `-zp·w` the folded bias added for that tap (the
+//! border correction; the kernels apply it).
 
 use tinyq_ir::Kernel;
 use tinyq_ir::kernel::Weights;
@@ -38,24 +39,7 @@ pub(crate) fn fold_into_bias(kernel: &mut Kernel) -> bool {
             true
         }
         Kernel::Conv2D { params: p, weights } => {
-            if p.input_offset == 0
-                || !taps_in_bounds(
-                    p.input_height,
-                    p.output_height,
-                    p.stride_height,
-                    p.filter_height,
-                    p.dilation_height,
-                    p.pad_top,
-                )
-                || !taps_in_bounds(
-                    p.input_width,
-                    p.output_width,
-                    p.stride_width,
-                    p.filter_width,
-                    p.dilation_width,
-                    p.pad_left,
-                )
-            {
+            if p.input_offset == 0 {
                 return false;
             }
             let per_filter = p.filter_height * p.filter_width * p.filter_input_channels;
@@ -66,24 +50,7 @@ pub(crate) fn fold_into_bias(kernel: &mut Kernel) -> bool {
             true
         }
         Kernel::DepthwiseConv2D { params: p, weights } => {
-            if p.input_offset == 0
-                || !taps_in_bounds(
-                    p.input_height,
-                    p.output_height,
-                    p.stride_height,
-                    p.filter_height,
-                    p.dilation_height,
-                    p.pad_top,
-                )
-                || !taps_in_bounds(
-                    p.input_width,
-                    p.output_width,
-                    p.stride_width,
-                    p.filter_width,
-                    p.dilation_width,
-                    p.pad_left,
-                )
-            {
+            if p.input_offset == 0 {
                 return false;
             }
             // Filter [1, KH, KW, C*M]: channel o's taps are every (C*M)-th value.
@@ -131,21 +98,4 @@ fn sum(values: Option<&[i8]>) -> i32 {
         .iter()
         .map(|&w| i32::from(w))
         .fold(0i32, i32::wrapping_add)
-}
-
-/// True when every tap of every output position along one axis lies inside
-/// the input: no padding before, and the last window ends inside.
-fn taps_in_bounds(
-    input: usize,
-    output: usize,
-    stride: usize,
-    kernel: usize,
-    dilation: usize,
-    pad_before: usize,
-) -> bool {
-    if pad_before != 0 || output == 0 || kernel == 0 {
-        return pad_before == 0;
-    }
-    let last = (output - 1) * stride + (kernel - 1) * dilation;
-    last < input
 }

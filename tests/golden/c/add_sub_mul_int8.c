@@ -63,16 +63,19 @@ static int8_t tq_clamp8(int32_t v, int32_t lo, int32_t hi)
 }
 
 /* gemmlowp SaturatingRoundingDoublingHighMul: round half up; saturates only
-   INT32_MIN * INT32_MIN. The division truncates toward zero, as in C++. */
+   INT32_MIN * INT32_MIN. gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0)
+   and divides by 2^31 truncating toward zero; both cases equal
+   floor((ab + 2^30) / 2^31), computed here as a shift of the unsigned
+   64-bit value (the result's low 32 bits are those of the arithmetic
+   shift), which is a multiply, an add and two shifts on a 32-bit core. */
 static int32_t tq_srdhm(int32_t a, int32_t b)
 {
-    int64_t ab;
+    uint64_t ab;
     if (a == b && a == TQ_INT32_MIN) {
         return INT32_MAX;
     }
-    ab = (int64_t)a * (int64_t)b;
-    ab += (ab >= 0) ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)(ab / ((int64_t)1 << 31));
+    ab = (uint64_t)((int64_t)a * (int64_t)b) + ((uint64_t)1 << 30);
+    return (int32_t)(uint32_t)(ab >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: round half away from zero; e in 0..31. */

@@ -58,16 +58,19 @@ static int8_t tq_clamp8(int32_t v, int32_t lo, int32_t hi)
 }
 
 /* gemmlowp SaturatingRoundingDoublingHighMul: round half up; saturates only
-   INT32_MIN * INT32_MIN. The division truncates toward zero, as in C++. */
+   INT32_MIN * INT32_MIN. gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0)
+   and divides by 2^31 truncating toward zero; both cases equal
+   floor((ab + 2^30) / 2^31), computed here as a shift of the unsigned
+   64-bit value (the result's low 32 bits are those of the arithmetic
+   shift), which is a multiply, an add and two shifts on a 32-bit core. */
 static int32_t tq_srdhm(int32_t a, int32_t b)
 {
-    int64_t ab;
+    uint64_t ab;
     if (a == b && a == TQ_INT32_MIN) {
         return INT32_MAX;
     }
-    ab = (int64_t)a * (int64_t)b;
-    ab += (ab >= 0) ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)(ab / ((int64_t)1 << 31));
+    ab = (uint64_t)((int64_t)a * (int64_t)b) + ((uint64_t)1 << 30);
+    return (int32_t)(uint32_t)(ab >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: round half away from zero; e in 0..31. */
@@ -89,8 +92,106 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return tq_rdbpot(tq_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+/* Dot products and requantization for the conv-like kernels once the input
+   offset is folded into the bias: sum of int8 * int8 in int32, started at 0
+   over at most TQ_DOT_MAX products, so the exact sum (|p| <= 16384 each)
+   never overflows int32; the bias is then added wrapping, as TFLM's int32
+   accumulator does. On a Cortex-M with the DSP extension: 4 int8 per load,
+   SXTB16 into int16 pairs, SMLAD (2 MACs per instruction, ACLE intrinsics,
+   no CMSIS). Elsewhere: plain loops that GCC/Clang vectorize at -O3. */
+#define TQ_DOT_MAX 131071
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#include <string.h>
+static inline int32_t tq_load4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+/* Bytes 1 and 3 of v, sign-extended into two int16 lanes. */
+static inline int32_t tq_sxtb16_odd(int32_t v)
+{
+    const uint32_t u = (uint32_t)v;
+    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+}
+#endif
+
+/* (acc + bias) wrapping, requantized, offset and clamped: one output byte. */
+static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                                int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
+}
+
+/* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
+static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
+                              const int8_t *w1, int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t xa = tq_load4(x0 + i), xb = tq_load4(x1 + i);
+        const int32_t wa = tq_load4(w0 + i), wb = tq_load4(w1 + i);
+        const int32_t xa_e = __sxtb16(xa), xa_o = tq_sxtb16_odd(xa);
+        const int32_t xb_e = __sxtb16(xb), xb_o = tq_sxtb16_odd(xb);
+        const int32_t wa_e = __sxtb16(wa), wa_o = tq_sxtb16_odd(wa);
+        const int32_t wb_e = __sxtb16(wb), wb_o = tq_sxtb16_odd(wb);
+        a00 = __smlad(xa_e, wa_e, a00);
+        a00 = __smlad(xa_o, wa_o, a00);
+        a01 = __smlad(xa_e, wb_e, a01);
+        a01 = __smlad(xa_o, wb_o, a01);
+        a10 = __smlad(xb_e, wa_e, a10);
+        a10 = __smlad(xb_o, wa_o, a10);
+        a11 = __smlad(xb_e, wb_e, a11);
+        a11 = __smlad(xb_o, wb_o, a11);
+    }
+#endif
+    for (; i < n; ++i) {
+        const int32_t xa = x0[i], xb = x1[i], wa = w0[i], wb = w1[i];
+        a00 += xa * wa;
+        a01 += xa * wb;
+        a10 += xb * wa;
+        a11 += xb * wb;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* acc[0] += x.w0, acc[1] += x.w1. */
+static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n,
+                              int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t xv = tq_load4(x + i), wa = tq_load4(w0 + i), wb = tq_load4(w1 + i);
+        const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
+        const int32_t wa_e = __sxtb16(wa), wa_o = tq_sxtb16_odd(wa);
+        const int32_t wb_e = __sxtb16(wb), wb_o = tq_sxtb16_odd(wb);
+        a0 = __smlad(x_e, wa_e, a0);
+        a0 = __smlad(x_o, wa_o, a0);
+        a1 = __smlad(x_e, wb_e, a1);
+        a1 = __smlad(x_o, wb_o, a1);
+    }
+#endif
+    for (; i < n; ++i) {
+        const int32_t xv = x[i];
+        a0 += xv * w0[i];
+        a1 += xv * w1[i];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
-   per-channel. Filter [out_depth, depth]. */
+   per-channel. Filter [out_depth, depth]. With the input offset folded into
+   the bias (and no filter offset): a blocked, DSP/vectorized path. */
 typedef struct {
     const int8_t *filter;      /* [out_depth, depth] */
     const int32_t *bias;       /* [out_depth], or NULL */
@@ -114,6 +215,42 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
                                            int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
+    if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
+        /* The input offset is folded into the bias: 2 rows x 2 output
+           channels per block, requantization inline, the multiplier of a
+           channel loaded once per block. */
+        for (b = 0; b < batches; b += 2) {
+            const int two_rows = b + 1 < batches;
+            const int8_t *x0 = input + b * depth;
+            const int8_t *x1 = two_rows ? x0 + depth : x0;
+            int8_t *y0 = output + b * out_depth;
+            int8_t *y1 = two_rows ? y0 + out_depth : y0;
+            for (o = 0; o < out_depth; o += 2) {
+                const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
+                const int32_t q0 = per_channel ? o : 0;
+                const int32_t q1 = per_channel ? o1 : 0;
+                const int32_t b0 = bias != NULL ? bias[o] : 0;
+                const int32_t b1 = bias != NULL ? bias[o1] : 0;
+                int32_t acc[4] = {0, 0, 0, 0};
+                if (two_rows) {
+                    tq_dot_2x2(x0, x1, filter + o * depth, filter + o1 * depth, depth, acc);
+                } else {
+                    tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
+                }
+                y0[o] = tq_requant(acc[0], b0, multiplier[q0], (int32_t)shift[q0], output_offset,
+                                   act_min, act_max);
+                y0[o1] = tq_requant(acc[1], b1, multiplier[q1], (int32_t)shift[q1], output_offset,
+                                    act_min, act_max);
+                if (two_rows) {
+                    y1[o] = tq_requant(acc[2], b0, multiplier[q0], (int32_t)shift[q0],
+                                       output_offset, act_min, act_max);
+                    y1[o1] = tq_requant(acc[3], b1, multiplier[q1], (int32_t)shift[q1],
+                                        output_offset, act_min, act_max);
+                }
+            }
+        }
+        return;
+    }
     for (b = 0; b < batches; ++b) {
         const int8_t *xs = input + b * depth;
         for (o = 0; o < out_depth; ++o) {

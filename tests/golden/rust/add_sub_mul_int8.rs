@@ -707,8 +707,10 @@ mod kernels {
         //! output channel; a per-tensor filter scale is broadcast by
         //! [`prepare_conv_multipliers`], exactly as TFLM does.
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped, which equals padding with the input zero point. Bottom/right
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point), so it contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+        //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::KernelError;
         /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.

@@ -293,7 +293,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 1,
             pad_left: 1,
-            input_offset: 6,
+            input_offset: 0,
+            pad_value: -6,
             output_offset: 8,
             act_min: 8,
             act_max: 127,
@@ -394,7 +395,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 0,
             pad_left: 0,
-            input_offset: 6,
+            input_offset: 0,
+            pad_value: -6,
             output_offset: 8,
             act_min: -128,
             act_max: 127,
@@ -444,7 +446,7 @@ fn split_out(
 static STEP_0_FILTER: [u8; 108] = *b"\0\xBB\xCBc\xD1Df\x9F\x7F\xF4\x19\xDDmD\x81\xE2\xB3\xA6\xEC\x94H%\xCD\x97g]\xC7A\x81\x0Fh\xDD\x99ZI\\W\xC6\x06\xA4\xB3KC\x8C\xA0Jp\x1D\xE1?n\x11\xB2p\x7F\xFE\x97\t\xCF1\x1D8\xB5sx\x05\xD9\xE0\x14-\xDA\x91\x9E\xC7\xA56\xE6\xBE\xFD\x01\xF6\x89\x11\xB0az\x03D\xF4@\xF5\x81D%d\x9F\xD2\xC6'\xADy\x0F!\xF8\xBFq\xD0L";
 static STEP_0_MULTIPLIERS: [i32; 4] = [1166043099, 1133099562, 1163454027, 1141171752];
 static STEP_0_SHIFTS: [i32; 4] = [-6, -6, -6, -6];
-static STEP_0_BIAS: [i32; 4] = [-611, -2257, -1286, 736];
+static STEP_0_BIAS: [i32; 4] = [-1061, 11, -2318, 2050];
 static STEP_1_TABLE: [u8; 256] = *b"\xF8\xF8\xF8\xF8\xF9\xF9\xF9\xF9\xFA\xFB\xFB\xFB\xFB\xFC\xFC\xFC\xFC\xFD\xFD\xFD\xFE\xFE\xFE\xFE\xFF\xFF\xFF\0\0\0\0\x01\x01\x01\x02\x02\x02\x02\x03\x03\x03\x03\x04\x04\x04\x05\x05\x05\x05\x06\x06\x06\x07\x07\x07\x07\x08\x08\x08\x08\t\t\t\n\n\n\n\x0B\x0B\x0B\x0C\x0C\x0C\x0C\r\r\r\x0E\x0E\x0E\x0E\x0F\x0F\x0F\x0F\x10\x10\x10\x11\x11\x11\x11\x12\x12\x12\x13\x13\x13\x13\x14\x14\x14\x14\x15\x15\x15\x16\x16\x16\x16\x17\x17\x17\x18\x18\x18\x18\x19\x19\x19\x1A\x1A\x1A\x1A\x1B\x1B\x1B\x1B\xD4\xD4\xD4\xD5\xD5\xD5\xD5\xD6\xD6\xD6\xD7\xD7\xD7\xD7\xD8\xD8\xD8\xD9\xD9\xD9\xD9\xDA\xDA\xDA\xDA\xDB\xDB\xDB\xDC\xDC\xDC\xDC\xDD\xDD\xDD\xDE\xDE\xDE\xDE\xDF\xDF\xDF\xE0\xE0\xE0\xE0\xE1\xE1\xE1\xE1\xE2\xE2\xE2\xE3\xE3\xE3\xE3\xE4\xE4\xE4\xE5\xE5\xE5\xE5\xE6\xE6\xE6\xE6\xE7\xE7\xE7\xE8\xE8\xE8\xE8\xE9\xE9\xE9\xEA\xEA\xEA\xEA\xEB\xEB\xEB\xEC\xEC\xEC\xEC\xED\xED\xED\xED\xEE\xEE\xEE\xEF\xEF\xEF\xEF\xF0\xF0\xF0\xF1\xF1\xF1\xF1\xF2\xF2\xF2\xF2\xF3\xF3\xF3\xF4\xF4\xF4\xF4\xF5\xF5\xF5\xF6\xF6\xF6\xF6\xF7\xF7\xF7";
 static STEP_2_FILTER: [u8; 6] = *b"\x08\xC3\x81\xDD\xAC\x7F";
 static STEP_2_MULTIPLIERS: [i32; 2] = [2009744896, 1858645376];
@@ -453,7 +455,7 @@ static STEP_2_BIAS: [i32; 2] = [-1252, -61];
 static STEP_4_FILTER: [u8; 36] = *b"\xCB\x7F\x96\xFBD\x81(\xD1\x05\xED_\x84\x89mTN\x81\xDCm\x81j\xDF^\\8\xBE4\x92g\x0E\x16\xC3\x81\xF6a_";
 static STEP_4_MULTIPLIERS: [i32; 4] = [1571527263, 1943265671, 1853195621, 1971864470];
 static STEP_4_SHIFTS: [i32; 4] = [-6, -6, -6, -6];
-static STEP_4_BIAS: [i32; 4] = [513, 961, 613, -288];
+static STEP_4_BIAS: [i32; 4] = [-75, 607, 2311, -150];
 /// The tinyq kernels (`crates/kernels`), embedded as source: the code
 /// that runs here is the code tested bit-exact against TFLite-Micro.
 /// Only the items this model reaches are kept, each verbatim.
@@ -582,8 +584,10 @@ mod kernels {
         //! output channel; a per-tensor filter scale is broadcast by
         //! [`prepare_conv_multipliers`], exactly as TFLM does.
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped, which equals padding with the input zero point. Bottom/right
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point), so it contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+        //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
@@ -622,8 +626,12 @@ mod kernels {
             pub pad_top: usize,
             /// Columns of padding left of the image.
             pub pad_left: usize,
-            /// `-input_zero_point`.
+            /// `-input_zero_point`, or 0 once folded into the bias.
             pub input_offset: i32,
+            /// The code a padded cell holds, the input zero point: an out-of-bounds
+            /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+            /// without folding.
+            pub pad_value: i32,
             /// `output_zero_point`.
             pub output_offset: i32,
             /// Fused-activation clamp, lower bound (within -128..=127).
@@ -789,6 +797,7 @@ mod kernels {
             );
             let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
+            let pad_term = p.pad_value.wrapping_add(input_offset);
             for b in 0..n {
                 for oy in 0..oh {
                     let y0 = oy * sh;
@@ -800,20 +809,26 @@ mod kernels {
                             let mut acc: i32 = 0;
                             for ky in 0..kh {
                                 let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let iy = ry - p.pad_top;
+                                let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                                 for kx in 0..kw {
                                     let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
+                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
+                                    let ws = &filter[f0..f0 + fic];
+                                    if !row_in || rx < p.pad_left || rx - p.pad_left >= iw {
+                                        if pad_term != 0 {
+                                            for &w in ws {
+                                                acc = acc
+                                                    .wrapping_add(
+                                                        super::bytes::widen(w).wrapping_mul(pad_term),
+                                                    );
+                                            }
+                                        }
                                         continue;
                                     }
+                                    let iy = ry - p.pad_top;
                                     let ix = rx - p.pad_left;
                                     let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
-                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
                                     let xs = &input[i0..i0 + fic];
-                                    let ws = &filter[f0..f0 + fic];
                                     for (&x, &w) in xs.iter().zip(ws) {
                                         let v = super::bytes::widen(x).wrapping_add(input_offset);
                                         acc = acc

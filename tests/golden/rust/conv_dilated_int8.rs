@@ -293,7 +293,8 @@ fn run<O: StepObserver>(
             dilation_width: 2,
             pad_top: 2,
             pad_left: 2,
-            input_offset: -5,
+            input_offset: 0,
+            pad_value: 5,
             output_offset: -1,
             act_min: -128,
             act_max: 127,
@@ -331,6 +332,7 @@ fn run<O: StepObserver>(
             pad_top: 0,
             pad_left: 0,
             input_offset: 0,
+            pad_value: -1,
             output_offset: -128,
             act_min: -128,
             act_max: 127,
@@ -354,7 +356,7 @@ static STEP_0_MULTIPLIERS: [i32; 6] = [
     1515517838, 1510997781, 1497560761, 1471390456, 1510048241, 1483291077,
 ];
 static STEP_0_SHIFTS: [i32; 6] = [-8, -8, -8, -8, -8, -8];
-static STEP_0_BIAS: [i32; 6] = [3479, -1856, 1141, 1779, 1495, 5335];
+static STEP_0_BIAS: [i32; 6] = [3289, -1581, 2911, 5954, 1225, 4070];
 static STEP_1_FILTER: [u8; 216] = *b"\xB1\xA6\xC5N\x84s\0\x12Y3,\x7F\xEE|\xFE\xBC\xD5\xC3V\x89\x9A\xEFf\xAE\xE2_\x87\xF5\xC7\x8B\xC8\x17\xAE\xD0\xAC\x08cj\xF3\x18c\xC9\xB1k\xBEa\x9D\xE4\x98\x83\x84>\xB1\xA5h\xB1\xEC\x81\x10\x1D\xE3\xED\xB2\x08\xB2\x0CuU\xCD\xDD\x08K\x1E\x92B\xFD\xB1\xB4\x90/\x92<\xC7`b\xB9\xA2\xF66r\x9E\xDA\x8BP\x1A\x08\xDC\xADwE\xD4\xDA\xE0\xF0\0k\xD3D\xDD\xAB\xD5\xC5\x7F\xCC\x8B!:WLb\xE1\xCCs\xEBS[\xA3\xD70\xA4^\xC3HH\x92\xC2*\xCA\na\x0F\x19cJ\x8AS\x81{ \xBA'\xC8\x01\xEB\xB7u\x89\xFC\xE5g\xC6\xC4\xA2\xA8*H7m\xBA\x13\xB0\xED\xA9Y\xF7\x97X\xF1\x05\xA6\xCA\x94c\xE8\xAE\xED\xF0\x97\x8D\xA4\x18\xC8:\xF1\x98\x96\x11\x02WR\x8E\x7F\xDD\xA4\x1B\nXZ'\x1Ct\x14_l\\\xB2";
 static STEP_1_MULTIPLIERS: [i32; 4] = [1843232423, 1787599820, 1838165118, 1851786902];
 static STEP_1_SHIFTS: [i32; 4] = [-8, -8, -8, -8];
@@ -487,8 +489,10 @@ mod kernels {
         //! output channel; a per-tensor filter scale is broadcast by
         //! [`prepare_conv_multipliers`], exactly as TFLM does.
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped, which equals padding with the input zero point. Bottom/right
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point), so it contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+        //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
@@ -527,8 +531,12 @@ mod kernels {
             pub pad_top: usize,
             /// Columns of padding left of the image.
             pub pad_left: usize,
-            /// `-input_zero_point`.
+            /// `-input_zero_point`, or 0 once folded into the bias.
             pub input_offset: i32,
+            /// The code a padded cell holds, the input zero point: an out-of-bounds
+            /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+            /// without folding.
+            pub pad_value: i32,
             /// `output_zero_point`.
             pub output_offset: i32,
             /// Fused-activation clamp, lower bound (within -128..=127).
@@ -694,6 +702,7 @@ mod kernels {
             );
             let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
+            let pad_term = p.pad_value.wrapping_add(input_offset);
             for b in 0..n {
                 for oy in 0..oh {
                     let y0 = oy * sh;
@@ -705,20 +714,26 @@ mod kernels {
                             let mut acc: i32 = 0;
                             for ky in 0..kh {
                                 let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let iy = ry - p.pad_top;
+                                let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                                 for kx in 0..kw {
                                     let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
+                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
+                                    let ws = &filter[f0..f0 + fic];
+                                    if !row_in || rx < p.pad_left || rx - p.pad_left >= iw {
+                                        if pad_term != 0 {
+                                            for &w in ws {
+                                                acc = acc
+                                                    .wrapping_add(
+                                                        super::bytes::widen(w).wrapping_mul(pad_term),
+                                                    );
+                                            }
+                                        }
                                         continue;
                                     }
+                                    let iy = ry - p.pad_top;
                                     let ix = rx - p.pad_left;
                                     let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
-                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
                                     let xs = &input[i0..i0 + fic];
-                                    let ws = &filter[f0..f0 + fic];
                                     for (&x, &w) in xs.iter().zip(ws) {
                                         let v = super::bytes::widen(x).wrapping_add(input_offset);
                                         acc = acc

@@ -270,6 +270,7 @@ fn run<O: StepObserver>(
             pad_top: 0,
             pad_left: 0,
             input_offset: 0,
+            pad_value: 11,
             output_offset: -128,
             act_min: -128,
             act_max: 127,
@@ -310,7 +311,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 0,
             pad_left: 1,
-            input_offset: 128,
+            input_offset: 0,
+            pad_value: -128,
             output_offset: 12,
             act_min: -128,
             act_max: 127,
@@ -351,7 +353,7 @@ static STEP_1_MULTIPLIERS: [i32; 6] = [
     1392679229, 1528003240, 1205144209, 1427623200, 1470070039, 2097011569,
 ];
 static STEP_1_SHIFTS: [i32; 6] = [-8, -8, -8, -8, -8, -9];
-static STEP_1_BIAS: [i32; 6] = [7871, 8312, -5674, -4048, -8772, 3907];
+static STEP_1_BIAS: [i32; 6] = [44351, -3208, -20906, 9264, -12740, -2493];
 /// The tinyq kernels (`crates/kernels`), embedded as source: the code
 /// that runs here is the code tested bit-exact against TFLite-Micro.
 /// Only the items this model reaches are kept, each verbatim.
@@ -480,8 +482,10 @@ mod kernels {
         //! output channel; a per-tensor filter scale is broadcast by
         //! [`prepare_conv_multipliers`], exactly as TFLM does.
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped, which equals padding with the input zero point. Bottom/right
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point), so it contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+        //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::KernelError;
         /// Product of dims, or an error if it overflows `usize`.
@@ -545,8 +549,10 @@ mod kernels {
         //! [`crate::conv::prepare_conv_multipliers`] (TFLM uses the same
         //! `PopulateConvolutionQuantizationParams` over `filter.dims[3]`).
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped (equivalent to padding with the input zero point).
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point) and contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, `w·zp` once the
+        //! input offset is folded into the bias.
         use super::conv::{check_act_range, check_shifts, check_span, volume};
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
@@ -584,8 +590,12 @@ mod kernels {
             pub pad_top: usize,
             /// Columns of padding left of the image.
             pub pad_left: usize,
-            /// `-input_zero_point`.
+            /// `-input_zero_point`, or 0 once folded into the bias.
             pub input_offset: i32,
+            /// The code a padded cell holds, the input zero point: an out-of-bounds
+            /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+            /// without folding.
+            pub pad_value: i32,
             /// `output_zero_point`.
             pub output_offset: i32,
             /// Fused-activation clamp, lower bound (within -128..=127).
@@ -688,21 +698,20 @@ mod kernels {
                             let mut acc: i32 = 0;
                             for ky in 0..kh {
                                 let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let row = (b * ih + ry - p.pad_top) * iw;
+                                let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                                 for kx in 0..kw {
                                     let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
-                                        continue;
-                                    }
-                                    let x = super::bytes::widen(
-                                        input[(row + rx - p.pad_left) * ic + c],
-                                    );
                                     let w = super::bytes::widen(
                                         filter[(ky * kw + kx) * oc + o],
                                     );
+                                    let x = if row_in && rx >= p.pad_left
+                                        && rx - p.pad_left < iw
+                                    {
+                                        let row = (b * ih + ry - p.pad_top) * iw;
+                                        super::bytes::widen(input[(row + rx - p.pad_left) * ic + c])
+                                    } else {
+                                        p.pad_value
+                                    };
                                     acc = acc
                                         .wrapping_add(
                                             w.wrapping_mul(x.wrapping_add(p.input_offset)),

@@ -467,7 +467,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 1,
             pad_left: 2,
-            input_offset: 86,
+            input_offset: 0,
+            pad_value: -86,
             output_offset: 11,
             act_min: -128,
             act_max: 127,
@@ -503,7 +504,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 2,
             pad_left: 1,
-            input_offset: 86,
+            input_offset: 0,
+            pad_value: -86,
             output_offset: -9,
             act_min: -128,
             act_max: 127,
@@ -540,7 +542,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 1,
             pad_left: 0,
-            input_offset: 86,
+            input_offset: 0,
+            pad_value: -86,
             output_offset: -128,
             act_min: -128,
             act_max: 127,
@@ -641,7 +644,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 0,
             pad_left: 1,
-            input_offset: -39,
+            input_offset: 0,
+            pad_value: 39,
             output_offset: 24,
             act_min: -128,
             act_max: 127,
@@ -686,15 +690,15 @@ static STEP_2_MULTIPLIERS: [i32; 6] = [
     1973988870, 1967642451, 1949177212, 1951486218, 1961263361, 1909942493,
 ];
 static STEP_2_SHIFTS: [i32; 6] = [-10, -10, -10, -10, -10, -10];
-static STEP_2_BIAS: [i32; 6] = [-2305, 4126, 2119, -5423, -6895, 13255];
+static STEP_2_BIAS: [i32; 6] = [-49691, -4302, 9945, 3177, -5519, 28219];
 static STEP_3_FILTER: [u8; 36] = *b"\xC3\x7F\xAAk\x08\xE2\x814\xC8\x8Bp\x8D\x7F\xD8O\x81\xC1\x0B?\xBB\x15Te\xCF\x04F7\xBD\xC0|Fh\xFF\x84\xCC9";
 static STEP_3_MULTIPLIERS: [i32; 4] = [1835439756, 1950150329, 2009184472, 1962243743];
 static STEP_3_SHIFTS: [i32; 4] = [-9, -9, -9, -9];
-static STEP_3_BIAS: [i32; 4] = [1594, -6651, 950, -2429];
+static STEP_3_BIAS: [i32; 4] = [-5716, 2379, 19440, -11631];
 static STEP_4_FILTER: [u8; 144] = *b"\xA8\xF3\x0Bw\xBF\xE5\x88\x81\x0B\t\td\xF4%\xE6mPrI8\x84=\xD6XNB\xED\x9E\xD0s\x0E\xE0\x92\x04\xC2\x91Ks\xC7:\xC2\xB8\x11\xCD\x1F\xB2j\xFE\xF4\x86\x1DK\x8D\x16|@\x8A\xD6Io\x0F\x85\xE6\x1A\xC4!=\xCB\x819\x11\xF9V\r\xA8I\xF4\xC1\r\xA1\x11\xCD\xC8\x82\x0F\xF3\x08\xBD\x0Cg\xB9Y\x8B9F\x81\xDD\x1BA'\xDC\xE7!W\xE6|*\x9D\xE5\xACC>\xC2\xC6B\x7F\x1533\xA85\xFA\x19q\x82|\xC4^\x10\x83o\x92\xF4.\xF51\x94|\x08\xAD0\x0F|\xD7";
 static STEP_4_MULTIPLIERS: [i32; 4] = [2050987987, 2063292165, 2113355543, 1075467799];
 static STEP_4_SHIFTS: [i32; 4] = [-9, -9, -9, -8];
-static STEP_4_BIAS: [i32; 4] = [-672, -494, -2785, 5647];
+static STEP_4_BIAS: [i32; 4] = [1908, -2042, -14309, 39531];
 static STEP_8_FILTER: [u8; 90] = *b"2q\xD0g\xDD\xBA\xA5]f\x05\xAF\x7F\ncw\x19[\x07W\x16\x08\xE2\x81)\x89\xEB\xCE\x05\xE4\x7FWj-\xFE\xA5\xC6Tv\x1F]+\x06\xCD\x15w4\xC5\xAF\xCA'\xA5=f\x7F\x81\x1C\xB9\xDB=r\xCE\xFF\x9C\xC45\x05\x7F\xA5\x7F\xF6\x81\x90%\xEB\xFAEs.y\xF5\x9F\xE6\xF8t\xAB\x81\x15\x7F\x1D\xA6";
 static STEP_8_MULTIPLIERS: [i32; 10] = [
     1994032716, 1109671836, 2124161788, 1738633282, 1886533552, 1933511484, 1959384654,
@@ -702,16 +706,16 @@ static STEP_8_MULTIPLIERS: [i32; 10] = [
 ];
 static STEP_8_SHIFTS: [i32; 10] = [-8, -7, -8, -8, -8, -8, -8, -8, -7, -8];
 static STEP_8_BIAS: [i32; 10] = [
-    1172,
-    1332,
-    -993,
-    3154,
-    -2246,
-    -711,
-    -3015,
-    978,
-    -1077,
-    3696,
+    11234,
+    -8184,
+    4467,
+    -13382,
+    4462,
+    3072,
+    -9528,
+    -6315,
+    -19641,
+    -7575,
 ];
 /// The tinyq kernels (`crates/kernels`), embedded as source: the code
 /// that runs here is the code tested bit-exact against TFLite-Micro.
@@ -867,8 +871,10 @@ mod kernels {
         //! output channel; a per-tensor filter scale is broadcast by
         //! [`prepare_conv_multipliers`], exactly as TFLM does.
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped, which equals padding with the input zero point. Bottom/right
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point), so it contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+        //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
@@ -907,8 +913,12 @@ mod kernels {
             pub pad_top: usize,
             /// Columns of padding left of the image.
             pub pad_left: usize,
-            /// `-input_zero_point`.
+            /// `-input_zero_point`, or 0 once folded into the bias.
             pub input_offset: i32,
+            /// The code a padded cell holds, the input zero point: an out-of-bounds
+            /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+            /// without folding.
+            pub pad_value: i32,
             /// `output_zero_point`.
             pub output_offset: i32,
             /// Fused-activation clamp, lower bound (within -128..=127).
@@ -1074,6 +1084,7 @@ mod kernels {
             );
             let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
+            let pad_term = p.pad_value.wrapping_add(input_offset);
             for b in 0..n {
                 for oy in 0..oh {
                     let y0 = oy * sh;
@@ -1085,20 +1096,26 @@ mod kernels {
                             let mut acc: i32 = 0;
                             for ky in 0..kh {
                                 let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let iy = ry - p.pad_top;
+                                let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                                 for kx in 0..kw {
                                     let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
+                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
+                                    let ws = &filter[f0..f0 + fic];
+                                    if !row_in || rx < p.pad_left || rx - p.pad_left >= iw {
+                                        if pad_term != 0 {
+                                            for &w in ws {
+                                                acc = acc
+                                                    .wrapping_add(
+                                                        super::bytes::widen(w).wrapping_mul(pad_term),
+                                                    );
+                                            }
+                                        }
                                         continue;
                                     }
+                                    let iy = ry - p.pad_top;
                                     let ix = rx - p.pad_left;
                                     let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
-                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
                                     let xs = &input[i0..i0 + fic];
-                                    let ws = &filter[f0..f0 + fic];
                                     for (&x, &w) in xs.iter().zip(ws) {
                                         let v = super::bytes::widen(x).wrapping_add(input_offset);
                                         acc = acc
@@ -1130,8 +1147,10 @@ mod kernels {
         //! [`crate::conv::prepare_conv_multipliers`] (TFLM uses the same
         //! `PopulateConvolutionQuantizationParams` over `filter.dims[3]`).
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped (equivalent to padding with the input zero point).
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point) and contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, `w·zp` once the
+        //! input offset is folded into the bias.
         use super::conv::{check_act_range, check_shifts, check_span, volume};
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
@@ -1169,8 +1188,12 @@ mod kernels {
             pub pad_top: usize,
             /// Columns of padding left of the image.
             pub pad_left: usize,
-            /// `-input_zero_point`.
+            /// `-input_zero_point`, or 0 once folded into the bias.
             pub input_offset: i32,
+            /// The code a padded cell holds, the input zero point: an out-of-bounds
+            /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+            /// without folding.
+            pub pad_value: i32,
             /// `output_zero_point`.
             pub output_offset: i32,
             /// Fused-activation clamp, lower bound (within -128..=127).
@@ -1273,21 +1296,20 @@ mod kernels {
                             let mut acc: i32 = 0;
                             for ky in 0..kh {
                                 let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let row = (b * ih + ry - p.pad_top) * iw;
+                                let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                                 for kx in 0..kw {
                                     let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
-                                        continue;
-                                    }
-                                    let x = super::bytes::widen(
-                                        input[(row + rx - p.pad_left) * ic + c],
-                                    );
                                     let w = super::bytes::widen(
                                         filter[(ky * kw + kx) * oc + o],
                                     );
+                                    let x = if row_in && rx >= p.pad_left
+                                        && rx - p.pad_left < iw
+                                    {
+                                        let row = (b * ih + ry - p.pad_top) * iw;
+                                        super::bytes::widen(input[(row + rx - p.pad_left) * ic + c])
+                                    } else {
+                                        p.pad_value
+                                    };
                                     acc = acc
                                         .wrapping_add(
                                             w.wrapping_mul(x.wrapping_add(p.input_offset)),

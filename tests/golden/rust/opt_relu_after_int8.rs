@@ -363,7 +363,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 1,
             pad_left: 1,
-            input_offset: 6,
+            input_offset: 0,
+            pad_value: -6,
             output_offset: 3,
             act_min: -128,
             act_max: 127,
@@ -506,7 +507,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 1,
             pad_left: 1,
-            input_offset: 6,
+            input_offset: 0,
+            pad_value: -6,
             output_offset: 22,
             act_min: -128,
             act_max: 127,
@@ -575,7 +577,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 1,
             pad_left: 1,
-            input_offset: 6,
+            input_offset: 0,
+            pad_value: -6,
             output_offset: -38,
             act_min: -128,
             act_max: 127,
@@ -646,7 +649,7 @@ static STEP_0_MULTIPLIERS: [i32; 6] = [
     1395331301, 1396290507, 1320923593, 1386722417, 1404291448, 1306757037,
 ];
 static STEP_0_SHIFTS: [i32; 6] = [-8, -8, -8, -8, -8, -8];
-static STEP_0_BIAS: [i32; 6] = [3854, -1215, -1167, 393, 4309, -10504];
+static STEP_0_BIAS: [i32; 6] = [1952, 1683, 573, 1683, 6817, -8674];
 static STEP_1_TABLE: [u8; 256] = *b"\x80\x80\x80\x80\x82\x84\x86\x88\x8A\x8C\x8E\x90\x92\x95\x97\x99\x9B\x9D\x9F\xA1\xA3\xA5\xA7\xA9\xAB\xAD\xAF\xB1\xB3\xB5\xB7\xBA\xBC\xBE\xC0\xC2\xC4\xC6\xC8\xCA\xCC\xCE\xD0\xD2\xD4\xD6\xD8\xDA\xDC\xDF\xE1\xE3\xE5\xE7\xE9\xEB\xED\xEF\xF1\xF3\xF5\xF7\xF9\xFB\xFD\xFF\x01\x03\x06\x08\n\x0C\x0E\x10\x12\x14\x16\x18\x1A\x1C\x1E \"$&(+-/13579;=?ACEGIKMPRTVXZ\\^`bdfhjlnprtwy{}\x7F\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80";
 static STEP_3_FILTER: [u8; 16] = *b"Vp\x9A\x7F\xC2\x81O\x0B\x81*A\xA8\x7FV>\xE8";
 static STEP_3_MULTIPLIERS: [i32; 4] = [1389528668, 1506769553, 1605643483, 1598165755];
@@ -662,14 +665,14 @@ static STEP_6_MULTIPLIERS: [i32; 5] = [
     2082346391, 1989988466, 2004269533, 2081465345, 2072559088,
 ];
 static STEP_6_SHIFTS: [i32; 5] = [-9, -9, -9, -9, -9];
-static STEP_6_BIAS: [i32; 5] = [8825, 2964, -6652, -2377, -5612];
+static STEP_6_BIAS: [i32; 5] = [9461, 228, -5854, -247, -7004];
 static STEP_8_TABLE: [u8; 256] = *b"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x82\x85\x87\x8A\x8C\x8F\x91\x93\x96\x98\x9B\x9D\xA0\xA2\xA4\xA7\xA9\xAC\xAE\xB1\xB3\xB5\xB8\xBA\xBD\xBF\xC1\xC4\xC6\xC9\xCB\xCE\xD0\xD2\xD5\xD7\xDA\xDC\xDF\xE1\xE3\xE6\xE8\xEB\xED\xF0\xF2\xF4\xF7\xF9\xFC\xFE\x01\x03\x05\x08\n\r\x0F\x12\x14\x16\x19\x1B\x1E \"%'*,/1368;=@BDGILNQSUXZ]_bdfiknpsuwz|\x7F\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80";
 static STEP_9_FILTER: [u8; 216] = *b"\xC6\xF7:\x84?5\x9E\x15\xAAj`\x95\xF6\xCF5\x81m9/?\xE1Lp7\xCFI;\xC9\x9EH\x1Ae:Oj\x98R\x04,\xD8\xBF\xCE\xA4R\xF0\xD3p(\xADea1B\xB5\r/$\x7F\x1Ep\xE7\x93&p\xC6\x1A<\x02\\\xBE\xB8b\x8F\xFD\xA0J\xA3]\x10\xE6gJ\xBAabK&p\xFF\x0E\x11\xB7\x02\xA0\x98J\xD8\xC2\xF8\x94\x81\x1Ed\xB7c?\xEA\xC3\xF9#\x7FURe\x9FhC]\xBC\x02\x17\xB0\x19\x12s\xC6\xF4\x0F\xC0\x9B$H\xF6i\x14\xF7\taIp\x9D\xD1\x05MN\xD9\x7FB\x03)\x966\xC3k:\xC4\xBB\xA9\xC1\xE7f\xC5\xA8\xAES\xE2\xB0\xDC6`\xC8\xCC`a\xB9xW\x13\x7F\x0E\xA3.\x03\xCE\xB7\x05\xEFI\xCA{\xE7\x8C8&e#\xD2\x7F\x87\xB7\xF0\xA4o\xD6\x8E\x84\xE0^\xEC\x95\n{oZU\xAA";
 static STEP_9_MULTIPLIERS: [i32; 6] = [
     1154683902, 1120684454, 1120102114, 1988884595, 1151672369, 1133957101,
 ];
 static STEP_9_SHIFTS: [i32; 6] = [-8, -8, -8, -9, -8, -8];
-static STEP_9_BIAS: [i32; 6] = [2618, -2841, -3161, -9547, 252, 2814];
+static STEP_9_BIAS: [i32; 6] = [5846, 1203, -3143, -4471, 2442, 2394];
 static STEP_11_TABLE: [u8; 256] = *b"\xCA\xCC\xCD\xCE\xD0\xD1\xD3\xD4\xD6\xD7\xD8\xDA\xDB\xDD\xDE\xE0\xE1\xE2\xE4\xE5\xE7\xE8\xE9\xEB\xEC\xEE\xEF\xF1\xF2\xF3\xF5\xF6\xF8\xF9\xFB\xFC\xFD\xFF\0\x02\x03\x05\x06\x07\t\n\x0C\r\x0F\x10\x11\x13\x14\x16\x17\x19\x1A\x1B\x1D\x1E !#$%'(*+,./1245689;<>?@BCEFHIJLMOPRSTVWYZ\\]^`acdfghjkmnoqrtuwxy{|~\x7F\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x81\x83\x84\x86\x87\x89\x8A\x8B\x8D\x8E\x90\x91\x93\x94\x95\x97\x98\x9A\x9B\x9D\x9E\x9F\xA1\xA2\xA4\xA5\xA6\xA8\xA9\xAB\xAC\xAE\xAF\xB0\xB2\xB3\xB5\xB6\xB8\xB9\xBA\xBC\xBD\xBF\xC0\xC2\xC3\xC4\xC6\xC7\xC9";
 /// The tinyq kernels (`crates/kernels`), embedded as source: the code
 /// that runs here is the code tested bit-exact against TFLite-Micro.
@@ -829,8 +832,10 @@ mod kernels {
         //! output channel; a per-tensor filter scale is broadcast by
         //! [`prepare_conv_multipliers`], exactly as TFLM does.
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped, which equals padding with the input zero point. Bottom/right
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point), so it contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+        //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
@@ -869,8 +874,12 @@ mod kernels {
             pub pad_top: usize,
             /// Columns of padding left of the image.
             pub pad_left: usize,
-            /// `-input_zero_point`.
+            /// `-input_zero_point`, or 0 once folded into the bias.
             pub input_offset: i32,
+            /// The code a padded cell holds, the input zero point: an out-of-bounds
+            /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+            /// without folding.
+            pub pad_value: i32,
             /// `output_zero_point`.
             pub output_offset: i32,
             /// Fused-activation clamp, lower bound (within -128..=127).
@@ -1036,6 +1045,7 @@ mod kernels {
             );
             let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
+            let pad_term = p.pad_value.wrapping_add(input_offset);
             for b in 0..n {
                 for oy in 0..oh {
                     let y0 = oy * sh;
@@ -1047,20 +1057,26 @@ mod kernels {
                             let mut acc: i32 = 0;
                             for ky in 0..kh {
                                 let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let iy = ry - p.pad_top;
+                                let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                                 for kx in 0..kw {
                                     let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
+                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
+                                    let ws = &filter[f0..f0 + fic];
+                                    if !row_in || rx < p.pad_left || rx - p.pad_left >= iw {
+                                        if pad_term != 0 {
+                                            for &w in ws {
+                                                acc = acc
+                                                    .wrapping_add(
+                                                        super::bytes::widen(w).wrapping_mul(pad_term),
+                                                    );
+                                            }
+                                        }
                                         continue;
                                     }
+                                    let iy = ry - p.pad_top;
                                     let ix = rx - p.pad_left;
                                     let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
-                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
                                     let xs = &input[i0..i0 + fic];
-                                    let ws = &filter[f0..f0 + fic];
                                     for (&x, &w) in xs.iter().zip(ws) {
                                         let v = super::bytes::widen(x).wrapping_add(input_offset);
                                         acc = acc

@@ -315,7 +315,8 @@ fn run<O: StepObserver>(
             dilation_width: 1,
             pad_top: 0,
             pad_left: 0,
-            input_offset: -11,
+            input_offset: 0,
+            pad_value: 11,
             output_offset: -128,
             act_min: -128,
             act_max: 127,
@@ -423,7 +424,7 @@ fn split_out(
 static STEP_0_FILTER: [u8; 108] = *b"%\xD3\xED\xA3\xAAsh\xDE\xFA\xD4\x9A\x83\xA7NY\x92\x18\xF4\x94-zB\xC5\x7Ffx\xC4\xB2\x7F\x8EO6\x87\xCE\xDEe(\xB7\xBE\x89d\x10\xDE>0f\xD5\xAELS{b\x03f@Z\xDC7\x14\xD0#\xE9n\xF8C\x02\xE7;\xF2\x92`\x93\xE9\x02\xBB_\x08\rZ\x7FaO\x810\x03\xC2\x99\xAF?\xA7B&\x95\x8F^\x06y]\x94tEA>\xFB\x12u/\x18";
 static STEP_0_MULTIPLIERS: [i32; 4] = [1473139692, 1547555176, 1558486966, 1579697686];
 static STEP_0_SHIFTS: [i32; 4] = [-7, -7, -7, -7];
-static STEP_0_BIAS: [i32; 4] = [-953, 4158, -2831, 5273];
+static STEP_0_BIAS: [i32; 4] = [-1360, -242, -9046, 1599];
 static STEP_2_FILTER: [u8; 20] = *b"\x15\x7F\xBD\xFB\xBA\xC9p\x81[ \x7F3\x8E\xB4J\x9D\xEC\xE9\x7F\xED";
 static STEP_2_MULTIPLIERS: [i32; 4] = [1912458575, 1332669212, 1117600195, 1227053294];
 static STEP_2_SHIFTS: [i32; 4] = [-8, -7, -7, -7];
@@ -586,8 +587,10 @@ mod kernels {
         //! output channel; a per-tensor filter scale is broadcast by
         //! [`prepare_conv_multipliers`], exactly as TFLM does.
         //!
-        //! Padding is explicit (`pad_top`, `pad_left`); taps outside the image are
-        //! skipped, which equals padding with the input zero point. Bottom/right
+        //! Padding is explicit (`pad_top`, `pad_left`); a tap outside the image reads
+        //! a padded cell holding `pad_value` (the input zero point), so it contributes
+        //! `w·(pad_value + input_offset)`: nothing without folding, and `w·zp` once the
+        //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
@@ -626,8 +629,12 @@ mod kernels {
             pub pad_top: usize,
             /// Columns of padding left of the image.
             pub pad_left: usize,
-            /// `-input_zero_point`.
+            /// `-input_zero_point`, or 0 once folded into the bias.
             pub input_offset: i32,
+            /// The code a padded cell holds, the input zero point: an out-of-bounds
+            /// tap contributes `w·(pad_value + input_offset)` (wrapping), which is 0
+            /// without folding.
+            pub pad_value: i32,
             /// `output_zero_point`.
             pub output_offset: i32,
             /// Fused-activation clamp, lower bound (within -128..=127).
@@ -793,6 +800,7 @@ mod kernels {
             );
             let filters_per_group = oc / (ic / fic);
             let input_offset = p.input_offset;
+            let pad_term = p.pad_value.wrapping_add(input_offset);
             for b in 0..n {
                 for oy in 0..oh {
                     let y0 = oy * sh;
@@ -804,20 +812,26 @@ mod kernels {
                             let mut acc: i32 = 0;
                             for ky in 0..kh {
                                 let ry = y0 + ky * dh;
-                                if ry < p.pad_top || ry - p.pad_top >= ih {
-                                    continue;
-                                }
-                                let iy = ry - p.pad_top;
+                                let row_in = ry >= p.pad_top && ry - p.pad_top < ih;
                                 for kx in 0..kw {
                                     let rx = x0 + kx * dw;
-                                    if rx < p.pad_left || rx - p.pad_left >= iw {
+                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
+                                    let ws = &filter[f0..f0 + fic];
+                                    if !row_in || rx < p.pad_left || rx - p.pad_left >= iw {
+                                        if pad_term != 0 {
+                                            for &w in ws {
+                                                acc = acc
+                                                    .wrapping_add(
+                                                        super::bytes::widen(w).wrapping_mul(pad_term),
+                                                    );
+                                            }
+                                        }
                                         continue;
                                     }
+                                    let iy = ry - p.pad_top;
                                     let ix = rx - p.pad_left;
                                     let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
-                                    let f0 = ((o * kh + ky) * kw + kx) * fic;
                                     let xs = &input[i0..i0 + fic];
-                                    let ws = &filter[f0..f0 + fic];
                                     for (&x, &w) in xs.iter().zip(ws) {
                                         let v = super::bytes::widen(x).wrapping_add(input_offset);
                                         acc = acc
