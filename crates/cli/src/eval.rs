@@ -390,7 +390,10 @@ fn read_targets(path: &Path, samples: usize, out_len: usize) -> Result<Targets, 
     let values: Vec<f32> = data
         .to_f32()
         .map(|a| a.iter().copied().collect())
-        .or_else(|| data.to_i64().map(|v| v.into_iter().map(|x| x as f32).collect()))
+        .or_else(|| {
+            data.to_i64()
+                .map(|v| v.into_iter().map(|x| x as f32).collect())
+        })
         .ok_or_else(|| cli_err(path, format!("holds {}, not numbers", data.dtype_name())))?;
     if values.len() != samples * out_len {
         return Err(CliError(format!(

@@ -58,16 +58,19 @@ static int8_t tq_clamp8(int32_t v, int32_t lo, int32_t hi)
 }
 
 /* gemmlowp SaturatingRoundingDoublingHighMul: round half up; saturates only
-   INT32_MIN * INT32_MIN. The division truncates toward zero, as in C++. */
+   INT32_MIN * INT32_MIN. gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0)
+   and divides by 2^31 truncating toward zero; both cases equal
+   floor((ab + 2^30) / 2^31), computed here as a shift of the unsigned
+   64-bit value (the result's low 32 bits are those of the arithmetic
+   shift), which is a multiply, an add and two shifts on a 32-bit core. */
 static int32_t tq_srdhm(int32_t a, int32_t b)
 {
-    int64_t ab;
+    uint64_t ab;
     if (a == b && a == TQ_INT32_MIN) {
         return INT32_MAX;
     }
-    ab = (int64_t)a * (int64_t)b;
-    ab += (ab >= 0) ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)(ab / ((int64_t)1 << 31));
+    ab = (uint64_t)((int64_t)a * (int64_t)b) + ((uint64_t)1 << 30);
+    return (int32_t)(uint32_t)(ab >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: round half away from zero; e in 0..31. */
@@ -89,8 +92,107 @@ static int32_t tq_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return tq_rdbpot(tq_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+/* Dot products and requantization for the conv-like kernels once the input
+   offset is folded into the bias: sum of int8 * int8 in int32, started at 0
+   over at most TQ_DOT_MAX products, so the exact sum (|p| <= 16384 each)
+   never overflows int32; the bias is then added wrapping, as TFLM's int32
+   accumulator does. On a Cortex-M with the DSP extension: 4 int8 per load,
+   SXTB16 into int16 pairs, SMLAD (2 MACs per instruction, ACLE intrinsics,
+   no CMSIS). Elsewhere: plain loops that GCC/Clang vectorize at -O3. */
+#define TQ_DOT_MAX 131071
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#include <string.h>
+static inline int32_t tq_load4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+/* Bytes 1 and 3 of v, sign-extended into two int16 lanes. */
+static inline int32_t tq_sxtb16_odd(int32_t v)
+{
+    const uint32_t u = (uint32_t)v;
+    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+}
+#endif
+
+/* (acc + bias) wrapping, requantized, offset and clamped: one output byte. */
+static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                                int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
+}
+
+/* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
+static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
+                              const int8_t *w1, int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t xa = tq_load4(x0 + i), xb = tq_load4(x1 + i);
+        const int32_t wa = tq_load4(w0 + i), wb = tq_load4(w1 + i);
+        const int32_t xa_e = __sxtb16(xa), xa_o = tq_sxtb16_odd(xa);
+        const int32_t xb_e = __sxtb16(xb), xb_o = tq_sxtb16_odd(xb);
+        const int32_t wa_e = __sxtb16(wa), wa_o = tq_sxtb16_odd(wa);
+        const int32_t wb_e = __sxtb16(wb), wb_o = tq_sxtb16_odd(wb);
+        a00 = __smlad(xa_e, wa_e, a00);
+        a00 = __smlad(xa_o, wa_o, a00);
+        a01 = __smlad(xa_e, wb_e, a01);
+        a01 = __smlad(xa_o, wb_o, a01);
+        a10 = __smlad(xb_e, wa_e, a10);
+        a10 = __smlad(xb_o, wa_o, a10);
+        a11 = __smlad(xb_e, wb_e, a11);
+        a11 = __smlad(xb_o, wb_o, a11);
+    }
+#endif
+    for (; i < n; ++i) {
+        const int32_t xa = x0[i], xb = x1[i], wa = w0[i], wb = w1[i];
+        a00 += xa * wa;
+        a01 += xa * wb;
+        a10 += xb * wa;
+        a11 += xb * wb;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* acc[0] += x.w0, acc[1] += x.w1. */
+static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n,
+                              int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t xv = tq_load4(x + i), wa = tq_load4(w0 + i), wb = tq_load4(w1 + i);
+        const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
+        const int32_t wa_e = __sxtb16(wa), wa_o = tq_sxtb16_odd(wa);
+        const int32_t wb_e = __sxtb16(wb), wb_o = tq_sxtb16_odd(wb);
+        a0 = __smlad(x_e, wa_e, a0);
+        a0 = __smlad(x_o, wa_o, a0);
+        a1 = __smlad(x_e, wb_e, a1);
+        a1 = __smlad(x_o, wb_o, a1);
+    }
+#endif
+    for (; i < n; ++i) {
+        const int32_t xv = x[i];
+        a0 += xv * w0[i];
+        a1 += xv * w1[i];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
-   OHWI filter; padding cells are skipped (= input zero point). */
+   OHWI filter; a padded cell holds pad_value (the input zero point), so an
+   out-of-bounds tap adds w * (pad_value + input_offset): 0 unfolded, w * zp
+   with the input offset folded into the bias. */
 typedef struct {
     const int8_t *filter;      /* [out_c, k_h, k_w, f_c] */
     const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
@@ -116,7 +218,53 @@ typedef struct {
     int32_t output_offset; /* output zero point */
     int32_t act_min;
     int32_t act_max;
+    int32_t pad_value; /* the code a padded cell holds */
 } tq_conv2d_params;
+
+/* One output pixel, every channel, any geometry: the reference loop, with
+   a padded cell holding pad_value. Runs the borders of the fast path and
+   whole layers the fast path does not take. */
+static void tq_conv2d_pixel(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                            const int32_t *multiplier, const int8_t *shift, int8_t *out,
+                            int32_t b, int32_t oy, int32_t ox, int32_t in_h, int32_t in_w,
+                            int32_t in_c, int32_t k_h, int32_t k_w, int32_t f_c, int32_t out_c,
+                            int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                            int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                            int32_t output_offset, int32_t act_min, int32_t act_max,
+                            int32_t pad_value)
+{
+    const int32_t per_group = out_c / (in_c / f_c);
+    const uint32_t pad_term = (uint32_t)pad_value + (uint32_t)input_offset;
+    int32_t o, ky, kx, c;
+    for (o = 0; o < out_c; ++o) {
+        const int32_t in_c0 = (o / per_group) * f_c;
+        uint32_t acc = 0;
+        for (ky = 0; ky < k_h; ++ky) {
+            const int32_t iy = oy * stride_h - pad_top + ky * dil_h;
+            for (kx = 0; kx < k_w; ++kx) {
+                const int32_t ix = ox * stride_w - pad_left + kx * dil_w;
+                const int8_t *ws = filter + ((o * k_h + ky) * k_w + kx) * f_c;
+                const int8_t *xs;
+                if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                    for (c = 0; c < f_c; ++c) {
+                        acc += (uint32_t)(int32_t)ws[c] * pad_term;
+                    }
+                    continue;
+                }
+                xs = input + ((b * in_h + iy) * in_w + ix) * in_c + in_c0;
+                for (c = 0; c < f_c; ++c) {
+                    acc += (uint32_t)((int32_t)ws[c] * ((int32_t)xs[c] + input_offset));
+                }
+            }
+        }
+        if (bias != NULL) {
+            acc += (uint32_t)bias[o];
+        }
+        out[o] = tq_clamp8(tq_wadd(tq_mbqm((int32_t)acc, multiplier[o], (int32_t)shift[o]),
+                                   output_offset),
+                           act_min, act_max);
+    }
+}
 
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                   const int32_t *multiplier, const int8_t *shift, int8_t *output,
@@ -125,43 +273,117 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                                   int32_t out_h, int32_t out_w, int32_t out_c,
                                   int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
                                   int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+                                  int32_t output_offset, int32_t act_min, int32_t act_max,
+                                  int32_t pad_value)
 {
-    const int32_t per_group = out_c / (in_c / f_c);
-    int32_t b, oy, ox, o, ky, kx, c;
+    /* Fast path: input offset folded into the bias, ungrouped, no horizontal
+       dilation. A window inside the image reads, per filter row, k_w * in_c
+       contiguous input bytes against k_w * in_c contiguous filter bytes
+       (OHWI): a dot product, 2 pixels x 2 output channels per block. */
+    const int fast = input_offset == 0 && f_c == in_c && dil_w == 1 && k_h * k_w * in_c <= TQ_DOT_MAX;
+    const int32_t seg = k_w * in_c;
+    const int32_t per_filter = k_h * seg;
+    const int32_t row_step = dil_h * in_w * in_c;
+    /* Borders too when a padded cell is an int8 code (the input zero point):
+       every tap then adds at most 128 * 128 in magnitude. */
+    const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
+    int32_t b, oy, ox, o, ky;
     for (b = 0; b < batches; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
-            for (ox = 0; ox < out_w; ++ox) {
-                int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
-                for (o = 0; o < out_c; ++o) {
-                    const int32_t in_c0 = (o / per_group) * f_c;
-                    uint32_t acc = 0;
-                    for (ky = 0; ky < k_h; ++ky) {
-                        const int32_t iy = oy * stride_h - pad_top + ky * dil_h;
-                        if (iy < 0 || iy >= in_h) {
-                            continue;
-                        }
-                        for (kx = 0; kx < k_w; ++kx) {
-                            const int32_t ix = ox * stride_w - pad_left + kx * dil_w;
-                            const int8_t *xs;
-                            const int8_t *ws;
-                            if (ix < 0 || ix >= in_w) {
+            const int32_t iy0 = oy * stride_h - pad_top;
+            const int rows_in = iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h;
+            ox = 0;
+            while (ox < out_w) {
+                const int32_t ix0 = ox * stride_w - pad_left;
+                int8_t *out0 = output + ((b * out_h + oy) * out_w + ox) * out_c;
+                int8_t *out1;
+                const int8_t *x0;
+                const int8_t *x1;
+                int two;
+                if (fast_border && (!rows_in || ix0 < 0 || ix0 + k_w > in_w)) {
+                    /* A border pixel: per filter row, the in-image run of
+                       taps as one dot product; the taps in the padding add
+                       pad_value * (their weight sum). */
+                    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+                    const int32_t kx1 = ix0 + k_w > in_w ? in_w - ix0 : k_w;
+                    for (o = 0; o < out_c; o += 2) {
+                        const int32_t o1 = o + 1 < out_c ? o + 1 : o;
+                        const int8_t *w0 = filter + o * per_filter;
+                        const int8_t *w1 = filter + o1 * per_filter;
+                        int32_t acc[2] = {0, 0};
+                        int32_t s0 = 0, s1 = 0;
+                        int32_t i;
+                        for (ky = 0; ky < k_h; ++ky) {
+                            const int32_t iy = iy0 + ky * dil_h;
+                            const int8_t *r0 = w0 + ky * seg;
+                            const int8_t *r1 = w1 + ky * seg;
+                            if (iy < 0 || iy >= in_h || kx1 <= kx0) {
+                                for (i = 0; i < seg; ++i) {
+                                    s0 += r0[i];
+                                    s1 += r1[i];
+                                }
                                 continue;
                             }
-                            xs = input + ((b * in_h + iy) * in_w + ix) * in_c + in_c0;
-                            ws = filter + ((o * k_h + ky) * k_w + kx) * f_c;
-                            for (c = 0; c < f_c; ++c) {
-                                acc += (uint32_t)((int32_t)ws[c] * ((int32_t)xs[c] + input_offset));
+                            for (i = 0; i < kx0 * in_c; ++i) {
+                                s0 += r0[i];
+                                s1 += r1[i];
                             }
+                            for (i = kx1 * in_c; i < seg; ++i) {
+                                s0 += r0[i];
+                                s1 += r1[i];
+                            }
+                            tq_dot_1x2(input + ((b * in_h + iy) * in_w + ix0 + kx0) * in_c,
+                                       r0 + kx0 * in_c, r1 + kx0 * in_c, (kx1 - kx0) * in_c, acc);
+                        }
+                        out0[o] = tq_requant(acc[0] + pad_value * s0, bias != NULL ? bias[o] : 0,
+                                             multiplier[o], (int32_t)shift[o], output_offset,
+                                             act_min, act_max);
+                        out0[o1] = tq_requant(acc[1] + pad_value * s1, bias != NULL ? bias[o1] : 0,
+                                              multiplier[o1], (int32_t)shift[o1], output_offset,
+                                              act_min, act_max);
+                    }
+                    ++ox;
+                    continue;
+                }
+                if (!fast || !rows_in || ix0 < 0 || ix0 + k_w > in_w) {
+                    tq_conv2d_pixel(input, filter, bias, multiplier, shift, out0, b, oy, ox, in_h,
+                                    in_w, in_c, k_h, k_w, f_c, out_c, stride_h, stride_w, dil_h,
+                                    dil_w, pad_top, pad_left, input_offset, output_offset,
+                                    act_min, act_max, pad_value);
+                    ++ox;
+                    continue;
+                }
+                two = ox + 1 < out_w && ix0 + stride_w + k_w <= in_w;
+                x0 = input + ((b * in_h + iy0) * in_w + ix0) * in_c;
+                x1 = two ? x0 + stride_w * in_c : x0;
+                out1 = two ? out0 + out_c : out0;
+                for (o = 0; o < out_c; o += 2) {
+                    const int32_t o1 = o + 1 < out_c ? o + 1 : o;
+                    const int8_t *w0 = filter + o * per_filter;
+                    const int8_t *w1 = filter + o1 * per_filter;
+                    const int32_t b0 = bias != NULL ? bias[o] : 0;
+                    const int32_t b1 = bias != NULL ? bias[o1] : 0;
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    for (ky = 0; ky < k_h; ++ky) {
+                        if (two) {
+                            tq_dot_2x2(x0 + ky * row_step, x1 + ky * row_step, w0 + ky * seg,
+                                       w1 + ky * seg, seg, acc);
+                        } else {
+                            tq_dot_1x2(x0 + ky * row_step, w0 + ky * seg, w1 + ky * seg, seg, acc);
                         }
                     }
-                    if (bias != NULL) {
-                        acc += (uint32_t)bias[o];
+                    out0[o] = tq_requant(acc[0], b0, multiplier[o], (int32_t)shift[o],
+                                         output_offset, act_min, act_max);
+                    out0[o1] = tq_requant(acc[1], b1, multiplier[o1], (int32_t)shift[o1],
+                                          output_offset, act_min, act_max);
+                    if (two) {
+                        out1[o] = tq_requant(acc[2], b0, multiplier[o], (int32_t)shift[o],
+                                             output_offset, act_min, act_max);
+                        out1[o1] = tq_requant(acc[3], b1, multiplier[o1], (int32_t)shift[o1],
+                                              output_offset, act_min, act_max);
                     }
-                    out[o] = tq_clamp8(tq_wadd(tq_mbqm((int32_t)acc, multiplier[o], (int32_t)shift[o]),
-                                               output_offset),
-                                       act_min, act_max);
                 }
+                ox += two ? 2 : 1;
             }
         }
     }
@@ -176,10 +398,11 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
-        (p)->act_max)
+        (p)->act_max, (p)->pad_value)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
-   per-channel. Filter [out_depth, depth]. */
+   per-channel. Filter [out_depth, depth]. With the input offset folded into
+   the bias (and no filter offset): a blocked, DSP/vectorized path. */
 typedef struct {
     const int8_t *filter;      /* [out_depth, depth] */
     const int32_t *bias;       /* [out_depth], or NULL */
@@ -203,6 +426,42 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
                                            int32_t output_offset, int32_t act_min, int32_t act_max)
 {
     int32_t b, o, i;
+    if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
+        /* The input offset is folded into the bias: 2 rows x 2 output
+           channels per block, requantization inline, the multiplier of a
+           channel loaded once per block. */
+        for (b = 0; b < batches; b += 2) {
+            const int two_rows = b + 1 < batches;
+            const int8_t *x0 = input + b * depth;
+            const int8_t *x1 = two_rows ? x0 + depth : x0;
+            int8_t *y0 = output + b * out_depth;
+            int8_t *y1 = two_rows ? y0 + out_depth : y0;
+            for (o = 0; o < out_depth; o += 2) {
+                const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
+                const int32_t q0 = per_channel ? o : 0;
+                const int32_t q1 = per_channel ? o1 : 0;
+                const int32_t b0 = bias != NULL ? bias[o] : 0;
+                const int32_t b1 = bias != NULL ? bias[o1] : 0;
+                int32_t acc[4] = {0, 0, 0, 0};
+                if (two_rows) {
+                    tq_dot_2x2(x0, x1, filter + o * depth, filter + o1 * depth, depth, acc);
+                } else {
+                    tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
+                }
+                y0[o] = tq_requant(acc[0], b0, multiplier[q0], (int32_t)shift[q0], output_offset,
+                                   act_min, act_max);
+                y0[o1] = tq_requant(acc[1], b1, multiplier[q1], (int32_t)shift[q1], output_offset,
+                                    act_min, act_max);
+                if (two_rows) {
+                    y1[o] = tq_requant(acc[2], b0, multiplier[q0], (int32_t)shift[q0],
+                                       output_offset, act_min, act_max);
+                    y1[o1] = tq_requant(acc[3], b1, multiplier[q1], (int32_t)shift[q1],
+                                        output_offset, act_min, act_max);
+                }
+            }
+        }
+        return;
+    }
     for (b = 0; b < batches; ++b) {
         const int8_t *xs = input + b * depth;
         for (o = 0; o < out_depth; ++o) {
@@ -307,7 +566,7 @@ TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const union {
     121, 93, -108, 116, 69, 65, 62, -5, 18, 117, 47, 24
 }};
 TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[4] = {
-    -953, 4158, -2831, 5273
+    -1360, -242, -9046, 1599
 };
 TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[4] = {
     1473139692, 1547555176, 1558486966, 1579697686
@@ -322,7 +581,8 @@ TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_
     .k_h = 3, .k_w = 3, .f_c = 3,
     .out_h = 4, .out_w = 4, .out_c = 4,
     .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
-    .input_offset = -11, .output_offset = -128, .act_min = -128, .act_max = 127
+    .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127,
+    .pad_value = 11
 };
 TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const tq_mean_params tq_step1_params = {
     .outer = {1, 1, 1, 1, 1, 4},
