@@ -46,7 +46,6 @@ fn tool_dir() -> Option<PathBuf> {
     [
         std::env::var_os("M4BENCH").map(PathBuf::from),
         Some(root().join("../shared/tools/m4bench")),
-        Some(PathBuf::from("/work/shared/tools/m4bench")),
     ]
     .into_iter()
     .flatten()

@@ -35,7 +35,6 @@ pub fn tool_dir(root: &Path) -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("M4BENCH").map(PathBuf::from),
         Some(root.join("../shared/tools/m4bench")),
-        Some(PathBuf::from("/work/shared/tools/m4bench")),
     ];
     candidates
         .into_iter()

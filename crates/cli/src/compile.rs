@@ -51,16 +51,28 @@ pub enum Emit {
     Rust,
 }
 
+/// What `tinyq compile` writes, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct Outputs<'a> {
+    pub emit: &'a [Emit],
+    pub name: Option<&'a str>,
+    pub out: Option<&'a Path>,
+    pub report: Option<&'a Path>,
+}
+
 pub fn compile(
     model: &Path,
     quant: Option<QuantChoice<'_>>,
     io_given: bool,
-    emit: &[Emit],
-    name: Option<&str>,
-    out: Option<&Path>,
+    outputs: Outputs<'_>,
     deny_overflow: bool,
-    report: Option<&Path>,
 ) -> Result<(), CliError> {
+    let Outputs {
+        emit,
+        name,
+        out,
+        report,
+    } = outputs;
     if let Some(path) = report {
         crate::report::check_path(path)?;
     }
@@ -82,16 +94,15 @@ pub fn compile(
             .prepare(&read, None)
             .map_err(|e| compile_error(e, model))?,
     };
+    // Verified after every pass, and each pass's arena measured for the
+    // summary lines.
     let compiled = session
         .verify_each(true)
+        .measure_arena(true)
         .compile_graph(&read.name, input, was_float)
         .map_err(CliError::from)?;
     overflow_warnings(model, &compiled.overflow, deny_overflow)?;
-    // What each pass changed, with the arena it saved.
-    let mut measured = compiled.input.clone();
-    let lines = Session::new()
-        .optimize(&read.name, &mut measured, true)
-        .map_err(CliError::from)?;
+    let lines = &compiled.passes;
     let program = &compiled.program;
     let name = match name {
         Some(n) => n.to_string(),

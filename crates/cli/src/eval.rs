@@ -397,10 +397,11 @@ fn read_targets(path: &Path, samples: usize, out_len: usize) -> Result<Targets, 
         .ok_or_else(|| cli_err(path, format!("holds {}, not numbers", data.dtype_name())))?;
     if values.len() != samples * out_len {
         return Err(CliError(format!(
-            "{} holds {} values, but {samples} samples need either {samples} integer class labels \
-             (for a classifier) or {} expected output values ({out_len} per sample)",
+            "{} holds {} {} values, but {samples} samples need either {samples} integer class \
+             labels (for a classifier) or {} expected output values ({out_len} per sample)",
             path.display(),
             values.len(),
+            data.dtype_name(),
             samples * out_len
         )));
     }

@@ -293,11 +293,13 @@ fn main() -> ExitCode {
                     io: io.unwrap_or(eval::Io::Int8),
                 }),
             io.is_some(),
-            &emit,
-            name.as_deref(),
-            out.as_deref(),
+            compile::Outputs {
+                emit: &emit,
+                name: name.as_deref(),
+                out: out.as_deref(),
+                report: report.as_deref(),
+            },
             deny_overflow,
-            report.as_deref(),
         ),
         Command::Inspect {
             model,

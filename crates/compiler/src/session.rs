@@ -102,6 +102,7 @@ pub struct Session {
     optimize: bool,
     stop_after: Option<String>,
     verify_each: bool,
+    measure_arena: bool,
 }
 
 impl Default for Session {
@@ -118,6 +119,7 @@ impl Session {
             optimize: true,
             stop_after: None,
             verify_each: cfg!(debug_assertions),
+            measure_arena: false,
         }
     }
 
@@ -131,6 +133,14 @@ impl Session {
     /// Runs the passes only up to and including `pass`.
     pub fn stop_after(mut self, pass: &str) -> Self {
         self.stop_after = Some(pass.to_string());
+        self
+    }
+
+    /// Lowers the graph around every pass that changes it, so each
+    /// [`PassLine`] of [`Session::compile`] carries the arena before and
+    /// after (what `tinyq compile` prints).
+    pub fn measure_arena(mut self, on: bool) -> Self {
+        self.measure_arena = on;
         self
     }
 
@@ -322,7 +332,7 @@ impl Session {
     ) -> Result<Compiled, CompileError> {
         let overflow = self.accumulator_overflows(&input);
         let mut graph = input.clone();
-        let passes = self.optimize(model, &mut graph, false)?;
+        let passes = self.optimize(model, &mut graph, self.measure_arena)?;
         let (program, lowering) = self.lower(model, &graph)?;
         Ok(Compiled {
             input,
