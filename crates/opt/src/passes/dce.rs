@@ -27,13 +27,16 @@ impl Pass for Dce {
         if dead.is_empty() && tensors == 0 {
             return Ok(PassOutcome::unchanged());
         }
+        let mut parts = Vec::new();
+        if !dead.is_empty() {
+            parts.push(count(dead.len(), "dead op"));
+        }
+        if tensors > 0 {
+            parts.push(count(tensors, "unused tensor"));
+        }
         Ok(PassOutcome::changed(
             dead.len() + tensors,
-            format!(
-                "{} and {} removed",
-                count(dead.len(), "dead op"),
-                count(tensors, "unused tensor")
-            ),
+            format!("{} removed", parts.join(" and ")),
         ))
     }
 }
