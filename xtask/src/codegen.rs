@@ -9,6 +9,8 @@
 //!    on tinyq's interpreter, and the generated C compiled with the host's
 //!    `cc`, and prints the size and accuracy tables.
 //!
+//! 4. Writes the README's table of supported operators from the reader's list.
+//!
 //! `--check` regenerates in memory and fails if a checked-in file differs,
 //! so the generated example never goes stale (the tests run it).
 
@@ -39,6 +41,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         [flag] if flag == "--check" => true,
         _ => bail!("usage: cargo xtask codegen [--check]"),
     };
+    crate::ops_table::update(&project_root().join("README.md"), check)?;
     let dir = project_root().join("examples/mnist");
     let out_dir = dir.join("generated");
     let generated = generate(&dir)?;

@@ -46,6 +46,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("make_fixtures.py failed ({status})");
     }
+    // Models of the kinds tinyq does not compile yet (inspect/refusal tests).
+    let status = Command::new(&python)
+        .arg(root.join("xtask/fixtures/coverage_models.py"))
+        .arg(root.join("tests/coverage"))
+        .current_dir(&root)
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("coverage_models.py failed ({status})");
+    }
     // tinyq's own quantized models, then TFLM's outputs on them.
     let fixtures = root.join("tests/fixtures");
     let written = quantize_fixtures(&fixtures)?;

@@ -10,6 +10,7 @@ mod bench;
 mod codegen;
 mod fixtures;
 mod m4;
+mod ops_table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -7,7 +7,7 @@ use tinyq_ir::stats::op_cost;
 use tinyq_ir::tensor::shape_string;
 use tinyq_ir::{Graph, Tensor, TensorId};
 
-use tinyq_compiler::Session;
+use tinyq_compiler::{CompileError, Session};
 
 use crate::CliError;
 
@@ -67,7 +67,10 @@ pub enum IrView<'a> {
 
 pub fn inspect(model: &Path, view: IrView<'_>, json: bool) -> Result<(), CliError> {
     let session = Session::new().verify_each(true);
-    let read = crate::read_model(&session, model)?;
+    let read = match session.read_file(model) {
+        Ok(read) => read,
+        Err(error) => return list_unreadable(model, view, json, error),
+    };
     let mut graph = read.graph;
     match view {
         IrView::None => {}
@@ -112,6 +115,29 @@ pub fn inspect(model: &Path, view: IrView<'_>, json: bool) -> Result<(), CliErro
         print_table(&report);
     }
     Ok(())
+}
+
+/// A model the reader refused: without `--ir`, list it as the file gives it
+/// (when the file is a TFLite model at all), naming what stops compilation.
+fn list_unreadable(
+    model: &Path,
+    view: IrView<'_>,
+    json: bool,
+    error: CompileError,
+) -> Result<(), CliError> {
+    let CompileError::Read { source, .. } = &error else {
+        return Err(error.into());
+    };
+    if view != IrView::None {
+        return Err(error.into());
+    }
+    let Ok(bytes) = std::fs::read(model) else {
+        return Err(error.into());
+    };
+    match tinyq_edgetpu::view_of_tflite(&bytes) {
+        Ok(raw) => crate::listing::print(model, &raw, source, json),
+        Err(_) => Err(error.into()),
+    }
 }
 
 fn tensor_info(graph: &Graph, id: TensorId) -> TensorInfo {

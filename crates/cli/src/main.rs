@@ -26,6 +26,7 @@ mod check;
 mod compile;
 mod eval;
 mod inspect;
+mod listing;
 mod npy;
 mod quantize;
 mod report;

@@ -505,3 +505,85 @@ fn inspect_ir_after_a_pass() {
         "{err}"
     );
 }
+
+/// `tests/coverage`: models of kinds tinyq does not compile (yet).
+fn coverage(name: &str) -> PathBuf {
+    fixtures_dir().join("../coverage").join(name)
+}
+
+/// `inspect` lists a model tinyq cannot compile, op by op as the file gives
+/// it, and marks the op that stops compilation.
+#[test]
+fn inspect_lists_models_it_cannot_compile() {
+    let cases = [
+        ("lstm.tflite", "WHILE"),
+        ("prelu.tflite", "PRELU"),
+        ("resize_bilinear.tflite", "RESIZE_BILINEAR"),
+        ("transpose_conv.tflite", "TRANSPOSE_CONV"),
+    ];
+    for (file, op) in cases {
+        let model = coverage(file);
+        let out = tinyq(&["inspect", path_str(&model)]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("unsupported: tinyq has no kernel for {op}")),
+            "{file}: {text}"
+        );
+        assert!(
+            text.contains("tinyq cannot compile this model: op #"),
+            "{file}: {text}"
+        );
+
+        let out = tinyq(&["inspect", path_str(&model), "--json"]);
+        assert!(out.status.success(), "{file}");
+        let listing: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+        let ops = listing["ops"].as_array().expect("ops");
+        let marked: Vec<&str> = ops
+            .iter()
+            .filter(|o| !o["unsupported"].is_null())
+            .filter_map(|o| o["op"].as_str())
+            .collect();
+        assert!(marked.contains(&op), "{file}: {marked:?}");
+        // Every op has its tensors listed with a type.
+        for o in ops {
+            for t in o["inputs"]
+                .as_array()
+                .expect("inputs")
+                .iter()
+                .chain(o["outputs"].as_array().expect("outputs"))
+            {
+                assert!(
+                    t["dtype"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{file}: {t}"
+                );
+            }
+        }
+    }
+}
+
+/// 16x8 models are listed in full by `inspect` and, in `check`, get the
+/// int16 verdict rather than being taken for float models.
+#[test]
+fn int16_models_are_inspected_and_named_in_the_edgetpu_check() {
+    let model = coverage("int16x8_conv.tflite");
+    let out = tinyq(&["inspect", path_str(&model)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("i16[1,8,8,2]"));
+
+    let out = tinyq(&["check", "--target", "edgetpu", path_str(&model)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("int16 activations (16x8 quantization) are not supported by the Edge TPU"),
+        "{text}"
+    );
+    assert!(!text.contains("a float model"), "{text}");
+}

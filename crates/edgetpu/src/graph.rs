@@ -8,12 +8,6 @@ use tinyq_ir::{DType, Graph, OpKind, Tensor, TensorId};
 
 use crate::model::{Attrs, ElemType, Input, ModelView, OpView, Role, TensorView};
 
-/// True when no tensor of `graph` is 8-bit: a float model, which
-/// `tinyq quantize` turns into an int8 one.
-pub fn is_float_model(graph: &Graph) -> bool {
-    !graph.tensors.iter().any(|(_, t)| t.dtype.is_8bit())
-}
-
 /// The view of `graph`. With `as_int8`, float tensors are seen as the int8
 /// tensors `tinyq quantize` would make of them (weights and activations
 /// int8, biases int32), to judge a float model's op kinds as if quantized.

@@ -34,10 +34,10 @@ pub mod raw;
 pub mod report;
 pub mod rules;
 
-use tinyq_ir::Graph;
+use tinyq_ir::{Graph, GraphKind};
 
 pub use error::CheckError;
-pub use graph::{is_float_model, view_of_graph};
+pub use graph::view_of_graph;
 pub use model::{Attrs, ElemType, Input, ModelView, OpView, Role, TensorView};
 pub use raw::read_view as view_of_tflite;
 pub use report::{CheckOptions, OpVerdict, Report, check};
@@ -72,7 +72,7 @@ pub struct Assessment {
 pub fn assess(bytes: &[u8], options: &CheckOptions) -> Result<Assessment, CheckError> {
     let given = check(&view_of_tflite(bytes)?, options);
     let folded = match tinyq_tflite::read(bytes) {
-        Ok(graph) if is_float_model(&graph) => {
+        Ok(graph) if graph.kind() == GraphKind::Float => {
             Folded::FromFloat(check(&view_of_graph(&graph, true), options))
         }
         Ok(graph) => Folded::Int8(check(&view_of_graph(&graph, false), options)),

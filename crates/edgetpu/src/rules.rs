@@ -228,6 +228,17 @@ fn data_types(op: &OpView) -> Result<(), Finding> {
                 ),
             );
         }
+        if t.dtype == ElemType::I16 {
+            return finding(
+                Status::UnsupportedDataType,
+                format!(
+                    "{} {what} {:?}: int16 activations (16x8 quantization) are not supported by \
+the Edge TPU; quantize with int8 activations (`tinyq quantize`, or the TF converter with \
+TFLITE_BUILTINS_INT8)",
+                    op.op, t.name
+                ),
+            );
+        }
         let fix = if t.dtype.is_float() {
             "quantize the model to full int8 (`tinyq quantize`, or the TF converter with a \
 representative dataset and TFLITE_BUILTINS_INT8)"

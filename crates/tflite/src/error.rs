@@ -95,6 +95,15 @@ pub enum ReadError {
         why: String,
     },
 
+    /// A tensor an op reads or writes is unusable: the op, then why.
+    #[error("op #{index} ({kind}): {source}")]
+    InOp {
+        index: usize,
+        kind: &'static str,
+        #[source]
+        source: Box<ReadError>,
+    },
+
     /// A tensor element type tinyq does not handle.
     #[error("tensor {name:?} has type {dtype}, which tinyq does not support")]
     UnsupportedType { name: String, dtype: String },
@@ -117,6 +126,9 @@ impl ReadError {
     /// True for errors that suggest the bytes are not a TFLite model at all,
     /// rather than a TFLite model tinyq cannot handle.
     pub(crate) fn is_structural(&self) -> bool {
+        if let ReadError::InOp { source, .. } = self {
+            return source.is_structural();
+        }
         matches!(
             self,
             ReadError::Malformed { .. }
@@ -126,6 +138,41 @@ impl ReadError {
                 | ReadError::BufferIndex { .. }
                 | ReadError::OpcodeIndex { .. }
         )
+    }
+}
+
+impl ReadError {
+    /// The index of the op the error is about, when it names one.
+    pub fn op_index(&self) -> Option<usize> {
+        match self {
+            ReadError::UnsupportedOp { index, .. }
+            | ReadError::UnsupportedActivation { index, .. }
+            | ReadError::InvalidOp { index, .. }
+            | ReadError::InOp { index, .. } => Some(*index),
+            ReadError::OpcodeIndex { op, .. } => Some(*op),
+            _ => None,
+        }
+    }
+
+    /// What went wrong, without the op context [`ReadError::InOp`] adds.
+    pub fn cause(&self) -> &ReadError {
+        match self {
+            ReadError::InOp { source, .. } => source.cause(),
+            other => other,
+        }
+    }
+
+    /// The error without the op it is about: the reason alone.
+    pub fn reason(&self) -> String {
+        match self {
+            ReadError::UnsupportedOp { name, .. } => format!("tinyq has no kernel for {name}"),
+            ReadError::UnsupportedActivation { activation, .. } => {
+                format!("fused activation {activation} is not supported")
+            }
+            ReadError::InvalidOp { why, .. } => why.clone(),
+            ReadError::InOp { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
     }
 }
 

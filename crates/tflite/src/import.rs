@@ -18,6 +18,7 @@ use crate::fold::{self, FoldOp};
 use crate::limits::{Budget, MAX_COUNT, MAX_FOLD_ELEMENTS};
 use crate::ops::{self, RawOp};
 use crate::schema::{self, Ctx, fb};
+use crate::support;
 use crate::tensors::{self, Buffers};
 
 /// Reads subgraph 0 of `model`, whose bytes are `file`.
@@ -55,6 +56,15 @@ pub(crate) fn import(file: &[u8], model: &fb::ModelRef<'_>) -> Result<Graph, Rea
     let inputs = io(sg.inputs().ctx(|| "subgraph 0 inputs".into())?, "input")?;
     let outputs = io(sg.outputs().ctx(|| "subgraph 0 outputs".into())?, "output")?;
     let raw = raw_ops(&sg, &codes, count, &budget)?;
+    // An op tinyq cannot read is the first thing to say, before anything
+    // about the tensors it uses (an LSTM's state, an int16 gate).
+    if let Some(op) = raw.iter().find(|op| !readable(op)) {
+        return Err(ReadError::UnsupportedOp {
+            index: op.index,
+            name: op.code.name(),
+            supported: support::supported_list(),
+        });
+    }
 
     let mut table = load_tensors(&raw, &inputs, &outputs, fb_tensors, &buffers)?;
 
@@ -71,7 +81,14 @@ pub(crate) fn import(file: &[u8], model: &fb::ModelRef<'_>) -> Result<Graph, Rea
     Ok(graph)
 }
 
+/// True when the reader maps or folds ops of this kind.
+fn readable(op: &RawOp<'_>) -> bool {
+    fb::BuiltinOperator::try_from(op.code.code).is_ok_and(support::is_readable)
+}
+
 /// Converts every tensor an op or the subgraph I/O refers to, by file index.
+/// A tensor an op uses is converted in that op's name, so that an error
+/// names the op first.
 fn load_tensors(
     raw: &[RawOp<'_>],
     inputs: &[usize],
@@ -79,16 +96,14 @@ fn load_tensors(
     fb_tensors: Option<planus::Vector<'_, planus::Result<fb::TensorRef<'_>>>>,
     buffers: &Buffers<'_>,
 ) -> Result<BTreeMap<usize, Tensor>, ReadError> {
-    let mut referenced: BTreeSet<usize> = inputs.iter().chain(outputs).copied().collect();
-    for op in raw {
-        referenced.extend(op.inputs.iter().flatten());
-        referenced.extend(&op.outputs);
-    }
     let mut table = BTreeMap::new();
     let Some(fb_tensors) = fb_tensors else {
         return Ok(table); // no tensors: every index was already refused
     };
-    for idx in referenced {
+    let mut load = |idx: usize| -> Result<(), ReadError> {
+        if table.contains_key(&idx) {
+            return Ok(());
+        }
         let t = fb_tensors
             .get(idx)
             .ok_or_else(|| ReadError::Malformed {
@@ -97,6 +112,25 @@ fn load_tensors(
             })?
             .ctx(|| format!("tensor {idx}"))?;
         table.insert(idx, tensors::convert(buffers, &t, idx)?);
+        Ok(())
+    };
+    for op in raw {
+        for &idx in op.inputs.iter().flatten().chain(&op.outputs) {
+            load(idx).map_err(|e| {
+                // A broken file is about the file, not about this op.
+                if e.is_structural() {
+                    return e;
+                }
+                ReadError::InOp {
+                    index: op.index,
+                    kind: op.code.static_name(),
+                    source: Box::new(e),
+                }
+            })?;
+        }
+    }
+    for &idx in inputs.iter().chain(outputs) {
+        load(idx)?;
     }
     Ok(table)
 }
@@ -222,6 +256,34 @@ fn raw_ops<'a>(
     Ok(raw)
 }
 
+/// A DEQUANTIZE of a float16 constant (how converters store float16
+/// weights): the constant was widened to float32 at load, exactly as the
+/// runtime's DEQUANTIZE computes it, so the output takes its data and the op
+/// goes. Returns whether it did.
+fn widen_dequantized(op: &RawOp<'_>, out_idx: usize, table: &mut BTreeMap<usize, Tensor>) -> bool {
+    let [Some(in_idx)] = op.inputs[..] else {
+        return false;
+    };
+    let Some(data) = table
+        .get(&in_idx)
+        .filter(|t| t.dtype == DType::F32)
+        .and_then(|t| t.data.clone())
+    else {
+        return false;
+    };
+    match table.get_mut(&out_idx) {
+        Some(out)
+            if out.dtype == DType::F32
+                && !out.is_const()
+                && out.num_elements().map(|n| n * 4) == Some(data.len()) =>
+        {
+            out.data = Some(data);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Folds constant int32/int64 shape arithmetic in execution order: each
 /// folded op's output tensor receives the value as constant data, and the
 /// op is marked removed (the returned flags, by op position).
@@ -236,6 +298,10 @@ fn fold_constants(
             continue;
         };
         let [out_idx] = op.outputs[..] else { continue };
+        if code == fb::BuiltinOperator::Dequantize {
+            *removed = widen_dequantized(op, out_idx, table);
+            continue;
+        }
         if !fold::is_foldable_kind(code) {
             continue;
         }

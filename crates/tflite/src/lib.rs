@@ -34,6 +34,7 @@ mod limits;
 mod ops;
 mod padding;
 mod schema;
+mod support;
 mod tensors;
 mod write;
 
@@ -57,6 +58,7 @@ use planus::ReadAsRoot as _;
 use std::path::Path;
 
 pub use error::ReadError;
+pub use support::{SupportedOp, supported_ops};
 use tinyq_ir::Graph;
 pub use write::{BUFFER_ALIGNMENT, WriteError, write};
 

@@ -15,13 +15,7 @@ use crate::fold::IntConst;
 use crate::limits::{MAX_PARAM_ELEMENTS, MAX_RANK};
 use crate::padding::{self, Axis};
 use crate::schema::{OperatorCode, fb, malformed, unknown_enum_tag};
-
-/// The ops tinyq reads, as TFLite names them (for "unsupported op" errors).
-pub(crate) const SUPPORTED: &str = "ADD, AVERAGE_POOL_2D, CONCATENATION, CONV_2D, \
-DEPTHWISE_CONV_2D, DEQUANTIZE, EXPAND_DIMS, FULLY_CONNECTED, HARD_SWISH, LEAKY_RELU, \
-LOGISTIC, MAXIMUM, MAX_POOL_2D, MEAN, MINIMUM, MUL, PAD, PADV2, QUANTIZE, RELU, RELU6, \
-RELU_N1_TO_1, RESHAPE, SOFTMAX, SQUEEZE, STRIDED_SLICE, SUB, TANH, TRANSPOSE; plus \
-SHAPE, PACK and GATHER when they compute constant shapes";
+use crate::support;
 
 /// An operator of subgraph 0 as read from the file, before mapping.
 #[derive(Debug)]
@@ -56,9 +50,12 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
     let unsupported = || ReadError::UnsupportedOp {
         index: op.index,
         name: op.code.name(),
-        supported: SUPPORTED.to_owned(),
+        supported: support::supported_list(),
     };
-    let code = fb::BuiltinOperator::try_from(op.code.code).map_err(|_| unsupported())?;
+    let code = fb::BuiltinOperator::try_from(op.code.code)
+        .ok()
+        .filter(|&c| support::is_mapped(c))
+        .ok_or_else(unsupported)?;
     let cx = Cx {
         op,
         kind: op.code.static_name(),

@@ -89,7 +89,7 @@ pub(crate) fn convert(
     };
     let at = || format!("tensor {name:?}");
 
-    let dtype = dtype(t, &name)?;
+    let (dtype, stored) = dtype(t, &name)?;
     let shape = shape(t, &name)?;
     if t.is_variable().ctx(at)? {
         return Err(tensor_err(
@@ -108,7 +108,7 @@ pub(crate) fn convert(
     }
 
     let bytes = checked_product(&shape)
-        .and_then(|n| n.checked_mul(dtype.size()))
+        .and_then(|n| n.checked_mul(stored.element_size(dtype)))
         .ok_or_else(|| tensor_err(&name, format!("shape {} overflows", shape_string(&shape))))?;
     let data = buffers.data(&name, t.buffer().ctx(at)?)?;
     // Kernels loop over every dimension: a zero-sized dimension next to a
@@ -120,6 +120,14 @@ pub(crate) fn convert(
         .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d.max(1)))
         .unwrap_or(usize::MAX);
     let data = if data.is_empty() {
+        if stored == Stored::Float16 {
+            return Err(ReadError::UnsupportedType {
+                name,
+                dtype: "FLOAT16 (as an activation; tinyq reads float16 only as constant \
+weights, which it widens to float32 as TFLite's DEQUANTIZE does)"
+                    .into(),
+            });
+        }
         if bytes > MAX_ACTIVATION_BYTES || extent > MAX_ACTIVATION_BYTES {
             return Err(tensor_err(
                 &name,
@@ -143,10 +151,11 @@ pub(crate) fn convert(
                 ),
             ));
         }
+        let widened = stored.widen(data);
         buffers
             .budget
-            .charge(data.len(), || format!("the data of tensor {name:?}"))?;
-        Some(data.to_vec())
+            .charge(widened.len(), || format!("the data of tensor {name:?}"))?;
+        Some(widened)
     };
 
     let quant = match t.quantization().ctx(at)? {
@@ -162,7 +171,42 @@ pub(crate) fn convert(
     })
 }
 
-fn dtype(t: &fb::TensorRef<'_>, name: &str) -> Result<DType, ReadError> {
+/// How a tensor's elements are stored in the file, when that differs from
+/// the IR type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// As the IR type.
+    Same,
+    /// IEEE half precision, read as float32.
+    Float16,
+}
+
+impl Stored {
+    fn element_size(self, dtype: DType) -> usize {
+        match self {
+            Stored::Same => dtype.size(),
+            Stored::Float16 => 2,
+        }
+    }
+
+    /// The data in the IR type: float16 widened to float32, which is exact
+    /// (every half is a float), as the runtime's DEQUANTIZE does it.
+    fn widen(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Stored::Same => data.to_vec(),
+            Stored::Float16 => data
+                .chunks_exact(2)
+                .flat_map(|h| {
+                    let half = half::f16::from_le_bytes([h[0], h[1]]);
+                    half.to_f32().to_le_bytes()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The IR type of a tensor, and how the file stores it.
+fn dtype(t: &fb::TensorRef<'_>, name: &str) -> Result<(DType, Stored), ReadError> {
     use fb::TensorType as T;
     let unsupported = |dtype: String| ReadError::UnsupportedType {
         name: name.to_owned(),
@@ -177,16 +221,22 @@ fn dtype(t: &fb::TensorRef<'_>, name: &str) -> Result<DType, ReadError> {
             });
         }
     };
-    Ok(match ty {
-        T::Float32 => DType::F32,
-        T::Int8 => DType::I8,
-        T::Uint8 => DType::U8,
-        T::Int16 => DType::I16,
-        T::Int32 => DType::I32,
-        T::Int64 => DType::I64,
-        T::Bool => DType::Bool,
-        other => return Err(unsupported(format!("{other:?}").to_uppercase())),
-    })
+    if ty == T::Float16 {
+        return Ok((DType::F32, Stored::Float16));
+    }
+    Ok((
+        match ty {
+            T::Float32 => DType::F32,
+            T::Int8 => DType::I8,
+            T::Uint8 => DType::U8,
+            T::Int16 => DType::I16,
+            T::Int32 => DType::I32,
+            T::Int64 => DType::I64,
+            T::Bool => DType::Bool,
+            other => return Err(unsupported(format!("{other:?}").to_uppercase())),
+        },
+        Stored::Same,
+    ))
 }
 
 /// The static shape. Negative dimensions and unknown dimensions in

@@ -112,8 +112,9 @@ fn huge_tensors() {
     // dimension can be 2^40; the product can).
     let n = unary(B::Relu, &[1 << 20, 1 << 20], None);
     let e = err(&n);
+    assert!(msg(&e).starts_with("op #0 (RELU): "), "{e}");
     assert!(
-        matches!(&e, ReadError::InvalidTensor { name, .. } if name == "x"),
+        matches!(e.cause(), ReadError::InvalidTensor { name, .. } if name == "x"),
         "{e}"
     );
     assert!(msg(&e).contains("bytes"), "{e}");
@@ -142,7 +143,7 @@ fn huge_tensors() {
     n.outputs = vec![y];
     let e = err(&n);
     assert!(
-        matches!(&e, ReadError::InvalidTensor { name, .. } if name == "big"),
+        matches!(e.cause(), ReadError::InvalidTensor { name, .. } if name == "big"),
         "{e}"
     );
     assert!(msg(&e).contains("holds 4 bytes"), "{e}");
@@ -156,8 +157,9 @@ fn huge_tensors() {
 fn negative_and_dynamic_dims() {
     let n = unary(B::Relu, &[1, -3], None);
     let e = err(&n);
+    assert!(msg(&e).starts_with("op #0 (RELU): "), "{e}");
     assert!(
-        matches!(&e, ReadError::DynamicShape { name, .. } if name == "x"),
+        matches!(e.cause(), ReadError::DynamicShape { name, .. } if name == "x"),
         "{e}"
     );
     msg(&e);
@@ -165,13 +167,13 @@ fn negative_and_dynamic_dims() {
     n.tensors[1].shape_signature = Some(vec![1, -1]);
     let e = err(&n);
     assert!(
-        matches!(&e, ReadError::DynamicShape { name, .. } if name == "y"),
+        matches!(e.cause(), ReadError::DynamicShape { name, .. } if name == "y"),
         "{e}"
     );
     assert!(msg(&e).contains("shape_signature"), "{e}");
     // Signature of another rank.
     n.tensors[1].shape_signature = Some(vec![1, 4, 1]);
-    assert!(matches!(err(&n), ReadError::DynamicShape { .. }));
+    assert!(matches!(err(&n).cause(), ReadError::DynamicShape { .. }));
 }
 
 #[test]

@@ -1,0 +1,179 @@
+//! The one list of what the reader accepts: the TFLite operators it maps to
+//! IR ops, and the shape arithmetic it folds away. Error messages, `tinyq
+//! inspect` and the README's table (`cargo xtask codegen`) all read it.
+
+#![forbid(unsafe_code)]
+
+use crate::fold;
+use crate::schema::fb::BuiltinOperator as B;
+
+/// An operator tinyq compiles, with what it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SupportedOp {
+    /// The TFLite builtin name (`CONV_2D`).
+    pub name: &'static str,
+    /// What tinyq accepts of it, in a few words.
+    pub notes: &'static str,
+    code: B,
+}
+
+const fn op(code: B, name: &'static str, notes: &'static str) -> SupportedOp {
+    SupportedOp { name, notes, code }
+}
+
+/// Every operator the reader maps to an IR op, in alphabetical order.
+/// `ops::map` implements each; `support` tests keep the two in step.
+const MAPPED: &[SupportedOp] = &[
+    op(B::Add, "ADD", "broadcasting; fused RELU/RELU6/RELU_N1_TO_1"),
+    op(
+        B::AveragePool2d,
+        "AVERAGE_POOL_2D",
+        "SAME/VALID, any stride; fused activation",
+    ),
+    op(
+        B::Concatenation,
+        "CONCATENATION",
+        "any axis; in place when its inputs allow",
+    ),
+    op(
+        B::Conv2d,
+        "CONV_2D",
+        "per-channel int8 weights, int32 bias; stride, dilation, SAME/VALID",
+    ),
+    op(
+        B::DepthwiseConv2d,
+        "DEPTHWISE_CONV_2D",
+        "any depth multiplier; stride, dilation, SAME/VALID",
+    ),
+    op(
+        B::Dequantize,
+        "DEQUANTIZE",
+        "int8/uint8 to float32 at the outputs; float16 constants are widened at import",
+    ),
+    op(
+        B::ExpandDims,
+        "EXPAND_DIMS",
+        "constant axis (an alias, no copy)",
+    ),
+    op(
+        B::FullyConnected,
+        "FULLY_CONNECTED",
+        "per-tensor or per-channel weights, keep_num_dims; DEFAULT weights format",
+    ),
+    op(B::HardSwish, "HARD_SWISH", "8-bit: a 256-entry table"),
+    op(B::LeakyRelu, "LEAKY_RELU", "8-bit: a 256-entry table"),
+    op(B::Logistic, "LOGISTIC", "8-bit: a 256-entry table"),
+    op(B::Maximum, "MAXIMUM", "broadcasting"),
+    op(
+        B::MaxPool2d,
+        "MAX_POOL_2D",
+        "SAME/VALID, any stride; fused activation",
+    ),
+    op(B::Mean, "MEAN", "constant axes, keep_dims"),
+    op(B::Minimum, "MINIMUM", "broadcasting"),
+    op(B::Mul, "MUL", "broadcasting; fused activation"),
+    op(
+        B::Pad,
+        "PAD",
+        "constant paddings; folded into a following convolution",
+    ),
+    op(B::Padv2, "PADV2", "constant paddings and pad value"),
+    op(
+        B::Quantize,
+        "QUANTIZE",
+        "float32/int8/uint8 to int8/uint8 (inputs, requantization)",
+    ),
+    op(B::Relu, "RELU", "merged into the producer when exact"),
+    op(B::Relu6, "RELU6", "merged into the producer when exact"),
+    op(
+        B::ReluN1To1,
+        "RELU_N1_TO_1",
+        "merged into the producer when exact",
+    ),
+    op(B::Reshape, "RESHAPE", "static shape (an alias, no copy)"),
+    op(B::Softmax, "SOFTMAX", "last axis, any beta"),
+    op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
+    op(
+        B::StridedSlice,
+        "STRIDED_SLICE",
+        "constant begin, end and strides",
+    ),
+    op(B::Sub, "SUB", "broadcasting; fused activation"),
+    op(B::Tanh, "TANH", "8-bit: a 256-entry table"),
+    op(
+        B::Transpose,
+        "TRANSPOSE",
+        "constant permutation, up to 6 dimensions",
+    ),
+];
+
+/// Shape arithmetic the reader evaluates at import when its inputs are
+/// constant (Keras' flatten: SHAPE → STRIDED_SLICE → PACK → RESHAPE).
+const FOLDED: &[SupportedOp] = &[
+    op(
+        B::Gather,
+        "GATHER",
+        "folded at import when it computes a constant shape",
+    ),
+    op(
+        B::Pack,
+        "PACK",
+        "folded at import when it computes a constant shape",
+    ),
+    op(B::Shape, "SHAPE", "folded at import (static shapes)"),
+];
+
+/// The operators tinyq compiles, alphabetically, then the ones it only
+/// folds at import.
+pub fn supported_ops() -> impl Iterator<Item = &'static SupportedOp> {
+    MAPPED.iter().chain(FOLDED)
+}
+
+/// True when the reader maps `code` to an IR op.
+pub(crate) fn is_mapped(code: B) -> bool {
+    MAPPED.iter().any(|o| o.code == code)
+}
+
+/// True when the reader can read an op of `code` at all: mapped, or
+/// shape arithmetic it may fold.
+pub(crate) fn is_readable(code: B) -> bool {
+    is_mapped(code) || fold::is_foldable_kind(code)
+}
+
+/// The list for "unsupported op" messages.
+pub(crate) fn supported_list() -> String {
+    let mapped: Vec<&str> = MAPPED.iter().map(|o| o.name).collect();
+    let folded: Vec<&str> = FOLDED.iter().map(|o| o.name).collect();
+    format!(
+        "{}; plus {} when they compute constant shapes",
+        mapped.join(", "),
+        folded.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::builtin_name;
+
+    #[test]
+    fn names_are_the_schema_names_and_sorted() {
+        for list in [MAPPED, FOLDED] {
+            for o in list {
+                assert_eq!(builtin_name(o.code as i32), Some(o.name));
+            }
+            let names: Vec<&str> = list.iter().map(|o| o.name).collect();
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            assert_eq!(names, sorted);
+        }
+    }
+
+    #[test]
+    fn folded_kinds_are_the_evaluator_kinds_not_mapped_elsewhere() {
+        for o in FOLDED {
+            assert!(fold::is_foldable_kind(o.code), "{}", o.name);
+            assert!(!is_mapped(o.code), "{}", o.name);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Models tinyq reads but did not always: float16 weights behind DEQUANTIZE
+//! are widened exactly as the runtime does, and models with ops tinyq
+//! cannot compile are refused naming the op (`tests/coverage`,
+//! from `xtask/fixtures/coverage_models.py`).
+
+use std::fs::File;
+
+use ndarray::{ArrayD, Dimension as _};
+use ndarray_npy::NpzReader;
+use tinyq_compiler::{Calibration, Session};
+use tinyq_ir::DType;
+use tinyq_quant::QuantOptions;
+
+fn coverage(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("coverage")
+        .join(name)
+}
+
+/// Every constant a DEQUANTIZE of float16 weights produced equals, bit for
+/// bit, what LiteRT's DEQUANTIZE computed from the same file.
+#[test]
+fn float16_weights_are_widened_as_litert_does() {
+    let graph = tinyq_tflite::read_file(&coverage("fp16_weights.tflite")).expect("readable");
+    let mut npz =
+        NpzReader::new(File::open(coverage("fp16_weights.dequantized.npz")).expect("npz"))
+            .expect("an npz file");
+    let names = npz.names().expect("names");
+    assert!(
+        names.len() >= 4,
+        "expected the weights and biases of 3 layers: {names:?}"
+    );
+    for name in names {
+        let expected: ArrayD<f32> = npz.by_name(&name).expect("float32 array");
+        let tensor_name = name.strip_suffix(".npy").unwrap_or(&name);
+        let (_, t) = graph
+            .tensors
+            .iter()
+            .find(|(_, t)| t.name == tensor_name)
+            .unwrap_or_else(|| panic!("no tensor {tensor_name:?} in the graph"));
+        assert_eq!(t.dtype, DType::F32);
+        assert_eq!(t.shape, expected.shape(), "{tensor_name}");
+        let data = t.data.as_ref().expect("a widened constant");
+        let expected_bytes: Vec<u8> = expected.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(data, &expected_bytes, "{tensor_name}");
+    }
+    // No DEQUANTIZE is left: the model is a plain float32 model.
+    assert!(
+        graph
+            .ops
+            .iter()
+            .all(|(_, op)| op.kind.name() != "DEQUANTIZE")
+    );
+}
+
+/// A float16-weight model quantizes and compiles like any float model.
+#[test]
+fn float16_weights_model_compiles_with_calibration() {
+    let session = Session::new();
+    let model = session
+        .read_file(&coverage("fp16_weights.tflite"))
+        .expect("readable");
+    let input = model.graph.tensor(model.graph.inputs[0]);
+    let mut shape = input.shape.clone();
+    shape[0] = 8;
+    let samples = ArrayD::from_shape_fn(shape, |idx| {
+        let v: usize = idx
+            .as_array_view()
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| (i + 3) * x)
+            .sum();
+        (v % 17) as f32 / 8.0 - 1.0
+    });
+    let calibration = Calibration {
+        samples: std::slice::from_ref(&samples),
+        options: QuantOptions::default(),
+        progress: None,
+    };
+    let compiled = session
+        .compile(&model, Some(calibration))
+        .expect("compiles");
+    assert!(compiled.quantized);
+    assert!(!compiled.program.steps.is_empty());
+}
+
+/// Refusals name the operator (index and TFLite name), never only a tensor.
+#[test]
+fn refusals_name_the_operator() {
+    let cases = [
+        ("int16x8_conv.tflite", "op 0 (CONV_2D)"),
+        ("lstm.tflite", "op #1 is WHILE"),
+        ("prelu.tflite", "op #1 is PRELU"),
+        ("resize_bilinear.tflite", "op #1 is RESIZE_BILINEAR"),
+        ("transpose_conv.tflite", "op #0 is TRANSPOSE_CONV"),
+    ];
+    for (file, expected) in cases {
+        let session = Session::new();
+        let error = session
+            .read_file(&coverage(file))
+            .and_then(|model| session.compile(&model, None))
+            .map(|_| ())
+            .expect_err(file)
+            .to_string();
+        assert!(error.contains(expected), "{file}: {error}");
+    }
+}
