@@ -3,8 +3,9 @@
 //!
 //! 1. `RemoveRedundantStatsOps`: the calibrated range of a fixed-range op's
 //!    output is dropped; a single-input same-scale op's output takes its
-//!    input's range (forward); a multi-input same-scale op (concat,
-//!    maximum, PADV2...) imposes its output range on its inputs (backward).
+//!    input's range (forward); a kept range then climbs back through every
+//!    same-scale producer (concat, maximum, reshape...) to the ranges
+//!    behind it (backward).
 //! 2. `QuantizationDriver`: a work stack seeded with every constant, then
 //!    every op in order (popped from the back), propagates parameters
 //!    through same-scale ops and sets fixed output ranges; where a tensor
@@ -222,15 +223,20 @@ fn redundant_stats(
             }
         }
     }
-    // Backward.
+    // Backward: from every range the forward pass kept, up through every
+    // same-scale producer, as far as it goes: also through ranges the
+    // forward pass already dropped (a CONCATENATION's scale reaches the
+    // convolutions behind the RESHAPEs that feed it).
     let mut work: Vec<usize> = (0..n).filter(|&t| has_stats[t] && !redundant[t]).collect();
+    let mut walked = vec![false; n];
     while let Some(t) = work.pop() {
         let Some(p) = producer[t] else { continue };
         let op = ops[p];
-        if is_same_scale(&op.kind) && float_operands(op) > 1 {
+        if is_same_scale(&op.kind) {
             for &i in &op.inputs {
-                if has_stats[i.index()] && !redundant[i.index()] {
+                if has_stats[i.index()] && !walked[i.index()] {
                     redundant[i.index()] = true;
+                    walked[i.index()] = true;
                     work.push(i.index());
                 }
             }

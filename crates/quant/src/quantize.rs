@@ -282,7 +282,7 @@ impl Builder<'_> {
                     self.push_op(OpKind::Quantize, vec![f], vec![q], None);
                 }
             }
-            self.emit_requants(i, &mut on_input)?;
+            self.emit_requants(i, None, &mut on_input)?;
         }
 
         for (index, (_, op)) in src.ops.iter().enumerate() {
@@ -297,7 +297,7 @@ impl Builder<'_> {
                     self.weight_or_bias(index, op, k)?
                 } else if let Some(pos) = requant {
                     // Idempotent; makes the copies of constants on first use.
-                    self.emit_requants(t, &mut on_input)?;
+                    self.emit_requants(t, replaced.get(&t.index()).copied(), &mut on_input)?;
                     on_input
                         .get(&(t.index(), pos))
                         .copied()
@@ -319,13 +319,18 @@ impl Builder<'_> {
             self.push_op(op.kind.clone(), inputs, outputs, op.origin);
             for &t in &op.outputs {
                 if let Some(&(_, p)) = self.plan.on_output.iter().find(|(rt, _)| *rt == t) {
+                    // As the converter's driver: the op produces `p` (what
+                    // its own constraint asked for), and a QUANTIZE gives its
+                    // readers the parameters the tensor settled on first.
                     let q = self.tensor(t)?;
+                    let settled = self.out.tensors[q].quant.take();
+                    self.out.tensors[q].quant = quant(p);
                     let name = format!("{}_requantized", src.tensor(t).name);
-                    let r = self.derived(q, name, DType::I8, quant(p));
+                    let r = self.derived(q, name, DType::I8, settled);
                     self.push_op(OpKind::Quantize, vec![q], vec![r], None);
                     replaced.insert(t.index(), r);
                 }
-                self.emit_requants(t, &mut on_input)?;
+                self.emit_requants(t, replaced.get(&t.index()).copied(), &mut on_input)?;
                 // Float I/O: the converter dequantizes right after the producer.
                 if self.options.io == IoMode::Float && src.outputs.contains(&t) {
                     let q = replaced
@@ -376,10 +381,12 @@ impl Builder<'_> {
         f
     }
 
-    /// Emits the QUANTIZE ops requantizing source tensor `t` for particular readers.
+    /// Emits the QUANTIZE ops requantizing source tensor `t` (held in `from`
+    /// when its output was requantized) for particular readers.
     fn emit_requants(
         &mut self,
         t: TensorId,
+        from: Option<TensorId>,
         made: &mut HashMap<(usize, usize), TensorId>,
     ) -> Result<(), QuantError> {
         let todo: Vec<(usize, Params)> = self
@@ -394,7 +401,11 @@ impl Builder<'_> {
             if made.contains_key(&(t.index(), pos)) {
                 continue;
             }
-            let q = self.tensor(t)?;
+            // From what the readers see: the requantized output, if any.
+            let q = match from {
+                Some(r) => r,
+                None => self.tensor(t)?,
+            };
             let name = format!("{}_requantized{}", self.src.tensor(t).name, pos);
             let r = self.derived(q, name, DType::I8, quant(p));
             self.push_op(OpKind::Quantize, vec![q], vec![r], None);
