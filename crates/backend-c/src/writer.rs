@@ -116,6 +116,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "mul",
     "maximum",
     "minimum",
+    "prelu",
     "softmax",
     "lut",
     "dequantize",
@@ -287,6 +288,7 @@ impl<'p> Writer<'p> {
                 let ptype = match name {
                     "add" | "sub" => "tq_addsub_params",
                     "mul" => "tq_mul_params",
+                    "prelu" => "tq_prelu_params",
                     _ => "void",
                 };
                 BinaryCtx {
@@ -712,6 +714,28 @@ impl<'p> Writer<'p> {
                         (
                             "mul",
                             Some(self.params_struct(index, "tq_mul_params", &fields)),
+                        )
+                    }
+                    BinaryOp::Prelu(p) => {
+                        self.use_kernel("prelu", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                        let fields = [
+                            vec![
+                                Field::int("input_offset", p.input_offset),
+                                Field::int("alpha_offset", p.alpha_offset),
+                                Field::int("output_offset", p.output_offset),
+                            ],
+                            vec![
+                                Field::int("identity_multiplier", p.identity_multiplier),
+                                Field::int("identity_shift", p.identity_shift),
+                            ],
+                            vec![
+                                Field::int("alpha_multiplier", p.alpha_multiplier),
+                                Field::int("alpha_shift", p.alpha_shift),
+                            ],
+                        ];
+                        (
+                            "prelu",
+                            Some(self.params_struct(index, "tq_prelu_params", &fields)),
                         )
                     }
                     BinaryOp::Maximum => {

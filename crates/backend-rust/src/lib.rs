@@ -983,6 +983,7 @@ impl<'p> Writer<'p> {
                     BinaryOp::Mul(p) => ("mul", Some(params_literal("elementwise", p)?)),
                     BinaryOp::Maximum => ("maximum", None),
                     BinaryOp::Minimum => ("minimum", None),
+                    BinaryOp::Prelu(p) => ("prelu", Some(params_literal("elementwise", p)?)),
                 };
                 let (let_p, arg_p) = match params {
                     Some(p) => (quote!(let p = #p;), quote!(&p,)),

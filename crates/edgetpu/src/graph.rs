@@ -36,6 +36,7 @@ pub fn view_of_graph(graph: &Graph, as_int8: bool) -> ModelView {
                         (true, 1) => Role::Weights,
                         (true, 2) => Role::Bias,
                         (false, 1) if name == "PADV2" => Role::Param,
+                        (false, 1) if name == "PRELU" => Role::Weights,
                         _ => Role::Data,
                     };
                     let tensor = tensor_view(graph, id, as_int8, role);

@@ -274,6 +274,10 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
                 (BinaryOp::Minimum, Some(s)) => {
                     elementwise::minimum_broadcast(&s.shape1, a, &s.shape2, &b, &s.out_shape, y)
                 }
+                (BinaryOp::Prelu(p), None) => elementwise::prelu(p, a, &b, y),
+                (BinaryOp::Prelu(p), Some(s)) => {
+                    elementwise::prelu_broadcast(p, &s.shape1, a, &s.shape2, &b, &s.out_shape, y)
+                }
             })
         }
         Kernel::Softmax(p) => run_i8(first(ins)?, out, |x, y| softmax::softmax(p, x, y)),

@@ -5,7 +5,7 @@
 use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::conv::Conv2DParams;
 use tinyq_kernels::depthwise::DepthwiseParams;
-use tinyq_kernels::elementwise::{AddSubParams, MulParams};
+use tinyq_kernels::elementwise::{AddSubParams, MulParams, PreluParams};
 use tinyq_kernels::fully_connected::FullyConnectedParams;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::pooling::PoolParams;
@@ -43,6 +43,8 @@ pub enum BinaryOp {
     Mul(MulParams),
     Maximum,
     Minimum,
+    /// `input2` is alpha.
+    Prelu(PreluParams),
 }
 
 /// One kernel call with everything it needs but its data buffers.
@@ -107,6 +109,7 @@ impl Kernel {
                 BinaryOp::Mul(_) => "mul",
                 BinaryOp::Maximum => "maximum",
                 BinaryOp::Minimum => "minimum",
+                BinaryOp::Prelu(_) => "prelu",
             },
             Kernel::Softmax(_) => "softmax",
             Kernel::Lut { .. } => "lut",

@@ -99,6 +99,8 @@ pub enum OpKind {
     },
     Maximum,
     Minimum,
+    /// `input1` is alpha, broadcast against the input.
+    Prelu,
     Softmax {
         beta: f32,
     },
@@ -170,6 +172,7 @@ impl OpKind {
             OpKind::Mul { .. } => "MUL",
             OpKind::Maximum => "MAXIMUM",
             OpKind::Minimum => "MINIMUM",
+            OpKind::Prelu => "PRELU",
             OpKind::Softmax { .. } => "SOFTMAX",
             OpKind::Logistic => "LOGISTIC",
             OpKind::Tanh => "TANH",

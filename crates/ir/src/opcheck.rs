@@ -39,7 +39,8 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         | OpKind::Sub { .. }
         | OpKind::Mul { .. }
         | OpKind::Maximum
-        | OpKind::Minimum => cx.binary(),
+        | OpKind::Minimum
+        | OpKind::Prelu => cx.binary(),
         OpKind::Softmax { .. } => cx.softmax(),
         // TFLM's HARD_SWISH has no int16 kernel.
         OpKind::HardSwish => cx.unary(&[F32, I8]),

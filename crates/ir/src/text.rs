@@ -272,6 +272,7 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         OpKind::Lut(l) => vec![("of", l.ops.join("+")), ("table", bytes(&l.table, options))],
         OpKind::Maximum
         | OpKind::Minimum
+        | OpKind::Prelu
         | OpKind::Logistic
         | OpKind::Tanh
         | OpKind::Relu
@@ -775,6 +776,7 @@ impl<'a> Cursor<'a> {
             },
             "MAXIMUM" => OpKind::Maximum,
             "MINIMUM" => OpKind::Minimum,
+            "PRELU" => OpKind::Prelu,
             "SOFTMAX" => OpKind::Softmax {
                 beta: self.as_number(&a.need("beta")?, "a float")?,
             },

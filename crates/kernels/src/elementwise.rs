@@ -2,7 +2,8 @@
 //! MINIMUM, as TFLM's `reference_integer_ops::Add`/`BroadcastAdd6DSlow`,
 //! `reference_ops::SubElementwise`/`BroadcastQuantSubSlow`,
 //! `reference_integer_ops::Mul`/`BroadcastMul4DSlow` and
-//! `reference_ops::MaximumMinimumBroadcastSlow`.
+//! `reference_ops::MaximumMinimumBroadcastSlow`; and PRELU, as TFLM's
+//! `reference_ops::BroadcastPrelu4DSlow` (`input2` is alpha).
 //!
 //! Each op has a same-shape kernel (`add`, ...: all three buffers have the
 //! same length) and a NumPy-broadcasting kernel (`add_broadcast`, ...) over
@@ -66,6 +67,26 @@ pub struct MulParams {
     pub act_min: i32,
     /// Fused-activation clamp, upper bound (within act_min..=127).
     pub act_max: i32,
+}
+
+/// Folded quantization of PRELU (TFLM's `PreluParams`): a non-negative
+/// input is rescaled alone, a negative one times alpha.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreluParams {
+    /// `-input_zero_point`.
+    pub input_offset: i32,
+    /// `-alpha_zero_point`.
+    pub alpha_offset: i32,
+    /// `output_zero_point`.
+    pub output_offset: i32,
+    /// Q31 multiplier for `s_in / s_out` (inputs >= 0).
+    pub identity_multiplier: i32,
+    /// Its exponent, positive = left shift.
+    pub identity_shift: i32,
+    /// Q31 multiplier for `s_in * s_alpha / s_out` (inputs < 0).
+    pub alpha_multiplier: i32,
+    /// Its exponent, positive = left shift.
+    pub alpha_shift: i32,
 }
 
 /// Left shift TFLM applies to int8 ADD/SUB inputs before rescaling.
@@ -180,6 +201,38 @@ pub fn prepare_mul(
     }
 }
 
+/// Host side: PRELU params as TFLM's `CalculatePreluParams` (in double):
+/// `QuantizeMultiplier(s_in / s_out)` and `QuantizeMultiplier(s_in * s_alpha / s_out)`.
+pub fn prepare_prelu(
+    (input_scale, input_zero_point): (f32, i32),
+    (alpha_scale, alpha_zero_point): (f32, i32),
+    (output_scale, output_zero_point): (f32, i32),
+) -> PreluParams {
+    let identity = f64::from(input_scale) / f64::from(output_scale);
+    let alpha = f64::from(input_scale) * f64::from(alpha_scale) / f64::from(output_scale);
+    let (identity_multiplier, identity_shift) = quantize_multiplier(identity);
+    let (alpha_multiplier, alpha_shift) = quantize_multiplier(alpha);
+    PreluParams {
+        input_offset: -input_zero_point,
+        alpha_offset: -alpha_zero_point,
+        output_offset: output_zero_point,
+        identity_multiplier,
+        identity_shift,
+        alpha_multiplier,
+        alpha_shift,
+    }
+}
+
+impl PreluParams {
+    /// What PRELU checks of its parameters: shifts the fixed-point helpers handle.
+    pub fn check(&self) -> Result<(), KernelError> {
+        if !(-31..=31).contains(&self.identity_shift) || !(-31..=31).contains(&self.alpha_shift) {
+            return Err(KernelError::InvalidParams("PRELU shift outside -31..=31"));
+        }
+        Ok(())
+    }
+}
+
 impl AddSubParams {
     /// What ADD and SUB check of their parameters: the clamp, and shifts
     /// in the ranges the fixed-point helpers handle.
@@ -278,6 +331,18 @@ fn mul_one(p: &MulParams, x: i8, y: i8) -> i8 {
     let v =
         mbqm(a.wrapping_mul(b), p.output_multiplier, p.output_shift).wrapping_add(p.output_offset);
     clamp_to_i8(v, p.act_min, p.act_max)
+}
+
+#[inline]
+fn prelu_one(p: &PreluParams, x: i8, alpha: i8) -> i8 {
+    let x = i32::from(x).wrapping_add(p.input_offset);
+    let v = if x >= 0 {
+        mbqm(x, p.identity_multiplier, p.identity_shift)
+    } else {
+        let a = i32::from(alpha).wrapping_add(p.alpha_offset);
+        mbqm(x.wrapping_mul(a), p.alpha_multiplier, p.alpha_shift)
+    };
+    clamp_to_i8(v.wrapping_add(p.output_offset), -128, 127)
 }
 
 /// Applies `f` elementwise over equal-length buffers.
@@ -489,6 +554,33 @@ pub fn minimum_broadcast(
     })
 }
 
+/// PRELU int8 (`input2` is alpha), same shapes.
+pub fn prelu(
+    p: &PreluParams,
+    input: &[i8],
+    alpha: &[i8],
+    output: &mut [i8],
+) -> Result<(), KernelError> {
+    p.check()?;
+    same_shape(input, alpha, output, |x, a| prelu_one(p, x, a))
+}
+
+/// PRELU int8 with broadcasting (alpha usually `[1,1,C]` against `[1,H,W,C]`).
+pub fn prelu_broadcast(
+    p: &PreluParams,
+    shape1: &Shape,
+    input: &[i8],
+    shape2: &Shape,
+    alpha: &[i8],
+    out_shape: &Shape,
+    output: &mut [i8],
+) -> Result<(), KernelError> {
+    p.check()?;
+    broadcast(shape1, input, shape2, alpha, out_shape, output, |x, a| {
+        prelu_one(p, x, a)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -506,11 +598,20 @@ mod tests {
         Mul,
         Max,
         Min,
+        Prelu,
+    }
+
+    /// The parameters of every op under test.
+    struct P {
+        a: AddSubParams,
+        m: MulParams,
+        pr: PreluParams,
     }
 
     /// Exact per-element reference: every rescale through the independent
     /// wide-integer `requant` (shift <= 0 is exactly SmallerThanOneExp).
-    fn ref_one(op: Op, a: &AddSubParams, m: &MulParams, x: i8, y: i8) -> i8 {
+    fn ref_one(op: Op, p: &P, x: i8, y: i8) -> i8 {
+        let (a, m, pr) = (&p.a, &p.m, &p.pr);
         match op {
             Op::Add | Op::Sub => {
                 let xa = (i64::from(x) + i64::from(a.input1_offset)) << a.left_shift;
@@ -535,6 +636,16 @@ mod tests {
             }
             Op::Max => x.max(y),
             Op::Min => x.min(y),
+            Op::Prelu => {
+                let xi = i64::from(x) + i64::from(pr.input_offset);
+                let v = if xi >= 0 {
+                    requant(xi, pr.identity_multiplier, pr.identity_shift)
+                } else {
+                    let alpha = i64::from(y) + i64::from(pr.alpha_offset);
+                    requant(xi * alpha, pr.alpha_multiplier, pr.alpha_shift)
+                };
+                clamp(v + i64::from(pr.output_offset), -128, 127)
+            }
         }
     }
 
@@ -542,8 +653,7 @@ mod tests {
     #[allow(clippy::too_many_arguments)]
     fn ref_broadcast(
         op: Op,
-        a: &AddSubParams,
-        m: &MulParams,
+        p: &P,
         s1: &Shape,
         x: &[i8],
         s2: &Shape,
@@ -560,7 +670,7 @@ mod tests {
                 rem /= so[d];
             }
             let offset = |s: &Shape| idx.iter().zip(s).fold(0, |acc, (&i, &n)| acc * n + i % n);
-            out.push(ref_one(op, a, m, x[offset(s1)], y[offset(s2)]));
+            out.push(ref_one(op, p, x[offset(s1)], y[offset(s2)]));
         }
         out
     }
@@ -568,8 +678,7 @@ mod tests {
     #[allow(clippy::too_many_arguments)]
     fn run(
         op: Op,
-        a: &AddSubParams,
-        m: &MulParams,
+        p: &P,
         s1: &Shape,
         x: &[i8],
         s2: &Shape,
@@ -578,28 +687,23 @@ mod tests {
         out: &mut [i8],
     ) -> Result<(), KernelError> {
         match op {
-            Op::Add => add_broadcast(a, s1, x, s2, y, so, out),
-            Op::Sub => sub_broadcast(a, s1, x, s2, y, so, out),
-            Op::Mul => mul_broadcast(m, s1, x, s2, y, so, out),
+            Op::Add => add_broadcast(&p.a, s1, x, s2, y, so, out),
+            Op::Sub => sub_broadcast(&p.a, s1, x, s2, y, so, out),
+            Op::Mul => mul_broadcast(&p.m, s1, x, s2, y, so, out),
             Op::Max => maximum_broadcast(s1, x, s2, y, so, out),
             Op::Min => minimum_broadcast(s1, x, s2, y, so, out),
+            Op::Prelu => prelu_broadcast(&p.pr, s1, x, s2, y, so, out),
         }
     }
 
-    fn run_flat(
-        op: Op,
-        a: &AddSubParams,
-        m: &MulParams,
-        x: &[i8],
-        y: &[i8],
-        out: &mut [i8],
-    ) -> Result<(), KernelError> {
+    fn run_flat(op: Op, p: &P, x: &[i8], y: &[i8], out: &mut [i8]) -> Result<(), KernelError> {
         match op {
-            Op::Add => add(a, x, y, out),
-            Op::Sub => sub(a, x, y, out),
-            Op::Mul => mul(m, x, y, out),
+            Op::Add => add(&p.a, x, y, out),
+            Op::Sub => sub(&p.a, x, y, out),
+            Op::Mul => mul(&p.m, x, y, out),
             Op::Max => maximum(x, y, out),
             Op::Min => minimum(x, y, out),
+            Op::Prelu => prelu(&p.pr, x, y, out),
         }
     }
 
@@ -811,12 +915,12 @@ mod tests {
         #[test]
         fn matches_reference(
             (s1, s2, so) in shapes(),
-            op in 0usize..5,
+            op in 0usize..6,
             scales in proptest::array::uniform3(1e-3f32..0.2),
             zps in proptest::array::uniform3(-128i32..=127),
             act in 0usize..4, seed: u64,
         ) {
-            let op = [Op::Add, Op::Sub, Op::Mul, Op::Max, Op::Min][op];
+            let op = [Op::Add, Op::Sub, Op::Mul, Op::Max, Op::Min, Op::Prelu][op];
             let act = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][act];
             let q = |i: usize| (scales[i], zps[i]);
             let a = match op {
@@ -825,18 +929,19 @@ mod tests {
             };
             let a = a.unwrap_or_else(|e| panic!("{e}"));
             let m = prepare_mul(q(0), q(1), q(2), act);
+            let p = P { a, m, pr: prepare_prelu(q(0), q(1), q(2)) };
             let mut rng = Rng(seed);
             let x = rng.i8s(num_elements(&s1), -128, 127);
             let y = rng.i8s(num_elements(&s2), -128, 127);
             let mut out = vec![0i8; num_elements(&so)];
-            prop_assert_eq!(run(op, &a, &m, &s1, &x, &s2, &y, &so, &mut out), Ok(()));
-            let want = ref_broadcast(op, &a, &m, &s1, &x, &s2, &y, &so);
+            prop_assert_eq!(run(op, &p, &s1, &x, &s2, &y, &so, &mut out), Ok(()));
+            let want = ref_broadcast(op, &p, &s1, &x, &s2, &y, &so);
             prop_assert_eq!(&out, &want);
             // Same-shape path against the broadcast one with both inputs full.
             let y_full = rng.i8s(num_elements(&so), -128, 127);
             let x_full = rng.i8s(num_elements(&so), -128, 127);
-            prop_assert_eq!(run_flat(op, &a, &m, &x_full, &y_full, &mut out), Ok(()));
-            prop_assert_eq!(out, ref_broadcast(op, &a, &m, &so, &x_full, &so, &y_full, &so));
+            prop_assert_eq!(run_flat(op, &p, &x_full, &y_full, &mut out), Ok(()));
+            prop_assert_eq!(out, ref_broadcast(op, &p, &so, &x_full, &so, &y_full, &so));
         }
     }
 }

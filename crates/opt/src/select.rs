@@ -148,7 +148,7 @@ fn select_unfolded(
         OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
             binary(&cx, *activation)?
         }
-        OpKind::Maximum | OpKind::Minimum => binary(&cx, Activation::None)?,
+        OpKind::Maximum | OpKind::Minimum | OpKind::Prelu => binary(&cx, Activation::None)?,
         OpKind::Softmax { beta } => softmax_kernel(&cx, *beta)?,
         OpKind::Logistic
         | OpKind::Tanh
@@ -198,7 +198,8 @@ fn data_input_count(kind: &OpKind) -> usize {
         | OpKind::Sub { .. }
         | OpKind::Mul { .. }
         | OpKind::Maximum
-        | OpKind::Minimum => 2,
+        | OpKind::Minimum
+        | OpKind::Prelu => 2,
         _ => 1,
     }
 }
@@ -498,6 +499,7 @@ fn binary(cx: &Ctx<'_>, activation: Activation) -> Result<Kernel, LowerError> {
             (so, zo),
             activation,
         )),
+        OpKind::Prelu => BinaryOp::Prelu(elementwise::prepare_prelu((s1, z1), (s2, z2), (so, zo))),
         OpKind::Maximum => BinaryOp::Maximum,
         _ => BinaryOp::Minimum,
     };

@@ -66,12 +66,16 @@ fn folded_operands(kind: &OpKind) -> usize {
     }
 }
 
-/// Inputs read as weights (1) or bias (2) by conv-like ops.
+/// Inputs read as weights (1) or bias (2) by conv-like ops, and PRELU's
+/// alpha (1), which the converter quantizes as symmetric per-tensor weights.
 pub fn is_weight_operand(kind: &OpKind, operand: usize) -> bool {
-    matches!(
-        kind,
-        OpKind::Conv2D(_) | OpKind::DepthwiseConv2D(_) | OpKind::FullyConnected(_)
-    ) && (operand == 1 || operand == 2)
+    match kind {
+        OpKind::Conv2D(_) | OpKind::DepthwiseConv2D(_) | OpKind::FullyConnected(_) => {
+            operand == 1 || operand == 2
+        }
+        OpKind::Prelu => operand == 1,
+        _ => false,
+    }
 }
 
 /// A requantized copy of a tensor for some readers:

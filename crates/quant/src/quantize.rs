@@ -425,6 +425,7 @@ impl Builder<'_> {
         let (axis, per_channel) = match op.kind {
             OpKind::Conv2D(_) => (0, true),
             OpKind::DepthwiseConv2D(_) => (3, true),
+            OpKind::Prelu => (0, false),
             _ => (0, self.options.per_channel_dense),
         };
         let (q, scales) = if per_channel {

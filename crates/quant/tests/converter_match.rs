@@ -22,9 +22,11 @@ use tinyq_quant::{IoMode, QuantOptions, quantize};
 /// TFLM's reference kernels, so a tensor's observed max differs in the last
 /// bit. tinyq's float executor is bit-exact with TFLM (see `float_exec`);
 /// no single accumulation order reproduces the optimized kernels on all
-/// fixtures (tried: FMA/plain x bias first/last). The count must not grow
-/// (26 on the first 33 fixtures; the five optimizer fixtures add 9).
-const KNOWN_ULP_MISMATCHES: usize = 35;
+/// fixtures (tried: FMA/plain x bias first/last). A PRELU right after a
+/// convolution inherits it (its positive part is the convolution's output).
+/// The count must not grow (26 on the first 33 fixtures; the five optimizer
+/// fixtures add 9, `prelu` 1).
+const KNOWN_ULP_MISMATCHES: usize = 36;
 
 /// Fixtures whose converter quantization tinyq does not reproduce yet, with
 /// why. `mobilenet_v2`: the converter gives the projection convolution that
@@ -187,7 +189,7 @@ fn params_match_the_converter_on_every_fixture() {
 
 /// The same ulp-level differences seen through the uint8 and float I/O
 /// variants (the int8 ones, plus the uint8 I/O tensors sharing a scale).
-const KNOWN_IO_ULP_MISMATCHES: usize = 87;
+const KNOWN_IO_ULP_MISMATCHES: usize = 89;
 
 /// The uint8 and float I/O variants: the same, plus the QUANTIZE/DEQUANTIZE
 /// at the edges, in the converter's op order.

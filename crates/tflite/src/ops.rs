@@ -69,6 +69,7 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::MaxPool2d => cx.pool(true)?,
         B::Add | B::Sub | B::Mul => cx.binary_act(code)?,
         B::Maximum => (OpKind::Maximum, cx.data_inputs(2)?),
+        B::Prelu => (OpKind::Prelu, cx.data_inputs(2)?),
         B::Minimum => (OpKind::Minimum, cx.data_inputs(2)?),
         B::Softmax => {
             // Schema default 0.0 when absent; converters always write 1.0.

@@ -79,6 +79,11 @@ const MAPPED: &[SupportedOp] = &[
     ),
     op(B::Padv2, "PADV2", "constant paddings and pad value"),
     op(
+        B::Prelu,
+        "PRELU",
+        "alpha broadcast against the input (per channel, as Keras' PReLU)",
+    ),
+    op(
         B::Quantize,
         "QUANTIZE",
         "float32/int8/uint8 to int8/uint8 (inputs, requantization)",

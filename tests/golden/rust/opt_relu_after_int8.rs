@@ -1216,7 +1216,8 @@ mod kernels {
         //! MINIMUM, as TFLM's `reference_integer_ops::Add`/`BroadcastAdd6DSlow`,
         //! `reference_ops::SubElementwise`/`BroadcastQuantSubSlow`,
         //! `reference_integer_ops::Mul`/`BroadcastMul4DSlow` and
-        //! `reference_ops::MaximumMinimumBroadcastSlow`.
+        //! `reference_ops::MaximumMinimumBroadcastSlow`; and PRELU, as TFLM's
+        //! `reference_ops::BroadcastPrelu4DSlow` (`input2` is alpha).
         //!
         //! Each op has a same-shape kernel (`add`, ...: all three buffers have the
         //! same length) and a NumPy-broadcasting kernel (`add_broadcast`, ...) over

@@ -364,6 +364,15 @@ fn eval_op(
             Activation::None,
             f32::min,
         ),
+        // TFLM's float PRELU: `x >= 0 ? x : x * alpha`.
+        OpKind::Prelu => elementwise::binary(
+            cx,
+            input(0)?,
+            input(1)?,
+            out_shape,
+            Activation::None,
+            |x, alpha| if x >= 0.0 { x } else { x * alpha },
+        ),
         OpKind::Softmax { beta } => elementwise::softmax(cx, input(0)?, *beta),
         OpKind::Logistic => Ok(input(0)?.mapv(elementwise::logistic)),
         OpKind::Tanh => Ok(input(0)?.mapv(f32::tanh)),

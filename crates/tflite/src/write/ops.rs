@@ -387,6 +387,10 @@ impl Writer<'_> {
                     }))),
                 )
             }
+            OpKind::Prelu => {
+                cx.arity(2, 2)?;
+                simple(B::Prelu, None)
+            }
             OpKind::Maximum | OpKind::Minimum => {
                 cx.arity(2, 2)?;
                 let code = if op.kind == OpKind::Maximum {
