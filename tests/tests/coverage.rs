@@ -90,7 +90,6 @@ fn refusals_name_the_operator() {
     let cases = [
         ("int16x8_conv.tflite", "op 0 (CONV_2D)"),
         ("lstm.tflite", "op #1 is WHILE"),
-        ("prelu.tflite", "op #1 is PRELU"),
         ("resize_bilinear.tflite", "op #1 is RESIZE_BILINEAR"),
         ("transpose_conv.tflite", "op #0 is TRANSPOSE_CONV"),
     ];
@@ -103,5 +102,52 @@ fn refusals_name_the_operator() {
             .expect_err(file)
             .to_string();
         assert!(error.contains(expected), "{file}: {error}");
+    }
+}
+
+/// MediaPipe's float16 face detector (`tests/thirdparty`), quantized by tinyq
+/// from its committed calibration images: tinyq's outputs equal what TFLM
+/// computed on the model `tinyq quantize` wrote, byte for byte.
+#[test]
+fn mediapipe_face_detector_quantized_by_tinyq_equals_tflm() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("thirdparty/mediapipe_face_detection_short_range");
+    let session = Session::new();
+    let model = session
+        .read_file(&dir.join("model.tflite"))
+        .expect("readable");
+    let file = File::open(dir.join("calib.npy")).expect("calib.npy");
+    let calib = <ArrayD<f32> as ndarray_npy::ReadNpyExt>::read_npy(file).expect("float32 images");
+    let calibration = Calibration {
+        samples: std::slice::from_ref(&calib),
+        options: QuantOptions::default(),
+        progress: None,
+    };
+    let program = session
+        .compile(&model, Some(calibration))
+        .expect("compiles")
+        .program;
+    let inputs = tinyq_tests::read_npy(&dir.join("in.npy")).expect("in.npy");
+    let expected: Vec<_> = (0..program.outputs.len())
+        .map(|k| tinyq_tests::read_npy(&dir.join(format!("out{k}.npy"))).expect("outK.npy"))
+        .collect();
+    let mut interp = tinyq_interp::Interpreter::new(&program);
+    assert_eq!(inputs.samples(), 3);
+    for sample in 0..inputs.samples() {
+        let mut outs: Vec<Vec<u8>> = program
+            .outputs
+            .iter()
+            .map(|o| vec![0; o.byte_len()])
+            .collect();
+        let mut refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+        interp
+            .invoke(&[inputs.sample(sample)], &mut refs)
+            .expect("runs");
+        for (k, (got, want)) in outs.iter().zip(&expected).enumerate() {
+            assert!(
+                got.as_slice() == want.sample(sample),
+                "sample {sample} output {k} differs from TFLM"
+            );
+        }
     }
 }

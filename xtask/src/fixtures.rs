@@ -56,6 +56,25 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("coverage_models.py failed ({status})");
     }
+    // MediaPipe's face detector, quantized by tinyq, run by TFLM.
+    let status = Command::new("cargo")
+        .args(["build", "--quiet", "-p", "tinyq-cli"])
+        .current_dir(&root)
+        .status()
+        .context("cannot run cargo build")?;
+    if !status.success() {
+        bail!("cargo build -p tinyq-cli failed ({status})");
+    }
+    let status = Command::new(&python)
+        .arg(root.join("xtask/fixtures/thirdparty_models.py"))
+        .arg(root.join("tests/thirdparty"))
+        .arg(root.join("target/debug/tinyq"))
+        .current_dir(&root)
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("thirdparty_models.py failed ({status})");
+    }
     // tinyq's own quantized models, then TFLM's outputs on them.
     let fixtures = root.join("tests/fixtures");
     let written = quantize_fixtures(&fixtures)?;
