@@ -45,6 +45,9 @@ fn generate() -> Vec<(Case, String, String)> {
         let source = session
             .emit_rust(&case.name, &program, &module)
             .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        // `ARENA_SIZE` is the planned arena, what `tinyq compile` prints.
+        let arena = format!("pub const ARENA_SIZE: usize = {};", program.arena_size);
+        assert!(source.contains(&arena), "{}: not {arena}", case.name);
         out.push((case, module, source));
     }
     out

@@ -552,19 +552,16 @@ mod fast {
                 i32::MAX
             } else {
                 let ab = i64::from(x).wrapping_mul(i64::from(multiplier));
-                let v = ab.wrapping_add(1 << 30).wrapping_shr(31);
-                i32::try_from(v).unwrap_or(i32::MAX)
+                ab.wrapping_add(1 << 30).wrapping_shr(31) as i32
             };
-            let mask = i32::try_from(1i64.wrapping_shl(right).wrapping_sub(1))
-                .unwrap_or(i32::MAX);
+            let mask = 1u32.wrapping_shl(right).wrapping_sub(1) as i32;
             let remainder = high & mask;
             let threshold = (mask >> 1).wrapping_add(i32::from(high < 0));
             let v = high
                 .wrapping_shr(right)
                 .wrapping_add(i32::from(remainder > threshold))
                 .wrapping_add(self.offset);
-            let v = v.max(self.min).min(self.max).clamp(-128, 127);
-            i8::try_from(v).unwrap_or(0)
+            v.max(self.min).min(self.max).clamp(-128, 127) as i8
         }
         /// One output element per accumulator (as many as `out` holds).
         #[inline(always)]
@@ -763,12 +760,15 @@ mod fast {
                         let (w0, w1) = w.split_at(per_filter.min(w.len()));
                         let w1 = if w1.is_empty() { w0 } else { w1 };
                         let mut acc = [0i32; 4];
-                        for ky in 0..kh {
+                        let rows = w0
+                            .chunks_exact(seg.max(1))
+                            .zip(w1.chunks_exact(seg.max(1)));
+                        for (ky, (r0, r1)) in rows.enumerate() {
                             dot_2x2(
                                 part(image, base + ky * row_step, seg),
                                 part(image, base1 + ky * row_step, seg),
-                                part(w0, ky * seg, seg),
-                                part(w1, ky * seg, seg),
+                                r0,
+                                r1,
                                 &mut acc,
                             );
                         }
