@@ -45,6 +45,9 @@ fn generate() -> Vec<(Case, String, String)> {
         let source = session
             .emit_rust(&case.name, &program, &module)
             .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        // `ARENA_SIZE` is the planned arena, what `tinyq compile` prints.
+        let arena = format!("pub const ARENA_SIZE: usize = {};", program.arena_size);
+        assert!(source.contains(&arena), "{}: not {arena}", case.name);
         out.push((case, module, source));
     }
     out
@@ -283,6 +286,61 @@ fn golden_rust_files_are_current() {
         stale.join("\n  ")
     );
     assert!(all.iter().any(|c| is_golden_case(&c.name)));
+}
+
+/// Every golden as `mod m;` in a binary crate that uses none of it, under
+/// `-D warnings` (rustc), and under clippy's default and pedantic groups
+/// (clippy-driver, when installed): the module is warning-free wherever it
+/// is declared, not only in the library of `tests/rust-check`.
+#[test]
+fn goldens_are_warning_free_as_unused_modules_of_a_binary() {
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust_backend_bin");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("work dir");
+    let mut main = String::from("// A binary declaring every golden module and using none.\n");
+    for name in GOLDEN_CASES {
+        let module = module_name(name);
+        let _ = writeln!(
+            main,
+            "#[path = \"{}\"]\nmod {module};",
+            golden_dir().join(format!("{module}.rs")).display()
+        );
+    }
+    main.push_str("\nfn main() {}\n");
+    std::fs::write(work.join("main.rs"), main).expect("write main.rs");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let built = Command::new(rustc)
+        .args(["--edition", "2024", "-D", "warnings", "-o"])
+        .arg(work.join("bin"))
+        .arg(work.join("main.rs"))
+        .output()
+        .expect("run rustc");
+    assert!(
+        built.status.success(),
+        "a binary with the goldens as unused modules warns under -D warnings:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let clippy = Command::new("clippy-driver")
+        .args([
+            "--edition",
+            "2024",
+            "-D",
+            "warnings",
+            "-W",
+            "clippy::pedantic",
+            "-o",
+        ])
+        .arg(work.join("bin-clippy"))
+        .arg(work.join("main.rs"))
+        .output();
+    match clippy {
+        Ok(out) => assert!(
+            out.status.success(),
+            "clippy (pedantic) finds problems in the goldens as modules of a binary:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => println!("SKIPPED the clippy half: clippy-driver is not installed"),
+    }
 }
 
 #[test]

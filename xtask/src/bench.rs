@@ -69,6 +69,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Some(py) => Some(time_tflm(py, &root, &model, &digits)?),
         None => None,
     };
+    let rust = crate::bench_rust::rust_vs_c(&root, &generated, &work, &digits)?;
     let _ = std::fs::remove_dir_all(&work);
 
     println!(
@@ -113,6 +114,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 interp_ns / c_ns
             );
         }
+    }
+    for p in &rust {
+        println!(
+            "  generated Rust / C, {:<41} {:.2}x the time ({:.1} µs vs {:.1} µs)",
+            p.label,
+            p.rust_ns / p.c_ns,
+            us(p.rust_ns),
+            us(p.c_ns)
+        );
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //!   --m4`: instructions per inference on a Cortex-M4 under QEMU vs TFLM.
 
 mod bench;
+mod bench_rust;
 mod codegen;
 mod fixtures;
 mod m4;
@@ -20,7 +21,7 @@ fn usage() -> &'static str {
      \n\
      tasks:\n\
      \x20 codegen [--check]     run the main job on the bundled MNIST example\n\
-     \x20 bench [--python P]    time the generated C against TFLM and the interpreter\n\
+     \x20 bench [--python P]    time the generated C against TFLM and the interpreter, and the generated Rust against the C\n\
      \x20 bench --m4 [--tinyq BIN] [--ns N] [FIXTURE..]\n\
      \x20                       instructions per inference on a Cortex-M4 (QEMU) vs TFLM\n\
      \x20 fixtures [--python P] [--mnist DIR]\n\

@@ -11,21 +11,31 @@
 //!   `Error`, `invoke_bytes`, plus the typed `invoke` taking fixed-size arrays
 //!   of the model's I/O dtypes and per-I/O shape/quantization constants;
 //! - a private `run` with one block per Program step, calling
-//! - a private `mod kernels`: the `crates/kernels` source (see
-//!   `kernels.rs` for the three mechanical changes made to it);
+//! - for conv, depthwise and fully-connected steps the fast path takes
+//!   (input zero point folded, see `fast.rs`), a `step_N` function with the
+//!   layer's parameters as a `const`, calling the inlined fast kernel of a
+//!   private `mod fast` (the text of `src/fast.rs`);
+//! - for every other step, a private `mod kernels`: the `crates/kernels`
+//!   source (see `kernels.rs` for the three mechanical changes made to it);
 //! - the folded constants: int8 weights and 256-entry tables as byte
 //!   strings, per-channel bias/multiplier/shift as small `i32` arrays, all
 //!   `static`.
 //!
+//! The module allows the lints of [`ALLOWED_LINTS`] (each with why, in the
+//! file's first lines) and is otherwise warning-free under `-D warnings`
+//! and clippy's pedantic group, also as an unused `mod m;` of a binary.
+//!
 //! # Memory without `unsafe`
 //!
 //! The arena is `i8`s, so every kernel reads and writes int8 activations
-//! with no conversion. Weights are bytes and the conv-like kernels widen them
-//! per element. The typed `invoke` passes the caller's arrays straight
+//! with no conversion, and `ARENA_SIZE` is the planned arena, exactly what
+//! `tinyq compile` prints. Weights are bytes and the conv-like kernels widen
+//! them per element. The typed `invoke` passes the caller's arrays straight
 //! through. `invoke_bytes` takes `&[u8]`, which safe Rust cannot view as
-//! `&[i8]` or `&[f32]`, so the `Arena` also holds staging buffers for the
-//! int8 and float inputs and outputs (a copy per call, as TFLM keeps its I/O
-//! tensors in its arena); uint8 I/O needs none. `ARENA_SIZE` counts them.
+//! `&[i8]` or `&[f32]`, so int8 and float I/O is copied through a `Staging`
+//! (a separate type, empty when all I/O is uint8): `invoke_bytes` and
+//! `invoke_observed` keep one on the stack for the call,
+//! `invoke_bytes_staged` takes the caller's.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -35,8 +45,35 @@ use quote::{format_ident, quote};
 use tinyq_ir::kernel::BinaryOp;
 use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program};
 
-mod kernels;
+#[path = "kernels.rs"]
+mod embed;
 pub mod namer;
+
+/// `src/fast.rs` compiled here too, for the choice of kernel
+/// (`conv2d_fast`, ...). It names the kernels as `super::kernels`.
+#[allow(dead_code)] // the backend asks only which layers they take
+mod fast;
+/// What `fast` reaches as `super::kernels`.
+mod kernels {
+    pub use tinyq_kernels::*;
+}
+
+/// The text of the fast kernels the generated module embeds as `mod fast`.
+const FAST_SOURCE: &str = include_str!("fast.rs");
+
+/// `mod fast { .. }`: `src/fast.rs` as items.
+fn fast_module() -> Result<TokenStream, EmitError> {
+    let file = syn::parse_file(FAST_SOURCE)
+        .map_err(|e| EmitError::Internal(format!("fast.rs does not parse: {e}")))?;
+    let attrs = &file.attrs;
+    let items = &file.items;
+    Ok(quote! {
+        mod fast {
+            #(#attrs)*
+            #(#items)*
+        }
+    })
+}
 
 pub use namer::{Namer, sanitize};
 
@@ -116,10 +153,68 @@ pub fn module_name(name: &str) -> String {
     sanitize(name)
 }
 
+/// The lints the generated module allows, grouped, each group with why:
+/// the module's first lines (`#![allow(...)]`) in a file, an
+/// `#[allow(...)]` on every item from [`emit_tokens`]. Everything else is
+/// warning-free under `-D warnings`, clippy's default groups and
+/// `clippy::pedantic`.
+pub const ALLOWED_LINTS: &[(&[&str], &str)] = &[
+    (
+        &["dead_code"],
+        "a model's API is complete whether or not the caller uses every item (`mod m;` in a binary)",
+    ),
+    (
+        &["clippy::unreadable_literal", "clippy::doc_markdown"],
+        "weights, multipliers and model names are printed as the model has them",
+    ),
+    (
+        &[
+            "clippy::cast_possible_truncation",
+            "clippy::cast_possible_wrap",
+            "clippy::cast_sign_loss",
+            "clippy::cast_precision_loss",
+        ],
+        "int8 codes are stored as bytes, and TFLM's arithmetic narrows and converts where the kernels do",
+    ),
+    (
+        &["clippy::inline_always"],
+        "each step inlines its fast kernel so that the step's shapes are constants",
+    ),
+    (
+        &[
+            "clippy::too_many_lines",
+            "clippy::similar_names",
+            "clippy::many_single_char_names",
+            "clippy::items_after_statements",
+            "clippy::trivially_copy_pass_by_ref",
+            "clippy::manual_midpoint",
+            "clippy::redundant_closure_for_method_calls",
+            "clippy::semicolon_if_nothing_returned",
+        ],
+        "the kernels keep the reference's structure and names, and `run` has one block per step",
+    ),
+    (
+        &["clippy::missing_errors_doc", "clippy::must_use_candidate"],
+        "`Error` documents every failure, and the kernels' results are used by the steps",
+    ),
+];
+
+fn allow_attr_tokens() -> TokenStream {
+    let lints = ALLOWED_LINTS
+        .iter()
+        .flat_map(|(lints, _)| lints.iter())
+        .map(|l| {
+            let path: syn::Path =
+                syn::parse_str(l).unwrap_or_else(|_| syn::parse_quote!(dead_code));
+            path
+        });
+    quote!(#(#lints),*)
+}
+
 /// Writes `program` as the module file `NAME.rs` (formatted, with the
 /// header line first).
 pub fn emit(program: &Program, name: &str) -> Result<String, EmitError> {
-    let tokens = emit_tokens(program, name)?;
+    let tokens = Writer::new(program, name)?.write()?;
     let file: syn::File = syn::parse2(tokens)
         .map_err(|e| EmitError::Internal(format!("generated code does not parse: {e}")))?;
     let body = prettyplease::unparse(&file);
@@ -134,6 +229,15 @@ pub fn emit(program: &Program, name: &str) -> Result<String, EmitError> {
         program.arena_size,
         module_name(name)
     );
+    let _ = writeln!(out, "//\n// Lints allowed here:");
+    for (lints, why) in ALLOWED_LINTS {
+        let _ = writeln!(out, "// - {}: {why}.", lints.join(", "));
+    }
+    let lints: Vec<&str> = ALLOWED_LINTS
+        .iter()
+        .flat_map(|(l, _)| l.iter().copied())
+        .collect();
+    let _ = writeln!(out, "#![allow(\n    {}\n)]", lints.join(",\n    "));
     out.push('\n');
     out.push_str(&body);
     Ok(out)
@@ -155,9 +259,32 @@ pub fn emit_to_dir(
 }
 
 /// The generated module's items, for `include_model!` (no header comment:
-/// tokens carry none). `emit` formats exactly these.
+/// tokens carry none): what [`emit`] formats, each top-level item with an
+/// `#[allow(...)]` of [`ALLOWED_LINTS`], since a macro cannot write the
+/// module's inner attributes.
 pub fn emit_tokens(program: &Program, name: &str) -> Result<TokenStream, EmitError> {
-    Writer::new(program, name)?.write()
+    let tokens = Writer::new(program, name)?.write()?;
+    let mut file: syn::File = syn::parse2(tokens)
+        .map_err(|e| EmitError::Internal(format!("generated code does not parse: {e}")))?;
+    let lints = allow_attr_tokens();
+    let attr: syn::Attribute = syn::parse_quote!(#[allow(#lints)]);
+    for item in &mut file.items {
+        let attrs = match item {
+            syn::Item::Const(i) => &mut i.attrs,
+            syn::Item::Static(i) => &mut i.attrs,
+            syn::Item::Fn(i) => &mut i.attrs,
+            syn::Item::Struct(i) => &mut i.attrs,
+            syn::Item::Enum(i) => &mut i.attrs,
+            syn::Item::Use(i) => &mut i.attrs,
+            syn::Item::Mod(i) => &mut i.attrs,
+            syn::Item::Impl(i) => &mut i.attrs,
+            syn::Item::Trait(i) => &mut i.attrs,
+            syn::Item::Type(i) => &mut i.attrs,
+            _ => continue,
+        };
+        attrs.push(attr.clone());
+    }
+    Ok(quote!(#file))
 }
 
 fn lit_usize(v: usize) -> Literal {
@@ -197,6 +324,8 @@ struct Writer<'p> {
     /// Program constants used as int8 / as bytes.
     const_i8: BTreeSet<usize>,
     const_u8: BTreeSet<usize>,
+    /// Whether a step calls the fast kernels (`mod fast`).
+    uses_fast: bool,
 }
 
 impl<'p> Writer<'p> {
@@ -223,6 +352,7 @@ impl<'p> Writer<'p> {
             statics: Vec::new(),
             const_i8: BTreeSet::new(),
             const_u8: BTreeSet::new(),
+            uses_fast: false,
         })
     }
 
@@ -253,14 +383,20 @@ impl<'p> Writer<'p> {
         let consts = self.constants();
         let api = self.api()?;
         let run = self.run_fn(&steps);
-        let roots = kernel_paths(&quote!(#api #run));
-        let kernels = kernels::kernels_module(&roots)?;
         let statics = &self.statics;
+        let fast = if self.uses_fast {
+            fast_module()?
+        } else {
+            quote!()
+        };
+        let roots = kernel_paths(&quote!(#api #run #(#statics)* #fast));
+        let kernels = embed::kernels_module(&roots)?;
         Ok(quote! {
             #api
             #run
             #(#statics)*
             #consts
+            #fast
             #kernels
         })
     }
@@ -480,18 +616,12 @@ impl<'p> Writer<'p> {
         let doc_invoke = format!(
             " Runs model `{name}` on typed buffers: one array per input, then one per output, then the arena."
         );
-        let staged = !field_names.is_empty();
-        let arena_destructure = if staged {
-            quote!(let Arena { plan, #(#field_names),* } = arena;)
-        } else {
-            quote!(let Arena { plan } = arena;)
-        };
+        let staging_destructure = quote!(let Staging { #(#field_names),* } = staging;);
         Ok(quote! {
-            /// Bytes of scratch memory a call needs: the planned intermediate
-            /// buffers plus staging for `invoke_bytes`.
-            pub const ARENA_SIZE: usize = core::mem::size_of::<Arena>();
-            /// Bytes of the planned intermediate buffers (part of the arena).
-            pub const PLAN_SIZE: usize = #plan;
+            /// Bytes of scratch memory a call needs: exactly the planned
+            /// arena (what `tinyq compile` prints). Model inputs and outputs
+            /// live in the caller's buffers, never here.
+            pub const ARENA_SIZE: usize = #plan;
             /// Number of model inputs.
             pub const NUM_INPUTS: usize = #ni;
             /// Number of model outputs.
@@ -507,17 +637,46 @@ impl<'p> Writer<'p> {
             /// reuse it: nothing in it survives between calls.
             #[repr(C, align(16))]
             pub struct Arena {
-                plan: [i8; PLAN_SIZE],
-                #(#stage_fields,)*
+                plan: [i8; ARENA_SIZE],
             }
 
             impl Arena {
                 /// A zeroed arena.
                 pub const fn new() -> Self {
-                    Arena {
-                        plan: [0; PLAN_SIZE],
+                    Arena { plan: [0; ARENA_SIZE] }
+                }
+            }
+
+            /// Where `invoke_bytes` copies int8 and float32 inputs and
+            /// outputs (safe Rust cannot view `&[u8]` as `&[i8]` or
+            /// `&[f32]`): empty when every input and output is uint8.
+            /// `invoke_bytes` and `invoke_observed` keep one on the stack
+            /// for the call; [`invoke_bytes_staged`] takes one from the
+            /// caller (e.g. a `static`) for small stacks. The typed
+            /// [`invoke`] needs none.
+            #[repr(C, align(16))]
+            pub struct Staging {
+                #(#stage_fields,)*
+            }
+
+            impl Staging {
+                /// Zeroed staging buffers.
+                pub const fn new() -> Self {
+                    Staging {
                         #(#stage_inits,)*
                     }
+                }
+            }
+
+            impl Default for Staging {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+
+            impl core::fmt::Debug for Staging {
+                fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                    f.debug_struct("Staging").field("size", &core::mem::size_of::<Self>()).finish_non_exhaustive()
                 }
             }
 
@@ -615,13 +774,27 @@ impl<'p> Writer<'p> {
 
             /// Runs the model on byte buffers: each holds the model's I/O
             /// dtype (int8, uint8 or little-endian float32), row-major, of
-            /// `INPUT_SIZES[i]` / `OUTPUT_SIZES[i]` bytes.
+            /// `INPUT_SIZES[i]` / `OUTPUT_SIZES[i]` bytes. Int8 and float32
+            /// I/O is copied through a [`Staging`] on the stack
+            /// (`size_of::<Staging>()` bytes; [`invoke_bytes_staged`] takes
+            /// the caller's instead).
             pub fn invoke_bytes(
                 inputs: &[&[u8]],
                 outputs: &mut [&mut [u8]],
                 arena: &mut Arena,
             ) -> Result<(), Error> {
-                invoke_observed(inputs, outputs, arena, &mut NoObserver)
+                run_bytes(inputs, outputs, arena, &mut Staging::new(), &mut NoObserver)
+            }
+
+            /// [`invoke_bytes`] with the caller's [`Staging`], so the call
+            /// needs no stack for the I/O copies.
+            pub fn invoke_bytes_staged(
+                inputs: &[&[u8]],
+                outputs: &mut [&mut [u8]],
+                arena: &mut Arena,
+                staging: &mut Staging,
+            ) -> Result<(), Error> {
+                run_bytes(inputs, outputs, arena, staging, &mut NoObserver)
             }
 
             /// A step's output as the observer sees it: the element type
@@ -680,6 +853,18 @@ impl<'p> Writer<'p> {
                 arena: &mut Arena,
                 observer: &mut impl StepObserver,
             ) -> Result<(), Error> {
+                run_bytes(inputs, outputs, arena, &mut Staging::new(), observer)
+            }
+
+            /// The byte API: checks the buffers, stages int8 and float32 I/O
+            /// in `staging`, runs, copies the outputs back.
+            fn run_bytes(
+                inputs: &[&[u8]],
+                outputs: &mut [&mut [u8]],
+                arena: &mut Arena,
+                staging: &mut Staging,
+                observer: &mut impl StepObserver,
+            ) -> Result<(), Error> {
                 let [#(#in_idents),*] = inputs else {
                     return Err(Error::InputCount { expected: NUM_INPUTS, actual: inputs.len() });
                 };
@@ -688,9 +873,9 @@ impl<'p> Writer<'p> {
                     return Err(Error::OutputCount { expected: NUM_OUTPUTS, actual: outputs_len });
                 };
                 #(#bytes_checks)*
-                #arena_destructure
+                #staging_destructure
                 #(#bytes_before)*
-                run(#(#bytes_args,)* plan, observer)?;
+                run(#(#bytes_args,)* &mut arena.plan, observer)?;
                 #(#bytes_after)*
                 Ok(())
             }
@@ -752,7 +937,7 @@ impl<'p> Writer<'p> {
             #allow_many
             // Each step's doc line is a comment for the reader.
             #[allow(unused_doc_comments)]
-            fn run<O: StepObserver>(#(#params,)* plan: &mut [i8; PLAN_SIZE], observer: &mut O) -> Result<(), Error> {
+            fn run<O: StepObserver>(#(#params,)* plan: &mut [i8; ARENA_SIZE], observer: &mut O) -> Result<(), Error> {
                 #plan_unused
                 #(#steps)*
                 Ok(())
@@ -935,16 +1120,49 @@ impl<'p> Writer<'p> {
                 let filter: Vec<u8> = weights.filter.iter().map(|&v| v as u8).collect();
                 let n = lit_usize(filter.len());
                 let bytes = Literal::byte_string(&filter);
-                let nm = lit_usize(weights.multipliers.len());
-                let ns = lit_usize(weights.shifts.len());
-                let mv = lit_i32s(&weights.multipliers);
-                let sv = lit_i32s(&weights.shifts);
+                let fast = match &step.kernel {
+                    Kernel::Conv2D { params, .. } => fast::conv2d_fast(params),
+                    Kernel::DepthwiseConv2D { params, .. } => fast::depthwise_conv2d_fast(params),
+                    Kernel::FullyConnected { params, .. } => fast::fully_connected_fast(params),
+                    _ => false,
+                };
+                // The fast kernels take one multiplier, shift and bias per
+                // output channel: a per-tensor pair repeated, zeros for no
+                // bias.
+                let channels = match &step.kernel {
+                    Kernel::Conv2D { params, .. } => params.output_channels,
+                    Kernel::DepthwiseConv2D { params, .. } => {
+                        params.input_channels * params.depth_multiplier
+                    }
+                    Kernel::FullyConnected { params, .. } => params.output_depth,
+                    _ => 0,
+                };
+                let per_channel = |v: &[i32]| -> Vec<i32> {
+                    if fast && v.len() == 1 {
+                        vec![v[0]; channels]
+                    } else {
+                        v.to_vec()
+                    }
+                };
+                let (mults, shifts) = (
+                    per_channel(&weights.multipliers),
+                    per_channel(&weights.shifts),
+                );
+                let nm = lit_usize(mults.len());
+                let ns = lit_usize(shifts.len());
+                let mv = lit_i32s(&mults);
+                let sv = lit_i32s(&shifts);
                 self.statics.push(quote! {
                     static #w: [u8; #n] = *#bytes;
                     static #mm: [i32; #nm] = #mv;
                     static #ss: [i32; #ns] = #sv;
                 });
-                let bias = match &weights.bias {
+                let bias_values = match (&weights.bias, fast) {
+                    (Some(b), _) => Some(b.clone()),
+                    (None, true) => Some(vec![0; channels]),
+                    (None, false) => None,
+                };
+                let bias = match &bias_values {
                     Some(b) => {
                         let bb = format_ident!("STEP_{}_BIAS", index);
                         let nb = lit_usize(b.len());
@@ -955,9 +1173,39 @@ impl<'p> Writer<'p> {
                     None => quote!(None),
                 };
                 let x0 = x(0)?;
-                quote! {
-                    let p = #p;
-                    kernels::#m::#func(&p, #x0, &#w, #bias, &#mm, &#ss, #out) #kerr;
+                if fast {
+                    // One function per step, its parameters a constant the
+                    // inlined fast kernel specializes for.
+                    let f = format_ident!("step_{}", index);
+                    let bb = format_ident!("STEP_{}_BIAS", index);
+                    let ty = match &step.kernel {
+                        Kernel::Conv2D { .. } => quote!(kernels::conv::Conv2DParams),
+                        Kernel::DepthwiseConv2D { .. } => {
+                            quote!(kernels::depthwise::DepthwiseParams)
+                        }
+                        _ => quote!(kernels::fully_connected::FullyConnectedParams),
+                    };
+                    let doc = format!(
+                        " {} with its shapes as constants.",
+                        step.provenance.describe(index, kname)
+                    );
+                    self.statics.push(quote! {
+                        #[doc = #doc]
+                        #[inline(never)]
+                        fn #f(input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
+                            const P: #ty = #p;
+                            fast::#func(&P, input, &#w, &#bb, &#mm, &#ss, output)
+                        }
+                    });
+                    self.uses_fast = true;
+                    quote! {
+                        #f(#x0, #out) #kerr;
+                    }
+                } else {
+                    quote! {
+                        let p = #p;
+                        kernels::#m::#func(&p, #x0, &#w, #bias, &#mm, &#ss, #out) #kerr;
+                    }
                 }
             }
             Kernel::AveragePool(p) | Kernel::MaxPool(p) => {

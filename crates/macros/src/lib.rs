@@ -141,26 +141,6 @@ fn read_calibration(
     npy::bind_float_inputs(arrays, &names, &file).map_err(err)
 }
 
-/// `#[allow(dead_code)]` on every item: the module the macro fills is
-/// usually private, and a model's API is complete whether or not the caller
-/// uses every constant.
-fn allow_unused(items: TokenStream) -> syn::Result<TokenStream> {
-    let mut file: syn::File = syn::parse2(items)?;
-    for item in &mut file.items {
-        let attr: syn::Attribute = syn::parse_quote!(#[allow(dead_code)]);
-        match item {
-            syn::Item::Const(i) => i.attrs.push(attr),
-            syn::Item::Static(i) => i.attrs.push(attr),
-            syn::Item::Fn(i) => i.attrs.push(attr),
-            syn::Item::Struct(i) => i.attrs.push(attr),
-            syn::Item::Enum(i) => i.attrs.push(attr),
-            syn::Item::Use(i) => i.attrs.push(attr),
-            _ => {}
-        }
-    }
-    Ok(quote!(#file))
-}
-
 fn expand(args: &Args) -> syn::Result<TokenStream> {
     let model = &args.model;
     let (model_path, bytes) = resolve(model)?;
@@ -235,7 +215,6 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     let items = session
         .emit_rust_tokens(&read.name, &program, &name)
         .map_err(|e| syn::Error::new(model.span(), e.to_string()))?;
-    let items = allow_unused(items).map_err(|e| at_model(e.to_string()))?;
     Ok(quote! {
         #(#tracked)*
         #items

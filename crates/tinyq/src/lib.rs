@@ -31,8 +31,11 @@
 //! per-I/O `INPUT_i_LEN`/`_SHAPE` (and `_SCALE`/`_ZERO_POINT` when
 //! quantized), `Arena` (16-byte aligned, `Arena::new()` is `const`), `Error`,
 //! the typed `invoke(&[T; INPUT_0_LEN].., &mut [T; OUTPUT_0_LEN].., &mut Arena)`
-//! and `invoke_bytes(&[&[u8]], &mut [&mut [u8]], &mut Arena)`. The code has
-//! no `unsafe`, no allocation, no panics and needs only `core`.
+//! and `invoke_bytes(&[&[u8]], &mut [&mut [u8]], &mut Arena)` (int8 and
+//! float I/O copied through a `Staging` on the stack, or the caller's with
+//! `invoke_bytes_staged`). `ARENA_SIZE` is the planned arena, what
+//! `tinyq compile` prints. The code has no `unsafe`, no allocation, no
+//! panics, needs only `core`, and is warning-free even when unused.
 //!
 //! Options, after the model path:
 //! - `calibration = "samples.npy"`: float32 `[N, ...input shape]` samples

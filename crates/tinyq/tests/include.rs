@@ -53,7 +53,9 @@ fn int8_model_equals_tflm() {
         matches!(err, Err(conv_int8::Error::InputCount { .. })),
         "{err:?}"
     );
-    assert_eq!(conv_int8::ARENA_SIZE % 16, 0);
+    // The planned arena: conv_basic's one step reads the input and writes
+    // the output, both the caller's buffers.
+    assert_eq!(conv_int8::ARENA_SIZE, 0);
     assert_eq!(std::mem::align_of::<conv_int8::Arena>(), 16);
 }
 

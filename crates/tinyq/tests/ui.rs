@@ -1,4 +1,5 @@
-//! `include_model!`'s compile errors, held by trybuild UI tests.
+//! `include_model!`'s compile errors, held by trybuild UI tests, and a
+//! model included but unused in a binary denying warnings (`ui-pass`).
 //!
 //! trybuild builds the cases in its own project under
 //! `TARGET/tests/trybuild/tinyq/`, whose `CARGO_MANIFEST_DIR` the macro
@@ -56,4 +57,6 @@ fn ui() {
     std::fs::write(models.join("unsupported_op.tflite"), unsupported_op_model()).expect("write");
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    // Warning-free where it is declared, even when nothing uses it.
+    t.pass("tests/ui-pass/*.rs");
 }

@@ -28,7 +28,7 @@ fn goldens_are_clippy_clean() {
             "--manifest-path",
         ])
         .arg(&manifest)
-        .args(["--", "-D", "warnings"])
+        .args(["--", "-D", "warnings", "-W", "clippy::pedantic"])
         .env("CARGO_TARGET_DIR", &target)
         .output()
         .expect("run cargo clippy");
