@@ -1265,8 +1265,23 @@ mod random {
                 }
             }
             21 => {
-                let (ic, dm) = (r.size(1, 11), if r.coin() { 1 } else { r.size(1, 3) });
-                let (kh, kw) = (r.size(1, 4), r.size(1, 4));
+                // Multiplier 1 (4 input channels per block), 4 and 8 (blocks of one
+                // input channel's multiplier channels), others (left-over channels);
+                // now and then a large kernel (micro_speech's 10x8) and all-extreme
+                // weights.
+                let ic = r.size(1, 11);
+                let dm = match r.range(0, 4) {
+                    0 => 1,
+                    1 => r.size(1, 3),
+                    2 => 4 * r.size(1, 2),
+                    _ => r.size(5, 9),
+                };
+                let (kh, kw) = if r.range(0, 5) == 0 {
+                    (r.size(5, 10), r.size(5, 8))
+                } else {
+                    (r.size(1, 4), r.size(1, 4))
+                };
+                let extreme = r.range(0, 6) == 0;
                 let (a_min, a_max) = act(r);
                 let p = DepthwiseParams {
                     batches: r.size(1, 2),
@@ -1285,18 +1300,26 @@ mod random {
                     pad_top: r.size(0, kh - 1),
                     pad_left: r.size(0, kw - 1),
                     input_offset: 0,
-                    pad_value: r.range(-128, 127) as i32,
+                    pad_value: if extreme {
+                        -128
+                    } else {
+                        r.range(-128, 127) as i32
+                    },
                     output_offset: r.range(-128, 127) as i32,
                     act_min: a_min,
                     act_max: a_max,
                 };
                 let oc = ic * dm;
                 let bias = r.coin();
+                let mut w = weights(r, kh * kw * oc, oc, bias);
+                if extreme {
+                    w.filter.iter_mut().for_each(|v| *v = -128);
+                }
                 Spec {
                     inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
                     output: (p.batches * p.output_height * p.output_width * oc, i8),
                     kernel: Kernel::DepthwiseConv2D {
-                        weights: weights(r, kh * kw * oc, oc, bias),
+                        weights: w,
                         params: p,
                     },
                 }

@@ -9,8 +9,11 @@ use tinyq_tests::fixtures_dir;
 /// float-I/O variants write the concatenation in place, and the planner
 /// reserves the whole concatenated buffer from the first part's write, while
 /// the 2nd part's region could still hold the input quantization's output
-/// (448 B would do). Lower a figure when the planner improves.
+/// (448 B would do). `ad_autoencoder/int8`: 16 B of fragmentation between
+/// differently sized lifetimes (bound 256 B). Lower a figure when the planner
+/// improves.
 const ABOVE_BOUND: &[(&str, usize)] = &[
+    ("ad_autoencoder/int8", 272),
     ("quant_head_concat/uint8", 544),
     ("quant_head_concat/floatio", 544),
     ("quant_head_concat/tinyq_uint8", 544),

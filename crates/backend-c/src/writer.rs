@@ -137,6 +137,8 @@ const HELPER_FLAGS: &[&str] = &[
     "mbqm",
     "requant",
     "dot",
+    "dot2",
+    "dot2s",
     "load_f32",
     "store_f32",
 ];
@@ -512,7 +514,15 @@ impl<'p> Writer<'p> {
             Kernel::Conv2D { params: p, weights } => {
                 self.use_kernel(
                     "conv2d",
-                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant", "dot"],
+                    &[
+                        "wrap",
+                        "clamp8",
+                        "fixedpoint",
+                        "mbqm",
+                        "requant",
+                        "dot",
+                        "dot2",
+                    ],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
@@ -588,7 +598,15 @@ impl<'p> Writer<'p> {
             Kernel::FullyConnected { params: p, weights } => {
                 self.use_kernel(
                     "fully_connected",
-                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant", "dot"],
+                    &[
+                        "wrap",
+                        "clamp8",
+                        "fixedpoint",
+                        "mbqm",
+                        "requant",
+                        "dot",
+                        "dot2s",
+                    ],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);

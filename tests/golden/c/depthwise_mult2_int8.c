@@ -109,11 +109,19 @@ static inline int32_t tq_load4(const int8_t *p)
     memcpy(&v, p, sizeof v);
     return v;
 }
-/* Bytes 1 and 3 of v, sign-extended into two int16 lanes. */
+/* Bytes 1 and 3 of v, sign-extended into two int16 lanes: SXTB16 with its
+   own rotation (one instruction) where GCC-style inline assembly exists, as
+   the ACLE has no rotating form; else a rotate, then SXTB16. */
 static inline int32_t tq_sxtb16_odd(int32_t v)
 {
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+#else
     const uint32_t u = (uint32_t)v;
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
 }
 #endif
 
@@ -193,6 +201,148 @@ static void tq_depthwise_conv2d_pixel(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* The fast path's taps, 4 output channels at a time into acc[0..3], over n
+   taps: x advances by x_step and w by w_step bytes per tap. Every product is
+   int8 * int8 and a window has at most TQ_DOT_MAX taps, so the exact sums
+   fit int32. */
+
+/* 4 input channels against their 4 filter channels (depth multiplier 1). */
+static inline void tq_dw4_lanes(const int8_t *x, int32_t x_step, const int8_t *w, int32_t w_step,
+                                int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+#if defined(__ARM_FEATURE_DSP)
+        const int32_t xv = tq_load4(x), wv = tq_load4(w);
+        const int32_t x_e = __sxtb16(xv), w_e = __sxtb16(wv);
+        const int32_t x_o = tq_sxtb16_odd(xv), w_o = tq_sxtb16_odd(wv);
+        a0 = __smlabb(x_e, w_e, a0);
+        a2 = __smlatt(x_e, w_e, a2);
+        a1 = __smlabb(x_o, w_o, a1);
+        a3 = __smlatt(x_o, w_o, a3);
+#else
+        a0 += (int32_t)x[0] * w[0];
+        a1 += (int32_t)x[1] * w[1];
+        a2 += (int32_t)x[2] * w[2];
+        a3 += (int32_t)x[3] * w[3];
+#endif
+        x += x_step;
+        w += w_step;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* One input value (or the padding's code, x_step 0) against 4 filter
+   channels: depth multiplier > 1, and taps in the padding. */
+static inline void tq_dw4_bcast(const int8_t *x, int32_t x_step, const int8_t *w, int32_t w_step,
+                                int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+        const int32_t xv = (int32_t)*x;
+#if defined(__ARM_FEATURE_DSP)
+        const int32_t wv = tq_load4(w);
+        const int32_t w_e = __sxtb16(wv), w_o = tq_sxtb16_odd(wv);
+        a0 = __smlabb(w_e, xv, a0);
+        a2 = __smlatb(w_e, xv, a2);
+        a1 = __smlabb(w_o, xv, a1);
+        a3 = __smlatb(w_o, xv, a3);
+#else
+        a0 += xv * w[0];
+        a1 += xv * w[1];
+        a2 += xv * w[2];
+        a3 += xv * w[3];
+#endif
+        x += x_step;
+        w += w_step;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Output channels o..o+3 of one pixel on the fast path: acc from the taps
+   (columns kx0..kx1-1 inside the image, rows tested once each, padded taps
+   pad_value * w), requantized. lanes: 4 input channels from c (multiplier
+   1), else input channel c broadcast to its 4 multiplier channels. */
+static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const int32_t *bias,
+                                const int32_t *multiplier, const int8_t *shift, int8_t *out,
+                                int32_t o, int32_t c, int lanes, int32_t iy0, int32_t ix0,
+                                int32_t kx0, int32_t kx1, int32_t in_h, int32_t in_w,
+                                int32_t in_c, int32_t out_c, int32_t k_h, int32_t k_w,
+                                int32_t dil_h, int32_t dil_w, const int8_t *pad_code,
+                                int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t acc[4] = {0, 0, 0, 0};
+    int32_t ky = 0, j;
+    if (kx0 == 0 && kx1 == k_w && iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h) {
+        /* The window inside the image: no padded taps. */
+        const int8_t *xr = xb + (iy0 * in_w + ix0) * in_c + c;
+        for (ky = 0; ky < k_h; ++ky) {
+            const int8_t *wr = filter + ky * k_w * out_c + o;
+            if (lanes) {
+                tq_dw4_lanes(xr, dil_w * in_c, wr, out_c, k_w, acc);
+            } else {
+                tq_dw4_bcast(xr, dil_w * in_c, wr, out_c, k_w, acc);
+            }
+            xr += dil_h * in_w * in_c;
+        }
+        ky = k_h;
+    }
+    for (; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        const int8_t *wr = filter + ky * k_w * out_c + o;
+        if (iy < 0 || iy >= in_h) {
+            tq_dw4_bcast(pad_code, 0, wr, out_c, k_w, acc);
+            continue;
+        }
+        tq_dw4_bcast(pad_code, 0, wr, out_c, kx0, acc);
+        if (kx1 > kx0) {
+            const int8_t *xr = xb + (iy * in_w + ix0 + kx0 * dil_w) * in_c + c;
+            if (lanes) {
+                tq_dw4_lanes(xr, dil_w * in_c, wr + kx0 * out_c, out_c, kx1 - kx0, acc);
+            } else {
+                tq_dw4_bcast(xr, dil_w * in_c, wr + kx0 * out_c, out_c, kx1 - kx0, acc);
+            }
+        }
+        tq_dw4_bcast(pad_code, 0, wr + kx1 * out_c, out_c, k_w - kx1, acc);
+    }
+    for (j = 0; j < 4; ++j) {
+        out[o + j] = tq_requant(acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
+                                (int32_t)shift[o + j], output_offset, act_min, act_max);
+    }
+}
+
+/* Output channel o (input channel c) of one pixel on the fast path, alone. */
+static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *out,
+                                  int32_t o, int32_t c, int32_t iy0, int32_t ix0, int32_t in_h,
+                                  int32_t in_w, int32_t in_c, int32_t out_c, int32_t k_h,
+                                  int32_t k_w, int32_t dil_h, int32_t dil_w, int32_t pad_value,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t a = 0;
+    int32_t ky, kx;
+    for (ky = 0; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        for (kx = 0; kx < k_w; ++kx) {
+            const int32_t ix = ix0 + kx * dil_w;
+            const int32_t x = iy < 0 || iy >= in_h || ix < 0 || ix >= in_w
+                                  ? pad_value
+                                  : (int32_t)xb[(iy * in_w + ix) * in_c + c];
+            a += x * filter[(ky * k_w + kx) * out_c + o];
+        }
+    }
+    out[o] = tq_requant(a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
+                        output_offset, act_min, act_max);
+}
+
 static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
@@ -203,56 +353,31 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                                             int32_t output_offset, int32_t act_min, int32_t act_max,
                                             int32_t pad_value)
 {
-    /* Fast path: input offset folded into the bias, depth multiplier 1, a
-       window inside the image; 4 channels at a time in registers, taps
-       outermost. Border pixels take the reference loop. */
-    const int fast = input_offset == 0 && depth_mult == 1 && k_h * k_w <= TQ_DOT_MAX;
-    /* Borders too when a padded cell is an int8 code (it is the input zero
-       point), so pad_value * w stays within the int32 bound. */
-    const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
+    /* Fast path: input offset folded into the bias, and a padded cell an
+       int8 code (the input zero point), so every tap adds at most 128 * 128.
+       Per pixel the columns inside the image are found once; per filter row
+       the in-image taps run without a test and the padded ones add
+       pad_value * w. 4 output channels at a time: 4 input channels
+       (multiplier 1), or one input channel's 4 multiplier channels; the
+       channels left over one at a time. Other layers: the reference loop. */
+    const int fast = input_offset == 0 && k_h * k_w <= TQ_DOT_MAX && pad_value >= -128 &&
+                     pad_value <= 127;
     const int32_t out_c = in_c * depth_mult;
-    int32_t b, oy, ox, c, ky, kx;
+    const int8_t pad_code = (int8_t)(fast ? pad_value : 0);
+    /* The channels the blocks of 4 cover: constant bounds, so every loop's
+       trip count is known to the compiler. */
+    const int32_t c_tail = in_c - in_c % 4;
+    const int32_t m_tail = depth_mult - depth_mult % 4;
+    int32_t b, oy, ox, c, m;
     for (b = 0; b < batches; ++b) {
+        const int8_t *xb = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
-            const int rows_in = iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h;
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - pad_left;
                 int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
-                const int8_t *x0;
-                if (fast_border && (!rows_in || ix0 < 0 || ix0 + (k_w - 1) * dil_w >= in_w)) {
-                    /* A border pixel: the same 4 channels at a time, a tap
-                       in the padding reading pad_value. */
-                    for (c = 0; c < out_c; c += 4) {
-                        const int32_t lanes = out_c - c < 4 ? out_c - c : 4;
-                        int32_t a[4] = {0, 0, 0, 0};
-                        int32_t j;
-                        for (ky = 0; ky < k_h; ++ky) {
-                            const int32_t iy = iy0 + ky * dil_h;
-                            const int row_ok = iy >= 0 && iy < in_h;
-                            for (kx = 0; kx < k_w; ++kx) {
-                                const int32_t ix = ix0 + kx * dil_w;
-                                const int8_t *wp = filter + (ky * k_w + kx) * out_c + c;
-                                if (row_ok && ix >= 0 && ix < in_w) {
-                                    const int8_t *xp = input + ((b * in_h + iy) * in_w + ix) * in_c + c;
-                                    for (j = 0; j < lanes; ++j) {
-                                        a[j] += (int32_t)xp[j] * wp[j];
-                                    }
-                                } else {
-                                    for (j = 0; j < lanes; ++j) {
-                                        a[j] += pad_value * wp[j];
-                                    }
-                                }
-                            }
-                        }
-                        for (j = 0; j < lanes; ++j) {
-                            out[c + j] = tq_requant(a[j], bias != NULL ? bias[c + j] : 0, multiplier[c + j],
-                                                    (int32_t)shift[c + j], output_offset, act_min, act_max);
-                        }
-                    }
-                    continue;
-                }
-                if (!fast || !rows_in || ix0 < 0 || ix0 + (k_w - 1) * dil_w >= in_w) {
+                int32_t kx0 = 0, kx1 = k_w;
+                if (!fast) {
                     tq_depthwise_conv2d_pixel(input, filter, bias, multiplier, shift, out, b, oy,
                                               ox, in_h, in_w, in_c, depth_mult, k_h, k_w,
                                               stride_h, stride_w, dil_h, dil_w, pad_top,
@@ -260,50 +385,36 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                                               act_max, pad_value);
                     continue;
                 }
-                x0 = input + ((b * in_h + iy0) * in_w + ix0) * in_c;
-                for (c = 0; c + 4 <= out_c; c += 4) {
-                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                    for (ky = 0; ky < k_h; ++ky) {
-                        const int8_t *xr = x0 + ky * dil_h * in_w * in_c + c;
-                        const int8_t *wr = filter + ky * k_w * out_c + c;
-                        for (kx = 0; kx < k_w; ++kx) {
-                            const int8_t *xp = xr + kx * dil_w * in_c;
-                            const int8_t *wp = wr + kx * out_c;
-#if defined(__ARM_FEATURE_DSP)
-                            const int32_t xv = tq_load4(xp), wv = tq_load4(wp);
-                            const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
-                            const int32_t w_e = __sxtb16(wv), w_o = tq_sxtb16_odd(wv);
-                            a0 = __smlabb(x_e, w_e, a0);
-                            a1 = __smlabb(x_o, w_o, a1);
-                            a2 = __smlatt(x_e, w_e, a2);
-                            a3 = __smlatt(x_o, w_o, a3);
-#else
-                            a0 += (int32_t)xp[0] * wp[0];
-                            a1 += (int32_t)xp[1] * wp[1];
-                            a2 += (int32_t)xp[2] * wp[2];
-                            a3 += (int32_t)xp[3] * wp[3];
-#endif
-                        }
-                    }
-                    out[c] = tq_requant(a0, bias != NULL ? bias[c] : 0, multiplier[c],
-                                        (int32_t)shift[c], output_offset, act_min, act_max);
-                    out[c + 1] = tq_requant(a1, bias != NULL ? bias[c + 1] : 0, multiplier[c + 1],
-                                            (int32_t)shift[c + 1], output_offset, act_min, act_max);
-                    out[c + 2] = tq_requant(a2, bias != NULL ? bias[c + 2] : 0, multiplier[c + 2],
-                                            (int32_t)shift[c + 2], output_offset, act_min, act_max);
-                    out[c + 3] = tq_requant(a3, bias != NULL ? bias[c + 3] : 0, multiplier[c + 3],
-                                            (int32_t)shift[c + 3], output_offset, act_min, act_max);
+                while (kx0 < k_w && ix0 + kx0 * dil_w < 0) {
+                    ++kx0;
                 }
-                for (; c < out_c; ++c) {
-                    int32_t a = 0;
-                    for (ky = 0; ky < k_h; ++ky) {
-                        for (kx = 0; kx < k_w; ++kx) {
-                            a += (int32_t)x0[(ky * dil_h * in_w + kx * dil_w) * in_c + c] *
-                                 filter[(ky * k_w + kx) * out_c + c];
-                        }
+                while (kx1 > kx0 && ix0 + (kx1 - 1) * dil_w >= in_w) {
+                    --kx1;
+                }
+                if (depth_mult == 1) {
+                    for (c = 0; c < c_tail; c += 4) {
+                        tq_dw4_block(xb, filter, bias, multiplier, shift, out, c, c, 1, iy0, ix0,
+                                     kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
+                                     &pad_code, output_offset, act_min, act_max);
                     }
-                    out[c] = tq_requant(a, bias != NULL ? bias[c] : 0, multiplier[c],
-                                        (int32_t)shift[c], output_offset, act_min, act_max);
+                    for (c = c_tail; c < in_c; ++c) {
+                        tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c, c, iy0, ix0,
+                                       in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w, pad_value,
+                                       output_offset, act_min, act_max);
+                    }
+                    continue;
+                }
+                for (c = 0; c < in_c; ++c) {
+                    for (m = 0; m < m_tail; m += 4) {
+                        tq_dw4_block(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
+                                     c, 0, iy0, ix0, kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w,
+                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max);
+                    }
+                    for (m = m_tail; m < depth_mult; ++m) {
+                        tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
+                                       c, iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h,
+                                       dil_w, pad_value, output_offset, act_min, act_max);
+                    }
                 }
             }
         }

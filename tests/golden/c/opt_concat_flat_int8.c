@@ -109,11 +109,19 @@ static inline int32_t tq_load4(const int8_t *p)
     memcpy(&v, p, sizeof v);
     return v;
 }
-/* Bytes 1 and 3 of v, sign-extended into two int16 lanes. */
+/* Bytes 1 and 3 of v, sign-extended into two int16 lanes: SXTB16 with its
+   own rotation (one instruction) where GCC-style inline assembly exists, as
+   the ACLE has no rotating form; else a rotate, then SXTB16. */
 static inline int32_t tq_sxtb16_odd(int32_t v)
 {
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+#else
     const uint32_t u = (uint32_t)v;
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
 }
 #endif
 
@@ -123,43 +131,6 @@ static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, i
 {
     const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
     return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
-}
-
-/* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
-static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
-                              const int8_t *w1, int32_t n, int32_t *acc)
-{
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    int32_t i = 0;
-#if defined(__ARM_FEATURE_DSP)
-    for (; i + 4 <= n; i += 4) {
-        const int32_t xa = tq_load4(x0 + i), xb = tq_load4(x1 + i);
-        const int32_t wa = tq_load4(w0 + i), wb = tq_load4(w1 + i);
-        const int32_t xa_e = __sxtb16(xa), xa_o = tq_sxtb16_odd(xa);
-        const int32_t xb_e = __sxtb16(xb), xb_o = tq_sxtb16_odd(xb);
-        const int32_t wa_e = __sxtb16(wa), wa_o = tq_sxtb16_odd(wa);
-        const int32_t wb_e = __sxtb16(wb), wb_o = tq_sxtb16_odd(wb);
-        a00 = __smlad(xa_e, wa_e, a00);
-        a00 = __smlad(xa_o, wa_o, a00);
-        a01 = __smlad(xa_e, wb_e, a01);
-        a01 = __smlad(xa_o, wb_o, a01);
-        a10 = __smlad(xb_e, wa_e, a10);
-        a10 = __smlad(xb_o, wa_o, a10);
-        a11 = __smlad(xb_e, wb_e, a11);
-        a11 = __smlad(xb_o, wb_o, a11);
-    }
-#endif
-    for (; i < n; ++i) {
-        const int32_t xa = x0[i], xb = x1[i], wa = w0[i], wb = w1[i];
-        a00 += xa * wa;
-        a01 += xa * wb;
-        a10 += xb * wa;
-        a11 += xb * wb;
-    }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
 }
 
 /* acc[0] += x.w0, acc[1] += x.w1. */
@@ -187,6 +158,47 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     }
     acc[0] = a0;
     acc[1] = a1;
+}
+
+/* tq_dot_2x2 with the second row x0 + x_step and the second filter
+   w0 + w_step: constant distances at the call, so the loop keeps two
+   pointers and reads the others at fixed offsets. */
+static inline void tq_dot_2x2s(const int8_t *x0, int32_t x_step, const int8_t *w0, int32_t w_step,
+                               int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4, x0 += 4, w0 += 4) {
+        const int32_t xa = tq_load4(x0), xb = tq_load4(x0 + x_step);
+        const int32_t xa_e = __sxtb16(xa), xa_o = tq_sxtb16_odd(xa);
+        const int32_t xb_e = __sxtb16(xb), xb_o = tq_sxtb16_odd(xb);
+        int32_t w = tq_load4(w0);
+        int32_t w_e = __sxtb16(w), w_o = tq_sxtb16_odd(w);
+        a00 = __smlad(xa_e, w_e, a00);
+        a10 = __smlad(xb_e, w_e, a10);
+        a00 = __smlad(xa_o, w_o, a00);
+        a10 = __smlad(xb_o, w_o, a10);
+        w = tq_load4(w0 + w_step);
+        w_e = __sxtb16(w);
+        w_o = tq_sxtb16_odd(w);
+        a01 = __smlad(xa_e, w_e, a01);
+        a11 = __smlad(xb_e, w_e, a11);
+        a01 = __smlad(xa_o, w_o, a01);
+        a11 = __smlad(xb_o, w_o, a11);
+    }
+#endif
+    for (; i < n; ++i, ++x0, ++w0) {
+        const int32_t xa = x0[0], xb = x0[x_step], wa = w0[0], wb = w0[w_step];
+        a00 += xa * wa;
+        a01 += xa * wb;
+        a10 += xb * wa;
+        a11 += xb * wb;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
 }
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
@@ -220,33 +232,41 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
            channels per block, requantization inline, the multiplier of a
            channel loaded once per block. */
         for (b = 0; b < batches; b += 2) {
-            const int two_rows = b + 1 < batches;
             const int8_t *x0 = input + b * depth;
-            const int8_t *x1 = two_rows ? x0 + depth : x0;
             int8_t *y0 = output + b * out_depth;
-            int8_t *y1 = two_rows ? y0 + out_depth : y0;
+            if (b + 1 < batches) {
+                for (o = 0; o < out_depth; o += 2) {
+                    /* The second row and channel at constant distances. */
+                    const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
+                    const int32_t q0 = per_channel ? o : 0;
+                    const int32_t q1 = per_channel ? o1 : 0;
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    if (o1 > o) {
+                        tq_dot_2x2s(x0, depth, filter + o * depth, depth, depth, acc);
+                    } else {
+                        tq_dot_2x2s(x0, depth, filter + o * depth, 0, depth, acc);
+                    }
+                    y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                                       (int32_t)shift[q0], output_offset, act_min, act_max);
+                    y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                                        (int32_t)shift[q1], output_offset, act_min, act_max);
+                    y0[out_depth + o] = tq_requant(acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
+                                                   (int32_t)shift[q0], output_offset, act_min, act_max);
+                    y0[out_depth + o1] = tq_requant(acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                                                    (int32_t)shift[q1], output_offset, act_min, act_max);
+                }
+                continue;
+            }
             for (o = 0; o < out_depth; o += 2) {
                 const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
                 const int32_t q0 = per_channel ? o : 0;
                 const int32_t q1 = per_channel ? o1 : 0;
-                const int32_t b0 = bias != NULL ? bias[o] : 0;
-                const int32_t b1 = bias != NULL ? bias[o1] : 0;
                 int32_t acc[4] = {0, 0, 0, 0};
-                if (two_rows) {
-                    tq_dot_2x2(x0, x1, filter + o * depth, filter + o1 * depth, depth, acc);
-                } else {
-                    tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
-                }
-                y0[o] = tq_requant(acc[0], b0, multiplier[q0], (int32_t)shift[q0], output_offset,
-                                   act_min, act_max);
-                y0[o1] = tq_requant(acc[1], b1, multiplier[q1], (int32_t)shift[q1], output_offset,
-                                    act_min, act_max);
-                if (two_rows) {
-                    y1[o] = tq_requant(acc[2], b0, multiplier[q0], (int32_t)shift[q0],
-                                       output_offset, act_min, act_max);
-                    y1[o1] = tq_requant(acc[3], b1, multiplier[q1], (int32_t)shift[q1],
-                                        output_offset, act_min, act_max);
-                }
+                tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
+                y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                                   (int32_t)shift[q0], output_offset, act_min, act_max);
+                y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                                    (int32_t)shift[q1], output_offset, act_min, act_max);
             }
         }
         return;

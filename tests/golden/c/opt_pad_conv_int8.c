@@ -114,11 +114,19 @@ static inline int32_t tq_load4(const int8_t *p)
     memcpy(&v, p, sizeof v);
     return v;
 }
-/* Bytes 1 and 3 of v, sign-extended into two int16 lanes. */
+/* Bytes 1 and 3 of v, sign-extended into two int16 lanes: SXTB16 with its
+   own rotation (one instruction) where GCC-style inline assembly exists, as
+   the ACLE has no rotating form; else a rotate, then SXTB16. */
 static inline int32_t tq_sxtb16_odd(int32_t v)
 {
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+#else
     const uint32_t u = (uint32_t)v;
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
+#endif
 }
 #endif
 
@@ -128,43 +136,6 @@ static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, i
 {
     const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
     return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
-}
-
-/* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
-static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
-                              const int8_t *w1, int32_t n, int32_t *acc)
-{
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    int32_t i = 0;
-#if defined(__ARM_FEATURE_DSP)
-    for (; i + 4 <= n; i += 4) {
-        const int32_t xa = tq_load4(x0 + i), xb = tq_load4(x1 + i);
-        const int32_t wa = tq_load4(w0 + i), wb = tq_load4(w1 + i);
-        const int32_t xa_e = __sxtb16(xa), xa_o = tq_sxtb16_odd(xa);
-        const int32_t xb_e = __sxtb16(xb), xb_o = tq_sxtb16_odd(xb);
-        const int32_t wa_e = __sxtb16(wa), wa_o = tq_sxtb16_odd(wa);
-        const int32_t wb_e = __sxtb16(wb), wb_o = tq_sxtb16_odd(wb);
-        a00 = __smlad(xa_e, wa_e, a00);
-        a00 = __smlad(xa_o, wa_o, a00);
-        a01 = __smlad(xa_e, wb_e, a01);
-        a01 = __smlad(xa_o, wb_o, a01);
-        a10 = __smlad(xb_e, wa_e, a10);
-        a10 = __smlad(xb_o, wa_o, a10);
-        a11 = __smlad(xb_e, wb_e, a11);
-        a11 = __smlad(xb_o, wb_o, a11);
-    }
-#endif
-    for (; i < n; ++i) {
-        const int32_t xa = x0[i], xb = x1[i], wa = w0[i], wb = w1[i];
-        a00 += xa * wa;
-        a01 += xa * wb;
-        a10 += xb * wa;
-        a11 += xb * wb;
-    }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
 }
 
 /* acc[0] += x.w0, acc[1] += x.w1. */
@@ -192,6 +163,88 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     }
     acc[0] = a0;
     acc[1] = a1;
+}
+
+/* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
+static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
+                              const int8_t *w1, int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    /* One filter word at a time, used by both inputs before the next is
+       loaded: few live registers, no spills in the loop. */
+    for (; i + 4 <= n; i += 4) {
+        const int32_t xa = tq_load4(x0 + i), xb = tq_load4(x1 + i);
+        const int32_t xa_e = __sxtb16(xa), xa_o = tq_sxtb16_odd(xa);
+        const int32_t xb_e = __sxtb16(xb), xb_o = tq_sxtb16_odd(xb);
+        int32_t w = tq_load4(w0 + i);
+        int32_t w_e = __sxtb16(w), w_o = tq_sxtb16_odd(w);
+        a00 = __smlad(xa_e, w_e, a00);
+        a10 = __smlad(xb_e, w_e, a10);
+        a00 = __smlad(xa_o, w_o, a00);
+        a10 = __smlad(xb_o, w_o, a10);
+        w = tq_load4(w1 + i);
+        w_e = __sxtb16(w);
+        w_o = tq_sxtb16_odd(w);
+        a01 = __smlad(xa_e, w_e, a01);
+        a11 = __smlad(xb_e, w_e, a11);
+        a01 = __smlad(xa_o, w_o, a01);
+        a11 = __smlad(xb_o, w_o, a11);
+    }
+#endif
+    for (; i < n; ++i) {
+        const int32_t xa = x0[i], xb = x1[i], wa = w0[i], wb = w1[i];
+        a00 += xa * wa;
+        a01 += xa * wb;
+        a10 += xb * wa;
+        a11 += xb * wb;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* tq_dot_2x2 with the second row x0 + x_step and the second filter
+   w0 + w_step: constant distances at the call, so the loop keeps two
+   pointers and reads the others at fixed offsets. */
+static inline void tq_dot_2x2s(const int8_t *x0, int32_t x_step, const int8_t *w0, int32_t w_step,
+                               int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4, x0 += 4, w0 += 4) {
+        const int32_t xa = tq_load4(x0), xb = tq_load4(x0 + x_step);
+        const int32_t xa_e = __sxtb16(xa), xa_o = tq_sxtb16_odd(xa);
+        const int32_t xb_e = __sxtb16(xb), xb_o = tq_sxtb16_odd(xb);
+        int32_t w = tq_load4(w0);
+        int32_t w_e = __sxtb16(w), w_o = tq_sxtb16_odd(w);
+        a00 = __smlad(xa_e, w_e, a00);
+        a10 = __smlad(xb_e, w_e, a10);
+        a00 = __smlad(xa_o, w_o, a00);
+        a10 = __smlad(xb_o, w_o, a10);
+        w = tq_load4(w0 + w_step);
+        w_e = __sxtb16(w);
+        w_o = tq_sxtb16_odd(w);
+        a01 = __smlad(xa_e, w_e, a01);
+        a11 = __smlad(xb_e, w_e, a11);
+        a01 = __smlad(xa_o, w_o, a01);
+        a11 = __smlad(xb_o, w_o, a11);
+    }
+#endif
+    for (; i < n; ++i, ++x0, ++w0) {
+        const int32_t xa = x0[0], xb = x0[x_step], wa = w0[0], wb = w0[w_step];
+        a00 += xa * wa;
+        a01 += xa * wb;
+        a10 += xb * wa;
+        a11 += xb * wb;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
 }
 
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
@@ -473,6 +526,148 @@ static void tq_depthwise_conv2d_pixel(const int8_t *input, const int8_t *filter,
     }
 }
 
+/* The fast path's taps, 4 output channels at a time into acc[0..3], over n
+   taps: x advances by x_step and w by w_step bytes per tap. Every product is
+   int8 * int8 and a window has at most TQ_DOT_MAX taps, so the exact sums
+   fit int32. */
+
+/* 4 input channels against their 4 filter channels (depth multiplier 1). */
+static inline void tq_dw4_lanes(const int8_t *x, int32_t x_step, const int8_t *w, int32_t w_step,
+                                int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+#if defined(__ARM_FEATURE_DSP)
+        const int32_t xv = tq_load4(x), wv = tq_load4(w);
+        const int32_t x_e = __sxtb16(xv), w_e = __sxtb16(wv);
+        const int32_t x_o = tq_sxtb16_odd(xv), w_o = tq_sxtb16_odd(wv);
+        a0 = __smlabb(x_e, w_e, a0);
+        a2 = __smlatt(x_e, w_e, a2);
+        a1 = __smlabb(x_o, w_o, a1);
+        a3 = __smlatt(x_o, w_o, a3);
+#else
+        a0 += (int32_t)x[0] * w[0];
+        a1 += (int32_t)x[1] * w[1];
+        a2 += (int32_t)x[2] * w[2];
+        a3 += (int32_t)x[3] * w[3];
+#endif
+        x += x_step;
+        w += w_step;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* One input value (or the padding's code, x_step 0) against 4 filter
+   channels: depth multiplier > 1, and taps in the padding. */
+static inline void tq_dw4_bcast(const int8_t *x, int32_t x_step, const int8_t *w, int32_t w_step,
+                                int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+        const int32_t xv = (int32_t)*x;
+#if defined(__ARM_FEATURE_DSP)
+        const int32_t wv = tq_load4(w);
+        const int32_t w_e = __sxtb16(wv), w_o = tq_sxtb16_odd(wv);
+        a0 = __smlabb(w_e, xv, a0);
+        a2 = __smlatb(w_e, xv, a2);
+        a1 = __smlabb(w_o, xv, a1);
+        a3 = __smlatb(w_o, xv, a3);
+#else
+        a0 += xv * w[0];
+        a1 += xv * w[1];
+        a2 += xv * w[2];
+        a3 += xv * w[3];
+#endif
+        x += x_step;
+        w += w_step;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Output channels o..o+3 of one pixel on the fast path: acc from the taps
+   (columns kx0..kx1-1 inside the image, rows tested once each, padded taps
+   pad_value * w), requantized. lanes: 4 input channels from c (multiplier
+   1), else input channel c broadcast to its 4 multiplier channels. */
+static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const int32_t *bias,
+                                const int32_t *multiplier, const int8_t *shift, int8_t *out,
+                                int32_t o, int32_t c, int lanes, int32_t iy0, int32_t ix0,
+                                int32_t kx0, int32_t kx1, int32_t in_h, int32_t in_w,
+                                int32_t in_c, int32_t out_c, int32_t k_h, int32_t k_w,
+                                int32_t dil_h, int32_t dil_w, const int8_t *pad_code,
+                                int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t acc[4] = {0, 0, 0, 0};
+    int32_t ky = 0, j;
+    if (kx0 == 0 && kx1 == k_w && iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h) {
+        /* The window inside the image: no padded taps. */
+        const int8_t *xr = xb + (iy0 * in_w + ix0) * in_c + c;
+        for (ky = 0; ky < k_h; ++ky) {
+            const int8_t *wr = filter + ky * k_w * out_c + o;
+            if (lanes) {
+                tq_dw4_lanes(xr, dil_w * in_c, wr, out_c, k_w, acc);
+            } else {
+                tq_dw4_bcast(xr, dil_w * in_c, wr, out_c, k_w, acc);
+            }
+            xr += dil_h * in_w * in_c;
+        }
+        ky = k_h;
+    }
+    for (; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        const int8_t *wr = filter + ky * k_w * out_c + o;
+        if (iy < 0 || iy >= in_h) {
+            tq_dw4_bcast(pad_code, 0, wr, out_c, k_w, acc);
+            continue;
+        }
+        tq_dw4_bcast(pad_code, 0, wr, out_c, kx0, acc);
+        if (kx1 > kx0) {
+            const int8_t *xr = xb + (iy * in_w + ix0 + kx0 * dil_w) * in_c + c;
+            if (lanes) {
+                tq_dw4_lanes(xr, dil_w * in_c, wr + kx0 * out_c, out_c, kx1 - kx0, acc);
+            } else {
+                tq_dw4_bcast(xr, dil_w * in_c, wr + kx0 * out_c, out_c, kx1 - kx0, acc);
+            }
+        }
+        tq_dw4_bcast(pad_code, 0, wr + kx1 * out_c, out_c, k_w - kx1, acc);
+    }
+    for (j = 0; j < 4; ++j) {
+        out[o + j] = tq_requant(acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
+                                (int32_t)shift[o + j], output_offset, act_min, act_max);
+    }
+}
+
+/* Output channel o (input channel c) of one pixel on the fast path, alone. */
+static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *out,
+                                  int32_t o, int32_t c, int32_t iy0, int32_t ix0, int32_t in_h,
+                                  int32_t in_w, int32_t in_c, int32_t out_c, int32_t k_h,
+                                  int32_t k_w, int32_t dil_h, int32_t dil_w, int32_t pad_value,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t a = 0;
+    int32_t ky, kx;
+    for (ky = 0; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        for (kx = 0; kx < k_w; ++kx) {
+            const int32_t ix = ix0 + kx * dil_w;
+            const int32_t x = iy < 0 || iy >= in_h || ix < 0 || ix >= in_w
+                                  ? pad_value
+                                  : (int32_t)xb[(iy * in_w + ix) * in_c + c];
+            a += x * filter[(ky * k_w + kx) * out_c + o];
+        }
+    }
+    out[o] = tq_requant(a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
+                        output_offset, act_min, act_max);
+}
+
 static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
@@ -483,56 +678,31 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                                             int32_t output_offset, int32_t act_min, int32_t act_max,
                                             int32_t pad_value)
 {
-    /* Fast path: input offset folded into the bias, depth multiplier 1, a
-       window inside the image; 4 channels at a time in registers, taps
-       outermost. Border pixels take the reference loop. */
-    const int fast = input_offset == 0 && depth_mult == 1 && k_h * k_w <= TQ_DOT_MAX;
-    /* Borders too when a padded cell is an int8 code (it is the input zero
-       point), so pad_value * w stays within the int32 bound. */
-    const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
+    /* Fast path: input offset folded into the bias, and a padded cell an
+       int8 code (the input zero point), so every tap adds at most 128 * 128.
+       Per pixel the columns inside the image are found once; per filter row
+       the in-image taps run without a test and the padded ones add
+       pad_value * w. 4 output channels at a time: 4 input channels
+       (multiplier 1), or one input channel's 4 multiplier channels; the
+       channels left over one at a time. Other layers: the reference loop. */
+    const int fast = input_offset == 0 && k_h * k_w <= TQ_DOT_MAX && pad_value >= -128 &&
+                     pad_value <= 127;
     const int32_t out_c = in_c * depth_mult;
-    int32_t b, oy, ox, c, ky, kx;
+    const int8_t pad_code = (int8_t)(fast ? pad_value : 0);
+    /* The channels the blocks of 4 cover: constant bounds, so every loop's
+       trip count is known to the compiler. */
+    const int32_t c_tail = in_c - in_c % 4;
+    const int32_t m_tail = depth_mult - depth_mult % 4;
+    int32_t b, oy, ox, c, m;
     for (b = 0; b < batches; ++b) {
+        const int8_t *xb = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
-            const int rows_in = iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h;
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - pad_left;
                 int8_t *out = output + ((b * out_h + oy) * out_w + ox) * out_c;
-                const int8_t *x0;
-                if (fast_border && (!rows_in || ix0 < 0 || ix0 + (k_w - 1) * dil_w >= in_w)) {
-                    /* A border pixel: the same 4 channels at a time, a tap
-                       in the padding reading pad_value. */
-                    for (c = 0; c < out_c; c += 4) {
-                        const int32_t lanes = out_c - c < 4 ? out_c - c : 4;
-                        int32_t a[4] = {0, 0, 0, 0};
-                        int32_t j;
-                        for (ky = 0; ky < k_h; ++ky) {
-                            const int32_t iy = iy0 + ky * dil_h;
-                            const int row_ok = iy >= 0 && iy < in_h;
-                            for (kx = 0; kx < k_w; ++kx) {
-                                const int32_t ix = ix0 + kx * dil_w;
-                                const int8_t *wp = filter + (ky * k_w + kx) * out_c + c;
-                                if (row_ok && ix >= 0 && ix < in_w) {
-                                    const int8_t *xp = input + ((b * in_h + iy) * in_w + ix) * in_c + c;
-                                    for (j = 0; j < lanes; ++j) {
-                                        a[j] += (int32_t)xp[j] * wp[j];
-                                    }
-                                } else {
-                                    for (j = 0; j < lanes; ++j) {
-                                        a[j] += pad_value * wp[j];
-                                    }
-                                }
-                            }
-                        }
-                        for (j = 0; j < lanes; ++j) {
-                            out[c + j] = tq_requant(a[j], bias != NULL ? bias[c + j] : 0, multiplier[c + j],
-                                                    (int32_t)shift[c + j], output_offset, act_min, act_max);
-                        }
-                    }
-                    continue;
-                }
-                if (!fast || !rows_in || ix0 < 0 || ix0 + (k_w - 1) * dil_w >= in_w) {
+                int32_t kx0 = 0, kx1 = k_w;
+                if (!fast) {
                     tq_depthwise_conv2d_pixel(input, filter, bias, multiplier, shift, out, b, oy,
                                               ox, in_h, in_w, in_c, depth_mult, k_h, k_w,
                                               stride_h, stride_w, dil_h, dil_w, pad_top,
@@ -540,50 +710,36 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                                               act_max, pad_value);
                     continue;
                 }
-                x0 = input + ((b * in_h + iy0) * in_w + ix0) * in_c;
-                for (c = 0; c + 4 <= out_c; c += 4) {
-                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                    for (ky = 0; ky < k_h; ++ky) {
-                        const int8_t *xr = x0 + ky * dil_h * in_w * in_c + c;
-                        const int8_t *wr = filter + ky * k_w * out_c + c;
-                        for (kx = 0; kx < k_w; ++kx) {
-                            const int8_t *xp = xr + kx * dil_w * in_c;
-                            const int8_t *wp = wr + kx * out_c;
-#if defined(__ARM_FEATURE_DSP)
-                            const int32_t xv = tq_load4(xp), wv = tq_load4(wp);
-                            const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
-                            const int32_t w_e = __sxtb16(wv), w_o = tq_sxtb16_odd(wv);
-                            a0 = __smlabb(x_e, w_e, a0);
-                            a1 = __smlabb(x_o, w_o, a1);
-                            a2 = __smlatt(x_e, w_e, a2);
-                            a3 = __smlatt(x_o, w_o, a3);
-#else
-                            a0 += (int32_t)xp[0] * wp[0];
-                            a1 += (int32_t)xp[1] * wp[1];
-                            a2 += (int32_t)xp[2] * wp[2];
-                            a3 += (int32_t)xp[3] * wp[3];
-#endif
-                        }
-                    }
-                    out[c] = tq_requant(a0, bias != NULL ? bias[c] : 0, multiplier[c],
-                                        (int32_t)shift[c], output_offset, act_min, act_max);
-                    out[c + 1] = tq_requant(a1, bias != NULL ? bias[c + 1] : 0, multiplier[c + 1],
-                                            (int32_t)shift[c + 1], output_offset, act_min, act_max);
-                    out[c + 2] = tq_requant(a2, bias != NULL ? bias[c + 2] : 0, multiplier[c + 2],
-                                            (int32_t)shift[c + 2], output_offset, act_min, act_max);
-                    out[c + 3] = tq_requant(a3, bias != NULL ? bias[c + 3] : 0, multiplier[c + 3],
-                                            (int32_t)shift[c + 3], output_offset, act_min, act_max);
+                while (kx0 < k_w && ix0 + kx0 * dil_w < 0) {
+                    ++kx0;
                 }
-                for (; c < out_c; ++c) {
-                    int32_t a = 0;
-                    for (ky = 0; ky < k_h; ++ky) {
-                        for (kx = 0; kx < k_w; ++kx) {
-                            a += (int32_t)x0[(ky * dil_h * in_w + kx * dil_w) * in_c + c] *
-                                 filter[(ky * k_w + kx) * out_c + c];
-                        }
+                while (kx1 > kx0 && ix0 + (kx1 - 1) * dil_w >= in_w) {
+                    --kx1;
+                }
+                if (depth_mult == 1) {
+                    for (c = 0; c < c_tail; c += 4) {
+                        tq_dw4_block(xb, filter, bias, multiplier, shift, out, c, c, 1, iy0, ix0,
+                                     kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
+                                     &pad_code, output_offset, act_min, act_max);
                     }
-                    out[c] = tq_requant(a, bias != NULL ? bias[c] : 0, multiplier[c],
-                                        (int32_t)shift[c], output_offset, act_min, act_max);
+                    for (c = c_tail; c < in_c; ++c) {
+                        tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c, c, iy0, ix0,
+                                       in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w, pad_value,
+                                       output_offset, act_min, act_max);
+                    }
+                    continue;
+                }
+                for (c = 0; c < in_c; ++c) {
+                    for (m = 0; m < m_tail; m += 4) {
+                        tq_dw4_block(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
+                                     c, 0, iy0, ix0, kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w,
+                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max);
+                    }
+                    for (m = m_tail; m < depth_mult; ++m) {
+                        tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
+                                       c, iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h,
+                                       dil_w, pad_value, output_offset, act_min, act_max);
+                    }
                 }
             }
         }
@@ -632,33 +788,41 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
            channels per block, requantization inline, the multiplier of a
            channel loaded once per block. */
         for (b = 0; b < batches; b += 2) {
-            const int two_rows = b + 1 < batches;
             const int8_t *x0 = input + b * depth;
-            const int8_t *x1 = two_rows ? x0 + depth : x0;
             int8_t *y0 = output + b * out_depth;
-            int8_t *y1 = two_rows ? y0 + out_depth : y0;
+            if (b + 1 < batches) {
+                for (o = 0; o < out_depth; o += 2) {
+                    /* The second row and channel at constant distances. */
+                    const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
+                    const int32_t q0 = per_channel ? o : 0;
+                    const int32_t q1 = per_channel ? o1 : 0;
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    if (o1 > o) {
+                        tq_dot_2x2s(x0, depth, filter + o * depth, depth, depth, acc);
+                    } else {
+                        tq_dot_2x2s(x0, depth, filter + o * depth, 0, depth, acc);
+                    }
+                    y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                                       (int32_t)shift[q0], output_offset, act_min, act_max);
+                    y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                                        (int32_t)shift[q1], output_offset, act_min, act_max);
+                    y0[out_depth + o] = tq_requant(acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
+                                                   (int32_t)shift[q0], output_offset, act_min, act_max);
+                    y0[out_depth + o1] = tq_requant(acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                                                    (int32_t)shift[q1], output_offset, act_min, act_max);
+                }
+                continue;
+            }
             for (o = 0; o < out_depth; o += 2) {
                 const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
                 const int32_t q0 = per_channel ? o : 0;
                 const int32_t q1 = per_channel ? o1 : 0;
-                const int32_t b0 = bias != NULL ? bias[o] : 0;
-                const int32_t b1 = bias != NULL ? bias[o1] : 0;
                 int32_t acc[4] = {0, 0, 0, 0};
-                if (two_rows) {
-                    tq_dot_2x2(x0, x1, filter + o * depth, filter + o1 * depth, depth, acc);
-                } else {
-                    tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
-                }
-                y0[o] = tq_requant(acc[0], b0, multiplier[q0], (int32_t)shift[q0], output_offset,
-                                   act_min, act_max);
-                y0[o1] = tq_requant(acc[1], b1, multiplier[q1], (int32_t)shift[q1], output_offset,
-                                    act_min, act_max);
-                if (two_rows) {
-                    y1[o] = tq_requant(acc[2], b0, multiplier[q0], (int32_t)shift[q0],
-                                       output_offset, act_min, act_max);
-                    y1[o1] = tq_requant(acc[3], b1, multiplier[q1], (int32_t)shift[q1],
-                                        output_offset, act_min, act_max);
-                }
+                tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
+                y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                                   (int32_t)shift[q0], output_offset, act_min, act_max);
+                y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                                    (int32_t)shift[q1], output_offset, act_min, act_max);
             }
         }
         return;
