@@ -69,6 +69,9 @@ pub struct MemoryPlan {
     pub overlap_bound: usize,
 }
 
+/// Extra placement orders tried when buffers may overlap.
+const SHUFFLED_ORDERS: usize = 48;
+
 /// Every buffer starts on this boundary (the arena itself is 16-aligned), so
 /// int32 and float buffers are aligned wherever they land.
 pub const ALIGN: usize = 16;
@@ -136,6 +139,10 @@ fn place_in_order(
             } else if o.input == i && placed[o.output] {
                 let at = offsets[o.output];
                 shared.push(if in_place { at } else { align_up(at + d) });
+            } else if o.input == i && prefer_overlap && !in_place {
+                // Room below for the output still to place, so that it can
+                // start `d` below this input rather than beside it.
+                shared.push(align_up(d));
             }
         }
         shared.sort_unstable();
@@ -255,10 +262,32 @@ pub fn plan_with(buffers: &[Lifetime], overlaps: &[Overlap]) -> MemoryPlan {
         .map(|order| place_in_order(buffers, &[], order, false));
     // With overlaps: also backwards in time, each input placed over the
     // output it becomes; and each order once preferring to share bytes.
+    // And orders near greedy-by-size, shuffled by a fixed generator (the
+    // plan stays deterministic): overlapping chains need their buffers'
+    // relative order right, which one fixed order often misses.
+    let mut shuffled: Vec<Vec<usize>> = Vec::new();
+    if !overlaps.is_empty() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..SHUFFLED_ORDERS {
+            let mut keyed: Vec<(u64, usize)> = (0..n)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // Size with up to +-50% noise, more in later rounds.
+                    let noise = 1000 + state % (200 + 40 * round as u64);
+                    (buffers[i].size as u64 * noise, i)
+                })
+                .collect();
+            keyed.sort_by_key(|&(k, i)| (std::cmp::Reverse(k), i));
+            shuffled.push(keyed.into_iter().map(|(_, i)| i).collect());
+        }
+    }
     let overlapping = (!overlaps.is_empty()).then(|| {
         orders
             .iter()
             .chain(std::iter::once(&by_time_reversed))
+            .chain(shuffled.iter())
             .flat_map(|order| {
                 [false, true].map(|prefer| place_in_order(buffers, overlaps, order, prefer))
             })

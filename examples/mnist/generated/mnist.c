@@ -4399,43 +4399,43 @@ int mnist_invoke(const void *const inputs[], void *const outputs[], void *arena)
 
     /* step 0: conv2d, model operator 0, "functional_2_1/conv2d_2_1/Relu;functional_2_1/conv2d_2_1/BiasAdd;functional_2_1/conv2d_2_1/co...", [1,28,28,1] -> [1,26,26,16] */
     MNIST_STEP_BEGIN(0, "conv2d");
-    tq_conv2d(&tq_step0_params, in0, a + 2240);
+    tq_conv2d(&tq_step0_params, in0, a + 208);
     MNIST_STEP_END(0, "conv2d");
-    MNIST_STEP_OUTPUT(0, (const void *)(a + 2240), 10816);
+    MNIST_STEP_OUTPUT(0, (const void *)(a + 208), 10816);
 
     /* step 1: max_pool, model operator 1, "functional_2_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,16] -> [1,13,13,16] */
     MNIST_STEP_BEGIN(1, "max_pool");
-    tq_max_pool(&tq_step1_params, a + 2240, a + 2032);
+    tq_max_pool(&tq_step1_params, a + 208, a + 0);
     MNIST_STEP_END(1, "max_pool");
-    MNIST_STEP_OUTPUT(1, (const void *)(a + 2032), 2704);
+    MNIST_STEP_OUTPUT(1, (const void *)(a + 0), 2704);
 
     /* step 2: conv2d, model operator 2, "functional_2_1/conv2d_3_1/Relu;functional_2_1/conv2d_3_1/BiasAdd;functional_2_1/conv2d_3_1/co...", [1,13,13,16] -> [1,11,11,32] */
     MNIST_STEP_BEGIN(2, "conv2d");
-    tq_conv2d(&tq_step2_params, a + 2032, a + 240);
+    tq_conv2d(&tq_step2_params, a + 0, a + 2704);
     MNIST_STEP_END(2, "conv2d");
-    MNIST_STEP_OUTPUT(2, (const void *)(a + 240), 3872);
+    MNIST_STEP_OUTPUT(2, (const void *)(a + 2704), 3872);
 
     /* step 3: max_pool, model operator 3, "functional_2_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,32] -> [1,5,5,32] */
     MNIST_STEP_BEGIN(3, "max_pool");
-    tq_max_pool(&tq_step3_params, a + 240, a + 80);
+    tq_max_pool(&tq_step3_params, a + 2704, a + 64);
     MNIST_STEP_END(3, "max_pool");
-    MNIST_STEP_OUTPUT(3, (const void *)(a + 80), 800);
+    MNIST_STEP_OUTPUT(3, (const void *)(a + 64), 800);
 
     /* step 4: fully_connected, model operator 5, "functional_2_1/dense_1_1/MatMul;functional_2_1/dense_1_1/Relu;functional_2_1/dense_1_1/BiasAdd", [1,800] -> [1,64] */
     MNIST_STEP_BEGIN(4, "fully_connected");
-    tq_fully_connected(&tq_step4_params, a + 80, a + 16);
+    tq_fully_connected(&tq_step4_params, a + 64, a + 0);
     MNIST_STEP_END(4, "fully_connected");
-    MNIST_STEP_OUTPUT(4, (const void *)(a + 16), 64);
+    MNIST_STEP_OUTPUT(4, (const void *)(a + 0), 64);
 
     /* step 5: fully_connected, model operator 6, "functional_2_1/digit_1/MatMul;functional_2_1/digit_1/BiasAdd", [1,64] -> [1,10] */
     MNIST_STEP_BEGIN(5, "fully_connected");
-    tq_fully_connected(&tq_step5_params, a + 16, a + 0);
+    tq_fully_connected(&tq_step5_params, a + 0, a + 64);
     MNIST_STEP_END(5, "fully_connected");
-    MNIST_STEP_OUTPUT(5, (const void *)(a + 0), 10);
+    MNIST_STEP_OUTPUT(5, (const void *)(a + 64), 10);
 
     /* step 6: softmax, model operator 7, "StatefulPartitionedCall_1:0", [1,10] -> [1,10] */
     MNIST_STEP_BEGIN(6, "softmax");
-    if (tq_softmax(&tq_step6_params, a + 0, out0) != 0) {
+    if (tq_softmax(&tq_step6_params, a + 64, out0) != 0) {
         return -2;
     }
     MNIST_STEP_END(6, "softmax");

@@ -1317,19 +1317,19 @@ int mnist_floatio_invoke(const void *const inputs[], void *const outputs[], void
 
     /* step 0: quantize, model operator 0, "tfl.quantize", [1,28,28,1] -> [1,28,28,1] */
     MNIST_FLOATIO_STEP_BEGIN(0, "quantize");
-    tq_quantize(&tq_step0_params, in0, a + 0);
+    tq_quantize(&tq_step0_params, in0, a + 4832);
     MNIST_FLOATIO_STEP_END(0, "quantize");
-    MNIST_FLOATIO_STEP_OUTPUT(0, (const void *)(a + 0), 784);
+    MNIST_FLOATIO_STEP_OUTPUT(0, (const void *)(a + 4832), 784);
 
     /* step 1: conv2d, model operator 1, "functional_1/conv2d_20_1/Relu;functional_1/conv2d_20_1/BiasAdd;functional_1/conv2d_20_1/convo...", [1,28,28,1] -> [1,26,26,8] */
     MNIST_FLOATIO_STEP_BEGIN(1, "conv2d");
-    tq_conv2d(&tq_step1_params, a + 0, a + 784);
+    tq_conv2d(&tq_step1_params, a + 4832, a + 112);
     MNIST_FLOATIO_STEP_END(1, "conv2d");
-    MNIST_FLOATIO_STEP_OUTPUT(1, (const void *)(a + 784), 5408);
+    MNIST_FLOATIO_STEP_OUTPUT(1, (const void *)(a + 112), 5408);
 
     /* step 2: max_pool, model operator 2, "functional_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,8] -> [1,13,13,8] */
     MNIST_FLOATIO_STEP_BEGIN(2, "max_pool");
-    tq_max_pool(&tq_step2_params, a + 784, a + 0);
+    tq_max_pool(&tq_step2_params, a + 112, a + 0);
     MNIST_FLOATIO_STEP_END(2, "max_pool");
     MNIST_FLOATIO_STEP_OUTPUT(2, (const void *)(a + 0), 1352);
 
@@ -1341,27 +1341,27 @@ int mnist_floatio_invoke(const void *const inputs[], void *const outputs[], void
 
     /* step 4: max_pool, model operator 4, "functional_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,16] -> [1,5,5,16] */
     MNIST_FLOATIO_STEP_BEGIN(4, "max_pool");
-    tq_max_pool(&tq_step4_params, a + 1360, a + 0);
+    tq_max_pool(&tq_step4_params, a + 1360, a + 16);
     MNIST_FLOATIO_STEP_END(4, "max_pool");
-    MNIST_FLOATIO_STEP_OUTPUT(4, (const void *)(a + 0), 400);
+    MNIST_FLOATIO_STEP_OUTPUT(4, (const void *)(a + 16), 400);
 
     /* step 5: fully_connected, model operator 6, "functional_1/dense_9_1/MatMul;functional_1/dense_9_1/BiasAdd", [1,400] -> [1,10] */
     MNIST_FLOATIO_STEP_BEGIN(5, "fully_connected");
-    tq_fully_connected(&tq_step5_params, a + 0, a + 400);
+    tq_fully_connected(&tq_step5_params, a + 16, a + 0);
     MNIST_FLOATIO_STEP_END(5, "fully_connected");
-    MNIST_FLOATIO_STEP_OUTPUT(5, (const void *)(a + 400), 10);
+    MNIST_FLOATIO_STEP_OUTPUT(5, (const void *)(a + 0), 10);
 
     /* step 6: softmax, model operator 7, "StatefulPartitionedCall:01", [1,10] -> [1,10] */
     MNIST_FLOATIO_STEP_BEGIN(6, "softmax");
-    if (tq_softmax(&tq_step6_params, a + 400, a + 0) != 0) {
+    if (tq_softmax(&tq_step6_params, a + 0, a + 16) != 0) {
         return -2;
     }
     MNIST_FLOATIO_STEP_END(6, "softmax");
-    MNIST_FLOATIO_STEP_OUTPUT(6, (const void *)(a + 0), 10);
+    MNIST_FLOATIO_STEP_OUTPUT(6, (const void *)(a + 16), 10);
 
     /* step 7: dequantize, model operator 8, "StatefulPartitionedCall:0", [1,10] -> [1,10] */
     MNIST_FLOATIO_STEP_BEGIN(7, "dequantize");
-    tq_dequantize(a + 0, out0, tq_ftable0, 10);
+    tq_dequantize(a + 16, out0, tq_ftable0, 10);
     MNIST_FLOATIO_STEP_END(7, "dequantize");
     MNIST_FLOATIO_STEP_OUTPUT(7, (const void *)(out0), 40);
     return 0;
