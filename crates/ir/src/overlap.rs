@@ -267,7 +267,14 @@ impl Access {
                 let outs = [w.out_h, w.out_w, w.out_c]
                     .iter()
                     .try_fold(1usize, |a, &d| a.checked_mul(d));
-                (ins == Some(in_len) && outs == Some(out_len) && w.stride_h > 0 && w.span_h > 0)
+                // Every output row's window starts inside the input (or just
+                // at its end), so a part of it can move that row into pad_top.
+                let starts_inside = w.first_row(w.out_h.saturating_sub(1)) <= w.in_h;
+                (ins == Some(in_len)
+                    && outs == Some(out_len)
+                    && w.stride_h > 0
+                    && w.span_h > 0
+                    && starts_inside)
                     .then_some(self)
             }
         }
