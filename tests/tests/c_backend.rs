@@ -833,6 +833,7 @@ mod random {
                 constants: Vec::new(),
                 arena_size: 0,
                 arena_lower_bound: 0,
+                arena_overlap_bound: 0,
             }
         }
     }

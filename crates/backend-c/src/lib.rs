@@ -104,6 +104,7 @@ mod tests {
             constants: Vec::new(),
             arena_size: 0,
             arena_lower_bound: 0,
+            arena_overlap_bound: 0,
         }
     }
 

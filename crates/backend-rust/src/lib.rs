@@ -946,8 +946,225 @@ impl<'p> Writer<'p> {
         }
     }
 
+    /// The channel count the fast kernels need their per-channel numbers
+    /// expanded to, when the fast path takes this conv-like kernel.
+    fn fast_channels(kernel: &Kernel) -> Option<usize> {
+        match kernel {
+            Kernel::Conv2D { params, .. } if fast::conv2d_fast(params) => {
+                Some(params.output_channels)
+            }
+            Kernel::DepthwiseConv2D { params, .. } if fast::depthwise_conv2d_fast(params) => {
+                Some(params.input_channels * params.depth_multiplier)
+            }
+            Kernel::FullyConnected { params, .. } if fast::fully_connected_fast(params) => {
+                Some(params.output_depth)
+            }
+            _ => None,
+        }
+    }
+
+    /// The statics of a conv-like step's filter, multipliers, shifts and
+    /// bias, and the bias argument. With `fast_channels`, the fast kernels'
+    /// form: one multiplier, shift and bias per output channel (a per-tensor
+    /// pair repeated, zeros for no bias).
+    fn weight_statics(
+        &mut self,
+        index: usize,
+        weights: &tinyq_ir::kernel::Weights,
+        fast_channels: Option<usize>,
+    ) -> (syn::Ident, syn::Ident, syn::Ident, TokenStream) {
+        let w = format_ident!("STEP_{}_FILTER", index);
+        let mm = format_ident!("STEP_{}_MULTIPLIERS", index);
+        let ss = format_ident!("STEP_{}_SHIFTS", index);
+        let filter: Vec<u8> = weights.filter.iter().map(|&v| v as u8).collect();
+        let n = lit_usize(filter.len());
+        let bytes = Literal::byte_string(&filter);
+        let per_channel = |v: &[i32]| -> Vec<i32> {
+            match fast_channels {
+                Some(channels) if v.len() == 1 => vec![v[0]; channels],
+                _ => v.to_vec(),
+            }
+        };
+        let (mults, shifts) = (
+            per_channel(&weights.multipliers),
+            per_channel(&weights.shifts),
+        );
+        let nm = lit_usize(mults.len());
+        let ns = lit_usize(shifts.len());
+        let mv = lit_i32s(&mults);
+        let sv = lit_i32s(&shifts);
+        self.statics.push(quote! {
+            static #w: [u8; #n] = *#bytes;
+            static #mm: [i32; #nm] = #mv;
+            static #ss: [i32; #ns] = #sv;
+        });
+        let bias_values = match (&weights.bias, fast_channels) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(channels)) => Some(vec![0; channels]),
+            (None, None) => None,
+        };
+        let bias = match &bias_values {
+            Some(b) => {
+                let bb = format_ident!("STEP_{}_BIAS", index);
+                let nb = lit_usize(b.len());
+                let bv = lit_i32s(b);
+                self.statics.push(quote!(static #bb: [i32; #nb] = #bv;));
+                quote!(Some(&#bb))
+            }
+            None => quote!(None),
+        };
+        (w, mm, ss, bias)
+    }
+
+    /// A step whose output overlaps its input in the arena (the verifier
+    /// accepted it against `tinyq_ir::overlap`): a table op in place, or a
+    /// fully-connected, convolution, depthwise or pooling step as one call
+    /// per range of output rows whose input and output slices are disjoint
+    /// (`tinyq_ir::overlap::Access::chunks`). `None` for any other step.
+    fn overlapping_step(&mut self, index: usize) -> Result<Option<TokenStream>, EmitError> {
+        let program = self.program;
+        let step = &program.steps[index];
+        let (
+            Some(&BufferRef::Arena {
+                offset: input,
+                size: in_len,
+            }),
+            BufferRef::Arena {
+                offset: output,
+                size: out_len,
+            },
+        ) = (step.inputs.first(), step.output)
+        else {
+            return Ok(None);
+        };
+        if input >= output + out_len || output >= input + in_len {
+            return Ok(None);
+        }
+        let internal = |why: &str| {
+            EmitError::Internal(format!(
+                "step {index} ({}) {why}, which the verifier refuses",
+                step.kernel.name()
+            ))
+        };
+        let access = tinyq_ir::overlap::access(&step.kernel, 0)
+            .and_then(|a| a.sized(in_len, out_len))
+            .ok_or_else(|| internal("overlaps its input"))?;
+        let idx = lit_usize(index);
+        let plan_err = quote!(Error::Plan { step: #idx });
+        let kerr = quote!(.map_err(|error| Error::Kernel { step: #idx, error })?);
+        let block = match &step.kernel {
+            Kernel::Lut { table } if input == output => {
+                let t = format_ident!("STEP_{}_TABLE", index);
+                let bytes = Literal::byte_string(table);
+                self.statics.push(quote!(static #t: [u8; 256] = *#bytes;));
+                let (a, b) = (lit_usize(input), lit_usize(input + in_len));
+                quote! {
+                    // In place: each byte is read, then replaced.
+                    for v in plan.get_mut(#a..#b).ok_or(#plan_err)?.iter_mut() {
+                        *v = #t[usize::from(*v as u8)] as i8;
+                    }
+                }
+            }
+            kernel => {
+                use tinyq_ir::overlap::{ChunkParams, chunk_params};
+                let chunks = access
+                    .chunks(input, output)
+                    .ok_or_else(|| internal("overlaps its input too closely"))?;
+                let fast_channels = Self::fast_channels(kernel);
+                let weights = match kernel {
+                    Kernel::Conv2D { weights, .. }
+                    | Kernel::DepthwiseConv2D { weights, .. }
+                    | Kernel::FullyConnected { weights, .. } => {
+                        Some(self.weight_statics(index, weights, fast_channels))
+                    }
+                    _ => None,
+                };
+                if fast_channels.is_some() {
+                    self.uses_fast = true;
+                }
+                // The fast path takes every chunk when it takes the layer
+                // (it does not depend on heights or padding), with the bias
+                // as a slice (zeros made above).
+                let bb = format_ident!("STEP_{}_BIAS", index);
+                let mut calls = Vec::new();
+                for chunk in chunks {
+                    let params =
+                        chunk_params(kernel, &chunk).ok_or_else(|| internal("runs in parts"))?;
+                    let (p, call) = match (&params, &weights) {
+                        (ChunkParams::FullyConnected(p), Some((w, mm, ss, bias))) => (
+                            params_literal("fully_connected", p)?,
+                            if fast_channels.is_some() {
+                                quote!(fast::fully_connected(&p, x0, &#w, &#bb, &#mm, &#ss, out))
+                            } else {
+                                quote!(kernels::fully_connected::fully_connected(&p, x0, &#w, #bias, &#mm, &#ss, out))
+                            },
+                        ),
+                        (ChunkParams::Conv2D(p), Some((w, mm, ss, bias))) => (
+                            params_literal("conv", p)?,
+                            if fast_channels.is_some() {
+                                quote!(fast::conv2d(&p, x0, &#w, &#bb, &#mm, &#ss, out))
+                            } else {
+                                quote!(kernels::conv::conv2d(&p, x0, &#w, #bias, &#mm, &#ss, out))
+                            },
+                        ),
+                        (ChunkParams::Depthwise(p), Some((w, mm, ss, bias))) => (
+                            params_literal("depthwise", p)?,
+                            if fast_channels.is_some() {
+                                quote!(fast::depthwise_conv2d(&p, x0, &#w, &#bb, &#mm, &#ss, out))
+                            } else {
+                                quote!(kernels::depthwise::depthwise_conv2d(&p, x0, &#w, #bias, &#mm, &#ss, out))
+                            },
+                        ),
+                        (ChunkParams::Pool(p), _) => {
+                            let func = if matches!(kernel, Kernel::MaxPool(_)) {
+                                quote!(max_pool)
+                            } else {
+                                quote!(average_pool)
+                            };
+                            (
+                                params_literal("pooling", p)?,
+                                quote!(kernels::pooling::#func(&p, x0, out)),
+                            )
+                        }
+                        _ => return Err(internal("runs in parts")),
+                    };
+                    // Output rows first..end lie below the first input byte
+                    // this call reads.
+                    let split = lit_usize(input + chunk.in_start);
+                    let (o0, o1) = (
+                        lit_usize(output + chunk.out_start),
+                        lit_usize(output + chunk.out_start + chunk.out_len),
+                    );
+                    let xn = lit_usize(chunk.in_len);
+                    calls.push(quote! {
+                        {
+                            let (head, tail) = plan.split_at_mut_checked(#split).ok_or(#plan_err)?;
+                            let out = head.get_mut(#o0..#o1).ok_or(#plan_err)?;
+                            let x0: &[i8] = tail.get(..#xn).ok_or(#plan_err)?;
+                            let p = #p;
+                            #call #kerr;
+                        }
+                    });
+                }
+                quote! {
+                    // The output overlaps the input: ranges of output rows
+                    // that lie below the input bytes still to be read.
+                    #(#calls)*
+                }
+            }
+        };
+        Ok(Some(quote! {
+            {
+                #block
+            }
+        }))
+    }
+
     /// One step as a block.
     fn step(&mut self, index: usize) -> Result<TokenStream, EmitError> {
+        if let Some(block) = self.overlapping_step(index)? {
+            return Ok(block);
+        }
         let step = &self.program.steps[index];
         let kname = step.kernel.name();
         let unsupported = |why: String| EmitError::Unsupported {
@@ -1114,64 +1331,9 @@ impl<'p> Writer<'p> {
                     _ => return Err(EmitError::Internal("conv-like".into())),
                 };
                 let m = format_ident!("{}", module);
-                let w = format_ident!("STEP_{}_FILTER", index);
-                let mm = format_ident!("STEP_{}_MULTIPLIERS", index);
-                let ss = format_ident!("STEP_{}_SHIFTS", index);
-                let filter: Vec<u8> = weights.filter.iter().map(|&v| v as u8).collect();
-                let n = lit_usize(filter.len());
-                let bytes = Literal::byte_string(&filter);
-                let fast = match &step.kernel {
-                    Kernel::Conv2D { params, .. } => fast::conv2d_fast(params),
-                    Kernel::DepthwiseConv2D { params, .. } => fast::depthwise_conv2d_fast(params),
-                    Kernel::FullyConnected { params, .. } => fast::fully_connected_fast(params),
-                    _ => false,
-                };
-                // The fast kernels take one multiplier, shift and bias per
-                // output channel: a per-tensor pair repeated, zeros for no
-                // bias.
-                let channels = match &step.kernel {
-                    Kernel::Conv2D { params, .. } => params.output_channels,
-                    Kernel::DepthwiseConv2D { params, .. } => {
-                        params.input_channels * params.depth_multiplier
-                    }
-                    Kernel::FullyConnected { params, .. } => params.output_depth,
-                    _ => 0,
-                };
-                let per_channel = |v: &[i32]| -> Vec<i32> {
-                    if fast && v.len() == 1 {
-                        vec![v[0]; channels]
-                    } else {
-                        v.to_vec()
-                    }
-                };
-                let (mults, shifts) = (
-                    per_channel(&weights.multipliers),
-                    per_channel(&weights.shifts),
-                );
-                let nm = lit_usize(mults.len());
-                let ns = lit_usize(shifts.len());
-                let mv = lit_i32s(&mults);
-                let sv = lit_i32s(&shifts);
-                self.statics.push(quote! {
-                    static #w: [u8; #n] = *#bytes;
-                    static #mm: [i32; #nm] = #mv;
-                    static #ss: [i32; #ns] = #sv;
-                });
-                let bias_values = match (&weights.bias, fast) {
-                    (Some(b), _) => Some(b.clone()),
-                    (None, true) => Some(vec![0; channels]),
-                    (None, false) => None,
-                };
-                let bias = match &bias_values {
-                    Some(b) => {
-                        let bb = format_ident!("STEP_{}_BIAS", index);
-                        let nb = lit_usize(b.len());
-                        let bv = lit_i32s(b);
-                        self.statics.push(quote!(static #bb: [i32; #nb] = #bv;));
-                        quote!(Some(&#bb))
-                    }
-                    None => quote!(None),
-                };
+                let fast_channels = Self::fast_channels(&step.kernel);
+                let fast = fast_channels.is_some();
+                let (w, mm, ss, bias) = self.weight_statics(index, weights, fast_channels);
                 let x0 = x(0)?;
                 if fast {
                     // One function per step, its parameters a constant the

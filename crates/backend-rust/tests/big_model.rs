@@ -197,6 +197,7 @@ fn big_program() -> Program {
         constants: Vec::new(),
         arena_size: 16384 + 4096,
         arena_lower_bound: 16384 + 4096,
+        arena_overlap_bound: 16384 + 4096,
     }
 }
 

@@ -23,6 +23,7 @@ fn copy_program(in_name: &str, out_name: &str, dtype: DType) -> Program {
         constants: Vec::new(),
         arena_size: 0,
         arena_lower_bound: 0,
+        arena_overlap_bound: 0,
     }
 }
 

@@ -30,6 +30,11 @@ pub struct ArenaUse {
     pub first_step: usize,
     /// The last step that reads it (the writer when nothing reads it).
     pub last_step: usize,
+    /// Arena bytes `shared_offset..shared_offset + shared_size` it shares
+    /// with the input the step consumes while writing it (`ir::overlap`:
+    /// each written only after its last read); size 0 when disjoint.
+    pub shared_offset: usize,
+    pub shared_size: usize,
 }
 
 /// One emitted step.
@@ -68,7 +73,10 @@ pub struct Report {
     pub macs: u64,
     pub constant_bytes: usize,
     pub arena_size: usize,
+    /// The classic liveness bound: buffers live together are disjoint.
     pub arena_lower_bound: usize,
+    /// The bound when outputs may overlap the inputs they consume.
+    pub arena_overlap_bound: usize,
     pub edgetpu: String,
 }
 
@@ -167,6 +175,8 @@ pub fn build(
                 size,
                 first_step: index,
                 last_step: last_use(program, index, (offset, size)),
+                shared_offset: shared(step).0,
+                shared_size: shared(step).1,
             }),
             _ => None,
         };
@@ -199,6 +209,7 @@ pub fn build(
         steps,
         arena_size: program.arena_size,
         arena_lower_bound: program.arena_lower_bound,
+        arena_overlap_bound: program.arena_overlap_bound,
         edgetpu: tpu.verdict(),
     }
 }
@@ -278,13 +289,14 @@ pub fn html(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "<p>Model <code>{}</code>: {} steps, {} MACs, {} bytes of constant data, arena {} bytes (lower bound {}). {}.</p>",
+        "<p>Model <code>{}</code>: {} steps, {} MACs, {} bytes of constant data, arena {} bytes (lower bound {} with disjoint buffers, {} with outputs over the inputs they consume). {}.</p>",
         escape(&r.model),
         r.steps.len(),
         r.macs,
         r.constant_bytes,
         r.arena_size,
         r.arena_lower_bound,
+        r.arena_overlap_bound,
         escape(&r.edgetpu)
     );
     s.push_str("<h2>Memory timeline</h2>\n");
@@ -341,10 +353,23 @@ const PAD: f64 = 40.0;
 
 /// Arena buffers as rectangles: steps across, bytes up; the peak and the
 /// lower bound as lines.
+/// The arena bytes a step's output shares with its input 0, as `(offset,
+/// size)`; size 0 when they are disjoint.
+fn shared(step: &tinyq_ir::Step) -> (usize, usize) {
+    match (step.inputs.first(), step.output) {
+        (Some(&BufferRef::Arena { offset: i, size: n }), BufferRef::Arena { offset, size }) => {
+            let start = offset.max(i);
+            (start, (offset + size).min(i + n).saturating_sub(start))
+        }
+        _ => (0, 0),
+    }
+}
+
 fn timeline(r: &Report) -> String {
     let mut s = String::new();
     let n = r.steps.len().max(1) as f64;
-    let top = r.arena_size.max(1) as f64;
+    // The disjoint bound may lie above an arena that overlaps buffers.
+    let top = r.arena_size.max(r.arena_lower_bound).max(1) as f64;
     let x = |step: f64| PAD + step / n * (W - 2.0 * PAD);
     let y = |bytes: f64| H - PAD - bytes / top * (H - 2.0 * PAD);
     let _ = writeln!(
@@ -366,9 +391,27 @@ fn timeline(r: &Report) -> String {
             a.first_step,
             a.last_step
         );
+        if a.shared_size > 0 {
+            // The bytes the step writes over the input it consumes, drawn
+            // over its own column.
+            let sx1 = x(a.first_step as f64 + 1.0);
+            let (sy1, sy0) = (
+                y(a.shared_offset as f64),
+                y((a.shared_offset + a.shared_size) as f64),
+            );
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x0:.1}\" y=\"{sy0:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#e08a1e\" fill-opacity=\"0.8\" stroke=\"#853\"><title>step {}: writes {} bytes over its input after their last read</title></rect>",
+                (sx1 - x0).max(1.0),
+                (sy1 - sy0).max(1.0),
+                st.index,
+                a.shared_size
+            );
+        }
     }
     let peak = y(r.arena_size as f64);
     let bound = y(r.arena_lower_bound as f64);
+    let overlap_bound = y(r.arena_overlap_bound as f64);
     let _ = writeln!(
         s,
         "<line x1=\"{PAD}\" y1=\"{peak:.1}\" x2=\"{:.1}\" y2=\"{peak:.1}\" stroke=\"#c00\"/><text x=\"{PAD}\" y=\"{:.1}\" font-size=\"11\" fill=\"#c00\">peak {} B</text>",
@@ -378,12 +421,22 @@ fn timeline(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "<line x1=\"{PAD}\" y1=\"{bound:.1}\" x2=\"{:.1}\" y2=\"{bound:.1}\" stroke=\"#080\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#080\" text-anchor=\"end\">lower bound {} B</text>",
+        "<line x1=\"{PAD}\" y1=\"{bound:.1}\" x2=\"{:.1}\" y2=\"{bound:.1}\" stroke=\"#080\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#080\" text-anchor=\"end\">lower bound {} B (disjoint buffers)</text>",
         W - PAD,
         W - PAD,
         bound + 12.0,
         r.arena_lower_bound
     );
+    if r.arena_overlap_bound < r.arena_lower_bound {
+        let _ = writeln!(
+            s,
+            "<line x1=\"{PAD}\" y1=\"{overlap_bound:.1}\" x2=\"{:.1}\" y2=\"{overlap_bound:.1}\" stroke=\"#e08a1e\" stroke-dasharray=\"2 3\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#a60\" text-anchor=\"end\">overlap bound {} B</text>",
+            W - PAD,
+            W - PAD,
+            overlap_bound + 12.0,
+            r.arena_overlap_bound
+        );
+    }
     let _ = writeln!(
         s,
         "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">step</text>\n</svg>",

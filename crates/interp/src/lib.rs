@@ -43,6 +43,9 @@ pub enum InterpError {
 pub struct Interpreter<'p> {
     program: &'p Program,
     arena: Vec<u8>,
+    /// With [`Interpreter::poisoned`]: per step, the arena ranges still to
+    /// be read after it; every other byte is overwritten with garbage.
+    live_after: Option<Vec<Vec<(usize, usize)>>>,
 }
 
 impl<'p> Interpreter<'p> {
@@ -51,7 +54,41 @@ impl<'p> Interpreter<'p> {
         Interpreter {
             program,
             arena: vec![0; program.arena_size],
+            live_after: None,
         }
+    }
+
+    /// An interpreter that, before the first step and after every step,
+    /// overwrites every arena byte no later step reads before rewriting it
+    /// (the dead bytes) with garbage: a plan that lets a buffer be
+    /// overwritten while it is still live gives wrong outputs.
+    pub fn poisoned(program: &'p Program) -> Self {
+        let mut me = Interpreter::new(program);
+        me.live_after = Some(live_ranges(program));
+        me
+    }
+
+    fn poison(&mut self, after: Option<usize>) {
+        let Some(live) = &self.live_after else {
+            return;
+        };
+        let ranges: &[(usize, usize)] = match after {
+            None => &[],
+            Some(s) => live.get(s).map_or(&[], Vec::as_slice),
+        };
+        let mut at = 0;
+        let salt = after.map_or(0x5a, |s| (s as u8).wrapping_mul(37) ^ 0xa5);
+        let fill = |from: usize, to: usize, arena: &mut [u8]| {
+            for (k, b) in arena[from..to].iter_mut().enumerate() {
+                *b = salt ^ (k as u8).wrapping_mul(101);
+            }
+        };
+        for &(start, end) in ranges {
+            fill(at, start, &mut self.arena);
+            at = end;
+        }
+        let n = self.arena.len();
+        fill(at, n, &mut self.arena);
     }
 
     /// Runs every step. Buffers hold the model's I/O dtypes, little-endian,
@@ -105,6 +142,7 @@ impl<'p> Interpreter<'p> {
                 });
             }
         }
+        self.poison(None);
         for (index, step) in program.steps.iter().enumerate() {
             self.run_step(index, step, inputs, outputs)?;
             let written: &[u8] = match step.output {
@@ -115,6 +153,7 @@ impl<'p> Interpreter<'p> {
                 BufferRef::Input(_) | BufferRef::Const(_) => &[],
             };
             observe(index, step, written);
+            self.poison(Some(index));
         }
         Ok(())
     }
@@ -131,8 +170,16 @@ impl<'p> Interpreter<'p> {
             step: index,
             kernel,
         };
-        // Inputs are copied out first: a kernel never reads and writes the
-        // same bytes, and this keeps the borrow of the arena simple.
+        if let Some(done) = self.run_chunks(index, step)? {
+            return done.map_err(|source| InterpError::Kernel {
+                step: index,
+                kernel,
+                source,
+            });
+        }
+        // Inputs are copied out first: this keeps the borrow of the arena
+        // simple. An output over its input (in place) is computed from the
+        // copy, which is what reading each element before writing it gives.
         let mut data: Vec<Vec<u8>> = Vec::with_capacity(step.inputs.len());
         for &buf in &step.inputs {
             let bytes: &[u8] = match buf {
@@ -160,6 +207,172 @@ impl<'p> Interpreter<'p> {
             kernel,
             source,
         })
+    }
+}
+
+/// Per step, the arena ranges (sorted, disjoint) that a later step reads
+/// before any step rewrites them.
+fn live_ranges(program: &Program) -> Vec<Vec<(usize, usize)>> {
+    let n = program.arena_size;
+    let mut live = vec![false; n];
+    let arena = |b: &BufferRef| match *b {
+        BufferRef::Arena { offset, size } if offset.checked_add(size).is_some_and(|e| e <= n) => {
+            Some(offset..offset + size)
+        }
+        _ => None,
+    };
+    let mut out = vec![Vec::new(); program.steps.len()];
+    for (index, step) in program.steps.iter().enumerate().rev() {
+        // `live` holds what is live after this step.
+        let mut ranges = Vec::new();
+        let mut at = 0;
+        while at < n {
+            if live[at] {
+                let start = at;
+                while at < n && live[at] {
+                    at += 1;
+                }
+                ranges.push((start, at));
+            } else {
+                at += 1;
+            }
+        }
+        out[index] = ranges;
+        if let Some(r) = arena(&step.output) {
+            live[r].fill(false);
+        }
+        for r in step.inputs.iter().filter_map(arena) {
+            live[r].fill(true);
+        }
+    }
+    out
+}
+
+impl Interpreter<'_> {
+    /// A step whose output overlaps its input in the arena, other than in
+    /// place, run as the Rust backend runs it: one call per
+    /// [`tinyq_ir::overlap::Chunk`], each reading its input bytes from the
+    /// arena as the earlier calls left them. `None` for any other step.
+    #[allow(clippy::type_complexity)] // Option<Result<..>>: not this case / the kernel's answer
+    fn run_chunks(
+        &mut self,
+        index: usize,
+        step: &Step,
+    ) -> Result<Option<Result<(), KernelError>>, InterpError> {
+        use tinyq_ir::overlap::{ChunkParams, chunk_params};
+        let (
+            Some(&BufferRef::Arena {
+                offset: input,
+                size: in_len,
+            }),
+            BufferRef::Arena {
+                offset: output,
+                size: out_len,
+            },
+        ) = (step.inputs.first(), step.output)
+        else {
+            return Ok(None);
+        };
+        if input >= output + out_len || output >= input + in_len || input == output {
+            return Ok(None);
+        }
+        let Some(chunks) = tinyq_ir::overlap::access(&step.kernel, 0)
+            .and_then(|a| a.sized(in_len, out_len))
+            .and_then(|a| a.chunks(input, output))
+        else {
+            return Ok(Some(Err(KernelError::InvalidParams(
+                "output overlaps the input against the kernel's access order",
+            ))));
+        };
+        let bad = || InterpError::BadBuffer {
+            step: index,
+            kernel: step.kernel.name(),
+        };
+        let weights = match &step.kernel {
+            Kernel::Conv2D { weights, .. }
+            | Kernel::DepthwiseConv2D { weights, .. }
+            | Kernel::FullyConnected { weights, .. } => Some(weights),
+            _ => None,
+        };
+        for chunk in chunks {
+            let x = as_i8(
+                self.arena
+                    .get(input + chunk.in_start..input + chunk.in_start + chunk.in_len)
+                    .ok_or_else(bad)?,
+            );
+            let out = self
+                .arena
+                .get_mut(output + chunk.out_start..output + chunk.out_start + chunk.out_len)
+                .ok_or_else(bad)?;
+            let Some(params) = chunk_params(&step.kernel, &chunk) else {
+                return Ok(Some(Err(KernelError::InvalidParams(
+                    "this kernel cannot run in parts",
+                ))));
+            };
+            let w = |f: &dyn Fn(&Weights, &mut [i8]) -> Result<(), KernelError>,
+                     y: &mut [i8]|
+             -> Result<(), KernelError> {
+                match weights {
+                    Some(w) => f(w, y),
+                    None => Err(KernelError::InvalidParams("missing weights")),
+                }
+            };
+            let r = run_i8(&[], out, |_, y| match &params {
+                ChunkParams::FullyConnected(p) => w(
+                    &|wt, y| {
+                        fully_connected::fully_connected(
+                            p,
+                            &x,
+                            &wt.filter,
+                            wt.bias.as_deref(),
+                            &wt.multipliers,
+                            &wt.shifts,
+                            y,
+                        )
+                    },
+                    y,
+                ),
+                ChunkParams::Conv2D(p) => w(
+                    &|wt, y| {
+                        conv::conv2d(
+                            p,
+                            &x,
+                            &wt.filter,
+                            wt.bias.as_deref(),
+                            &wt.multipliers,
+                            &wt.shifts,
+                            y,
+                        )
+                    },
+                    y,
+                ),
+                ChunkParams::Depthwise(p) => w(
+                    &|wt, y| {
+                        depthwise::depthwise_conv2d(
+                            p,
+                            &x,
+                            &wt.filter,
+                            wt.bias.as_deref(),
+                            &wt.multipliers,
+                            &wt.shifts,
+                            y,
+                        )
+                    },
+                    y,
+                ),
+                ChunkParams::Pool(p) => {
+                    if matches!(step.kernel, Kernel::MaxPool(_)) {
+                        pooling::max_pool(p, &x, y)
+                    } else {
+                        pooling::average_pool(p, &x, y)
+                    }
+                }
+            });
+            if r.is_err() {
+                return Ok(Some(r));
+            }
+        }
+        Ok(Some(Ok(())))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod graph;
 pub mod kernel;
 pub mod op;
 mod opcheck;
+pub mod overlap;
 pub mod program;
 pub mod shapes;
 pub mod stats;

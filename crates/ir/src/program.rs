@@ -135,8 +135,13 @@ pub struct Program {
     pub constants: Vec<Vec<u8>>,
     /// Bytes of scratch the caller provides (16-byte aligned).
     pub arena_size: usize,
-    /// The largest number of bytes live at any one step: no plan can beat it.
+    /// The largest number of bytes live at any one step: no plan of
+    /// disjoint buffers can beat it (the classic liveness bound).
     pub arena_lower_bound: usize,
+    /// The same bound when each step's output may overlap the input it
+    /// consumes as far as the kernel allows ([`crate::overlap`]): no plan
+    /// can beat it. Equal to `arena_lower_bound` when nothing may overlap.
+    pub arena_overlap_bound: usize,
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //!
 //! [`verify`] accepts a [`Program`] only if every step could run as
 //! written: its buffers exist and lie inside the Program, it writes neither
-//! a model input nor a constant, it never writes bytes it reads, its kernel
+//! a model input nor a constant, its output overlaps an input only where the
+//! kernel's declared access order ([`crate::overlap`]) overwrites each input
+//! byte after its last read, its kernel
 //! accepts its parameters, weights and buffer sizes (through the same
 //! `check` functions the `crates/kernels` kernels run first, so the verifier
 //! accepts exactly what they accept), and every arena byte it reads was
@@ -102,7 +104,10 @@ pub enum Problem {
     },
     #[error("writes {0:?}, which is read-only (a model input or a constant)")]
     WritesReadOnly(BufferRef),
-    #[error("its output overlaps input {input}: a kernel never writes bytes it reads")]
+    #[error(
+        "its output overlaps input {input} in a way the kernel's declared access order does not \
+         allow (ir::overlap)"
+    )]
     OutputOverlapsInput { input: usize },
     #[error("{operand} is a {actual} model tensor; the kernel needs {expected}")]
     WrongDtype {
@@ -274,7 +279,15 @@ fn verify_step(program: &Program, step: &Step, written: &Written) -> Result<(), 
             _ => b == step.output,
         };
         if overlaps {
-            return Err(Problem::OutputOverlapsInput { input: k });
+            let allowed = match (r.arena, out.arena) {
+                (Some((input, _)), Some((output, _))) => crate::overlap::access(&step.kernel, k)
+                    .and_then(|a| a.sized(r.len, out.len))
+                    .is_some_and(|a| a.allows(input, output)),
+                _ => false,
+            };
+            if !allowed {
+                return Err(Problem::OutputOverlapsInput { input: k });
+            }
         }
     }
     verify_kernel(&step.kernel, &ins, &out)?;
@@ -609,6 +622,7 @@ mod tests {
             constants: vec![vec![0; 8]],
             arena_size: 32,
             arena_lower_bound: 32,
+            arena_overlap_bound: 32,
         }
     }
 
@@ -670,6 +684,7 @@ mod tests {
             constants: Vec::new(),
             arena_size: 0,
             arena_lower_bound: 0,
+            arena_overlap_bound: 0,
         }
     }
 
@@ -758,6 +773,7 @@ mod tests {
             constants: Vec::new(),
             arena_size: 32,
             arena_lower_bound: 32,
+            arena_overlap_bound: 32,
         };
         assert_eq!(
             problem(&p),
@@ -820,6 +836,114 @@ mod tests {
             BufferRef::Output(0),
         ));
         assert_eq!(problem(&p), (3, Problem::OutputOverlapsInput { input: 0 }));
+    }
+
+    /// `in0 [64] -> copy -> a[32..96] -> fc 8x8 -> a[out..out+64] -> copy -> out0`.
+    fn overlapping_fc(out: usize) -> Program {
+        let params = FullyConnectedParams {
+            batches: 8,
+            accum_depth: 8,
+            output_depth: 8,
+            input_offset: 0,
+            filter_offset: 0,
+            output_offset: 0,
+            act_min: -128,
+            act_max: 127,
+        };
+        let fc = Kernel::FullyConnected {
+            params,
+            weights: Weights {
+                filter: vec![0; 64],
+                bias: None,
+                multipliers: vec![1 << 30],
+                shifts: vec![0],
+            },
+        };
+        Program {
+            steps: vec![
+                step(Kernel::Copy, vec![BufferRef::Input(0)], arena(32, 64)),
+                step(fc, vec![arena(32, 64)], arena(out, 64)),
+                step(Kernel::Copy, vec![arena(out, 64)], BufferRef::Output(0)),
+            ],
+            inputs: vec![io(&[64], DType::I8)],
+            outputs: vec![io(&[64], DType::I8)],
+            constants: Vec::new(),
+            arena_size: 112,
+            arena_lower_bound: 128,
+            arena_overlap_bound: 96,
+        }
+    }
+
+    #[test]
+    fn accepts_an_overlap_the_access_order_allows() {
+        // Blocks of 4 rows of 8 bytes: the output may start 32 bytes below.
+        assert_eq!(
+            crate::overlap::access(&overlapping_fc(0).steps[1].kernel, 0).map(|a| a.min_distance()),
+            Some(32)
+        );
+        assert_eq!(verify(&overlapping_fc(0)), Ok(()));
+        // Disjoint is fine too.
+        let mut p = overlapping_fc(0);
+        p.steps[0].output = arena(64, 64);
+        p.steps[1].inputs[0] = arena(64, 64);
+        p.arena_size = 128;
+        assert_eq!(verify(&p), Ok(()));
+        // A table op exactly in place.
+        let mut p = chain();
+        p.steps[1] = step(
+            Kernel::Lut {
+                table: vec![0; 256],
+            },
+            vec![arena(0, 8)],
+            arena(0, 8),
+        );
+        p.steps[2].inputs[0] = arena(0, 8);
+        assert_eq!(verify(&p), Ok(()));
+    }
+
+    #[test]
+    fn rejects_an_overlap_too_close_or_against_the_access_order() {
+        // 16 bytes too close: a row written over input still to be read.
+        assert_eq!(
+            problem(&overlapping_fc(16)),
+            (1, Problem::OutputOverlapsInput { input: 0 })
+        );
+        // The output above the input: forward order overwrites later rows.
+        let mut p = overlapping_fc(0);
+        p.steps[0].output = arena(0, 64);
+        p.steps[1].inputs[0] = arena(0, 64);
+        p.steps[1].output = arena(32, 64);
+        p.steps[2].inputs[0] = arena(32, 64);
+        assert_eq!(problem(&p), (1, Problem::OutputOverlapsInput { input: 0 }));
+        // A table op shifted by one byte.
+        let mut p = chain();
+        p.steps[1] = step(
+            Kernel::Lut {
+                table: vec![0; 256],
+            },
+            vec![arena(0, 8)],
+            arena(1, 8),
+        );
+        p.steps[2].inputs[0] = arena(1, 8);
+        assert_eq!(problem(&p), (1, Problem::OutputOverlapsInput { input: 0 }));
+        // An allowed overlap, but a later step still reads the input.
+        let mut p = overlapping_fc(0);
+        p.steps.push(step(
+            Kernel::Copy,
+            vec![arena(32, 64)],
+            BufferRef::Output(0),
+        ));
+        assert!(matches!(
+            problem(&p),
+            (
+                3,
+                Problem::Overwritten {
+                    writer: 0,
+                    clobber: 1,
+                    ..
+                }
+            )
+        ));
     }
 
     #[test]
@@ -952,6 +1076,7 @@ mod tests {
             constants: Vec::new(),
             arena_size: 0,
             arena_lower_bound: 0,
+            arena_overlap_bound: 0,
         };
         assert_eq!(verify(&program(1, 1)), Ok(()));
         assert_eq!(verify(&program(3, 3)), Ok(()));
@@ -988,6 +1113,7 @@ mod tests {
             constants: Vec::new(),
             arena_size: 0,
             arena_lower_bound: 0,
+            arena_overlap_bound: 0,
         };
         // Max pool yields -128 there; average pool refuses, as TFLM does.
         assert_eq!(verify(&program(Kernel::MaxPool(p))), Ok(()));
@@ -1019,6 +1145,7 @@ mod tests {
             constants: Vec::new(),
             arena_size: 0,
             arena_lower_bound: 0,
+            arena_overlap_bound: 0,
         };
         assert_eq!(verify(&program(None, 6, 6, 6)), Ok(()));
         assert!(matches!(
@@ -1068,6 +1195,7 @@ mod tests {
             constants: Vec::new(),
             arena_size: 0,
             arena_lower_bound: 0,
+            arena_overlap_bound: 0,
         };
         assert_eq!(verify(&dequant(256, 8)), Ok(()));
         assert_eq!(problem(&dequant(16, 8)).1, Problem::TableLength { len: 16 });
@@ -1098,6 +1226,7 @@ mod tests {
             constants: vec![vec![0; in_bytes]],
             arena_size: 0,
             arena_lower_bound: 0,
+            arena_overlap_bound: 0,
         };
         assert_eq!(verify(&direct(16, 4, 0.5)), Ok(()));
         assert_eq!(
@@ -1186,6 +1315,7 @@ mod tests {
             constants: vec![vec![0; 24], vec![0; 16]],
             arena_size: 64,
             arena_lower_bound: 64,
+            arena_overlap_bound: 64,
         };
         assert_eq!(verify(&program(arena(32, 16))), Ok(()));
         assert_eq!(
@@ -1218,6 +1348,7 @@ mod tests {
             constants: vec![vec![0; 4]],
             arena_size: 16,
             arena_lower_bound: 16,
+            arena_overlap_bound: 16,
         };
         assert_eq!(verify(&program(arena(4, 4))), Ok(()));
         // The second part missing, or a write straddling the end.

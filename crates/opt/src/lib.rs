@@ -19,4 +19,4 @@ pub use error::LowerError;
 pub use lower::{LowerOptions, LowerReport, lower, lower_with};
 pub use overflow::{AccumulatorOverflow, accumulator_overflows};
 pub use pass::{OptError, Pass, PassOutcome, PassReport, Pipeline};
-pub use plan::{Lifetime, MemoryPlan};
+pub use plan::{Lifetime, MemoryPlan, Overlap};

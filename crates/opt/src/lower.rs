@@ -6,7 +6,7 @@ use tinyq_ir::program::{BufferRef, IoSpec, Provenance, Step};
 use tinyq_ir::{Activation, DType, Graph, Kernel, OpId, OpKind, Program, TensorId, validate};
 
 use crate::error::LowerError;
-use crate::plan::{Lifetime, plan};
+use crate::plan::{Lifetime, Overlap, plan_with};
 use crate::select::select_kernel;
 
 /// Where a tensor's bytes live while the Program runs.
@@ -86,6 +86,9 @@ pub struct LowerOptions {
     pub pointwise_as_matmul: bool,
     /// Concatenations whose inputs are written into the result directly.
     pub concat_in_place: bool,
+    /// Outputs placed over the inputs they consume where the kernel's
+    /// access order allows it ([`tinyq_ir::overlap`]).
+    pub overlap_buffers: bool,
 }
 
 impl Default for LowerOptions {
@@ -94,6 +97,7 @@ impl Default for LowerOptions {
             fold_zero_points: true,
             pointwise_as_matmul: true,
             concat_in_place: true,
+            overlap_buffers: true,
         }
     }
 }
@@ -105,6 +109,7 @@ impl LowerOptions {
             fold_zero_points: false,
             pointwise_as_matmul: false,
             concat_in_place: false,
+            overlap_buffers: false,
         }
     }
 }
@@ -430,7 +435,8 @@ impl<'g> Lowering<'g> {
                 },
             });
         }
-        let memory = plan(&self.slots);
+        let overlaps = self.overlaps();
+        let memory = plan_with(&self.slots, &overlaps);
         let resolve = |s: Storage| match s {
             Storage::Input(i) => BufferRef::Input(i),
             Storage::Output(i) => BufferRef::Output(i),
@@ -461,6 +467,38 @@ impl<'g> Lowering<'g> {
             constants: self.constants,
             arena_size: memory.arena_size,
             arena_lower_bound: memory.lower_bound,
+            arena_overlap_bound: memory.overlap_bound,
         })
+    }
+
+    /// Steps whose output may share bytes with their input 0: the kernel
+    /// declares an access order that allows it ([`tinyq_ir::overlap`]), both
+    /// are whole arena slots, and the step is the input's last reader.
+    fn overlaps(&self) -> Vec<Overlap> {
+        if !self.options.overlap_buffers {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (index, draft) in self.steps.iter().enumerate() {
+            let (Some(&Storage::Slot(input)), Storage::Slot(output)) =
+                (draft.inputs.first(), draft.output)
+            else {
+                continue;
+            };
+            // The input is read once by this step (no second operand).
+            if draft.inputs[1..].contains(&Storage::Slot(input)) || input == output {
+                continue;
+            }
+            let (i, o) = (self.slots[input], self.slots[output]);
+            if i.last != index || o.first != index {
+                continue;
+            }
+            if let Some(access) =
+                tinyq_ir::overlap::access(&draft.kernel, 0).and_then(|a| a.sized(i.size, o.size))
+            {
+                out.push(Overlap::new(input, output, access));
+            }
+        }
+        out
     }
 }

@@ -4460,31 +4460,31 @@ int mnist_invoke(const void *const inputs[], void *const outputs[], void *arena)
 
     /* step 0: conv2d, model operator 0, "functional_2_1/conv2d_2_1/Relu;functional_2_1/conv2d_2_1/BiasAdd;functional_2_1/conv2d_2_1/co...", [1,28,28,1] -> [1,26,26,16] */
     MNIST_STEP_BEGIN(0, "conv2d");
-    tq_conv2d(&tq_step0_params, in0, a + 0);
+    tq_conv2d(&tq_step0_params, in0, a + 208);
     MNIST_STEP_END(0, "conv2d");
-    MNIST_STEP_OUTPUT(0, (const void *)(a + 0), 10816);
+    MNIST_STEP_OUTPUT(0, (const void *)(a + 208), 10816);
 
     /* step 1: max_pool, model operator 1, "functional_2_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,16] -> [1,13,13,16] */
     MNIST_STEP_BEGIN(1, "max_pool");
-    tq_max_pool(&tq_step1_params, a + 0, a + 10816);
+    tq_max_pool(&tq_step1_params, a + 208, a + 0);
     MNIST_STEP_END(1, "max_pool");
-    MNIST_STEP_OUTPUT(1, (const void *)(a + 10816), 2704);
+    MNIST_STEP_OUTPUT(1, (const void *)(a + 0), 2704);
 
     /* step 2: conv2d, model operator 2, "functional_2_1/conv2d_3_1/Relu;functional_2_1/conv2d_3_1/BiasAdd;functional_2_1/conv2d_3_1/co...", [1,13,13,16] -> [1,11,11,32] */
     MNIST_STEP_BEGIN(2, "conv2d");
-    tq_conv2d(&tq_step2_params, a + 10816, a + 0);
+    tq_conv2d(&tq_step2_params, a + 0, a + 2704);
     MNIST_STEP_END(2, "conv2d");
-    MNIST_STEP_OUTPUT(2, (const void *)(a + 0), 3872);
+    MNIST_STEP_OUTPUT(2, (const void *)(a + 2704), 3872);
 
     /* step 3: max_pool, model operator 3, "functional_2_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,32] -> [1,5,5,32] */
     MNIST_STEP_BEGIN(3, "max_pool");
-    tq_max_pool(&tq_step3_params, a + 0, a + 3872);
+    tq_max_pool(&tq_step3_params, a + 2704, a + 64);
     MNIST_STEP_END(3, "max_pool");
-    MNIST_STEP_OUTPUT(3, (const void *)(a + 3872), 800);
+    MNIST_STEP_OUTPUT(3, (const void *)(a + 64), 800);
 
     /* step 4: fully_connected, model operator 5, "functional_2_1/dense_1_1/MatMul;functional_2_1/dense_1_1/Relu;functional_2_1/dense_1_1/BiasAdd", [1,800] -> [1,64] */
     MNIST_STEP_BEGIN(4, "fully_connected");
-    tq_fully_connected(&tq_step4_params, a + 3872, a + 0);
+    tq_fully_connected(&tq_step4_params, a + 64, a + 0);
     MNIST_STEP_END(4, "fully_connected");
     MNIST_STEP_OUTPUT(4, (const void *)(a + 0), 64);
 

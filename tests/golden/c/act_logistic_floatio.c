@@ -263,13 +263,13 @@ int act_logistic_floatio_invoke(const void *const inputs[], void *const outputs[
 
     /* step 1: lut, model operator 1, "PartitionedCall:01", [1,4,4,8] -> [1,4,4,8] */
     ACT_LOGISTIC_FLOATIO_STEP_BEGIN(1, "lut");
-    tq_lut(a + 0, a + 128, tq_table0, 128);
+    tq_lut(a + 0, a + 0, tq_table0, 128);
     ACT_LOGISTIC_FLOATIO_STEP_END(1, "lut");
-    ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(1, (const void *)(a + 128), 128);
+    ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(1, (const void *)(a + 0), 128);
 
     /* step 2: dequantize, model operator 2, "PartitionedCall:0", [1,4,4,8] -> [1,4,4,8] */
     ACT_LOGISTIC_FLOATIO_STEP_BEGIN(2, "dequantize");
-    tq_dequantize(a + 128, out0, tq_ftable0, 128);
+    tq_dequantize(a + 0, out0, tq_ftable0, 128);
     ACT_LOGISTIC_FLOATIO_STEP_END(2, "dequantize");
     ACT_LOGISTIC_FLOATIO_STEP_OUTPUT(2, (const void *)(out0), 512);
     return 0;

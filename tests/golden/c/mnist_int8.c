@@ -1206,31 +1206,31 @@ int mnist_int8_invoke(const void *const inputs[], void *const outputs[], void *a
 
     /* step 0: conv2d, model operator 0, "functional_1/conv2d_20_1/Relu;functional_1/conv2d_20_1/BiasAdd;functional_1/conv2d_20_1/convo...", [1,28,28,1] -> [1,26,26,8] */
     MNIST_INT8_STEP_BEGIN(0, "conv2d");
-    tq_conv2d(&tq_step0_params, in0, a + 0);
+    tq_conv2d(&tq_step0_params, in0, a + 112);
     MNIST_INT8_STEP_END(0, "conv2d");
-    MNIST_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 5408);
+    MNIST_INT8_STEP_OUTPUT(0, (const void *)(a + 112), 5408);
 
     /* step 1: max_pool, model operator 1, "functional_1/max_pooling2d_2_1/MaxPool2d", [1,26,26,8] -> [1,13,13,8] */
     MNIST_INT8_STEP_BEGIN(1, "max_pool");
-    tq_max_pool(&tq_step1_params, a + 0, a + 5408);
+    tq_max_pool(&tq_step1_params, a + 112, a + 0);
     MNIST_INT8_STEP_END(1, "max_pool");
-    MNIST_INT8_STEP_OUTPUT(1, (const void *)(a + 5408), 1352);
+    MNIST_INT8_STEP_OUTPUT(1, (const void *)(a + 0), 1352);
 
     /* step 2: conv2d, model operator 2, "functional_1/conv2d_21_1/Relu;functional_1/conv2d_21_1/BiasAdd;functional_1/conv2d_21_1/convo...", [1,13,13,8] -> [1,11,11,16] */
     MNIST_INT8_STEP_BEGIN(2, "conv2d");
-    tq_conv2d(&tq_step2_params, a + 5408, a + 0);
+    tq_conv2d(&tq_step2_params, a + 0, a + 1360);
     MNIST_INT8_STEP_END(2, "conv2d");
-    MNIST_INT8_STEP_OUTPUT(2, (const void *)(a + 0), 1936);
+    MNIST_INT8_STEP_OUTPUT(2, (const void *)(a + 1360), 1936);
 
     /* step 3: max_pool, model operator 3, "functional_1/max_pooling2d_3_1/MaxPool2d", [1,11,11,16] -> [1,5,5,16] */
     MNIST_INT8_STEP_BEGIN(3, "max_pool");
-    tq_max_pool(&tq_step3_params, a + 0, a + 1936);
+    tq_max_pool(&tq_step3_params, a + 1360, a + 16);
     MNIST_INT8_STEP_END(3, "max_pool");
-    MNIST_INT8_STEP_OUTPUT(3, (const void *)(a + 1936), 400);
+    MNIST_INT8_STEP_OUTPUT(3, (const void *)(a + 16), 400);
 
     /* step 4: fully_connected, model operator 5, "functional_1/dense_9_1/MatMul;functional_1/dense_9_1/BiasAdd", [1,400] -> [1,10] */
     MNIST_INT8_STEP_BEGIN(4, "fully_connected");
-    tq_fully_connected(&tq_step4_params, a + 1936, a + 0);
+    tq_fully_connected(&tq_step4_params, a + 16, a + 0);
     MNIST_INT8_STEP_END(4, "fully_connected");
     MNIST_INT8_STEP_OUTPUT(4, (const void *)(a + 0), 10);
 
