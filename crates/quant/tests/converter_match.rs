@@ -25,8 +25,9 @@ use tinyq_quant::{IoMode, QuantOptions, quantize};
 /// fixtures (tried: FMA/plain x bias first/last). A PRELU right after a
 /// convolution inherits it (its positive part is the convolution's output).
 /// The count must not grow (26 on the first 33 fixtures; the five optimizer
-/// fixtures add 9, `prelu` 1).
-const KNOWN_ULP_MISMATCHES: usize = 36;
+/// fixtures add 9, `prelu` 1, the benchmark-shaped `kws_ds_cnn` 6 and
+/// `cnn_strided` 11).
+const KNOWN_ULP_MISMATCHES: usize = 53;
 
 /// Fixtures whose converter quantization tinyq does not reproduce yet, with
 /// why. `mobilenet_v2`: the converter gives the projection convolution that
@@ -34,8 +35,24 @@ const KNOWN_ULP_MISMATCHES: usize = 36;
 /// calibrated range (e.g. op 9: converter (6.350331e-2, 7), tinyq
 /// (4.8012804e-2, -8)), and 67 of 401,898 constants follow from that. Its
 /// int8 models still run bit-exact through tinyq against TFLM; only the
-/// quantizer's parity with the converter is open.
-const CONVERTER_GAPS: &[&str] = &["mobilenet_v2"];
+/// quantizer's parity with the converter is open. `resnet8`: the same gap
+/// (its residual convolutions, e.g. op 2: converter (3.801472e-2, -19), tinyq
+/// (3.0528232e-2, 8)). The other benchmark-shaped fixtures (deep, random
+/// weights: `ad_autoencoder`, `cnn_small`, `mem_mobilenet96`, `micro_speech`,
+/// `vww_mobilenet_v1`) differ from the converter only in scales a few ulps
+/// apart (more than the two this test allows) and the constants derived from
+/// them, the calibration-order effect described above grown with depth
+/// (e.g. `micro_speech` op 2: 1.2360219e-2 against 1.2360213e-2). They are
+/// there for speed and memory; their converter files run bit-exact.
+const CONVERTER_GAPS: &[&str] = &[
+    "mobilenet_v2",
+    "resnet8",
+    "ad_autoencoder",
+    "cnn_small",
+    "mem_mobilenet96",
+    "micro_speech",
+    "vww_mobilenet_v1",
+];
 
 /// The float fixtures this test compares.
 fn compared_fixtures() -> Vec<std::path::PathBuf> {
@@ -189,7 +206,7 @@ fn params_match_the_converter_on_every_fixture() {
 
 /// The same ulp-level differences seen through the uint8 and float I/O
 /// variants (the int8 ones, plus the uint8 I/O tensors sharing a scale).
-const KNOWN_IO_ULP_MISMATCHES: usize = 89;
+const KNOWN_IO_ULP_MISMATCHES: usize = 124;
 
 /// The uint8 and float I/O variants: the same, plus the QUANTIZE/DEQUANTIZE
 /// at the edges, in the converter's op order.
