@@ -132,8 +132,8 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
                 by_int8(2)
             }
         }
-        // op_version: int8 PRELU is version 2.
-        OpKind::Prelu => by_int8(2),
+        // The converter writes PRELU as version 1, int8 included.
+        OpKind::Prelu => 1,
         OpKind::Maximum | OpKind::Minimum => {
             if ty(0) == i16_ && out_ty == i16_ {
                 4
