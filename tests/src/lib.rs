@@ -3,6 +3,7 @@
 
 pub mod differential;
 pub mod fuzz;
+pub mod poison;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

@@ -64,7 +64,7 @@ impl<'p> Interpreter<'p> {
     /// overwritten while it is still live gives wrong outputs.
     pub fn poisoned(program: &'p Program) -> Self {
         let mut me = Interpreter::new(program);
-        me.live_after = Some(live_ranges(program));
+        me.live_after = Some(tinyq_ir::liveness::live_after(program));
         me
     }
 
@@ -208,44 +208,6 @@ impl<'p> Interpreter<'p> {
             source,
         })
     }
-}
-
-/// Per step, the arena ranges (sorted, disjoint) that a later step reads
-/// before any step rewrites them.
-fn live_ranges(program: &Program) -> Vec<Vec<(usize, usize)>> {
-    let n = program.arena_size;
-    let mut live = vec![false; n];
-    let arena = |b: &BufferRef| match *b {
-        BufferRef::Arena { offset, size } if offset.checked_add(size).is_some_and(|e| e <= n) => {
-            Some(offset..offset + size)
-        }
-        _ => None,
-    };
-    let mut out = vec![Vec::new(); program.steps.len()];
-    for (index, step) in program.steps.iter().enumerate().rev() {
-        // `live` holds what is live after this step.
-        let mut ranges = Vec::new();
-        let mut at = 0;
-        while at < n {
-            if live[at] {
-                let start = at;
-                while at < n && live[at] {
-                    at += 1;
-                }
-                ranges.push((start, at));
-            } else {
-                at += 1;
-            }
-        }
-        out[index] = ranges;
-        if let Some(r) = arena(&step.output) {
-            live[r].fill(false);
-        }
-        for r in step.inputs.iter().filter_map(arena) {
-            live[r].fill(true);
-        }
-    }
-    out
 }
 
 impl Interpreter<'_> {

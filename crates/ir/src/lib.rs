@@ -10,6 +10,7 @@
 pub mod arena;
 pub mod graph;
 pub mod kernel;
+pub mod liveness;
 pub mod op;
 mod opcheck;
 pub mod overlap;
