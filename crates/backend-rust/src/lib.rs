@@ -296,6 +296,20 @@ fn lit_i32s(v: &[i32]) -> TokenStream {
     quote!([#(#items),*])
 }
 
+/// The `kernels::elementwise` function of a same-shape binary op, and its
+/// parameters as a literal (MAXIMUM and MINIMUM take none).
+fn binary_function(op: &BinaryOp) -> Result<(syn::Ident, Option<TokenStream>), EmitError> {
+    let (name, params) = match op {
+        BinaryOp::Add(p) => ("add", Some(params_literal("elementwise", p)?)),
+        BinaryOp::Sub(p) => ("sub", Some(params_literal("elementwise", p)?)),
+        BinaryOp::Mul(p) => ("mul", Some(params_literal("elementwise", p)?)),
+        BinaryOp::Maximum => ("maximum", None),
+        BinaryOp::Minimum => ("minimum", None),
+        BinaryOp::Prelu(p) => ("prelu", Some(params_literal("elementwise", p)?)),
+    };
+    Ok((format_ident!("{}", name), params))
+}
+
 /// A `#[derive(Debug)]` parameter struct as a struct literal, its type
 /// path qualified with `kernels::MODULE::`. Debug prints every field (arrays
 /// and integers as literals, floats as shortest round-trip literals), so
@@ -1022,6 +1036,9 @@ impl<'p> Writer<'p> {
     /// per range of output rows whose input and output slices are disjoint
     /// (`tinyq_ir::overlap::Access::chunks`). `None` for any other step.
     fn overlapping_step(&mut self, index: usize) -> Result<Option<TokenStream>, EmitError> {
+        if let Some(block) = self.binary_in_place(index)? {
+            return Ok(Some(block));
+        }
         let program = self.program;
         let step = &program.steps[index];
         let (
@@ -1156,6 +1173,107 @@ impl<'p> Writer<'p> {
         Ok(Some(quote! {
             {
                 #block
+            }
+        }))
+    }
+
+    /// A same-shape element-wise step whose output sits on one of its
+    /// inputs (`tinyq_ir::overlap`: in place): the kernel runs on blocks of
+    /// elements, each block's operands copied out first, so every element is
+    /// read before it is replaced. `None` for any other step.
+    fn binary_in_place(&mut self, index: usize) -> Result<Option<TokenStream>, EmitError> {
+        const BLOCK: usize = 64;
+        let step = &self.program.steps[index];
+        let Kernel::Binary {
+            op,
+            broadcast: None,
+        } = &step.kernel
+        else {
+            return Ok(None);
+        };
+        let BufferRef::Arena {
+            offset: output,
+            size: len,
+        } = step.output
+        else {
+            return Ok(None);
+        };
+        let touches = |b: &BufferRef| matches!(*b, BufferRef::Arena { offset, size } if offset < output + len && output < offset + size);
+        if !step.inputs.iter().any(touches) {
+            return Ok(None);
+        }
+        let kname = step.kernel.name();
+        let internal = |why: &str| {
+            EmitError::Internal(format!(
+                "step {index} ({kname}) {why}, which the verifier refuses"
+            ))
+        };
+        if step.inputs.iter().any(|b| touches(b) && *b != step.output) {
+            return Err(internal("overlaps an input other than in place"));
+        }
+        let idx = lit_usize(index);
+        let plan_err = quote!(Error::Plan { step: #idx });
+        let kerr = quote!(.map_err(|error| Error::Kernel { step: #idx, error })?);
+        let mut reads = Vec::new();
+        let mut args = Vec::new();
+        for (k, &b) in step.inputs.iter().enumerate() {
+            let int8 = |elem: Option<&Elem>| -> Result<(), EmitError> {
+                match elem {
+                    Some(Elem::I8) => Ok(()),
+                    _ => Err(EmitError::Unsupported {
+                        step: index,
+                        kernel: kname,
+                        why: "an element-wise op needs int8 buffers".to_string(),
+                    }),
+                }
+            };
+            let source = match b {
+                BufferRef::Arena { offset, .. } => {
+                    let a = lit_usize(offset);
+                    quote!(plan.get(#a + at..#a + at + n))
+                }
+                BufferRef::Input(i) => {
+                    int8(self.inputs.get(i))?;
+                    let id = Self::in_ident(i);
+                    quote!(#id.get(at..at + n))
+                }
+                BufferRef::Output(i) => {
+                    int8(self.outputs.get(i))?;
+                    let id = Self::out_ident(i);
+                    quote!(#id.get(at..at + n))
+                }
+                BufferRef::Const(i) => {
+                    self.const_i8.insert(i);
+                    let id = format_ident!("CONST_{}_I8", i);
+                    quote!(#id.get(at..at + n))
+                }
+            };
+            let x = format_ident!("x{}", k);
+            let block = lit_usize(BLOCK);
+            reads.push(quote! {
+                let mut #x = [0i8; #block];
+                #x[..n].copy_from_slice(#source.ok_or(#plan_err)?);
+            });
+            args.push(quote!(&#x[..n]));
+        }
+        let (f, params) = binary_function(op)?;
+        let (let_p, arg_p) = match params {
+            Some(p) => (quote!(let p = #p;), quote!(&p,)),
+            None => (quote!(), quote!()),
+        };
+        let (o, n_all, block) = (lit_usize(output), lit_usize(len), lit_usize(BLOCK));
+        Ok(Some(quote! {
+            {
+                // In place: each block of elements is copied out, then replaced.
+                #let_p
+                let mut at = 0usize;
+                while at < #n_all {
+                    let n = (#n_all - at).min(#block);
+                    #(#reads)*
+                    let out = plan.get_mut(#o + at..#o + at + n).ok_or(#plan_err)?;
+                    kernels::elementwise::#f(#arg_p #(#args),*, out) #kerr;
+                    at += n;
+                }
             }
         }))
     }
@@ -1387,28 +1505,20 @@ impl<'p> Writer<'p> {
             Kernel::Binary { op, broadcast } => {
                 need_i8(&views, "an element-wise op")?;
                 let (a, b) = (x(0)?, x(1)?);
-                let (name, params) = match op {
-                    BinaryOp::Add(p) => ("add", Some(params_literal("elementwise", p)?)),
-                    BinaryOp::Sub(p) => ("sub", Some(params_literal("elementwise", p)?)),
-                    BinaryOp::Mul(p) => ("mul", Some(params_literal("elementwise", p)?)),
-                    BinaryOp::Maximum => ("maximum", None),
-                    BinaryOp::Minimum => ("minimum", None),
-                    BinaryOp::Prelu(p) => ("prelu", Some(params_literal("elementwise", p)?)),
-                };
+                let (f, params) = binary_function(op)?;
                 let (let_p, arg_p) = match params {
                     Some(p) => (quote!(let p = #p;), quote!(&p,)),
                     None => (quote!(), quote!()),
                 };
                 match broadcast {
                     None => {
-                        let f = format_ident!("{}", name);
                         quote! {
                             #let_p
                             kernels::elementwise::#f(#arg_p #a, #b, #out) #kerr;
                         }
                     }
                     Some(s) => {
-                        let f = format_ident!("{}_broadcast", name);
+                        let f = format_ident!("{}_broadcast", f);
                         let dims = |sh: &[usize]| {
                             let d = sh.iter().map(|&v| lit_usize(v));
                             quote!([#(#d),*])

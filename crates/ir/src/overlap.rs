@@ -7,9 +7,10 @@
 //! output may start to the input, the verifier ([`crate::verify`]) checks
 //! every overlapping step against it, and the executors honour it:
 //!
-//! * [`Access::InPlace`] (table ops): element `i` of the output is written
-//!   after element `i` of the input is read, and nothing else is read after
-//!   it. The output may sit exactly on the input (same offset, same size).
+//! * [`Access::InPlace`] (table ops, and same-shape element-wise binary ops
+//!   over either input): element `i` of the output is written after element
+//!   `i` of the inputs is read, and nothing else is read after it. The output
+//!   may sit exactly on the input (same offset, same size).
 //! * [`Access::Rows`] (fully connected, so also 1×1 convolutions run as
 //!   matrix multiplies): row `k` of the output depends only on row `k` of the
 //!   input, and rows are computed in increasing order, in blocks of at most
@@ -128,6 +129,14 @@ impl Window {
 /// The declared access pattern of `kernel` for data input `input`, when
 /// its output may overlap that input; `None` means never.
 pub fn access(kernel: &Kernel, input: usize) -> Option<Access> {
+    // A same-shape element-wise op reads element `i` of both inputs before
+    // it writes element `i` of the output: in place over either input.
+    if let Kernel::Binary {
+        broadcast: None, ..
+    } = kernel
+    {
+        return (input < 2).then_some(Access::InPlace);
+    }
     if input != 0 {
         return None;
     }
@@ -466,6 +475,27 @@ mod tests {
             assert_eq!(chunks.first().map(|c| c.first), Some(0));
             assert_eq!(chunks.last().map(|c| c.end), Some(n));
         }
+    }
+
+    #[test]
+    fn same_shape_binary_ops_run_in_place_over_either_input() {
+        use crate::kernel::{BinaryOp, Broadcast};
+        let kernel = |broadcast| Kernel::Binary {
+            op: BinaryOp::Maximum,
+            broadcast,
+        };
+        for input in [0, 1] {
+            assert_eq!(access(&kernel(None), input), Some(Access::InPlace));
+        }
+        assert_eq!(access(&kernel(None), 2), None);
+        let b = Broadcast {
+            shape1: [1, 1, 1, 1, 2, 3],
+            shape2: [1, 1, 1, 1, 1, 3],
+            out_shape: [1, 1, 1, 1, 2, 3],
+        };
+        assert_eq!(access(&kernel(Some(b)), 0), None);
+        assert_eq!(Access::InPlace.sized(6, 6), Some(Access::InPlace));
+        assert_eq!(Access::InPlace.sized(6, 3), None);
     }
 
     #[test]

@@ -1174,6 +1174,55 @@ mod tests {
     }
 
     #[test]
+    fn a_same_shape_binary_op_may_write_over_either_input() {
+        let mul = BinaryOp::Mul(MulParams {
+            input1_offset: 0,
+            input2_offset: 0,
+            output_offset: 0,
+            output_multiplier: 1 << 30,
+            output_shift: 0,
+            act_min: -128,
+            act_max: 127,
+        });
+        // a[0..8] and a[16..24] written, multiplied into `out`, then copied out.
+        let program = |out: BufferRef, broadcast: Option<Broadcast>| Program {
+            steps: vec![
+                step(Kernel::Copy, vec![BufferRef::Input(0)], arena(0, 8)),
+                step(Kernel::Copy, vec![BufferRef::Input(0)], arena(16, 8)),
+                step(
+                    Kernel::Binary { op: mul, broadcast },
+                    vec![arena(0, 8), arena(16, 8)],
+                    out,
+                ),
+                step(Kernel::Copy, vec![out], BufferRef::Output(0)),
+            ],
+            inputs: vec![io(&[8], DType::I8)],
+            outputs: vec![io(&[8], DType::I8)],
+            constants: Vec::new(),
+            arena_size: 32,
+            arena_lower_bound: 32,
+            arena_overlap_bound: 16,
+        };
+        assert_eq!(verify(&program(arena(0, 8), None)), Ok(()));
+        assert_eq!(verify(&program(arena(16, 8), None)), Ok(()));
+        // Shifted by one byte: element i would overwrite input element i + 1.
+        assert_eq!(
+            problem(&program(arena(15, 8), None)),
+            (2, Problem::OutputOverlapsInput { input: 1 })
+        );
+        // A broadcasting kernel walks its inputs in another order.
+        let same = Some(Broadcast {
+            shape1: [1, 1, 1, 1, 1, 8],
+            shape2: [1, 1, 1, 1, 1, 8],
+            out_shape: [1, 1, 1, 1, 1, 8],
+        });
+        assert_eq!(
+            problem(&program(arena(0, 8), same)),
+            (2, Problem::OutputOverlapsInput { input: 0 })
+        );
+    }
+
+    #[test]
     fn rejects_bad_tables_and_float_sizes() {
         let mut p = chain();
         p.steps[1].kernel = Kernel::Lut {

@@ -471,32 +471,33 @@ impl<'g> Lowering<'g> {
         })
     }
 
-    /// Steps whose output may share bytes with their input 0: the kernel
-    /// declares an access order that allows it ([`tinyq_ir::overlap`]), both
-    /// are whole arena slots, and the step is the input's last reader.
+    /// Steps whose output may share bytes with an input: the kernel
+    /// declares an access order for that input that allows it
+    /// ([`tinyq_ir::overlap`]), both are whole arena slots, the step is the
+    /// input's last reader and reads it as no other operand.
     fn overlaps(&self) -> Vec<Overlap> {
         if !self.options.overlap_buffers {
             return Vec::new();
         }
         let mut out = Vec::new();
         for (index, draft) in self.steps.iter().enumerate() {
-            let (Some(&Storage::Slot(input)), Storage::Slot(output)) =
-                (draft.inputs.first(), draft.output)
-            else {
+            let Storage::Slot(output) = draft.output else {
                 continue;
             };
-            // The input is read once by this step (no second operand).
-            if draft.inputs[1..].contains(&Storage::Slot(input)) || input == output {
-                continue;
-            }
-            let (i, o) = (self.slots[input], self.slots[output]);
-            if i.last != index || o.first != index {
-                continue;
-            }
-            if let Some(access) =
-                tinyq_ir::overlap::access(&draft.kernel, 0).and_then(|a| a.sized(i.size, o.size))
-            {
-                out.push(Overlap::new(input, output, access));
+            for (k, storage) in draft.inputs.iter().enumerate() {
+                let &Storage::Slot(input) = storage else {
+                    continue;
+                };
+                let read_once = draft.inputs.iter().filter(|&s| s == storage).count() == 1;
+                let (i, o) = (self.slots[input], self.slots[output]);
+                if !read_once || input == output || i.last != index || o.first != index {
+                    continue;
+                }
+                if let Some(access) = tinyq_ir::overlap::access(&draft.kernel, k)
+                    .and_then(|a| a.sized(i.size, o.size))
+                {
+                    out.push(Overlap::new(input, output, access));
+                }
             }
         }
         out
