@@ -1,7 +1,8 @@
 //! The memory plan against TFLM: tinyq's arena is never larger than the
 //! tensor memory TFLM plans for the same model (`tflm_arena.json`, recorded
 //! by `cargo xtask fixtures`), never above the classic (disjoint) liveness
-//! bound, and never larger than the plan without overlapping buffers.
+//! bound, and never larger than the plan without overlapping buffers and
+//! reordering.
 
 use tinyq_compiler::Session;
 use tinyq_opt::LowerOptions;
@@ -49,12 +50,14 @@ fn arena_is_never_larger_than_tflm_planned_tensor_memory() {
             .compile(&model, None)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let program = compiled.program;
-        // The same graph planned with disjoint buffers only (the plan
-        // before overlapping buffers).
+        // The same graph planned with disjoint buffers only, in the
+        // graph's order (the plan before overlapping buffers and
+        // reordering).
         let disjoint = tinyq_opt::lower_with(
             &compiled.graph,
             LowerOptions {
                 overlap_buffers: false,
+                reorder_ops: false,
                 ..LowerOptions::default()
             },
         )

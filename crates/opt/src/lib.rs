@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod lower;
+pub mod order;
 pub mod overflow;
 pub mod pass;
 pub mod passes;

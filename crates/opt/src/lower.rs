@@ -89,6 +89,9 @@ pub struct LowerOptions {
     /// Outputs placed over the inputs they consume where the kernel's
     /// access order allows it ([`tinyq_ir::overlap`]).
     pub overlap_buffers: bool,
+    /// Ops run in another topological order where that needs a smaller
+    /// arena ([`crate::order`]; branching graphs only).
+    pub reorder_ops: bool,
 }
 
 impl Default for LowerOptions {
@@ -98,6 +101,7 @@ impl Default for LowerOptions {
             pointwise_as_matmul: true,
             concat_in_place: true,
             overlap_buffers: true,
+            reorder_ops: true,
         }
     }
 }
@@ -110,6 +114,7 @@ impl LowerOptions {
             pointwise_as_matmul: false,
             concat_in_place: false,
             overlap_buffers: false,
+            reorder_ops: false,
         }
     }
 }
@@ -126,8 +131,30 @@ pub fn lower_with(
 ) -> Result<(Program, LowerReport), LowerError> {
     validate(graph)?;
     check_integer(graph)?;
+    let order: Vec<OpId> = graph.ops.iter().map(|(id, _)| id).collect();
+    let as_given = lower_in_order(graph, options, &order)?;
+    if options.reorder_ops {
+        let other = crate::order::low_memory_order(graph);
+        if other != order {
+            let reordered = lower_in_order(graph, options, &other)?;
+            if reordered.0.arena_size < as_given.0.arena_size {
+                return Ok(reordered);
+            }
+        }
+    }
+    Ok(as_given)
+}
+
+/// Lowers the ops in `order`, a topological order of `graph`'s ops: the
+/// Program's steps come in that order.
+fn lower_in_order(
+    graph: &Graph,
+    options: LowerOptions,
+    order: &[OpId],
+) -> Result<(Program, LowerReport), LowerError> {
     let mut lowering = Lowering::new(graph, options)?;
-    for (id, op) in graph.ops.iter() {
+    for &id in order {
+        let op = &graph.ops[id];
         let index = op.origin.unwrap_or(id.index());
         lowering.lower_op(id, index, op)?;
     }

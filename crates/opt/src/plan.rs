@@ -388,6 +388,84 @@ mod tests {
         assert_eq!(p.arena_size, 36896);
     }
 
+    /// A random program with branches: buffer `i` is written at step `i`
+    /// and read until step `i + extra`; step `i` may write its output over
+    /// any buffer that dies there (up to two: a binary op), in place when
+    /// the sizes match and the coin says so, else in row order.
+    fn branches_with_overlaps(
+        rows: usize,
+        raw: &[(usize, usize, u8, bool)],
+    ) -> (Vec<Lifetime>, Vec<Overlap>) {
+        let bufs: Vec<Lifetime> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, &(width, extra, _, _))| Lifetime {
+                size: rows * width,
+                first: i,
+                last: i + extra,
+            })
+            .collect();
+        let mut overlaps = Vec::new();
+        for (i, &(width, _, pick, in_place)) in raw.iter().enumerate() {
+            let dying = (0..i).filter(|&j| bufs[j].last == i);
+            for (n, j) in dying.enumerate().take(2) {
+                if pick & (1 << n) == 0 {
+                    continue;
+                }
+                let width_in = raw[j].0;
+                let access = if in_place && width == width_in {
+                    Access::InPlace
+                } else {
+                    Access::Rows {
+                        rows,
+                        in_row: width_in,
+                        out_row: width,
+                    }
+                };
+                overlaps.push(Overlap::new(j, i, access));
+            }
+        }
+        (bufs, overlaps)
+    }
+
+    /// No byte is shared while both buffers are live, except by an allowed
+    /// pair as its access order allows; the arena is at most the disjoint
+    /// plan's, and the bounds are ordered.
+    fn check_plan(bufs: &[Lifetime], overlaps: &[Overlap]) -> Result<(), TestCaseError> {
+        let p = plan_with(bufs, overlaps);
+        let disjoint = plan(bufs);
+        prop_assert!(p.arena_size <= disjoint.arena_size);
+        prop_assert!(p.overlap_bound <= p.arena_size);
+        prop_assert!(p.overlap_bound <= p.lower_bound);
+        for i in 0..bufs.len() {
+            prop_assert_eq!(p.offsets[i] % ALIGN, 0);
+            prop_assert!(p.offsets[i] + bufs[i].size <= p.arena_size);
+            for j in 0..i {
+                if !bufs[i].overlaps(&bufs[j]) {
+                    continue;
+                }
+                let (a0, a1) = (p.offsets[i], p.offsets[i] + bufs[i].size);
+                let (b0, b1) = (p.offsets[j], p.offsets[j] + bufs[j].size);
+                if a1 <= b0 || b1 <= a0 {
+                    continue;
+                }
+                // Sharing bytes: only an allowed pair, as the access
+                // order allows, with the reader dying at that step.
+                let pair = overlaps.iter().find(|o| o.input == j && o.output == i);
+                let Some(o) = pair else {
+                    return Err(TestCaseError::fail(format!("buffers {j} and {i} overlap")));
+                };
+                prop_assert_eq!(bufs[j].last, bufs[i].first);
+                prop_assert!(o.access.allows(p.offsets[j], p.offsets[i]));
+                prop_assert!(
+                    o.access.chunks(p.offsets[j], p.offsets[i]).is_some()
+                        || o.access == Access::InPlace
+                );
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn overlapping_plans_never_overwrite_live_bytes(
@@ -395,34 +473,16 @@ mod tests {
             raw in proptest::collection::vec((1usize..40, 0usize..3, proptest::bool::ANY, proptest::bool::ANY), 1..14)
         ) {
             let (bufs, overlaps) = chain_with_overlaps(rows, &raw);
-            let p = plan_with(&bufs, &overlaps);
-            let disjoint = plan(&bufs);
-            prop_assert!(p.arena_size <= disjoint.arena_size);
-            prop_assert!(p.overlap_bound <= p.arena_size);
-            prop_assert!(p.overlap_bound <= p.lower_bound);
-            for i in 0..bufs.len() {
-                prop_assert_eq!(p.offsets[i] % ALIGN, 0);
-                prop_assert!(p.offsets[i] + bufs[i].size <= p.arena_size);
-                for j in 0..i {
-                    if !bufs[i].overlaps(&bufs[j]) {
-                        continue;
-                    }
-                    let (a0, a1) = (p.offsets[i], p.offsets[i] + bufs[i].size);
-                    let (b0, b1) = (p.offsets[j], p.offsets[j] + bufs[j].size);
-                    if a1 <= b0 || b1 <= a0 {
-                        continue;
-                    }
-                    // Sharing bytes: only an allowed pair, as the access
-                    // order allows, with the reader dying at that step.
-                    let pair = overlaps.iter().find(|o| o.input == j && o.output == i);
-                    let Some(o) = pair else {
-                        return Err(TestCaseError::fail(format!("buffers {j} and {i} overlap")));
-                    };
-                    prop_assert_eq!(bufs[j].last, bufs[i].first);
-                    prop_assert!(o.access.allows(p.offsets[j], p.offsets[i]));
-                    prop_assert!(o.access.chunks(p.offsets[j], p.offsets[i]).is_some() || o.access == Access::InPlace);
-                }
-            }
+            check_plan(&bufs, &overlaps)?;
+        }
+
+        #[test]
+        fn overlapping_plans_of_branching_programs_never_overwrite_live_bytes(
+            rows in 1usize..9,
+            raw in proptest::collection::vec((1usize..5, 0usize..5, 0u8..4, proptest::bool::ANY), 1..16)
+        ) {
+            let (bufs, overlaps) = branches_with_overlaps(rows, &raw);
+            check_plan(&bufs, &overlaps)?;
         }
 
         #[test]

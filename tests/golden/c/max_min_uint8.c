@@ -536,53 +536,53 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step2_param
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
-} tq_step4_filter = {{
+} tq_step5_filter = {{
     24, -127, -124, -18, -5, -127, 4, 26, 73, 127, 58, 40, -127, 83, -70, -14
 }};
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_bias[4] = {
     17218, 7219, -20905, 8664
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_multiplier[4] = {
     1968883856, 1951982673, 1143670849, 1867740919
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step5_shift[4] = {
     -6, -6, -5, -6
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step4_params = {
-    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
-    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_params = {
+    .filter = tq_step5_filter.v, .bias = tq_step5_bias,
+    .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -66, .act_min = -128, .act_max = 127
 };
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
-} tq_step5_filter = {{
+} tq_step6_filter = {{
     -127, 10, 1, -45, -2, 4, 127, 115, 111, -46, -50, -127, 91, -2, -16, -127
 }};
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step6_bias[4] = {
     11363, -17459, 7882, 3731
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step5_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step6_multiplier[4] = {
     1604772917, 1726974267, 1503304163, 1375355608
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step5_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step6_shift[4] = {
     -6, -7, -6, -6
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_params = {
-    .filter = tq_step5_filter.v, .bias = tq_step5_bias,
-    .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step6_params = {
+    .filter = tq_step6_filter.v, .bias = tq_step6_bias,
+    .multiplier = tq_step6_multiplier, .shift = tq_step6_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 2, .act_min = -128, .act_max = 127
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_mean_params tq_step6_params = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_mean_params tq_step7_params = {
     .outer = {1, 1, 1, 6, 1, 4},
     .reduced = {1, 1, 1, 1, 6, 1},
     .stride = {144, 144, 144, 24, 4, 1},
     .zero_point_sum = 12, .multiplier = 989129534, .shift = -1,
     .output_zero_point = -66, .divisor = 0
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step7_dims[18] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step8_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 4, 0, 1
@@ -590,25 +590,25 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step7_dims[18] = {
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
-} tq_step8_filter = {{
+} tq_step10_filter = {{
     -28, 121, 67, 127, -77, 127, -122, 53, 82, 116, -127, -70, 127, 52, 46, 71
 }};
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step8_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step10_bias[4] = {
     -20091, 1232, -235, -20681
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step8_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step10_multiplier[4] = {
     1668079210, 1090775035, 1086775327, 1831668040
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step8_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step10_shift[4] = {
     -6, -5, -5, -5
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step8_params = {
-    .filter = tq_step8_filter.v, .bias = tq_step8_bias,
-    .multiplier = tq_step8_multiplier, .shift = tq_step8_shift,
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step10_params = {
+    .filter = tq_step10_filter.v, .bias = tq_step10_bias,
+    .multiplier = tq_step10_multiplier, .shift = tq_step10_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 122, .act_min = -128, .act_max = 127
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step9_dims[18] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step11_dims[18] = {
     1, 1, 1, 6, 6, 4,
     0, 0, 0, 24, 4, 1,
     0, 0, 0, 0, 0, 0
@@ -616,21 +616,21 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step9_dims[18] = {
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
     int32_t align;
-} tq_step10_filter = {{
+} tq_step13_filter = {{
     -127, -30, 0, -6, -127, 61, -34, -15, 39, 35, 53, -127, -52, 25, 127, 76
 }};
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step10_bias[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step13_bias[4] = {
     12701, 8709, -1529, -12827
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step10_multiplier[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step13_multiplier[4] = {
     1749607831, 1471424568, 1374485032, 1087283403
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step10_shift[4] = {
+MAX_MIN_UINT8_WEIGHTS_ATTR static const int8_t tq_step13_shift[4] = {
     -7, -7, -7, -7
 };
-MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step10_params = {
-    .filter = tq_step10_filter.v, .bias = tq_step10_bias,
-    .multiplier = tq_step10_multiplier, .shift = tq_step10_shift,
+MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step13_params = {
+    .filter = tq_step13_filter.v, .bias = tq_step13_bias,
+    .multiplier = tq_step13_multiplier, .shift = tq_step13_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127
 };
@@ -680,76 +680,76 @@ int max_min_uint8_invoke(const void *const inputs[], void *const outputs[], void
     MAX_MIN_UINT8_STEP_END(3, "minimum");
     MAX_MIN_UINT8_STEP_OUTPUT(3, (const void *)(a + 432), 144);
 
-    /* step 4: fully_connected, model operator 4, "conv2d_12_1/BiasAdd;conv2d_12_1/convolution;conv2d_12_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(4, "fully_connected");
-    tq_fully_connected(&tq_step4_params, a + 0, a + 288);
-    MAX_MIN_UINT8_STEP_END(4, "fully_connected");
-    MAX_MIN_UINT8_STEP_OUTPUT(4, (const void *)(a + 288), 144);
+    /* step 4: lut, model operator 15, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(4, "lut");
+    tq_lut(a + 432, out3, tq_table0, 144);
+    MAX_MIN_UINT8_STEP_END(4, "lut");
+    MAX_MIN_UINT8_STEP_OUTPUT(4, (const void *)(out3), 144);
 
-    /* step 5: fully_connected, model operator 5, "conv2d_13_1/BiasAdd;conv2d_13_1/convolution;conv2d_13_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    /* step 5: fully_connected, model operator 4, "conv2d_12_1/BiasAdd;conv2d_12_1/convolution;conv2d_12_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
     MAX_MIN_UINT8_STEP_BEGIN(5, "fully_connected");
-    tq_fully_connected(&tq_step5_params, a + 0, a + 576);
+    tq_fully_connected(&tq_step5_params, a + 0, a + 288);
     MAX_MIN_UINT8_STEP_END(5, "fully_connected");
-    MAX_MIN_UINT8_STEP_OUTPUT(5, (const void *)(a + 576), 144);
+    MAX_MIN_UINT8_STEP_OUTPUT(5, (const void *)(a + 288), 144);
 
-    /* step 6: mean, model operator 6, "Mean", [1,6,6,4] -> [1,6,1,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(6, "mean");
-    tq_mean(&tq_step6_params, a + 576, a + 720);
-    MAX_MIN_UINT8_STEP_END(6, "mean");
-    MAX_MIN_UINT8_STEP_OUTPUT(6, (const void *)(a + 720), 24);
+    /* step 6: fully_connected, model operator 5, "conv2d_13_1/BiasAdd;conv2d_13_1/convolution;conv2d_13_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(6, "fully_connected");
+    tq_fully_connected(&tq_step6_params, a + 0, a + 432);
+    MAX_MIN_UINT8_STEP_END(6, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(6, (const void *)(a + 432), 144);
 
-    /* step 7: maximum, model operator 7, "StatefulPartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(7, "maximum");
-    tq_maximum_bcast(NULL, a + 288, a + 720, a + 576, tq_step7_dims);
-    MAX_MIN_UINT8_STEP_END(7, "maximum");
-    MAX_MIN_UINT8_STEP_OUTPUT(7, (const void *)(a + 576), 144);
+    /* step 7: mean, model operator 6, "Mean", [1,6,6,4] -> [1,6,1,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(7, "mean");
+    tq_mean(&tq_step7_params, a + 432, a + 576);
+    MAX_MIN_UINT8_STEP_END(7, "mean");
+    MAX_MIN_UINT8_STEP_OUTPUT(7, (const void *)(a + 576), 24);
 
-    /* step 8: fully_connected, model operator 8, "conv2d_14_1/BiasAdd;conv2d_14_1/convolution;conv2d_14_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(8, "fully_connected");
-    tq_fully_connected(&tq_step8_params, a + 0, a + 288);
-    MAX_MIN_UINT8_STEP_END(8, "fully_connected");
-    MAX_MIN_UINT8_STEP_OUTPUT(8, (const void *)(a + 288), 144);
+    /* step 8: maximum, model operator 7, "StatefulPartitionedCall:21", [1,6,6,4], [1,6,1,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(8, "maximum");
+    tq_maximum_bcast(NULL, a + 288, a + 576, a + 432, tq_step8_dims);
+    MAX_MIN_UINT8_STEP_END(8, "maximum");
+    MAX_MIN_UINT8_STEP_OUTPUT(8, (const void *)(a + 432), 144);
 
-    /* step 9: minimum, model operator 9, "StatefulPartitionedCall:31", [1,6,6,4], [] -> [1,6,6,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(9, "minimum");
-    tq_minimum_bcast(NULL, a + 288, tq_const0.v, a + 720, tq_step9_dims);
-    MAX_MIN_UINT8_STEP_END(9, "minimum");
-    MAX_MIN_UINT8_STEP_OUTPUT(9, (const void *)(a + 720), 144);
+    /* step 9: lut, model operator 12, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(9, "lut");
+    tq_lut(a + 432, out0, tq_table0, 144);
+    MAX_MIN_UINT8_STEP_END(9, "lut");
+    MAX_MIN_UINT8_STEP_OUTPUT(9, (const void *)(out0), 144);
 
-    /* step 10: fully_connected, model operator 10, "conv2d_9_1/BiasAdd;conv2d_9_1/convolution;conv2d_9_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    /* step 10: fully_connected, model operator 8, "conv2d_14_1/BiasAdd;conv2d_14_1/convolution;conv2d_14_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
     MAX_MIN_UINT8_STEP_BEGIN(10, "fully_connected");
     tq_fully_connected(&tq_step10_params, a + 0, a + 288);
     MAX_MIN_UINT8_STEP_END(10, "fully_connected");
     MAX_MIN_UINT8_STEP_OUTPUT(10, (const void *)(a + 288), 144);
 
-    /* step 11: maximum, model operator 11, "StatefulPartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(11, "maximum");
-    tq_maximum(NULL, a + 288, a + 144, a + 0, 144);
-    MAX_MIN_UINT8_STEP_END(11, "maximum");
-    MAX_MIN_UINT8_STEP_OUTPUT(11, (const void *)(a + 0), 144);
+    /* step 11: minimum, model operator 9, "StatefulPartitionedCall:31", [1,6,6,4], [] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(11, "minimum");
+    tq_minimum_bcast(NULL, a + 288, tq_const0.v, a + 432, tq_step11_dims);
+    MAX_MIN_UINT8_STEP_END(11, "minimum");
+    MAX_MIN_UINT8_STEP_OUTPUT(11, (const void *)(a + 432), 144);
 
-    /* step 12: lut, model operator 12, "StatefulPartitionedCall:2", [1,6,6,4] -> [1,6,6,4] */
+    /* step 12: lut, model operator 13, "StatefulPartitionedCall:3", [1,6,6,4] -> [1,6,6,4] */
     MAX_MIN_UINT8_STEP_BEGIN(12, "lut");
-    tq_lut(a + 576, out0, tq_table0, 144);
+    tq_lut(a + 432, out1, tq_table0, 144);
     MAX_MIN_UINT8_STEP_END(12, "lut");
-    MAX_MIN_UINT8_STEP_OUTPUT(12, (const void *)(out0), 144);
+    MAX_MIN_UINT8_STEP_OUTPUT(12, (const void *)(out1), 144);
 
-    /* step 13: lut, model operator 13, "StatefulPartitionedCall:3", [1,6,6,4] -> [1,6,6,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(13, "lut");
-    tq_lut(a + 720, out1, tq_table0, 144);
-    MAX_MIN_UINT8_STEP_END(13, "lut");
-    MAX_MIN_UINT8_STEP_OUTPUT(13, (const void *)(out1), 144);
+    /* step 13: fully_connected, model operator 10, "conv2d_9_1/BiasAdd;conv2d_9_1/convolution;conv2d_9_1/Squeeze1", [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(13, "fully_connected");
+    tq_fully_connected(&tq_step13_params, a + 0, a + 288);
+    MAX_MIN_UINT8_STEP_END(13, "fully_connected");
+    MAX_MIN_UINT8_STEP_OUTPUT(13, (const void *)(a + 288), 144);
 
-    /* step 14: lut, model operator 14, "StatefulPartitionedCall:0", [1,6,6,4] -> [1,6,6,4] */
-    MAX_MIN_UINT8_STEP_BEGIN(14, "lut");
-    tq_lut(a + 0, out2, tq_table0, 144);
-    MAX_MIN_UINT8_STEP_END(14, "lut");
-    MAX_MIN_UINT8_STEP_OUTPUT(14, (const void *)(out2), 144);
+    /* step 14: maximum, model operator 11, "StatefulPartitionedCall:01", [1,6,6,4], [1,6,6,4] -> [1,6,6,4] */
+    MAX_MIN_UINT8_STEP_BEGIN(14, "maximum");
+    tq_maximum(NULL, a + 288, a + 144, a + 0, 144);
+    MAX_MIN_UINT8_STEP_END(14, "maximum");
+    MAX_MIN_UINT8_STEP_OUTPUT(14, (const void *)(a + 0), 144);
 
-    /* step 15: lut, model operator 15, "StatefulPartitionedCall:1", [1,6,6,4] -> [1,6,6,4] */
+    /* step 15: lut, model operator 14, "StatefulPartitionedCall:0", [1,6,6,4] -> [1,6,6,4] */
     MAX_MIN_UINT8_STEP_BEGIN(15, "lut");
-    tq_lut(a + 432, out3, tq_table0, 144);
+    tq_lut(a + 0, out2, tq_table0, 144);
     MAX_MIN_UINT8_STEP_END(15, "lut");
-    MAX_MIN_UINT8_STEP_OUTPUT(15, (const void *)(out3), 144);
+    MAX_MIN_UINT8_STEP_OUTPUT(15, (const void *)(out2), 144);
     return 0;
 }
