@@ -4,6 +4,9 @@
 //! (`../shared/tools/m4bench`, or `$M4BENCH`). Instructions are exact and
 //! repeatable (see the tool's README); they are not cycles.
 //!
+//! First, each model's arena: tinyq's planned arena beside the tensor
+//! memory TFLM plans and TFLM's whole arena (`tests/fixtures/tflm_arena.json`).
+//!
 //! Options: `--tinyq BIN` (default `target/release/tinyq`; build it with
 //! `cargo build --release -p tinyq-cli`), `--ns N` samples (default 3: one
 //! warm-up, N-1 timed), and fixture names (default: the int8 fixtures below).
@@ -110,6 +113,42 @@ fn macs(model: &Path) -> anyhow::Result<u64> {
         .sum())
 }
 
+/// tinyq's arena for `model` (the driver's plan: the RAM the generated C
+/// asks of the caller beside I/O), and TFLM's for the same fixture case as
+/// `cargo xtask fixtures` recorded it: the tensor memory it plans and its
+/// whole arena (`tests/fixtures/tflm_arena.json`).
+fn arenas(root: &Path, name: &str, model: &Path) -> [Option<u64>; 3] {
+    let session = tinyq_compiler::Session::new();
+    let tinyq = session
+        .read_file(model)
+        .ok()
+        .and_then(|read| session.compile(&read, None).ok())
+        .map(|c| c.program.arena_size as u64);
+    let json =
+        std::fs::read_to_string(root.join("tests/fixtures/tflm_arena.json")).unwrap_or_default();
+    let case = json
+        .find(&format!("\"{name}/int8\""))
+        .map(|at| &json[at..])
+        .and_then(|rest| rest.find('}').map(|end| &rest[..end]));
+    let field = |key: &str| case.and_then(|c| json_u64(c, key));
+    [tinyq, field("head"), field("total")]
+}
+
+/// The arena table: RAM for activations, tinyq against TFLM.
+fn print_arenas(root: &Path, names: &[String]) {
+    println!("Arena in bytes (model inputs and outputs excluded)");
+    println!(
+        "  {:<18} {:>9} {:>14} {:>14}",
+        "model", "tinyq", "TFLM tensors", "TFLM arena"
+    );
+    for name in names {
+        let model = root.join("tests/fixtures").join(name).join("int8.tflite");
+        let cells = arenas(root, name, &model).map(|v| v.map_or("-".into(), |v| v.to_string()));
+        let [t, h, a] = &cells;
+        println!("  {name:<18} {t:>9} {h:>14} {a:>14}");
+    }
+}
+
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let root = project_root();
     let mut tinyq = root.join("target/release/tinyq");
@@ -134,6 +173,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if names.is_empty() {
         names = DEFAULT_MODELS.iter().map(|s| s.to_string()).collect();
     }
+    print_arenas(&root, &names);
     let Some(tool) = tool_dir(&root) else {
         println!("bench --m4: the m4bench tool was not found (set M4BENCH=DIR); nothing measured");
         return Ok(());
