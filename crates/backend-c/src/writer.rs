@@ -522,6 +522,7 @@ impl<'p> Writer<'p> {
                         "requant",
                         "dot",
                         "dot2",
+                        "dot2s",
                     ],
                 );
                 let src = self.src(input(0)?);
@@ -975,7 +976,11 @@ impl<'p> Writer<'p> {
                 Field::pointer("filter", format!("{f}.v")),
                 Field::pointer("bias", b),
             ],
-            vec![Field::pointer("multiplier", m), Field::pointer("shift", s)],
+            vec![
+                Field::pointer("multiplier", m),
+                Field::pointer("shift", s),
+                Field::int("right_only", i32::from(right_only(w))),
+            ],
         ]
     }
 
@@ -1167,6 +1172,13 @@ fn offsets_and_clamp(
         Field::int("act_max", act_max),
     ]);
     fields
+}
+
+/// Whether a layer's requantization can take the cheaper form
+/// (`tq_requant_r`): every shift a right shift (or none), and no multiplier
+/// INT32_MIN, the one value for which the doubling high multiply saturates.
+fn right_only(w: &Weights) -> bool {
+    w.shifts.iter().all(|&s| s <= 0) && w.multipliers.iter().all(|&m| m != i32::MIN)
 }
 
 fn templates() -> Result<tera::Tera, EmitError> {
