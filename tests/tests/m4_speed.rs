@@ -9,7 +9,9 @@
 //! The runs feed the fixtures' own inputs and compare the outputs with
 //! TFLM's (`int8.out0.npy`), byte for byte: `-mcpu=cortex-m4` defines
 //! `__ARM_FEATURE_DSP`, so this is also the bit-exactness test of the
-//! generated C's DSP path (SXTB16/SMLAD) on conv, depthwise and dense layers.
+//! generated C's DSP path (SXTB16/SMLAD/SSAT) on conv, depthwise and dense
+//! layers. Each fixture also runs once with `__ARM_FEATURE_DSP` undefined:
+//! the portable C99 path on the same core, outputs checked, speed not.
 //!
 //! Skipped, with a note, when the tool, `arm-none-eabi-gcc`, `qemu-system-arm`
 //! or `python3` is missing.
@@ -89,7 +91,16 @@ fn shim(dir: &Path, generated: &Path) -> PathBuf {
     path
 }
 
-fn instructions(tool: &Path, name: &str, work: &Path) -> Result<u64, String> {
+/// Which path of the generated C a run builds: the DSP one (`-mcpu=cortex-m4`
+/// defines `__ARM_FEATURE_DSP`), or the portable C99 one on the same core
+/// (the source starts with `#undef __ARM_FEATURE_DSP`).
+#[derive(Clone, Copy, PartialEq)]
+enum CPath {
+    Dsp,
+    Portable,
+}
+
+fn instructions(tool: &Path, name: &str, work: &Path, path: CPath) -> Result<u64, String> {
     let model = root().join("tests/fixtures").join(name).join("int8.tflite");
     let session = Session::new();
     let read = session.read_file(&model).map_err(|e| e.to_string())?;
@@ -98,10 +109,17 @@ fn instructions(tool: &Path, name: &str, work: &Path) -> Result<u64, String> {
         .map_err(|e| e.to_string())?
         .program;
     let generated = emit(&program, "m").map_err(|e| e.to_string())?;
-    let dir = work.join(name);
+    let dir = work.join(match path {
+        CPath::Dsp => name.to_string(),
+        CPath::Portable => format!("{name}-portable"),
+    });
     let gen_dir = dir.join("gen-src");
     std::fs::create_dir_all(&gen_dir).map_err(|e| e.to_string())?;
-    std::fs::write(gen_dir.join("m.c"), &generated.source).map_err(|e| e.to_string())?;
+    let source = match path {
+        CPath::Dsp => generated.source.clone(),
+        CPath::Portable => format!("#undef __ARM_FEATURE_DSP\n{}", generated.source),
+    };
+    std::fs::write(gen_dir.join("m.c"), source).map_err(|e| e.to_string())?;
     std::fs::write(gen_dir.join("m.h"), &generated.header).map_err(|e| e.to_string())?;
     let shim = shim(&dir, &gen_dir);
     // The fixture's samples (at least 2: one warm-up, one timed).
@@ -168,7 +186,7 @@ fn cortex_m4_instruction_counts_stay_under_their_bounds() {
     let work = std::env::temp_dir().join(format!("tinyq-m4-speed-{}", std::process::id()));
     let mut failures = Vec::new();
     for &(name, bound) in BOUNDS {
-        match instructions(&tool, name, &work) {
+        match instructions(&tool, name, &work, CPath::Dsp) {
             Ok(n) => {
                 println!(
                     "{name}: {n} instructions per inference (bound {bound}), outputs equal TFLM's"
@@ -180,6 +198,12 @@ fn cortex_m4_instruction_counts_stay_under_their_bounds() {
                 }
             }
             Err(e) => failures.push(format!("{name}: {e}")),
+        }
+        match instructions(&tool, name, &work, CPath::Portable) {
+            Ok(n) => println!(
+                "{name}: portable C path {n} instructions per inference, outputs equal TFLM's"
+            ),
+            Err(e) => failures.push(format!("{name} (portable C path): {e}")),
         }
     }
     let _ = std::fs::remove_dir_all(&work);

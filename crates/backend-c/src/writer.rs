@@ -139,6 +139,7 @@ const HELPER_FLAGS: &[&str] = &[
     "dot",
     "dot2",
     "dot2s",
+    "dot4s",
     "load_f32",
     "store_f32",
 ];
@@ -609,6 +610,7 @@ impl<'p> Writer<'p> {
                         "requant",
                         "dot",
                         "dot2s",
+                        "dot4s",
                     ],
                 );
                 let src = self.src(input(0)?);
