@@ -1395,7 +1395,8 @@ mod random {
                     act_min: a_min,
                     act_max: a_max,
                 };
-                let mut w = weights(r, 9 * ic, ic, r.coin());
+                let with_bias = r.coin();
+                let mut w = weights(r, 9 * ic, ic, with_bias);
                 if extreme {
                     w.filter.iter_mut().for_each(|v| *v = -128);
                 }
@@ -1447,7 +1448,8 @@ mod random {
                     act_min: a_min,
                     act_max: a_max,
                 };
-                let mut w = weights(r, oc * kh * kw * ic, oc, r.coin());
+                let with_bias = r.coin();
+                let mut w = weights(r, oc * kh * kw * ic, oc, with_bias);
                 if r.coin() {
                     w.shifts.iter_mut().for_each(|s| *s = -s.abs());
                 }

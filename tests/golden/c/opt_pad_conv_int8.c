@@ -130,13 +130,77 @@ static inline int32_t tq_sxtb16_odd(int32_t v)
 }
 #endif
 
-/* (acc + bias) wrapping, requantized, offset and clamped: one output byte. */
-static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+/* Forced inline where the compiler has a way to say so: the per-output
+   requantization of the fast paths must not become a call. */
+#if defined(__GNUC__)
+#define TQ_HOT static inline __attribute__((always_inline))
+#else
+#define TQ_HOT static inline
+#endif
+
+/* (acc + bias) wrapping, requantized, offset and clamped: one output byte.
+   tq_mbqm written out inline (same arithmetic: left shift on the unsigned
+   value, SaturatingRoundingDoublingHighMul, RoundingDivideByPOT), so the
+   hot loops pay no call and keep their accumulators in registers. */
+TQ_HOT int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                         int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
-    return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t a = (int32_t)(((uint32_t)acc + (uint32_t)bias) << left);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t h, v;
+    if (a == TQ_INT32_MIN && multiplier == TQ_INT32_MIN) {
+        h = INT32_MAX;
+    } else {
+        const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+        h = (int32_t)(uint32_t)(ab >> 31);
+    }
+    v = (h >> right) + ((h & mask) > (mask >> 1) + (h < 0 ? 1 : 0) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
 }
+
+/* tq_requant for a layer whose shifts are all right shifts (<= 0), whose
+   multipliers are never INT32_MIN and whose activation range is inside
+   int8 (the writer checks all three, see `right_only`): no left shift and
+   no saturation case to test. */
+TQ_HOT int8_t tq_requant_r(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t right = -shift;
+    const int32_t a = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+    const int32_t h = (int32_t)(uint32_t)(ab >> 31);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t v = (h >> right) + ((h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+#if defined(__ARM_FEATURE_DSP)
+    /* The activation range is inside int8: a full range is one saturation
+       (act_min and act_max are usually constants here). */
+    if (act_min == -128 && act_max == 127) {
+        return (int8_t)__ssat(v, 8);
+    }
+#endif
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
+}
+
+/* The requantization of a fast path: right_only is a per-layer constant. */
+#define TQ_RQ(right_only, acc, bias, m, s, off, lo, hi)                                   \
+    ((right_only) ? tq_requant_r((acc), (bias), (m), (s), (off), (lo), (hi))             \
+                  : tq_requant((acc), (bias), (m), (s), (off), (lo), (hi)))
 
 /* acc[0] += x.w0, acc[1] += x.w1. */
 static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n,
@@ -204,6 +268,44 @@ static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *
     acc[1] = a01;
     acc[2] = a10;
     acc[3] = a11;
+}
+
+/* acc[k] += x.(w0 + k * w_step), k = 0..3: one row against 4 filters at
+   a constant distance, each word of the row unpacked once. */
+static inline void tq_dot_1x4s(const int8_t *x, const int8_t *w0, int32_t w_step, int32_t n,
+                               int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4, x += 4, w0 += 4) {
+        const int32_t xv = tq_load4(x);
+        const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
+        int32_t w = tq_load4(w0);
+        a0 = __smlad(x_e, __sxtb16(w), a0);
+        a0 = __smlad(x_o, tq_sxtb16_odd(w), a0);
+        w = tq_load4(w0 + w_step);
+        a1 = __smlad(x_e, __sxtb16(w), a1);
+        a1 = __smlad(x_o, tq_sxtb16_odd(w), a1);
+        w = tq_load4(w0 + 2 * w_step);
+        a2 = __smlad(x_e, __sxtb16(w), a2);
+        a2 = __smlad(x_o, tq_sxtb16_odd(w), a2);
+        w = tq_load4(w0 + 3 * w_step);
+        a3 = __smlad(x_e, __sxtb16(w), a3);
+        a3 = __smlad(x_o, tq_sxtb16_odd(w), a3);
+    }
+#endif
+    for (; i < n; ++i, ++x, ++w0) {
+        const int32_t xv = x[0];
+        a0 += xv * w0[0];
+        a1 += xv * w0[w_step];
+        a2 += xv * w0[2 * w_step];
+        a3 += xv * w0[3 * w_step];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 /* tq_dot_2x2 with the second row x0 + x_step and the second filter
@@ -277,6 +379,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t pad_value; /* the code a padded cell holds */
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_conv2d_params;
 
 /* One output pixel, every channel, any geometry: the reference loop, with
@@ -324,6 +427,47 @@ static void tq_conv2d_pixel(const int8_t *input, const int8_t *filter, const int
     }
 }
 
+/* The im2col path's window, per pixel: at most this many bytes (two on the
+   stack at a time). */
+#define TQ_PATCH_MAX 256
+
+/* One pixel's window gathered in filter order (k_h, k_w, in_c), a padded
+   cell holding the padding's code. */
+static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0, int32_t ix0,
+                                    int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
+                                    int32_t k_w, int32_t dil_h, int32_t dil_w, int8_t pad_code)
+{
+    const int32_t seg = k_w * in_c;
+    const int cols_in = dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w;
+    int32_t ky, kx, c;
+    for (ky = 0; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        if (cols_in && iy >= 0 && iy < in_h) {
+            /* The row's taps are one run of the input. */
+            const int8_t *src = xb + (iy * in_w + ix0) * in_c;
+            int8_t *dst = patch + ky * seg;
+            for (c = 0; c < seg; ++c) {
+                dst[c] = src[c];
+            }
+            continue;
+        }
+        for (kx = 0; kx < k_w; ++kx) {
+            const int32_t ix = ix0 + kx * dil_w;
+            int8_t *dst = patch + (ky * k_w + kx) * in_c;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = pad_code;
+                }
+            } else {
+                const int8_t *src = xb + (iy * in_w + ix) * in_c;
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = src[c];
+                }
+            }
+        }
+    }
+}
+
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                   const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
@@ -332,7 +476,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                                   int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
                                   int32_t pad_top, int32_t pad_left, int32_t input_offset,
                                   int32_t output_offset, int32_t act_min, int32_t act_max,
-                                  int32_t pad_value)
+                                  int32_t pad_value, int32_t right_only)
 {
     /* Fast path: input offset folded into the bias, ungrouped, no horizontal
        dilation. A window inside the image reads, per filter row, k_w * in_c
@@ -346,6 +490,57 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
+    if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
+        per_filter <= TQ_PATCH_MAX) {
+        /* Few input channels (a first layer): im2col, two pixels at a time.
+           Their windows are gathered (padding included, any dilation), then
+           each filter is one contiguous dot product against both, 2 output
+           channels per block, instead of k_h short ones per window. The
+           windows are read before either pixel is written. */
+        int8_t patch[2 * TQ_PATCH_MAX];
+        for (b = 0; b < batches; ++b) {
+            const int8_t *xb = input + b * in_h * in_w * in_c;
+            for (oy = 0; oy < out_h; ++oy) {
+                for (ox = 0; ox < out_w; ox += 2) {
+                    const int two = ox + 1 < out_w;
+                    int8_t *out0 = output + ((b * out_h + oy) * out_w + ox) * out_c;
+                    tq_conv2d_gather(patch, xb, oy * stride_h - pad_top, ox * stride_w - pad_left,
+                                     in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, (int8_t)pad_value);
+                    if (two) {
+                        tq_conv2d_gather(patch + per_filter, xb, oy * stride_h - pad_top,
+                                         (ox + 1) * stride_w - pad_left, in_h, in_w, in_c, k_h,
+                                         k_w, dil_h, dil_w, (int8_t)pad_value);
+                    }
+                    for (o = 0; o < out_c; o += 2) {
+                        const int32_t o1 = o + 1 < out_c ? o + 1 : o;
+                        const int8_t *w0 = filter + o * per_filter;
+                        const int32_t b0 = bias != NULL ? bias[o] : 0;
+                        const int32_t b1 = bias != NULL ? bias[o1] : 0;
+                        int32_t acc[4] = {0, 0, 0, 0};
+                        if (two) {
+                            tq_dot_2x2s(patch, per_filter, w0, (o1 - o) * per_filter, per_filter,
+                                        acc);
+                        } else {
+                            tq_dot_1x2(patch, w0, filter + o1 * per_filter, per_filter, acc);
+                        }
+                        out0[o] = TQ_RQ(right_only, acc[0], b0, multiplier[o], (int32_t)shift[o],
+                                        output_offset, act_min, act_max);
+                        out0[o1] = TQ_RQ(right_only, acc[1], b1, multiplier[o1],
+                                         (int32_t)shift[o1], output_offset, act_min, act_max);
+                        if (two) {
+                            out0[out_c + o] = TQ_RQ(right_only, acc[2], b0, multiplier[o],
+                                                    (int32_t)shift[o], output_offset, act_min,
+                                                    act_max);
+                            out0[out_c + o1] = TQ_RQ(right_only, acc[3], b1, multiplier[o1],
+                                                     (int32_t)shift[o1], output_offset, act_min,
+                                                     act_max);
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (b = 0; b < batches; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
@@ -393,10 +588,10 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                             tq_dot_1x2(input + ((b * in_h + iy) * in_w + ix0 + kx0) * in_c,
                                        r0 + kx0 * in_c, r1 + kx0 * in_c, (kx1 - kx0) * in_c, acc);
                         }
-                        out0[o] = tq_requant(acc[0] + pad_value * s0, bias != NULL ? bias[o] : 0,
+                        out0[o] = TQ_RQ(right_only, acc[0] + pad_value * s0, bias != NULL ? bias[o] : 0,
                                              multiplier[o], (int32_t)shift[o], output_offset,
                                              act_min, act_max);
-                        out0[o1] = tq_requant(acc[1] + pad_value * s1, bias != NULL ? bias[o1] : 0,
+                        out0[o1] = TQ_RQ(right_only, acc[1] + pad_value * s1, bias != NULL ? bias[o1] : 0,
                                               multiplier[o1], (int32_t)shift[o1], output_offset,
                                               act_min, act_max);
                     }
@@ -430,14 +625,14 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                             tq_dot_1x2(x0 + ky * row_step, w0 + ky * seg, w1 + ky * seg, seg, acc);
                         }
                     }
-                    out0[o] = tq_requant(acc[0], b0, multiplier[o], (int32_t)shift[o],
+                    out0[o] = TQ_RQ(right_only, acc[0], b0, multiplier[o], (int32_t)shift[o],
                                          output_offset, act_min, act_max);
-                    out0[o1] = tq_requant(acc[1], b1, multiplier[o1], (int32_t)shift[o1],
+                    out0[o1] = TQ_RQ(right_only, acc[1], b1, multiplier[o1], (int32_t)shift[o1],
                                           output_offset, act_min, act_max);
                     if (two) {
-                        out1[o] = tq_requant(acc[2], b0, multiplier[o], (int32_t)shift[o],
+                        out1[o] = TQ_RQ(right_only, acc[2], b0, multiplier[o], (int32_t)shift[o],
                                              output_offset, act_min, act_max);
-                        out1[o1] = tq_requant(acc[3], b1, multiplier[o1], (int32_t)shift[o1],
+                        out1[o1] = TQ_RQ(right_only, acc[3], b1, multiplier[o1], (int32_t)shift[o1],
                                               output_offset, act_min, act_max);
                     }
                 }
@@ -456,7 +651,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
-        (p)->act_max, (p)->pad_value)
+        (p)->act_max, (p)->pad_value, (p)->right_only)
 
 /* DEPTHWISE_CONV_2D int8 per channel (TFLM DepthwiseConvPerChannel).
    Filter [1, KH, KW, C*M]; output channel o reads input channel o / M. A
@@ -486,6 +681,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t pad_value; /* the code a padded cell holds */
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_depthwise_conv2d_params;
 
 /* One output pixel, every channel, any geometry: the reference loop, a
@@ -592,6 +788,56 @@ static inline void tq_dw4_bcast(const int8_t *x, int32_t x_step, const int8_t *w
     acc[3] = a3;
 }
 
+/* A 3x3 window inside the image, 4 channels (multiplier 1, no dilation):
+   the 9 taps unrolled, at fixed distances from x (col bytes between
+   columns, row bytes between rows) and from w (out_c between taps). */
+TQ_HOT void tq_dw4_3x3(const int8_t *x, int32_t col, int32_t row, const int8_t *w,
+                       int32_t out_c, const int32_t *bias, const int32_t *multiplier,
+                       const int8_t *shift, int8_t *out, int32_t output_offset,
+                       int32_t act_min, int32_t act_max, int32_t right_only)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if defined(__ARM_FEATURE_DSP)
+#define TQ_DW_TAP(xo, wo)                                                          \
+    do {                                                                           \
+        const int32_t xv = tq_load4(x + (xo)), wv = tq_load4(w + (wo));            \
+        const int32_t x_e = __sxtb16(xv), w_e = __sxtb16(wv);                      \
+        const int32_t x_o = tq_sxtb16_odd(xv), w_o = tq_sxtb16_odd(wv);            \
+        a0 = __smlabb(x_e, w_e, a0);                                               \
+        a2 = __smlatt(x_e, w_e, a2);                                               \
+        a1 = __smlabb(x_o, w_o, a1);                                               \
+        a3 = __smlatt(x_o, w_o, a3);                                               \
+    } while (0)
+#else
+#define TQ_DW_TAP(xo, wo)                                                          \
+    do {                                                                           \
+        const int8_t *xt = x + (xo), *wt = w + (wo);                               \
+        a0 += (int32_t)xt[0] * wt[0];                                              \
+        a1 += (int32_t)xt[1] * wt[1];                                              \
+        a2 += (int32_t)xt[2] * wt[2];                                              \
+        a3 += (int32_t)xt[3] * wt[3];                                              \
+    } while (0)
+#endif
+    TQ_DW_TAP(0, 0);
+    TQ_DW_TAP(col, out_c);
+    TQ_DW_TAP(2 * col, 2 * out_c);
+    TQ_DW_TAP(row, 3 * out_c);
+    TQ_DW_TAP(row + col, 4 * out_c);
+    TQ_DW_TAP(row + 2 * col, 5 * out_c);
+    TQ_DW_TAP(2 * row, 6 * out_c);
+    TQ_DW_TAP(2 * row + col, 7 * out_c);
+    TQ_DW_TAP(2 * row + 2 * col, 8 * out_c);
+#undef TQ_DW_TAP
+    out[0] = TQ_RQ(right_only, a0, bias != NULL ? bias[0] : 0, multiplier[0], (int32_t)shift[0],
+                        output_offset, act_min, act_max);
+    out[1] = TQ_RQ(right_only, a1, bias != NULL ? bias[1] : 0, multiplier[1], (int32_t)shift[1],
+                        output_offset, act_min, act_max);
+    out[2] = TQ_RQ(right_only, a2, bias != NULL ? bias[2] : 0, multiplier[2], (int32_t)shift[2],
+                        output_offset, act_min, act_max);
+    out[3] = TQ_RQ(right_only, a3, bias != NULL ? bias[3] : 0, multiplier[3], (int32_t)shift[3],
+                        output_offset, act_min, act_max);
+}
+
 /* Output channels o..o+3 of one pixel on the fast path: acc from the taps
    (columns kx0..kx1-1 inside the image, rows tested once each, padded taps
    pad_value * w), requantized. lanes: 4 input channels from c (multiplier
@@ -602,7 +848,7 @@ static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const in
                                 int32_t kx0, int32_t kx1, int32_t in_h, int32_t in_w,
                                 int32_t in_c, int32_t out_c, int32_t k_h, int32_t k_w,
                                 int32_t dil_h, int32_t dil_w, const int8_t *pad_code,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+                                int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t acc[4] = {0, 0, 0, 0};
     int32_t ky = 0, j;
@@ -639,7 +885,7 @@ static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const in
         tq_dw4_bcast(pad_code, 0, wr + kx1 * out_c, out_c, k_w - kx1, acc);
     }
     for (j = 0; j < 4; ++j) {
-        out[o + j] = tq_requant(acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
+        out[o + j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
                                 (int32_t)shift[o + j], output_offset, act_min, act_max);
     }
 }
@@ -650,7 +896,7 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
                                   int32_t o, int32_t c, int32_t iy0, int32_t ix0, int32_t in_h,
                                   int32_t in_w, int32_t in_c, int32_t out_c, int32_t k_h,
                                   int32_t k_w, int32_t dil_h, int32_t dil_w, int32_t pad_value,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+                                  int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t a = 0;
     int32_t ky, kx;
@@ -664,7 +910,7 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
             a += x * filter[(ky * k_w + kx) * out_c + o];
         }
     }
-    out[o] = tq_requant(a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
+    out[o] = TQ_RQ(right_only, a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
                         output_offset, act_min, act_max);
 }
 
@@ -676,7 +922,7 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
                                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
                                             int32_t output_offset, int32_t act_min, int32_t act_max,
-                                            int32_t pad_value)
+                                            int32_t pad_value, int32_t right_only)
 {
     /* Fast path: input offset folded into the bias, and a padded cell an
        int8 code (the input zero point), so every tap adds at most 128 * 128.
@@ -716,16 +962,72 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                 while (kx1 > kx0 && ix0 + (kx1 - 1) * dil_w >= in_w) {
                     --kx1;
                 }
+                if (k_h == 3 && k_w == 3 && dil_h == 1 && dil_w == 1 && depth_mult < 4) {
+                    /* 3x3: the taps unrolled, 4 output channels at a time.
+                       Multiplier 1 and a window inside the image: read in
+                       place. Otherwise the window is first gathered into a
+                       3x3 patch of 4-byte words, word j of a tap holding the
+                       input channel of output channel o + j (or the
+                       padding's code). */
+                    const int32_t o_tail = out_c - out_c % 4;
+                    int32_t o;
+                    if (depth_mult == 1 && kx0 == 0 && kx1 == 3 && iy0 >= 0 && iy0 + 2 < in_h) {
+                        const int8_t *xw = xb + (iy0 * in_w + ix0) * in_c;
+                        for (c = 0; c < c_tail; c += 4) {
+                            tq_dw4_3x3(xw + c, in_c, in_w * in_c, filter + c, out_c,
+                                       bias != NULL ? bias + c : NULL, multiplier + c, shift + c,
+                                       out + c, output_offset, act_min, act_max, right_only);
+                        }
+                    } else {
+                        /* Each tap's offset in the batch, or -1 in the padding. */
+                        int32_t off[9];
+                        int8_t patch[36];
+                        int32_t t;
+                        for (t = 0; t < 9; ++t) {
+                            const int32_t iy = iy0 + t / 3, ix = ix0 + t % 3;
+                            off[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                                         ? (iy * in_w + ix) * in_c
+                                         : -1;
+                        }
+                        for (o = 0; o < o_tail; o += 4) {
+                            const int32_t c0 = o / depth_mult, c1 = (o + 1) / depth_mult;
+                            const int32_t c2 = (o + 2) / depth_mult, c3 = (o + 3) / depth_mult;
+                            for (t = 0; t < 9; ++t) {
+                                if (off[t] >= 0) {
+                                    const int8_t *src = xb + off[t];
+                                    patch[4 * t] = src[c0];
+                                    patch[4 * t + 1] = src[c1];
+                                    patch[4 * t + 2] = src[c2];
+                                    patch[4 * t + 3] = src[c3];
+                                } else {
+                                    patch[4 * t] = pad_code;
+                                    patch[4 * t + 1] = pad_code;
+                                    patch[4 * t + 2] = pad_code;
+                                    patch[4 * t + 3] = pad_code;
+                                }
+                            }
+                            tq_dw4_3x3(patch, 4, 12, filter + o, out_c,
+                                       bias != NULL ? bias + o : NULL, multiplier + o, shift + o,
+                                       out + o, output_offset, act_min, act_max, right_only);
+                        }
+                    }
+                    for (o = o_tail; o < out_c; ++o) {
+                        tq_dw1_channel(xb, filter, bias, multiplier, shift, out, o, o / depth_mult,
+                                       iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
+                                       pad_value, output_offset, act_min, act_max, right_only);
+                    }
+                    continue;
+                }
                 if (depth_mult == 1) {
                     for (c = 0; c < c_tail; c += 4) {
                         tq_dw4_block(xb, filter, bias, multiplier, shift, out, c, c, 1, iy0, ix0,
                                      kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
-                                     &pad_code, output_offset, act_min, act_max);
+                                     &pad_code, output_offset, act_min, act_max, right_only);
                     }
                     for (c = c_tail; c < in_c; ++c) {
                         tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c, c, iy0, ix0,
                                        in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w, pad_value,
-                                       output_offset, act_min, act_max);
+                                       output_offset, act_min, act_max, right_only);
                     }
                     continue;
                 }
@@ -733,12 +1035,12 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                     for (m = 0; m < m_tail; m += 4) {
                         tq_dw4_block(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
                                      c, 0, iy0, ix0, kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w,
-                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max);
+                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max, right_only);
                     }
                     for (m = m_tail; m < depth_mult; ++m) {
                         tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
                                        c, iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h,
-                                       dil_w, pad_value, output_offset, act_min, act_max);
+                                       dil_w, pad_value, output_offset, act_min, act_max, right_only);
                     }
                 }
             }
@@ -755,7 +1057,7 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
         (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->depth_mult, (p)->k_h,     \
         (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w, \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,       \
-        (p)->act_max, (p)->pad_value)
+        (p)->act_max, (p)->pad_value, (p)->right_only)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. With the input offset folded into
@@ -774,13 +1076,14 @@ typedef struct {
     int32_t output_offset; /* output zero point */
     int32_t act_min;
     int32_t act_max;
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                            const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                           int32_t output_offset, int32_t act_min, int32_t act_max)
+                                           int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
@@ -802,26 +1105,39 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
                     } else {
                         tq_dot_2x2s(x0, depth, filter + o * depth, 0, depth, acc);
                     }
-                    y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                        (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                         (int32_t)shift[q1], output_offset, act_min, act_max);
-                    y0[out_depth + o] = tq_requant(acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[out_depth + o] = TQ_RQ(right_only, acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
                                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[out_depth + o1] = tq_requant(acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[out_depth + o1] = TQ_RQ(right_only, acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                                     (int32_t)shift[q1], output_offset, act_min, act_max);
                 }
                 continue;
             }
-            for (o = 0; o < out_depth; o += 2) {
+            /* One row: 4 output channels per block (the row's words
+               unpacked once for 4 filters), the rest 2 at a time. */
+            for (o = 0; o + 4 <= out_depth; o += 4) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                int32_t j;
+                tq_dot_1x4s(x0, filter + o * depth, depth, depth, acc);
+                for (j = 0; j < 4; ++j) {
+                    const int32_t q = per_channel ? o + j : 0;
+                    y0[o + j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[o + j] : 0,
+                                      multiplier[q], (int32_t)shift[q], output_offset, act_min,
+                                      act_max);
+                }
+            }
+            for (; o < out_depth; o += 2) {
                 const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
                 const int32_t q0 = per_channel ? o : 0;
                 const int32_t q1 = per_channel ? o1 : 0;
                 int32_t acc[4] = {0, 0, 0, 0};
                 tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
-                y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                     (int32_t)shift[q1], output_offset, act_min, act_max);
             }
         }
@@ -853,7 +1169,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
         (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
-        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
 typedef struct {
@@ -1043,7 +1359,8 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_p
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 100, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[20];
@@ -1065,7 +1382,8 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_p
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 100, .depth = 4, .out_depth = 5, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[216];
@@ -1103,7 +1421,8 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
     .out_h = 11, .out_w = 11, .out_c = 6,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 2,
     .input_offset = 0, .output_offset = 11, .act_min = -128, .act_max = 127,
-    .pad_value = -86
+    .pad_value = -86,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[36];
@@ -1129,7 +1448,8 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step3_
     .k_h = 3, .k_w = 3, .out_h = 11, .out_w = 11,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 2, .pad_left = 1,
     .input_offset = 0, .output_offset = -9, .act_min = -128, .act_max = 127,
-    .pad_value = -86
+    .pad_value = -86,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[144];
@@ -1162,7 +1482,8 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step4_params = {
     .out_h = 5, .out_w = 5, .out_c = 4,
     .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127,
-    .pad_value = -86
+    .pad_value = -86,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step5_dims[24] = {
     1, 1, 1, 10, 10, 4,
@@ -1211,7 +1532,8 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step8_
     .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 9,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 1,
     .input_offset = 0, .output_offset = 24, .act_min = -128, .act_max = 127,
-    .pad_value = 39
+    .pad_value = 39,
+    .right_only = 1
 };
 
 int opt_pad_conv_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
