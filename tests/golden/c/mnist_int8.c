@@ -128,6 +128,18 @@ static inline int32_t tq_sxtb16_odd(int32_t v)
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
 #endif
 }
+/* v saturated to int8: SSAT in inline assembly where GCC-style assembly
+   exists (GCC's ACLE __ssat trips -Wsign-conversion), else the ACLE's. */
+static inline int8_t tq_ssat8(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (int8_t)r;
+#else
+    return (int8_t)__ssat(v, 8);
+#endif
+}
 #endif
 
 /* Forced inline where the compiler has a way to say so: the per-output
@@ -185,7 +197,7 @@ TQ_HOT int8_t tq_requant_r(int32_t acc, int32_t bias, int32_t multiplier, int32_
     /* The activation range is inside int8: a full range is one saturation
        (act_min and act_max are usually constants here). */
     if (act_min == -128 && act_max == 127) {
-        return (int8_t)__ssat(v, 8);
+        return tq_ssat8(v);
     }
 #endif
     if (v < act_min) {
