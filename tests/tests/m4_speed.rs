@@ -24,10 +24,10 @@ use tinyq_compiler::Session;
 use tinyq_tests::read_npy;
 
 /// (fixture, upper bound on instructions per inference). Measured when
-/// pinned (gcc 12.2 -O2, the fixtures' own inputs): mnist 863,200,
-/// conv_basic 36,800, depthwise 33,506, dense 2,226, kws_ds_cnn 6,952,613,
-/// micro_speech 1,388,546, ad_autoencoder 403,306, cnn_strided 3,665,093,
-/// vww_mobilenet_v1 16,475,020, resnet8 28,551,000, cnn_small 2,178,333
+/// pinned (gcc 12.2 -O2, the fixtures' own inputs): mnist 863,360,
+/// conv_basic 36,800, depthwise 33,506, dense 2,226, kws_ds_cnn 7,020,440,
+/// micro_speech 1,388,186, ad_autoencoder 403,306, cnn_strided 3,689,493,
+/// vww_mobilenet_v1 16,573,920, resnet8 28,550,853, cnn_small 2,178,386
 /// (the round before: mnist 999,920, conv_basic 49,946, depthwise 38,653,
 /// dense 2,640, kws_ds_cnn 9,182,840, micro_speech 1,442,786,
 /// ad_autoencoder 437,693, cnn_strided 5,885,680; before the first fast
