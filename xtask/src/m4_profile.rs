@@ -112,7 +112,10 @@ fn run(cmd: &mut Command) -> Result<Vec<u8>, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(out.stdout)
+    // QEMU prints the semihosted console on stdout or stderr, by version.
+    let mut text = out.stdout;
+    text.extend_from_slice(&out.stderr);
+    Ok(text)
 }
 
 /// Instructions per inference for each step of the tinyq build in `engine_dir`
