@@ -1372,6 +1372,108 @@ mod random {
                     },
                 }
             }
+            // Depthwise 3x3, multiplier 1, no dilation (the unrolled path:
+            // windows inside the image read in place, border windows through
+            // a gathered patch), odd channel counts for the left-over
+            // channels, every padding; now and then -128 everywhere, and
+            // right-shift-only requantization half of the time.
+            24 => {
+                let ic = r.size(1, 13);
+                let extreme = r.range(0, 5) == 0;
+                let (a_min, a_max) = act(r);
+                let p = DepthwiseParams {
+                    batches: r.size(1, 2),
+                    input_height: r.size(1, 8),
+                    input_width: r.size(1, 8),
+                    input_channels: ic,
+                    depth_multiplier: 1,
+                    filter_height: 3,
+                    filter_width: 3,
+                    output_height: r.size(1, 8),
+                    output_width: r.size(1, 8),
+                    stride_height: r.size(1, 2),
+                    stride_width: r.size(1, 2),
+                    dilation_height: 1,
+                    dilation_width: 1,
+                    pad_top: r.size(0, 2),
+                    pad_left: r.size(0, 2),
+                    input_offset: 0,
+                    pad_value: if extreme {
+                        -128
+                    } else {
+                        r.range(-128, 127) as i32
+                    },
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let with_bias = r.coin();
+                let mut w = weights(r, 9 * ic, ic, with_bias);
+                if extreme {
+                    w.filter.iter_mut().for_each(|v| *v = -128);
+                }
+                if r.coin() {
+                    w.shifts.iter_mut().for_each(|s| *s = -s.abs());
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
+                    output: (p.batches * p.output_height * p.output_width * ic, i8),
+                    kernel: Kernel::DepthwiseConv2D {
+                        weights: w,
+                        params: p,
+                    },
+                }
+            }
+            // Conv with few input channels (the im2col path: windows
+            // gathered two pixels at a time), any kernel size up to 10x4
+            // (kws's first layer), dilation and padding; right-shift-only
+            // requantization half of the time.
+            25 => {
+                let ic = r.size(1, 7);
+                let oc = r.size(1, 9);
+                let (kh, kw) = if r.coin() {
+                    (r.size(1, 10), r.size(1, 4))
+                } else {
+                    (r.size(1, 3), r.size(1, 3))
+                };
+                let (a_min, a_max) = act(r);
+                let p = Conv2DParams {
+                    batches: r.size(1, 2),
+                    input_height: r.size(1, 12),
+                    input_width: r.size(1, 8),
+                    input_channels: ic,
+                    filter_height: kh,
+                    filter_width: kw,
+                    filter_input_channels: ic,
+                    output_height: r.size(1, 7),
+                    output_width: r.size(1, 7),
+                    output_channels: oc,
+                    stride_height: r.size(1, 2),
+                    stride_width: r.size(1, 2),
+                    dilation_height: r.size(1, 2),
+                    dilation_width: r.size(1, 2),
+                    pad_top: r.size(0, kh - 1),
+                    pad_left: r.size(0, kw - 1),
+                    input_offset: 0,
+                    pad_value: r.range(-128, 127) as i32,
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let with_bias = r.coin();
+                let mut w = weights(r, oc * kh * kw * ic, oc, with_bias);
+                if r.coin() {
+                    w.shifts.iter_mut().for_each(|s| *s = -s.abs());
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
+                    output: (p.batches * p.output_height * p.output_width * oc, i8),
+                    kernel: Kernel::Conv2D {
+                        weights: w,
+                        params: p,
+                    },
+                }
+            }
             _ => {
                 let n = r.size(1, 40);
                 Spec {
@@ -1406,7 +1508,7 @@ mod random {
     }
 }
 
-const RANDOM_KINDS: usize = 24;
+const RANDOM_KINDS: usize = 26;
 /// The kind whose inputs are all -128 (against -128 weights, large K).
 const EXTREME_KIND: usize = 23;
 const RANDOM_PER_KIND: usize = 8;

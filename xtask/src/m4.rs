@@ -9,7 +9,9 @@
 //!
 //! Options: `--tinyq BIN` (default `target/release/tinyq`; build it with
 //! `cargo build --release -p tinyq-cli`), `--ns N` samples (default 3: one
-//! warm-up, N-1 timed), and fixture names (default: the int8 fixtures below).
+//! warm-up, N-1 timed), `--profile` (also instructions per op type, tinyq
+//! against TFLM + CMSIS-NN, and tinyq's per step: `m4_profile`), and fixture
+//! names (default: the int8 fixtures below).
 //! The TFLM columns show `-` when the tool's TFLM libraries or the ARM C++
 //! toolchain are missing, or when a model has more than one input/output.
 
@@ -18,17 +20,19 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::project_root;
+use crate::{m4_profile, project_root};
 
 /// The int8 fixtures measured by default (1 input, 1 output each, except
 /// where the tool says otherwise).
 const DEFAULT_MODELS: &[&str] = &[
+    "kws_ds_cnn",
+    "vww_mobilenet_v1",
+    "resnet8",
+    "ad_autoencoder",
+    "micro_speech",
+    "cnn_small",
+    "cnn_strided",
     "mnist",
-    "mobilenet_v2",
-    "opt_conv1x1_pad",
-    "conv_basic",
-    "depthwise",
-    "dense",
 ];
 
 const ENGINES: [&str; 3] = ["tinyq", "tflm-cmsis", "tflm-ref"];
@@ -56,11 +60,16 @@ fn run_engine(
     engine: &str,
     tinyq: &Path,
     ns: usize,
+    profile: bool,
     model: &Path,
     work: &Path,
 ) -> Result<Run, String> {
     let log = work.join(format!("{engine}.log"));
-    let out = Command::new(tool.join("run.sh"))
+    let mut cmd = Command::new(tool.join("run.sh"));
+    if profile && engine != "tflm-ref" {
+        cmd.arg("--profile");
+    }
+    let out = cmd
         .arg("--engine")
         .arg(engine)
         .arg("--tinyq")
@@ -153,11 +162,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let root = project_root();
     let mut tinyq = root.join("target/release/tinyq");
     let mut ns = 3usize;
+    let mut profile = false;
     let mut names: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--m4" => {}
+            "--profile" => profile = true,
             "--tinyq" => tinyq = it.next().context("--tinyq needs a path")?.into(),
             "--ns" => {
                 ns = it
@@ -216,7 +227,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         std::fs::create_dir_all(&work)?;
         let runs: Vec<Result<Run, String>> = ENGINES
             .iter()
-            .map(|e| run_engine(&tool, e, &tinyq, ns, &model, &work))
+            .map(|e| run_engine(&tool, e, &tinyq, ns, profile, &model, &work))
             .collect();
         let cell = |r: &Result<Run, String>| match r {
             Ok(run) => (
@@ -251,6 +262,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             ratio(&runs[0], &runs[1]),
             ratio(&runs[0], &runs[2]),
         );
+        if profile && runs[0].is_ok() {
+            print_profile(&tool, &work);
+        }
         for (engine, run) in ENGINES.iter().zip(&runs) {
             if let Err(e) = run {
                 notes.push(format!("{name} / {engine}: {e}"));
@@ -262,4 +276,21 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
     println!("  (logs and builds under {})", work_root.display());
     Ok(())
+}
+
+/// The per-op-type table (tinyq against TFLM + CMSIS-NN) and tinyq's steps.
+fn print_profile(tool: &Path, work: &Path) {
+    let tinyq = m4_profile::op_type_profile(&work.join("tinyq/result.json"));
+    let cmsis = m4_profile::op_type_profile(&work.join("tflm-cmsis/result.json"));
+    if let Some(t) = &tinyq {
+        m4_profile::print_op_types(t, cmsis.as_ref());
+    }
+    match m4_profile::per_step(tool, &work.join("tinyq")) {
+        Ok(steps) => {
+            for (header, instr) in steps {
+                println!("    {instr:>10}  step {header}");
+            }
+        }
+        Err(e) => println!("  (per step: {e})"),
+    }
 }

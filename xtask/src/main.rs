@@ -11,6 +11,7 @@ mod bench_rust;
 mod codegen;
 mod fixtures;
 mod m4;
+mod m4_profile;
 mod ops_table;
 
 use std::path::PathBuf;
@@ -22,8 +23,9 @@ fn usage() -> &'static str {
      tasks:\n\
      \x20 codegen [--check]     run the main job on the bundled MNIST example\n\
      \x20 bench [--python P]    time the generated C against TFLM and the interpreter, and the generated Rust against the C\n\
-     \x20 bench --m4 [--tinyq BIN] [--ns N] [FIXTURE..]\n\
-     \x20                       instructions per inference on a Cortex-M4 (QEMU) vs TFLM\n\
+     \x20 bench --m4 [--profile] [--tinyq BIN] [--ns N] [FIXTURE..]\n\
+     \x20                       instructions per inference on a Cortex-M4 (QEMU) vs TFLM;\n\
+     \x20                       --profile: also per op type and per step\n\
      \x20 fixtures [--python P] [--mnist DIR]\n\
      \x20                       rebuild tests/fixtures with TensorFlow + TFLM (development time)\n"
 }

@@ -139,6 +139,7 @@ const HELPER_FLAGS: &[&str] = &[
     "dot",
     "dot2",
     "dot2s",
+    "dot4s",
     "load_f32",
     "store_f32",
 ];
@@ -522,6 +523,7 @@ impl<'p> Writer<'p> {
                         "requant",
                         "dot",
                         "dot2",
+                        "dot2s",
                     ],
                 );
                 let src = self.src(input(0)?);
@@ -553,6 +555,7 @@ impl<'p> Writer<'p> {
                     ])?,
                     offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
                     vec![Field::int("pad_value", p.pad_value)],
+                    right_only(weights, p.act_min, p.act_max),
                 ]);
                 let params = self.params_struct(index, "tq_conv2d_params", &fields);
                 let _ = writeln!(self.body, "    tq_conv2d(&{params}, {src}, {dst});");
@@ -588,6 +591,7 @@ impl<'p> Writer<'p> {
                     ])?,
                     offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
                     vec![Field::int("pad_value", p.pad_value)],
+                    right_only(weights, p.act_min, p.act_max),
                 ]);
                 let params = self.params_struct(index, "tq_depthwise_conv2d_params", &fields);
                 let _ = writeln!(
@@ -606,6 +610,7 @@ impl<'p> Writer<'p> {
                         "requant",
                         "dot",
                         "dot2s",
+                        "dot4s",
                     ],
                 );
                 let src = self.src(input(0)?);
@@ -628,6 +633,7 @@ impl<'p> Writer<'p> {
                         p.act_min,
                         p.act_max,
                     ),
+                    right_only(weights, p.act_min, p.act_max),
                 ]);
                 let params = self.params_struct(index, "tq_fully_connected_params", &fields);
                 let _ = writeln!(
@@ -1167,6 +1173,19 @@ fn offsets_and_clamp(
         Field::int("act_max", act_max),
     ]);
     fields
+}
+
+/// The `right_only` field: whether a layer's requantization can take the
+/// cheaper form (`tq_requant_r`): every shift a right shift (or none), no
+/// multiplier INT32_MIN (the one value for which the doubling high multiply
+/// saturates), and an activation range inside int8 (so a saturation to int8
+/// may come first).
+fn right_only(w: &Weights, act_min: i32, act_max: i32) -> Vec<Field> {
+    let yes = w.shifts.iter().all(|&s| s <= 0)
+        && w.multipliers.iter().all(|&m| m != i32::MIN)
+        && act_min >= -128
+        && act_max <= 127;
+    vec![Field::int("right_only", i32::from(yes))]
 }
 
 fn templates() -> Result<tera::Tera, EmitError> {

@@ -123,15 +123,91 @@ static inline int32_t tq_sxtb16_odd(int32_t v)
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
 #endif
 }
+/* v saturated to int8: SSAT in inline assembly where GCC-style assembly
+   exists (GCC's ACLE __ssat trips -Wsign-conversion), else the ACLE's. */
+static inline int8_t tq_ssat8(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (int8_t)r;
+#else
+    return (int8_t)__ssat(v, 8);
+#endif
+}
 #endif
 
-/* (acc + bias) wrapping, requantized, offset and clamped: one output byte. */
-static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+/* Forced inline where the compiler has a way to say so: the per-output
+   requantization of the fast paths must not become a call. */
+#if defined(__GNUC__)
+#define TQ_HOT static inline __attribute__((always_inline))
+#else
+#define TQ_HOT static inline
+#endif
+
+/* (acc + bias) wrapping, requantized, offset and clamped: one output byte.
+   tq_mbqm written out inline (same arithmetic: left shift on the unsigned
+   value, SaturatingRoundingDoublingHighMul, RoundingDivideByPOT), so the
+   hot loops pay no call and keep their accumulators in registers. */
+TQ_HOT int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                         int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
-    return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t a = (int32_t)(((uint32_t)acc + (uint32_t)bias) << left);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t h, v;
+    if (a == TQ_INT32_MIN && multiplier == TQ_INT32_MIN) {
+        h = INT32_MAX;
+    } else {
+        const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+        h = (int32_t)(uint32_t)(ab >> 31);
+    }
+    v = (h >> right) + ((h & mask) > (mask >> 1) + (h < 0 ? 1 : 0) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
 }
+
+/* tq_requant for a layer whose shifts are all right shifts (<= 0), whose
+   multipliers are never INT32_MIN and whose activation range is inside
+   int8 (the writer checks all three, see `right_only`): no left shift and
+   no saturation case to test. */
+TQ_HOT int8_t tq_requant_r(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t right = -shift;
+    const int32_t a = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+    const int32_t h = (int32_t)(uint32_t)(ab >> 31);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t v = (h >> right) + ((h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+#if defined(__ARM_FEATURE_DSP)
+    /* The activation range is inside int8: a full range is one saturation
+       (act_min and act_max are usually constants here). */
+    if (act_min == -128 && act_max == 127) {
+        return tq_ssat8(v);
+    }
+#endif
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
+}
+
+/* The requantization of a fast path: right_only is a per-layer constant. */
+#define TQ_RQ(right_only, acc, bias, m, s, off, lo, hi)                                   \
+    ((right_only) ? tq_requant_r((acc), (bias), (m), (s), (off), (lo), (hi))             \
+                  : tq_requant((acc), (bias), (m), (s), (off), (lo), (hi)))
 
 /* DEPTHWISE_CONV_2D int8 per channel (TFLM DepthwiseConvPerChannel).
    Filter [1, KH, KW, C*M]; output channel o reads input channel o / M. A
@@ -161,6 +237,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t pad_value; /* the code a padded cell holds */
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_depthwise_conv2d_params;
 
 /* One output pixel, every channel, any geometry: the reference loop, a
@@ -267,6 +344,56 @@ static inline void tq_dw4_bcast(const int8_t *x, int32_t x_step, const int8_t *w
     acc[3] = a3;
 }
 
+/* A 3x3 window inside the image, 4 channels (multiplier 1, no dilation):
+   the 9 taps unrolled, at fixed distances from x (col bytes between
+   columns, row bytes between rows) and from w (out_c between taps). */
+TQ_HOT void tq_dw4_3x3(const int8_t *x, int32_t col, int32_t row, const int8_t *w,
+                       int32_t out_c, const int32_t *bias, const int32_t *multiplier,
+                       const int8_t *shift, int8_t *out, int32_t output_offset,
+                       int32_t act_min, int32_t act_max, int32_t right_only)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if defined(__ARM_FEATURE_DSP)
+#define TQ_DW_TAP(xo, wo)                                                          \
+    do {                                                                           \
+        const int32_t xv = tq_load4(x + (xo)), wv = tq_load4(w + (wo));            \
+        const int32_t x_e = __sxtb16(xv), w_e = __sxtb16(wv);                      \
+        const int32_t x_o = tq_sxtb16_odd(xv), w_o = tq_sxtb16_odd(wv);            \
+        a0 = __smlabb(x_e, w_e, a0);                                               \
+        a2 = __smlatt(x_e, w_e, a2);                                               \
+        a1 = __smlabb(x_o, w_o, a1);                                               \
+        a3 = __smlatt(x_o, w_o, a3);                                               \
+    } while (0)
+#else
+#define TQ_DW_TAP(xo, wo)                                                          \
+    do {                                                                           \
+        const int8_t *xt = x + (xo), *wt = w + (wo);                               \
+        a0 += (int32_t)xt[0] * wt[0];                                              \
+        a1 += (int32_t)xt[1] * wt[1];                                              \
+        a2 += (int32_t)xt[2] * wt[2];                                              \
+        a3 += (int32_t)xt[3] * wt[3];                                              \
+    } while (0)
+#endif
+    TQ_DW_TAP(0, 0);
+    TQ_DW_TAP(col, out_c);
+    TQ_DW_TAP(2 * col, 2 * out_c);
+    TQ_DW_TAP(row, 3 * out_c);
+    TQ_DW_TAP(row + col, 4 * out_c);
+    TQ_DW_TAP(row + 2 * col, 5 * out_c);
+    TQ_DW_TAP(2 * row, 6 * out_c);
+    TQ_DW_TAP(2 * row + col, 7 * out_c);
+    TQ_DW_TAP(2 * row + 2 * col, 8 * out_c);
+#undef TQ_DW_TAP
+    out[0] = TQ_RQ(right_only, a0, bias != NULL ? bias[0] : 0, multiplier[0], (int32_t)shift[0],
+                        output_offset, act_min, act_max);
+    out[1] = TQ_RQ(right_only, a1, bias != NULL ? bias[1] : 0, multiplier[1], (int32_t)shift[1],
+                        output_offset, act_min, act_max);
+    out[2] = TQ_RQ(right_only, a2, bias != NULL ? bias[2] : 0, multiplier[2], (int32_t)shift[2],
+                        output_offset, act_min, act_max);
+    out[3] = TQ_RQ(right_only, a3, bias != NULL ? bias[3] : 0, multiplier[3], (int32_t)shift[3],
+                        output_offset, act_min, act_max);
+}
+
 /* Output channels o..o+3 of one pixel on the fast path: acc from the taps
    (columns kx0..kx1-1 inside the image, rows tested once each, padded taps
    pad_value * w), requantized. lanes: 4 input channels from c (multiplier
@@ -277,7 +404,7 @@ static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const in
                                 int32_t kx0, int32_t kx1, int32_t in_h, int32_t in_w,
                                 int32_t in_c, int32_t out_c, int32_t k_h, int32_t k_w,
                                 int32_t dil_h, int32_t dil_w, const int8_t *pad_code,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+                                int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t acc[4] = {0, 0, 0, 0};
     int32_t ky = 0, j;
@@ -314,7 +441,7 @@ static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const in
         tq_dw4_bcast(pad_code, 0, wr + kx1 * out_c, out_c, k_w - kx1, acc);
     }
     for (j = 0; j < 4; ++j) {
-        out[o + j] = tq_requant(acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
+        out[o + j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
                                 (int32_t)shift[o + j], output_offset, act_min, act_max);
     }
 }
@@ -325,7 +452,7 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
                                   int32_t o, int32_t c, int32_t iy0, int32_t ix0, int32_t in_h,
                                   int32_t in_w, int32_t in_c, int32_t out_c, int32_t k_h,
                                   int32_t k_w, int32_t dil_h, int32_t dil_w, int32_t pad_value,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+                                  int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t a = 0;
     int32_t ky, kx;
@@ -339,7 +466,7 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
             a += x * filter[(ky * k_w + kx) * out_c + o];
         }
     }
-    out[o] = tq_requant(a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
+    out[o] = TQ_RQ(right_only, a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
                         output_offset, act_min, act_max);
 }
 
@@ -351,7 +478,7 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
                                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
                                             int32_t output_offset, int32_t act_min, int32_t act_max,
-                                            int32_t pad_value)
+                                            int32_t pad_value, int32_t right_only)
 {
     /* Fast path: input offset folded into the bias, and a padded cell an
        int8 code (the input zero point), so every tap adds at most 128 * 128.
@@ -391,16 +518,72 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                 while (kx1 > kx0 && ix0 + (kx1 - 1) * dil_w >= in_w) {
                     --kx1;
                 }
+                if (k_h == 3 && k_w == 3 && dil_h == 1 && dil_w == 1 && depth_mult < 4) {
+                    /* 3x3: the taps unrolled, 4 output channels at a time.
+                       Multiplier 1 and a window inside the image: read in
+                       place. Otherwise the window is first gathered into a
+                       3x3 patch of 4-byte words, word j of a tap holding the
+                       input channel of output channel o + j (or the
+                       padding's code). */
+                    const int32_t o_tail = out_c - out_c % 4;
+                    int32_t o;
+                    if (depth_mult == 1 && kx0 == 0 && kx1 == 3 && iy0 >= 0 && iy0 + 2 < in_h) {
+                        const int8_t *xw = xb + (iy0 * in_w + ix0) * in_c;
+                        for (c = 0; c < c_tail; c += 4) {
+                            tq_dw4_3x3(xw + c, in_c, in_w * in_c, filter + c, out_c,
+                                       bias != NULL ? bias + c : NULL, multiplier + c, shift + c,
+                                       out + c, output_offset, act_min, act_max, right_only);
+                        }
+                    } else {
+                        /* Each tap's offset in the batch, or -1 in the padding. */
+                        int32_t off[9];
+                        int8_t patch[36];
+                        int32_t t;
+                        for (t = 0; t < 9; ++t) {
+                            const int32_t iy = iy0 + t / 3, ix = ix0 + t % 3;
+                            off[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                                         ? (iy * in_w + ix) * in_c
+                                         : -1;
+                        }
+                        for (o = 0; o < o_tail; o += 4) {
+                            const int32_t c0 = o / depth_mult, c1 = (o + 1) / depth_mult;
+                            const int32_t c2 = (o + 2) / depth_mult, c3 = (o + 3) / depth_mult;
+                            for (t = 0; t < 9; ++t) {
+                                if (off[t] >= 0) {
+                                    const int8_t *src = xb + off[t];
+                                    patch[4 * t] = src[c0];
+                                    patch[4 * t + 1] = src[c1];
+                                    patch[4 * t + 2] = src[c2];
+                                    patch[4 * t + 3] = src[c3];
+                                } else {
+                                    patch[4 * t] = pad_code;
+                                    patch[4 * t + 1] = pad_code;
+                                    patch[4 * t + 2] = pad_code;
+                                    patch[4 * t + 3] = pad_code;
+                                }
+                            }
+                            tq_dw4_3x3(patch, 4, 12, filter + o, out_c,
+                                       bias != NULL ? bias + o : NULL, multiplier + o, shift + o,
+                                       out + o, output_offset, act_min, act_max, right_only);
+                        }
+                    }
+                    for (o = o_tail; o < out_c; ++o) {
+                        tq_dw1_channel(xb, filter, bias, multiplier, shift, out, o, o / depth_mult,
+                                       iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
+                                       pad_value, output_offset, act_min, act_max, right_only);
+                    }
+                    continue;
+                }
                 if (depth_mult == 1) {
                     for (c = 0; c < c_tail; c += 4) {
                         tq_dw4_block(xb, filter, bias, multiplier, shift, out, c, c, 1, iy0, ix0,
                                      kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
-                                     &pad_code, output_offset, act_min, act_max);
+                                     &pad_code, output_offset, act_min, act_max, right_only);
                     }
                     for (c = c_tail; c < in_c; ++c) {
                         tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c, c, iy0, ix0,
                                        in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w, pad_value,
-                                       output_offset, act_min, act_max);
+                                       output_offset, act_min, act_max, right_only);
                     }
                     continue;
                 }
@@ -408,12 +591,12 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                     for (m = 0; m < m_tail; m += 4) {
                         tq_dw4_block(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
                                      c, 0, iy0, ix0, kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w,
-                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max);
+                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max, right_only);
                     }
                     for (m = m_tail; m < depth_mult; ++m) {
                         tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
                                        c, iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h,
-                                       dil_w, pad_value, output_offset, act_min, act_max);
+                                       dil_w, pad_value, output_offset, act_min, act_max, right_only);
                     }
                 }
             }
@@ -430,7 +613,7 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
         (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->depth_mult, (p)->k_h,     \
         (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w, \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,       \
-        (p)->act_max, (p)->pad_value)
+        (p)->act_max, (p)->pad_value, (p)->right_only)
 
 /* Folded parameters: weights, biases with the zero points folded in,
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
@@ -460,7 +643,8 @@ DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_ste
     .k_h = 3, .k_w = 3, .out_h = 4, .out_w = 4,
     .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127,
-    .pad_value = 11
+    .pad_value = 11,
+    .right_only = 1
 };
 DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const union {
     int8_t v[36];
@@ -486,7 +670,8 @@ DEPTHWISE_MULT2_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_ste
     .k_h = 2, .k_w = 3, .out_h = 4, .out_w = 4,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 1,
     .input_offset = 0, .output_offset = 12, .act_min = -128, .act_max = 127,
-    .pad_value = -128
+    .pad_value = -128,
+    .right_only = 1
 };
 
 int depthwise_mult2_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)

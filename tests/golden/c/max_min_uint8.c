@@ -123,15 +123,91 @@ static inline int32_t tq_sxtb16_odd(int32_t v)
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
 #endif
 }
+/* v saturated to int8: SSAT in inline assembly where GCC-style assembly
+   exists (GCC's ACLE __ssat trips -Wsign-conversion), else the ACLE's. */
+static inline int8_t tq_ssat8(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (int8_t)r;
+#else
+    return (int8_t)__ssat(v, 8);
+#endif
+}
 #endif
 
-/* (acc + bias) wrapping, requantized, offset and clamped: one output byte. */
-static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+/* Forced inline where the compiler has a way to say so: the per-output
+   requantization of the fast paths must not become a call. */
+#if defined(__GNUC__)
+#define TQ_HOT static inline __attribute__((always_inline))
+#else
+#define TQ_HOT static inline
+#endif
+
+/* (acc + bias) wrapping, requantized, offset and clamped: one output byte.
+   tq_mbqm written out inline (same arithmetic: left shift on the unsigned
+   value, SaturatingRoundingDoublingHighMul, RoundingDivideByPOT), so the
+   hot loops pay no call and keep their accumulators in registers. */
+TQ_HOT int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                         int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
-    return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t a = (int32_t)(((uint32_t)acc + (uint32_t)bias) << left);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t h, v;
+    if (a == TQ_INT32_MIN && multiplier == TQ_INT32_MIN) {
+        h = INT32_MAX;
+    } else {
+        const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+        h = (int32_t)(uint32_t)(ab >> 31);
+    }
+    v = (h >> right) + ((h & mask) > (mask >> 1) + (h < 0 ? 1 : 0) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
 }
+
+/* tq_requant for a layer whose shifts are all right shifts (<= 0), whose
+   multipliers are never INT32_MIN and whose activation range is inside
+   int8 (the writer checks all three, see `right_only`): no left shift and
+   no saturation case to test. */
+TQ_HOT int8_t tq_requant_r(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t right = -shift;
+    const int32_t a = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+    const int32_t h = (int32_t)(uint32_t)(ab >> 31);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t v = (h >> right) + ((h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+#if defined(__ARM_FEATURE_DSP)
+    /* The activation range is inside int8: a full range is one saturation
+       (act_min and act_max are usually constants here). */
+    if (act_min == -128 && act_max == 127) {
+        return tq_ssat8(v);
+    }
+#endif
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
+}
+
+/* The requantization of a fast path: right_only is a per-layer constant. */
+#define TQ_RQ(right_only, acc, bias, m, s, off, lo, hi)                                   \
+    ((right_only) ? tq_requant_r((acc), (bias), (m), (s), (off), (lo), (hi))             \
+                  : tq_requant((acc), (bias), (m), (s), (off), (lo), (hi)))
 
 /* acc[0] += x.w0, acc[1] += x.w1. */
 static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n,
@@ -158,6 +234,44 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     }
     acc[0] = a0;
     acc[1] = a1;
+}
+
+/* acc[k] += x.(w0 + k * w_step), k = 0..3: one row against 4 filters at
+   a constant distance, each word of the row unpacked once. */
+static inline void tq_dot_1x4s(const int8_t *x, const int8_t *w0, int32_t w_step, int32_t n,
+                               int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4, x += 4, w0 += 4) {
+        const int32_t xv = tq_load4(x);
+        const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
+        int32_t w = tq_load4(w0);
+        a0 = __smlad(x_e, __sxtb16(w), a0);
+        a0 = __smlad(x_o, tq_sxtb16_odd(w), a0);
+        w = tq_load4(w0 + w_step);
+        a1 = __smlad(x_e, __sxtb16(w), a1);
+        a1 = __smlad(x_o, tq_sxtb16_odd(w), a1);
+        w = tq_load4(w0 + 2 * w_step);
+        a2 = __smlad(x_e, __sxtb16(w), a2);
+        a2 = __smlad(x_o, tq_sxtb16_odd(w), a2);
+        w = tq_load4(w0 + 3 * w_step);
+        a3 = __smlad(x_e, __sxtb16(w), a3);
+        a3 = __smlad(x_o, tq_sxtb16_odd(w), a3);
+    }
+#endif
+    for (; i < n; ++i, ++x, ++w0) {
+        const int32_t xv = x[0];
+        a0 += xv * w0[0];
+        a1 += xv * w0[w_step];
+        a2 += xv * w0[2 * w_step];
+        a3 += xv * w0[3 * w_step];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 /* tq_dot_2x2 with the second row x0 + x_step and the second filter
@@ -218,13 +332,14 @@ typedef struct {
     int32_t output_offset; /* output zero point */
     int32_t act_min;
     int32_t act_max;
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                            const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                           int32_t output_offset, int32_t act_min, int32_t act_max)
+                                           int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
@@ -246,26 +361,39 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
                     } else {
                         tq_dot_2x2s(x0, depth, filter + o * depth, 0, depth, acc);
                     }
-                    y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                        (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                         (int32_t)shift[q1], output_offset, act_min, act_max);
-                    y0[out_depth + o] = tq_requant(acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[out_depth + o] = TQ_RQ(right_only, acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
                                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[out_depth + o1] = tq_requant(acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[out_depth + o1] = TQ_RQ(right_only, acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                                     (int32_t)shift[q1], output_offset, act_min, act_max);
                 }
                 continue;
             }
-            for (o = 0; o < out_depth; o += 2) {
+            /* One row: 4 output channels per block (the row's words
+               unpacked once for 4 filters), the rest 2 at a time. */
+            for (o = 0; o + 4 <= out_depth; o += 4) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                int32_t j;
+                tq_dot_1x4s(x0, filter + o * depth, depth, depth, acc);
+                for (j = 0; j < 4; ++j) {
+                    const int32_t q = per_channel ? o + j : 0;
+                    y0[o + j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[o + j] : 0,
+                                      multiplier[q], (int32_t)shift[q], output_offset, act_min,
+                                      act_max);
+                }
+            }
+            for (; o < out_depth; o += 2) {
                 const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
                 const int32_t q0 = per_channel ? o : 0;
                 const int32_t q1 = per_channel ? o1 : 0;
                 int32_t acc[4] = {0, 0, 0, 0};
                 tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
-                y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                     (int32_t)shift[q1], output_offset, act_min, act_max);
             }
         }
@@ -297,7 +425,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
         (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
-        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 static int8_t tq_maximum_one(const void *p, int8_t x, int8_t y)
 {
@@ -510,7 +638,8 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_param
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
@@ -531,7 +660,8 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step2_param
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 70, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = 70, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
@@ -552,7 +682,8 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_param
     .filter = tq_step5_filter.v, .bias = tq_step5_bias,
     .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = -66, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = -66, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[16];
@@ -573,7 +704,8 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step6_param
     .filter = tq_step6_filter.v, .bias = tq_step6_bias,
     .multiplier = tq_step6_multiplier, .shift = tq_step6_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 2, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = 2, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_mean_params tq_step7_params = {
     .outer = {1, 1, 1, 6, 1, 4},
@@ -606,7 +738,8 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step10_para
     .filter = tq_step10_filter.v, .bias = tq_step10_bias,
     .multiplier = tq_step10_multiplier, .shift = tq_step10_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 122, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = 122, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MAX_MIN_UINT8_WEIGHTS_ATTR static const int32_t tq_step11_dims[18] = {
     1, 1, 1, 6, 6, 4,
@@ -632,7 +765,8 @@ MAX_MIN_UINT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step13_para
     .filter = tq_step13_filter.v, .bias = tq_step13_bias,
     .multiplier = tq_step13_multiplier, .shift = tq_step13_shift,
     .batches = 36, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = -71, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MAX_MIN_UINT8_WEIGHTS_ATTR static const union {
     int8_t v[1];

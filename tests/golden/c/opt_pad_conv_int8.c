@@ -128,15 +128,91 @@ static inline int32_t tq_sxtb16_odd(int32_t v)
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
 #endif
 }
+/* v saturated to int8: SSAT in inline assembly where GCC-style assembly
+   exists (GCC's ACLE __ssat trips -Wsign-conversion), else the ACLE's. */
+static inline int8_t tq_ssat8(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (int8_t)r;
+#else
+    return (int8_t)__ssat(v, 8);
+#endif
+}
 #endif
 
-/* (acc + bias) wrapping, requantized, offset and clamped: one output byte. */
-static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+/* Forced inline where the compiler has a way to say so: the per-output
+   requantization of the fast paths must not become a call. */
+#if defined(__GNUC__)
+#define TQ_HOT static inline __attribute__((always_inline))
+#else
+#define TQ_HOT static inline
+#endif
+
+/* (acc + bias) wrapping, requantized, offset and clamped: one output byte.
+   tq_mbqm written out inline (same arithmetic: left shift on the unsigned
+   value, SaturatingRoundingDoublingHighMul, RoundingDivideByPOT), so the
+   hot loops pay no call and keep their accumulators in registers. */
+TQ_HOT int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                         int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
-    return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t a = (int32_t)(((uint32_t)acc + (uint32_t)bias) << left);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t h, v;
+    if (a == TQ_INT32_MIN && multiplier == TQ_INT32_MIN) {
+        h = INT32_MAX;
+    } else {
+        const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+        h = (int32_t)(uint32_t)(ab >> 31);
+    }
+    v = (h >> right) + ((h & mask) > (mask >> 1) + (h < 0 ? 1 : 0) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
 }
+
+/* tq_requant for a layer whose shifts are all right shifts (<= 0), whose
+   multipliers are never INT32_MIN and whose activation range is inside
+   int8 (the writer checks all three, see `right_only`): no left shift and
+   no saturation case to test. */
+TQ_HOT int8_t tq_requant_r(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t right = -shift;
+    const int32_t a = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+    const int32_t h = (int32_t)(uint32_t)(ab >> 31);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t v = (h >> right) + ((h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+#if defined(__ARM_FEATURE_DSP)
+    /* The activation range is inside int8: a full range is one saturation
+       (act_min and act_max are usually constants here). */
+    if (act_min == -128 && act_max == 127) {
+        return tq_ssat8(v);
+    }
+#endif
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
+}
+
+/* The requantization of a fast path: right_only is a per-layer constant. */
+#define TQ_RQ(right_only, acc, bias, m, s, off, lo, hi)                                   \
+    ((right_only) ? tq_requant_r((acc), (bias), (m), (s), (off), (lo), (hi))             \
+                  : tq_requant((acc), (bias), (m), (s), (off), (lo), (hi)))
 
 /* acc[0] += x.w0, acc[1] += x.w1. */
 static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n,
@@ -204,6 +280,44 @@ static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *
     acc[1] = a01;
     acc[2] = a10;
     acc[3] = a11;
+}
+
+/* acc[k] += x.(w0 + k * w_step), k = 0..3: one row against 4 filters at
+   a constant distance, each word of the row unpacked once. */
+static inline void tq_dot_1x4s(const int8_t *x, const int8_t *w0, int32_t w_step, int32_t n,
+                               int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4, x += 4, w0 += 4) {
+        const int32_t xv = tq_load4(x);
+        const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
+        int32_t w = tq_load4(w0);
+        a0 = __smlad(x_e, __sxtb16(w), a0);
+        a0 = __smlad(x_o, tq_sxtb16_odd(w), a0);
+        w = tq_load4(w0 + w_step);
+        a1 = __smlad(x_e, __sxtb16(w), a1);
+        a1 = __smlad(x_o, tq_sxtb16_odd(w), a1);
+        w = tq_load4(w0 + 2 * w_step);
+        a2 = __smlad(x_e, __sxtb16(w), a2);
+        a2 = __smlad(x_o, tq_sxtb16_odd(w), a2);
+        w = tq_load4(w0 + 3 * w_step);
+        a3 = __smlad(x_e, __sxtb16(w), a3);
+        a3 = __smlad(x_o, tq_sxtb16_odd(w), a3);
+    }
+#endif
+    for (; i < n; ++i, ++x, ++w0) {
+        const int32_t xv = x[0];
+        a0 += xv * w0[0];
+        a1 += xv * w0[w_step];
+        a2 += xv * w0[2 * w_step];
+        a3 += xv * w0[3 * w_step];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 /* tq_dot_2x2 with the second row x0 + x_step and the second filter
@@ -277,6 +391,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t pad_value; /* the code a padded cell holds */
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_conv2d_params;
 
 /* One output pixel, every channel, any geometry: the reference loop, with
@@ -324,6 +439,47 @@ static void tq_conv2d_pixel(const int8_t *input, const int8_t *filter, const int
     }
 }
 
+/* The im2col path's window, per pixel: at most this many bytes (two on the
+   stack at a time). */
+#define TQ_PATCH_MAX 256
+
+/* One pixel's window gathered in filter order (k_h, k_w, in_c), a padded
+   cell holding the padding's code. */
+static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0, int32_t ix0,
+                                    int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
+                                    int32_t k_w, int32_t dil_h, int32_t dil_w, int8_t pad_code)
+{
+    const int32_t seg = k_w * in_c;
+    const int cols_in = dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w;
+    int32_t ky, kx, c;
+    for (ky = 0; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        if (cols_in && iy >= 0 && iy < in_h) {
+            /* The row's taps are one run of the input. */
+            const int8_t *src = xb + (iy * in_w + ix0) * in_c;
+            int8_t *dst = patch + ky * seg;
+            for (c = 0; c < seg; ++c) {
+                dst[c] = src[c];
+            }
+            continue;
+        }
+        for (kx = 0; kx < k_w; ++kx) {
+            const int32_t ix = ix0 + kx * dil_w;
+            int8_t *dst = patch + (ky * k_w + kx) * in_c;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = pad_code;
+                }
+            } else {
+                const int8_t *src = xb + (iy * in_w + ix) * in_c;
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = src[c];
+                }
+            }
+        }
+    }
+}
+
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                   const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
@@ -332,7 +488,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                                   int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
                                   int32_t pad_top, int32_t pad_left, int32_t input_offset,
                                   int32_t output_offset, int32_t act_min, int32_t act_max,
-                                  int32_t pad_value)
+                                  int32_t pad_value, int32_t right_only)
 {
     /* Fast path: input offset folded into the bias, ungrouped, no horizontal
        dilation. A window inside the image reads, per filter row, k_w * in_c
@@ -346,6 +502,57 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
+    if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
+        per_filter <= TQ_PATCH_MAX) {
+        /* Few input channels (a first layer): im2col, two pixels at a time.
+           Their windows are gathered (padding included, any dilation), then
+           each filter is one contiguous dot product against both, 2 output
+           channels per block, instead of k_h short ones per window. The
+           windows are read before either pixel is written. */
+        int8_t patch[2 * TQ_PATCH_MAX];
+        for (b = 0; b < batches; ++b) {
+            const int8_t *xb = input + b * in_h * in_w * in_c;
+            for (oy = 0; oy < out_h; ++oy) {
+                for (ox = 0; ox < out_w; ox += 2) {
+                    const int two = ox + 1 < out_w;
+                    int8_t *out0 = output + ((b * out_h + oy) * out_w + ox) * out_c;
+                    tq_conv2d_gather(patch, xb, oy * stride_h - pad_top, ox * stride_w - pad_left,
+                                     in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, (int8_t)pad_value);
+                    if (two) {
+                        tq_conv2d_gather(patch + per_filter, xb, oy * stride_h - pad_top,
+                                         (ox + 1) * stride_w - pad_left, in_h, in_w, in_c, k_h,
+                                         k_w, dil_h, dil_w, (int8_t)pad_value);
+                    }
+                    for (o = 0; o < out_c; o += 2) {
+                        const int32_t o1 = o + 1 < out_c ? o + 1 : o;
+                        const int8_t *w0 = filter + o * per_filter;
+                        const int32_t b0 = bias != NULL ? bias[o] : 0;
+                        const int32_t b1 = bias != NULL ? bias[o1] : 0;
+                        int32_t acc[4] = {0, 0, 0, 0};
+                        if (two) {
+                            tq_dot_2x2s(patch, per_filter, w0, (o1 - o) * per_filter, per_filter,
+                                        acc);
+                        } else {
+                            tq_dot_1x2(patch, w0, filter + o1 * per_filter, per_filter, acc);
+                        }
+                        out0[o] = TQ_RQ(right_only, acc[0], b0, multiplier[o], (int32_t)shift[o],
+                                        output_offset, act_min, act_max);
+                        out0[o1] = TQ_RQ(right_only, acc[1], b1, multiplier[o1],
+                                         (int32_t)shift[o1], output_offset, act_min, act_max);
+                        if (two) {
+                            out0[out_c + o] = TQ_RQ(right_only, acc[2], b0, multiplier[o],
+                                                    (int32_t)shift[o], output_offset, act_min,
+                                                    act_max);
+                            out0[out_c + o1] = TQ_RQ(right_only, acc[3], b1, multiplier[o1],
+                                                     (int32_t)shift[o1], output_offset, act_min,
+                                                     act_max);
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (b = 0; b < batches; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
@@ -393,10 +600,10 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                             tq_dot_1x2(input + ((b * in_h + iy) * in_w + ix0 + kx0) * in_c,
                                        r0 + kx0 * in_c, r1 + kx0 * in_c, (kx1 - kx0) * in_c, acc);
                         }
-                        out0[o] = tq_requant(acc[0] + pad_value * s0, bias != NULL ? bias[o] : 0,
+                        out0[o] = TQ_RQ(right_only, acc[0] + pad_value * s0, bias != NULL ? bias[o] : 0,
                                              multiplier[o], (int32_t)shift[o], output_offset,
                                              act_min, act_max);
-                        out0[o1] = tq_requant(acc[1] + pad_value * s1, bias != NULL ? bias[o1] : 0,
+                        out0[o1] = TQ_RQ(right_only, acc[1] + pad_value * s1, bias != NULL ? bias[o1] : 0,
                                               multiplier[o1], (int32_t)shift[o1], output_offset,
                                               act_min, act_max);
                     }
@@ -430,14 +637,14 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                             tq_dot_1x2(x0 + ky * row_step, w0 + ky * seg, w1 + ky * seg, seg, acc);
                         }
                     }
-                    out0[o] = tq_requant(acc[0], b0, multiplier[o], (int32_t)shift[o],
+                    out0[o] = TQ_RQ(right_only, acc[0], b0, multiplier[o], (int32_t)shift[o],
                                          output_offset, act_min, act_max);
-                    out0[o1] = tq_requant(acc[1], b1, multiplier[o1], (int32_t)shift[o1],
+                    out0[o1] = TQ_RQ(right_only, acc[1], b1, multiplier[o1], (int32_t)shift[o1],
                                           output_offset, act_min, act_max);
                     if (two) {
-                        out1[o] = tq_requant(acc[2], b0, multiplier[o], (int32_t)shift[o],
+                        out1[o] = TQ_RQ(right_only, acc[2], b0, multiplier[o], (int32_t)shift[o],
                                              output_offset, act_min, act_max);
-                        out1[o1] = tq_requant(acc[3], b1, multiplier[o1], (int32_t)shift[o1],
+                        out1[o1] = TQ_RQ(right_only, acc[3], b1, multiplier[o1], (int32_t)shift[o1],
                                               output_offset, act_min, act_max);
                     }
                 }
@@ -456,7 +663,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
-        (p)->act_max, (p)->pad_value)
+        (p)->act_max, (p)->pad_value, (p)->right_only)
 
 /* DEPTHWISE_CONV_2D int8 per channel (TFLM DepthwiseConvPerChannel).
    Filter [1, KH, KW, C*M]; output channel o reads input channel o / M. A
@@ -486,6 +693,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t pad_value; /* the code a padded cell holds */
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_depthwise_conv2d_params;
 
 /* One output pixel, every channel, any geometry: the reference loop, a
@@ -592,6 +800,56 @@ static inline void tq_dw4_bcast(const int8_t *x, int32_t x_step, const int8_t *w
     acc[3] = a3;
 }
 
+/* A 3x3 window inside the image, 4 channels (multiplier 1, no dilation):
+   the 9 taps unrolled, at fixed distances from x (col bytes between
+   columns, row bytes between rows) and from w (out_c between taps). */
+TQ_HOT void tq_dw4_3x3(const int8_t *x, int32_t col, int32_t row, const int8_t *w,
+                       int32_t out_c, const int32_t *bias, const int32_t *multiplier,
+                       const int8_t *shift, int8_t *out, int32_t output_offset,
+                       int32_t act_min, int32_t act_max, int32_t right_only)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if defined(__ARM_FEATURE_DSP)
+#define TQ_DW_TAP(xo, wo)                                                          \
+    do {                                                                           \
+        const int32_t xv = tq_load4(x + (xo)), wv = tq_load4(w + (wo));            \
+        const int32_t x_e = __sxtb16(xv), w_e = __sxtb16(wv);                      \
+        const int32_t x_o = tq_sxtb16_odd(xv), w_o = tq_sxtb16_odd(wv);            \
+        a0 = __smlabb(x_e, w_e, a0);                                               \
+        a2 = __smlatt(x_e, w_e, a2);                                               \
+        a1 = __smlabb(x_o, w_o, a1);                                               \
+        a3 = __smlatt(x_o, w_o, a3);                                               \
+    } while (0)
+#else
+#define TQ_DW_TAP(xo, wo)                                                          \
+    do {                                                                           \
+        const int8_t *xt = x + (xo), *wt = w + (wo);                               \
+        a0 += (int32_t)xt[0] * wt[0];                                              \
+        a1 += (int32_t)xt[1] * wt[1];                                              \
+        a2 += (int32_t)xt[2] * wt[2];                                              \
+        a3 += (int32_t)xt[3] * wt[3];                                              \
+    } while (0)
+#endif
+    TQ_DW_TAP(0, 0);
+    TQ_DW_TAP(col, out_c);
+    TQ_DW_TAP(2 * col, 2 * out_c);
+    TQ_DW_TAP(row, 3 * out_c);
+    TQ_DW_TAP(row + col, 4 * out_c);
+    TQ_DW_TAP(row + 2 * col, 5 * out_c);
+    TQ_DW_TAP(2 * row, 6 * out_c);
+    TQ_DW_TAP(2 * row + col, 7 * out_c);
+    TQ_DW_TAP(2 * row + 2 * col, 8 * out_c);
+#undef TQ_DW_TAP
+    out[0] = TQ_RQ(right_only, a0, bias != NULL ? bias[0] : 0, multiplier[0], (int32_t)shift[0],
+                        output_offset, act_min, act_max);
+    out[1] = TQ_RQ(right_only, a1, bias != NULL ? bias[1] : 0, multiplier[1], (int32_t)shift[1],
+                        output_offset, act_min, act_max);
+    out[2] = TQ_RQ(right_only, a2, bias != NULL ? bias[2] : 0, multiplier[2], (int32_t)shift[2],
+                        output_offset, act_min, act_max);
+    out[3] = TQ_RQ(right_only, a3, bias != NULL ? bias[3] : 0, multiplier[3], (int32_t)shift[3],
+                        output_offset, act_min, act_max);
+}
+
 /* Output channels o..o+3 of one pixel on the fast path: acc from the taps
    (columns kx0..kx1-1 inside the image, rows tested once each, padded taps
    pad_value * w), requantized. lanes: 4 input channels from c (multiplier
@@ -602,7 +860,7 @@ static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const in
                                 int32_t kx0, int32_t kx1, int32_t in_h, int32_t in_w,
                                 int32_t in_c, int32_t out_c, int32_t k_h, int32_t k_w,
                                 int32_t dil_h, int32_t dil_w, const int8_t *pad_code,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+                                int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t acc[4] = {0, 0, 0, 0};
     int32_t ky = 0, j;
@@ -639,7 +897,7 @@ static inline void tq_dw4_block(const int8_t *xb, const int8_t *filter, const in
         tq_dw4_bcast(pad_code, 0, wr + kx1 * out_c, out_c, k_w - kx1, acc);
     }
     for (j = 0; j < 4; ++j) {
-        out[o + j] = tq_requant(acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
+        out[o + j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[o + j] : 0, multiplier[o + j],
                                 (int32_t)shift[o + j], output_offset, act_min, act_max);
     }
 }
@@ -650,7 +908,7 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
                                   int32_t o, int32_t c, int32_t iy0, int32_t ix0, int32_t in_h,
                                   int32_t in_w, int32_t in_c, int32_t out_c, int32_t k_h,
                                   int32_t k_w, int32_t dil_h, int32_t dil_w, int32_t pad_value,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max)
+                                  int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t a = 0;
     int32_t ky, kx;
@@ -664,7 +922,7 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
             a += x * filter[(ky * k_w + kx) * out_c + o];
         }
     }
-    out[o] = tq_requant(a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
+    out[o] = TQ_RQ(right_only, a, bias != NULL ? bias[o] : 0, multiplier[o], (int32_t)shift[o],
                         output_offset, act_min, act_max);
 }
 
@@ -676,7 +934,7 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
                                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
                                             int32_t output_offset, int32_t act_min, int32_t act_max,
-                                            int32_t pad_value)
+                                            int32_t pad_value, int32_t right_only)
 {
     /* Fast path: input offset folded into the bias, and a padded cell an
        int8 code (the input zero point), so every tap adds at most 128 * 128.
@@ -716,16 +974,72 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                 while (kx1 > kx0 && ix0 + (kx1 - 1) * dil_w >= in_w) {
                     --kx1;
                 }
+                if (k_h == 3 && k_w == 3 && dil_h == 1 && dil_w == 1 && depth_mult < 4) {
+                    /* 3x3: the taps unrolled, 4 output channels at a time.
+                       Multiplier 1 and a window inside the image: read in
+                       place. Otherwise the window is first gathered into a
+                       3x3 patch of 4-byte words, word j of a tap holding the
+                       input channel of output channel o + j (or the
+                       padding's code). */
+                    const int32_t o_tail = out_c - out_c % 4;
+                    int32_t o;
+                    if (depth_mult == 1 && kx0 == 0 && kx1 == 3 && iy0 >= 0 && iy0 + 2 < in_h) {
+                        const int8_t *xw = xb + (iy0 * in_w + ix0) * in_c;
+                        for (c = 0; c < c_tail; c += 4) {
+                            tq_dw4_3x3(xw + c, in_c, in_w * in_c, filter + c, out_c,
+                                       bias != NULL ? bias + c : NULL, multiplier + c, shift + c,
+                                       out + c, output_offset, act_min, act_max, right_only);
+                        }
+                    } else {
+                        /* Each tap's offset in the batch, or -1 in the padding. */
+                        int32_t off[9];
+                        int8_t patch[36];
+                        int32_t t;
+                        for (t = 0; t < 9; ++t) {
+                            const int32_t iy = iy0 + t / 3, ix = ix0 + t % 3;
+                            off[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                                         ? (iy * in_w + ix) * in_c
+                                         : -1;
+                        }
+                        for (o = 0; o < o_tail; o += 4) {
+                            const int32_t c0 = o / depth_mult, c1 = (o + 1) / depth_mult;
+                            const int32_t c2 = (o + 2) / depth_mult, c3 = (o + 3) / depth_mult;
+                            for (t = 0; t < 9; ++t) {
+                                if (off[t] >= 0) {
+                                    const int8_t *src = xb + off[t];
+                                    patch[4 * t] = src[c0];
+                                    patch[4 * t + 1] = src[c1];
+                                    patch[4 * t + 2] = src[c2];
+                                    patch[4 * t + 3] = src[c3];
+                                } else {
+                                    patch[4 * t] = pad_code;
+                                    patch[4 * t + 1] = pad_code;
+                                    patch[4 * t + 2] = pad_code;
+                                    patch[4 * t + 3] = pad_code;
+                                }
+                            }
+                            tq_dw4_3x3(patch, 4, 12, filter + o, out_c,
+                                       bias != NULL ? bias + o : NULL, multiplier + o, shift + o,
+                                       out + o, output_offset, act_min, act_max, right_only);
+                        }
+                    }
+                    for (o = o_tail; o < out_c; ++o) {
+                        tq_dw1_channel(xb, filter, bias, multiplier, shift, out, o, o / depth_mult,
+                                       iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
+                                       pad_value, output_offset, act_min, act_max, right_only);
+                    }
+                    continue;
+                }
                 if (depth_mult == 1) {
                     for (c = 0; c < c_tail; c += 4) {
                         tq_dw4_block(xb, filter, bias, multiplier, shift, out, c, c, 1, iy0, ix0,
                                      kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w,
-                                     &pad_code, output_offset, act_min, act_max);
+                                     &pad_code, output_offset, act_min, act_max, right_only);
                     }
                     for (c = c_tail; c < in_c; ++c) {
                         tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c, c, iy0, ix0,
                                        in_h, in_w, in_c, out_c, k_h, k_w, dil_h, dil_w, pad_value,
-                                       output_offset, act_min, act_max);
+                                       output_offset, act_min, act_max, right_only);
                     }
                     continue;
                 }
@@ -733,12 +1047,12 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
                     for (m = 0; m < m_tail; m += 4) {
                         tq_dw4_block(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
                                      c, 0, iy0, ix0, kx0, kx1, in_h, in_w, in_c, out_c, k_h, k_w,
-                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max);
+                                     dil_h, dil_w, &pad_code, output_offset, act_min, act_max, right_only);
                     }
                     for (m = m_tail; m < depth_mult; ++m) {
                         tq_dw1_channel(xb, filter, bias, multiplier, shift, out, c * depth_mult + m,
                                        c, iy0, ix0, in_h, in_w, in_c, out_c, k_h, k_w, dil_h,
-                                       dil_w, pad_value, output_offset, act_min, act_max);
+                                       dil_w, pad_value, output_offset, act_min, act_max, right_only);
                     }
                 }
             }
@@ -755,7 +1069,7 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
         (output), (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->depth_mult, (p)->k_h,     \
         (p)->k_w, (p)->out_h, (p)->out_w, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w, \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,       \
-        (p)->act_max, (p)->pad_value)
+        (p)->act_max, (p)->pad_value, (p)->right_only)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. With the input offset folded into
@@ -774,13 +1088,14 @@ typedef struct {
     int32_t output_offset; /* output zero point */
     int32_t act_min;
     int32_t act_max;
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                            const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                           int32_t output_offset, int32_t act_min, int32_t act_max)
+                                           int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
@@ -802,26 +1117,39 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
                     } else {
                         tq_dot_2x2s(x0, depth, filter + o * depth, 0, depth, acc);
                     }
-                    y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                        (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                         (int32_t)shift[q1], output_offset, act_min, act_max);
-                    y0[out_depth + o] = tq_requant(acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[out_depth + o] = TQ_RQ(right_only, acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
                                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[out_depth + o1] = tq_requant(acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[out_depth + o1] = TQ_RQ(right_only, acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                                     (int32_t)shift[q1], output_offset, act_min, act_max);
                 }
                 continue;
             }
-            for (o = 0; o < out_depth; o += 2) {
+            /* One row: 4 output channels per block (the row's words
+               unpacked once for 4 filters), the rest 2 at a time. */
+            for (o = 0; o + 4 <= out_depth; o += 4) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                int32_t j;
+                tq_dot_1x4s(x0, filter + o * depth, depth, depth, acc);
+                for (j = 0; j < 4; ++j) {
+                    const int32_t q = per_channel ? o + j : 0;
+                    y0[o + j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[o + j] : 0,
+                                      multiplier[q], (int32_t)shift[q], output_offset, act_min,
+                                      act_max);
+                }
+            }
+            for (; o < out_depth; o += 2) {
                 const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
                 const int32_t q0 = per_channel ? o : 0;
                 const int32_t q1 = per_channel ? o1 : 0;
                 int32_t acc[4] = {0, 0, 0, 0};
                 tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
-                y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                     (int32_t)shift[q1], output_offset, act_min, act_max);
             }
         }
@@ -853,7 +1181,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
         (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
-        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
 typedef struct {
@@ -1025,9 +1353,54 @@ static void tq_pad(const int8_t *input, int8_t *output, const int32_t *dims, int
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[216];
+    int8_t v[16];
     int32_t align;
 } tq_step0_filter = {{
+    9, 63, 17, 127, -106, -121, 127, -64, 31, -52, -28, 127, 127, 43, 74, -9
+}};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[4] = {
+    -22667, -38923, -13918, -5759
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[4] = {
+    1564344431, 1299780582, 1563991155, 1242217192
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[4] = {
+    -9, -8, -8, -8
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 100, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127,
+    .right_only = 1
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
+    int8_t v[20];
+    int32_t align;
+} tq_step1_filter = {{
+    127, -82, 45, -67, -88, 23, 127, -59, 17, 117, -104, 127, -127, -91, 70, -111,
+    127, -119, -85, -42
+}};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[5] = {
+    1956, 761, 13181, -21459, -5788
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[5] = {
+    1298969172, 1213630693, 1194204876, 1391816909, 1402946057
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[5] = {
+    -8, -8, -9, -8, -8
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 100, .depth = 4, .out_depth = 5, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127,
+    .right_only = 1
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
+    int8_t v[216];
+    int32_t align;
+} tq_step2_filter = {{
     39, -125, -4, -126, -109, -75, 33, 113, -81, 36, 87, 88, -56, 21, -94, 80,
     -125, -72, -92, 21, 117, 115, -111, -21, 18, -104, -24, -52, 28, 24, -48, -53,
     19, 127, -77, -68, -115, -8, 114, -67, -127, -45, -7, 10, -113, -38, -1, -44,
@@ -1043,55 +1416,57 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     -78, 119, -127, 55, -23, -107, 35, 18, -67, 36, 0, 61, -66, -111, 53, 110,
     -63, -35, 99, 32, 48, 52, 56, 5
 }};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[6] = {
     -49691, -4302, 9945, 3177, -5519, 28219
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[6] = {
     1973988870, 1967642451, 1949177212, 1951486218, 1961263361, 1909942493
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[6] = {
     -10, -10, -10, -10, -10, -10
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
-    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
-    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
     .k_h = 3, .k_w = 3, .f_c = 4,
     .out_h = 11, .out_w = 11, .out_c = 6,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 2,
     .input_offset = 0, .output_offset = 11, .act_min = -128, .act_max = 127,
-    .pad_value = -86
+    .pad_value = -86,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[36];
     int32_t align;
-} tq_step1_filter = {{
+} tq_step3_filter = {{
     -61, 127, -86, 107, 8, -30, -127, 52, -56, -117, 112, -115, 127, -40, 79, -127,
     -63, 11, 63, -69, 21, 84, 101, -49, 4, 70, 55, -67, -64, 124, 70, 104,
     -1, -124, -52, 57
 }};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[4] = {
     -5716, 2379, 19440, -11631
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[4] = {
     1835439756, 1950150329, 2009184472, 1962243743
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[4] = {
     -9, -9, -9, -9
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step1_params = {
-    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
-    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step3_params = {
+    .filter = tq_step3_filter.v, .bias = tq_step3_bias,
+    .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4, .depth_mult = 1,
     .k_h = 3, .k_w = 3, .out_h = 11, .out_w = 11,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 2, .pad_left = 1,
     .input_offset = 0, .output_offset = -9, .act_min = -128, .act_max = 127,
-    .pad_value = -86
+    .pad_value = -86,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[144];
     int32_t align;
-} tq_step2_filter = {{
+} tq_step4_filter = {{
     -88, -13, 11, 119, -65, -27, -120, -127, 11, 9, 9, 100, -12, 37, -26, 109,
     80, 114, 73, 56, -124, 61, -42, 88, 78, 66, -19, -98, -48, 115, 14, -32,
     -110, 4, -62, -111, 75, 115, -57, 58, -62, -72, 17, -51, 31, -78, 106, -2,
@@ -1102,57 +1477,31 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     -62, -58, 66, 127, 21, 51, 51, -88, 53, -6, 25, 113, -126, 124, -60, 94,
     16, -125, 111, -110, -12, 46, -11, 49, -108, 124, 8, -83, 48, 15, 124, -41
 }};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[4] = {
     1908, -2042, -14309, 39531
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[4] = {
     2050987987, 2063292165, 2113355543, 1075467799
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[4] = {
     -9, -9, -9, -8
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
-    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
-    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step4_params = {
+    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
+    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
     .k_h = 3, .k_w = 3, .f_c = 4,
     .out_h = 5, .out_w = 5, .out_c = 4,
     .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127,
-    .pad_value = -86
+    .pad_value = -86,
+    .right_only = 1
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[16];
-    int32_t align;
-} tq_step3_filter = {{
-    9, 63, 17, 127, -106, -121, 127, -64, 31, -52, -28, 127, 127, 43, 74, -9
-}};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[4] = {
-    -22667, -38923, -13918, -5759
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[4] = {
-    1564344431, 1299780582, 1563991155, 1242217192
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[4] = {
-    -9, -8, -8, -8
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step3_params = {
-    .filter = tq_step3_filter.v, .bias = tq_step3_bias,
-    .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
-    .batches = 100, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_dims[24] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step5_dims[24] = {
     1, 1, 1, 10, 10, 4,
     0, 0, 0, 1, 1, 0,
     1, 1, 1, 12, 12, 4,
     400, 400, 400, 40, 4, 1
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step5_params = {
-    .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
-    .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 10,
-    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
-    .act_min = -128, .act_max = 127
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step6_params = {
     .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
@@ -1160,27 +1509,11 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step6_params = {
     .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[20];
-    int32_t align;
-} tq_step7_filter = {{
-    127, -82, 45, -67, -88, 23, 127, -59, 17, 117, -104, 127, -127, -91, 70, -111,
-    127, -119, -85, -42
-}};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step7_bias[5] = {
-    1956, 761, 13181, -21459, -5788
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step7_multiplier[5] = {
-    1298969172, 1213630693, 1194204876, 1391816909, 1402946057
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step7_shift[5] = {
-    -8, -8, -9, -8, -8
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step7_params = {
-    .filter = tq_step7_filter.v, .bias = tq_step7_bias,
-    .multiplier = tq_step7_multiplier, .shift = tq_step7_shift,
-    .batches = 100, .depth = 4, .out_depth = 5, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step7_params = {
+    .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
+    .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 10,
+    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[90];
@@ -1211,7 +1544,8 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step8_
     .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 9,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 1,
     .input_offset = 0, .output_offset = 24, .act_min = -128, .act_max = 127,
-    .pad_value = 39
+    .pad_value = 39,
+    .right_only = 1
 };
 
 int opt_pad_conv_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -1231,57 +1565,57 @@ int opt_pad_conv_int8_invoke(const void *const inputs[], void *const outputs[], 
         return -1;
     }
 
-    /* step 0: conv2d, model operator 3, "StatefulPartitionedCall:0", [1,10,10,4] -> [1,11,11,6] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(0, "conv2d");
-    tq_conv2d(&tq_step0_params, in0, out3);
-    OPT_PAD_CONV_INT8_STEP_END(0, "conv2d");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(0, (const void *)(out3), 726);
+    /* step 0: fully_connected, model operator 0, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,10,10,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(0, "fully_connected");
+    tq_fully_connected(&tq_step0_params, in0, a + 1088);
+    OPT_PAD_CONV_INT8_STEP_END(0, "fully_connected");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(0, (const void *)(a + 1088), 400);
 
-    /* step 1: depthwise_conv2d, model operator 5, "StatefulPartitionedCall:1", [1,10,10,4] -> [1,11,11,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(1, "depthwise_conv2d");
-    tq_depthwise_conv2d(&tq_step1_params, in0, out5);
-    OPT_PAD_CONV_INT8_STEP_END(1, "depthwise_conv2d");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(1, (const void *)(out5), 484);
+    /* step 1: fully_connected, model operator 1, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,10,10,4] -> [1,10,10,5] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(1, "fully_connected");
+    tq_fully_connected(&tq_step1_params, in0, a + 576);
+    OPT_PAD_CONV_INT8_STEP_END(1, "fully_connected");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(1, (const void *)(a + 576), 500);
 
-    /* step 2: conv2d, model operator 7, "StatefulPartitionedCall:2", [1,10,10,4] -> [1,5,5,4] */
+    /* step 2: conv2d, model operator 3, "StatefulPartitionedCall:0", [1,10,10,4] -> [1,11,11,6] */
     OPT_PAD_CONV_INT8_STEP_BEGIN(2, "conv2d");
-    tq_conv2d(&tq_step2_params, in0, out1);
+    tq_conv2d(&tq_step2_params, in0, out3);
     OPT_PAD_CONV_INT8_STEP_END(2, "conv2d");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(2, (const void *)(out1), 100);
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(2, (const void *)(out3), 726);
 
-    /* step 3: fully_connected, model operator 0, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,10,10,4] -> [1,10,10,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(3, "fully_connected");
-    tq_fully_connected(&tq_step3_params, in0, a + 576);
-    OPT_PAD_CONV_INT8_STEP_END(3, "fully_connected");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(3, (const void *)(a + 576), 400);
+    /* step 3: depthwise_conv2d, model operator 5, "StatefulPartitionedCall:1", [1,10,10,4] -> [1,11,11,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(3, "depthwise_conv2d");
+    tq_depthwise_conv2d(&tq_step3_params, in0, out5);
+    OPT_PAD_CONV_INT8_STEP_END(3, "depthwise_conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(3, (const void *)(out5), 484);
 
-    /* step 4: pad, model operator 8, "zero_padding2d_3_1/Pad", [1,10,10,4] -> [1,12,12,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(4, "pad");
-    tq_pad(a + 576, a + 0, tq_step4_dims, 74);
-    OPT_PAD_CONV_INT8_STEP_END(4, "pad");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(4, (const void *)(a + 0), 576);
+    /* step 4: conv2d, model operator 7, "StatefulPartitionedCall:2", [1,10,10,4] -> [1,5,5,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(4, "conv2d");
+    tq_conv2d(&tq_step4_params, in0, out1);
+    OPT_PAD_CONV_INT8_STEP_END(4, "conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(4, (const void *)(out1), 100);
 
-    /* step 5: average_pool, model operator 9, "StatefulPartitionedCall:4", [1,12,12,4] -> [1,10,10,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(5, "average_pool");
-    tq_average_pool(&tq_step5_params, a + 0, out4);
-    OPT_PAD_CONV_INT8_STEP_END(5, "average_pool");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(5, (const void *)(out4), 400);
+    /* step 5: pad, model operator 8, "zero_padding2d_3_1/Pad", [1,10,10,4] -> [1,12,12,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(5, "pad");
+    tq_pad(a + 1088, a + 0, tq_step5_dims, 74);
+    OPT_PAD_CONV_INT8_STEP_END(5, "pad");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(5, (const void *)(a + 0), 576);
 
-    /* step 6: max_pool, model operator 10, "StatefulPartitionedCall:3", [1,12,12,4] -> [1,10,10,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(6, "max_pool");
-    tq_max_pool(&tq_step6_params, a + 0, out2);
-    OPT_PAD_CONV_INT8_STEP_END(6, "max_pool");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(6, (const void *)(out2), 400);
+    /* step 6: average_pool, model operator 9, "StatefulPartitionedCall:4", [1,12,12,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(6, "average_pool");
+    tq_average_pool(&tq_step6_params, a + 0, out4);
+    OPT_PAD_CONV_INT8_STEP_END(6, "average_pool");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(6, (const void *)(out4), 400);
 
-    /* step 7: fully_connected, model operator 1, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,10,10,4] -> [1,10,10,5] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(7, "fully_connected");
-    tq_fully_connected(&tq_step7_params, in0, a + 0);
-    OPT_PAD_CONV_INT8_STEP_END(7, "fully_connected");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(7, (const void *)(a + 0), 500);
+    /* step 7: max_pool, model operator 10, "StatefulPartitionedCall:3", [1,12,12,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(7, "max_pool");
+    tq_max_pool(&tq_step7_params, a + 0, out2);
+    OPT_PAD_CONV_INT8_STEP_END(7, "max_pool");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(7, (const void *)(out2), 400);
 
     /* step 8: depthwise_conv2d, model operator 12, "StatefulPartitionedCall:5", [1,10,10,5] -> [1,10,9,10] */
     OPT_PAD_CONV_INT8_STEP_BEGIN(8, "depthwise_conv2d");
-    tq_depthwise_conv2d(&tq_step8_params, a + 0, out0);
+    tq_depthwise_conv2d(&tq_step8_params, a + 576, out0);
     OPT_PAD_CONV_INT8_STEP_END(8, "depthwise_conv2d");
     OPT_PAD_CONV_INT8_STEP_OUTPUT(8, (const void *)(out0), 900);
     return 0;
