@@ -142,6 +142,8 @@ const KERNEL_FLAGS: &[&str] = &[
     "fully_connected_f32",
     "pool_f32",
     "binary_f32",
+    "binary_f32_same",
+    "binary_f32_bcast",
     "unary_f32",
     "softmax_f32",
     "mean_f32",
@@ -348,7 +350,7 @@ impl<'p> Writer<'p> {
         let kernels = self
             .kernels
             .iter()
-            .filter(|&(&k, &used)| used && !matches!(k, "pool" | "addsub" | "float" | "libm"))
+            .filter(|&(&k, &used)| used && !matches!(k, "pool" | "addsub" | "float" | "libm" | "binary_f32_same" | "binary_f32_bcast"))
             .map(|(&k, _)| k)
             .collect();
         Ok(GeneratedC {

@@ -118,7 +118,14 @@ impl Writer<'_> {
                 .copied()
                 .ok_or_else(|| invalid(format!("missing input {k}")))
         };
-        self.use_kernel("float", &["load_f32", "store_f32"]);
+        // Layout steps move bytes with the int8 kernels; the rest compute.
+        let computes = !matches!(
+            kernel,
+            FloatKernel::Concat(_) | FloatKernel::Transpose(_) | FloatKernel::StridedSlice(_)
+        );
+        if computes {
+            self.use_kernel("float", &["load_f32", "store_f32"]);
+        }
         let n = int(out_len / 4, "an element count")?;
         match kernel {
             FloatKernel::Conv2D { params: p, weights } => {
@@ -263,12 +270,14 @@ impl Writer<'_> {
                         d.extend(s1);
                         d.extend(s2);
                         let d = self.dims_array(index, &to_i64(&d))?;
+                        self.use_kernel("binary_f32_bcast", &[]);
                         let _ = writeln!(
                             self.body,
                             "    tq_binary_f32_bcast(&{params}, {a}, {b}, {dst}, {d});"
                         );
                     }
                     None => {
+                        self.use_kernel("binary_f32_same", &[]);
                         let _ = writeln!(
                             self.body,
                             "    tq_binary_f32(&{params}, {a}, {b}, {dst}, {n});"
