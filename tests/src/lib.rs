@@ -197,7 +197,11 @@ pub fn ulps(a: f32, b: f32) -> u32 {
         i64::from(if b < 0 { i32::MIN.wrapping_sub(b) } else { b })
     };
     if a.is_nan() || b.is_nan() {
-        return if a.to_bits() == b.to_bits() { 0 } else { u32::MAX };
+        return if a.to_bits() == b.to_bits() {
+            0
+        } else {
+            u32::MAX
+        };
     }
     u32::try_from((key(a) - key(b)).unsigned_abs()).unwrap_or(u32::MAX)
 }

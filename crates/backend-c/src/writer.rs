@@ -350,7 +350,12 @@ impl<'p> Writer<'p> {
         let kernels = self
             .kernels
             .iter()
-            .filter(|&(&k, &used)| used && !matches!(k, "pool" | "addsub" | "float" | "libm" | "binary_f32_same" | "binary_f32_bcast"))
+            .filter(|&(&k, &used)| {
+                used && !matches!(
+                    k,
+                    "pool" | "addsub" | "float" | "libm" | "binary_f32_same" | "binary_f32_bcast"
+                )
+            })
             .map(|(&k, _)| k)
             .collect();
         Ok(GeneratedC {

@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 use tinyq_ir::float_kernel::FloatWeights;
 use tinyq_ir::{FloatKernel, Kernel, Program};
 
-use crate::{EmitError, Elem, Writer, lit_usize, params_literal};
+use crate::{Elem, EmitError, Writer, lit_usize, params_literal};
 
 /// The arena's element type: `F32` when the program computes in float32
 /// (every step a float kernel or a copy), `I8` otherwise. Programs mixing
@@ -32,7 +32,7 @@ pub(crate) fn arena_elem(program: &Program) -> Result<Elem, EmitError> {
             why: "a program mixing float32 and integer steps".into(),
         });
     }
-    if program.arena_size % 4 != 0 {
+    if !program.arena_size.is_multiple_of(4) {
         return Err(EmitError::Internal(format!(
             "float32 arena of {} bytes, not a whole number of floats",
             program.arena_size
@@ -52,7 +52,11 @@ fn floats_tokens(values: &[f32]) -> TokenStream {
 
 /// A `#[derive(Debug)]` enum value as an expression qualified with
 /// `kernels::MODULE::ENUM::`.
-fn enum_literal(module: &str, ty: &str, value: &impl std::fmt::Debug) -> Result<TokenStream, EmitError> {
+fn enum_literal(
+    module: &str,
+    ty: &str,
+    value: &impl std::fmt::Debug,
+) -> Result<TokenStream, EmitError> {
     let text = format!("kernels::{module}::{ty}::{value:?}");
     let expr: syn::Expr =
         syn::parse_str(&text).map_err(|e| EmitError::Internal(format!("params {text}: {e}")))?;
@@ -72,7 +76,11 @@ impl Writer<'_> {
 
     /// `static STEP_N_FILTER` (and `_BIAS`); returns the filter and the bias
     /// argument expressions.
-    fn float_weight_statics(&mut self, index: usize, w: &FloatWeights) -> (TokenStream, TokenStream) {
+    fn float_weight_statics(
+        &mut self,
+        index: usize,
+        w: &FloatWeights,
+    ) -> (TokenStream, TokenStream) {
         let f = format_ident!("STEP_{}_FILTER", index);
         let n = lit_usize(w.filter.len());
         let values = floats_tokens(&w.filter);

@@ -8,7 +8,7 @@ use tinyq_kernels::float_pool::{average_pool_f32, max_pool_f32, mean_f32};
 use tinyq_kernels::{KernelError, concat, pad, slice, transpose};
 
 fn floats(bytes: &[u8]) -> Result<Vec<f32>, KernelError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(KernelError::InvalidParams(
             "a float32 buffer's size is not a multiple of 4",
         ));
@@ -20,7 +20,11 @@ fn floats(bytes: &[u8]) -> Result<Vec<f32>, KernelError> {
 }
 
 /// Executes one float kernel on byte buffers.
-pub fn execute_float(kernel: &FloatKernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), KernelError> {
+pub fn execute_float(
+    kernel: &FloatKernel,
+    ins: &[&[u8]],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
     let ins: Vec<Vec<f32>> = ins.iter().map(|b| floats(b)).collect::<Result<_, _>>()?;
     let mut result = floats(out)?;
     let x = |k: usize| {
@@ -43,7 +47,9 @@ pub fn execute_float(kernel: &FloatKernel, ins: &[&[u8]], out: &mut [u8]) -> Res
         FloatKernel::MaxPool(p) => max_pool_f32(p, x(0)?, y),
         FloatKernel::Binary { op, broadcast } => match broadcast {
             None => binary_f32(*op, x(0)?, x(1)?, y),
-            Some(s) => binary_f32_broadcast(*op, &s.shape1, x(0)?, &s.shape2, x(1)?, &s.out_shape, y),
+            Some(s) => {
+                binary_f32_broadcast(*op, &s.shape1, x(0)?, &s.shape2, x(1)?, &s.out_shape, y)
+            }
         },
         FloatKernel::Unary(op) => unary_f32(*op, x(0)?, y),
         FloatKernel::Softmax(p) => softmax_f32(p, x(0)?, y),

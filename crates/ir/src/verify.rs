@@ -436,7 +436,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Copy => check_bytes(n(0), o)?,
         Kernel::Float(k) => {
             let floats = |operand: Operand, bytes: usize| {
-                if bytes % 4 == 0 {
+                if bytes.is_multiple_of(4) {
                     Ok(bytes / 4)
                 } else {
                     Err(Problem::NotFloats {

@@ -34,7 +34,11 @@ impl BinaryF32 {
             BinaryF32::Add { act_min, act_max }
             | BinaryF32::Sub { act_min, act_max }
             | BinaryF32::Mul { act_min, act_max }
-                if !(act_min <= act_max) =>
+                if !FloatRange {
+                    min: act_min,
+                    max: act_max,
+                }
+                .is_valid() =>
             {
                 Err(KernelError::InvalidParams(
                     "activation range must satisfy min <= max",
@@ -137,6 +141,7 @@ pub enum UnaryF32 {
 impl UnaryF32 {
     /// The op on one value.
     #[inline(always)]
+    #[allow(clippy::manual_clamp)] // TFLM's comparisons, in its order
     pub fn apply(self, x: f32) -> f32 {
         match self {
             UnaryF32::Relu => {

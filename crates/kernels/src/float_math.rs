@@ -154,8 +154,8 @@ fn exp_m1_f64(y: f64) -> f64 {
         return sum;
     }
     // e^y = 2^k · e^r with |r| <= ln2/2; e^r - 1 by the series above.
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     let k = round_half_even(y * core::f64::consts::LOG2_E);
     let r = (y - k * LN2_HI) - k * LN2_LO;
     let er = exp_m1_f64(r) + 1.0;

@@ -54,7 +54,11 @@ impl PoolF32Params {
 
     /// Everything [`max_pool_f32`] checks.
     pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
-        if !(self.act_min <= self.act_max) {
+        let act = FloatRange {
+            min: self.act_min,
+            max: self.act_max,
+        };
+        if !act.is_valid() {
             return Err(KernelError::InvalidParams(
                 "activation range must satisfy min <= max",
             ));
