@@ -156,9 +156,8 @@ pub fn is_golden_case(case: &str) -> bool {
 /// What compiling a fixture model gave.
 #[derive(Debug)]
 pub enum Compiled {
-    /// A float model: tinyq compiles integer models (float code is not
-    /// generated yet), so these are skipped by the integer tests.
-    Float,
+    /// A float model, compiled as float32 (no calibration data).
+    Float(Box<tinyq_ir::Program>),
     /// The optimized, lowered program.
     Program(Box<tinyq_ir::Program>),
 }
@@ -166,9 +165,97 @@ pub enum Compiled {
 /// Reads and compiles one fixture model through the driver, as the CLI does.
 pub fn compile_case(case: &Case, session: &tinyq_compiler::Session) -> Result<Compiled, String> {
     let model = session.read_file(&case.model).map_err(|e| e.to_string())?;
-    if model.kind() == tinyq_compiler::GraphKind::Float {
-        return Ok(Compiled::Float);
-    }
+    let float = model.kind() == tinyq_compiler::GraphKind::Float;
     let compiled = session.compile(&model, None).map_err(|e| e.to_string())?;
-    Ok(Compiled::Program(Box::new(compiled.program)))
+    let program = Box::new(compiled.program);
+    Ok(if float {
+        Compiled::Float(program)
+    } else {
+        Compiled::Program(program)
+    })
+}
+
+/// How far a float32 Program's outputs may be from TFLM's, in units in the
+/// last place, when computed with tinyq's `core`-only `exp`/`tanh` (the
+/// interpreter, the generated Rust): 0 without TANH; with TANH, whose
+/// result is within 2 ulp of glibc's `tanhf` at the op, the difference can
+/// grow through the ops after it (`FLOAT_TANH_ULPS`, measured on the
+/// fixtures). `exp` equals glibc's `expf` on every float sampled
+/// (`tinyq_kernels::float_math`), so LOGISTIC and SOFTMAX are exact.
+pub fn float_ulp_bound(program: &tinyq_ir::Program) -> u32 {
+    let tanh = program.steps.iter().any(|s| s.kernel.name() == "tanh_f32");
+    if tanh { FLOAT_TANH_ULPS } else { 0 }
+}
+
+/// The bound of [`float_ulp_bound`] for programs with TANH.
+pub const FLOAT_TANH_ULPS: u32 = 4;
+
+/// Distance in units in the last place between two floats (0 for equal
+/// bits; NaNs and opposite signs count as far apart).
+pub fn ulps(a: f32, b: f32) -> u32 {
+    let key = |v: f32| {
+        let b = v.to_bits() as i32;
+        i64::from(if b < 0 { i32::MIN.wrapping_sub(b) } else { b })
+    };
+    if a.is_nan() || b.is_nan() {
+        return if a.to_bits() == b.to_bits() {
+            0
+        } else {
+            u32::MAX
+        };
+    }
+    u32::try_from((key(a) - key(b)).unsigned_abs()).unwrap_or(u32::MAX)
+}
+
+/// Compares one output with TFLM's: `None` when every byte is equal, or
+/// (for a float32 output, `bound > 0`) every value within `bound` ulp;
+/// otherwise a description of the difference.
+pub fn output_mismatch(got: &[u8], want: &[u8], float: bool, bound: u32) -> Option<String> {
+    if got == want {
+        return None;
+    }
+    if got.len() != want.len() {
+        return Some(format!("{} bytes vs TFLM's {}", got.len(), want.len()));
+    }
+    if !float {
+        let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
+        let differing = got.iter().zip(want).filter(|(a, b)| a != b).count();
+        return Some(format!(
+            "{differing} bytes differ, first at byte {first} (tinyq {} vs TFLM {})",
+            got[first], want[first]
+        ));
+    }
+    let values = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let (g, w) = (values(got), values(want));
+    let dist: Vec<u32> = g.iter().zip(&w).map(|(&a, &b)| ulps(a, b)).collect();
+    let worst = dist.iter().copied().max().unwrap_or(0);
+    if worst <= bound {
+        return None;
+    }
+    let at = dist.iter().position(|&d| d == worst).unwrap_or(0);
+    Some(format!(
+        "{} of {} floats differ, worst {worst} ulp at {at} (tinyq {:e} vs TFLM {:e}; bound {bound})",
+        dist.iter().filter(|&&d| d > 0).count(),
+        dist.len(),
+        g[at],
+        w[at]
+    ))
+}
+
+/// The largest ulp distance between two float32 outputs.
+pub fn max_ulps(got: &[u8], want: &[u8]) -> u32 {
+    got.chunks_exact(4)
+        .zip(want.chunks_exact(4))
+        .map(|(a, b)| {
+            ulps(
+                f32::from_le_bytes([a[0], a[1], a[2], a[3]]),
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            )
+        })
+        .max()
+        .unwrap_or(0)
 }

@@ -11,6 +11,9 @@ use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
 use crate::namer::{self, Namer};
 use crate::{EmitError, GeneratedC};
 
+#[path = "writer_float.rs"]
+mod float;
+
 /// Largest buffer, arena or array the generated code indexes: its index
 /// arithmetic is int32_t, and this keeps every intermediate product in range.
 const LIMIT: usize = 1 << 30;
@@ -100,6 +103,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kernels/copy.c.tera",
         include_str!("../../../templates/c/kernels/copy.c.tera"),
     ),
+    (
+        "kernels/float.c.tera",
+        include_str!("../../../templates/c/kernels/float.c.tera"),
+    ),
 ];
 
 /// Every kernel flag the templates test, so none is ever undefined.
@@ -127,6 +134,20 @@ const KERNEL_FLAGS: &[&str] = &[
     "transpose",
     "strided_slice",
     "copy",
+    // Float32 steps (`float`: any of them; `libm`: expf/tanhf).
+    "float",
+    "libm",
+    "conv2d_f32",
+    "depthwise_conv2d_f32",
+    "fully_connected_f32",
+    "pool_f32",
+    "binary_f32",
+    "binary_f32_same",
+    "binary_f32_bcast",
+    "unary_f32",
+    "softmax_f32",
+    "mean_f32",
+    "pad_f32",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -330,7 +351,12 @@ impl<'p> Writer<'p> {
         let kernels = self
             .kernels
             .iter()
-            .filter(|&(&k, &used)| used && k != "pool" && k != "addsub")
+            .filter(|&(&k, &used)| {
+                used && !matches!(
+                    k,
+                    "pool" | "addsub" | "float" | "libm" | "binary_f32_same" | "binary_f32_bcast"
+                )
+            })
             .map(|(&k, _)| k)
             .collect();
         Ok(GeneratedC {
@@ -946,6 +972,7 @@ impl<'p> Writer<'p> {
                 let src = self.src(input(0)?);
                 let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
             }
+            Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
         }
         Ok(())
     }

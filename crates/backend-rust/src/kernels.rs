@@ -55,6 +55,22 @@ const SOURCES: &[(&str, &str)] = &[
     ("transpose", include_str!("../../kernels/src/transpose.rs")),
     ("slice", include_str!("../../kernels/src/slice.rs")),
     ("unary", include_str!("../../kernels/src/unary.rs")),
+    (
+        "float_math",
+        include_str!("../../kernels/src/float_math.rs"),
+    ),
+    (
+        "float_conv",
+        include_str!("../../kernels/src/float_conv.rs"),
+    ),
+    (
+        "float_elementwise",
+        include_str!("../../kernels/src/float_elementwise.rs"),
+    ),
+    (
+        "float_pool",
+        include_str!("../../kernels/src/float_pool.rs"),
+    ),
 ];
 
 /// Kernels whose `filter` parameter becomes a byte slice.

@@ -47,6 +47,7 @@ use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program};
 
 #[path = "kernels.rs"]
 mod embed;
+mod float;
 pub mod namer;
 
 /// `src/fast.rs` compiled here too, for the choice of kernel
@@ -340,6 +341,11 @@ struct Writer<'p> {
     const_u8: BTreeSet<usize>,
     /// Whether a step calls the fast kernels (`mod fast`).
     uses_fast: bool,
+    /// Program constants used as float32 (operands of float steps).
+    const_f32: BTreeSet<usize>,
+    /// `F32` for a float32 program: the arena is `[f32; ARENA_SIZE / 4]`
+    /// (every buffer in it is float32 and 16-byte aligned); else `I8`.
+    arena: Elem,
 }
 
 impl<'p> Writer<'p> {
@@ -358,6 +364,7 @@ impl<'p> Writer<'p> {
             .enumerate()
             .map(|(i, s)| Elem::of(s, "output", i))
             .collect::<Result<_, _>>()?;
+        let arena = float::arena_elem(program)?;
         Ok(Writer {
             program,
             name: module_name(name),
@@ -367,6 +374,8 @@ impl<'p> Writer<'p> {
             const_i8: BTreeSet::new(),
             const_u8: BTreeSet::new(),
             uses_fast: false,
+            const_f32: BTreeSet::new(),
+            arena,
         })
     }
 
@@ -423,8 +432,13 @@ impl<'p> Writer<'p> {
         let op = step.kernel.name();
         let view = match step.output {
             BufferRef::Arena { offset, size } => {
-                let (start, end) = (lit_usize(offset), lit_usize(offset + size));
-                quote!(StepOutput::I8(plan.get(#start..#end).ok_or(Error::Plan { step: #idx })?))
+                let (start, end) = (self.unit(offset), self.unit(offset + size));
+                let view = quote!(plan.get(#start..#end).ok_or(Error::Plan { step: #idx })?);
+                if self.arena == Elem::F32 {
+                    quote!(StepOutput::F32(#view))
+                } else {
+                    quote!(StepOutput::I8(#view))
+                }
             }
             BufferRef::Output(i) => {
                 let id = Self::out_ident(i);
@@ -454,6 +468,19 @@ impl<'p> Writer<'p> {
             items.push(quote! {
                 /// A constant operand (small: weights are byte strings).
                 static #ident: [i8; #n] = [#(#values),*];
+            });
+        }
+        for &i in &self.const_f32 {
+            let data = &self.program.constants[i];
+            let n = lit_usize(data.len() / 4);
+            let ident = format_ident!("CONST_{}_F32", i);
+            let values = data.chunks_exact(4).map(|c| {
+                let bits = Literal::u32_unsuffixed(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                quote!(f32::from_bits(#bits))
+            });
+            items.push(quote! {
+                /// A float32 constant operand.
+                static #ident: [f32; #n] = [#(#values),*];
             });
         }
         for &i in &self.const_u8 {
@@ -631,6 +658,12 @@ impl<'p> Writer<'p> {
             " Runs model `{name}` on typed buffers: one array per input, then one per output, then the arena."
         );
         let staging_destructure = quote!(let Staging { #(#field_names),* } = staging;);
+        let arena_ty = self.arena.ty();
+        let (plan_len, arena_zero) = if self.arena == Elem::F32 {
+            (quote!(ARENA_SIZE / 4), quote!(0.0))
+        } else {
+            (quote!(ARENA_SIZE), quote!(0))
+        };
         Ok(quote! {
             /// Bytes of scratch memory a call needs: exactly the planned
             /// arena (what `tinyq compile` prints). Model inputs and outputs
@@ -651,13 +684,13 @@ impl<'p> Writer<'p> {
             /// reuse it: nothing in it survives between calls.
             #[repr(C, align(16))]
             pub struct Arena {
-                plan: [i8; ARENA_SIZE],
+                plan: [#arena_ty; #plan_len],
             }
 
             impl Arena {
                 /// A zeroed arena.
                 pub const fn new() -> Self {
-                    Arena { plan: [0; ARENA_SIZE] }
+                    Arena { plan: [#arena_zero; #plan_len] }
                 }
             }
 
@@ -919,15 +952,21 @@ impl<'p> Writer<'p> {
             quote!()
         };
         let uses_split = steps.iter().any(|s| s.to_string().contains("split_out"));
+        let arena_ty = self.arena.ty();
+        let plan_len = if self.arena == Elem::F32 {
+            quote!(ARENA_SIZE / 4)
+        } else {
+            quote!(ARENA_SIZE)
+        };
         let split = if uses_split {
             quote! {
                 /// The arena around a step's output: the bytes before it,
                 /// the output, the bytes after it.
                 fn split_out(
-                    plan: &mut [i8],
+                    plan: &mut [#arena_ty],
                     start: usize,
                     len: usize,
-                ) -> Option<(&[i8], &mut [i8], &[i8])> {
+                ) -> Option<(&[#arena_ty], &mut [#arena_ty], &[#arena_ty])> {
                     let (head, rest) = plan.split_at_mut_checked(start)?;
                     let (out, tail) = rest.split_at_mut_checked(len)?;
                     Some((head, out, tail))
@@ -951,7 +990,7 @@ impl<'p> Writer<'p> {
             #allow_many
             // Each step's doc line is a comment for the reader.
             #[allow(unused_doc_comments)]
-            fn run<O: StepObserver>(#(#params,)* plan: &mut [i8; ARENA_SIZE], observer: &mut O) -> Result<(), Error> {
+            fn run<O: StepObserver>(#(#params,)* plan: &mut [#arena_ty; #plan_len], observer: &mut O) -> Result<(), Error> {
                 #plan_unused
                 #(#steps)*
                 Ok(())
@@ -1302,7 +1341,11 @@ impl<'p> Writer<'p> {
         // The output, and how inputs in the arena are reached.
         let mut prelude = Vec::new();
         let (out_expr, out_elem, arena_out) = match step.output {
-            BufferRef::Arena { offset, size } => (quote!(out), Elem::I8, Some((offset, size))),
+            BufferRef::Arena { offset, size } => (
+                quote!(out),
+                self.arena,
+                Some((offset / self.unit_bytes(), size / self.unit_bytes())),
+            ),
             BufferRef::Output(i) => {
                 let elem = *self
                     .outputs
@@ -1342,6 +1385,14 @@ impl<'p> Writer<'p> {
                         elem,
                     }
                 }
+                BufferRef::Const(i) if matches!(step.kernel, Kernel::Float(_)) => {
+                    self.const_f32.insert(i);
+                    let id = format_ident!("CONST_{}_F32", i);
+                    View {
+                        expr: quote!(&#id),
+                        elem: Elem::F32,
+                    }
+                }
                 BufferRef::Const(i) => {
                     // Element-wise byte ops read bytes, kernels read int8.
                     let bytewise = matches!(step.kernel, Kernel::Lut { .. } | Kernel::Copy);
@@ -1362,6 +1413,7 @@ impl<'p> Writer<'p> {
                     }
                 }
                 BufferRef::Arena { offset, size } => {
+                    let (offset, size) = (offset / self.unit_bytes(), size / self.unit_bytes());
                     let expr = match arena_out {
                         None => {
                             let (a, b) = (lit_usize(offset), lit_usize(offset + size));
@@ -1382,7 +1434,7 @@ impl<'p> Writer<'p> {
                     };
                     View {
                         expr,
-                        elem: Elem::I8,
+                        elem: self.arena,
                     }
                 }
             };
@@ -1673,6 +1725,13 @@ impl<'p> Writer<'p> {
                     },
                     _ => return Err(unsupported("copy between float and bytes".into())),
                 }
+            }
+            Kernel::Float(k) => {
+                let xs: Vec<TokenStream> = views.iter().map(|v| v.expr.clone()).collect();
+                if views.iter().any(|v| v.elem != Elem::F32) || out_elem != Elem::F32 {
+                    return Err(unsupported("a float32 step needs float32 buffers".into()));
+                }
+                self.float_step(index, k, &xs, &out, &kerr)?
             }
         };
         Ok(quote! {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use tinyq_ir::{BufferRef, Kernel, Program};
+use tinyq_ir::{BufferRef, FloatKernel, Kernel, Program};
 
 use tinyq_compiler::{CompileError, Session};
 
@@ -154,6 +154,9 @@ pub fn compile(
         outln!("{line}");
     }
     out!("{}", summary(program, &written, const_bytes));
+    if quant.is_none() && read.kind() == tinyq_ir::GraphKind::Float {
+        outln!("{}", float_hint(program));
+    }
     if !kernels.is_empty() {
         outln!("kernels: {} (only these are emitted)", kernels.join(", "));
     }
@@ -184,6 +187,42 @@ pub fn compile(
     Ok(())
 }
 
+/// Filter and bias bytes of a float32 conv-like step: as float32, and as
+/// int8 quantization would store them (int8 filter, int32 bias).
+fn float_weight_bytes(kernel: &Kernel) -> Option<(usize, usize)> {
+    let weights = match kernel {
+        Kernel::Float(
+            FloatKernel::Conv2D { weights, .. }
+            | FloatKernel::DepthwiseConv2D { weights, .. }
+            | FloatKernel::FullyConnected { weights, .. },
+        ) => weights,
+        _ => return None,
+    };
+    let bias = weights.bias.as_ref().map_or(0, Vec::len);
+    Some((
+        4 * (weights.filter.len() + bias),
+        weights.filter.len() + 4 * bias,
+    ))
+}
+
+/// The hint after compiling a float model as float32: what int8 would save.
+fn float_hint(program: &Program) -> String {
+    let (float, int8) = program
+        .steps
+        .iter()
+        .filter_map(|st| float_weight_bytes(&st.kernel))
+        .fold((0, 0), |(f, i), (a, b)| (f + a, i + b));
+    let ratio = if int8 > 0 {
+        format!(" ({:.1}x smaller)", float as f64 / int8 as f64)
+    } else {
+        String::new()
+    };
+    format!(
+        "float:   compiled as float32 (no --calibration): filters and biases take {float} bytes of flash; \
+         --calibration CAL.npy quantizes them to int8, {int8} bytes{ratio}, and runs integer kernels"
+    )
+}
+
 /// Multiply-accumulates of one step (as `inspect` counts them).
 pub fn step_macs(kernel: &Kernel, out_len: usize) -> u64 {
     let m = |v: &[usize]| v.iter().map(|&x| x as u64).product::<u64>();
@@ -207,6 +246,27 @@ pub fn step_macs(kernel: &Kernel, out_len: usize) -> u64 {
             p.filter_width,
         ]),
         Kernel::FullyConnected { params: p, .. } => m(&[p.batches, p.output_depth, p.accum_depth]),
+        Kernel::Float(FloatKernel::Conv2D { params: p, .. }) => m(&[
+            p.batches,
+            p.output_height,
+            p.output_width,
+            p.output_channels,
+            p.filter_height,
+            p.filter_width,
+            p.filter_input_channels,
+        ]),
+        Kernel::Float(FloatKernel::DepthwiseConv2D { params: p, .. }) => m(&[
+            p.batches,
+            p.output_height,
+            p.output_width,
+            p.input_channels,
+            p.depth_multiplier,
+            p.filter_height,
+            p.filter_width,
+        ]),
+        Kernel::Float(FloatKernel::FullyConnected { params: p, .. }) => {
+            m(&[p.batches, p.output_depth, p.accum_depth])
+        }
         Kernel::Binary {
             op: tinyq_ir::kernel::BinaryOp::Mul(_),
             ..
@@ -252,7 +312,7 @@ fn summary(
             | Kernel::FullyConnected { weights, .. } => {
                 weights.filter.len() + 4 * weights.bias.as_ref().map_or(0, Vec::len)
             }
-            _ => 0,
+            _ => float_weight_bytes(&st.kernel).map_or(0, |(float, _)| float),
         })
         .sum();
     match const_bytes {

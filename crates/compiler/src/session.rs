@@ -213,7 +213,8 @@ impl Session {
     }
 
     /// The graph the passes start from: a float model is quantized when
-    /// calibration data is given; an integer model is used as it is.
+    /// calibration data is given and compiled as float32 otherwise; an
+    /// integer model is used as it is.
     pub fn prepare(
         &self,
         model: &Model,
@@ -221,9 +222,8 @@ impl Session {
     ) -> Result<(Graph, bool), CompileError> {
         match (model.kind(), calibration) {
             (GraphKind::Float, Some(c)) => Ok((self.quantize(model, c)?, true)),
-            (GraphKind::Float, None) => Err(CompileError::NeedsCalibration {
-                model: model.name.clone(),
-            }),
+            // Without calibration data a float model compiles as float32.
+            (GraphKind::Float, None) => Ok((model.graph.clone(), false)),
             (_, Some(_)) => Err(CompileError::AlreadyQuantized {
                 model: model.name.clone(),
             }),

@@ -2,6 +2,9 @@
 //! intermediate buffer lives at its planned offset in one arena, so a wrong
 //! plan shows up as wrong outputs in the tests.
 
+mod float;
+
+pub use float::execute_float;
 use tinyq_ir::kernel::{BinaryOp, Weights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
@@ -512,5 +515,6 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
             out.copy_from_slice(input);
             Ok(())
         }
+        Kernel::Float(k) => execute_float(k, ins, out),
     }
 }

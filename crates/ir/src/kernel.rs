@@ -92,6 +92,8 @@ pub enum Kernel {
     StridedSlice(tinyq_kernels::slice::StridedSliceParams),
     /// Byte copy (a reshape that could not be an alias).
     Copy,
+    /// A float32 kernel (a model compiled as float).
+    Float(crate::float_kernel::FloatKernel),
 }
 
 impl Kernel {
@@ -121,6 +123,7 @@ impl Kernel {
             Kernel::Transpose(_) => "transpose",
             Kernel::StridedSlice(_) => "strided_slice",
             Kernel::Copy => "copy",
+            Kernel::Float(k) => k.name(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //!   number is decided once.
 
 pub mod arena;
+pub mod float_kernel;
 pub mod graph;
 pub mod kernel;
 pub mod liveness;
@@ -24,6 +25,7 @@ pub mod validate;
 pub mod verify;
 
 pub use arena::{Arena, Handle};
+pub use float_kernel::FloatKernel;
 pub use graph::{Graph, GraphKind, OpId, TensorId};
 pub use kernel::Kernel;
 pub use op::{Activation, Op, OpKind, Padding2D};

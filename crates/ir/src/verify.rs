@@ -344,6 +344,7 @@ fn check_dtype(operand: Operand, r: &Resolved, want: Elem) -> Result<(), Problem
 /// kernel's own parameter and length checks on these buffer sizes.
 fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<(), Problem> {
     let arity = match kernel {
+        Kernel::Float(k) => k.arity(),
         Kernel::Binary { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
@@ -361,6 +362,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Copy => (Elem::Any, Elem::Any),
         Kernel::DequantizeLut { .. } => (Elem::Byte, Elem::F32),
         Kernel::Quantize { .. } => (Elem::F32, Elem::Byte),
+        Kernel::Float(_) => (Elem::F32, Elem::F32),
         _ => (Elem::I8, Elem::I8),
     };
     for (k, r) in ins.iter().enumerate() {
@@ -432,6 +434,24 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             p.check(n(0), o)?;
         }
         Kernel::Copy => check_bytes(n(0), o)?,
+        Kernel::Float(k) => {
+            let floats = |operand: Operand, bytes: usize| {
+                if bytes.is_multiple_of(4) {
+                    Ok(bytes / 4)
+                } else {
+                    Err(Problem::NotFloats {
+                        operand,
+                        actual: bytes,
+                    })
+                }
+            };
+            let ins = ins
+                .iter()
+                .enumerate()
+                .map(|(k, r)| floats(Operand::Input(k), r.len))
+                .collect::<Result<Vec<_>, _>>()?;
+            k.check(&ins, floats(Operand::Output, o)?)?;
+        }
     }
     Ok(())
 }

@@ -345,13 +345,13 @@ fn prelu_one(p: &PreluParams, x: i8, alpha: i8) -> i8 {
     clamp_to_i8(v.wrapping_add(p.output_offset), -128, 127)
 }
 
-/// Applies `f` elementwise over equal-length buffers.
+/// Applies `f` elementwise over equal-length buffers (int8 or float32).
 #[inline]
-fn same_shape(
-    input1: &[i8],
-    input2: &[i8],
-    output: &mut [i8],
-    f: impl Fn(i8, i8) -> i8,
+pub(crate) fn same_shape<T: Copy>(
+    input1: &[T],
+    input2: &[T],
+    output: &mut [T],
+    f: impl Fn(T, T) -> T,
 ) -> Result<(), KernelError> {
     check_same_shape(input1.len(), input2.len(), output.len())?;
     for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
@@ -364,14 +364,14 @@ fn same_shape(
 /// `shape1` and `shape2`. Walks the output row by row (last dim innermost),
 /// tracking both input offsets with stride 0 on broadcast dims.
 #[inline]
-fn broadcast(
+pub(crate) fn broadcast<T: Copy>(
     shape1: &Shape,
-    input1: &[i8],
+    input1: &[T],
     shape2: &Shape,
-    input2: &[i8],
+    input2: &[T],
     out_shape: &Shape,
-    output: &mut [i8],
-    f: impl Fn(i8, i8) -> i8,
+    output: &mut [T],
+    f: impl Fn(T, T) -> T,
 ) -> Result<(), KernelError> {
     check_broadcast(
         shape1,

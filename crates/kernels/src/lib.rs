@@ -1,4 +1,5 @@
-//! int8 kernels bit-exact with the TFLite-Micro reference kernels.
+//! int8 kernels bit-exact with the TFLite-Micro reference kernels, and the
+//! float32 kernels (`float_*`) in the float reference kernels' order.
 //!
 //! This crate is the semantic oracle of tinyq: the interpreter runs it, and
 //! the Rust backend embeds its source text in generated code. It therefore
@@ -19,6 +20,10 @@ pub mod concat;
 pub mod conv;
 pub mod depthwise;
 pub mod elementwise;
+pub mod float_conv;
+pub mod float_elementwise;
+pub mod float_math;
+pub mod float_pool;
 pub mod fully_connected;
 pub mod pad;
 pub mod pooling;

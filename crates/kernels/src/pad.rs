@@ -81,6 +81,17 @@ pub fn prepare_pad(
 
 /// PAD / PADV2: writes the padded tensor, row by row of the last dimension.
 pub fn pad(p: &PadParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
+    pad_with(p, p.pad_value, input, output)
+}
+
+/// PAD / PADV2 of any element type with the pad value `value` (float32
+/// models pad with a float; `p.pad_value` is then unused).
+pub fn pad_with<T: Copy>(
+    p: &PadParams,
+    value: T,
+    input: &[T],
+    output: &mut [T],
+) -> Result<(), KernelError> {
     p.check(input.len(), output.len())?;
     let out_shape = p.output_shape();
     let row_len = out_shape[MAX_DIMS - 1];
@@ -119,12 +130,12 @@ pub fn pad(p: &PadParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelE
                                     + i4 * in_stride[4];
                                 let (head, rest) = row.split_at_mut(row_before);
                                 let (body, tail) = rest.split_at_mut(in_row);
-                                head.fill(p.pad_value);
+                                head.fill(value);
                                 body.copy_from_slice(&input[start..start + in_row]);
-                                tail.fill(p.pad_value);
+                                tail.fill(value);
                             }
                             // Any outer index in the padding: the whole row is padding.
-                            _ => row.fill(p.pad_value),
+                            _ => row.fill(value),
                         }
                     }
                 }

@@ -160,7 +160,7 @@ pub fn prepare_mean_with_same_params_shortcut(
 /// Calls `f(offset)` for every multi-index of `shape`, in row-major order,
 /// with `offset = sum(index[d] * stride[d])`.
 #[inline]
-fn for_each_offset(shape: &Shape, stride: &[usize; MAX_DIMS], mut f: impl FnMut(usize)) {
+pub(crate) fn for_each_offset(shape: &Shape, stride: &[usize; MAX_DIMS], mut f: impl FnMut(usize)) {
     for i0 in 0..shape[0] {
         let o0 = i0 * stride[0];
         for i1 in 0..shape[1] {

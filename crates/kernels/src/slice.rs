@@ -217,10 +217,10 @@ pub fn prepare_strided_slice(
 }
 
 /// STRIDED_SLICE: writes the visited input elements in row-major order.
-pub fn strided_slice(
+pub fn strided_slice<T: Copy>(
     p: &StridedSliceParams,
-    input: &[i8],
-    output: &mut [i8],
+    input: &[T],
+    output: &mut [T],
 ) -> Result<(), KernelError> {
     let counts = p.check(input.len(), output.len())?;
     if output.is_empty() {

@@ -89,7 +89,11 @@ pub fn prepare_transpose(
 
 /// TRANSPOSE: walks the output in row-major order, reading the input with
 /// the permuted strides.
-pub fn transpose(p: &TransposeParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
+pub fn transpose<T: Copy>(
+    p: &TransposeParams,
+    input: &[T],
+    output: &mut [T],
+) -> Result<(), KernelError> {
     p.check(input.len(), output.len())?;
     let out_shape = p.output_shape();
     if output.is_empty() {

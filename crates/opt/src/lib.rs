@@ -13,6 +13,7 @@ pub mod pass;
 pub mod passes;
 pub mod plan;
 mod select;
+mod select_float;
 mod tables;
 mod zero_point;
 

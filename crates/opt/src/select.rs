@@ -138,6 +138,14 @@ fn select_unfolded(
     index: usize,
     options: LowerOptions,
 ) -> Result<Selected, LowerError> {
+    if crate::select_float::is_float_op(graph, op) {
+        let (kernel, data_inputs) = crate::select_float::select_float(graph, op, index)?;
+        return Ok(Selected {
+            kernel: Kernel::Float(kernel),
+            data_inputs,
+            folded_zero_point: false,
+        });
+    }
     let cx = Ctx { graph, op, index };
     let kernel = match &op.kind {
         OpKind::Conv2D(attrs) => return conv2d(&cx, attrs, options.pointwise_as_matmul),

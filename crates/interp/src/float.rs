@@ -1,0 +1,69 @@
+//! Float32 steps: the byte buffers as float values, the float kernels, and
+//! the result back as little-endian bytes.
+
+use tinyq_ir::FloatKernel;
+use tinyq_kernels::float_conv::{conv2d_f32, depthwise_conv2d_f32, fully_connected_f32};
+use tinyq_kernels::float_elementwise::{binary_f32, binary_f32_broadcast, softmax_f32, unary_f32};
+use tinyq_kernels::float_pool::{average_pool_f32, max_pool_f32, mean_f32};
+use tinyq_kernels::{KernelError, concat, pad, slice, transpose};
+
+fn floats(bytes: &[u8]) -> Result<Vec<f32>, KernelError> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(KernelError::InvalidParams(
+            "a float32 buffer's size is not a multiple of 4",
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// Executes one float kernel on byte buffers.
+pub fn execute_float(
+    kernel: &FloatKernel,
+    ins: &[&[u8]],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    let ins: Vec<Vec<f32>> = ins.iter().map(|b| floats(b)).collect::<Result<_, _>>()?;
+    let mut result = floats(out)?;
+    let x = |k: usize| {
+        ins.get(k)
+            .map(Vec::as_slice)
+            .ok_or(KernelError::InvalidParams("missing input buffer"))
+    };
+    let y = result.as_mut_slice();
+    match kernel {
+        FloatKernel::Conv2D { params, weights } => {
+            conv2d_f32(params, x(0)?, &weights.filter, weights.bias.as_deref(), y)
+        }
+        FloatKernel::DepthwiseConv2D { params, weights } => {
+            depthwise_conv2d_f32(params, x(0)?, &weights.filter, weights.bias.as_deref(), y)
+        }
+        FloatKernel::FullyConnected { params, weights } => {
+            fully_connected_f32(params, x(0)?, &weights.filter, weights.bias.as_deref(), y)
+        }
+        FloatKernel::AveragePool(p) => average_pool_f32(p, x(0)?, y),
+        FloatKernel::MaxPool(p) => max_pool_f32(p, x(0)?, y),
+        FloatKernel::Binary { op, broadcast } => match broadcast {
+            None => binary_f32(*op, x(0)?, x(1)?, y),
+            Some(s) => {
+                binary_f32_broadcast(*op, &s.shape1, x(0)?, &s.shape2, x(1)?, &s.out_shape, y)
+            }
+        },
+        FloatKernel::Unary(op) => unary_f32(*op, x(0)?, y),
+        FloatKernel::Softmax(p) => softmax_f32(p, x(0)?, y),
+        FloatKernel::Mean(p) => mean_f32(p, x(0)?, y),
+        FloatKernel::Pad { params, value } => pad::pad_with(params, *value, x(0)?, y),
+        FloatKernel::Concat(p) => {
+            let views: Vec<&[f32]> = ins.iter().map(Vec::as_slice).collect();
+            concat::concat(p, &views, y)
+        }
+        FloatKernel::Transpose(p) => transpose::transpose(p, x(0)?, y),
+        FloatKernel::StridedSlice(p) => slice::strided_slice(p, x(0)?, y),
+    }?;
+    for (o, v) in out.chunks_exact_mut(4).zip(result) {
+        o.copy_from_slice(&v.to_le_bytes());
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Float32 kernel calls: the steps of a model compiled as float, kept in
+//! one enum so [`crate::Kernel`] grows by a single variant. Every buffer
+//! of such a step is float32; the parameter structs are the
+//! `tinyq_kernels::float_*` ones.
+
+use tinyq_kernels::KernelError;
+use tinyq_kernels::concat::ConcatParams;
+use tinyq_kernels::float_conv::{ConvF32Params, DepthwiseF32Params, FullyConnectedF32Params};
+use tinyq_kernels::float_elementwise::{BinaryF32, SoftmaxF32Params, UnaryF32};
+use tinyq_kernels::float_pool::{MeanF32Params, PoolF32Params};
+use tinyq_kernels::pad::PadParams;
+use tinyq_kernels::slice::StridedSliceParams;
+use tinyq_kernels::transpose::TransposeParams;
+
+use crate::kernel::Broadcast;
+
+/// Float filter and optional bias of a convolution-like step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatWeights {
+    pub filter: Vec<f32>,
+    pub bias: Option<Vec<f32>>,
+}
+
+/// One float32 kernel call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FloatKernel {
+    Conv2D {
+        params: ConvF32Params,
+        weights: FloatWeights,
+    },
+    DepthwiseConv2D {
+        params: DepthwiseF32Params,
+        weights: FloatWeights,
+    },
+    FullyConnected {
+        params: FullyConnectedF32Params,
+        weights: FloatWeights,
+    },
+    AveragePool(PoolF32Params),
+    MaxPool(PoolF32Params),
+    /// `broadcast` is `None` when all shapes agree.
+    Binary {
+        op: BinaryF32,
+        broadcast: Option<Broadcast>,
+    },
+    Unary(UnaryF32),
+    Softmax(SoftmaxF32Params),
+    Mean(MeanF32Params),
+    /// `params.pad_value` is unused: the pad value is `value`.
+    Pad {
+        params: PadParams,
+        value: f32,
+    },
+    Concat(ConcatParams),
+    Transpose(TransposeParams),
+    StridedSlice(StridedSliceParams),
+}
+
+impl FloatKernel {
+    /// Short name for reports and generated code.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FloatKernel::Conv2D { .. } => "conv2d_f32",
+            FloatKernel::DepthwiseConv2D { .. } => "depthwise_conv2d_f32",
+            FloatKernel::FullyConnected { .. } => "fully_connected_f32",
+            FloatKernel::AveragePool(_) => "average_pool_f32",
+            FloatKernel::MaxPool(_) => "max_pool_f32",
+            FloatKernel::Binary { op, .. } => match op {
+                BinaryF32::Add { .. } => "add_f32",
+                BinaryF32::Sub { .. } => "sub_f32",
+                BinaryF32::Mul { .. } => "mul_f32",
+                BinaryF32::Maximum => "maximum_f32",
+                BinaryF32::Minimum => "minimum_f32",
+                BinaryF32::Prelu => "prelu_f32",
+            },
+            FloatKernel::Unary(op) => match op {
+                UnaryF32::Relu => "relu_f32",
+                UnaryF32::Relu6 => "relu6_f32",
+                UnaryF32::ReluN1To1 => "relu_n1_to_1_f32",
+                UnaryF32::LeakyRelu { .. } => "leaky_relu_f32",
+                UnaryF32::HardSwish => "hard_swish_f32",
+                UnaryF32::Logistic => "logistic_f32",
+                UnaryF32::Tanh => "tanh_f32",
+            },
+            FloatKernel::Softmax(_) => "softmax_f32",
+            FloatKernel::Mean(_) => "mean_f32",
+            FloatKernel::Pad { .. } => "pad_f32",
+            FloatKernel::Concat(_) => "concat_f32",
+            FloatKernel::Transpose(_) => "transpose_f32",
+            FloatKernel::StridedSlice(_) => "strided_slice_f32",
+        }
+    }
+
+    /// Data inputs the kernel takes (`None`: any number, a concatenation).
+    pub fn arity(&self) -> Option<usize> {
+        match self {
+            FloatKernel::Binary { .. } => Some(2),
+            FloatKernel::Concat(_) => None,
+            _ => Some(1),
+        }
+    }
+
+    /// Whether the step calls `exp` or `tanh`, so its last bit follows the
+    /// C library's (TFLM's float outputs were computed with glibc's).
+    pub fn is_transcendental(&self) -> bool {
+        match self {
+            FloatKernel::Unary(op) => op.is_transcendental(),
+            FloatKernel::Softmax(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The kernel's own checks on its buffer lengths, in float elements.
+    pub fn check(&self, ins: &[usize], out: usize) -> Result<(), KernelError> {
+        let n = |k: usize| ins.get(k).copied().unwrap_or(0);
+        let lens = |w: &FloatWeights| (w.filter.len(), w.bias.as_ref().map(Vec::len));
+        match self {
+            FloatKernel::Conv2D { params, weights } => {
+                let (f, b) = lens(weights);
+                params.check(n(0), f, b, out)
+            }
+            FloatKernel::DepthwiseConv2D { params, weights } => {
+                let (f, b) = lens(weights);
+                params.check(n(0), f, b, out)
+            }
+            FloatKernel::FullyConnected { params, weights } => {
+                let (f, b) = lens(weights);
+                params.check(n(0), f, b, out)
+            }
+            FloatKernel::AveragePool(p) => p.check_average(n(0), out),
+            FloatKernel::MaxPool(p) => p.check(n(0), out),
+            FloatKernel::Binary { op, broadcast } => {
+                op.check()?;
+                match broadcast {
+                    None => tinyq_kernels::elementwise::check_same_shape(n(0), n(1), out),
+                    Some(s) => tinyq_kernels::elementwise::check_broadcast(
+                        &s.shape1,
+                        n(0),
+                        &s.shape2,
+                        n(1),
+                        &s.out_shape,
+                        out,
+                    ),
+                }
+            }
+            FloatKernel::Unary(_) => tinyq_kernels::error::check_len("output", n(0), out),
+            FloatKernel::Softmax(p) => p.check(n(0), out),
+            FloatKernel::Mean(p) => p.check(n(0), out),
+            FloatKernel::Pad { params, .. } => params.check(n(0), out),
+            FloatKernel::Concat(p) => p.check(ins.iter().copied(), out),
+            FloatKernel::Transpose(p) => p.check(n(0), out),
+            FloatKernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
+        }
+    }
+}

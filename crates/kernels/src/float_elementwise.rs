@@ -1,0 +1,354 @@
+//! Element-wise float32 ops as TFLM's float reference kernels compute them:
+//! ADD/SUB/MUL with the activation clamp, MAXIMUM/MINIMUM, PRELU (with
+//! broadcasting), the unary activations and SOFTMAX.
+//!
+//! The comparisons are written as TFLM writes them (`x < 0 ? 0 : x`, ...),
+//! which decides the sign of a zero result.
+
+use crate::elementwise::{broadcast, same_shape};
+use crate::error::{KernelError, check_len};
+use crate::float_math::{FloatRange, exp_f32, tanh_f32};
+use crate::shape::Shape;
+
+/// A float binary op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BinaryF32 {
+    /// `clamp(a + b)`.
+    Add { act_min: f32, act_max: f32 },
+    /// `clamp(a - b)`.
+    Sub { act_min: f32, act_max: f32 },
+    /// `clamp(a * b)`.
+    Mul { act_min: f32, act_max: f32 },
+    /// `a > b ? a : b`.
+    Maximum,
+    /// `a < b ? a : b`.
+    Minimum,
+    /// `a >= 0 ? a : a * b` (`b` is alpha).
+    Prelu,
+}
+
+impl BinaryF32 {
+    /// The activation range is not inverted (NaN bounds included).
+    pub fn check(&self) -> Result<(), KernelError> {
+        match *self {
+            BinaryF32::Add { act_min, act_max }
+            | BinaryF32::Sub { act_min, act_max }
+            | BinaryF32::Mul { act_min, act_max }
+                if !FloatRange {
+                    min: act_min,
+                    max: act_max,
+                }
+                .is_valid() =>
+            {
+                Err(KernelError::InvalidParams(
+                    "activation range must satisfy min <= max",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The op on one pair of values.
+    #[inline(always)]
+    pub fn apply(self, a: f32, b: f32) -> f32 {
+        match self {
+            BinaryF32::Add { act_min, act_max } => FloatRange {
+                min: act_min,
+                max: act_max,
+            }
+            .apply(a + b),
+            BinaryF32::Sub { act_min, act_max } => FloatRange {
+                min: act_min,
+                max: act_max,
+            }
+            .apply(a - b),
+            BinaryF32::Mul { act_min, act_max } => FloatRange {
+                min: act_min,
+                max: act_max,
+            }
+            .apply(a * b),
+            BinaryF32::Maximum => {
+                if a > b {
+                    a
+                } else {
+                    b
+                }
+            }
+            BinaryF32::Minimum => {
+                if a < b {
+                    a
+                } else {
+                    b
+                }
+            }
+            BinaryF32::Prelu => {
+                if a >= 0.0 {
+                    a
+                } else {
+                    a * b
+                }
+            }
+        }
+    }
+}
+
+/// A binary op on buffers of equal length.
+pub fn binary_f32(
+    op: BinaryF32,
+    input1: &[f32],
+    input2: &[f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    op.check()?;
+    same_shape(input1, input2, output, |a, b| op.apply(a, b))
+}
+
+/// A binary op with NumPy broadcasting (shapes left-padded to 6-D).
+pub fn binary_f32_broadcast(
+    op: BinaryF32,
+    shape1: &Shape,
+    input1: &[f32],
+    shape2: &Shape,
+    input2: &[f32],
+    out_shape: &Shape,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    op.check()?;
+    broadcast(shape1, input1, shape2, input2, out_shape, output, |a, b| {
+        op.apply(a, b)
+    })
+}
+
+/// A float unary op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum UnaryF32 {
+    /// `x < 0 ? 0 : x`.
+    Relu,
+    /// `x > 6 ? 6 : x < 0 ? 0 : x`.
+    Relu6,
+    /// `x > 1 ? 1 : x < -1 ? -1 : x`.
+    ReluN1To1,
+    /// `x > 0 ? x : x * alpha`.
+    LeakyRelu { alpha: f32 },
+    /// `x * min(6, max(0, x + 3)) / 6`.
+    HardSwish,
+    /// `1 / (1 + exp(-x))`, with TFLM's cut-offs.
+    Logistic,
+    /// `tanh(x)`.
+    Tanh,
+}
+
+impl UnaryF32 {
+    /// The op on one value.
+    #[inline(always)]
+    #[allow(clippy::manual_clamp)] // TFLM's comparisons, in its order
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            UnaryF32::Relu => {
+                if x < 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
+            UnaryF32::Relu6 => {
+                if x > 6.0 {
+                    6.0
+                } else if x < 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
+            UnaryF32::ReluN1To1 => {
+                if x > 1.0 {
+                    1.0
+                } else if x < -1.0 {
+                    -1.0
+                } else {
+                    x
+                }
+            }
+            UnaryF32::LeakyRelu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    x * alpha
+                }
+            }
+            UnaryF32::HardSwish => {
+                // std::max(0.f, x + 3) is `0 < y ? y : 0`; std::min(6.f, .) is `z < 6 ? z : 6`.
+                let y = x + 3.0;
+                let y = if 0.0 < y { y } else { 0.0 };
+                let y = if y < 6.0 { y } else { 6.0 };
+                x * y / 6.0
+            }
+            UnaryF32::Logistic => {
+                // reference_ops::Logistic: saturate above, exp(x) far below.
+                const CUTOFF_UPPER: f32 = 16.619_047;
+                const CUTOFF_LOWER: f32 = -9.0;
+                if x > CUTOFF_UPPER {
+                    1.0
+                } else if x < CUTOFF_LOWER {
+                    exp_f32(x)
+                } else {
+                    1.0 / (1.0 + exp_f32(-x))
+                }
+            }
+            UnaryF32::Tanh => tanh_f32(x),
+        }
+    }
+
+    /// Whether the op calls `exp` or `tanh` (results then match TFLM to
+    /// the libm's last bit only where the two libms agree).
+    pub fn is_transcendental(self) -> bool {
+        matches!(self, UnaryF32::Logistic | UnaryF32::Tanh)
+    }
+}
+
+/// A unary op over a buffer.
+pub fn unary_f32(op: UnaryF32, input: &[f32], output: &mut [f32]) -> Result<(), KernelError> {
+    check_len("output", input.len(), output.len())?;
+    for (o, &x) in output.iter_mut().zip(input) {
+        *o = op.apply(x);
+    }
+    Ok(())
+}
+
+/// SOFTMAX over the last dimension.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SoftmaxF32Params {
+    /// Rows (every dimension but the last, multiplied).
+    pub outer: usize,
+    /// Values per row.
+    pub depth: usize,
+    pub beta: f32,
+}
+
+impl SoftmaxF32Params {
+    /// Both buffers hold `outer * depth` values.
+    pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        let n = self
+            .outer
+            .checked_mul(self.depth)
+            .ok_or(KernelError::InvalidParams("tensor size overflows usize"))?;
+        check_len("input", n, input)?;
+        check_len("output", n, output)
+    }
+}
+
+/// SOFTMAX float32 (`reference_ops::Softmax`): per row, the maximum (from
+/// float's lowest), `exp((x - max) * beta)` summed from 0 in order, then
+/// each value divided by the sum.
+pub fn softmax_f32(
+    p: &SoftmaxF32Params,
+    input: &[f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    p.check(input.len(), output.len())?;
+    if p.depth == 0 {
+        return Ok(());
+    }
+    for (row, out) in input
+        .chunks_exact(p.depth)
+        .zip(output.chunks_exact_mut(p.depth))
+    {
+        let mut max = f32::MIN;
+        for &x in row {
+            // std::max(max, x): `max < x ? x : max`.
+            if max < x {
+                max = x;
+            }
+        }
+        let mut sum = 0.0f32;
+        for (o, &x) in out.iter_mut().zip(row) {
+            let e = exp_f32((x - max) * p.beta);
+            *o = e;
+            sum += e;
+        }
+        for o in out.iter_mut() {
+            *o /= sum;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::float_conv::tests::draw;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    proptest! {
+        /// Broadcasting walks the output in order and reads each input at
+        /// its broadcast index: compared with the index arithmetic written out.
+        #[test]
+        fn broadcast_equals_direct_indexing(
+            dims in proptest::collection::vec((1usize..4, any::<bool>(), any::<bool>()), 1..5),
+            which in 0u8..6, seed in any::<u64>(),
+        ) {
+            let rank = dims.len();
+            let out: Vec<usize> = dims.iter().map(|d| if d.1 && d.2 { 1 } else { d.0 }).collect();
+            let a: Vec<usize> = dims.iter().map(|d| if d.1 { 1 } else { d.0 }).collect();
+            let b: Vec<usize> = dims.iter().map(|d| if d.2 { 1 } else { d.0 }).collect();
+            let pad = |s: &[usize]| crate::shape::pad_shape(s).unwrap();
+            let mut state = seed;
+            let x = draw(&mut state, a.iter().product());
+            let y = draw(&mut state, b.iter().product());
+            let op = match which {
+                0 => BinaryF32::Add { act_min: f32::MIN, act_max: f32::MAX },
+                1 => BinaryF32::Sub { act_min: 0.0, act_max: 6.0 },
+                2 => BinaryF32::Mul { act_min: -1.0, act_max: 1.0 },
+                3 => BinaryF32::Maximum,
+                4 => BinaryF32::Minimum,
+                _ => BinaryF32::Prelu,
+            };
+            let n: usize = out.iter().product();
+            let mut got = vec![0.0f32; n];
+            binary_f32_broadcast(op, &pad(&a), &x, &pad(&b), &y, &pad(&out), &mut got).unwrap();
+            let mut want = Vec::new();
+            for flat in 0..n {
+                let mut rem = flat;
+                let mut idx = vec![0usize; rank];
+                for d in (0..rank).rev() {
+                    idx[d] = rem % out[d];
+                    rem /= out[d];
+                }
+                let at = |shape: &[usize]| idx.iter().zip(shape).fold(0, |acc, (&i, &s)| acc * s + if s == 1 { 0 } else { i });
+                want.push(op.apply(x[at(&a)], y[at(&b)]));
+            }
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
+    }
+
+    #[test]
+    fn relu_keeps_negative_zero_as_tflm() {
+        assert_eq!(UnaryF32::Relu.apply(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(UnaryF32::Relu.apply(-2.0), 0.0);
+        assert_eq!(UnaryF32::Relu6.apply(7.0), 6.0);
+        assert_eq!(UnaryF32::HardSwish.apply(1.0), 1.0 * 4.0 / 6.0);
+        assert_eq!(UnaryF32::LeakyRelu { alpha: 0.5 }.apply(-2.0), -1.0);
+        assert_eq!(UnaryF32::Logistic.apply(20.0), 1.0);
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one() {
+        let p = SoftmaxF32Params {
+            outer: 2,
+            depth: 3,
+            beta: 1.0,
+        };
+        let mut out = [0.0f32; 6];
+        softmax_f32(&p, &[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &mut out).unwrap();
+        assert!((out[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(out[3], out[4]);
+    }
+}

@@ -1,0 +1,274 @@
+//! Float helpers of the float32 kernels: TFLM's fused-activation clamp and
+//! `core`-only `expf` / `tanhf` (no_std Rust has no libm).
+//!
+//! `exp_f32` follows the published algorithm of the ARM optimized-routines
+//! `expf` (musl's and glibc's generic C code): `x·32/ln2 = k + r` rounded to
+//! nearest, `2^(k/32)` from a 32-entry table of doubles, `2^(r/32)` by a
+//! cubic in double, one rounding to float at the end. The table entries are
+//! `bits(2^(i/32)) - (i << 47)`, so adding `k << 47` builds `2^(k/32)`
+//! directly. glibc on an FMA-capable x86-64 picks a build of the same code
+//! whose polynomial is evaluated with fused multiply-adds, so the two can
+//! differ in the last bit: the test `exp_matches_the_host_libm` measures it.
+//!
+//! `tanh_f32` is `tanh` evaluated in double from `exp_m1_f64` (relative
+//! error about 1e-16) and rounded once to float, so it is the correctly
+//! rounded `tanhf` except in rare near-halfway cases; glibc's `tanhf`
+//! (fdlibm's, in float arithmetic) is within about 2 ulp of it.
+
+use crate::fixedpoint::Activation;
+
+/// A float fused-activation clamp (`CalculateActivationRange<float>`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FloatRange {
+    pub min: f32,
+    pub max: f32,
+}
+
+impl FloatRange {
+    /// No clamp: `[lowest, max]` of float, as TFLM's `kTfLiteActNone`.
+    pub const NONE: FloatRange = FloatRange {
+        min: f32::MIN,
+        max: f32::MAX,
+    };
+
+    /// The range of a fused activation.
+    pub fn of(activation: Activation) -> FloatRange {
+        match activation {
+            Activation::None => FloatRange::NONE,
+            Activation::Relu => FloatRange {
+                min: 0.0,
+                max: f32::MAX,
+            },
+            Activation::Relu6 => FloatRange { min: 0.0, max: 6.0 },
+            Activation::ReluN1To1 => FloatRange {
+                min: -1.0,
+                max: 1.0,
+            },
+        }
+    }
+
+    /// `ActivationFunctionWithMinMax`: `std::min(std::max(x, min), max)`,
+    /// with `std::max(a, b) = a < b ? b : a` and `std::min(a, b) = b < a ? b : a`.
+    #[inline(always)]
+    pub fn apply(self, x: f32) -> f32 {
+        let lo = if x < self.min { self.min } else { x };
+        if self.max < lo { self.max } else { lo }
+    }
+
+    /// Neither bound is NaN and `min <= max`.
+    pub fn is_valid(self) -> bool {
+        self.min <= self.max
+    }
+}
+
+/// `2^(i/32)` as double bits, minus `i << 47` (see the module comment).
+const EXP2_TABLE: [u64; 32] = [
+    0x3ff0000000000000,
+    0x3fefd9b0d3158574,
+    0x3fefb5586cf9890f,
+    0x3fef9301d0125b51,
+    0x3fef72b83c7d517b,
+    0x3fef54873168b9aa,
+    0x3fef387a6e756238,
+    0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715,
+    0x3feef1a7373aa9cb,
+    0x3feedea64c123422,
+    0x3feece086061892d,
+    0x3feebfdad5362a27,
+    0x3feeb42b569d4f82,
+    0x3feeab07dd485429,
+    0x3feea47eb03a5585,
+    0x3feea09e667f3bcd,
+    0x3fee9f75e8ec5f74,
+    0x3feea11473eb0187,
+    0x3feea589994cce13,
+    0x3feeace5422aa0db,
+    0x3feeb737b0cdc5e5,
+    0x3feec49182a3f090,
+    0x3feed503b23e255d,
+    0x3feee89f995ad3ad,
+    0x3feeff76f2fb5e47,
+    0x3fef199bdd85529c,
+    0x3fef3720dcef9069,
+    0x3fef5818dcfba487,
+    0x3fef7c97337b9b5f,
+    0x3fefa4afa2a490da,
+    0x3fefd0765b6e4540,
+];
+
+/// `exp(x)` for a float, as described in the module comment.
+pub fn exp_f32(x: f32) -> f32 {
+    const N: f64 = 32.0;
+    // 32 / ln 2, and the cubic's coefficients for 2^(r/32) - 1 (the
+    // published double constants, scaled by powers of two: exact).
+    const INV_LN2_N: f64 = f64::from_bits(0x3ff7_1547_652b_82fe) * N;
+    const C0: f64 = f64::from_bits(0x3fac_6af8_4b91_2394) / (N * N * N);
+    const C1: f64 = f64::from_bits(0x3fce_bfce_50fa_c4f3) / (N * N);
+    const C2: f64 = f64::from_bits(0x3fe6_2e42_ff0c_52d6) / N;
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
+    let bits = x.to_bits();
+    let abstop = (bits >> 20) & 0x7ff;
+    // 88.0f32 >> 20: |x| >= 88, or NaN/inf.
+    if abstop >= 0x42b {
+        if bits == f32::NEG_INFINITY.to_bits() {
+            return 0.0;
+        }
+        if abstop >= 0x7f8 {
+            return x + x;
+        }
+        if x > f32::from_bits(0x42b1_7217) {
+            return f32::INFINITY;
+        }
+        if x < f32::from_bits(0xc2cf_f1b4) {
+            return 0.0;
+        }
+    }
+    let z = INV_LN2_N * f64::from(x);
+    // Round to nearest integer, ties to even, by the shift trick.
+    let kd_shifted = z + SHIFT;
+    let ki = kd_shifted.to_bits();
+    let kd = kd_shifted - SHIFT;
+    let r = z - kd;
+    let t = EXP2_TABLE[(ki % 32) as usize].wrapping_add(ki << 47);
+    let s = f64::from_bits(t);
+    let p = C0 * r + C1;
+    let r2 = r * r;
+    let y = C2 * r + 1.0;
+    let y = p * r2 + y;
+    (y * s) as f32
+}
+
+/// `e^y - 1` in double for `|y| <= 2^7`, relative error about 1e-16.
+fn exp_m1_f64(y: f64) -> f64 {
+    if y.abs() < 0.5 {
+        // Taylor series: the terms fall below 2^-60 of the sum by n = 18.
+        let mut term = y;
+        let mut sum = y;
+        let mut n = 1.0;
+        while n < 20.0 {
+            n += 1.0;
+            term *= y / n;
+            sum += term;
+        }
+        return sum;
+    }
+    // e^y = 2^k · e^r with |r| <= ln2/2; e^r - 1 by the series above.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    let k = round_half_even(y * core::f64::consts::LOG2_E);
+    let r = (y - k * LN2_HI) - k * LN2_LO;
+    let er = exp_m1_f64(r) + 1.0;
+    // 2^k for |k| <= 1100 as two factors, each a normal double.
+    let half = (k / 2.0) as i64;
+    let rest = k as i64 - half;
+    er * pow2(half) * pow2(rest) - 1.0
+}
+
+fn pow2(k: i64) -> f64 {
+    let e = (k + 1023).clamp(1, 2046) as u64;
+    f64::from_bits(e << 52)
+}
+
+fn round_half_even(x: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    (x + SHIFT) - SHIFT
+}
+
+/// `tanh(x)` for a float, as described in the module comment.
+pub fn tanh_f32(x: f32) -> f32 {
+    if x.is_nan() || x == 0.0 {
+        return x;
+    }
+    let a = f64::from(x).abs();
+    // tanh(a) rounds to 1 in float beyond 9.1 (1 - 2e^-2a < 1 - 2^-25).
+    let t = if a > 10.0 {
+        1.0
+    } else {
+        // tanh(a) = -expm1(-2a) / (expm1(-2a) + 2): no cancellation.
+        let e = exp_m1_f64(-2.0 * a);
+        -e / (e + 2.0)
+    };
+    let t = t as f32;
+    if x.is_sign_negative() { -t } else { t }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+
+    /// Distance in units in the last place between two finite floats of
+    /// the same sign (or zero).
+    fn ulps(a: f32, b: f32) -> u32 {
+        let key = |v: f32| {
+            let b = v.to_bits() as i32;
+            if b < 0 { i32::MIN - b } else { b }
+        };
+        key(a).abs_diff(key(b))
+    }
+
+    /// Every 97th float in [-104, 89] against the host's `expf` (glibc on the
+    /// development machines): the largest distance and how many differ.
+    #[test]
+    fn exp_matches_the_host_libm() {
+        let (mut worst, mut differ, mut total) = (0, 0u64, 0u64);
+        let mut v = -104.0f32;
+        while v < 89.0 {
+            let (ours, host) = (exp_f32(v), v.exp());
+            let d = ulps(ours, host);
+            worst = worst.max(d);
+            differ += u64::from(d != 0);
+            total += 1;
+            let mut bits = v.to_bits();
+            bits = if v < 0.0 {
+                bits.wrapping_sub(97)
+            } else {
+                bits + 97
+            };
+            v = f32::from_bits(bits);
+            if v == 0.0 || v.to_bits() == 0x8000_0000 {
+                v = f32::from_bits(1);
+            }
+        }
+        std::println!("exp: {differ} of {total} differ from the host, at most {worst} ulp");
+        assert!(worst <= 1, "exp differs by {worst} ulp");
+    }
+
+    #[test]
+    fn tanh_matches_the_host_libm_within_two_ulps() {
+        let (mut worst, mut differ, mut total) = (0, 0u64, 0u64);
+        let mut bits = 0u32;
+        while bits < 0x4120_0000 {
+            let v = f32::from_bits(bits);
+            for x in [v, -v] {
+                let d = ulps(tanh_f32(x), x.tanh());
+                worst = worst.max(d);
+                differ += u64::from(d != 0);
+                total += 1;
+            }
+            bits += 61;
+        }
+        std::println!("tanh: {differ} of {total} differ from the host, at most {worst} ulp");
+        assert!(worst <= 2, "tanh differs by {worst} ulp");
+    }
+
+    #[test]
+    fn special_values() {
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(100.0), f32::INFINITY);
+        assert_eq!(exp_f32(-120.0), 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert_eq!(tanh_f32(0.0), 0.0);
+        assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(tanh_f32(30.0), 1.0);
+        assert_eq!(tanh_f32(-30.0), -1.0);
+        let r = FloatRange::of(Activation::Relu6);
+        assert_eq!(r.apply(-3.0), 0.0);
+        assert_eq!(r.apply(7.0), 6.0);
+        assert_eq!(r.apply(2.5), 2.5);
+    }
+}
