@@ -10,9 +10,11 @@ use tinyq_kernels::fully_connected::FullyConnectedParams;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::pooling::PoolParams;
 use tinyq_kernels::reduce::MeanParams;
+use tinyq_kernels::resize::{ResizeBilinearParams, ResizeNearestParams};
 use tinyq_kernels::shape::Shape;
 use tinyq_kernels::softmax::SoftmaxParams;
 use tinyq_kernels::transpose::TransposeParams;
+use tinyq_kernels::transpose_conv::TransposeConvParams;
 
 /// Weights and per-channel requantization of a convolution-like kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +94,13 @@ pub enum Kernel {
     StridedSlice(tinyq_kernels::slice::StridedSliceParams),
     /// Byte copy (a reshape that could not be an alias).
     Copy,
+    ResizeBilinear(ResizeBilinearParams),
+    ResizeNearest(ResizeNearestParams),
+    /// `weights.filter` is OHWI.
+    TransposeConv {
+        params: TransposeConvParams,
+        weights: Weights,
+    },
 }
 
 impl Kernel {
@@ -121,6 +130,9 @@ impl Kernel {
             Kernel::Transpose(_) => "transpose",
             Kernel::StridedSlice(_) => "strided_slice",
             Kernel::Copy => "copy",
+            Kernel::ResizeBilinear(_) => "resize_bilinear",
+            Kernel::ResizeNearest(_) => "resize_nearest",
+            Kernel::TransposeConv { .. } => "transpose_conv",
         }
     }
 }

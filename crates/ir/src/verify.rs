@@ -432,6 +432,12 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             p.check(n(0), o)?;
         }
         Kernel::Copy => check_bytes(n(0), o)?,
+        Kernel::ResizeBilinear(p) => p.check(n(0), o)?,
+        Kernel::ResizeNearest(p) => p.check(n(0), o)?,
+        Kernel::TransposeConv { params, weights } => {
+            let w = weight_lens(weights);
+            params.check(n(0), w.0, w.1, w.2, &weights.shifts, o)?;
+        }
     }
     Ok(())
 }
