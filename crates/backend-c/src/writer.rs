@@ -971,7 +971,10 @@ impl<'p> Writer<'p> {
                     ],
                 ];
                 let params = self.params_struct(index, "tq_resize_bilinear_params", &fields);
-                let _ = writeln!(self.body, "    tq_resize_bilinear(&{params}, {src}, {dst});");
+                let _ = writeln!(
+                    self.body,
+                    "    tq_resize_bilinear(&{params}, {src}, {dst});"
+                );
             }
             Kernel::ResizeNearest(p) => {
                 self.use_kernel("resize_nearest", &[]);

@@ -410,8 +410,7 @@ pub(crate) fn kernels_module(roots: &[(String, String)]) -> Result<TokenStream, 
         matches!(
             modules[*m].name,
             "conv" | "depthwise" | "fully_connected" | "transpose_conv"
-        )
-            && BYTE_FILTER_FNS.contains(&n.as_str())
+        ) && BYTE_FILTER_FNS.contains(&n.as_str())
     });
     let mut out = Vec::new();
     for (m, module) in modules.iter().enumerate() {

@@ -317,10 +317,8 @@ fn params_literal(module: &str, value: &impl std::fmt::Debug) -> Result<TokenStr
 /// A resize parameter literal: its `geometry` field names the nested struct
 /// by module path too.
 fn resize_literal(value: &impl std::fmt::Debug) -> Result<TokenStream, EmitError> {
-    let text = format!("{value:?}").replace(
-        "ResizeGeometry {",
-        "kernels::resize::ResizeGeometry {",
-    );
+    let text =
+        format!("{value:?}").replace("ResizeGeometry {", "kernels::resize::ResizeGeometry {");
     let mut expr: syn::ExprStruct =
         syn::parse_str(&text).map_err(|e| EmitError::Internal(format!("params {text}: {e}")))?;
     let ty = expr

@@ -515,9 +515,7 @@ fn coverage(name: &str) -> PathBuf {
 /// it, and marks the op that stops compilation.
 #[test]
 fn inspect_lists_models_it_cannot_compile() {
-    let cases = [
-        ("lstm.tflite", "WHILE"),
-    ];
+    let cases = [("lstm.tflite", "WHILE")];
     for (file, op) in cases {
         let model = coverage(file);
         let out = tinyq(&["inspect", path_str(&model)]);

@@ -542,7 +542,9 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
         Kernel::ResizeBilinear(p) => {
             run_i8(first(ins)?, out, |x, y| resize::resize_bilinear(p, x, y))
         }
-        Kernel::ResizeNearest(p) => run_i8(first(ins)?, out, |x, y| resize::resize_nearest(p, x, y)),
+        Kernel::ResizeNearest(p) => {
+            run_i8(first(ins)?, out, |x, y| resize::resize_nearest(p, x, y))
+        }
         Kernel::TransposeConv { params, weights } => {
             conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
                 transpose_conv::transpose_conv(params, x, f, b, m, s, y)

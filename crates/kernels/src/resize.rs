@@ -151,7 +151,8 @@ impl ResizeBilinearParams {
         let fits = |out: usize, scale: i32| {
             scale >= 0 && (out as i64 + 1) * i64::from(scale) + 2048 < i64::from(i32::MAX)
         };
-        if !fits(g.output_height, self.height_scale_10) || !fits(g.output_width, self.width_scale_10)
+        if !fits(g.output_height, self.height_scale_10)
+            || !fits(g.output_width, self.width_scale_10)
         {
             return Err(KernelError::InvalidParams("resize scale out of range"));
         }
@@ -403,7 +404,10 @@ mod tests {
             i as f32 / o as f32
         };
         let s = (v as f32 + if half { 0.5 } else { 0.0 }) * scale;
-        let floor = (0..=i as i64 + 2).rev().find(|&k| k as f32 <= s).unwrap_or(0);
+        let floor = (0..=i as i64 + 2)
+            .rev()
+            .find(|&k| k as f32 <= s)
+            .unwrap_or(0);
         let idx = if align {
             // Half away from zero for s >= 0.
             if s - floor as f32 >= 0.5 {

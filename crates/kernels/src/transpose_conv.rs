@@ -11,9 +11,9 @@
 //! on order). Each sum then gets the bias and TFLM's per-channel
 //! requantization, clamped to the fused activation's range.
 
+use crate::conv::check_act_range;
 use crate::conv::{check_shifts, volume};
 use crate::error::{KernelError, check_len};
-use crate::conv::check_act_range;
 use crate::fixedpoint::{Activation, activation_range, clamp_to_i8, mbqm};
 
 /// Geometry and folded quantization of one TRANSPOSE_CONV.
@@ -65,7 +65,11 @@ pub fn transpose_conv_padding(same: bool, stride: usize, filter: usize, output: 
     if s <= 0 {
         return 0;
     }
-    let steps = if same { (o + s - 1) / s } else { (o + s - k) / s };
+    let steps = if same {
+        (o + s - 1) / s
+    } else {
+        (o + s - k) / s
+    };
     let total = (steps - 1) * s + k - o;
     (total.max(0) / 2) as usize
 }
@@ -263,7 +267,11 @@ mod tests {
             .map(|(i, &acc)| {
                 let o = i % oc;
                 let acc = (acc as i32).wrapping_add(bias.map_or(0, |b| b[o])) as i64;
-                clamp(requant(acc, m[o], s[o]) + p.output_offset as i64, p.act_min, p.act_max)
+                clamp(
+                    requant(acc, m[o], s[o]) + p.output_offset as i64,
+                    p.act_min,
+                    p.act_max,
+                )
             })
             .collect()
     }

@@ -64,9 +64,9 @@ fn folded_operands(kind: &OpKind) -> usize {
         OpKind::Reshape | OpKind::ExpandDims | OpKind::Transpose { .. } | OpKind::Pad { .. } => 1,
         OpKind::Mean { .. } => 1,
         // The constant size; TRANSPOSE_CONV's output shape.
-        OpKind::ResizeBilinear(_)
-        | OpKind::ResizeNearestNeighbor(_)
-        | OpKind::TransposeConv(_) => 1,
+        OpKind::ResizeBilinear(_) | OpKind::ResizeNearestNeighbor(_) | OpKind::TransposeConv(_) => {
+            1
+        }
         OpKind::StridedSlice(_) => 3,
         _ => 0,
     }

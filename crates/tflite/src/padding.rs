@@ -77,7 +77,12 @@ pub(crate) fn transposed(
     output: usize,
 ) -> (usize, usize) {
     // i128: every size is at most 2^31, so nothing below can overflow.
-    let (i, k, s, o) = (input as i128, kernel as i128, stride.max(1) as i128, output as i128);
+    let (i, k, s, o) = (
+        input as i128,
+        kernel as i128,
+        stride.max(1) as i128,
+        output as i128,
+    );
     let n = match padding {
         fb::Padding::Same => (o + s - 1) / s,
         fb::Padding::Valid => (o + s - k) / s, // Rust's `/` truncates, as C's

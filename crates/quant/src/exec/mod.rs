@@ -410,14 +410,9 @@ fn eval_op(
         OpKind::StridedSlice(s) => layout::strided_slice(cx, input(0)?, s, out_shape),
         OpKind::ResizeBilinear(r) => resize::bilinear(cx, input(0)?, r, out_shape),
         OpKind::ResizeNearestNeighbor(r) => resize::nearest_neighbor(cx, input(0)?, r, out_shape),
-        OpKind::TransposeConv(a) => conv::transpose_conv(
-            cx,
-            input(0)?,
-            input(1)?,
-            ins.get(2).copied(),
-            a,
-            out_shape,
-        ),
+        OpKind::TransposeConv(a) => {
+            conv::transpose_conv(cx, input(0)?, input(1)?, ins.get(2).copied(), a, out_shape)
+        }
         OpKind::Quantize | OpKind::Dequantize => Err(
             cx.err("QUANTIZE/DEQUANTIZE in a float model are not supported by the float executor")
         ),

@@ -55,10 +55,7 @@ pub fn bilinear(
     out_shape: &[usize],
 ) -> Result<ArrayD<f32>, ExecError> {
     let ([n, h, w, c], oh, ow) = dims(cx, input, out_shape)?;
-    let (sh, sw) = (
-        scale(h, oh, r.align_corners),
-        scale(w, ow, r.align_corners),
-    );
+    let (sh, sw) = (scale(h, oh, r.align_corners), scale(w, ow, r.align_corners));
     let x = flat(input);
     let mut out = Vec::with_capacity(n * oh * ow * c);
     for b in 0..n {
@@ -103,10 +100,7 @@ pub fn nearest_neighbor(
     out_shape: &[usize],
 ) -> Result<ArrayD<f32>, ExecError> {
     let ([n, h, w, c], oh, ow) = dims(cx, input, out_shape)?;
-    let (sh, sw) = (
-        scale(h, oh, r.align_corners),
-        scale(w, ow, r.align_corners),
-    );
+    let (sh, sw) = (scale(h, oh, r.align_corners), scale(w, ow, r.align_corners));
     let x = flat(input);
     let mut out = Vec::with_capacity(n * oh * ow * c);
     for b in 0..n {
