@@ -568,7 +568,6 @@ impl Writer<'_> {
                         O::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptions {
                             align_corners: r.align_corners,
                             half_pixel_centers: r.half_pixel_centers,
-                            ..Default::default()
                         })),
                     )
                 } else {
