@@ -107,6 +107,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kernels/float.c.tera",
         include_str!("../../../templates/c/kernels/float.c.tera"),
     ),
+    (
+        "kernels/resize.c.tera",
+        include_str!("../../../templates/c/kernels/resize.c.tera"),
+    ),
+    (
+        "kernels/transpose_conv.c.tera",
+        include_str!("../../../templates/c/kernels/transpose_conv.c.tera"),
+    ),
 ];
 
 /// Every kernel flag the templates test, so none is ever undefined.
@@ -148,6 +156,9 @@ const KERNEL_FLAGS: &[&str] = &[
     "softmax_f32",
     "mean_f32",
     "pad_f32",
+    "resize_bilinear",
+    "resize_nearest",
+    "transpose_conv",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -973,6 +984,83 @@ impl<'p> Writer<'p> {
                 let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
             }
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
+            Kernel::ResizeBilinear(p) => {
+                self.use_kernel("resize_bilinear", &[]);
+                let src = self.src(input(0)?);
+                let g = &p.geometry;
+                let fields = [
+                    dims(&[
+                        ("batches", g.batches),
+                        ("in_h", g.input_height),
+                        ("in_w", g.input_width),
+                        ("channels", g.channels),
+                        ("out_h", g.output_height),
+                        ("out_w", g.output_width),
+                    ])?,
+                    vec![
+                        Field::int("scale_h", p.height_scale_10),
+                        Field::int("scale_w", p.width_scale_10),
+                        Field::int("half_pixel_centers", i32::from(p.half_pixel_centers)),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_resize_bilinear_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_resize_bilinear(&{params}, {src}, {dst});"
+                );
+            }
+            Kernel::ResizeNearest(p) => {
+                self.use_kernel("resize_nearest", &[]);
+                let src = self.src(input(0)?);
+                let g = &p.geometry;
+                let fields = [
+                    dims(&[
+                        ("batches", g.batches),
+                        ("in_h", g.input_height),
+                        ("in_w", g.input_width),
+                        ("channels", g.channels),
+                        ("out_h", g.output_height),
+                        ("out_w", g.output_width),
+                    ])?,
+                    vec![
+                        Field::new("scale_h", c_f32(p.height_scale).map_err(invalid)?, 4),
+                        Field::new("scale_w", c_f32(p.width_scale).map_err(invalid)?, 4),
+                        Field::int("align_corners", i32::from(p.align_corners)),
+                        Field::int("half_pixel_centers", i32::from(p.half_pixel_centers)),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_resize_nearest_params", &fields);
+                let _ = writeln!(self.body, "    tq_resize_nearest(&{params}, {src}, {dst});");
+            }
+            Kernel::TransposeConv { params: p, weights } => {
+                self.use_kernel("transpose_conv", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                let src = self.src(input(0)?);
+                let mut fields = self.weights(index, weights);
+                fields.extend([
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("in_c", p.input_channels),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                        ("out_c", p.output_channels),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    offsets_and_clamp(p.input_offset, None, p.output_offset, p.act_min, p.act_max),
+                ]);
+                let params = self.params_struct(index, "tq_transpose_conv_params", &fields);
+                let _ = writeln!(self.body, "    tq_transpose_conv(&{params}, {src}, {dst});");
+            }
         }
         Ok(())
     }

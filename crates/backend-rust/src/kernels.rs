@@ -8,7 +8,7 @@
 //! 2. `crate::x` paths become `super::x` (the modules are siblings under
 //!    `kernels`, as they are under the kernels crate's root);
 //! 3. the convolution-like kernels (`conv2d`, `depthwise_conv2d`,
-//!    `fully_connected`) take their `filter` as `&[u8]` instead of `&[i8]`,
+//!    `fully_connected`, `transpose_conv`) take their `filter` as `&[u8]` instead of `&[i8]`,
 //!    and their `i32::from(v)` sign extensions become
 //!    `super::bytes::widen(v)`, which is `i32::from(v)` for an `i8` and
 //!    `i32::from(v as i8)` for a byte. That lets the weights live in flash as
@@ -71,10 +71,20 @@ const SOURCES: &[(&str, &str)] = &[
         "float_pool",
         include_str!("../../kernels/src/float_pool.rs"),
     ),
+    ("resize", include_str!("../../kernels/src/resize.rs")),
+    (
+        "transpose_conv",
+        include_str!("../../kernels/src/transpose_conv.rs"),
+    ),
 ];
 
 /// Kernels whose `filter` parameter becomes a byte slice.
-const BYTE_FILTER_FNS: &[&str] = &["conv2d", "depthwise_conv2d", "fully_connected"];
+const BYTE_FILTER_FNS: &[&str] = &[
+    "conv2d",
+    "depthwise_conv2d",
+    "fully_connected",
+    "transpose_conv",
+];
 
 /// The helper module the rewritten conv-like kernels call.
 fn bytes_module() -> TokenStream {
@@ -413,8 +423,10 @@ pub(crate) fn kernels_module(roots: &[(String, String)]) -> Result<TokenStream, 
         }
     }
     let byte_filters = kept.iter().any(|(m, n)| {
-        matches!(modules[*m].name, "conv" | "depthwise" | "fully_connected")
-            && BYTE_FILTER_FNS.contains(&n.as_str())
+        matches!(
+            modules[*m].name,
+            "conv" | "depthwise" | "fully_connected" | "transpose_conv"
+        ) && BYTE_FILTER_FNS.contains(&n.as_str())
     });
     let mut out = Vec::new();
     for (m, module) in modules.iter().enumerate() {

@@ -329,6 +329,22 @@ fn params_literal(module: &str, value: &impl std::fmt::Debug) -> Result<TokenStr
     Ok(quote!(#expr))
 }
 
+/// A resize parameter literal: its `geometry` field names the nested struct
+/// by module path too.
+fn resize_literal(value: &impl std::fmt::Debug) -> Result<TokenStream, EmitError> {
+    let text =
+        format!("{value:?}").replace("ResizeGeometry {", "kernels::resize::ResizeGeometry {");
+    let mut expr: syn::ExprStruct =
+        syn::parse_str(&text).map_err(|e| EmitError::Internal(format!("params {text}: {e}")))?;
+    let ty = expr
+        .path
+        .get_ident()
+        .cloned()
+        .ok_or_else(|| EmitError::Internal(format!("params {text}: unexpected path")))?;
+    expr.path = syn::parse_quote!(kernels::resize::#ty);
+    Ok(quote!(#expr))
+}
+
 struct Writer<'p> {
     program: &'p Program,
     name: String,
@@ -1482,7 +1498,8 @@ impl<'p> Writer<'p> {
         let body = match &step.kernel {
             Kernel::Conv2D { weights, .. }
             | Kernel::DepthwiseConv2D { weights, .. }
-            | Kernel::FullyConnected { weights, .. } => {
+            | Kernel::FullyConnected { weights, .. }
+            | Kernel::TransposeConv { weights, .. } => {
                 need_i8(&views, "a convolution")?;
                 let (module, func, p) = match &step.kernel {
                     Kernel::Conv2D { params, .. } => {
@@ -1497,6 +1514,11 @@ impl<'p> Writer<'p> {
                         "fully_connected",
                         quote!(fully_connected),
                         params_literal("fully_connected", params)?,
+                    ),
+                    Kernel::TransposeConv { params, .. } => (
+                        "transpose_conv",
+                        quote!(transpose_conv),
+                        params_literal("transpose_conv", params)?,
                     ),
                     _ => return Err(EmitError::Internal("conv-like".into())),
                 };
@@ -1708,6 +1730,24 @@ impl<'p> Writer<'p> {
                     for (o, &v) in #out.iter_mut().zip(#x0) {
                         *o = f32::from_bits(#t[#idx_expr]);
                     }
+                }
+            }
+            Kernel::ResizeBilinear(p) => {
+                need_i8(&views, "resize")?;
+                let p = resize_literal(p)?;
+                let x0 = x(0)?;
+                quote! {
+                    let p = #p;
+                    kernels::resize::resize_bilinear(&p, #x0, #out) #kerr;
+                }
+            }
+            Kernel::ResizeNearest(p) => {
+                need_i8(&views, "resize")?;
+                let p = resize_literal(p)?;
+                let x0 = x(0)?;
+                quote! {
+                    let p = #p;
+                    kernels::resize::resize_nearest(&p, #x0, #out) #kerr;
                 }
             }
             Kernel::Copy => {

@@ -25,7 +25,10 @@ pub fn view_of_graph(graph: &Graph, as_int8: bool) -> ModelView {
             let mut view = OpView::new(op.origin.unwrap_or(position), name);
             let weighted = matches!(
                 op.kind,
-                OpKind::Conv2D(_) | OpKind::DepthwiseConv2D(_) | OpKind::FullyConnected(_)
+                OpKind::Conv2D(_)
+                    | OpKind::DepthwiseConv2D(_)
+                    | OpKind::FullyConnected(_)
+                    | OpKind::TransposeConv(_)
             );
             view.inputs = op
                 .inputs

@@ -9,6 +9,7 @@ use tinyq_ir::kernel::{BinaryOp, Weights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
 use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
+use tinyq_kernels::{resize, transpose_conv};
 
 /// Why an invocation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -503,6 +504,17 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
         }
         Kernel::Transpose(p) => run_i8(first(ins)?, out, |x, y| transpose::transpose(p, x, y)),
         Kernel::StridedSlice(p) => run_i8(first(ins)?, out, |x, y| slice::strided_slice(p, x, y)),
+        Kernel::ResizeBilinear(p) => {
+            run_i8(first(ins)?, out, |x, y| resize::resize_bilinear(p, x, y))
+        }
+        Kernel::ResizeNearest(p) => {
+            run_i8(first(ins)?, out, |x, y| resize::resize_nearest(p, x, y))
+        }
+        Kernel::TransposeConv { params, weights } => {
+            conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+                transpose_conv::transpose_conv(params, x, f, b, m, s, y)
+            })
+        }
         Kernel::Copy => {
             let input = first(ins)?;
             if input.len() != out.len() {

@@ -10,9 +10,11 @@ use tinyq_kernels::fully_connected::FullyConnectedParams;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::pooling::PoolParams;
 use tinyq_kernels::reduce::MeanParams;
+use tinyq_kernels::resize::{ResizeBilinearParams, ResizeNearestParams};
 use tinyq_kernels::shape::Shape;
 use tinyq_kernels::softmax::SoftmaxParams;
 use tinyq_kernels::transpose::TransposeParams;
+use tinyq_kernels::transpose_conv::TransposeConvParams;
 
 /// Weights and per-channel requantization of a convolution-like kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +96,13 @@ pub enum Kernel {
     Copy,
     /// A float32 kernel (a model compiled as float).
     Float(crate::float_kernel::FloatKernel),
+    ResizeBilinear(ResizeBilinearParams),
+    ResizeNearest(ResizeNearestParams),
+    /// `weights.filter` is OHWI.
+    TransposeConv {
+        params: TransposeConvParams,
+        weights: Weights,
+    },
 }
 
 impl Kernel {
@@ -124,6 +133,9 @@ impl Kernel {
             Kernel::StridedSlice(_) => "strided_slice",
             Kernel::Copy => "copy",
             Kernel::Float(k) => k.name(),
+            Kernel::ResizeBilinear(_) => "resize_bilinear",
+            Kernel::ResizeNearest(_) => "resize_nearest",
+            Kernel::TransposeConv { .. } => "transpose_conv",
         }
     }
 }

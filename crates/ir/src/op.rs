@@ -65,6 +65,26 @@ pub struct Pool2D {
     pub activation: Activation,
 }
 
+/// RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR attributes. The output size
+/// is the output tensor's height and width (TFLite's constant `size` input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resize {
+    pub align_corners: bool,
+    pub half_pixel_centers: bool,
+}
+
+/// TRANSPOSE_CONV attributes. Inputs: data, filter (OHWI), optional bias
+/// (TFLite's order is output shape, filter, data, bias; the output shape is
+/// the output tensor's). `padding` is what TFLM crops from the full
+/// transposed output, resolved from SAME/VALID at import; only `top` and
+/// `left` place the output, `bottom` and `right` follow from its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransposeConv {
+    pub stride: Hw,
+    pub padding: Padding2D,
+    pub activation: Activation,
+}
+
 /// STRIDED_SLICE attributes exactly as TFLite gives them; resolution of the
 /// masks happens at lowering, where the kernel's logic lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +161,9 @@ pub enum OpKind {
     /// (and chains of them) by running their reference kernel on every
     /// input. Never read from nor written to a `.tflite` file.
     Lut(Lut),
+    ResizeBilinear(Resize),
+    ResizeNearestNeighbor(Resize),
+    TransposeConv(TransposeConv),
 }
 
 /// A table op: `output = table[input byte]`.
@@ -192,6 +215,9 @@ impl OpKind {
             OpKind::Quantize => "QUANTIZE",
             OpKind::Dequantize => "DEQUANTIZE",
             OpKind::Lut(_) => "LUT",
+            OpKind::ResizeBilinear(_) => "RESIZE_BILINEAR",
+            OpKind::ResizeNearestNeighbor(_) => "RESIZE_NEAREST_NEIGHBOR",
+            OpKind::TransposeConv(_) => "TRANSPOSE_CONV",
         }
     }
 
@@ -201,6 +227,7 @@ impl OpKind {
             OpKind::Conv2D(a) => Some(a.activation),
             OpKind::DepthwiseConv2D(a) => Some(a.activation),
             OpKind::FullyConnected(a) => Some(a.activation),
+            OpKind::TransposeConv(a) => Some(a.activation),
             OpKind::AveragePool2D(a) | OpKind::MaxPool2D(a) => Some(a.activation),
             OpKind::Add { activation }
             | OpKind::Sub { activation }
@@ -286,6 +313,20 @@ impl fmt::Display for OpKind {
             OpKind::Mean { axes, keep_dims } => write!(f, "(axes={axes:?}, keep_dims={keep_dims})"),
             OpKind::Pad { paddings } => write!(f, "(paddings={paddings:?})"),
             OpKind::Transpose { perm } => write!(f, "(perm={perm:?})"),
+            OpKind::ResizeBilinear(r) | OpKind::ResizeNearestNeighbor(r) => write!(
+                f,
+                "(align_corners={}, half_pixel_centers={})",
+                r.align_corners, r.half_pixel_centers
+            ),
+            OpKind::TransposeConv(a) => {
+                write!(
+                    f,
+                    "(stride={}, pad={}, act={})",
+                    a.stride,
+                    pad(&a.padding),
+                    activation_name(a.activation)
+                )
+            }
             OpKind::Lut(l) => write!(
                 f,
                 "(of={}, table={:016x})",

@@ -15,7 +15,10 @@ use tinyq_kernels::shape::MAX_DIMS;
 use tinyq_kernels::slice::prepare_strided_slice;
 
 use crate::graph::Graph;
-use crate::op::{Conv2D, DepthwiseConv2D, FullyConnected, Hw, Op, OpKind, Padding2D, Pool2D};
+use crate::op::{
+    Conv2D, DepthwiseConv2D, FullyConnected, Hw, Op, OpKind, Padding2D, Pool2D, Resize,
+    TransposeConv,
+};
 use crate::shapes::{self, BroadcastError, FcError, WindowError};
 use crate::tensor::{DType, Tensor, shape_string};
 use crate::validate::{OpAt, ValidationError};
@@ -59,6 +62,9 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         OpKind::Quantize => cx.quantize(),
         OpKind::Dequantize => cx.dequantize(),
         OpKind::Lut(l) => cx.lut(l.table.len()),
+        OpKind::ResizeBilinear(r) => cx.resize(r, true),
+        OpKind::ResizeNearestNeighbor(r) => cx.resize(r, false),
+        OpKind::TransposeConv(a) => cx.transpose_conv(a),
     }
 }
 
@@ -578,6 +584,72 @@ impl<'g> Cx<'g> {
             )));
         }
         Ok(())
+    }
+
+    /// RESIZE_*: NHWC in and out, same batch and channels, any output size
+    /// of at least 1x1. TFLM's bilinear resize refuses `align_corners`
+    /// together with `half_pixel_centers`.
+    fn resize(&self, r: &Resize, bilinear: bool) -> Result {
+        let (x, y) = self.one_to_one(FLOAT_OR_QUANT)?;
+        let [n, h, w, c] = self.rank4("input", x)?;
+        let [on, oh, ow, oc] = self.rank4("output", y)?;
+        if [h, w, c, oh, ow].contains(&0) {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                format!(
+                    "input {} and output {}: heights, widths and channels must be at least 1",
+                    s(&x.shape),
+                    s(&y.shape)
+                ),
+            ));
+        }
+        if on != n || oc != c {
+            return Err(self.shape_err(format!(
+                "output {} but input {}: batch and channels must be equal",
+                s(&y.shape),
+                s(&x.shape)
+            )));
+        }
+        if bilinear && r.align_corners && r.half_pixel_centers {
+            return Err(self.fail(
+                Problem::Attribute,
+                "align_corners and half_pixel_centers cannot both be set",
+            ));
+        }
+        Ok(())
+    }
+
+    /// TRANSPOSE_CONV: a convolution's types and weights (per-channel along
+    /// axis 0, the output channels); the output size is free (TFLite's
+    /// output-shape input), batch and channels follow the input and filter.
+    fn transpose_conv(&self, a: &TransposeConv) -> Result {
+        self.arity(2, 3)?;
+        self.weighted_types(0)?;
+        let (x, w, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        let [n, _, _, c] = self.rank4("input", x)?;
+        let [oc, kh, kw, fc] = self.rank4("filter", w)?;
+        let [on, oh, ow, occ] = self.rank4("output", y)?;
+        self.strides(a.stride, None)?;
+        if [kh, kw, oc, c, oh, ow].contains(&0) {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                format!(
+                    "input {}, filter {} (OHWI) and output {}: sizes and channel counts must be at least 1",
+                    s(&x.shape),
+                    s(&w.shape),
+                    s(&y.shape)
+                ),
+            ));
+        }
+        if fc != c || on != n || occ != oc {
+            return Err(self.shape_err(format!(
+                "input {}, filter {} (OHWI) and output {} do not fit: the filter's last dimension is the input's channels, its first the output's",
+                s(&x.shape),
+                s(&w.shape),
+                s(&y.shape)
+            )));
+        }
+        self.bias(oc)
     }
 
     fn pool(&self, a: &Pool2D) -> Result {

@@ -36,6 +36,16 @@ pub fn op_cost(graph: &Graph, op: OpId) -> OpCost {
         // [O,I]: every output element is a dot product of length I.
         (OpKind::FullyConnected(_), Some([_, depth])) => out_elems * *depth as u64,
         (OpKind::Mul { .. }, _) => out_elems,
+        // OHWI: every input element meets every tap of every output channel
+        // (TFLite's count, taps falling outside the output included).
+        (OpKind::TransposeConv(_), Some([oc, kh, kw, _])) => {
+            let in_elems = op
+                .inputs
+                .first()
+                .and_then(|&t| graph.tensor(t).num_elements())
+                .unwrap_or(0) as u64;
+            in_elems * (oc * kh * kw) as u64
+        }
         _ => 0,
     };
     OpCost { macs, param_bytes }

@@ -38,7 +38,7 @@ use crate::arena::Handle;
 use crate::graph::{Graph, TensorId};
 use crate::op::{
     Activation, Conv2D, DepthwiseConv2D, FullyConnected, Hw, Lut, Op, OpKind, Padding2D, Pool2D,
-    StridedSlice, activation_name,
+    Resize, StridedSlice, TransposeConv, activation_name,
 };
 use crate::tensor::{DType, Quantization, Tensor};
 
@@ -270,6 +270,15 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
             ("offset", s.offset.to_string()),
         ],
         OpKind::Lut(l) => vec![("of", l.ops.join("+")), ("table", bytes(&l.table, options))],
+        OpKind::ResizeBilinear(r) | OpKind::ResizeNearestNeighbor(r) => vec![
+            ("align_corners", r.align_corners.to_string()),
+            ("half_pixel_centers", r.half_pixel_centers.to_string()),
+        ],
+        OpKind::TransposeConv(a) => vec![
+            ("stride", a.stride.to_string()),
+            ("pad", pad4(&a.padding)),
+            ("act", act(a.activation)),
+        ],
         OpKind::Maximum
         | OpKind::Minimum
         | OpKind::Prelu
@@ -319,6 +328,9 @@ pub const OP_NAMES: &[&str] = &[
     "QUANTIZE",
     "DEQUANTIZE",
     "LUT",
+    "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "TRANSPOSE_CONV",
 ];
 
 const DTYPES: [DType; 7] = [
@@ -835,6 +847,13 @@ impl<'a> Cursor<'a> {
             }),
             "QUANTIZE" => OpKind::Quantize,
             "DEQUANTIZE" => OpKind::Dequantize,
+            "RESIZE_BILINEAR" => OpKind::ResizeBilinear(self.resize(a)?),
+            "RESIZE_NEAREST_NEIGHBOR" => OpKind::ResizeNearestNeighbor(self.resize(a)?),
+            "TRANSPOSE_CONV" => OpKind::TransposeConv(TransposeConv {
+                stride: self.hw(a.need("stride")?)?,
+                padding: self.padding(a.need("pad")?)?,
+                activation: self.activation(a.need("act")?)?,
+            }),
             "LUT" => {
                 let of = a.need("of")?;
                 let of = self.atom(&of, "op names joined by `+`")?;
@@ -853,6 +872,13 @@ impl<'a> Cursor<'a> {
                 OpKind::Lut(Lut { table, ops })
             }
             other => return Err(self.err(format!("unknown op kind {other:?}"))),
+        })
+    }
+
+    fn resize(&self, a: &mut Fields) -> Result<Resize, ParseError> {
+        Ok(Resize {
+            align_corners: self.as_number(&a.need("align_corners")?, "true or false")?,
+            half_pixel_centers: self.as_number(&a.need("half_pixel_centers")?, "true or false")?,
         })
     }
 

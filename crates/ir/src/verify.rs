@@ -452,6 +452,12 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
                 .collect::<Result<Vec<_>, _>>()?;
             k.check(&ins, floats(Operand::Output, o)?)?;
         }
+        Kernel::ResizeBilinear(p) => p.check(n(0), o)?,
+        Kernel::ResizeNearest(p) => p.check(n(0), o)?,
+        Kernel::TransposeConv { params, weights } => {
+            let w = weight_lens(weights);
+            params.check(n(0), w.0, w.1, w.2, &weights.shifts, o)?;
+        }
     }
     Ok(())
 }

@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use proptest::strategy::Union;
-use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Hw, Lut, Pool2D, StridedSlice};
+use tinyq_ir::op::{
+    Conv2D, DepthwiseConv2D, FullyConnected, Hw, Lut, Pool2D, Resize, StridedSlice, TransposeConv,
+};
 use tinyq_ir::text::{OP_NAMES, parse, print};
 use tinyq_ir::{Activation, DType, Graph, Op, OpKind, Padding2D, Quantization, Tensor, TensorId};
 
@@ -157,6 +159,28 @@ fn kind() -> impl Strategy<Value = OpKind> {
             prop::collection::vec(any::<u8>(), 0..300),
         )
             .prop_map(|(ops, table)| OpKind::Lut(Lut { table, ops }))
+            .boxed(),
+        (any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(bilinear, align_corners, half_pixel_centers)| {
+                let r = Resize {
+                    align_corners,
+                    half_pixel_centers,
+                };
+                if bilinear {
+                    OpKind::ResizeBilinear(r)
+                } else {
+                    OpKind::ResizeNearestNeighbor(r)
+                }
+            })
+            .boxed(),
+        (hw(), padding(), activation())
+            .prop_map(|(stride, padding, activation)| {
+                OpKind::TransposeConv(TransposeConv {
+                    stride,
+                    padding,
+                    activation,
+                })
+            })
             .boxed(),
     ])
 }

@@ -29,10 +29,12 @@ pub mod pad;
 pub mod pooling;
 pub mod quantize;
 pub mod reduce;
+pub mod resize;
 pub mod shape;
 pub mod slice;
 pub mod softmax;
 pub mod transpose;
+pub mod transpose_conv;
 pub mod unary;
 
 pub use error::KernelError;

@@ -4,10 +4,11 @@
 //! derives it exactly as TFLM's prepare step does.
 
 use tinyq_ir::kernel::{BinaryOp, Broadcast, Weights};
-use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D};
+use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D, Resize, TransposeConv};
 use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
 use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, pooling};
 use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose};
+use tinyq_kernels::{resize, transpose_conv};
 
 use crate::error::LowerError;
 use crate::lower::LowerOptions;
@@ -175,6 +176,9 @@ fn select_unfolded(
         OpKind::Pad { paddings } => pad_kernel(&cx, paddings)?,
         OpKind::Transpose { perm } => transpose_kernel(&cx, perm)?,
         OpKind::StridedSlice(attrs) => strided_slice(&cx, attrs)?,
+        OpKind::ResizeBilinear(r) => resize_kernel(&cx, r, true)?,
+        OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
+        OpKind::TransposeConv(attrs) => return transpose_conv_kernel(&cx, attrs),
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
             let (input, output) = (cx.input(0)?, cx.output()?);
             if input.byte_len() != output.byte_len() {
@@ -704,6 +708,82 @@ fn transpose_kernel(cx: &Ctx<'_>, perm: &[usize]) -> Result<Kernel, LowerError> 
     let perm: Vec<i32> = perm.iter().map(|&p| p as i32).collect();
     let params = transpose::prepare_transpose(&input.shape, &perm).map_err(|e| cx.kernel_err(e))?;
     Ok(Kernel::Transpose(params))
+}
+
+/// RESIZE_*: TFLM's int8 resize copies or interpolates codes, so input and
+/// output must share scale and zero point (the converter's same-scale rule).
+fn resize_kernel(cx: &Ctx<'_>, r: &Resize, bilinear: bool) -> Result<Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    if cx.qparams(input)? != cx.qparams(output)? {
+        return Err(cx.unsupported(
+            "input and output must share scale and zero point (TFLM's int8 resize does not requantize)",
+        ));
+    }
+    let [n, ih, iw, c] = cx.shape4(input)?;
+    let [_, oh, ow, _] = cx.shape4(output)?;
+    let geometry = resize::ResizeGeometry {
+        batches: n,
+        input_height: ih,
+        input_width: iw,
+        channels: c,
+        output_height: oh,
+        output_width: ow,
+    };
+    Ok(if bilinear {
+        let params =
+            resize::prepare_resize_bilinear(geometry, r.align_corners, r.half_pixel_centers)
+                .map_err(|e| cx.kernel_err(e))?;
+        Kernel::ResizeBilinear(params)
+    } else {
+        Kernel::ResizeNearest(resize::prepare_resize_nearest(
+            geometry,
+            r.align_corners,
+            r.half_pixel_centers,
+        ))
+    })
+}
+
+fn transpose_conv_kernel(cx: &Ctx<'_>, attrs: &TransposeConv) -> Result<Selected, LowerError> {
+    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let [n, ih, iw, ic] = cx.shape4(input)?;
+    let [oc, kh, kw, fic] = cx.shape4(filter)?;
+    let [on, oh, ow, occ] = cx.shape4(output)?;
+    if on != n || occ != oc || fic != ic {
+        return Err(cx.unsupported(format!(
+            "shapes do not fit: input {:?}, filter {:?}, output {:?}",
+            input.shape, filter.shape, output.shape
+        )));
+    }
+    let (_, in_zp) = cx.qparams(input)?;
+    let out_q = cx.qparams(output)?;
+    let geom = transpose_conv::TransposeConvParams {
+        batches: n,
+        input_height: ih,
+        input_width: iw,
+        input_channels: ic,
+        filter_height: kh,
+        filter_width: kw,
+        output_height: oh,
+        output_width: ow,
+        output_channels: oc,
+        stride_height: attrs.stride.h,
+        stride_width: attrs.stride.w,
+        pad_top: attrs.padding.top,
+        pad_left: attrs.padding.left,
+        input_offset: 0,
+        output_offset: 0,
+        act_min: 0,
+        act_max: 0,
+    };
+    let params = transpose_conv::prepare_transpose_conv(geom, in_zp, out_q, attrs.activation);
+    Ok(Selected {
+        kernel: Kernel::TransposeConv {
+            params,
+            weights: weights(cx, oc, true)?,
+        },
+        data_inputs: vec![cx.op.inputs[0]],
+        folded_zero_point: false,
+    })
 }
 
 fn strided_slice(cx: &Ctx<'_>, attrs: &tinyq_ir::op::StridedSlice) -> Result<Kernel, LowerError> {

@@ -51,6 +51,8 @@ pub fn is_same_scale(kind: &OpKind) -> bool {
             | OpKind::Pad { .. }
             | OpKind::Maximum
             | OpKind::Minimum
+            | OpKind::ResizeBilinear(_)
+            | OpKind::ResizeNearestNeighbor(_)
     )
 }
 
@@ -61,6 +63,10 @@ fn folded_operands(kind: &OpKind) -> usize {
     match kind {
         OpKind::Reshape | OpKind::ExpandDims | OpKind::Transpose { .. } | OpKind::Pad { .. } => 1,
         OpKind::Mean { .. } => 1,
+        // The constant size; TRANSPOSE_CONV's output shape.
+        OpKind::ResizeBilinear(_) | OpKind::ResizeNearestNeighbor(_) | OpKind::TransposeConv(_) => {
+            1
+        }
         OpKind::StridedSlice(_) => 3,
         _ => 0,
     }
@@ -70,9 +76,10 @@ fn folded_operands(kind: &OpKind) -> usize {
 /// alpha (1), which the converter quantizes as symmetric per-tensor weights.
 pub fn is_weight_operand(kind: &OpKind, operand: usize) -> bool {
     match kind {
-        OpKind::Conv2D(_) | OpKind::DepthwiseConv2D(_) | OpKind::FullyConnected(_) => {
-            operand == 1 || operand == 2
-        }
+        OpKind::Conv2D(_)
+        | OpKind::DepthwiseConv2D(_)
+        | OpKind::FullyConnected(_)
+        | OpKind::TransposeConv(_) => operand == 1 || operand == 2,
         OpKind::Prelu => operand == 1,
         _ => false,
     }

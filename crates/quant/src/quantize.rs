@@ -118,7 +118,10 @@ pub fn check_quantizable(graph: &Graph) -> Result<(), QuantError> {
                     "a fused activation on CONCATENATION has no int8 kernel in TFLM",
                 ));
             }
-            OpKind::Conv2D(_) | OpKind::DepthwiseConv2D(_) | OpKind::FullyConnected(_) => {
+            OpKind::Conv2D(_)
+            | OpKind::DepthwiseConv2D(_)
+            | OpKind::FullyConnected(_)
+            | OpKind::TransposeConv(_) => {
                 for k in 1..op.inputs.len().min(3) {
                     let t = graph.tensor(op.inputs[k]);
                     if !t.is_const() || t.dtype != DType::F32 {
@@ -423,7 +426,7 @@ impl Builder<'_> {
             why: "weights are not a float32 constant".into(),
         })?;
         let (axis, per_channel) = match op.kind {
-            OpKind::Conv2D(_) => (0, true),
+            OpKind::Conv2D(_) | OpKind::TransposeConv(_) => (0, true),
             OpKind::DepthwiseConv2D(_) => (3, true),
             OpKind::Prelu => (0, false),
             _ => (0, self.options.per_channel_dense),

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Hw, Pool2D, StridedSlice};
+use tinyq_ir::op::{
+    Conv2D, DepthwiseConv2D, FullyConnected, Hw, Pool2D, Resize, StridedSlice, TransposeConv,
+};
 use tinyq_ir::tensor::shape_string;
 use tinyq_ir::{Activation, OpKind, Tensor};
 
@@ -102,6 +104,29 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::ExpandDims => cx.reshape_like(OpKind::ExpandDims, 2, 2)?,
         B::Transpose => cx.transpose()?,
         B::StridedSlice => cx.strided_slice()?,
+        B::ResizeBilinear => {
+            let o: fb::ResizeBilinearOptions = cx.options(|o| match o {
+                fb::BuiltinOptionsRef::ResizeBilinearOptions(r) => Some(r.try_into()),
+                _ => None,
+            })?;
+            let r = Resize {
+                align_corners: o.align_corners,
+                half_pixel_centers: o.half_pixel_centers,
+            };
+            (OpKind::ResizeBilinear(r), cx.resize()?)
+        }
+        B::ResizeNearestNeighbor => {
+            let o: fb::ResizeNearestNeighborOptions = cx.options(|o| match o {
+                fb::BuiltinOptionsRef::ResizeNearestNeighborOptions(r) => Some(r.try_into()),
+                _ => None,
+            })?;
+            let r = Resize {
+                align_corners: o.align_corners,
+                half_pixel_centers: o.half_pixel_centers,
+            };
+            (OpKind::ResizeNearestNeighbor(r), cx.resize()?)
+        }
+        B::TransposeConv => cx.transpose_conv()?,
         _ => return Err(unsupported()),
     };
     Ok(Mapped { kind, inputs })
@@ -714,6 +739,83 @@ impl<'o, 'a> Cx<'o, 'a> {
             )));
         }
         Ok((kind, vec![xi]))
+    }
+
+    /// RESIZE_*: the data input, once the constant `size` input is checked
+    /// against the output's height and width.
+    fn resize(&self) -> Result<Vec<usize>> {
+        self.arity(2, 2)?;
+        let (xi, x) = self.input(0)?;
+        let out = self.output()?;
+        self.rank(x, 4, "input")?;
+        self.rank(out, 4, "output")?;
+        let size = self.const_param(1, "size")?;
+        let want = [out.shape[1] as i64, out.shape[2] as i64];
+        if size.values != want {
+            return Err(self.err(format!(
+                "size {:?} differs from the output's height and width {want:?}",
+                size.values
+            )));
+        }
+        Ok(vec![xi])
+    }
+
+    /// TRANSPOSE_CONV: inputs reordered to data, filter, optional bias; the
+    /// constant output-shape input checked against the output tensor; the
+    /// cropped padding resolved from SAME/VALID as TFLM does.
+    fn transpose_conv(&self) -> Result<(OpKind, Vec<usize>)> {
+        self.arity(3, 4)?;
+        let o: fb::TransposeConvOptions = self.options(|o| match o {
+            fb::BuiltinOptionsRef::TransposeConvOptions(r) => Some(r.try_into()),
+            _ => None,
+        })?;
+        let (wi, w) = self.input(1)?;
+        let (xi, x) = self.input(2)?;
+        let out = self.output()?;
+        self.rank(x, 4, "input")?;
+        self.rank(w, 4, "filter")?;
+        self.rank(out, 4, "output")?;
+        let shape = self.const_param(0, "output shape")?;
+        let want: Vec<i64> = out.shape.iter().map(|&d| d as i64).collect();
+        if shape.values != want {
+            return Err(self.err(format!(
+                "output shape input {:?} differs from the output tensor's {}",
+                shape.values,
+                shape_string(&out.shape)
+            )));
+        }
+        if x.shape[3] != w.shape[3] || out.shape[0] != x.shape[0] || out.shape[3] != w.shape[0] {
+            return Err(self.err(format!(
+                "input {}, filter {} (OHWI) and output {} do not fit",
+                shape_string(&x.shape),
+                shape_string(&w.shape),
+                shape_string(&out.shape)
+            )));
+        }
+        let stride = Hw {
+            h: self.positive("stride_h", o.stride_h)?,
+            w: self.positive("stride_w", o.stride_w)?,
+        };
+        let (top, bottom) =
+            padding::transposed(o.padding, x.shape[1], w.shape[1], stride.h, out.shape[1]);
+        let (left, right) =
+            padding::transposed(o.padding, x.shape[2], w.shape[2], stride.w, out.shape[2]);
+        let mut inputs = vec![xi, wi];
+        inputs.extend(self.bias(3, w.shape[0])?);
+        let activation = self.activation(o.fused_activation_function)?;
+        Ok((
+            OpKind::TransposeConv(TransposeConv {
+                stride,
+                padding: tinyq_ir::Padding2D {
+                    top,
+                    bottom,
+                    left,
+                    right,
+                },
+                activation,
+            }),
+            inputs,
+        ))
     }
 
     fn transpose(&self) -> Result<(OpKind, Vec<usize>)> {

@@ -57,6 +57,42 @@ pub(crate) fn resolve(padding: fb::Padding, axis: Axis) -> Result<(usize, usize)
     Ok((before as usize, (total - before) as usize))
 }
 
+/// `(before, after)` cropping of a TRANSPOSE_CONV axis. `before` is what
+/// TFLM derives (`ComputePaddingHeightWidth` with the transposed output size
+/// in the role of a convolution's input, dilation 1, C division):
+///
+/// ```text
+/// SAME : n = (out + stride - 1) / stride
+/// VALID: n = (out + stride - k) / stride
+/// before = max(0, (n - 1) * stride + k - out) / 2
+/// ```
+///
+/// `after` is what the full transposed output, `(input - 1) * stride + k`,
+/// holds beyond `before + out` (0 when the model's output is larger).
+pub(crate) fn transposed(
+    padding: fb::Padding,
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    output: usize,
+) -> (usize, usize) {
+    // i128: every size is at most 2^31, so nothing below can overflow.
+    let (i, k, s, o) = (
+        input as i128,
+        kernel as i128,
+        stride.max(1) as i128,
+        output as i128,
+    );
+    let n = match padding {
+        fb::Padding::Same => (o + s - 1) / s,
+        fb::Padding::Valid => (o + s - k) / s, // Rust's `/` truncates, as C's
+    };
+    let before = ((n - 1) * s + k - o).max(0) / 2;
+    let full = (i - 1).max(0) * s + k;
+    let after = (full - o - before).max(0);
+    (before as usize, after as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,16 @@ const MAPPED: &[SupportedOp] = &[
         "merged into the producer when exact",
     ),
     op(B::Reshape, "RESHAPE", "static shape (an alias, no copy)"),
+    op(
+        B::ResizeBilinear,
+        "RESIZE_BILINEAR",
+        "constant size; align_corners, half_pixel_centers; same scale in and out",
+    ),
+    op(
+        B::ResizeNearestNeighbor,
+        "RESIZE_NEAREST_NEIGHBOR",
+        "constant size; align_corners, half_pixel_centers; same scale in and out",
+    ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta"),
     op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
     op(
@@ -109,6 +119,11 @@ const MAPPED: &[SupportedOp] = &[
         B::Transpose,
         "TRANSPOSE",
         "constant permutation, up to 6 dimensions",
+    ),
+    op(
+        B::TransposeConv,
+        "TRANSPOSE_CONV",
+        "constant output shape; per-channel int8 weights, optional int32 bias; stride, SAME/VALID",
     ),
 ];
 

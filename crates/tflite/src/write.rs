@@ -218,10 +218,16 @@ impl<'g> Writer<'g> {
             .map_err(|_| WriteError::TooLarge("more than 2^31 tensors".to_owned()))
     }
 
-    /// The index of operator code (`code`, `version`), added if new.
+    /// The index of operator code `code`, added if new. One code per
+    /// operator kind, at the highest version its ops need, as the
+    /// converter's `UpdateOpVersion` leaves it (a RESIZE_BILINEAR with
+    /// half-pixel centers makes every RESIZE_BILINEAR version 3).
     fn opcode(&mut self, code: fb::BuiltinOperator, version: i32) -> u32 {
-        let i = match self.codes.iter().position(|&c| c == (code, version)) {
-            Some(i) => i,
+        let i = match self.codes.iter().position(|&(c, _)| c == code) {
+            Some(i) => {
+                self.codes[i].1 = self.codes[i].1.max(version);
+                i
+            }
             None => {
                 self.codes.push((code, version));
                 self.codes.len() - 1

@@ -97,6 +97,7 @@ fn set_activation(kind: &mut OpKind, activation: Activation) {
         OpKind::Conv2D(a) => a.activation = activation,
         OpKind::DepthwiseConv2D(a) => a.activation = activation,
         OpKind::FullyConnected(a) => a.activation = activation,
+        OpKind::TransposeConv(a) => a.activation = activation,
         OpKind::AveragePool2D(a) | OpKind::MaxPool2D(a) => a.activation = activation,
         OpKind::Add { activation: a }
         | OpKind::Sub { activation: a }

@@ -2,7 +2,7 @@
 //! order: sum over the window, then add the bias, then the activation).
 
 use ndarray::ArrayD;
-use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected};
+use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, TransposeConv};
 
 use super::{OpCx, apply_activation, array, flat};
 use crate::error::ExecError;
@@ -215,6 +215,70 @@ pub fn fully_connected(
                 total = acc.step(total, xv, wv);
             }
             out[r * out_depth + o] = acc.finish(total, b[o]);
+        }
+    }
+    apply_activation(&mut out, a.activation);
+    array(cx, out_shape, out)
+}
+
+/// TRANSPOSE_CONV with NHWC input and OHWI filter, as TFLM's float
+/// `reference_ops::TransposeConv`: every input value times every tap
+/// scattered into a zeroed output (input-major order), then the bias, then
+/// the activation.
+pub fn transpose_conv(
+    cx: &OpCx<'_>,
+    input: &ArrayD<f32>,
+    filter: &ArrayD<f32>,
+    bias: Option<&ArrayD<f32>>,
+    a: &TransposeConv,
+    out_shape: &[usize],
+) -> Result<ArrayD<f32>, ExecError> {
+    let [n, ih, iw, ic] = dims4(cx, "input", input.shape())?;
+    let [oc, kh, kw, fic] = dims4(cx, "filter", filter.shape())?;
+    let [on, oh, ow, occ] = dims4(cx, "output", out_shape)?;
+    if on != n || occ != oc || fic != ic {
+        return Err(cx.err(format!(
+            "shapes do not fit: input {:?}, filter {:?}, output {out_shape:?}",
+            input.shape(),
+            filter.shape()
+        )));
+    }
+    let x = flat(input);
+    let w = flat(filter);
+    let b = bias.map(|b| bias_values(cx, Some(b), oc)).transpose()?;
+    let mut out = vec![0f32; n * oh * ow * oc];
+    for batch in 0..n {
+        for iy in 0..ih {
+            for ix in 0..iw {
+                for c in 0..ic {
+                    let v = x[((batch * ih + iy) * iw + ix) * ic + c];
+                    for ky in 0..kh {
+                        let Some(oy) = (iy * a.stride.h + ky)
+                            .checked_sub(a.padding.top)
+                            .filter(|&oy| oy < oh)
+                        else {
+                            continue;
+                        };
+                        for kx in 0..kw {
+                            let Some(ox) = (ix * a.stride.w + kx)
+                                .checked_sub(a.padding.left)
+                                .filter(|&ox| ox < ow)
+                            else {
+                                continue;
+                            };
+                            let o_base = ((batch * oh + oy) * ow + ox) * oc;
+                            for co in 0..oc {
+                                out[o_base + co] += v * w[((co * kh + ky) * kw + kx) * ic + c];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(b) = b {
+        for (i, v) in out.iter_mut().enumerate() {
+            *v += b[i % oc];
         }
     }
     apply_activation(&mut out, a.activation);

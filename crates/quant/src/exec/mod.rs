@@ -9,6 +9,7 @@ mod conv;
 mod elementwise;
 mod layout;
 mod pool;
+mod resize;
 
 use ndarray::{ArrayD, IxDyn};
 use tinyq_ir::{Activation, DType, Graph, Op, OpKind, TensorId};
@@ -407,6 +408,11 @@ fn eval_op(
         }
         OpKind::Transpose { perm } => layout::transpose(cx, input(0)?, perm),
         OpKind::StridedSlice(s) => layout::strided_slice(cx, input(0)?, s, out_shape),
+        OpKind::ResizeBilinear(r) => resize::bilinear(cx, input(0)?, r, out_shape),
+        OpKind::ResizeNearestNeighbor(r) => resize::nearest_neighbor(cx, input(0)?, r, out_shape),
+        OpKind::TransposeConv(a) => {
+            conv::transpose_conv(cx, input(0)?, input(1)?, ins.get(2).copied(), a, out_shape)
+        }
         OpKind::Quantize | OpKind::Dequantize => Err(
             cx.err("QUANTIZE/DEQUANTIZE in a float model are not supported by the float executor")
         ),

@@ -553,6 +553,89 @@ impl Writer<'_> {
                     options: Some(O::ExpandDimsOptions(Box::new(fb::ExpandDimsOptions {}))),
                 })
             }
+            OpKind::ResizeBilinear(r) | OpKind::ResizeNearestNeighbor(r) => {
+                cx.arity(1, 1)?;
+                let out = cx.output()?;
+                cx.rank(out, 4, "output")?;
+                let size = cx.ints([out.shape[1], out.shape[2]], "size")?;
+                let name = self.param_name(cx, "size")?;
+                let p = self.param_i32(name, vec![2], &size)?;
+                let mut inputs = self.data_inputs(op)?;
+                inputs.push(p);
+                let (code, options) = if matches!(op.kind, OpKind::ResizeBilinear(_)) {
+                    (
+                        B::ResizeBilinear,
+                        O::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptions {
+                            align_corners: r.align_corners,
+                            half_pixel_centers: r.half_pixel_centers,
+                        })),
+                    )
+                } else {
+                    (
+                        B::ResizeNearestNeighbor,
+                        O::ResizeNearestNeighborOptions(Box::new(
+                            fb::ResizeNearestNeighborOptions {
+                                align_corners: r.align_corners,
+                                half_pixel_centers: r.half_pixel_centers,
+                            },
+                        )),
+                    )
+                };
+                Ok(Written {
+                    code,
+                    inputs,
+                    options: Some(options),
+                })
+            }
+            OpKind::TransposeConv(a) => {
+                cx.arity(2, 3)?;
+                let (x, f, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+                cx.rank(x, 4, "input")?;
+                cx.rank(f, 4, "filter")?;
+                cx.rank(out, 4, "output")?;
+                // SAME or VALID, whichever crops what the IR says (VALID when both do).
+                let crops = |p: fb::Padding| {
+                    let (top, bottom) =
+                        padding::transposed(p, x.shape[1], f.shape[1], a.stride.h, out.shape[1]);
+                    let (left, right) =
+                        padding::transposed(p, x.shape[2], f.shape[2], a.stride.w, out.shape[2]);
+                    Padding2D {
+                        top,
+                        bottom,
+                        left,
+                        right,
+                    }
+                };
+                let padding = [fb::Padding::Valid, fb::Padding::Same]
+                    .into_iter()
+                    .find(|&p| crops(p) == a.padding)
+                    .ok_or_else(|| {
+                        cx.err(format!(
+                            "cropping {:?} is neither what SAME nor VALID gives",
+                            a.padding
+                        ))
+                    })?;
+                let (stride_h, stride_w) = cx.hw(a.stride, "stride")?;
+                let shape = cx.ints(out.shape.iter().copied(), "dimension")?;
+                let name = self.param_name(cx, "output_shape")?;
+                let shape = self.param_i32(name, vec![4], &shape)?;
+                let data = self.data_inputs(op)?;
+                let mut inputs = vec![shape, data[1], data[0]];
+                inputs.extend(data.get(2));
+                Ok(Written {
+                    code: B::TransposeConv,
+                    inputs,
+                    options: Some(O::TransposeConvOptions(Box::new(
+                        fb::TransposeConvOptions {
+                            padding,
+                            stride_w,
+                            stride_h,
+                            fused_activation_function: act(a.activation),
+                            ..Default::default()
+                        },
+                    ))),
+                })
+            }
             OpKind::Transpose { perm } => {
                 cx.arity(1, 1)?;
                 let values = cx.ints(perm.iter().copied(), "permutation entry")?;

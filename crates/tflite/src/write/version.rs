@@ -189,6 +189,36 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
                 by_int8(2)
             }
         }
+        OpKind::ResizeBilinear(r) => {
+            if ty(0) == i16_ {
+                4
+            } else if r.half_pixel_centers {
+                3
+            } else {
+                by_int8(2)
+            }
+        }
+        OpKind::ResizeNearestNeighbor(r) => {
+            if ty(0) == i16_ {
+                4
+            } else if r.half_pixel_centers || r.align_corners {
+                3
+            } else {
+                by_int8(2)
+            }
+        }
+        // IR inputs: data, filter, bias; the file's: shape, filter, data, bias.
+        OpKind::TransposeConv(a) => {
+            if a.activation != tinyq_ir::Activation::None {
+                4
+            } else if op.inputs.len() == 3 {
+                3
+            } else if ty(1) == i8_ {
+                2
+            } else {
+                1
+            }
+        }
         OpKind::Transpose { .. } => {
             if rank0 > 5 {
                 6
