@@ -199,6 +199,11 @@ pub(crate) fn select_float(
         | OpKind::ExpandDims => {
             return Err(cx.unsupported("not a float32 computation"));
         }
+        OpKind::ResizeBilinear(_) | OpKind::ResizeNearestNeighbor(_) | OpKind::TransposeConv(_) => {
+            return Err(cx.unsupported(
+                "no float32 kernel yet (quantize the model with --calibration for int8 code)",
+            ));
+        }
     };
     Ok((kernel, one))
 }
