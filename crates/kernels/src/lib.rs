@@ -29,6 +29,7 @@ pub mod slice;
 pub mod softmax;
 pub mod transpose;
 pub mod unary;
+pub mod wide;
 
 pub use error::KernelError;
 pub use fixedpoint::Activation;
