@@ -20,6 +20,7 @@ pub mod conv;
 pub mod depthwise;
 pub mod elementwise;
 pub mod fully_connected;
+pub mod int16;
 pub mod pad;
 pub mod pooling;
 pub mod quantize;

@@ -18,6 +18,7 @@ use crate::depthwise::DepthwiseParams;
 use crate::error::KernelError;
 use crate::fixedpoint::{Activation, activation_range, mbqm};
 use crate::fully_connected::FullyConnectedParams;
+use crate::int16::{Int16s, Int16sMut};
 
 /// The bias of a 16x8 layer, whose type selects TFLM's accumulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,28 +181,47 @@ fn accumulate(
     scaled.clamp(act_min, act_max) as i16
 }
 
-/// CONV_2D 16x8 per-channel.
-pub fn conv2d_16x8(
+/// Everything [`conv2d_16x8`] checks before it reads a value, on the
+/// element counts of input, filter and output (the Program verifier calls
+/// it with the buffers a step will pass).
+pub fn check_conv2d_16x8(
     p: &Conv2DParams,
-    input: &[i16],
-    filter: &[i8],
-    bias: WideBias<'_>,
+    [input, filter, output]: [usize; 3],
+    bias: Option<usize>,
     out_multiplier: &[i32],
     out_shift: &[i32],
-    output: &mut [i16],
 ) -> Result<(), KernelError> {
     p.check_within(
-        input.len(),
-        filter.len(),
-        bias.len(),
+        input,
+        filter,
+        bias,
         out_multiplier.len(),
         out_shift,
-        output.len(),
+        output,
         I16_RANGE,
     )?;
     check_no_offsets(&[p.input_offset, p.pad_value, p.output_offset])?;
     check_wide_shifts(out_shift)?;
-    check_multipliers(out_multiplier)?;
+    check_multipliers(out_multiplier)
+}
+
+/// CONV_2D 16x8 per-channel.
+pub fn conv2d_16x8<I: Int16s + ?Sized, O: Int16sMut + ?Sized>(
+    p: &Conv2DParams,
+    input: &I,
+    filter: &[i8],
+    bias: WideBias<'_>,
+    out_multiplier: &[i32],
+    out_shift: &[i32],
+    output: &mut O,
+) -> Result<(), KernelError> {
+    check_conv2d_16x8(
+        p,
+        [input.count(), filter.len(), output.count()],
+        bias.len(),
+        out_multiplier,
+        out_shift,
+    )?;
     let (ih, iw, ic) = (p.input_height, p.input_width, p.input_channels);
     let (kh, kw, fic) = (p.filter_height, p.filter_width, p.filter_input_channels);
     let (oh, ow, oc) = (p.output_height, p.output_width, p.output_channels);
@@ -227,17 +247,21 @@ pub fn conv2d_16x8(
                                 0
                             };
                             let f0 = ((o * kh + ky) * kw + kx) * fic;
-                            (0..if inside { fic } else { 0 })
-                                .map(move |c| i32::from(filter[f0 + c]) * i32::from(input[i0 + c]))
+                            (0..if inside { fic } else { 0 }).map(move |c| {
+                                i32::from(filter[f0 + c]) * i32::from(input.at(i0 + c))
+                            })
                         })
                     });
-                    output[out_base + o] = accumulate(
-                        products,
-                        bias,
-                        o,
-                        false,
-                        (out_multiplier[o], out_shift[o]),
-                        (p.act_min, p.act_max),
+                    output.put(
+                        out_base + o,
+                        accumulate(
+                            products,
+                            bias,
+                            o,
+                            false,
+                            (out_multiplier[o], out_shift[o]),
+                            (p.act_min, p.act_max),
+                        ),
                     );
                 }
             }
@@ -246,15 +270,13 @@ pub fn conv2d_16x8(
     Ok(())
 }
 
-/// DEPTHWISE_CONV_2D 16x8 per-channel (int64 bias or none).
-pub fn depthwise_conv2d_16x8(
+/// Everything [`depthwise_conv2d_16x8`] checks, as [`check_conv2d_16x8`].
+pub fn check_depthwise_16x8(
     p: &DepthwiseParams,
-    input: &[i16],
-    filter: &[i8],
+    [input, filter, output]: [usize; 3],
     bias: WideBias<'_>,
     out_multiplier: &[i32],
     out_shift: &[i32],
-    output: &mut [i16],
 ) -> Result<(), KernelError> {
     if matches!(bias, WideBias::I32(_)) {
         return Err(KernelError::InvalidParams(
@@ -262,17 +284,36 @@ pub fn depthwise_conv2d_16x8(
         ));
     }
     p.check_within(
-        input.len(),
-        filter.len(),
+        input,
+        filter,
         bias.len(),
         out_multiplier.len(),
         out_shift,
-        output.len(),
+        output,
         I16_RANGE,
     )?;
     check_no_offsets(&[p.input_offset, p.pad_value, p.output_offset])?;
     check_wide_shifts(out_shift)?;
-    check_multipliers(out_multiplier)?;
+    check_multipliers(out_multiplier)
+}
+
+/// DEPTHWISE_CONV_2D 16x8 per-channel (int64 bias or none).
+pub fn depthwise_conv2d_16x8<I: Int16s + ?Sized, O: Int16sMut + ?Sized>(
+    p: &DepthwiseParams,
+    input: &I,
+    filter: &[i8],
+    bias: WideBias<'_>,
+    out_multiplier: &[i32],
+    out_shift: &[i32],
+    output: &mut O,
+) -> Result<(), KernelError> {
+    check_depthwise_16x8(
+        p,
+        [input.count(), filter.len(), output.count()],
+        bias,
+        out_multiplier,
+        out_shift,
+    )?;
     let (ih, iw, ic, dm) = (
         p.input_height,
         p.input_width,
@@ -300,17 +341,21 @@ pub fn depthwise_conv2d_16x8(
                                 inside.then(|| {
                                     let i =
                                         ((b * ih + ry - p.pad_top) * iw + rx - p.pad_left) * ic + c;
-                                    i32::from(filter[(ky * kw + kx) * oc + o]) * i32::from(input[i])
+                                    i32::from(filter[(ky * kw + kx) * oc + o])
+                                        * i32::from(input.at(i))
                                 })
                             })
                         });
-                        output[out_base + o] = accumulate(
-                            products,
-                            bias,
-                            o,
-                            true,
-                            (out_multiplier[o], out_shift[o]),
-                            (p.act_min, p.act_max),
+                        output.put(
+                            out_base + o,
+                            accumulate(
+                                products,
+                                bias,
+                                o,
+                                true,
+                                (out_multiplier[o], out_shift[o]),
+                                (p.act_min, p.act_max),
+                            ),
                         );
                     }
                 }
@@ -320,48 +365,67 @@ pub fn depthwise_conv2d_16x8(
     Ok(())
 }
 
-/// FULLY_CONNECTED 16x8; `out_multiplier` / `out_shift` hold 1 (per-tensor)
-/// or `output_depth` (per-channel) entries.
-pub fn fully_connected_16x8(
+/// Everything [`fully_connected_16x8`] checks, as [`check_conv2d_16x8`].
+pub fn check_fully_connected_16x8(
     p: &FullyConnectedParams,
-    input: &[i16],
-    filter: &[i8],
-    bias: WideBias<'_>,
+    [input, filter, output]: [usize; 3],
+    bias: Option<usize>,
     out_multiplier: &[i32],
     out_shift: &[i32],
-    output: &mut [i16],
 ) -> Result<(), KernelError> {
     p.check_within(
-        input.len(),
-        filter.len(),
-        bias.len(),
+        input,
+        filter,
+        bias,
         out_multiplier.len(),
         out_shift,
-        output.len(),
+        output,
         I16_RANGE,
     )?;
     check_no_offsets(&[p.input_offset, p.output_offset])?;
     check_wide_shifts(out_shift)?;
     check_multipliers(out_multiplier)?;
-    // `(w + filter_offset)` must still fit the i8 × i16 product TFLM forms
-    // in int32; a filter offset is only ever a negated int8 zero point.
-    if !(-127..=128).contains(&p.filter_offset) {
-        return Err(KernelError::InvalidParams(
+    // `(w + filter_offset) * x` must fit the int32 product TFLM forms; a
+    // filter offset is only ever a negated int8 zero point.
+    if (-127..=128).contains(&p.filter_offset) {
+        Ok(())
+    } else {
+        Err(KernelError::InvalidParams(
             "filter offset outside the negated int8 range",
-        ));
+        ))
     }
+}
+
+/// FULLY_CONNECTED 16x8; `out_multiplier` / `out_shift` hold 1 (per-tensor)
+/// or `output_depth` (per-channel) entries.
+pub fn fully_connected_16x8<I: Int16s + ?Sized, O: Int16sMut + ?Sized>(
+    p: &FullyConnectedParams,
+    input: &I,
+    filter: &[i8],
+    bias: WideBias<'_>,
+    out_multiplier: &[i32],
+    out_shift: &[i32],
+    output: &mut O,
+) -> Result<(), KernelError> {
+    check_fully_connected_16x8(
+        p,
+        [input.count(), filter.len(), output.count()],
+        bias.len(),
+        out_multiplier,
+        out_shift,
+    )?;
     let (depth, out_depth) = (p.accum_depth, p.output_depth);
     let per_channel = out_multiplier.len() != 1;
     for b in 0..p.batches {
-        let xs = &input[b * depth..(b + 1) * depth];
+        let x0 = b * depth;
         for o in 0..out_depth {
             let ws = &filter[o * depth..(o + 1) * depth];
             let q = if per_channel { o } else { 0 };
             let offset = p.filter_offset;
             let products = ws
                 .iter()
-                .zip(xs)
-                .map(|(&w, &x)| (i32::from(w) + offset) * i32::from(x));
+                .enumerate()
+                .map(|(d, &w)| (i32::from(w) + offset) * i32::from(input.at(x0 + d)));
             let value = accumulate(
                 products,
                 bias,
@@ -370,7 +434,7 @@ pub fn fully_connected_16x8(
                 (out_multiplier[q], out_shift[q]),
                 (p.act_min, p.act_max),
             );
-            output[b * out_depth + o] = value;
+            output.put(b * out_depth + o, value);
         }
     }
     Ok(())
@@ -508,15 +572,23 @@ mod tests {
         let p = prepare_conv2d_16x8(conv_geom(1, 1, 1, 1, 1), 0.1, Activation::None);
         let mut out = [0i16; 1];
         let run = |shift: i32, p: &Conv2DParams, out: &mut [i16]| {
-            conv2d_16x8(p, &[1], &[1], WideBias::None, &[1 << 30], &[shift], out)
+            conv2d_16x8(
+                p,
+                &[1i16][..],
+                &[1],
+                WideBias::None,
+                &[1 << 30],
+                &[shift],
+                out,
+            )
         };
-        assert!(run(7, &p, &mut out).is_ok());
-        assert!(run(8, &p, &mut out).is_err());
+        assert!(run(7, &p, &mut out[..]).is_ok());
+        assert!(run(8, &p, &mut out[..]).is_err());
         let offset = Conv2DParams {
             output_offset: 3,
             ..p
         };
-        assert!(run(0, &offset, &mut out).is_err());
+        assert!(run(0, &offset, &mut out[..]).is_err());
         let dw = DepthwiseParams {
             batches: 1,
             input_height: 1,
@@ -541,12 +613,12 @@ mod tests {
         };
         let r = depthwise_conv2d_16x8(
             &dw,
-            &[1],
+            &[1i16][..],
             &[1],
             WideBias::I32(&[0]),
             &[1 << 30],
             &[0],
-            &mut out,
+            &mut out[..],
         );
         assert!(r.is_err());
     }
@@ -634,7 +706,7 @@ mod tests {
             };
             let (mult, shift) = multipliers(&mut rng, oc);
             let mut out = vec![0i16; oh * ow * oc];
-            conv2d_16x8(&p, &input, &filter, bias, &mult, &shift, &mut out).unwrap();
+            conv2d_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).unwrap();
             prop_assert_eq!(out, reference_conv(&p, &input, &filter, bias, &mult, &shift));
         }
 
@@ -693,7 +765,7 @@ mod tests {
             let bias = if with_bias { WideBias::I64(&b64) } else { WideBias::None };
             let (mult, shift) = multipliers(&mut rng, oc);
             let mut out = vec![0i16; oh * ow * oc];
-            depthwise_conv2d_16x8(&p, &input, &filter, bias, &mult, &shift, &mut out).unwrap();
+            depthwise_conv2d_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).unwrap();
 
             // The same layer as a grouped conv with OHWI filters, int64 path.
             let mut conv_filter = vec![0i8; oc * kh * kw];
@@ -767,7 +839,7 @@ mod tests {
             };
             let (mult, shift) = multipliers(&mut rng, if per_channel { out_depth } else { 1 });
             let mut out = vec![0i16; batches * out_depth];
-            fully_connected_16x8(&p, &input, &filter, bias, &mult, &shift, &mut out).unwrap();
+            fully_connected_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).unwrap();
             for b in 0..batches {
                 for o in 0..out_depth {
                     let acc: i128 = (0..depth)
