@@ -38,7 +38,7 @@ impl RawArray {
     }
 }
 
-/// Reads an int8, uint8 or float32 `.npy` file.
+/// Reads an int8, uint8, int16 or float32 `.npy` file.
 pub fn read_npy(path: &Path) -> Result<RawArray, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Ok(a) = ArrayD::<i8>::read_npy(Cursor::new(&bytes)) {
@@ -53,6 +53,13 @@ pub fn read_npy(path: &Path) -> Result<RawArray, String> {
             shape: a.shape().to_vec(),
             elem_size: 1,
             bytes: a.iter().copied().collect(),
+        });
+    }
+    if let Ok(a) = ArrayD::<i16>::read_npy(Cursor::new(&bytes)) {
+        return Ok(RawArray {
+            shape: a.shape().to_vec(),
+            elem_size: 2,
+            bytes: a.iter().flat_map(|v| v.to_le_bytes()).collect(),
         });
     }
     match ArrayD::<f32>::read_npy(Cursor::new(&bytes)) {

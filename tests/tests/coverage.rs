@@ -88,7 +88,7 @@ fn float16_weights_model_compiles_with_calibration() {
 #[test]
 fn refusals_name_the_operator() {
     let cases = [
-        ("int16x8_conv.tflite", "op 0 (CONV_2D)"),
+        ("int16x8_add.tflite", "op 1 (ADD) computes in i16"),
         ("lstm.tflite", "op #1 is WHILE"),
     ];
     for (file, expected) in cases {

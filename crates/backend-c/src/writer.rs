@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use tinyq_ir::kernel::{BinaryOp, Weights};
+use tinyq_ir::kernel::{BinaryOp, Weights, WideBiasData, WideWeights};
 use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program, Step};
 use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
 
@@ -115,6 +115,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kernels/transpose_conv.c.tera",
         include_str!("../../../templates/c/kernels/transpose_conv.c.tera"),
     ),
+    (
+        "kernels/wide.c.tera",
+        include_str!("../../../templates/c/kernels/wide.c.tera"),
+    ),
 ];
 
 /// Every kernel flag the templates test, so none is ever undefined.
@@ -159,6 +163,11 @@ const KERNEL_FLAGS: &[&str] = &[
     "resize_bilinear",
     "resize_nearest",
     "transpose_conv",
+    "conv2d_16x8",
+    "depthwise_conv2d_16x8",
+    "fully_connected_16x8",
+    "quantize_i16",
+    "dequantize_i16",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -174,6 +183,10 @@ const HELPER_FLAGS: &[&str] = &[
     "dot4s",
     "load_f32",
     "store_f32",
+    "round_half_away",
+    "wide_layers",
+    "load_i16",
+    "store_i16",
 ];
 
 /// How one binary op is used: same-shape and/or broadcasting.
@@ -239,11 +252,11 @@ impl<'p> Writer<'p> {
         tinyq_ir::verify(program)?;
         check_limit("the arena size", program.arena_size)?;
         for io in program.inputs.iter().chain(&program.outputs) {
-            if !matches!(io.dtype, DType::I8 | DType::U8 | DType::F32) {
+            if !matches!(io.dtype, DType::I8 | DType::U8 | DType::I16 | DType::F32) {
                 return Err(EmitError::Unsupported {
                     what: format!("model I/O tensor {:?}", io.name),
                     why: format!(
-                        "dtype {} (supported: int8, uint8, float32)",
+                        "dtype {} (supported: int8, uint8, int16, float32)",
                         io.dtype.name()
                     ),
                 });
@@ -863,7 +876,7 @@ impl<'p> Writer<'p> {
                 let _ = writeln!(self.body, "    tq_dequantize({src}, {dst}, {t}, {count});");
             }
             Kernel::Quantize { params, unsigned } => {
-                self.use_kernel("quantize", &["load_f32"]);
+                self.use_kernel("quantize", &["load_f32", "round_half_away"]);
                 let src = self.src(input(0)?);
                 let scale = c_f32(params.scale).map_err(invalid)?;
                 let (lo, hi) = if *unsigned { (0, 255) } else { (-128, 127) };
@@ -977,6 +990,132 @@ impl<'p> Writer<'p> {
                 dims.extend((0..MAX_DIMS).map(|d| i64::from(p.stride[d]) * in_stride[d] as i64));
                 let d = self.dims_array(index, &dims)?;
                 let _ = writeln!(self.body, "    tq_strided_slice({src}, {dst}, {d});");
+            }
+            Kernel::Conv2D16x8 { params: p, weights } => {
+                self.use_wide_layer("conv2d_16x8");
+                let src = self.src(input(0)?);
+                let mut fields = vec![vec![self.wide_weights(index, weights)?]];
+                fields.extend([
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("in_c", p.input_channels),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("f_c", p.filter_input_channels),
+                    ])?,
+                    dims(&[
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                        ("out_c", p.output_channels),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("dil_h", p.dilation_height),
+                        ("dil_w", p.dilation_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    vec![
+                        Field::int("act_min", p.act_min),
+                        Field::int("act_max", p.act_max),
+                    ],
+                ]);
+                let params = self.params_struct(index, "tq_conv2d_16x8_params", &fields);
+                let _ = writeln!(self.body, "    tq_conv2d_16x8(&{params}, {src}, {dst});");
+            }
+            Kernel::DepthwiseConv2D16x8 { params: p, weights } => {
+                self.use_wide_layer("depthwise_conv2d_16x8");
+                let src = self.src(input(0)?);
+                let mut fields = vec![vec![self.wide_weights(index, weights)?]];
+                fields.extend([
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("in_c", p.input_channels),
+                        ("depth_mult", p.depth_multiplier),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("dil_h", p.dilation_height),
+                        ("dil_w", p.dilation_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    vec![
+                        Field::int("act_min", p.act_min),
+                        Field::int("act_max", p.act_max),
+                    ],
+                ]);
+                let params = self.params_struct(index, "tq_depthwise_conv2d_16x8_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_depthwise_conv2d_16x8(&{params}, {src}, {dst});"
+                );
+            }
+            Kernel::FullyConnected16x8 { params: p, weights } => {
+                self.use_wide_layer("fully_connected_16x8");
+                let src = self.src(input(0)?);
+                let mut fields = vec![vec![self.wide_weights(index, weights)?]];
+                let mut shape = dims(&[
+                    ("batches", p.batches),
+                    ("depth", p.accum_depth),
+                    ("out_depth", p.output_depth),
+                ])?;
+                shape.push(Field::int(
+                    "per_channel",
+                    i32::from(weights.multipliers.len() != 1),
+                ));
+                fields.extend([
+                    shape,
+                    vec![
+                        Field::int("filter_offset", p.filter_offset),
+                        Field::int("act_min", p.act_min),
+                        Field::int("act_max", p.act_max),
+                    ],
+                ]);
+                let params = self.params_struct(index, "tq_fully_connected_16x8_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_fully_connected_16x8(&{params}, {src}, {dst});"
+                );
+            }
+            Kernel::QuantizeI16 { params } => {
+                self.use_kernel(
+                    "quantize_i16",
+                    &["load_f32", "round_half_away", "store_i16"],
+                );
+                let src = self.src(input(0)?);
+                let scale = c_f32(params.scale).map_err(invalid)?;
+                let count = int(out_len / 2, "an element count")?;
+                let zp = c_i32(params.zero_point);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_quantize_i16({src}, {dst}, {count}, {scale}, {zp});"
+                );
+            }
+            Kernel::DequantizeI16 { params } => {
+                self.use_kernel("dequantize_i16", &["load_i16", "store_f32"]);
+                let src = self.src(input(0)?);
+                let scale = c_f32(params.scale).map_err(invalid)?;
+                let count = int(out_len / 4, "an element count")?;
+                let zp = c_i32(params.zero_point);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_dequantize_i16({src}, {dst}, {count}, {scale}, {zp});"
+                );
             }
             Kernel::Copy => {
                 self.use_kernel("copy", &[]);
@@ -1113,6 +1252,89 @@ impl<'p> Writer<'p> {
             "static const union {{\n    int8_t v[{len}];\n    int32_t align;\n}} {name} = {{{{{body}}}}};"
         );
         self.const_bytes += values.len();
+    }
+
+    /// A 16x8 layer: its kernel and what every 16x8 layer shares.
+    fn use_wide_layer(&mut self, kernel: &'static str) {
+        self.use_kernel(
+            kernel,
+            &[
+                "wrap",
+                "fixedpoint",
+                "mbqm",
+                "load_i16",
+                "store_i16",
+                "wide_layers",
+            ],
+        );
+    }
+
+    /// The `tq_wide_weights` member of a 16x8 layer's parameters: filter,
+    /// the int32 or int64 bias (the other NULL), multipliers and shifts.
+    fn wide_weights(&mut self, step: usize, w: &WideWeights) -> Result<Field, EmitError> {
+        let filter: Vec<i64> = w.filter.iter().map(|&v| i64::from(v)).collect();
+        let f = format!("tq_step{step}_filter");
+        self.aligned_i8_array(&f, &filter);
+        let (b32, b64) = match &w.bias {
+            WideBiasData::None => ("NULL".to_string(), "NULL".to_string()),
+            WideBiasData::I32(b) => {
+                let values: Vec<i64> = b.iter().map(|&v| i64::from(v)).collect();
+                (self.int_array(step, "bias", &values), "NULL".to_string())
+            }
+            WideBiasData::I64(b) => ("NULL".to_string(), self.int64_array(step, "bias", b)),
+        };
+        let mults: Vec<i64> = w.multipliers.iter().map(|&v| i64::from(v)).collect();
+        let m = self.int_array(step, "multiplier", &mults);
+        // The verifier saw every shift in -31..=7, so int8 holds them.
+        let shifts: Vec<i64> = w.shifts.iter().map(|&v| i64::from(v)).collect();
+        let s = format!("tq_step{step}_shift");
+        let _ = writeln!(
+            self.constants,
+            "static const int8_t {s}[{}] = {{{}}};",
+            shifts.len().max(1),
+            list(&shifts, 16, 4)
+        );
+        self.const_bytes += shifts.len();
+        Ok(Field::new(
+            "w",
+            format!("{{{f}.v, {b32}, {b64}, {m}, {s}}}"),
+            20,
+        ))
+    }
+
+    /// `static const int64_t tq_stepSTEP_WHAT[N] = {...};` with each value
+    /// written as `INT64_C(v)` (INT64_MIN as an expression), returns its name.
+    fn int64_array(&mut self, step: usize, what: &str, values: &[i64]) -> String {
+        let name = format!("tq_step{step}_{what}");
+        let items: Vec<String> = values
+            .iter()
+            .map(|&v| {
+                if v == i64::MIN {
+                    "(-INT64_C(9223372036854775807) - 1)".to_string()
+                } else {
+                    format!("INT64_C({v})")
+                }
+            })
+            .collect();
+        let mut body = if items.is_empty() {
+            "    0".to_string()
+        } else {
+            String::new()
+        };
+        for (i, chunk) in items.chunks(4).enumerate() {
+            if i > 0 {
+                body.push_str(",\n");
+            }
+            body.push_str("    ");
+            body.push_str(&chunk.join(", "));
+        }
+        let _ = writeln!(
+            self.constants,
+            "static const int64_t {name}[{}] = {{\n{body}}};",
+            values.len().max(1)
+        );
+        self.const_bytes += 8 * values.len();
+        name
     }
 
     /// `static const int32_t tq_sSTEP_WHAT[N] = {...};`, returns its name.
@@ -1350,10 +1572,11 @@ fn io_ctx(io: &IoSpec, labels: &mut Namer) -> IoCtx {
     let dtype = match io.dtype {
         DType::I8 => "int8",
         DType::U8 => "uint8",
+        DType::I16 => "int16",
         DType::F32 => "float32",
         _ => "unsupported",
     };
-    let quantized = matches!(io.dtype, DType::I8 | DType::U8);
+    let quantized = matches!(io.dtype, DType::I8 | DType::U8 | DType::I16);
     let (scale, zero_point) = match io.quant {
         Some((s, z)) if quantized => match c_f32(s) {
             Ok(lit) => (Some(lit), Some(format!("({})", c_i32(z)))),

@@ -76,6 +76,8 @@ const SOURCES: &[(&str, &str)] = &[
         "transpose_conv",
         include_str!("../../kernels/src/transpose_conv.rs"),
     ),
+    ("int16", include_str!("../../kernels/src/int16.rs")),
+    ("wide", include_str!("../../kernels/src/wide.rs")),
 ];
 
 /// Kernels whose `filter` parameter becomes a byte slice.
@@ -260,14 +262,20 @@ fn item_name(item: &syn::Item) -> Option<String> {
     })
 }
 
-/// The type an `impl` block is for (last path segment).
+/// The type an `impl` block is for (last path segment); for a trait impl
+/// on a type without a name (a slice), the trait, so that keeping the
+/// trait keeps its impls.
 fn impl_self(item: &syn::Item) -> Option<String> {
-    match item {
-        syn::Item::Impl(i) => match &*i.self_ty {
-            syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-            _ => None,
-        },
-        _ => None,
+    let syn::Item::Impl(i) = item else {
+        return None;
+    };
+    match &*i.self_ty {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => i
+            .trait_
+            .as_ref()
+            .and_then(|(_, path, _)| path.segments.last())
+            .map(|s| s.ident.to_string()),
     }
 }
 

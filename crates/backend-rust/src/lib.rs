@@ -42,7 +42,7 @@ use std::fmt::Write as _;
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
-use tinyq_ir::kernel::BinaryOp;
+use tinyq_ir::kernel::{BinaryOp, WideBiasData, WideWeights};
 use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program};
 
 #[path = "kernels.rs"]
@@ -116,6 +116,7 @@ pub enum EmitError {
 enum Elem {
     I8,
     U8,
+    I16,
     F32,
 }
 
@@ -124,6 +125,7 @@ impl Elem {
         match spec.dtype {
             DType::I8 => Ok(Elem::I8),
             DType::U8 => Ok(Elem::U8),
+            DType::I16 => Ok(Elem::I16),
             DType::F32 => Ok(Elem::F32),
             other => Err(EmitError::IoType {
                 which,
@@ -138,6 +140,7 @@ impl Elem {
         match self {
             Elem::I8 => quote!(i8),
             Elem::U8 => quote!(u8),
+            Elem::I16 => quote!(i16),
             Elem::F32 => quote!(f32),
         }
     }
@@ -461,6 +464,7 @@ impl<'p> Writer<'p> {
                 match self.outputs.get(i) {
                     Some(Elem::U8) => quote!(StepOutput::U8(&*#id)),
                     Some(Elem::F32) => quote!(StepOutput::F32(&*#id)),
+                    Some(Elem::I16) => quote!(StepOutput::I16(&*#id)),
                     _ => quote!(StepOutput::I8(&*#id)),
                 }
             }
@@ -621,6 +625,26 @@ impl<'p> Writer<'p> {
                         bytes_after.push(quote! {
                             for (d, &s) in #buf.iter_mut().zip(#field.iter()) {
                                 *d = s as u8;
+                            }
+                        });
+                    }
+                }
+                Elem::I16 => {
+                    stage_fields.push(quote!(#field: [i16; #len_c]));
+                    stage_inits.push(quote!(#field: [0; #len_c]));
+                    field_names.push(field.clone());
+                    if is_input {
+                        bytes_before.push(quote! {
+                            for (d, s) in #field.iter_mut().zip(#buf.chunks_exact(2)) {
+                                *d = i16::from_le_bytes([s[0], s[1]]);
+                            }
+                        });
+                        bytes_args.push(quote!(#field));
+                    } else {
+                        bytes_args.push(quote!(#field));
+                        bytes_after.push(quote! {
+                            for (d, s) in #buf.chunks_exact_mut(2).zip(#field.iter()) {
+                                d.copy_from_slice(&s.to_le_bytes());
                             }
                         });
                     }
@@ -870,6 +894,8 @@ impl<'p> Writer<'p> {
                 U8(&'a [u8]),
                 /// float32 data (a float model output).
                 F32(&'a [f32]),
+                /// int16 data (a 16x8 model's int16 output).
+                I16(&'a [i16]),
             }
 
             impl StepOutput<'_> {
@@ -879,6 +905,7 @@ impl<'p> Writer<'p> {
                         StepOutput::I8(v) => v.len(),
                         StepOutput::U8(v) => v.len(),
                         StepOutput::F32(v) => 4 * v.len(),
+                        StepOutput::I16(v) => 2 * v.len(),
                     }
                 }
 
@@ -889,6 +916,7 @@ impl<'p> Writer<'p> {
                         StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
                         StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
                         StepOutput::F32(v) => v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f)),
+                        StepOutput::I16(v) => v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f)),
                     }
                 }
             }
@@ -1083,6 +1111,68 @@ impl<'p> Writer<'p> {
             None => quote!(None),
         };
         (w, mm, ss, bias)
+    }
+
+    /// A 16x8 conv-like step: its weights as statics (int8 filter, the
+    /// int32 or int64 bias, multipliers and shifts) and the kernel call on
+    /// int16 views of its input and output.
+    fn wide_step(
+        &mut self,
+        index: usize,
+        views: &[View],
+        (out, out_elem): (&TokenStream, Elem),
+        func: TokenStream,
+        params: TokenStream,
+        weights: &WideWeights,
+    ) -> Result<TokenStream, EmitError> {
+        let step = &self.program.steps[index];
+        let unsupported = |why: &str| EmitError::Unsupported {
+            step: index,
+            kernel: step.kernel.name(),
+            why: why.to_string(),
+        };
+        let input = views.first().ok_or_else(|| unsupported("missing input"))?;
+        let x0 = int16_view(&input.expr, input.elem, false)
+            .ok_or_else(|| unsupported("a 16x8 layer reads int16"))?;
+        let y = int16_view(out, out_elem, true)
+            .ok_or_else(|| unsupported("a 16x8 layer writes int16"))?;
+        let w = format_ident!("STEP_{}_FILTER", index);
+        let mm = format_ident!("STEP_{}_MULTIPLIERS", index);
+        let ss = format_ident!("STEP_{}_SHIFTS", index);
+        let filter = weights.filter.iter().map(|&v| Literal::i8_unsuffixed(v));
+        let (n, nm, ns) = (
+            lit_usize(filter.len()),
+            lit_usize(weights.multipliers.len()),
+            lit_usize(weights.shifts.len()),
+        );
+        let (mv, sv) = (lit_i32s(&weights.multipliers), lit_i32s(&weights.shifts));
+        self.statics.push(quote! {
+            static #w: [i8; #n] = [#(#filter),*];
+            static #mm: [i32; #nm] = #mv;
+            static #ss: [i32; #ns] = #sv;
+        });
+        let bb = format_ident!("STEP_{}_BIAS", index);
+        let bias = match &weights.bias {
+            WideBiasData::None => quote!(kernels::wide::WideBias::None),
+            WideBiasData::I32(b) => {
+                let (nb, bv) = (lit_usize(b.len()), lit_i32s(b));
+                self.statics.push(quote!(static #bb: [i32; #nb] = #bv;));
+                quote!(kernels::wide::WideBias::I32(&#bb))
+            }
+            WideBiasData::I64(b) => {
+                let nb = lit_usize(b.len());
+                let bv = b.iter().map(|&v| Literal::i64_unsuffixed(v));
+                self.statics
+                    .push(quote!(static #bb: [i64; #nb] = [#(#bv),*];));
+                quote!(kernels::wide::WideBias::I64(&#bb))
+            }
+        };
+        let idx = lit_usize(index);
+        Ok(quote! {
+            let p = #params;
+            kernels::wide::#func(&p, #x0, &#w, #bias, &#mm, &#ss, #y)
+                .map_err(|error| Error::Kernel { step: #idx, error })?;
+        })
     }
 
     /// A step whose output overlaps its input in the arena (the verifier
@@ -1693,12 +1783,16 @@ impl<'p> Writer<'p> {
                 let idx_expr = match input.elem {
                     Elem::I8 => quote!(usize::from(v as u8)),
                     Elem::U8 => quote!(usize::from(v)),
-                    Elem::F32 => return Err(unsupported("table op on float32".into())),
+                    Elem::F32 | Elem::I16 => {
+                        return Err(unsupported("table op on a wider type".into()));
+                    }
                 };
                 let store = match out_elem {
                     Elem::I8 => quote!(#t[#idx_expr] as i8),
                     Elem::U8 => quote!(#t[#idx_expr]),
-                    Elem::F32 => return Err(unsupported("table op into float32".into())),
+                    Elem::F32 | Elem::I16 => {
+                        return Err(unsupported("table op into a wider type".into()));
+                    }
                 };
                 quote! {
                     for (o, &v) in #out.iter_mut().zip(#x0) {
@@ -1724,7 +1818,9 @@ impl<'p> Writer<'p> {
                 let idx_expr = match input.elem {
                     Elem::I8 => quote!(usize::from(v as u8)),
                     Elem::U8 => quote!(usize::from(v)),
-                    Elem::F32 => return Err(unsupported("dequantize of float32".into())),
+                    Elem::F32 | Elem::I16 => {
+                        return Err(unsupported("table dequantize of a wider type".into()));
+                    }
                 };
                 quote! {
                     for (o, &v) in #out.iter_mut().zip(#x0) {
@@ -1750,6 +1846,72 @@ impl<'p> Writer<'p> {
                     kernels::resize::resize_nearest(&p, #x0, #out) #kerr;
                 }
             }
+            Kernel::Conv2D16x8 { params, weights } => {
+                let p = params_literal("conv", params)?;
+                self.wide_step(
+                    index,
+                    &views,
+                    (&out, out_elem),
+                    quote!(conv2d_16x8),
+                    p,
+                    weights,
+                )?
+            }
+            Kernel::DepthwiseConv2D16x8 { params, weights } => {
+                let p = params_literal("depthwise", params)?;
+                self.wide_step(
+                    index,
+                    &views,
+                    (&out, out_elem),
+                    quote!(depthwise_conv2d_16x8),
+                    p,
+                    weights,
+                )?
+            }
+            Kernel::FullyConnected16x8 { params, weights } => {
+                let p = params_literal("fully_connected", params)?;
+                self.wide_step(
+                    index,
+                    &views,
+                    (&out, out_elem),
+                    quote!(fully_connected_16x8),
+                    p,
+                    weights,
+                )?
+            }
+            Kernel::QuantizeI16 { params } => {
+                let input = views
+                    .first()
+                    .ok_or_else(|| unsupported("missing input".into()))?;
+                if input.elem != Elem::F32 {
+                    return Err(unsupported("quantize reads a float32 model input".into()));
+                }
+                let y = int16_view(&out_expr, out_elem, true)
+                    .ok_or_else(|| unsupported("quantize to int16 writes int16".into()))?;
+                let p = params_literal("quantize", params)?;
+                let x0 = &input.expr;
+                quote! {
+                    let p = #p;
+                    kernels::quantize::quantize_f32_to_i16(&p, #x0, #y) #kerr;
+                }
+            }
+            Kernel::DequantizeI16 { params } => {
+                let input = views
+                    .first()
+                    .ok_or_else(|| unsupported("missing input".into()))?;
+                if out_elem != Elem::F32 {
+                    return Err(unsupported(
+                        "dequantize writes a float32 model output, not the arena".into(),
+                    ));
+                }
+                let x0 = int16_view(&input.expr, input.elem, false)
+                    .ok_or_else(|| unsupported("dequantize from int16 reads int16".into()))?;
+                let p = params_literal("quantize", params)?;
+                quote! {
+                    let p = #p;
+                    kernels::quantize::dequantize_i16(&p, #x0, #out) #kerr;
+                }
+            }
             Kernel::Copy => {
                 let input = views
                     .first()
@@ -1762,6 +1924,18 @@ impl<'p> Writer<'p> {
                     },
                     (Elem::I8, Elem::U8) => quote! {
                         for (o, &v) in #out.iter_mut().zip(#x0) { *o = v as u8; }
+                    },
+                    // int16 model I/O to and from the arena's little-endian pairs.
+                    (Elem::I16, Elem::I8) => quote! {
+                        for (o, &v) in #out.as_chunks_mut::<2>().0.iter_mut().zip(#x0) {
+                            let [a, b] = v.to_le_bytes();
+                            *o = [a as i8, b as i8];
+                        }
+                    },
+                    (Elem::I8, Elem::I16) => quote! {
+                        for (o, &[a, b]) in #out.iter_mut().zip(#x0.as_chunks::<2>().0) {
+                            *o = i16::from_le_bytes([a as u8, b as u8]);
+                        }
                     },
                     _ => return Err(unsupported("copy between float and bytes".into())),
                 }
@@ -1783,6 +1957,17 @@ impl<'p> Writer<'p> {
     }
 }
 
+/// An int16 operand for the 16x8 kernels: a model input or output as it is
+/// (`&[i16]`), arena bytes (`&[i8]`) as pairs. `None` for other types.
+fn int16_view(expr: &TokenStream, elem: Elem, write: bool) -> Option<TokenStream> {
+    match (elem, write) {
+        (Elem::I16, _) => Some(quote!(#expr)),
+        (Elem::I8, false) => Some(quote!(#expr.as_chunks::<2>().0)),
+        (Elem::I8, true) => Some(quote!(#expr.as_chunks_mut::<2>().0)),
+        _ => None,
+    }
+}
+
 /// `(module, item)` of every `kernels::module::item` path in `tokens`.
 fn kernel_paths(tokens: &TokenStream) -> Vec<(String, String)> {
     let text = tokens.to_string();
@@ -1801,6 +1986,7 @@ fn elem_name(e: Elem) -> &'static str {
     match e {
         Elem::I8 => "int8",
         Elem::U8 => "uint8",
+        Elem::I16 => "int16",
         Elem::F32 => "float32",
     }
 }

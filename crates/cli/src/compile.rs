@@ -306,14 +306,7 @@ fn summary(
     let weight_bytes: usize = program
         .steps
         .iter()
-        .map(|st| match &st.kernel {
-            Kernel::Conv2D { weights, .. }
-            | Kernel::DepthwiseConv2D { weights, .. }
-            | Kernel::FullyConnected { weights, .. } => {
-                weights.filter.len() + 4 * weights.bias.as_ref().map_or(0, Vec::len)
-            }
-            _ => float_weight_bytes(&st.kernel).map_or(0, |(float, _)| float),
-        })
+        .map(|st| st.kernel.weight_bytes())
         .sum();
     match const_bytes {
         Some(c) => {

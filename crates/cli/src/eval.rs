@@ -119,6 +119,7 @@ pub(crate) fn read_float_inputs(
             Samples::F32(a) => a,
             Samples::I8(a) => a.mapv(|v| f32::from(v) / divide_by),
             Samples::U8(a) => a.mapv(|v| f32::from(v) / divide_by),
+            Samples::I16(a) => a.mapv(|v| f32::from(v) / divide_by),
         }
     };
     if graph.inputs.len() == 1 {

@@ -16,6 +16,7 @@ pub enum Samples {
     F32(ArrayD<f32>),
     I8(ArrayD<i8>),
     U8(ArrayD<u8>),
+    I16(ArrayD<i16>),
 }
 
 impl Samples {
@@ -24,6 +25,7 @@ impl Samples {
             Samples::F32(a) => a.shape(),
             Samples::I8(a) => a.shape(),
             Samples::U8(a) => a.shape(),
+            Samples::I16(a) => a.shape(),
         }
     }
 
@@ -32,6 +34,7 @@ impl Samples {
             Samples::F32(_) => DType::F32,
             Samples::I8(_) => DType::I8,
             Samples::U8(_) => DType::U8,
+            Samples::I16(_) => DType::I16,
         }
     }
 
@@ -41,13 +44,14 @@ impl Samples {
             Samples::F32(a) => a.iter().flat_map(|v| v.to_le_bytes()).collect(),
             Samples::I8(a) => a.iter().map(|&v| v as u8).collect(),
             Samples::U8(a) => a.iter().copied().collect(),
+            Samples::I16(a) => a.iter().flat_map(|v| v.to_le_bytes()).collect(),
         }
     }
 }
 
 /// Reads the arrays of a `.npy` (one unnamed array) or `.npz` file through
 /// the shared reader (`tinyq_quant::npy`: sizes checked before allocating);
-/// float32, float64 (narrowed), int8 and uint8 arrays are accepted.
+/// float32, float64 (narrowed), int8, uint8 and int16 arrays are accepted.
 pub fn read_arrays(path: &Path) -> Result<Vec<(String, Samples)>, CliError> {
     use tinyq_quant::npy::Data;
     let arrays = tinyq_quant::npy::read_file(path).map_err(|e| CliError(e.to_string()))?;
@@ -59,6 +63,7 @@ pub fn read_arrays(path: &Path) -> Result<Vec<(String, Samples)>, CliError> {
                 Data::F64(a) => Samples::F32(a.mapv(|v| v as f32)),
                 Data::I8(a) => Samples::I8(a),
                 Data::U8(a) => Samples::U8(a),
+                Data::I16(a) => Samples::I16(a),
                 other => {
                     let which = if name.is_empty() {
                         String::new()
@@ -66,7 +71,7 @@ pub fn read_arrays(path: &Path) -> Result<Vec<(String, Samples)>, CliError> {
                         format!(": array {name:?}")
                     };
                     return Err(CliError(format!(
-                        "{}{which}: is {}; sample arrays must be float32, float64, int8 or uint8",
+                        "{}{which}: is {}; sample arrays must be float32, float64, int8, uint8 or int16",
                         path.display(),
                         other.dtype_name()
                     )));
@@ -102,6 +107,7 @@ pub fn write_arrays(path: &Path, arrays: &[(String, Samples)]) -> Result<(), Cli
             Samples::F32(a) => a.write_npy(file),
             Samples::I8(a) => a.write_npy(file),
             Samples::U8(a) => a.write_npy(file),
+            Samples::I16(a) => a.write_npy(file),
         }
         .map_err(|e| write_err(&e));
     }
@@ -111,6 +117,7 @@ pub fn write_arrays(path: &Path, arrays: &[(String, Samples)]) -> Result<(), Cli
             Samples::F32(a) => npz.add_array(name.as_str(), a),
             Samples::I8(a) => npz.add_array(name.as_str(), a),
             Samples::U8(a) => npz.add_array(name.as_str(), a),
+            Samples::I16(a) => npz.add_array(name.as_str(), a),
         }
         .map_err(|e| write_err(&e))?;
     }

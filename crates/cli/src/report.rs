@@ -82,19 +82,7 @@ pub struct Report {
 
 /// Bytes of constant data one step carries.
 fn constant_bytes(program: &Program, kernel: &Kernel, inputs: &[BufferRef]) -> usize {
-    let own = match kernel {
-        Kernel::Conv2D { weights, .. }
-        | Kernel::DepthwiseConv2D { weights, .. }
-        | Kernel::FullyConnected { weights, .. } => {
-            weights.filter.len()
-                + 4 * weights.bias.as_ref().map_or(0, Vec::len)
-                + 4 * weights.multipliers.len()
-                + weights.shifts.len()
-        }
-        Kernel::Lut { table } => table.len(),
-        Kernel::DequantizeLut { table } => 4 * table.len(),
-        _ => 0,
-    };
+    let own = kernel.constant_bytes();
     let operands: usize = inputs
         .iter()
         .map(|b| match b {

@@ -194,12 +194,32 @@ fn split_samples(spec: &IoSpec, array: &Samples, path: &Path) -> Result<Vec<Vec<
             })?;
             out
         }
+        (DType::F32, DType::I16) => {
+            let Samples::F32(values) = array else {
+                unreachable!("dtype says F32")
+            };
+            let (scale, zero_point) = spec.quant.unwrap_or((1.0, 0));
+            let floats: Vec<f32> = values.iter().copied().collect();
+            let mut codes = vec![0i16; floats.len()];
+            tinyq_kernels::quantize::quantize_f32_to_i16(
+                &tinyq_kernels::quantize::QuantParams { scale, zero_point },
+                &floats,
+                &mut codes[..],
+            )
+            .map_err(|e| {
+                CliError(format!(
+                    "{}: cannot quantize the samples: {e}",
+                    path.display()
+                ))
+            })?;
+            codes.iter().flat_map(|v| v.to_le_bytes()).collect()
+        }
         (a, m) => {
             return Err(CliError(format!(
                 "{}: samples are {a} but input {:?} takes {m}{}",
                 path.display(),
                 spec.name,
-                if m.is_8bit() {
+                if m.is_8bit() || m == DType::I16 {
                     " (or float32, which tinyq quantizes)"
                 } else {
                     ""
@@ -234,6 +254,16 @@ fn to_samples(spec: &IoSpec, n: usize, bytes: Vec<u8>) -> Result<Samples, CliErr
             .map_err(bad)?,
         ),
         DType::U8 => Samples::U8(ArrayD::from_shape_vec(IxDyn(&shape), bytes).map_err(bad)?),
+        DType::I16 => Samples::I16(
+            ArrayD::from_shape_vec(
+                IxDyn(&shape),
+                bytes
+                    .chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                    .collect(),
+            )
+            .map_err(bad)?,
+        ),
         _ => Samples::I8(
             ArrayD::from_shape_vec(IxDyn(&shape), bytes.into_iter().map(|b| b as i8).collect())
                 .map_err(bad)?,
@@ -248,6 +278,7 @@ fn print_outputs(arrays: &[(String, Samples)]) {
             Samples::F32(a) => outln!("{a}"),
             Samples::I8(a) => outln!("{a}"),
             Samples::U8(a) => outln!("{a}"),
+            Samples::I16(a) => outln!("{a}"),
         }
     }
 }

@@ -5,8 +5,9 @@
 mod float;
 
 pub use float::execute_float;
-use tinyq_ir::kernel::{BinaryOp, Weights};
+use tinyq_ir::kernel::{BinaryOp, Weights, WideWeights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
+use tinyq_kernels::wide::{self, WideBias};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
 use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
 use tinyq_kernels::{resize, transpose_conv};
@@ -391,6 +392,47 @@ fn conv_like(
     })
 }
 
+fn as_f32(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// The int16 values of a byte buffer, little-endian (the verifier saw an
+/// even length for every int16 operand).
+fn int16s(bytes: &[u8]) -> &[[u8; 2]] {
+    bytes.as_chunks::<2>().0
+}
+
+fn int16s_mut(bytes: &mut [u8]) -> &mut [[u8; 2]] {
+    bytes.as_chunks_mut::<2>().0
+}
+
+/// A 16x8 conv-like kernel on int16 byte views.
+fn wide_like(
+    w: &WideWeights,
+    input: &[u8],
+    out: &mut [u8],
+    f: impl FnOnce(
+        &[[u8; 2]],
+        &[i8],
+        WideBias<'_>,
+        &[i32],
+        &[i32],
+        &mut [[u8; 2]],
+    ) -> Result<(), KernelError>,
+) -> Result<(), KernelError> {
+    f(
+        int16s(input),
+        &w.filter,
+        w.bias.as_wide(),
+        &w.multipliers,
+        &w.shifts,
+        int16s_mut(out),
+    )
+}
+
 /// QUANTIZE float32 → int8/uint8 into raw bytes.
 pub fn quantize_floats(
     params: &quantize::QuantParams,
@@ -489,10 +531,7 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
             Ok(())
         }
         Kernel::Quantize { params, unsigned } => {
-            let floats: Vec<f32> = first(ins)?
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let floats = as_f32(first(ins)?);
             quantize_floats(params, *unsigned, &floats, out)
         }
         Kernel::Mean(p) => run_i8(first(ins)?, out, |x, y| reduce::mean(p, x, y)),
@@ -514,6 +553,33 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
             conv_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
                 transpose_conv::transpose_conv(params, x, f, b, m, s, y)
             })
+        }
+        Kernel::Conv2D16x8 { params, weights } => {
+            wide_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+                wide::conv2d_16x8(params, x, f, b, m, s, y)
+            })
+        }
+        Kernel::DepthwiseConv2D16x8 { params, weights } => {
+            wide_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+                wide::depthwise_conv2d_16x8(params, x, f, b, m, s, y)
+            })
+        }
+        Kernel::FullyConnected16x8 { params, weights } => {
+            wide_like(weights, first(ins)?, out, |x, f, b, m, s, y| {
+                wide::fully_connected_16x8(params, x, f, b, m, s, y)
+            })
+        }
+        Kernel::QuantizeI16 { params } => {
+            let floats = as_f32(first(ins)?);
+            quantize::quantize_f32_to_i16(params, &floats, int16s_mut(out))
+        }
+        Kernel::DequantizeI16 { params } => {
+            let mut floats = vec![0f32; out.len() / 4];
+            quantize::dequantize_i16(params, int16s(first(ins)?), &mut floats)?;
+            for (o, v) in out.chunks_exact_mut(4).zip(floats) {
+                o.copy_from_slice(&v.to_le_bytes());
+            }
+            Ok(())
         }
         Kernel::Copy => {
             let input = first(ins)?;

@@ -15,6 +15,7 @@ use tinyq_kernels::shape::Shape;
 use tinyq_kernels::softmax::SoftmaxParams;
 use tinyq_kernels::transpose::TransposeParams;
 use tinyq_kernels::transpose_conv::TransposeConvParams;
+use tinyq_kernels::wide::WideBias;
 
 /// Weights and per-channel requantization of a convolution-like kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,48 @@ pub struct Weights {
     pub filter: Vec<i8>,
     /// int32 bias per output channel.
     pub bias: Option<Vec<i32>>,
+    /// Q31 multiplier per output channel (one entry for a per-tensor FC).
+    pub multipliers: Vec<i32>,
+    /// Shift per output channel (positive = left).
+    pub shifts: Vec<i32>,
+}
+
+/// The bias of a 16x8 layer; its type selects TFLM's accumulator
+/// ([`tinyq_kernels::wide`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WideBiasData {
+    None,
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+impl WideBiasData {
+    /// The kernels' borrowed view.
+    pub fn as_wide(&self) -> WideBias<'_> {
+        match self {
+            WideBiasData::None => WideBias::None,
+            WideBiasData::I32(b) => WideBias::I32(b),
+            WideBiasData::I64(b) => WideBias::I64(b),
+        }
+    }
+
+    /// Bytes of constant data.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            WideBiasData::None => 0,
+            WideBiasData::I32(b) => 4 * b.len(),
+            WideBiasData::I64(b) => 8 * b.len(),
+        }
+    }
+}
+
+/// Weights and per-channel requantization of a 16x8 convolution-like
+/// kernel (int16 activations, int8 weights).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WideWeights {
+    /// int8 filter in the kernel's layout, as [`Weights::filter`].
+    pub filter: Vec<i8>,
+    pub bias: WideBiasData,
     /// Q31 multiplier per output channel (one entry for a per-tensor FC).
     pub multipliers: Vec<i32>,
     /// Shift per output channel (positive = left).
@@ -103,9 +146,71 @@ pub enum Kernel {
         params: TransposeConvParams,
         weights: Weights,
     },
+    /// CONV_2D with int16 activations and int8 weights.
+    Conv2D16x8 {
+        params: Conv2DParams,
+        weights: WideWeights,
+    },
+    /// DEPTHWISE_CONV_2D with int16 activations and int8 weights.
+    DepthwiseConv2D16x8 {
+        params: DepthwiseParams,
+        weights: WideWeights,
+    },
+    /// FULLY_CONNECTED with int16 activations and int8 weights.
+    FullyConnected16x8 {
+        params: FullyConnectedParams,
+        weights: WideWeights,
+    },
+    /// float32 → int16 (QUANTIZE), as [`Kernel::Quantize`] with the int16 clamp.
+    QuantizeI16 {
+        params: tinyq_kernels::quantize::QuantParams,
+    },
+    /// int16 → float32 (DEQUANTIZE): `(float)(scale * (q - zero_point))`
+    /// with the scale in double, as TFLM.
+    DequantizeI16 {
+        params: tinyq_kernels::quantize::QuantParams,
+    },
 }
 
 impl Kernel {
+    /// Bytes of filters and biases the kernel carries (conv-like kernels).
+    pub fn weight_bytes(&self) -> usize {
+        match self {
+            Kernel::Conv2D { weights, .. }
+            | Kernel::DepthwiseConv2D { weights, .. }
+            | Kernel::FullyConnected { weights, .. } => {
+                weights.filter.len() + 4 * weights.bias.as_ref().map_or(0, Vec::len)
+            }
+            Kernel::Conv2D16x8 { weights, .. }
+            | Kernel::DepthwiseConv2D16x8 { weights, .. }
+            | Kernel::FullyConnected16x8 { weights, .. } => {
+                weights.filter.len() + weights.bias.byte_len()
+            }
+            _ => 0,
+        }
+    }
+
+    /// Bytes of constant data the kernel itself carries: weights, biases,
+    /// multipliers and shifts, tables (not its constant operands).
+    pub fn constant_bytes(&self) -> usize {
+        let requant = |multipliers: &[i32], shifts: &[i32]| 4 * multipliers.len() + shifts.len();
+        match self {
+            Kernel::Conv2D { weights, .. }
+            | Kernel::DepthwiseConv2D { weights, .. }
+            | Kernel::FullyConnected { weights, .. } => {
+                self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
+            }
+            Kernel::Conv2D16x8 { weights, .. }
+            | Kernel::DepthwiseConv2D16x8 { weights, .. }
+            | Kernel::FullyConnected16x8 { weights, .. } => {
+                self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
+            }
+            Kernel::Lut { table } => table.len(),
+            Kernel::DequantizeLut { table } => 4 * table.len(),
+            _ => 0,
+        }
+    }
+
     /// Short name for reports and generated code.
     pub fn name(&self) -> &'static str {
         match self {
@@ -136,6 +241,11 @@ impl Kernel {
             Kernel::ResizeBilinear(_) => "resize_bilinear",
             Kernel::ResizeNearest(_) => "resize_nearest",
             Kernel::TransposeConv { .. } => "transpose_conv",
+            Kernel::Conv2D16x8 { .. } => "conv2d_16x8",
+            Kernel::DepthwiseConv2D16x8 { .. } => "depthwise_conv2d_16x8",
+            Kernel::FullyConnected16x8 { .. } => "fully_connected_16x8",
+            Kernel::QuantizeI16 { .. } => "quantize_i16",
+            Kernel::DequantizeI16 { .. } => "dequantize_i16",
         }
     }
 }

@@ -170,6 +170,16 @@ impl Tensor {
         }
     }
 
+    /// Constant int64 data (a 16x8 layer's bias) as little-endian i64 values.
+    pub fn const_i64(&self) -> Option<Vec<i64>> {
+        let data = self.data.as_ref()?;
+        (self.dtype == DType::I64).then(|| {
+            data.chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect()
+        })
+    }
+
     /// Constant data decoded as f32 values.
     pub fn const_f32(&self) -> Option<Vec<f32>> {
         let data = self.data.as_ref()?;

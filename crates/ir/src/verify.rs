@@ -14,6 +14,7 @@
 
 use tinyq_kernels::KernelError;
 use tinyq_kernels::elementwise::{check_broadcast, check_same_shape};
+use tinyq_kernels::wide;
 
 use crate::kernel::{BinaryOp, Kernel, Weights};
 use crate::program::{BufferRef, IoSpec, Program, Step};
@@ -123,6 +124,8 @@ pub enum Problem {
     },
     #[error("{operand} holds {actual} bytes, not a whole number of float32 values")]
     NotFloats { operand: Operand, actual: usize },
+    #[error("{operand} holds {actual} bytes, not a whole number of int16 values")]
+    NotInt16 { operand: Operand, actual: usize },
     #[error("its lookup table has {len} entries, not {TABLE_LEN}")]
     TableLength { len: usize },
     #[error("the kernel refuses its parameters or buffers: {0}")]
@@ -308,16 +311,23 @@ enum Elem {
     Any,
     /// float32 data.
     F32,
+    /// int16 data (16x8 kernels).
+    I16,
 }
 
 fn check_dtype(operand: Operand, r: &Resolved, want: Elem) -> Result<(), Problem> {
-    if let (Elem::F32, Some((offset, _))) = (want, r.arena)
-        && offset % F32_ALIGN != 0
+    let align = match want {
+        Elem::F32 => F32_ALIGN,
+        Elem::I16 => 2,
+        _ => 1,
+    };
+    if let Some((offset, _)) = r.arena
+        && offset % align != 0
     {
         return Err(Problem::Misaligned {
             operand,
             offset,
-            align: F32_ALIGN,
+            align,
         });
     }
     let Some(actual) = r.dtype else {
@@ -327,6 +337,7 @@ fn check_dtype(operand: Operand, r: &Resolved, want: Elem) -> Result<(), Problem
         Elem::I8 => (actual == DType::I8, "int8"),
         Elem::Byte => (actual.is_8bit(), "int8 or uint8"),
         Elem::F32 => (actual == DType::F32, "float32"),
+        Elem::I16 => (actual == DType::I16, "int16"),
         Elem::Any => (true, "any type"),
     };
     if ok {
@@ -363,6 +374,11 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::DequantizeLut { .. } => (Elem::Byte, Elem::F32),
         Kernel::Quantize { .. } => (Elem::F32, Elem::Byte),
         Kernel::Float(_) => (Elem::F32, Elem::F32),
+        Kernel::Conv2D16x8 { .. }
+        | Kernel::DepthwiseConv2D16x8 { .. }
+        | Kernel::FullyConnected16x8 { .. } => (Elem::I16, Elem::I16),
+        Kernel::QuantizeI16 { .. } => (Elem::F32, Elem::I16),
+        Kernel::DequantizeI16 { .. } => (Elem::I16, Elem::F32),
         _ => (Elem::I8, Elem::I8),
     };
     for (k, r) in ins.iter().enumerate() {
@@ -458,8 +474,87 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             let w = weight_lens(weights);
             params.check(n(0), w.0, w.1, w.2, &weights.shifts, o)?;
         }
+        Kernel::Conv2D16x8 { params, weights } => {
+            let lens = [
+                int16s(Operand::Input(0), n(0))?,
+                weights.filter.len(),
+                int16s(Operand::Output, o)?,
+            ];
+            wide::check_conv2d_16x8(
+                params,
+                lens,
+                weights.bias.as_wide().len(),
+                &weights.multipliers,
+                &weights.shifts,
+            )?;
+        }
+        Kernel::DepthwiseConv2D16x8 { params, weights } => {
+            let lens = [
+                int16s(Operand::Input(0), n(0))?,
+                weights.filter.len(),
+                int16s(Operand::Output, o)?,
+            ];
+            wide::check_depthwise_16x8(
+                params,
+                lens,
+                weights.bias.as_wide(),
+                &weights.multipliers,
+                &weights.shifts,
+            )?;
+        }
+        Kernel::FullyConnected16x8 { params, weights } => {
+            let lens = [
+                int16s(Operand::Input(0), n(0))?,
+                weights.filter.len(),
+                int16s(Operand::Output, o)?,
+            ];
+            wide::check_fully_connected_16x8(
+                params,
+                lens,
+                weights.bias.as_wide().len(),
+                &weights.multipliers,
+                &weights.shifts,
+            )?;
+        }
+        Kernel::QuantizeI16 { params } => {
+            if n(0) % 4 != 0 {
+                return Err(Problem::NotFloats {
+                    operand: Operand::Input(0),
+                    actual: n(0),
+                });
+            }
+            params.check_quantize(n(0) / 4, int16s(Operand::Output, o)?)?;
+        }
+        Kernel::DequantizeI16 { params } => {
+            let expected =
+                int16s(Operand::Input(0), n(0))?
+                    .checked_mul(4)
+                    .ok_or(Problem::SizeOverflow {
+                        operand: Operand::Input(0),
+                    })?;
+            params.check_dequantize()?;
+            if o != expected {
+                return Err(Problem::WrongSize {
+                    operand: Operand::Output,
+                    expected,
+                    actual: o,
+                });
+            }
+        }
     }
     Ok(())
+}
+
+/// The number of int16 values in `bytes`, which must be even.
+fn int16s(operand: Operand, bytes: usize) -> Result<usize, Problem> {
+    if bytes % 2 == 0 {
+        Ok(bytes / 2)
+    } else {
+        Err(Problem::NotInt16 {
+            operand,
+            actual: bytes,
+        })
+    }
 }
 
 /// Filter, bias (if any) and multiplier lengths, as the kernels take them.

@@ -153,13 +153,31 @@ pub(crate) fn check_span(
         .ok_or(KernelError::InvalidParams("window span overflows usize"))
 }
 
+/// The int8 output range.
+pub(crate) const I8_RANGE: (i32, i32) = (-128, 127);
+/// The int16 output range (16x8 kernels).
+pub(crate) const I16_RANGE: (i32, i32) = (-32768, 32767);
+
 /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
 pub(crate) fn check_act_range(act_min: i32, act_max: i32) -> Result<(), KernelError> {
-    if -128 <= act_min && act_min <= act_max && act_max <= 127 {
+    check_act_range_within(act_min, act_max, I8_RANGE)
+}
+
+/// Checks a fused-activation clamp inside an output type's range.
+pub(crate) fn check_act_range_within(
+    act_min: i32,
+    act_max: i32,
+    (lo, hi): (i32, i32),
+) -> Result<(), KernelError> {
+    if lo <= act_min && act_min <= act_max && act_max <= hi {
         Ok(())
-    } else {
+    } else if (lo, hi) == I8_RANGE {
         Err(KernelError::InvalidParams(
             "activation range must satisfy -128 <= min <= max <= 127",
+        ))
+    } else {
+        Err(KernelError::InvalidParams(
+            "activation range must satisfy -32768 <= min <= max <= 32767",
         ))
     }
 }
@@ -189,6 +207,28 @@ impl Conv2DParams {
         out_multiplier: usize,
         out_shift: &[i32],
         output: usize,
+    ) -> Result<(), KernelError> {
+        self.check_within(
+            input,
+            filter,
+            bias,
+            out_multiplier,
+            out_shift,
+            output,
+            I8_RANGE,
+        )
+    }
+
+    /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+    pub(crate) fn check_within(
+        &self,
+        input: usize,
+        filter: usize,
+        bias: Option<usize>,
+        out_multiplier: usize,
+        out_shift: &[i32],
+        output: usize,
+        range: (i32, i32),
     ) -> Result<(), KernelError> {
         let (n, ih, iw, ic) = (
             self.batches,
@@ -224,7 +264,7 @@ impl Conv2DParams {
                 "output channels must be a multiple of the group count",
             ));
         }
-        check_act_range(self.act_min, self.act_max)?;
+        check_act_range_within(self.act_min, self.act_max, range)?;
         check_span(oh, sh, kh, dh)?;
         check_span(ow, sw, kw, dw)?;
         check_len("input", volume(&[n, ih, iw, ic])?, input)?;

@@ -13,7 +13,7 @@
 //! `w·(pad_value + input_offset)`: nothing without folding, `w·zp` once the
 //! input offset is folded into the bias.
 
-use crate::conv::{check_act_range, check_shifts, check_span, volume};
+use crate::conv::{I8_RANGE, check_act_range_within, check_shifts, check_span, volume};
 use crate::error::{KernelError, check_len};
 use crate::fixedpoint::{Activation, activation_range, clamp_to_i8, mbqm};
 
@@ -97,6 +97,28 @@ impl DepthwiseParams {
         out_shift: &[i32],
         output: usize,
     ) -> Result<(), KernelError> {
+        self.check_within(
+            input,
+            filter,
+            bias,
+            out_multiplier,
+            out_shift,
+            output,
+            I8_RANGE,
+        )
+    }
+
+    /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+    pub(crate) fn check_within(
+        &self,
+        input: usize,
+        filter: usize,
+        bias: Option<usize>,
+        out_multiplier: usize,
+        out_shift: &[i32],
+        output: usize,
+        range: (i32, i32),
+    ) -> Result<(), KernelError> {
         let (n, ih, iw, ic) = (
             self.batches,
             self.input_height,
@@ -117,7 +139,7 @@ impl DepthwiseParams {
             ));
         }
         let oc = volume(&[ic, dm])?;
-        check_act_range(self.act_min, self.act_max)?;
+        check_act_range_within(self.act_min, self.act_max, range)?;
         check_span(oh, sh, kh, dh)?;
         check_span(ow, sw, kw, dw)?;
         check_len("input", volume(&[n, ih, iw, ic])?, input)?;

@@ -12,7 +12,9 @@
 //! weights, from [`prepare_fc_multiplier_per_tensor`]) or **one per output
 //! channel** (per-channel weights, from [`prepare_fc_multipliers_per_channel`]).
 
-use crate::conv::{check_act_range, check_shifts, prepare_conv_multipliers, volume};
+use crate::conv::{
+    I8_RANGE, check_act_range_within, check_shifts, prepare_conv_multipliers, volume,
+};
 use crate::error::{KernelError, check_len};
 use crate::fixedpoint::{Activation, activation_range, clamp_to_i8, mbqm, quantize_multiplier};
 
@@ -130,8 +132,30 @@ impl FullyConnectedParams {
         out_shift: &[i32],
         output: usize,
     ) -> Result<(), KernelError> {
+        self.check_within(
+            input,
+            filter,
+            bias,
+            out_multiplier,
+            out_shift,
+            output,
+            I8_RANGE,
+        )
+    }
+
+    /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+    pub(crate) fn check_within(
+        &self,
+        input: usize,
+        filter: usize,
+        bias: Option<usize>,
+        out_multiplier: usize,
+        out_shift: &[i32],
+        output: usize,
+        range: (i32, i32),
+    ) -> Result<(), KernelError> {
         let (batches, depth, out_depth) = (self.batches, self.accum_depth, self.output_depth);
-        check_act_range(self.act_min, self.act_max)?;
+        check_act_range_within(self.act_min, self.act_max, range)?;
         check_len("input", volume(&[batches, depth])?, input)?;
         check_len("filter", volume(&[out_depth, depth])?, filter)?;
         check_len("output", volume(&[batches, out_depth])?, output)?;

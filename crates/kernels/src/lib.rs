@@ -25,6 +25,7 @@ pub mod float_elementwise;
 pub mod float_math;
 pub mod float_pool;
 pub mod fully_connected;
+pub mod int16;
 pub mod pad;
 pub mod pooling;
 pub mod quantize;
@@ -36,6 +37,7 @@ pub mod softmax;
 pub mod transpose;
 pub mod transpose_conv;
 pub mod unary;
+pub mod wide;
 
 pub use error::KernelError;
 pub use fixedpoint::Activation;

@@ -1,12 +1,12 @@
 //! QUANTIZE and DEQUANTIZE (spec 2.21), as TFLM's `reference_ops::AffineQuantize`,
 //! `reference_ops::Requantize` and `reference_ops::Dequantize`.
 //!
-//! - float32 → int8/uint8: `clamp(round_half_away(x / scale) + zp)`, the
+//! - float32 → int8/uint8/int16: `clamp(round_half_away(x / scale) + zp)`, the
 //!   division in **float**.
 //! - int8 → int8, int8 → uint8, uint8 → int8 (requantize):
 //!   `clamp(MBQM(x - in_zp, m, s) + out_zp)` with
 //!   `(m, s) = QuantizeMultiplier((f64)in_scale / (f64)out_scale)`.
-//! - int8/uint8 → float32: `(float)((double)scale * (x - zp))`.
+//! - int8/uint8/int16 → float32: `(float)((double)scale * (x - zp))`.
 //!
 //! TFLM registers float→int8 (not float→uint8) and int8/int16 → float; the
 //! uint8 variants here use the same formulas (TFLM's templates instantiated
@@ -19,6 +19,7 @@
 
 use crate::error::{KernelError, check_len};
 use crate::fixedpoint::{mbqm, quantize_multiplier, round_half_away_f32};
+use crate::int16::{Int16s, Int16sMut};
 
 /// A per-tensor affine quantization, as stored in the .tflite: the target of
 /// a float→int QUANTIZE or the source of a DEQUANTIZE.
@@ -114,6 +115,22 @@ pub fn quantize_f32_to_u8(
     Ok(())
 }
 
+/// QUANTIZE float32 → int16 (same formula, range -32768..=32767).
+pub fn quantize_f32_to_i16<O: Int16sMut + ?Sized>(
+    p: &QuantParams,
+    input: &[f32],
+    output: &mut O,
+) -> Result<(), KernelError> {
+    p.check_quantize(input.len(), output.count())?;
+    for (i, &x) in input.iter().enumerate() {
+        output.put(
+            i,
+            quantize_one(x, p.scale, p.zero_point, -32768, 32767) as i16,
+        );
+    }
+    Ok(())
+}
+
 fn check_requant(p: &RequantizeParams) -> Result<(), KernelError> {
     if (-31..=31).contains(&p.shift) {
         Ok(())
@@ -198,6 +215,14 @@ pub fn requantize_u8_to_i8(
 /// Largest |zero point| DEQUANTIZE accepts: keeps `x - zp` exact in f32.
 const MAX_DEQUANT_ZERO_POINT: i32 = 1 << 16;
 
+impl QuantParams {
+    /// What the DEQUANTIZE kernels check: a finite scale and a zero point
+    /// small enough that `x - zero_point` is exact in float.
+    pub fn check_dequantize(&self) -> Result<(), KernelError> {
+        check_dequant(self)
+    }
+}
+
 fn check_dequant(p: &QuantParams) -> Result<(), KernelError> {
     if p.scale.is_finite()
         && (-MAX_DEQUANT_ZERO_POINT..=MAX_DEQUANT_ZERO_POINT).contains(&p.zero_point)
@@ -235,6 +260,20 @@ pub fn dequantize_u8(p: &QuantParams, input: &[u8], output: &mut [f32]) -> Resul
     check_len("output", input.len(), output.len())?;
     for (o, &x) in output.iter_mut().zip(input) {
         *o = dequantize_one(i32::from(x), p);
+    }
+    Ok(())
+}
+
+/// DEQUANTIZE int16 → float32.
+pub fn dequantize_i16<I: Int16s + ?Sized>(
+    p: &QuantParams,
+    input: &I,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    check_dequant(p)?;
+    check_len("output", input.count(), output.len())?;
+    for (i, o) in output.iter_mut().enumerate() {
+        *o = dequantize_one(i32::from(input.at(i)), p);
     }
     Ok(())
 }
@@ -506,5 +545,32 @@ mod tests {
                 prop_assert_eq!(i64::from(o[i]), want);
             }
         }
+    }
+
+    #[test]
+    fn int16_quantize_and_dequantize_follow_tflm() {
+        // DEQUANTIZE: TFLM's `(float)((double)scale * (x - zp))` on every code.
+        for scale in [1.2857071e-4f32, 3.0e-5, 0.7, 1.0e-9] {
+            let p = QuantParams {
+                scale,
+                zero_point: 0,
+            };
+            let codes: std::vec::Vec<i16> = (i16::MIN..=i16::MAX).collect();
+            let mut out = std::vec![0f32; codes.len()];
+            dequantize_i16(&p, &codes[..], &mut out).unwrap();
+            for (&q, &f) in codes.iter().zip(&out) {
+                let want = (f64::from(scale) * f64::from(q)) as f32;
+                assert_eq!(f.to_bits(), want.to_bits(), "{scale} {q}");
+            }
+        }
+        // QUANTIZE: float division, half away from zero, int16 clamp.
+        let p = QuantParams {
+            scale: 0.5,
+            zero_point: 0,
+        };
+        let xs = [0.25f32, -0.25, 0.75, -0.75, 1e9, -1e9, f32::NAN, 16383.25];
+        let mut out = [0i16; 8];
+        quantize_f32_to_i16(&p, &xs, &mut out[..]).unwrap();
+        assert_eq!(out, [1, -1, 2, -2, 32767, -32768, 0, 32767]);
     }
 }

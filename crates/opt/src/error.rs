@@ -14,8 +14,10 @@ pub enum LowerError {
     )]
     FloatModel { index: usize, op: &'static str },
     #[error(
-        "op {index} ({op}) computes in {dtype}: only int8 kernels are supported \
-         (quantize the whole model, or use integer-only conversion)"
+        "op {index} ({op}) computes in {dtype}: tinyq has int8 kernels for every op it \
+         reads, and 16x8 (int16 activations) kernels for {wide} so far \
+         (quantize the whole model to int8, or use integer-only conversion)",
+        wide = crate::lower::WIDE_OPS.join(", ")
     )]
     UnsupportedType {
         index: usize,

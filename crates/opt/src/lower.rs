@@ -213,13 +213,38 @@ fn in_place_concats(graph: &Graph) -> (HashMap<TensorId, (TensorId, usize)>, Vec
     (parts, concats)
 }
 
-/// Refuses graphs that mix float and integer compute (float I/O around an
-/// integer graph aside).
+/// The ops with a 16x8 kernel (int16 activations, int8 weights).
+pub const WIDE_OPS: &[&str] = &[
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "RESHAPE",
+    "SQUEEZE",
+    "EXPAND_DIMS",
+    "QUANTIZE (float32 to int16)",
+    "DEQUANTIZE (int16 to float32)",
+];
+
+/// Whether `kind` has a 16x8 kernel ([`WIDE_OPS`]).
+fn has_wide_kernel(kind: &OpKind) -> bool {
+    matches!(
+        kind,
+        OpKind::Conv2D(_)
+            | OpKind::DepthwiseConv2D(_)
+            | OpKind::FullyConnected(_)
+            | OpKind::Quantize
+            | OpKind::Dequantize
+    ) || kind.is_reshape_like()
+}
+
+/// Refuses int16 compute without a 16x8 kernel, and graphs that mix float
+/// and integer compute (float I/O around an integer graph aside), with a
+/// message that says what to do.
 fn check_integer(graph: &Graph) -> Result<(), LowerError> {
     let any_int = graph.ops.iter().any(|(_, op)| {
         op.outputs
             .iter()
-            .any(|&t| graph.tensor(t).dtype == DType::I8)
+            .any(|&t| matches!(graph.tensor(t).dtype, DType::I8 | DType::I16))
     });
     for (id, op) in graph.ops.iter() {
         let index = op.origin.unwrap_or(id.index());
@@ -236,6 +261,7 @@ fn check_integer(graph: &Graph) -> Result<(), LowerError> {
         for t in dtypes.filter(|t| !t.is_const()) {
             match t.dtype {
                 DType::I8 | DType::U8 => {}
+                DType::I16 if has_wide_kernel(&op.kind) => {}
                 DType::F32 if float_io => {}
                 // A float model compiles as float; mixed graphs are not supported yet.
                 DType::F32 if !any_int => {}

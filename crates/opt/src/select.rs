@@ -3,11 +3,11 @@
 //! Every number comes from a `tinyq_kernels` `prepare_*` function, which
 //! derives it exactly as TFLM's prepare step does.
 
-use tinyq_ir::kernel::{BinaryOp, Broadcast, Weights};
+use tinyq_ir::kernel::{BinaryOp, Broadcast, Weights, WideBiasData, WideWeights};
 use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D, Resize, TransposeConv};
 use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
 use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, pooling};
-use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose};
+use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose, wide};
 use tinyq_kernels::{resize, transpose_conv};
 
 use crate::error::LowerError;
@@ -218,6 +218,98 @@ fn data_input_count(kind: &OpKind) -> usize {
 
 /// Filter, bias and per-channel multipliers of a conv-like op.
 fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, LowerError> {
+    let bias = match cx.op.inputs.get(2) {
+        Some(_) => Some(cx.const_bias(cx.input(2)?)?),
+        None => None,
+    };
+    check_bias_len(cx, bias.as_ref().map(Vec::len), channels)?;
+    let (multipliers, shifts) = multipliers(cx, channels, per_channel)?;
+    Ok(Weights {
+        filter: cx.const_i8(cx.input(1)?)?,
+        bias,
+        multipliers,
+        shifts,
+    })
+}
+
+/// The same for a 16x8 layer, whose bias may be int32 or int64.
+fn wide_weights(
+    cx: &Ctx<'_>,
+    channels: usize,
+    per_channel: bool,
+) -> Result<WideWeights, LowerError> {
+    let bias = match cx.op.inputs.get(2) {
+        None => WideBiasData::None,
+        Some(_) => {
+            let t = cx.input(2)?;
+            if !t.is_const() {
+                return Err(cx.unsupported(format!("bias {:?} must be constant", t.name)));
+            }
+            let unreadable = || cx.unsupported(format!("bias {:?} is unreadable", t.name));
+            match t.dtype {
+                DType::I32 => WideBiasData::I32(t.const_i32().ok_or_else(unreadable)?),
+                DType::I64 => WideBiasData::I64(t.const_i64().ok_or_else(unreadable)?),
+                other => {
+                    return Err(cx.unsupported(format!(
+                        "bias {:?} is {other}; a 16x8 layer takes an int32 or int64 bias",
+                        t.name
+                    )));
+                }
+            }
+        }
+    };
+    let bias_len = match &bias {
+        WideBiasData::None => None,
+        WideBiasData::I32(b) => Some(b.len()),
+        WideBiasData::I64(b) => Some(b.len()),
+    };
+    check_bias_len(cx, bias_len, channels)?;
+    let (multipliers, shifts) = multipliers(cx, channels, per_channel)?;
+    Ok(WideWeights {
+        filter: cx.const_i8(cx.input(1)?)?,
+        bias,
+        multipliers,
+        shifts,
+    })
+}
+
+fn check_bias_len(cx: &Ctx<'_>, len: Option<usize>, channels: usize) -> Result<(), LowerError> {
+    match len {
+        Some(n) if n != channels => Err(cx.unsupported(format!(
+            "bias has {n} values for {channels} output channels"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A 16x8 layer's int16 input and output must be symmetric (zero point 0),
+/// as TFLM's prepare insists.
+fn check_symmetric_int16(cx: &Ctx<'_>) -> Result<(), LowerError> {
+    for t in [cx.input(0)?, cx.output()?] {
+        let (_, zp) = cx.qparams(t)?;
+        if t.dtype != DType::I16 || zp != 0 {
+            return Err(cx.unsupported(format!(
+                "tensor {:?} is {} with zero point {zp}; a 16x8 layer reads and writes \
+                 int16 with zero point 0",
+                t.name, t.dtype
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the op computes in 16x8 (its data input is int16).
+fn is_16x8(cx: &Ctx<'_>) -> Result<bool, LowerError> {
+    Ok(cx.input(0)?.dtype == DType::I16)
+}
+
+/// Per-channel (or per-tensor) multipliers of a conv-like op, as TFLM's
+/// prepare derives them.
+fn multipliers(
+    cx: &Ctx<'_>,
+    channels: usize,
+    per_channel: bool,
+) -> Result<(Vec<i32>, Vec<i32>), LowerError> {
     let input = cx.input(0)?;
     let filter = cx.input(1)?;
     let output = cx.output()?;
@@ -227,18 +319,6 @@ fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, 
         .quant
         .as_ref()
         .ok_or_else(|| cx.unsupported(format!("filter {:?} is not quantized", filter.name)))?;
-    let bias = match cx.op.inputs.get(2) {
-        Some(_) => Some(cx.const_bias(cx.input(2)?)?),
-        None => None,
-    };
-    if let Some(b) = &bias
-        && b.len() != channels
-    {
-        return Err(cx.unsupported(format!(
-            "bias has {} values for {channels} output channels",
-            b.len()
-        )));
-    }
     let n = if per_channel { channels } else { 1 };
     let mut multipliers = vec![0; n];
     let mut shifts = vec![0; n];
@@ -266,12 +346,7 @@ fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, 
         multipliers[0] = m;
         shifts[0] = s;
     }
-    Ok(Weights {
-        filter: cx.const_i8(filter)?,
-        bias,
-        multipliers,
-        shifts,
-    })
+    Ok((multipliers, shifts))
 }
 
 fn conv2d(cx: &Ctx<'_>, attrs: &Conv2D, matmul: bool) -> Result<Selected, LowerError> {
@@ -287,6 +362,7 @@ fn conv2d(cx: &Ctx<'_>, attrs: &Conv2D, matmul: bool) -> Result<Selected, LowerE
     }
     let (_, in_zp) = cx.qparams(input)?;
     let (out_scale, out_zp) = cx.qparams(output)?;
+    let wide = is_16x8(cx)?;
     let geom = conv::Conv2DParams {
         batches: n,
         input_height: ih,
@@ -310,6 +386,17 @@ fn conv2d(cx: &Ctx<'_>, attrs: &Conv2D, matmul: bool) -> Result<Selected, LowerE
         act_min: 0,
         act_max: 0,
     };
+    if wide {
+        check_symmetric_int16(cx)?;
+        return Ok(Selected {
+            kernel: Kernel::Conv2D16x8 {
+                params: wide::prepare_conv2d_16x8(geom, out_scale, attrs.activation),
+                weights: wide_weights(cx, oc, true)?,
+            },
+            data_inputs: vec![cx.op.inputs[0]],
+            folded_zero_point: false,
+        });
+    }
     let params = conv::prepare_conv2d(geom, in_zp, (out_scale, out_zp), attrs.activation);
     let weights = weights(cx, oc, true)?;
     Ok(Selected {
@@ -391,6 +478,17 @@ fn depthwise_conv2d(cx: &Ctx<'_>, attrs: &DepthwiseConv2D) -> Result<Selected, L
         act_min: 0,
         act_max: 0,
     };
+    if is_16x8(cx)? {
+        check_symmetric_int16(cx)?;
+        return Ok(Selected {
+            kernel: Kernel::DepthwiseConv2D16x8 {
+                params: wide::prepare_depthwise_16x8(geom, out_scale, attrs.activation),
+                weights: wide_weights(cx, oc, true)?,
+            },
+            data_inputs: vec![cx.op.inputs[0]],
+            folded_zero_point: false,
+        });
+    }
     let params = depthwise::prepare_depthwise(geom, in_zp, (out_scale, out_zp), attrs.activation);
     let weights = weights(cx, oc, true)?;
     Ok(Selected {
@@ -438,6 +536,23 @@ fn fully_connected(cx: &Ctx<'_>, attrs: &FullyConnected) -> Result<Selected, Low
         act_min: 0,
         act_max: 0,
     };
+    if is_16x8(cx)? {
+        check_symmetric_int16(cx)?;
+        return Ok(Selected {
+            kernel: Kernel::FullyConnected16x8 {
+                params: wide::prepare_fully_connected_16x8(
+                    geom,
+                    fq.zero_point() as i32,
+                    per_channel,
+                    out_q.0,
+                    attrs.activation,
+                ),
+                weights: wide_weights(cx, out_depth, per_channel)?,
+            },
+            data_inputs: vec![cx.op.inputs[0]],
+            folded_zero_point: false,
+        });
+    }
     let params = fully_connected::prepare_fully_connected(
         geom,
         in_zp,
@@ -580,6 +695,14 @@ fn lut_kernel(cx: &Ctx<'_>, table: &[u8]) -> Result<Kernel, LowerError> {
 fn quantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
     let (input, output) = (cx.input(0)?, cx.output()?);
     let (so, zo) = cx.qparams(output)?;
+    if (input.dtype, output.dtype) == (DType::F32, DType::I16) {
+        return Ok(Kernel::QuantizeI16 {
+            params: quantize::QuantParams {
+                scale: so,
+                zero_point: zo,
+            },
+        });
+    }
     if !output.dtype.is_8bit() {
         return Err(cx.unsupported(format!("QUANTIZE to {} is not supported", output.dtype)));
     }
@@ -609,6 +732,12 @@ fn quantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
 fn dequantize(cx: &Ctx<'_>) -> Result<Kernel, LowerError> {
     let (input, output) = (cx.input(0)?, cx.output()?);
     cx.require_dtype(output, DType::F32)?;
+    if input.dtype == DType::I16 {
+        let (scale, zero_point) = cx.qparams(input)?;
+        return Ok(Kernel::DequantizeI16 {
+            params: quantize::QuantParams { scale, zero_point },
+        });
+    }
     if !input.dtype.is_8bit() {
         return Err(cx.unsupported(format!("DEQUANTIZE from {} is not supported", input.dtype)));
     }

@@ -166,9 +166,13 @@ fn assemble(
     graph.inputs = inputs.iter().map(h).collect();
     graph.outputs = outputs.iter().map(h).collect();
     for (op, m) in mapped {
+        let mut inputs: Vec<TensorId> = m.inputs.iter().map(h).collect();
+        if let Some(bias) = m.zero_bias {
+            inputs.push(graph.tensors.push(bias));
+        }
         graph.ops.push(Op {
             kind: m.kind,
-            inputs: m.inputs.iter().map(h).collect(),
+            inputs,
             outputs: op.outputs.iter().map(h).collect(),
             origin: Some(op.index),
         });

@@ -10,7 +10,7 @@ use tinyq_ir::op::{
     Conv2D, DepthwiseConv2D, FullyConnected, Hw, Pool2D, Resize, StridedSlice, TransposeConv,
 };
 use tinyq_ir::tensor::shape_string;
-use tinyq_ir::{Activation, OpKind, Tensor};
+use tinyq_ir::{Activation, DType, OpKind, Tensor};
 
 use crate::error::ReadError;
 use crate::fold::IntConst;
@@ -37,6 +37,8 @@ pub(crate) struct Mapped {
     pub kind: OpKind,
     /// The data inputs that remain after parameters were folded.
     pub inputs: Vec<usize>,
+    /// A zero bias the op gets as its last input (see [`Cx::wide_zero_bias`]).
+    pub zero_bias: Option<Tensor>,
 }
 
 /// The op being mapped and the tensors it can see.
@@ -129,7 +131,15 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::TransposeConv => cx.transpose_conv()?,
         _ => return Err(unsupported()),
     };
-    Ok(Mapped { kind, inputs })
+    let zero_bias = match code {
+        B::Conv2d | B::FullyConnected => cx.wide_zero_bias(code)?,
+        _ => None,
+    };
+    Ok(Mapped {
+        kind,
+        inputs,
+        zero_bias,
+    })
 }
 
 type Result<T, E = ReadError> = std::result::Result<T, E>;
@@ -303,6 +313,42 @@ impl<'o, 'a> Cx<'o, 'a> {
             )));
         }
         Ok(Some(idx))
+    }
+
+    /// A 16x8 CONV_2D or FULLY_CONNECTED without a bias still has an
+    /// accumulator type: TFLM sums in int32 when the options'
+    /// `quantized_bias_type` is INT32 and in int64 otherwise (measured on
+    /// TFLM with every value of the field), and rounds differently for each.
+    /// The reader makes that explicit as a zero bias of that type, which adds
+    /// nothing and selects the same arithmetic downstream.
+    fn wide_zero_bias(&self, code: fb::BuiltinOperator) -> Result<Option<Tensor>> {
+        let (_, x) = self.input(0)?;
+        if x.dtype != DType::I16 || self.opt_input(2)?.is_some() {
+            return Ok(None);
+        }
+        let (bias_type, channels) = if code == fb::BuiltinOperator::Conv2d {
+            let o: fb::Conv2DOptions = self.options(|o| match o {
+                fb::BuiltinOptionsRef::Conv2DOptions(r) => Some(r.try_into()),
+                _ => None,
+            })?;
+            (o.quantized_bias_type, self.input(1)?.1.shape[0])
+        } else {
+            let o: fb::FullyConnectedOptions = self.options(|o| match o {
+                fb::BuiltinOptionsRef::FullyConnectedOptions(r) => Some(r.try_into()),
+                _ => None,
+            })?;
+            (o.quantized_bias_type, self.input(1)?.1.shape[0])
+        };
+        let (dtype, size) = if bias_type == fb::TensorType::Int32 {
+            (DType::I32, 4)
+        } else {
+            (DType::I64, 8)
+        };
+        let name = format!("{}/zero_bias", self.output()?.name);
+        Ok(Some(Tensor {
+            data: Some(vec![0; size * channels]),
+            ..Tensor::new(name, vec![channels], dtype)
+        }))
     }
 
     fn conv2d(&self) -> Result<(OpKind, Vec<usize>)> {

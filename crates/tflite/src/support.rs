@@ -38,17 +38,17 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::Conv2d,
         "CONV_2D",
-        "per-channel int8 weights, int32 bias; stride, dilation, SAME/VALID",
+        "per-channel int8 weights, int32 bias; stride, dilation, SAME/VALID; 16x8 (int16 activations, int32/int64 bias)",
     ),
     op(
         B::DepthwiseConv2d,
         "DEPTHWISE_CONV_2D",
-        "any depth multiplier; stride, dilation, SAME/VALID",
+        "any depth multiplier; stride, dilation, SAME/VALID; 16x8 (int64 bias)",
     ),
     op(
         B::Dequantize,
         "DEQUANTIZE",
-        "int8/uint8 to float32 at the outputs; float16 constants are widened at import",
+        "int8/uint8/int16 to float32 at the outputs; float16 constants are widened at import",
     ),
     op(
         B::ExpandDims,
@@ -58,7 +58,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::FullyConnected,
         "FULLY_CONNECTED",
-        "per-tensor or per-channel weights, keep_num_dims; DEFAULT weights format",
+        "per-tensor or per-channel weights, keep_num_dims; DEFAULT weights format; 16x8 (int32/int64 bias)",
     ),
     op(B::HardSwish, "HARD_SWISH", "8-bit: a 256-entry table"),
     op(B::LeakyRelu, "LEAKY_RELU", "8-bit: a 256-entry table"),
@@ -86,7 +86,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::Quantize,
         "QUANTIZE",
-        "float32/int8/uint8 to int8/uint8 (inputs, requantization)",
+        "float32/int8/uint8 to int8/uint8 (inputs, requantization); float32 to int16",
     ),
     op(B::Relu, "RELU", "merged into the producer when exact"),
     op(B::Relu6, "RELU6", "merged into the producer when exact"),
