@@ -80,17 +80,32 @@ fn align_up(x: usize) -> usize {
     x.div_ceil(ALIGN) * ALIGN
 }
 
+/// The sum of (aligned) sizes live at step `s`.
+fn live(buffers: &[Lifetime], s: usize) -> usize {
+    buffers
+        .iter()
+        .filter(|b| b.first <= s && s <= b.last)
+        .map(|b| align_up(b.size))
+        .sum()
+}
+
+/// The number of steps the buffers span.
+fn steps(buffers: &[Lifetime]) -> usize {
+    buffers.iter().map(|b| b.last + 1).max().unwrap_or(0)
+}
+
+/// The first step where `at` is largest.
+fn peak_step(buffers: &[Lifetime], at: impl Fn(usize) -> usize) -> usize {
+    (0..steps(buffers))
+        .map(|s| (at(s), std::cmp::Reverse(s)))
+        .max()
+        .map_or(0, |(_, std::cmp::Reverse(s))| s)
+}
+
 /// The largest sum of (aligned) sizes live at any one step.
 pub fn lower_bound(buffers: &[Lifetime]) -> usize {
-    let steps = buffers.iter().map(|b| b.last + 1).max().unwrap_or(0);
-    (0..steps)
-        .map(|s| {
-            buffers
-                .iter()
-                .filter(|b| b.first <= s && s <= b.last)
-                .map(|b| align_up(b.size))
-                .sum::<usize>()
-        })
+    (0..steps(buffers))
+        .map(|s| live(buffers, s))
         .max()
         .unwrap_or(0)
 }
@@ -193,33 +208,31 @@ fn place_in_order(
 /// The overlap lower bound: [`lower_bound`] with each overlapping pair
 /// counted, at the step it shares, at its combined (aligned) footprint.
 pub fn overlap_bound(buffers: &[Lifetime], overlaps: &[Overlap]) -> usize {
-    let steps = buffers.iter().map(|b| b.last + 1).max().unwrap_or(0);
-    (0..steps)
-        .map(|s| {
-            let all: usize = buffers
-                .iter()
-                .filter(|b| b.first <= s && s <= b.last)
-                .map(|b| align_up(b.size))
-                .sum();
-            let saved = overlaps
-                .iter()
-                .filter_map(|o| {
-                    let (i, out) = (buffers.get(o.input)?, buffers.get(o.output)?);
-                    (out.first == s && i.last == s && o.input != o.output).then(|| {
-                        let (a, b) = (align_up(i.size), align_up(out.size));
-                        let together = match o.access {
-                            Access::InPlace => a.max(b),
-                            _ => b.max(align_up(o.distance) + a),
-                        };
-                        (a + b).saturating_sub(together)
-                    })
-                })
-                .max()
-                .unwrap_or(0);
-            all - saved
-        })
+    (0..steps(buffers))
+        .map(|s| overlap_live(buffers, overlaps, s))
         .max()
         .unwrap_or(0)
+}
+
+/// [`live`] at step `s` with the overlapping pair that saves the most
+/// counted at its combined footprint.
+fn overlap_live(buffers: &[Lifetime], overlaps: &[Overlap], s: usize) -> usize {
+    let saved = overlaps
+        .iter()
+        .filter_map(|o| {
+            let (i, out) = (buffers.get(o.input)?, buffers.get(o.output)?);
+            (out.first == s && i.last == s && o.input != o.output).then(|| {
+                let (a, b) = (align_up(i.size), align_up(out.size));
+                let together = match o.access {
+                    Access::InPlace => a.max(b),
+                    _ => b.max(align_up(o.distance) + a),
+                };
+                (a + b).saturating_sub(together)
+            })
+        })
+        .max()
+        .unwrap_or(0);
+    live(buffers, s) - saved
 }
 
 /// Plans `buffers` with every buffer disjoint from those live beside it.
@@ -228,7 +241,9 @@ pub fn plan(buffers: &[Lifetime]) -> MemoryPlan {
 }
 
 /// Plans `buffers`, trying greedy-by-size, greedy-by-longest-lifetime and
-/// execution order, each with and without the `overlaps`, and keeping the
+/// execution order, each with and without the `overlaps` (which add
+/// backwards-in-time orders, shuffled ones and ones packing each peak step
+/// first), and keeping the
 /// smallest arena (ties: the first tried, disjoint first), so an overlap
 /// never makes an arena larger.
 pub fn plan_with(buffers: &[Lifetime], overlaps: &[Overlap]) -> MemoryPlan {
@@ -255,6 +270,28 @@ pub fn plan_with(buffers: &[Lifetime], overlaps: &[Overlap]) -> MemoryPlan {
             i,
         )
     });
+
+    // Backwards in time from each peak step (the overlap bound's and the
+    // classic bound's): the buffers written up to the peak first, so the
+    // chain into the peak packs top-down from the peak's output before the
+    // later (smaller) buffers take the low offsets it needs.
+    let peak_first: Vec<Vec<usize>> = if overlaps.is_empty() {
+        Vec::new()
+    } else {
+        let mut peaks = vec![
+            peak_step(buffers, |s| overlap_live(buffers, overlaps, s)),
+            peak_step(buffers, |s| live(buffers, s)),
+        ];
+        peaks.dedup();
+        peaks
+            .into_iter()
+            .map(|k| {
+                let mut order = by_time_reversed.clone();
+                order.sort_by_key(|&i| buffers[i].first > k);
+                order
+            })
+            .collect()
+    };
 
     let orders = [by_size, by_breadth, by_time];
     let disjoint = orders
@@ -288,6 +325,7 @@ pub fn plan_with(buffers: &[Lifetime], overlaps: &[Overlap]) -> MemoryPlan {
             .iter()
             .chain(std::iter::once(&by_time_reversed))
             .chain(shuffled.iter())
+            .chain(peak_first.iter())
             .flat_map(|order| {
                 [false, true].map(|prefer| place_in_order(buffers, overlaps, order, prefer))
             })
