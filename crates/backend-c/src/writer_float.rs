@@ -416,14 +416,16 @@ mod tests {
     /// transpose moves values.
     #[test]
     fn byte_transpose_moves_whole_floats() {
-        let p = tinyq_kernels::transpose::prepare_transpose(&[2, 3], &[1, 0]).unwrap();
-        let q = bytes_transpose(&p).unwrap();
+        let p = tinyq_kernels::transpose::prepare_transpose(&[2, 3], &[1, 0])
+            .expect("valid test parameters");
+        let q = bytes_transpose(&p).expect("valid test parameters");
         let values: Vec<f32> = (0..6).map(|v| v as f32 + 0.5).collect();
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let mut out = vec![0.0f32; 6];
-        tinyq_kernels::transpose::transpose(&p, &values, &mut out).unwrap();
+        tinyq_kernels::transpose::transpose(&p, &values, &mut out).expect("valid test parameters");
         let mut out_bytes = vec![0u8; 24];
-        tinyq_kernels::transpose::transpose(&q, &bytes, &mut out_bytes).unwrap();
+        tinyq_kernels::transpose::transpose(&q, &bytes, &mut out_bytes)
+            .expect("valid test parameters");
         let want: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(out_bytes, want);
     }
@@ -442,15 +444,16 @@ mod tests {
             0,
             false,
         )
-        .unwrap();
-        let q = bytes_slice(&p).unwrap();
+        .expect("valid test parameters");
+        let q = bytes_slice(&p).expect("valid test parameters");
         let values: Vec<f32> = (0..12).map(|v| v as f32).collect();
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let n = p.counts().iter().product::<usize>();
         let mut out = vec![0.0f32; n];
-        tinyq_kernels::slice::strided_slice(&p, &values, &mut out).unwrap();
+        tinyq_kernels::slice::strided_slice(&p, &values, &mut out).expect("valid test parameters");
         let mut out_bytes = vec![0u8; 4 * n];
-        tinyq_kernels::slice::strided_slice(&q, &bytes, &mut out_bytes).unwrap();
+        tinyq_kernels::slice::strided_slice(&q, &bytes, &mut out_bytes)
+            .expect("valid test parameters");
         let want: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(out_bytes, want);
     }

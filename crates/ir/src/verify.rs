@@ -483,7 +483,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             wide::check_conv2d_16x8(
                 params,
                 lens,
-                weights.bias.as_wide().len(),
+                weights.bias.as_wide().entries(),
                 &weights.multipliers,
                 &weights.shifts,
             )?;
@@ -511,7 +511,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             wide::check_fully_connected_16x8(
                 params,
                 lens,
-                weights.bias.as_wide().len(),
+                weights.bias.as_wide().entries(),
                 &weights.multipliers,
                 &weights.shifts,
             )?;
@@ -547,7 +547,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
 
 /// The number of int16 values in `bytes`, which must be even.
 fn int16s(operand: Operand, bytes: usize) -> Result<usize, Problem> {
-    if bytes % 2 == 0 {
+    if bytes.is_multiple_of(2) {
         Ok(bytes / 2)
     } else {
         Err(Problem::NotInt16 {

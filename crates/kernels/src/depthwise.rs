@@ -98,12 +98,10 @@ impl DepthwiseParams {
         output: usize,
     ) -> Result<(), KernelError> {
         self.check_within(
-            input,
-            filter,
+            [input, filter, output],
             bias,
             out_multiplier,
             out_shift,
-            output,
             I8_RANGE,
         )
     }
@@ -111,12 +109,10 @@ impl DepthwiseParams {
     /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
     pub(crate) fn check_within(
         &self,
-        input: usize,
-        filter: usize,
+        [input, filter, output]: [usize; 3],
         bias: Option<usize>,
         out_multiplier: usize,
         out_shift: &[i32],
-        output: usize,
         range: (i32, i32),
     ) -> Result<(), KernelError> {
         let (n, ih, iw, ic) = (

@@ -508,7 +508,7 @@ pub(crate) mod tests {
             let bias = draw(&mut state, oc);
             let bias = has_bias.then_some(bias.as_slice());
             let mut out = vec![0.0f32; oh * ow * oc];
-            conv2d_f32(&p, &x, &w, bias, &mut out).unwrap();
+            conv2d_f32(&p, &x, &w, bias, &mut out).expect("valid test parameters");
             prop_assert_eq!(bits(&out), bits(&conv_ref(&p, &x, &w, bias)));
         }
     }
@@ -523,7 +523,7 @@ pub(crate) mod tests {
             act_max: f32::MAX,
         };
         let mut out = [1.0f32];
-        fully_connected_f32(&p, &[-0.0], &[1.0], None, &mut out).unwrap();
+        fully_connected_f32(&p, &[-0.0], &[1.0], None, &mut out).expect("valid test parameters");
         assert_eq!(out[0].to_bits(), 0);
     }
 
@@ -550,7 +550,8 @@ pub(crate) mod tests {
             act_max: f32::MAX,
         };
         let mut out = [0.0f32; 4];
-        depthwise_conv2d_f32(&p, &[2.0, 3.0], &[1.0, 10.0, 100.0, 1000.0], None, &mut out).unwrap();
+        depthwise_conv2d_f32(&p, &[2.0, 3.0], &[1.0, 10.0, 100.0, 1000.0], None, &mut out)
+            .expect("valid test parameters");
         assert_eq!(out, [2.0, 20.0, 300.0, 3000.0]);
     }
 }

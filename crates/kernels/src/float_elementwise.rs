@@ -299,7 +299,7 @@ mod tests {
             let out: Vec<usize> = dims.iter().map(|d| if d.1 && d.2 { 1 } else { d.0 }).collect();
             let a: Vec<usize> = dims.iter().map(|d| if d.1 { 1 } else { d.0 }).collect();
             let b: Vec<usize> = dims.iter().map(|d| if d.2 { 1 } else { d.0 }).collect();
-            let pad = |s: &[usize]| crate::shape::pad_shape(s).unwrap();
+            let pad = |s: &[usize]| crate::shape::pad_shape(s).expect("valid test parameters");
             let mut state = seed;
             let x = draw(&mut state, a.iter().product());
             let y = draw(&mut state, b.iter().product());
@@ -313,7 +313,7 @@ mod tests {
             };
             let n: usize = out.iter().product();
             let mut got = vec![0.0f32; n];
-            binary_f32_broadcast(op, &pad(&a), &x, &pad(&b), &y, &pad(&out), &mut got).unwrap();
+            binary_f32_broadcast(op, &pad(&a), &x, &pad(&b), &y, &pad(&out), &mut got).expect("valid test parameters");
             let mut want = Vec::new();
             for flat in 0..n {
                 let mut rem = flat;
@@ -347,7 +347,7 @@ mod tests {
             beta: 1.0,
         };
         let mut out = [0.0f32; 6];
-        softmax_f32(&p, &[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &mut out).unwrap();
+        softmax_f32(&p, &[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &mut out).expect("valid test parameters");
         assert!((out[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert_eq!(out[3], out[4]);
     }

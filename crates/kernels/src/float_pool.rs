@@ -235,9 +235,9 @@ mod tests {
             act_max: f32::MAX,
         };
         let mut out = [0.0f32; 2];
-        average_pool_f32(&p, &[1.0, 2.0, 3.0, 5.0], &mut out).unwrap();
+        average_pool_f32(&p, &[1.0, 2.0, 3.0, 5.0], &mut out).expect("valid test parameters");
         assert_eq!(out, [1.5, 4.0]);
-        max_pool_f32(&p, &[1.0, 2.0, 3.0, 5.0], &mut out).unwrap();
+        max_pool_f32(&p, &[1.0, 2.0, 3.0, 5.0], &mut out).expect("valid test parameters");
         assert_eq!(out, [2.0, 5.0]);
     }
 
@@ -252,7 +252,7 @@ mod tests {
         };
         let input: [f32; 8] = [1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0];
         let mut out = [0.0f32; 2];
-        mean_f32(&p, &input, &mut out).unwrap();
+        mean_f32(&p, &input, &mut out).expect("valid test parameters");
         assert_eq!(out, [2.5, 25.0]);
     }
 }

@@ -557,7 +557,7 @@ mod tests {
             };
             let codes: std::vec::Vec<i16> = (i16::MIN..=i16::MAX).collect();
             let mut out = std::vec![0f32; codes.len()];
-            dequantize_i16(&p, &codes[..], &mut out).unwrap();
+            dequantize_i16(&p, &codes[..], &mut out).expect("valid test parameters");
             for (&q, &f) in codes.iter().zip(&out) {
                 let want = (f64::from(scale) * f64::from(q)) as f32;
                 assert_eq!(f.to_bits(), want.to_bits(), "{scale} {q}");
@@ -570,7 +570,7 @@ mod tests {
         };
         let xs = [0.25f32, -0.25, 0.75, -0.75, 1e9, -1e9, f32::NAN, 16383.25];
         let mut out = [0i16; 8];
-        quantize_f32_to_i16(&p, &xs, &mut out[..]).unwrap();
+        quantize_f32_to_i16(&p, &xs, &mut out[..]).expect("valid test parameters");
         assert_eq!(out, [1, -1, 2, -2, 32767, -32768, 0, 32767]);
     }
 }

@@ -33,7 +33,7 @@ pub enum WideBias<'a> {
 
 impl WideBias<'_> {
     /// Entries, or `None` without a bias.
-    pub fn len(&self) -> Option<usize> {
+    pub fn entries(&self) -> Option<usize> {
         match self {
             WideBias::None => None,
             WideBias::I32(b) => Some(b.len()),
@@ -192,12 +192,10 @@ pub fn check_conv2d_16x8(
     out_shift: &[i32],
 ) -> Result<(), KernelError> {
     p.check_within(
-        input,
-        filter,
+        [input, filter, output],
         bias,
         out_multiplier.len(),
         out_shift,
-        output,
         I16_RANGE,
     )?;
     check_no_offsets(&[p.input_offset, p.pad_value, p.output_offset])?;
@@ -218,7 +216,7 @@ pub fn conv2d_16x8<I: Int16s + ?Sized, O: Int16sMut + ?Sized>(
     check_conv2d_16x8(
         p,
         [input.count(), filter.len(), output.count()],
-        bias.len(),
+        bias.entries(),
         out_multiplier,
         out_shift,
     )?;
@@ -284,12 +282,10 @@ pub fn check_depthwise_16x8(
         ));
     }
     p.check_within(
-        input,
-        filter,
-        bias.len(),
+        [input, filter, output],
+        bias.entries(),
         out_multiplier.len(),
         out_shift,
-        output,
         I16_RANGE,
     )?;
     check_no_offsets(&[p.input_offset, p.pad_value, p.output_offset])?;
@@ -374,12 +370,10 @@ pub fn check_fully_connected_16x8(
     out_shift: &[i32],
 ) -> Result<(), KernelError> {
     p.check_within(
-        input,
-        filter,
+        [input, filter, output],
         bias,
         out_multiplier.len(),
         out_shift,
-        output,
         I16_RANGE,
     )?;
     check_no_offsets(&[p.input_offset, p.output_offset])?;
@@ -410,7 +404,7 @@ pub fn fully_connected_16x8<I: Int16s + ?Sized, O: Int16sMut + ?Sized>(
     check_fully_connected_16x8(
         p,
         [input.count(), filter.len(), output.count()],
-        bias.len(),
+        bias.entries(),
         out_multiplier,
         out_shift,
     )?;
@@ -706,7 +700,7 @@ mod tests {
             };
             let (mult, shift) = multipliers(&mut rng, oc);
             let mut out = vec![0i16; oh * ow * oc];
-            conv2d_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).unwrap();
+            conv2d_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).expect("valid test parameters");
             prop_assert_eq!(out, reference_conv(&p, &input, &filter, bias, &mult, &shift));
         }
 
@@ -765,7 +759,7 @@ mod tests {
             let bias = if with_bias { WideBias::I64(&b64) } else { WideBias::None };
             let (mult, shift) = multipliers(&mut rng, oc);
             let mut out = vec![0i16; oh * ow * oc];
-            depthwise_conv2d_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).unwrap();
+            depthwise_conv2d_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).expect("valid test parameters");
 
             // The same layer as a grouped conv with OHWI filters, int64 path.
             let mut conv_filter = vec![0i8; oc * kh * kw];
@@ -839,7 +833,7 @@ mod tests {
             };
             let (mult, shift) = multipliers(&mut rng, if per_channel { out_depth } else { 1 });
             let mut out = vec![0i16; batches * out_depth];
-            fully_connected_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).unwrap();
+            fully_connected_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..]).expect("valid test parameters");
             for b in 0..batches {
                 for o in 0..out_depth {
                     let acc: i128 = (0..depth)
