@@ -135,6 +135,7 @@ pub const GOLDEN_CASES: &[&str] = &[
     "add_sub_mul/int8",
     "concat/int8",
     "conv_basic/int8",
+    "conv_basic/int16x8",
     "conv_dilated/int8",
     "dense/int8",
     "dense_per_tensor/int8",

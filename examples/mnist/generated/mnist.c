@@ -128,15 +128,91 @@ static inline int32_t tq_sxtb16_odd(int32_t v)
     return __sxtb16((int32_t)((u >> 8) | (u << 24)));
 #endif
 }
+/* v saturated to int8: SSAT in inline assembly where GCC-style assembly
+   exists (GCC's ACLE __ssat trips -Wsign-conversion), else the ACLE's. */
+static inline int8_t tq_ssat8(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (int8_t)r;
+#else
+    return (int8_t)__ssat(v, 8);
+#endif
+}
 #endif
 
-/* (acc + bias) wrapping, requantized, offset and clamped: one output byte. */
-static inline int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
-                                int32_t output_offset, int32_t act_min, int32_t act_max)
+/* Forced inline where the compiler has a way to say so: the per-output
+   requantization of the fast paths must not become a call. */
+#if defined(__GNUC__)
+#define TQ_HOT static inline __attribute__((always_inline))
+#else
+#define TQ_HOT static inline
+#endif
+
+/* (acc + bias) wrapping, requantized, offset and clamped: one output byte.
+   tq_mbqm written out inline (same arithmetic: left shift on the unsigned
+   value, SaturatingRoundingDoublingHighMul, RoundingDivideByPOT), so the
+   hot loops pay no call and keep their accumulators in registers. */
+TQ_HOT int8_t tq_requant(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                         int32_t output_offset, int32_t act_min, int32_t act_max)
 {
-    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
-    return tq_clamp8(tq_wadd(tq_mbqm(v, multiplier, shift), output_offset), act_min, act_max);
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t a = (int32_t)(((uint32_t)acc + (uint32_t)bias) << left);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t h, v;
+    if (a == TQ_INT32_MIN && multiplier == TQ_INT32_MIN) {
+        h = INT32_MAX;
+    } else {
+        const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+        h = (int32_t)(uint32_t)(ab >> 31);
+    }
+    v = (h >> right) + ((h & mask) > (mask >> 1) + (h < 0 ? 1 : 0) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
 }
+
+/* tq_requant for a layer whose shifts are all right shifts (<= 0), whose
+   multipliers are never INT32_MIN and whose activation range is inside
+   int8 (the writer checks all three, see `right_only`): no left shift and
+   no saturation case to test. */
+TQ_HOT int8_t tq_requant_r(int32_t acc, int32_t bias, int32_t multiplier, int32_t shift,
+                           int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    const int32_t right = -shift;
+    const int32_t a = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier) + ((uint64_t)1 << 30);
+    const int32_t h = (int32_t)(uint32_t)(ab >> 31);
+    const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+    int32_t v = (h >> right) + ((h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+#if defined(__ARM_FEATURE_DSP)
+    /* The activation range is inside int8: a full range is one saturation
+       (act_min and act_max are usually constants here). */
+    if (act_min == -128 && act_max == 127) {
+        return tq_ssat8(v);
+    }
+#endif
+    if (v < act_min) {
+        v = act_min;
+    }
+    if (v > act_max) {
+        v = act_max;
+    }
+    return (int8_t)v;
+}
+
+/* The requantization of a fast path: right_only is a per-layer constant. */
+#define TQ_RQ(right_only, acc, bias, m, s, off, lo, hi)                                   \
+    ((right_only) ? tq_requant_r((acc), (bias), (m), (s), (off), (lo), (hi))             \
+                  : tq_requant((acc), (bias), (m), (s), (off), (lo), (hi)))
 
 /* acc[0] += x.w0, acc[1] += x.w1. */
 static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n,
@@ -204,6 +280,44 @@ static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *
     acc[1] = a01;
     acc[2] = a10;
     acc[3] = a11;
+}
+
+/* acc[k] += x.(w0 + k * w_step), k = 0..3: one row against 4 filters at
+   a constant distance, each word of the row unpacked once. */
+static inline void tq_dot_1x4s(const int8_t *x, const int8_t *w0, int32_t w_step, int32_t n,
+                               int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4, x += 4, w0 += 4) {
+        const int32_t xv = tq_load4(x);
+        const int32_t x_e = __sxtb16(xv), x_o = tq_sxtb16_odd(xv);
+        int32_t w = tq_load4(w0);
+        a0 = __smlad(x_e, __sxtb16(w), a0);
+        a0 = __smlad(x_o, tq_sxtb16_odd(w), a0);
+        w = tq_load4(w0 + w_step);
+        a1 = __smlad(x_e, __sxtb16(w), a1);
+        a1 = __smlad(x_o, tq_sxtb16_odd(w), a1);
+        w = tq_load4(w0 + 2 * w_step);
+        a2 = __smlad(x_e, __sxtb16(w), a2);
+        a2 = __smlad(x_o, tq_sxtb16_odd(w), a2);
+        w = tq_load4(w0 + 3 * w_step);
+        a3 = __smlad(x_e, __sxtb16(w), a3);
+        a3 = __smlad(x_o, tq_sxtb16_odd(w), a3);
+    }
+#endif
+    for (; i < n; ++i, ++x, ++w0) {
+        const int32_t xv = x[0];
+        a0 += xv * w0[0];
+        a1 += xv * w0[w_step];
+        a2 += xv * w0[2 * w_step];
+        a3 += xv * w0[3 * w_step];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 /* tq_dot_2x2 with the second row x0 + x_step and the second filter
@@ -277,6 +391,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t pad_value; /* the code a padded cell holds */
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_conv2d_params;
 
 /* One output pixel, every channel, any geometry: the reference loop, with
@@ -324,6 +439,47 @@ static void tq_conv2d_pixel(const int8_t *input, const int8_t *filter, const int
     }
 }
 
+/* The im2col path's window, per pixel: at most this many bytes (two on the
+   stack at a time). */
+#define TQ_PATCH_MAX 256
+
+/* One pixel's window gathered in filter order (k_h, k_w, in_c), a padded
+   cell holding the padding's code. */
+static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0, int32_t ix0,
+                                    int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
+                                    int32_t k_w, int32_t dil_h, int32_t dil_w, int8_t pad_code)
+{
+    const int32_t seg = k_w * in_c;
+    const int cols_in = dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w;
+    int32_t ky, kx, c;
+    for (ky = 0; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        if (cols_in && iy >= 0 && iy < in_h) {
+            /* The row's taps are one run of the input. */
+            const int8_t *src = xb + (iy * in_w + ix0) * in_c;
+            int8_t *dst = patch + ky * seg;
+            for (c = 0; c < seg; ++c) {
+                dst[c] = src[c];
+            }
+            continue;
+        }
+        for (kx = 0; kx < k_w; ++kx) {
+            const int32_t ix = ix0 + kx * dil_w;
+            int8_t *dst = patch + (ky * k_w + kx) * in_c;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = pad_code;
+                }
+            } else {
+                const int8_t *src = xb + (iy * in_w + ix) * in_c;
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = src[c];
+                }
+            }
+        }
+    }
+}
+
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                   const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
@@ -332,7 +488,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                                   int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
                                   int32_t pad_top, int32_t pad_left, int32_t input_offset,
                                   int32_t output_offset, int32_t act_min, int32_t act_max,
-                                  int32_t pad_value)
+                                  int32_t pad_value, int32_t right_only)
 {
     /* Fast path: input offset folded into the bias, ungrouped, no horizontal
        dilation. A window inside the image reads, per filter row, k_w * in_c
@@ -346,6 +502,57 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
+    if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
+        per_filter <= TQ_PATCH_MAX) {
+        /* Few input channels (a first layer): im2col, two pixels at a time.
+           Their windows are gathered (padding included, any dilation), then
+           each filter is one contiguous dot product against both, 2 output
+           channels per block, instead of k_h short ones per window. The
+           windows are read before either pixel is written. */
+        int8_t patch[2 * TQ_PATCH_MAX];
+        for (b = 0; b < batches; ++b) {
+            const int8_t *xb = input + b * in_h * in_w * in_c;
+            for (oy = 0; oy < out_h; ++oy) {
+                for (ox = 0; ox < out_w; ox += 2) {
+                    const int two = ox + 1 < out_w;
+                    int8_t *out0 = output + ((b * out_h + oy) * out_w + ox) * out_c;
+                    tq_conv2d_gather(patch, xb, oy * stride_h - pad_top, ox * stride_w - pad_left,
+                                     in_h, in_w, in_c, k_h, k_w, dil_h, dil_w, (int8_t)pad_value);
+                    if (two) {
+                        tq_conv2d_gather(patch + per_filter, xb, oy * stride_h - pad_top,
+                                         (ox + 1) * stride_w - pad_left, in_h, in_w, in_c, k_h,
+                                         k_w, dil_h, dil_w, (int8_t)pad_value);
+                    }
+                    for (o = 0; o < out_c; o += 2) {
+                        const int32_t o1 = o + 1 < out_c ? o + 1 : o;
+                        const int8_t *w0 = filter + o * per_filter;
+                        const int32_t b0 = bias != NULL ? bias[o] : 0;
+                        const int32_t b1 = bias != NULL ? bias[o1] : 0;
+                        int32_t acc[4] = {0, 0, 0, 0};
+                        if (two) {
+                            tq_dot_2x2s(patch, per_filter, w0, (o1 - o) * per_filter, per_filter,
+                                        acc);
+                        } else {
+                            tq_dot_1x2(patch, w0, filter + o1 * per_filter, per_filter, acc);
+                        }
+                        out0[o] = TQ_RQ(right_only, acc[0], b0, multiplier[o], (int32_t)shift[o],
+                                        output_offset, act_min, act_max);
+                        out0[o1] = TQ_RQ(right_only, acc[1], b1, multiplier[o1],
+                                         (int32_t)shift[o1], output_offset, act_min, act_max);
+                        if (two) {
+                            out0[out_c + o] = TQ_RQ(right_only, acc[2], b0, multiplier[o],
+                                                    (int32_t)shift[o], output_offset, act_min,
+                                                    act_max);
+                            out0[out_c + o1] = TQ_RQ(right_only, acc[3], b1, multiplier[o1],
+                                                     (int32_t)shift[o1], output_offset, act_min,
+                                                     act_max);
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (b = 0; b < batches; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
@@ -393,10 +600,10 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                             tq_dot_1x2(input + ((b * in_h + iy) * in_w + ix0 + kx0) * in_c,
                                        r0 + kx0 * in_c, r1 + kx0 * in_c, (kx1 - kx0) * in_c, acc);
                         }
-                        out0[o] = tq_requant(acc[0] + pad_value * s0, bias != NULL ? bias[o] : 0,
+                        out0[o] = TQ_RQ(right_only, acc[0] + pad_value * s0, bias != NULL ? bias[o] : 0,
                                              multiplier[o], (int32_t)shift[o], output_offset,
                                              act_min, act_max);
-                        out0[o1] = tq_requant(acc[1] + pad_value * s1, bias != NULL ? bias[o1] : 0,
+                        out0[o1] = TQ_RQ(right_only, acc[1] + pad_value * s1, bias != NULL ? bias[o1] : 0,
                                               multiplier[o1], (int32_t)shift[o1], output_offset,
                                               act_min, act_max);
                     }
@@ -430,14 +637,14 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
                             tq_dot_1x2(x0 + ky * row_step, w0 + ky * seg, w1 + ky * seg, seg, acc);
                         }
                     }
-                    out0[o] = tq_requant(acc[0], b0, multiplier[o], (int32_t)shift[o],
+                    out0[o] = TQ_RQ(right_only, acc[0], b0, multiplier[o], (int32_t)shift[o],
                                          output_offset, act_min, act_max);
-                    out0[o1] = tq_requant(acc[1], b1, multiplier[o1], (int32_t)shift[o1],
+                    out0[o1] = TQ_RQ(right_only, acc[1], b1, multiplier[o1], (int32_t)shift[o1],
                                           output_offset, act_min, act_max);
                     if (two) {
-                        out1[o] = tq_requant(acc[2], b0, multiplier[o], (int32_t)shift[o],
+                        out1[o] = TQ_RQ(right_only, acc[2], b0, multiplier[o], (int32_t)shift[o],
                                              output_offset, act_min, act_max);
-                        out1[o1] = tq_requant(acc[3], b1, multiplier[o1], (int32_t)shift[o1],
+                        out1[o1] = TQ_RQ(right_only, acc[3], b1, multiplier[o1], (int32_t)shift[o1],
                                               output_offset, act_min, act_max);
                     }
                 }
@@ -456,7 +663,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
-        (p)->act_max, (p)->pad_value)
+        (p)->act_max, (p)->pad_value, (p)->right_only)
 
 /* FULLY_CONNECTED int8 (TFLM reference), per-tensor (one multiplier) or
    per-channel. Filter [out_depth, depth]. With the input offset folded into
@@ -475,13 +682,14 @@ typedef struct {
     int32_t output_offset; /* output zero point */
     int32_t act_min;
     int32_t act_max;
+    int32_t right_only; /* 1: every shift <= 0, no multiplier INT32_MIN (a cheaper requant) */
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                            const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
-                                           int32_t output_offset, int32_t act_min, int32_t act_max)
+                                           int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
@@ -503,26 +711,39 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
                     } else {
                         tq_dot_2x2s(x0, depth, filter + o * depth, 0, depth, acc);
                     }
-                    y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                        (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                         (int32_t)shift[q1], output_offset, act_min, act_max);
-                    y0[out_depth + o] = tq_requant(acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
+                    y0[out_depth + o] = TQ_RQ(right_only, acc[2], bias != NULL ? bias[o] : 0, multiplier[q0],
                                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                    y0[out_depth + o1] = tq_requant(acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                    y0[out_depth + o1] = TQ_RQ(right_only, acc[3], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                                     (int32_t)shift[q1], output_offset, act_min, act_max);
                 }
                 continue;
             }
-            for (o = 0; o < out_depth; o += 2) {
+            /* One row: 4 output channels per block (the row's words
+               unpacked once for 4 filters), the rest 2 at a time. */
+            for (o = 0; o + 4 <= out_depth; o += 4) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                int32_t j;
+                tq_dot_1x4s(x0, filter + o * depth, depth, depth, acc);
+                for (j = 0; j < 4; ++j) {
+                    const int32_t q = per_channel ? o + j : 0;
+                    y0[o + j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[o + j] : 0,
+                                      multiplier[q], (int32_t)shift[q], output_offset, act_min,
+                                      act_max);
+                }
+            }
+            for (; o < out_depth; o += 2) {
                 const int32_t o1 = o + 1 < out_depth ? o + 1 : o;
                 const int32_t q0 = per_channel ? o : 0;
                 const int32_t q1 = per_channel ? o1 : 0;
                 int32_t acc[4] = {0, 0, 0, 0};
                 tq_dot_1x2(x0, filter + o * depth, filter + o1 * depth, depth, acc);
-                y0[o] = tq_requant(acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
+                y0[o] = TQ_RQ(right_only, acc[0], bias != NULL ? bias[o] : 0, multiplier[q0],
                                    (int32_t)shift[q0], output_offset, act_min, act_max);
-                y0[o1] = tq_requant(acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
+                y0[o1] = TQ_RQ(right_only, acc[1], bias != NULL ? bias[o1] : 0, multiplier[q1],
                                     (int32_t)shift[q1], output_offset, act_min, act_max);
             }
         }
@@ -554,7 +775,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
         (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
-        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max)
+        (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
 typedef struct {
@@ -809,7 +1030,8 @@ MNIST_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .out_h = 26, .out_w = 26, .out_c = 16,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127,
-    .pad_value = -128
+    .pad_value = -128,
+    .right_only = 1
 };
 MNIST_WEIGHTS_ATTR static const tq_pool_params tq_step1_params = {
     .batches = 1, .in_h = 26, .in_w = 26, .channels = 16,
@@ -1134,7 +1356,8 @@ MNIST_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
     .out_h = 11, .out_w = 11, .out_c = 32,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
     .input_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127,
-    .pad_value = -128
+    .pad_value = -128,
+    .right_only = 1
 };
 MNIST_WEIGHTS_ATTR static const tq_pool_params tq_step3_params = {
     .batches = 1, .in_h = 11, .in_w = 11, .channels = 32,
@@ -4377,7 +4600,8 @@ MNIST_WEIGHTS_ATTR static const tq_fully_connected_params tq_step4_params = {
     .filter = tq_step4_filter.v, .bias = tq_step4_bias,
     .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
     .batches = 1, .depth = 800, .out_depth = 64, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = -128, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MNIST_WEIGHTS_ATTR static const union {
     int8_t v[640];
@@ -4439,7 +4663,8 @@ MNIST_WEIGHTS_ATTR static const tq_fully_connected_params tq_step5_params = {
     .filter = tq_step5_filter.v, .bias = tq_step5_bias,
     .multiplier = tq_step5_multiplier, .shift = tq_step5_shift,
     .batches = 1, .depth = 64, .out_depth = 10, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 16, .act_min = -128, .act_max = 127
+    .input_offset = 0, .filter_offset = 0, .output_offset = 16, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 MNIST_WEIGHTS_ATTR static const tq_softmax_params tq_step6_params = {
     .outer = 1, .depth = 10,

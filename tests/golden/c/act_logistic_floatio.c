@@ -62,6 +62,25 @@ static void tq_store_f32(unsigned char *dst, float v)
     }
 }
 
+/* TFLM TfLiteRound for float: round half away from zero, without libm. */
+static float tq_round_half_away(float x)
+{
+    float t;
+    float frac;
+    if (x != x || x >= 8388608.0f || x <= -8388608.0f) {
+        return x;
+    }
+    t = (float)(int32_t)x;
+    frac = x - t;
+    if (frac >= 0.5f) {
+        return t + 1.0f;
+    }
+    if (frac <= -0.5f) {
+        return t - 1.0f;
+    }
+    return t;
+}
+
 /* An 8-bit element-wise op as a 256-entry table indexed by the input byte. */
 static void tq_lut(const void *input, void *output, const uint8_t *table, int32_t n)
 {
@@ -82,25 +101,6 @@ static void tq_dequantize(const void *input, void *output, const float *table, i
     for (i = 0; i < n; ++i) {
         tq_store_f32(out + (size_t)i * sizeof(float), table[in[i]]);
     }
-}
-
-/* TFLM TfLiteRound for float: round half away from zero, without libm. */
-static float tq_round_half_away(float x)
-{
-    float t;
-    float frac;
-    if (x != x || x >= 8388608.0f || x <= -8388608.0f) {
-        return x;
-    }
-    t = (float)(int32_t)x;
-    frac = x - t;
-    if (frac >= 0.5f) {
-        return t + 1.0f;
-    }
-    if (frac <= -0.5f) {
-        return t - 1.0f;
-    }
-    return t;
 }
 
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to

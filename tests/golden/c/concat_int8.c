@@ -805,9 +805,59 @@ static void tq_concat(int8_t *output, int32_t outer, int32_t count, const int8_t
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 CONCAT_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[108];
+    int8_t v[6];
     int32_t align;
 } tq_step0_filter = {{
+    8, -61, -127, -35, -84, 127
+}};
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[2] = {
+    -1252, -61
+};
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[2] = {
+    2009744896, 1858645376
+};
+CONCAT_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[2] = {
+    -5, -5
+};
+CONCAT_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+    .batches = 64, .depth = 3, .out_depth = 2, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = -6, .act_min = -128, .act_max = 127,
+    .right_only = 1
+};
+CONCAT_INT8_WEIGHTS_ATTR static const union {
+    int8_t v[36];
+    int32_t align;
+} tq_step1_filter = {{
+    -53, 127, -106, -5, 68, -127, 40, -47, 5, -19, 95, -124, -119, 109, 84, 78,
+    -127, -36, 109, -127, 106, -33, 94, 92, 56, -66, 52, -110, 103, 14, 22, -61,
+    -127, -10, 97, 95
+}};
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[4] = {
+    -75, 607, 2311, -150
+};
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[4] = {
+    1571527263, 1943265671, 1853195621, 1971864470
+};
+CONCAT_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[4] = {
+    -6, -6, -6, -6
+};
+CONCAT_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
+    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
+    .k_h = 3, .k_w = 1, .f_c = 3,
+    .out_h = 4, .out_w = 8, .out_c = 4,
+    .stride_h = 2, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
+    .input_offset = 0, .output_offset = 8, .act_min = -128, .act_max = 127,
+    .pad_value = -6,
+    .right_only = 1
+};
+CONCAT_INT8_WEIGHTS_ATTR static const union {
+    int8_t v[108];
+    int32_t align;
+} tq_step2_filter = {{
     0, -69, -53, 99, -47, 68, 102, -97, 127, -12, 25, -35, 109, 68, -127, -30,
     -77, -90, -20, -108, 72, 37, -51, -105, 103, 93, -57, 65, -127, 15, 104, -35,
     -103, 90, 73, 92, 87, -58, 6, -92, -77, 75, 67, -116, -96, 74, 112, 29,
@@ -816,18 +866,18 @@ CONCAT_INT8_WEIGHTS_ATTR static const union {
     -10, -119, 17, -80, 97, 122, 3, 68, -12, 64, -11, -127, 68, 37, 100, -97,
     -46, -58, 39, -83, 121, 15, 33, -8, -65, 113, -48, 76
 }};
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[4] = {
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[4] = {
     -1061, 11, -2318, 2050
 };
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[4] = {
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[4] = {
     1166043099, 1133099562, 1163454027, 1141171752
 };
-CONCAT_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[4] = {
+CONCAT_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[4] = {
     -6, -6, -6, -6
 };
-CONCAT_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
-    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
-    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
+CONCAT_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
     .k_h = 3, .k_w = 3, .f_c = 3,
     .out_h = 8, .out_w = 8, .out_c = 4,
@@ -835,6 +885,9 @@ CONCAT_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .input_offset = 0, .output_offset = 8, .act_min = 8, .act_max = 127,
     .pad_value = -6,
     .right_only = 1
+};
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step3_sizes[2] = {
+    256, 128
 };
 CONCAT_INT8_WEIGHTS_ATTR static const uint8_t tq_table0[256] = {
     248, 248, 248, 248, 249, 249, 249, 249, 250, 251, 251, 251, 251, 252, 252, 252,
@@ -854,61 +907,8 @@ CONCAT_INT8_WEIGHTS_ATTR static const uint8_t tq_table0[256] = {
     239, 239, 239, 239, 240, 240, 240, 241, 241, 241, 241, 242, 242, 242, 242, 243,
     243, 243, 244, 244, 244, 244, 245, 245, 245, 246, 246, 246, 246, 247, 247, 247
 };
-CONCAT_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[6];
-    int32_t align;
-} tq_step2_filter = {{
-    8, -61, -127, -35, -84, 127
-}};
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[2] = {
-    -1252, -61
-};
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[2] = {
-    2009744896, 1858645376
-};
-CONCAT_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[2] = {
-    -5, -5
-};
-CONCAT_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step2_params = {
-    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
-    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
-    .batches = 64, .depth = 3, .out_depth = 2, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = -6, .act_min = -128, .act_max = 127,
-    .right_only = 1
-};
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step3_sizes[3] = {
+CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step5_sizes[3] = {
     3, 4, 2
-};
-CONCAT_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[36];
-    int32_t align;
-} tq_step4_filter = {{
-    -53, 127, -106, -5, 68, -127, 40, -47, 5, -19, 95, -124, -119, 109, 84, 78,
-    -127, -36, 109, -127, 106, -33, 94, 92, 56, -66, 52, -110, 103, 14, 22, -61,
-    -127, -10, 97, 95
-}};
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[4] = {
-    -75, 607, 2311, -150
-};
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[4] = {
-    1571527263, 1943265671, 1853195621, 1971864470
-};
-CONCAT_INT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[4] = {
-    -6, -6, -6, -6
-};
-CONCAT_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step4_params = {
-    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
-    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
-    .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
-    .k_h = 3, .k_w = 1, .f_c = 3,
-    .out_h = 4, .out_w = 8, .out_c = 4,
-    .stride_h = 2, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0,
-    .input_offset = 0, .output_offset = 8, .act_min = -128, .act_max = 127,
-    .pad_value = -6,
-    .right_only = 1
-};
-CONCAT_INT8_WEIGHTS_ATTR static const int32_t tq_step5_sizes[2] = {
-    256, 128
 };
 
 int concat_int8_invoke(const void *const inputs[], void *const outputs[], void *arena)
@@ -924,46 +924,46 @@ int concat_int8_invoke(const void *const inputs[], void *const outputs[], void *
         return -1;
     }
 
-    /* step 0: conv2d, model operator 0, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze1", [1,8,8,3] -> [1,8,8,4] */
-    CONCAT_INT8_STEP_BEGIN(0, "conv2d");
-    tq_conv2d(&tq_step0_params, in0, a + 0);
-    CONCAT_INT8_STEP_END(0, "conv2d");
-    CONCAT_INT8_STEP_OUTPUT(0, (const void *)(a + 0), 256);
+    /* step 0: fully_connected, model operator 2, "conv2d_16_1/BiasAdd;conv2d_16_1/convolution;conv2d_16_1/Squeeze1", [1,8,8,3] -> [1,8,8,2] */
+    CONCAT_INT8_STEP_BEGIN(0, "fully_connected");
+    tq_fully_connected(&tq_step0_params, in0, a + 256);
+    CONCAT_INT8_STEP_END(0, "fully_connected");
+    CONCAT_INT8_STEP_OUTPUT(0, (const void *)(a + 256), 128);
 
-    /* step 1: lut, model operator 1, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze11", [1,8,8,4] -> [1,8,8,4] */
-    CONCAT_INT8_STEP_BEGIN(1, "lut");
-    tq_lut(a + 0, a + 256, tq_table0, 256);
-    CONCAT_INT8_STEP_END(1, "lut");
-    CONCAT_INT8_STEP_OUTPUT(1, (const void *)(a + 256), 256);
+    /* step 1: conv2d, model operator 4, "conv2d_17_1/BiasAdd;conv2d_17_1/convolution;conv2d_17_1/Squeeze1", [1,8,8,3] -> [1,4,8,4] */
+    CONCAT_INT8_STEP_BEGIN(1, "conv2d");
+    tq_conv2d(&tq_step1_params, in0, a + 384);
+    CONCAT_INT8_STEP_END(1, "conv2d");
+    CONCAT_INT8_STEP_OUTPUT(1, (const void *)(a + 384), 128);
 
-    /* step 2: fully_connected, model operator 2, "conv2d_16_1/BiasAdd;conv2d_16_1/convolution;conv2d_16_1/Squeeze1", [1,8,8,3] -> [1,8,8,2] */
-    CONCAT_INT8_STEP_BEGIN(2, "fully_connected");
-    tq_fully_connected(&tq_step2_params, in0, a + 512);
-    CONCAT_INT8_STEP_END(2, "fully_connected");
-    CONCAT_INT8_STEP_OUTPUT(2, (const void *)(a + 512), 128);
+    /* step 2: conv2d, model operator 0, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze1", [1,8,8,3] -> [1,8,8,4] */
+    CONCAT_INT8_STEP_BEGIN(2, "conv2d");
+    tq_conv2d(&tq_step2_params, in0, a + 0);
+    CONCAT_INT8_STEP_END(2, "conv2d");
+    CONCAT_INT8_STEP_OUTPUT(2, (const void *)(a + 0), 256);
 
-    /* step 3: concat, model operator 3, "StatefulPartitionedCall:0", [1,8,8,3], [1,8,8,4], [1,8,8,2] -> [1,8,8,9] */
+    /* step 3: concat, model operator 5, "StatefulPartitionedCall:1", [1,8,8,4], [1,4,8,4] -> [1,12,8,4] */
     CONCAT_INT8_STEP_BEGIN(3, "concat");
     {
-        const int8_t *const srcs[3] = {in0, a + 256, a + 512};
-        tq_concat(out0, 64, 3, srcs, tq_step3_sizes);
+        const int8_t *const srcs[2] = {a + 0, a + 384};
+        tq_concat(out1, 1, 2, srcs, tq_step3_sizes);
     }
     CONCAT_INT8_STEP_END(3, "concat");
-    CONCAT_INT8_STEP_OUTPUT(3, (const void *)(out0), 576);
+    CONCAT_INT8_STEP_OUTPUT(3, (const void *)(out1), 384);
 
-    /* step 4: conv2d, model operator 4, "conv2d_17_1/BiasAdd;conv2d_17_1/convolution;conv2d_17_1/Squeeze1", [1,8,8,3] -> [1,4,8,4] */
-    CONCAT_INT8_STEP_BEGIN(4, "conv2d");
-    tq_conv2d(&tq_step4_params, in0, a + 256);
-    CONCAT_INT8_STEP_END(4, "conv2d");
-    CONCAT_INT8_STEP_OUTPUT(4, (const void *)(a + 256), 128);
+    /* step 4: lut, model operator 1, "conv2d_15_1/Relu;conv2d_15_1/BiasAdd;conv2d_15_1/convolution;conv2d_15_1/Squeeze11", [1,8,8,4] -> [1,8,8,4] */
+    CONCAT_INT8_STEP_BEGIN(4, "lut");
+    tq_lut(a + 0, a + 0, tq_table0, 256);
+    CONCAT_INT8_STEP_END(4, "lut");
+    CONCAT_INT8_STEP_OUTPUT(4, (const void *)(a + 0), 256);
 
-    /* step 5: concat, model operator 5, "StatefulPartitionedCall:1", [1,8,8,4], [1,4,8,4] -> [1,12,8,4] */
+    /* step 5: concat, model operator 3, "StatefulPartitionedCall:0", [1,8,8,3], [1,8,8,4], [1,8,8,2] -> [1,8,8,9] */
     CONCAT_INT8_STEP_BEGIN(5, "concat");
     {
-        const int8_t *const srcs[2] = {a + 0, a + 256};
-        tq_concat(out1, 1, 2, srcs, tq_step5_sizes);
+        const int8_t *const srcs[3] = {in0, a + 0, a + 256};
+        tq_concat(out0, 64, 3, srcs, tq_step5_sizes);
     }
     CONCAT_INT8_STEP_END(5, "concat");
-    CONCAT_INT8_STEP_OUTPUT(5, (const void *)(out1), 384);
+    CONCAT_INT8_STEP_OUTPUT(5, (const void *)(out0), 576);
     return 0;
 }

@@ -385,6 +385,25 @@ static inline void tq_dot_2x2s(const int8_t *x0, int32_t x_step, const int8_t *w
     acc[3] = a11;
 }
 
+/* TFLM TfLiteRound for float: round half away from zero, without libm. */
+static float tq_round_half_away(float x)
+{
+    float t;
+    float frac;
+    if (x != x || x >= 8388608.0f || x <= -8388608.0f) {
+        return x;
+    }
+    t = (float)(int32_t)x;
+    frac = x - t;
+    if (frac >= 0.5f) {
+        return t + 1.0f;
+    }
+    if (frac <= -0.5f) {
+        return t - 1.0f;
+    }
+    return t;
+}
+
 /* CONV_2D int8 per channel (TFLM reference ConvPerChannel). NHWC input,
    OHWI filter; a padded cell holds pad_value (the input zero point), so an
    out-of-bounds tap adds w * (pad_value + input_offset): 0 unfolded, w * zp
@@ -1027,25 +1046,6 @@ static void tq_dequantize(const void *input, void *output, const float *table, i
     for (i = 0; i < n; ++i) {
         tq_store_f32(out + (size_t)i * sizeof(float), table[in[i]]);
     }
-}
-
-/* TFLM TfLiteRound for float: round half away from zero, without libm. */
-static float tq_round_half_away(float x)
-{
-    float t;
-    float frac;
-    if (x != x || x >= 8388608.0f || x <= -8388608.0f) {
-        return x;
-    }
-    t = (float)(int32_t)x;
-    frac = x - t;
-    if (frac >= 0.5f) {
-        return t + 1.0f;
-    }
-    if (frac <= -0.5f) {
-        return t - 1.0f;
-    }
-    return t;
 }
 
 /* QUANTIZE float32 -> int8/uint8: round(x / scale) + zero_point, clamped to

@@ -1353,54 +1353,9 @@ static void tq_pad(const int8_t *input, int8_t *output, const int32_t *dims, int
    requantization multipliers and shifts, lookup tables. int8 arrays sit in a
    union with an int32_t so that they are 4-byte aligned (portable C99). */
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[16];
-    int32_t align;
-} tq_step0_filter = {{
-    9, 63, 17, 127, -106, -121, 127, -64, 31, -52, -28, 127, 127, 43, 74, -9
-}};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[4] = {
-    -22667, -38923, -13918, -5759
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[4] = {
-    1564344431, 1299780582, 1563991155, 1242217192
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[4] = {
-    -9, -8, -8, -8
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step0_params = {
-    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
-    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
-    .batches = 100, .depth = 4, .out_depth = 4, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127,
-    .right_only = 1
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
-    int8_t v[20];
-    int32_t align;
-} tq_step1_filter = {{
-    127, -82, 45, -67, -88, 23, 127, -59, 17, 117, -104, 127, -127, -91, 70, -111,
-    127, -119, -85, -42
-}};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[5] = {
-    1956, 761, 13181, -21459, -5788
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[5] = {
-    1298969172, 1213630693, 1194204876, 1391816909, 1402946057
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[5] = {
-    -8, -8, -9, -8, -8
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step1_params = {
-    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
-    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
-    .batches = 100, .depth = 4, .out_depth = 5, .per_channel = 1,
-    .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127,
-    .right_only = 1
-};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[216];
     int32_t align;
-} tq_step2_filter = {{
+} tq_step0_filter = {{
     39, -125, -4, -126, -109, -75, 33, 113, -81, 36, 87, 88, -56, 21, -94, 80,
     -125, -72, -92, 21, 117, 115, -111, -21, 18, -104, -24, -52, 28, 24, -48, -53,
     19, 127, -77, -68, -115, -8, 114, -67, -127, -45, -7, 10, -113, -38, -1, -44,
@@ -1416,18 +1371,18 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     -78, 119, -127, 55, -23, -107, 35, 18, -67, 36, 0, 61, -66, -111, 53, 110,
     -63, -35, 99, 32, 48, 52, 56, 5
 }};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_bias[6] = {
     -49691, -4302, 9945, 3177, -5519, 28219
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
     1973988870, 1967642451, 1949177212, 1951486218, 1961263361, 1909942493
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[6] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
     -10, -10, -10, -10, -10, -10
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
-    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
-    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
+    .filter = tq_step0_filter.v, .bias = tq_step0_bias,
+    .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
     .k_h = 3, .k_w = 3, .f_c = 4,
     .out_h = 11, .out_w = 11, .out_c = 6,
@@ -1439,23 +1394,23 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[36];
     int32_t align;
-} tq_step3_filter = {{
+} tq_step1_filter = {{
     -61, 127, -86, 107, 8, -30, -127, 52, -56, -117, 112, -115, 127, -40, 79, -127,
     -63, 11, 63, -69, 21, 84, 101, -49, 4, 70, 55, -67, -64, 124, 70, 104,
     -1, -124, -52, 57
 }};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_bias[4] = {
     -5716, 2379, 19440, -11631
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[4] = {
     1835439756, 1950150329, 2009184472, 1962243743
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[4] = {
     -9, -9, -9, -9
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step3_params = {
-    .filter = tq_step3_filter.v, .bias = tq_step3_bias,
-    .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step1_params = {
+    .filter = tq_step1_filter.v, .bias = tq_step1_bias,
+    .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4, .depth_mult = 1,
     .k_h = 3, .k_w = 3, .out_h = 11, .out_w = 11,
     .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 2, .pad_left = 1,
@@ -1466,7 +1421,7 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_depthwise_conv2d_params tq_step3_
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[144];
     int32_t align;
-} tq_step4_filter = {{
+} tq_step2_filter = {{
     -88, -13, 11, 119, -65, -27, -120, -127, 11, 9, 9, 100, -12, 37, -26, 109,
     80, 114, 73, 56, -124, 61, -42, 88, 78, 66, -19, -98, -48, 115, 14, -32,
     -110, 4, -62, -111, 75, 115, -57, 58, -62, -72, 17, -51, 31, -78, 106, -2,
@@ -1477,18 +1432,18 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     -62, -58, 66, 127, 21, 51, 51, -88, 53, -6, 25, 113, -126, 124, -60, 94,
     16, -125, 111, -110, -12, 46, -11, 49, -108, 124, 8, -83, 48, 15, 124, -41
 }};
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_bias[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_bias[4] = {
     1908, -2042, -14309, 39531
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_multiplier[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[4] = {
     2050987987, 2063292165, 2113355543, 1075467799
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step4_shift[4] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[4] = {
     -9, -9, -9, -8
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step4_params = {
-    .filter = tq_step4_filter.v, .bias = tq_step4_bias,
-    .multiplier = tq_step4_multiplier, .shift = tq_step4_shift,
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
+    .filter = tq_step2_filter.v, .bias = tq_step2_bias,
+    .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
     .k_h = 3, .k_w = 3, .f_c = 4,
     .out_h = 5, .out_w = 5, .out_c = 4,
@@ -1497,11 +1452,39 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step4_params = {
     .pad_value = -86,
     .right_only = 1
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step5_dims[24] = {
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
+    int8_t v[16];
+    int32_t align;
+} tq_step3_filter = {{
+    9, 63, 17, 127, -106, -121, 127, -64, 31, -52, -28, 127, 127, 43, 74, -9
+}};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_bias[4] = {
+    -22667, -38923, -13918, -5759
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[4] = {
+    1564344431, 1299780582, 1563991155, 1242217192
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[4] = {
+    -9, -8, -8, -8
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step3_params = {
+    .filter = tq_step3_filter.v, .bias = tq_step3_bias,
+    .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
+    .batches = 100, .depth = 4, .out_depth = 4, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127,
+    .right_only = 1
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step4_dims[24] = {
     1, 1, 1, 10, 10, 4,
     0, 0, 0, 1, 1, 0,
     1, 1, 1, 12, 12, 4,
     400, 400, 400, 40, 4, 1
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step5_params = {
+    .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
+    .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 10,
+    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
+    .act_min = -128, .act_max = 127
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step6_params = {
     .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
@@ -1509,11 +1492,28 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step6_params = {
     .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
     .act_min = -128, .act_max = 127
 };
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_pool_params tq_step7_params = {
-    .batches = 1, .in_h = 12, .in_w = 12, .channels = 4,
-    .k_h = 3, .k_w = 3, .out_h = 10, .out_w = 10,
-    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0,
-    .act_min = -128, .act_max = 127
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
+    int8_t v[20];
+    int32_t align;
+} tq_step7_filter = {{
+    127, -82, 45, -67, -88, 23, 127, -59, 17, 117, -104, 127, -127, -91, 70, -111,
+    127, -119, -85, -42
+}};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step7_bias[5] = {
+    1956, 761, 13181, -21459, -5788
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step7_multiplier[5] = {
+    1298969172, 1213630693, 1194204876, 1391816909, 1402946057
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step7_shift[5] = {
+    -8, -8, -9, -8, -8
+};
+OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step7_params = {
+    .filter = tq_step7_filter.v, .bias = tq_step7_bias,
+    .multiplier = tq_step7_multiplier, .shift = tq_step7_shift,
+    .batches = 100, .depth = 4, .out_depth = 5, .per_channel = 1,
+    .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127,
+    .right_only = 1
 };
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const union {
     int8_t v[90];
@@ -1565,57 +1565,57 @@ int opt_pad_conv_int8_invoke(const void *const inputs[], void *const outputs[], 
         return -1;
     }
 
-    /* step 0: fully_connected, model operator 0, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,10,10,4] -> [1,10,10,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(0, "fully_connected");
-    tq_fully_connected(&tq_step0_params, in0, a + 1088);
-    OPT_PAD_CONV_INT8_STEP_END(0, "fully_connected");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(0, (const void *)(a + 1088), 400);
+    /* step 0: conv2d, model operator 3, "StatefulPartitionedCall:0", [1,10,10,4] -> [1,11,11,6] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(0, "conv2d");
+    tq_conv2d(&tq_step0_params, in0, out3);
+    OPT_PAD_CONV_INT8_STEP_END(0, "conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(0, (const void *)(out3), 726);
 
-    /* step 1: fully_connected, model operator 1, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,10,10,4] -> [1,10,10,5] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(1, "fully_connected");
-    tq_fully_connected(&tq_step1_params, in0, a + 576);
-    OPT_PAD_CONV_INT8_STEP_END(1, "fully_connected");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(1, (const void *)(a + 576), 500);
+    /* step 1: depthwise_conv2d, model operator 5, "StatefulPartitionedCall:1", [1,10,10,4] -> [1,11,11,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(1, "depthwise_conv2d");
+    tq_depthwise_conv2d(&tq_step1_params, in0, out5);
+    OPT_PAD_CONV_INT8_STEP_END(1, "depthwise_conv2d");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(1, (const void *)(out5), 484);
 
-    /* step 2: conv2d, model operator 3, "StatefulPartitionedCall:0", [1,10,10,4] -> [1,11,11,6] */
+    /* step 2: conv2d, model operator 7, "StatefulPartitionedCall:2", [1,10,10,4] -> [1,5,5,4] */
     OPT_PAD_CONV_INT8_STEP_BEGIN(2, "conv2d");
-    tq_conv2d(&tq_step2_params, in0, out3);
+    tq_conv2d(&tq_step2_params, in0, out1);
     OPT_PAD_CONV_INT8_STEP_END(2, "conv2d");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(2, (const void *)(out3), 726);
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(2, (const void *)(out1), 100);
 
-    /* step 3: depthwise_conv2d, model operator 5, "StatefulPartitionedCall:1", [1,10,10,4] -> [1,11,11,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(3, "depthwise_conv2d");
-    tq_depthwise_conv2d(&tq_step3_params, in0, out5);
-    OPT_PAD_CONV_INT8_STEP_END(3, "depthwise_conv2d");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(3, (const void *)(out5), 484);
+    /* step 3: fully_connected, model operator 0, "conv2d_2_1/BiasAdd;conv2d_2_1/convolution;conv2d_2_1/Squeeze1", [1,10,10,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(3, "fully_connected");
+    tq_fully_connected(&tq_step3_params, in0, a + 576);
+    OPT_PAD_CONV_INT8_STEP_END(3, "fully_connected");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(3, (const void *)(a + 576), 400);
 
-    /* step 4: conv2d, model operator 7, "StatefulPartitionedCall:2", [1,10,10,4] -> [1,5,5,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(4, "conv2d");
-    tq_conv2d(&tq_step4_params, in0, out1);
-    OPT_PAD_CONV_INT8_STEP_END(4, "conv2d");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(4, (const void *)(out1), 100);
+    /* step 4: pad, model operator 8, "zero_padding2d_3_1/Pad", [1,10,10,4] -> [1,12,12,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(4, "pad");
+    tq_pad(a + 576, a + 0, tq_step4_dims, 74);
+    OPT_PAD_CONV_INT8_STEP_END(4, "pad");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(4, (const void *)(a + 0), 576);
 
-    /* step 5: pad, model operator 8, "zero_padding2d_3_1/Pad", [1,10,10,4] -> [1,12,12,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(5, "pad");
-    tq_pad(a + 1088, a + 0, tq_step5_dims, 74);
-    OPT_PAD_CONV_INT8_STEP_END(5, "pad");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(5, (const void *)(a + 0), 576);
+    /* step 5: average_pool, model operator 9, "StatefulPartitionedCall:4", [1,12,12,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(5, "average_pool");
+    tq_average_pool(&tq_step5_params, a + 0, out4);
+    OPT_PAD_CONV_INT8_STEP_END(5, "average_pool");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(5, (const void *)(out4), 400);
 
-    /* step 6: average_pool, model operator 9, "StatefulPartitionedCall:4", [1,12,12,4] -> [1,10,10,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(6, "average_pool");
-    tq_average_pool(&tq_step6_params, a + 0, out4);
-    OPT_PAD_CONV_INT8_STEP_END(6, "average_pool");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(6, (const void *)(out4), 400);
+    /* step 6: max_pool, model operator 10, "StatefulPartitionedCall:3", [1,12,12,4] -> [1,10,10,4] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(6, "max_pool");
+    tq_max_pool(&tq_step6_params, a + 0, out2);
+    OPT_PAD_CONV_INT8_STEP_END(6, "max_pool");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(6, (const void *)(out2), 400);
 
-    /* step 7: max_pool, model operator 10, "StatefulPartitionedCall:3", [1,12,12,4] -> [1,10,10,4] */
-    OPT_PAD_CONV_INT8_STEP_BEGIN(7, "max_pool");
-    tq_max_pool(&tq_step7_params, a + 0, out2);
-    OPT_PAD_CONV_INT8_STEP_END(7, "max_pool");
-    OPT_PAD_CONV_INT8_STEP_OUTPUT(7, (const void *)(out2), 400);
+    /* step 7: fully_connected, model operator 1, "conv2d_3_1/BiasAdd;conv2d_3_1/convolution;conv2d_3_1/Squeeze1", [1,10,10,4] -> [1,10,10,5] */
+    OPT_PAD_CONV_INT8_STEP_BEGIN(7, "fully_connected");
+    tq_fully_connected(&tq_step7_params, in0, a + 0);
+    OPT_PAD_CONV_INT8_STEP_END(7, "fully_connected");
+    OPT_PAD_CONV_INT8_STEP_OUTPUT(7, (const void *)(a + 0), 500);
 
     /* step 8: depthwise_conv2d, model operator 12, "StatefulPartitionedCall:5", [1,10,10,5] -> [1,10,9,10] */
     OPT_PAD_CONV_INT8_STEP_BEGIN(8, "depthwise_conv2d");
-    tq_depthwise_conv2d(&tq_step8_params, a + 576, out0);
+    tq_depthwise_conv2d(&tq_step8_params, a + 0, out0);
     OPT_PAD_CONV_INT8_STEP_END(8, "depthwise_conv2d");
     OPT_PAD_CONV_INT8_STEP_OUTPUT(8, (const void *)(out0), 900);
     return 0;

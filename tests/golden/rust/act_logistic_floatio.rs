@@ -216,6 +216,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -224,6 +226,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -233,6 +236,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -486,12 +492,12 @@ mod kernels {
         //! QUANTIZE and DEQUANTIZE (spec 2.21), as TFLM's `reference_ops::AffineQuantize`,
         //! `reference_ops::Requantize` and `reference_ops::Dequantize`.
         //!
-        //! - float32 → int8/uint8: `clamp(round_half_away(x / scale) + zp)`, the
+        //! - float32 → int8/uint8/int16: `clamp(round_half_away(x / scale) + zp)`, the
         //!   division in **float**.
         //! - int8 → int8, int8 → uint8, uint8 → int8 (requantize):
         //!   `clamp(MBQM(x - in_zp, m, s) + out_zp)` with
         //!   `(m, s) = QuantizeMultiplier((f64)in_scale / (f64)out_scale)`.
-        //! - int8/uint8 → float32: `(float)((double)scale * (x - zp))`.
+        //! - int8/uint8/int16 → float32: `(float)((double)scale * (x - zp))`.
         //!
         //! TFLM registers float→int8 (not float→uint8) and int8/int16 → float; the
         //! uint8 variants here use the same formulas (TFLM's templates instantiated
@@ -553,6 +559,29 @@ mod kernels {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }
             Ok(())
+        }
+        /// Largest |zero point| DEQUANTIZE accepts: keeps `x - zp` exact in f32.
+        const MAX_DEQUANT_ZERO_POINT: i32 = 1 << 16;
+        impl QuantParams {
+            /// What the DEQUANTIZE kernels check: a finite scale and a zero point
+            /// small enough that `x - zero_point` is exact in float.
+            pub fn check_dequantize(&self) -> Result<(), KernelError> {
+                check_dequant(self)
+            }
+        }
+        fn check_dequant(p: &QuantParams) -> Result<(), KernelError> {
+            if p.scale.is_finite()
+                && (-MAX_DEQUANT_ZERO_POINT..=MAX_DEQUANT_ZERO_POINT)
+                    .contains(&p.zero_point)
+            {
+                Ok(())
+            } else {
+                Err(
+                    KernelError::InvalidParams(
+                        "dequantize needs a finite scale and |zero_point| <= 65536",
+                    ),
+                )
+            }
         }
     }
 }

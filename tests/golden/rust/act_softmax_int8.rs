@@ -241,6 +241,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -249,6 +251,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -258,6 +261,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -729,17 +735,33 @@ mod kernels {
         //! input offset is folded into the bias (`input_offset = 0`). Bottom/right
         //! padding is implied by the output size.
         use super::error::KernelError;
+        /// The int8 output range.
+        pub(crate) const I8_RANGE: (i32, i32) = (-128, 127);
         /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
         pub(crate) fn check_act_range(
             act_min: i32,
             act_max: i32,
         ) -> Result<(), KernelError> {
-            if -128 <= act_min && act_min <= act_max && act_max <= 127 {
+            check_act_range_within(act_min, act_max, I8_RANGE)
+        }
+        /// Checks a fused-activation clamp inside an output type's range.
+        pub(crate) fn check_act_range_within(
+            act_min: i32,
+            act_max: i32,
+            (lo, hi): (i32, i32),
+        ) -> Result<(), KernelError> {
+            if lo <= act_min && act_min <= act_max && act_max <= hi {
                 Ok(())
-            } else {
+            } else if (lo, hi) == I8_RANGE {
                 Err(
                     KernelError::InvalidParams(
                         "activation range must satisfy -128 <= min <= max <= 127",
+                    ),
+                )
+            } else {
+                Err(
+                    KernelError::InvalidParams(
+                        "activation range must satisfy -32768 <= min <= max <= 32767",
                     ),
                 )
             }
@@ -833,13 +855,13 @@ mod kernels {
                 .wrapping_add(p.output_offset);
             clamp_to_i8(v, p.act_min, p.act_max)
         }
-        /// Applies `f` elementwise over equal-length buffers.
+        /// Applies `f` elementwise over equal-length buffers (int8 or float32).
         #[inline]
-        fn same_shape(
-            input1: &[i8],
-            input2: &[i8],
-            output: &mut [i8],
-            f: impl Fn(i8, i8) -> i8,
+        pub(crate) fn same_shape<T: Copy>(
+            input1: &[T],
+            input2: &[T],
+            output: &mut [T],
+            f: impl Fn(T, T) -> T,
         ) -> Result<(), KernelError> {
             check_same_shape(input1.len(), input2.len(), output.len())?;
             for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
@@ -851,14 +873,14 @@ mod kernels {
         /// `shape1` and `shape2`. Walks the output row by row (last dim innermost),
         /// tracking both input offsets with stride 0 on broadcast dims.
         #[inline]
-        fn broadcast(
+        pub(crate) fn broadcast<T: Copy>(
             shape1: &Shape,
-            input1: &[i8],
+            input1: &[T],
             shape2: &Shape,
-            input2: &[i8],
+            input2: &[T],
             out_shape: &Shape,
-            output: &mut [i8],
-            f: impl Fn(i8, i8) -> i8,
+            output: &mut [T],
+            f: impl Fn(T, T) -> T,
         ) -> Result<(), KernelError> {
             check_broadcast(
                 shape1,

@@ -253,6 +253,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -261,6 +263,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -270,6 +273,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -1531,17 +1537,26 @@ mod kernels {
             span.map(|_| ())
                 .ok_or(KernelError::InvalidParams("window span overflows usize"))
         }
-        /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
-        pub(crate) fn check_act_range(
+        /// The int8 output range.
+        pub(crate) const I8_RANGE: (i32, i32) = (-128, 127);
+        /// Checks a fused-activation clamp inside an output type's range.
+        pub(crate) fn check_act_range_within(
             act_min: i32,
             act_max: i32,
+            (lo, hi): (i32, i32),
         ) -> Result<(), KernelError> {
-            if -128 <= act_min && act_min <= act_max && act_max <= 127 {
+            if lo <= act_min && act_min <= act_max && act_max <= hi {
                 Ok(())
-            } else {
+            } else if (lo, hi) == I8_RANGE {
                 Err(
                     KernelError::InvalidParams(
                         "activation range must satisfy -128 <= min <= max <= 127",
+                    ),
+                )
+            } else {
+                Err(
+                    KernelError::InvalidParams(
+                        "activation range must satisfy -32768 <= min <= max <= 32767",
                     ),
                 )
             }
@@ -1568,6 +1583,26 @@ mod kernels {
                 out_multiplier: usize,
                 out_shift: &[i32],
                 output: usize,
+            ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
             ) -> Result<(), KernelError> {
                 let (n, ih, iw, ic) = (
                     self.batches,
@@ -1611,7 +1646,7 @@ mod kernels {
                         ),
                     );
                 }
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_span(oh, sh, kh, dh)?;
                 check_span(ow, sw, kw, dw)?;
                 check_len("input", volume(&[n, ih, iw, ic])?, input)?;
@@ -1641,7 +1676,9 @@ mod kernels {
         //! a padded cell holding `pad_value` (the input zero point) and contributes
         //! `w·(pad_value + input_offset)`: nothing without folding, `w·zp` once the
         //! input offset is folded into the bias.
-        use super::conv::{check_act_range, check_shifts, check_span, volume};
+        use super::conv::{
+            I8_RANGE, check_act_range_within, check_shifts, check_span, volume,
+        };
         use super::error::{KernelError, check_len};
         /// Geometry and folded quantization of one DEPTHWISE_CONV_2D.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1702,6 +1739,26 @@ mod kernels {
                 out_shift: &[i32],
                 output: usize,
             ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
                 let (n, ih, iw, ic) = (
                     self.batches,
                     self.input_height,
@@ -1726,7 +1783,7 @@ mod kernels {
                     );
                 }
                 let oc = volume(&[ic, dm])?;
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_span(oh, sh, kh, dh)?;
                 check_span(ow, sw, kw, dw)?;
                 check_len("input", volume(&[n, ih, iw, ic])?, input)?;
@@ -1755,7 +1812,7 @@ mod kernels {
         //! Multipliers: `out_multiplier` / `out_shift` hold **one** entry (per-tensor
         //! weights, from [`prepare_fc_multiplier_per_tensor`]) or **one per output
         //! channel** (per-channel weights, from [`prepare_fc_multipliers_per_channel`]).
-        use super::conv::{check_act_range, check_shifts, volume};
+        use super::conv::{I8_RANGE, check_act_range_within, check_shifts, volume};
         use super::error::{KernelError, check_len};
         /// Shape and folded quantization of one FULLY_CONNECTED.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1791,12 +1848,32 @@ mod kernels {
                 out_shift: &[i32],
                 output: usize,
             ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
                 let (batches, depth, out_depth) = (
                     self.batches,
                     self.accum_depth,
                     self.output_depth,
                 );
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_len("input", volume(&[batches, depth])?, input)?;
                 check_len("filter", volume(&[out_depth, depth])?, filter)?;
                 check_len("output", volume(&[batches, out_depth])?, output)?;
@@ -1861,13 +1938,13 @@ mod kernels {
             }
             Ok(())
         }
-        /// Applies `f` elementwise over equal-length buffers.
+        /// Applies `f` elementwise over equal-length buffers (int8 or float32).
         #[inline]
-        fn same_shape(
-            input1: &[i8],
-            input2: &[i8],
-            output: &mut [i8],
-            f: impl Fn(i8, i8) -> i8,
+        pub(crate) fn same_shape<T: Copy>(
+            input1: &[T],
+            input2: &[T],
+            output: &mut [T],
+            f: impl Fn(T, T) -> T,
         ) -> Result<(), KernelError> {
             check_same_shape(input1.len(), input2.len(), output.len())?;
             for ((o, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
@@ -1879,14 +1956,14 @@ mod kernels {
         /// `shape1` and `shape2`. Walks the output row by row (last dim innermost),
         /// tracking both input offsets with stride 0 on broadcast dims.
         #[inline]
-        fn broadcast(
+        pub(crate) fn broadcast<T: Copy>(
             shape1: &Shape,
-            input1: &[i8],
+            input1: &[T],
             shape2: &Shape,
-            input2: &[i8],
+            input2: &[T],
             out_shape: &Shape,
-            output: &mut [i8],
-            f: impl Fn(i8, i8) -> i8,
+            output: &mut [T],
+            f: impl Fn(T, T) -> T,
         ) -> Result<(), KernelError> {
             check_broadcast(
                 shape1,
@@ -2059,7 +2136,7 @@ mod kernels {
         /// Calls `f(offset)` for every multi-index of `shape`, in row-major order,
         /// with `offset = sum(index[d] * stride[d])`.
         #[inline]
-        fn for_each_offset(
+        pub(crate) fn for_each_offset(
             shape: &Shape,
             stride: &[usize; MAX_DIMS],
             mut f: impl FnMut(usize),

@@ -221,6 +221,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -229,6 +231,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -238,6 +241,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -1666,17 +1672,33 @@ mod kernels {
             span.map(|_| ())
                 .ok_or(KernelError::InvalidParams("window span overflows usize"))
         }
+        /// The int8 output range.
+        pub(crate) const I8_RANGE: (i32, i32) = (-128, 127);
         /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
         pub(crate) fn check_act_range(
             act_min: i32,
             act_max: i32,
         ) -> Result<(), KernelError> {
-            if -128 <= act_min && act_min <= act_max && act_max <= 127 {
+            check_act_range_within(act_min, act_max, I8_RANGE)
+        }
+        /// Checks a fused-activation clamp inside an output type's range.
+        pub(crate) fn check_act_range_within(
+            act_min: i32,
+            act_max: i32,
+            (lo, hi): (i32, i32),
+        ) -> Result<(), KernelError> {
+            if lo <= act_min && act_min <= act_max && act_max <= hi {
                 Ok(())
-            } else {
+            } else if (lo, hi) == I8_RANGE {
                 Err(
                     KernelError::InvalidParams(
                         "activation range must satisfy -128 <= min <= max <= 127",
+                    ),
+                )
+            } else {
+                Err(
+                    KernelError::InvalidParams(
+                        "activation range must satisfy -32768 <= min <= max <= 32767",
                     ),
                 )
             }
@@ -1703,6 +1725,26 @@ mod kernels {
                 out_multiplier: usize,
                 out_shift: &[i32],
                 output: usize,
+            ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
             ) -> Result<(), KernelError> {
                 let (n, ih, iw, ic) = (
                     self.batches,
@@ -1746,7 +1788,7 @@ mod kernels {
                         ),
                     );
                 }
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_span(oh, sh, kh, dh)?;
                 check_span(ow, sw, kw, dw)?;
                 check_len("input", volume(&[n, ih, iw, ic])?, input)?;
@@ -1776,7 +1818,9 @@ mod kernels {
         //! a padded cell holding `pad_value` (the input zero point) and contributes
         //! `w·(pad_value + input_offset)`: nothing without folding, `w·zp` once the
         //! input offset is folded into the bias.
-        use super::conv::{check_act_range, check_shifts, check_span, volume};
+        use super::conv::{
+            I8_RANGE, check_act_range_within, check_shifts, check_span, volume,
+        };
         use super::error::{KernelError, check_len};
         /// Geometry and folded quantization of one DEPTHWISE_CONV_2D.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1837,6 +1881,26 @@ mod kernels {
                 out_shift: &[i32],
                 output: usize,
             ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
                 let (n, ih, iw, ic) = (
                     self.batches,
                     self.input_height,
@@ -1861,7 +1925,7 @@ mod kernels {
                     );
                 }
                 let oc = volume(&[ic, dm])?;
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_span(oh, sh, kh, dh)?;
                 check_span(ow, sw, kw, dw)?;
                 check_len("input", volume(&[n, ih, iw, ic])?, input)?;
@@ -1890,7 +1954,7 @@ mod kernels {
         //! Multipliers: `out_multiplier` / `out_shift` hold **one** entry (per-tensor
         //! weights, from [`prepare_fc_multiplier_per_tensor`]) or **one per output
         //! channel** (per-channel weights, from [`prepare_fc_multipliers_per_channel`]).
-        use super::conv::{check_act_range, check_shifts, volume};
+        use super::conv::{I8_RANGE, check_act_range_within, check_shifts, volume};
         use super::error::{KernelError, check_len};
         /// Shape and folded quantization of one FULLY_CONNECTED.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1926,12 +1990,32 @@ mod kernels {
                 out_shift: &[i32],
                 output: usize,
             ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
                 let (batches, depth, out_depth) = (
                     self.batches,
                     self.accum_depth,
                     self.output_depth,
                 );
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_len("input", volume(&[batches, depth])?, input)?;
                 check_len("filter", volume(&[out_depth, depth])?, filter)?;
                 check_len("output", volume(&[batches, out_depth])?, output)?;
@@ -2253,12 +2337,12 @@ mod kernels {
         //! QUANTIZE and DEQUANTIZE (spec 2.21), as TFLM's `reference_ops::AffineQuantize`,
         //! `reference_ops::Requantize` and `reference_ops::Dequantize`.
         //!
-        //! - float32 → int8/uint8: `clamp(round_half_away(x / scale) + zp)`, the
+        //! - float32 → int8/uint8/int16: `clamp(round_half_away(x / scale) + zp)`, the
         //!   division in **float**.
         //! - int8 → int8, int8 → uint8, uint8 → int8 (requantize):
         //!   `clamp(MBQM(x - in_zp, m, s) + out_zp)` with
         //!   `(m, s) = QuantizeMultiplier((f64)in_scale / (f64)out_scale)`.
-        //! - int8/uint8 → float32: `(float)((double)scale * (x - zp))`.
+        //! - int8/uint8/int16 → float32: `(float)((double)scale * (x - zp))`.
         //!
         //! TFLM registers float→int8 (not float→uint8) and int8/int16 → float; the
         //! uint8 variants here use the same formulas (TFLM's templates instantiated
@@ -2320,6 +2404,29 @@ mod kernels {
                 *o = quantize_one(x, p.scale, p.zero_point, -128, 127) as i8;
             }
             Ok(())
+        }
+        /// Largest |zero point| DEQUANTIZE accepts: keeps `x - zp` exact in f32.
+        const MAX_DEQUANT_ZERO_POINT: i32 = 1 << 16;
+        impl QuantParams {
+            /// What the DEQUANTIZE kernels check: a finite scale and a zero point
+            /// small enough that `x - zero_point` is exact in float.
+            pub fn check_dequantize(&self) -> Result<(), KernelError> {
+                check_dequant(self)
+            }
+        }
+        fn check_dequant(p: &QuantParams) -> Result<(), KernelError> {
+            if p.scale.is_finite()
+                && (-MAX_DEQUANT_ZERO_POINT..=MAX_DEQUANT_ZERO_POINT)
+                    .contains(&p.zero_point)
+            {
+                Ok(())
+            } else {
+                Err(
+                    KernelError::InvalidParams(
+                        "dequantize needs a finite scale and |zero_point| <= 65536",
+                    ),
+                )
+            }
         }
     }
 }

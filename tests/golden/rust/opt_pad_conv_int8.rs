@@ -290,6 +290,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -298,6 +300,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -307,6 +310,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -1578,17 +1584,33 @@ mod kernels {
             span.map(|_| ())
                 .ok_or(KernelError::InvalidParams("window span overflows usize"))
         }
+        /// The int8 output range.
+        pub(crate) const I8_RANGE: (i32, i32) = (-128, 127);
         /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
         pub(crate) fn check_act_range(
             act_min: i32,
             act_max: i32,
         ) -> Result<(), KernelError> {
-            if -128 <= act_min && act_min <= act_max && act_max <= 127 {
+            check_act_range_within(act_min, act_max, I8_RANGE)
+        }
+        /// Checks a fused-activation clamp inside an output type's range.
+        pub(crate) fn check_act_range_within(
+            act_min: i32,
+            act_max: i32,
+            (lo, hi): (i32, i32),
+        ) -> Result<(), KernelError> {
+            if lo <= act_min && act_min <= act_max && act_max <= hi {
                 Ok(())
-            } else {
+            } else if (lo, hi) == I8_RANGE {
                 Err(
                     KernelError::InvalidParams(
                         "activation range must satisfy -128 <= min <= max <= 127",
+                    ),
+                )
+            } else {
+                Err(
+                    KernelError::InvalidParams(
+                        "activation range must satisfy -32768 <= min <= max <= 32767",
                     ),
                 )
             }
@@ -1615,6 +1637,26 @@ mod kernels {
                 out_multiplier: usize,
                 out_shift: &[i32],
                 output: usize,
+            ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
             ) -> Result<(), KernelError> {
                 let (n, ih, iw, ic) = (
                     self.batches,
@@ -1658,7 +1700,7 @@ mod kernels {
                         ),
                     );
                 }
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_span(oh, sh, kh, dh)?;
                 check_span(ow, sw, kw, dw)?;
                 check_len("input", volume(&[n, ih, iw, ic])?, input)?;
@@ -1688,7 +1730,9 @@ mod kernels {
         //! a padded cell holding `pad_value` (the input zero point) and contributes
         //! `w·(pad_value + input_offset)`: nothing without folding, `w·zp` once the
         //! input offset is folded into the bias.
-        use super::conv::{check_act_range, check_shifts, check_span, volume};
+        use super::conv::{
+            I8_RANGE, check_act_range_within, check_shifts, check_span, volume,
+        };
         use super::error::{KernelError, check_len};
         use super::fixedpoint::{clamp_to_i8, mbqm};
         /// Geometry and folded quantization of one DEPTHWISE_CONV_2D.
@@ -1750,6 +1794,26 @@ mod kernels {
                 out_shift: &[i32],
                 output: usize,
             ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
                 let (n, ih, iw, ic) = (
                     self.batches,
                     self.input_height,
@@ -1774,7 +1838,7 @@ mod kernels {
                     );
                 }
                 let oc = volume(&[ic, dm])?;
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_span(oh, sh, kh, dh)?;
                 check_span(ow, sw, kw, dw)?;
                 check_len("input", volume(&[n, ih, iw, ic])?, input)?;
@@ -1880,7 +1944,7 @@ mod kernels {
         //! Multipliers: `out_multiplier` / `out_shift` hold **one** entry (per-tensor
         //! weights, from [`prepare_fc_multiplier_per_tensor`]) or **one per output
         //! channel** (per-channel weights, from [`prepare_fc_multipliers_per_channel`]).
-        use super::conv::{check_act_range, check_shifts, volume};
+        use super::conv::{I8_RANGE, check_act_range_within, check_shifts, volume};
         use super::error::{KernelError, check_len};
         /// Shape and folded quantization of one FULLY_CONNECTED.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1916,12 +1980,32 @@ mod kernels {
                 out_shift: &[i32],
                 output: usize,
             ) -> Result<(), KernelError> {
+                self.check_within(
+                    [input, filter, output],
+                    bias,
+                    out_multiplier,
+                    out_shift,
+                    I8_RANGE,
+                )
+            }
+            /// [`Self::check`] for outputs in `range` (the int8 or int16 type range).
+            pub(crate) fn check_within(
+                &self,
+                [input,
+                filter,
+                output,
+                ]: [usize; 3],
+                bias: Option<usize>,
+                out_multiplier: usize,
+                out_shift: &[i32],
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
                 let (batches, depth, out_depth) = (
                     self.batches,
                     self.accum_depth,
                     self.output_depth,
                 );
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_len("input", volume(&[batches, depth])?, input)?;
                 check_len("filter", volume(&[out_depth, depth])?, filter)?;
                 check_len("output", volume(&[batches, out_depth])?, output)?;
@@ -2228,6 +2312,16 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            pad_with(p, p.pad_value, input, output)
+        }
+        /// PAD / PADV2 of any element type with the pad value `value` (float32
+        /// models pad with a float; `p.pad_value` is then unused).
+        pub fn pad_with<T: Copy>(
+            p: &PadParams,
+            value: T,
+            input: &[T],
+            output: &mut [T],
+        ) -> Result<(), KernelError> {
             p.check(input.len(), output.len())?;
             let out_shape = p.output_shape();
             let row_len = out_shape[MAX_DIMS - 1];
@@ -2260,11 +2354,11 @@ mod kernels {
                                             + i2 * in_stride[2] + i3 * in_stride[3] + i4 * in_stride[4];
                                         let (head, rest) = row.split_at_mut(row_before);
                                         let (body, tail) = rest.split_at_mut(in_row);
-                                        head.fill(p.pad_value);
+                                        head.fill(value);
                                         body.copy_from_slice(&input[start..start + in_row]);
-                                        tail.fill(p.pad_value);
+                                        tail.fill(value);
                                     }
-                                    _ => row.fill(p.pad_value),
+                                    _ => row.fill(value),
                                 }
                             }
                         }

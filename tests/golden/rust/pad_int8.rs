@@ -241,6 +241,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -249,6 +251,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -258,6 +261,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -501,6 +507,16 @@ mod kernels {
             input: &[i8],
             output: &mut [i8],
         ) -> Result<(), KernelError> {
+            pad_with(p, p.pad_value, input, output)
+        }
+        /// PAD / PADV2 of any element type with the pad value `value` (float32
+        /// models pad with a float; `p.pad_value` is then unused).
+        pub fn pad_with<T: Copy>(
+            p: &PadParams,
+            value: T,
+            input: &[T],
+            output: &mut [T],
+        ) -> Result<(), KernelError> {
             p.check(input.len(), output.len())?;
             let out_shape = p.output_shape();
             let row_len = out_shape[MAX_DIMS - 1];
@@ -533,11 +549,11 @@ mod kernels {
                                             + i2 * in_stride[2] + i3 * in_stride[3] + i4 * in_stride[4];
                                         let (head, rest) = row.split_at_mut(row_before);
                                         let (body, tail) = rest.split_at_mut(in_row);
-                                        head.fill(p.pad_value);
+                                        head.fill(value);
                                         body.copy_from_slice(&input[start..start + in_row]);
-                                        tail.fill(p.pad_value);
+                                        tail.fill(value);
                                     }
-                                    _ => row.fill(p.pad_value),
+                                    _ => row.fill(value),
                                 }
                             }
                         }

@@ -277,6 +277,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -285,6 +287,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -294,6 +297,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -640,17 +646,33 @@ mod kernels {
             span.map(|_| ())
                 .ok_or(KernelError::InvalidParams("window span overflows usize"))
         }
+        /// The int8 output range.
+        pub(crate) const I8_RANGE: (i32, i32) = (-128, 127);
         /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
         pub(crate) fn check_act_range(
             act_min: i32,
             act_max: i32,
         ) -> Result<(), KernelError> {
-            if -128 <= act_min && act_min <= act_max && act_max <= 127 {
+            check_act_range_within(act_min, act_max, I8_RANGE)
+        }
+        /// Checks a fused-activation clamp inside an output type's range.
+        pub(crate) fn check_act_range_within(
+            act_min: i32,
+            act_max: i32,
+            (lo, hi): (i32, i32),
+        ) -> Result<(), KernelError> {
+            if lo <= act_min && act_min <= act_max && act_max <= hi {
                 Ok(())
-            } else {
+            } else if (lo, hi) == I8_RANGE {
                 Err(
                     KernelError::InvalidParams(
                         "activation range must satisfy -128 <= min <= max <= 127",
+                    ),
+                )
+            } else {
+                Err(
+                    KernelError::InvalidParams(
+                        "activation range must satisfy -32768 <= min <= max <= 32767",
                     ),
                 )
             }

@@ -253,6 +253,8 @@ pub enum StepOutput<'a> {
     U8(&'a [u8]),
     /// float32 data (a float model output).
     F32(&'a [f32]),
+    /// int16 data (a 16x8 model's int16 output).
+    I16(&'a [i16]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -261,6 +263,7 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.len(),
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
+            StepOutput::I16(v) => 2 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -270,6 +273,9 @@ impl StepOutput<'_> {
             StepOutput::I8(v) => v.iter().for_each(|&b| f(b as u8)),
             StepOutput::U8(v) => v.iter().for_each(|&b| f(b)),
             StepOutput::F32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I16(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }
@@ -586,10 +592,10 @@ mod kernels {
             }
         }
         /// STRIDED_SLICE: writes the visited input elements in row-major order.
-        pub fn strided_slice(
+        pub fn strided_slice<T: Copy>(
             p: &StridedSliceParams,
-            input: &[i8],
-            output: &mut [i8],
+            input: &[T],
+            output: &mut [T],
         ) -> Result<(), KernelError> {
             let counts = p.check(input.len(), output.len())?;
             if output.is_empty() {

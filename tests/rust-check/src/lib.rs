@@ -21,6 +21,9 @@ pub mod concat_int8;
 #[path = "../../golden/rust/conv_basic_int8.rs"]
 pub mod conv_basic_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
+#[path = "../../golden/rust/conv_basic_int16x8.rs"]
+pub mod conv_basic_int16x8;
+#[rustfmt::skip] // prettyplease's layout is the golden
 #[path = "../../golden/rust/conv_dilated_int8.rs"]
 pub mod conv_dilated_int8;
 #[rustfmt::skip] // prettyplease's layout is the golden
@@ -99,6 +102,10 @@ pub const CASES: &[(&str, Runner)] = &[
     ("conv_basic/int8", |i, o| {
         let mut arena = conv_basic_int8::Arena::new();
         conv_basic_int8::invoke_bytes(i, o, &mut arena).is_ok()
+    }),
+    ("conv_basic/int16x8", |i, o| {
+        let mut arena = conv_basic_int16x8::Arena::new();
+        conv_basic_int16x8::invoke_bytes(i, o, &mut arena).is_ok()
     }),
     ("conv_dilated/int8", |i, o| {
         let mut arena = conv_dilated_int8::Arena::new();
