@@ -1258,14 +1258,7 @@ impl<'p> Writer<'p> {
     fn use_wide_layer(&mut self, kernel: &'static str) {
         self.use_kernel(
             kernel,
-            &[
-                "wrap",
-                "fixedpoint",
-                "mbqm",
-                "load_i16",
-                "store_i16",
-                "wide_layers",
-            ],
+            &["fixedpoint", "mbqm", "load_i16", "store_i16", "wide_layers"],
         );
     }
 

@@ -190,14 +190,10 @@ pub fn compile(
 /// Filter and bias bytes of a float32 conv-like step: as float32, and as
 /// int8 quantization would store them (int8 filter, int32 bias).
 fn float_weight_bytes(kernel: &Kernel) -> Option<(usize, usize)> {
-    let weights = match kernel {
-        Kernel::Float(
-            FloatKernel::Conv2D { weights, .. }
-            | FloatKernel::DepthwiseConv2D { weights, .. }
-            | FloatKernel::FullyConnected { weights, .. },
-        ) => weights,
-        _ => return None,
+    let Kernel::Float(float) = kernel else {
+        return None;
     };
+    let weights = float.weights()?;
     let bias = weights.bias.as_ref().map_or(0, Vec::len);
     Some((
         4 * (weights.filter.len() + bias),

@@ -57,6 +57,23 @@ pub enum FloatKernel {
 }
 
 impl FloatKernel {
+    /// The filter and bias of a convolution-like step.
+    pub fn weights(&self) -> Option<&FloatWeights> {
+        match self {
+            FloatKernel::Conv2D { weights, .. }
+            | FloatKernel::DepthwiseConv2D { weights, .. }
+            | FloatKernel::FullyConnected { weights, .. } => Some(weights),
+            _ => None,
+        }
+    }
+
+    /// Bytes of float filters and biases the step carries.
+    pub fn weight_bytes(&self) -> usize {
+        self.weights().map_or(0, |w| {
+            4 * (w.filter.len() + w.bias.as_ref().map_or(0, Vec::len))
+        })
+    }
+
     /// Short name for reports and generated code.
     pub fn name(&self) -> &'static str {
         match self {

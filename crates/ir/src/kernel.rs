@@ -178,9 +178,11 @@ impl Kernel {
         match self {
             Kernel::Conv2D { weights, .. }
             | Kernel::DepthwiseConv2D { weights, .. }
-            | Kernel::FullyConnected { weights, .. } => {
+            | Kernel::FullyConnected { weights, .. }
+            | Kernel::TransposeConv { weights, .. } => {
                 weights.filter.len() + 4 * weights.bias.as_ref().map_or(0, Vec::len)
             }
+            Kernel::Float(k) => k.weight_bytes(),
             Kernel::Conv2D16x8 { weights, .. }
             | Kernel::DepthwiseConv2D16x8 { weights, .. }
             | Kernel::FullyConnected16x8 { weights, .. } => {
@@ -197,9 +199,11 @@ impl Kernel {
         match self {
             Kernel::Conv2D { weights, .. }
             | Kernel::DepthwiseConv2D { weights, .. }
-            | Kernel::FullyConnected { weights, .. } => {
+            | Kernel::FullyConnected { weights, .. }
+            | Kernel::TransposeConv { weights, .. } => {
                 self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
             }
+            Kernel::Float(k) => k.weight_bytes(),
             Kernel::Conv2D16x8 { weights, .. }
             | Kernel::DepthwiseConv2D16x8 { weights, .. }
             | Kernel::FullyConnected16x8 { weights, .. } => {
