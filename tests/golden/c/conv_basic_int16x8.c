@@ -38,14 +38,6 @@
 typedef char tq_assert_arithmetic_right_shift[((int32_t)-7 >> 1) == -4 ? 1 : -1];
 typedef char tq_assert_wrapping_conversion[(int32_t)(uint32_t)4294967295u == -1 ? 1 : -1];
 
-/* Wrapping int32 arithmetic, as TFLM's kernels behave in practice (the
-   Rust kernels use wrapping_add/wrapping_mul). Done in uint32_t, so no
-   signed overflow ever happens in this file. */
-static int32_t tq_wadd(int32_t a, int32_t b)
-{
-    return (int32_t)((uint32_t)a + (uint32_t)b);
-}
-
 /* gemmlowp SaturatingRoundingDoublingHighMul: round half up; saturates only
    INT32_MIN * INT32_MIN. gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0)
    and divides by 2^31 truncating toward zero; both cases equal
