@@ -374,7 +374,7 @@ fn compile_quantizes_a_float_model_and_emits_c_and_rust() {
 
     // Without calibration data a float model compiles as float32, and the
     // summary says what --calibration would save.
-    let float_dir = dir.join("float_out");
+    let float_dir = scratch("compile_float_as_float32");
     let out = tinyq(&[
         "compile",
         path_str(&dir.join("float.tflite")),
