@@ -258,12 +258,7 @@ fn wide_weights(
             }
         }
     };
-    let bias_len = match &bias {
-        WideBiasData::None => None,
-        WideBiasData::I32(b) => Some(b.len()),
-        WideBiasData::I64(b) => Some(b.len()),
-    };
-    check_bias_len(cx, bias_len, channels)?;
+    check_bias_len(cx, bias.as_wide().entries(), channels)?;
     let (multipliers, shifts) = multipliers(cx, channels, per_channel)?;
     Ok(WideWeights {
         filter: cx.const_i8(cx.input(1)?)?,
