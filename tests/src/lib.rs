@@ -180,6 +180,7 @@ pub const FLOAT_GAPS: &[&str] = &[
     "resize_bilinear/float",
     "resize_nearest/float",
     "transpose_conv/float",
+    "seanet_16x8/float",
 ];
 
 /// Reads and compiles one fixture model through the driver, as the CLI does.

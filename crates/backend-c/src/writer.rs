@@ -13,6 +13,8 @@ use crate::{EmitError, GeneratedC};
 
 #[path = "writer_float.rs"]
 mod float;
+#[path = "writer_int16.rs"]
+mod int16;
 
 /// Largest buffer, arena or array the generated code indexes: its index
 /// arithmetic is int32_t, and this keeps every intermediate product in range.
@@ -119,6 +121,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kernels/wide.c.tera",
         include_str!("../../../templates/c/kernels/wide.c.tera"),
     ),
+    (
+        "kernels/int16_ops.c.tera",
+        include_str!("../../../templates/c/kernels/int16_ops.c.tera"),
+    ),
 ];
 
 /// Every kernel flag the templates test, so none is ever undefined.
@@ -168,6 +174,12 @@ const KERNEL_FLAGS: &[&str] = &[
     "fully_connected_16x8",
     "quantize_i16",
     "dequantize_i16",
+    "add_sub_i16",
+    "leaky_relu_i16",
+    "requantize_i16",
+    "pad_i16",
+    "strided_slice_i16",
+    "transpose_conv_16x8",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -1123,6 +1135,7 @@ impl<'p> Writer<'p> {
                 let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
             }
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
+            Kernel::Int16(k) => self.int16_step(index, k, step, &dst, out_len)?,
             Kernel::ResizeBilinear(p) => {
                 self.use_kernel("resize_bilinear", &[]);
                 let src = self.src(input(0)?);

@@ -48,6 +48,7 @@ use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program};
 #[path = "kernels.rs"]
 mod embed;
 mod float;
+mod int16;
 pub mod namer;
 
 /// `src/fast.rs` compiled here too, for the choice of kernel
@@ -1940,6 +1941,7 @@ impl<'p> Writer<'p> {
                     _ => return Err(unsupported("copy between float and bytes".into())),
                 }
             }
+            Kernel::Int16(k) => self.int16_step(index, k, &views, (&out, out_elem), &kerr)?,
             Kernel::Float(k) => {
                 let xs: Vec<TokenStream> = views.iter().map(|v| v.expr.clone()).collect();
                 if views.iter().any(|v| v.elem != Elem::F32) || out_elem != Elem::F32 {

@@ -3,8 +3,10 @@
 //! plan shows up as wrong outputs in the tests.
 
 mod float;
+mod int16;
 
 pub use float::execute_float;
+pub use int16::execute_int16;
 use tinyq_ir::kernel::{BinaryOp, Weights, WideWeights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::wide::{self, WideBias};
@@ -594,5 +596,6 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
             Ok(())
         }
         Kernel::Float(k) => execute_float(k, ins, out),
+        Kernel::Int16(k) => execute_int16(k, ins, out),
     }
 }

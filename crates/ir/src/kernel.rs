@@ -170,6 +170,9 @@ pub enum Kernel {
     DequantizeI16 {
         params: tinyq_kernels::quantize::QuantParams,
     },
+    /// The other int16 kernels of 16x8 models (element-wise, requantize,
+    /// layout, transposed convolution).
+    Int16(crate::int16_kernel::Int16Kernel),
 }
 
 impl Kernel {
@@ -183,6 +186,7 @@ impl Kernel {
                 weights.filter.len() + 4 * weights.bias.as_ref().map_or(0, Vec::len)
             }
             Kernel::Float(k) => k.weight_bytes(),
+            Kernel::Int16(k) => k.weight_bytes(),
             Kernel::Conv2D16x8 { weights, .. }
             | Kernel::DepthwiseConv2D16x8 { weights, .. }
             | Kernel::FullyConnected16x8 { weights, .. } => {
@@ -204,6 +208,7 @@ impl Kernel {
                 self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
             }
             Kernel::Float(k) => k.weight_bytes(),
+            Kernel::Int16(k) => k.constant_bytes(),
             Kernel::Conv2D16x8 { weights, .. }
             | Kernel::DepthwiseConv2D16x8 { weights, .. }
             | Kernel::FullyConnected16x8 { weights, .. } => {
@@ -250,6 +255,7 @@ impl Kernel {
             Kernel::FullyConnected16x8 { .. } => "fully_connected_16x8",
             Kernel::QuantizeI16 { .. } => "quantize_i16",
             Kernel::DequantizeI16 { .. } => "dequantize_i16",
+            Kernel::Int16(k) => k.name(),
         }
     }
 }

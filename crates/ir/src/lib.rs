@@ -10,6 +10,7 @@
 pub mod arena;
 pub mod float_kernel;
 pub mod graph;
+pub mod int16_kernel;
 pub mod kernel;
 pub mod liveness;
 pub mod op;
@@ -27,6 +28,7 @@ pub mod verify;
 pub use arena::{Arena, Handle};
 pub use float_kernel::FloatKernel;
 pub use graph::{Graph, GraphKind, OpId, TensorId};
+pub use int16_kernel::Int16Kernel;
 pub use kernel::Kernel;
 pub use op::{Activation, Op, OpKind, Padding2D};
 pub use program::{BufferRef, IoSpec, Program, Provenance, Step};

@@ -356,6 +356,7 @@ fn check_dtype(operand: Operand, r: &Resolved, want: Elem) -> Result<(), Problem
 fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<(), Problem> {
     let arity = match kernel {
         Kernel::Float(k) => k.arity(),
+        Kernel::Int16(k) => Some(k.arity()),
         Kernel::Binary { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
@@ -379,6 +380,11 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         | Kernel::FullyConnected16x8 { .. } => (Elem::I16, Elem::I16),
         Kernel::QuantizeI16 { .. } => (Elem::F32, Elem::I16),
         Kernel::DequantizeI16 { .. } => (Elem::I16, Elem::F32),
+        Kernel::Int16(k) => {
+            let elem = |d| if d == DType::I8 { Elem::I8 } else { Elem::I16 };
+            let (i, o) = k.dtypes();
+            (elem(i), elem(o))
+        }
         _ => (Elem::I8, Elem::I8),
     };
     for (k, r) in ins.iter().enumerate() {
@@ -473,6 +479,22 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::TransposeConv { params, weights } => {
             let w = weight_lens(weights);
             params.check(n(0), w.0, w.1, w.2, &weights.shifts, o)?;
+        }
+        Kernel::Int16(k) => {
+            let (in_type, out_type) = k.dtypes();
+            let elems = |operand: Operand, bytes: usize, dtype: DType| {
+                if dtype == DType::I16 {
+                    int16s(operand, bytes)
+                } else {
+                    Ok(bytes)
+                }
+            };
+            let ins = ins
+                .iter()
+                .enumerate()
+                .map(|(k, r)| elems(Operand::Input(k), r.len, in_type))
+                .collect::<Result<Vec<_>, _>>()?;
+            k.check(&ins, elems(Operand::Output, o, out_type)?)?;
         }
         Kernel::Conv2D16x8 { params, weights } => {
             let lens = [

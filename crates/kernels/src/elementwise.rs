@@ -113,18 +113,18 @@ fn quantize_multiplier_smaller_than_one(m: f64) -> Result<(i32, i32), KernelErro
 fn add_sub_params(
     reals: [f64; 3],
     zero_points: [i32; 3],
-    output_scale: f32,
-    activation: Activation,
+    (output_scale, activation): (f32, Activation),
+    (left_shift, (qmin, qmax)): (i32, (i32, i32)),
 ) -> Result<AddSubParams, KernelError> {
     let (input1_multiplier, input1_shift) = quantize_multiplier_smaller_than_one(reals[0])?;
     let (input2_multiplier, input2_shift) = quantize_multiplier_smaller_than_one(reals[1])?;
     let (output_multiplier, output_shift) = quantize_multiplier_smaller_than_one(reals[2])?;
-    let (act_min, act_max) = activation_range(activation, output_scale, zero_points[2], -128, 127);
+    let (act_min, act_max) = activation_range(activation, output_scale, zero_points[2], qmin, qmax);
     Ok(AddSubParams {
         input1_offset: -zero_points[0],
         input2_offset: -zero_points[1],
         output_offset: zero_points[2],
-        left_shift: ADD_SUB_LEFT_SHIFT,
+        left_shift,
         input1_multiplier,
         input1_shift,
         input2_multiplier,
@@ -140,20 +140,40 @@ fn add_sub_params(
 /// `twice_max = 2 * (f64)max(s1, s2)`, `real_i = (f64)s_i / twice_max`,
 /// `real_out = twice_max / (2^20 * (f64)s_out)`.
 pub fn prepare_add(
+    input1: (f32, i32),
+    input2: (f32, i32),
+    output: (f32, i32),
+    activation: Activation,
+) -> Result<AddSubParams, KernelError> {
+    prepare_add_shifted(
+        input1,
+        input2,
+        output,
+        activation,
+        ADD_SUB_LEFT_SHIFT,
+        crate::conv::I8_RANGE,
+    )
+}
+
+/// [`prepare_add`] for inputs pre-shifted by `left_shift` bits and an output
+/// type of range `qrange` (int16: 15 and the int16 range, as TFLM).
+pub fn prepare_add_shifted(
     (input1_scale, input1_zero_point): (f32, i32),
     (input2_scale, input2_zero_point): (f32, i32),
     (output_scale, output_zero_point): (f32, i32),
     activation: Activation,
+    left_shift: i32,
+    qrange: (i32, i32),
 ) -> Result<AddSubParams, KernelError> {
     let twice_max = 2.0 * f64::from(input1_scale.max(input2_scale));
     let real1 = f64::from(input1_scale) / twice_max;
     let real2 = f64::from(input2_scale) / twice_max;
-    let real_out = twice_max / (f64::from(1i32 << ADD_SUB_LEFT_SHIFT) * f64::from(output_scale));
+    let real_out = twice_max / (f64::from(1i32 << left_shift) * f64::from(output_scale));
     add_sub_params(
         [real1, real2, real_out],
         [input1_zero_point, input2_zero_point, output_zero_point],
-        output_scale,
-        activation,
+        (output_scale, activation),
+        (left_shift, qrange),
     )
 }
 
@@ -161,20 +181,40 @@ pub fn prepare_add(
 /// computes in **float**: `twice_max = 2 * max(s1, s2)`,
 /// `real_i = (f64)(s_i / twice_max)`, `real_out = (f64)(twice_max / (2^20 * s_out))`.
 pub fn prepare_sub(
+    input1: (f32, i32),
+    input2: (f32, i32),
+    output: (f32, i32),
+    activation: Activation,
+) -> Result<AddSubParams, KernelError> {
+    prepare_sub_shifted(
+        input1,
+        input2,
+        output,
+        activation,
+        ADD_SUB_LEFT_SHIFT,
+        crate::conv::I8_RANGE,
+    )
+}
+
+/// [`prepare_sub`] for inputs pre-shifted by `left_shift` bits and an output
+/// type of range `qrange` (int16: 15 and the int16 range, as TFLM).
+pub fn prepare_sub_shifted(
     (input1_scale, input1_zero_point): (f32, i32),
     (input2_scale, input2_zero_point): (f32, i32),
     (output_scale, output_zero_point): (f32, i32),
     activation: Activation,
+    left_shift: i32,
+    qrange: (i32, i32),
 ) -> Result<AddSubParams, KernelError> {
     let twice_max = 2.0 * input1_scale.max(input2_scale);
     let real1 = f64::from(input1_scale / twice_max);
     let real2 = f64::from(input2_scale / twice_max);
-    let real_out = f64::from(twice_max / ((1i32 << ADD_SUB_LEFT_SHIFT) as f32 * output_scale));
+    let real_out = f64::from(twice_max / ((1i32 << left_shift) as f32 * output_scale));
     add_sub_params(
         [real1, real2, real_out],
         [input1_zero_point, input2_zero_point, output_zero_point],
-        output_scale,
-        activation,
+        (output_scale, activation),
+        (left_shift, qrange),
     )
 }
 

@@ -38,6 +38,7 @@ pub mod transpose;
 pub mod transpose_conv;
 pub mod unary;
 pub mod wide;
+pub mod wide_ops;
 
 pub use error::KernelError;
 pub use fixedpoint::Activation;

@@ -13,12 +13,13 @@
 //!   int64 overload, [`mbqm_wide`] (a 16-bit multiplier, one rounding);
 //! * depthwise always takes the int64 path (TFLM's only int16 depthwise).
 
-use crate::conv::{Conv2DParams, I16_RANGE};
+use crate::conv::{Conv2DParams, I16_RANGE, check_act_range_within};
 use crate::depthwise::DepthwiseParams;
 use crate::error::KernelError;
 use crate::fixedpoint::{Activation, activation_range, mbqm};
 use crate::fully_connected::FullyConnectedParams;
 use crate::int16::{Int16s, Int16sMut};
+use crate::transpose_conv::TransposeConvParams;
 
 /// The bias of a 16x8 layer, whose type selects TFLM's accumulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,6 +430,124 @@ pub fn fully_connected_16x8<I: Int16s + ?Sized, O: Int16sMut + ?Sized>(
                 (p.act_min, p.act_max),
             );
             output.put(b * out_depth + o, value);
+        }
+    }
+    Ok(())
+}
+
+/// Host side: a TRANSPOSE_CONV's geometry as a 16x8 layer: no offsets, an
+/// int16 clamp.
+pub fn prepare_transpose_conv_16x8(
+    geom: TransposeConvParams,
+    output_scale: f32,
+    activation: Activation,
+) -> TransposeConvParams {
+    let (act_min, act_max) = wide_activation_range(activation, output_scale);
+    TransposeConvParams {
+        input_offset: 0,
+        output_offset: 0,
+        act_min,
+        act_max,
+        ..geom
+    }
+}
+
+/// Everything [`transpose_conv_16x8`] checks: the int8 geometry checks of
+/// [`TransposeConvParams::check`], no offsets, an int16 clamp, an int64
+/// bias or none (TFLM's int16 kernel reads the bias as int64), and the
+/// shifts [`mbqm_wide`] takes.
+pub fn check_transpose_conv_16x8(
+    p: &TransposeConvParams,
+    [input, filter, output]: [usize; 3],
+    bias: WideBias<'_>,
+    out_multiplier: &[i32],
+    out_shift: &[i32],
+) -> Result<(), KernelError> {
+    if matches!(bias, WideBias::I32(_)) {
+        return Err(KernelError::InvalidParams(
+            "a 16x8 TRANSPOSE_CONV takes an int64 bias (TFLM reads it as int64)",
+        ));
+    }
+    // The geometry and lengths as the int8 kernel checks them; the clamp,
+    // which that check bounds to int8, separately in int16.
+    let geometry = TransposeConvParams {
+        act_min: 0,
+        act_max: 0,
+        ..*p
+    };
+    geometry.check(
+        input,
+        filter,
+        bias.entries(),
+        out_multiplier.len(),
+        out_shift,
+        output,
+    )?;
+    check_no_offsets(&[p.input_offset, p.output_offset])?;
+    check_act_range_within(p.act_min, p.act_max, I16_RANGE)?;
+    check_multipliers(out_multiplier)?;
+    check_wide_shifts(out_shift)
+}
+
+/// TRANSPOSE_CONV with int16 activations and int8 weights (TFLM's int16
+/// `reference_integer_ops::TransposeConv`): every product summed in int64
+/// (TFLM scatters into an int64 scratch copy of the output; gathering per
+/// output value gives the same exact sums), the int64 bias added, then the
+/// int64 `MultiplyByQuantizedMultiplier` and the clamp.
+pub fn transpose_conv_16x8<I: Int16s + ?Sized, O: Int16sMut + ?Sized>(
+    p: &TransposeConvParams,
+    input: &I,
+    filter: &[i8],
+    bias: WideBias<'_>,
+    out_multiplier: &[i32],
+    out_shift: &[i32],
+    output: &mut O,
+) -> Result<(), KernelError> {
+    check_transpose_conv_16x8(
+        p,
+        [input.count(), filter.len(), output.count()],
+        bias,
+        out_multiplier,
+        out_shift,
+    )?;
+    let (ih, iw, ic) = (p.input_height, p.input_width, p.input_channels);
+    let (kh, kw) = (p.filter_height, p.filter_width);
+    let (oh, ow, oc) = (p.output_height, p.output_width, p.output_channels);
+    let source = |out: usize, pad: usize, k: usize, stride: usize, size: usize| {
+        let t = (out + pad).checked_sub(k)?;
+        let i = t / stride;
+        (t % stride == 0 && i < size).then_some(i)
+    };
+    for b in 0..p.batches {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..oc {
+                    let taps = (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx)));
+                    let products = taps
+                        .filter_map(|(ky, kx)| {
+                            let iy = source(oy, p.pad_top, ky, p.stride_height, ih)?;
+                            let ix = source(ox, p.pad_left, kx, p.stride_width, iw)?;
+                            Some((
+                                ((b * ih + iy) * iw + ix) * ic,
+                                ((o * kh + ky) * kw + kx) * ic,
+                            ))
+                        })
+                        .flat_map(|(i0, f0)| {
+                            (0..ic).map(move |c| {
+                                i32::from(filter[f0 + c]) * i32::from(input.at(i0 + c))
+                            })
+                        });
+                    let value = accumulate(
+                        products,
+                        bias,
+                        o,
+                        true,
+                        (out_multiplier[o], out_shift[o]),
+                        (p.act_min, p.act_max),
+                    );
+                    output.put(((b * oh + oy) * ow + ox) * oc + o, value);
+                }
+            }
         }
     }
     Ok(())

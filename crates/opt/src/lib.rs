@@ -14,6 +14,7 @@ pub mod passes;
 pub mod plan;
 mod select;
 mod select_float;
+mod select_int16;
 mod tables;
 mod zero_point;
 

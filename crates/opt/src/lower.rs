@@ -223,6 +223,14 @@ pub const WIDE_OPS: &[&str] = &[
     "EXPAND_DIMS",
     "QUANTIZE (float32 to int16)",
     "DEQUANTIZE (int16 to float32)",
+    "TRANSPOSE_CONV",
+    "ADD",
+    "SUB",
+    "LEAKY_RELU",
+    "QUANTIZE (int16 to int16/int8, int8 to int16)",
+    "PAD",
+    "PADV2",
+    "STRIDED_SLICE",
 ];
 
 /// Whether `kind` has a 16x8 kernel ([`WIDE_OPS`]).
@@ -234,6 +242,12 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::FullyConnected(_)
             | OpKind::Quantize
             | OpKind::Dequantize
+            | OpKind::TransposeConv(_)
+            | OpKind::Add { .. }
+            | OpKind::Sub { .. }
+            | OpKind::LeakyRelu { .. }
+            | OpKind::Pad { .. }
+            | OpKind::StridedSlice(_)
     ) || kind.is_reshape_like()
 }
 

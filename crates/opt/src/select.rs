@@ -3,6 +3,7 @@
 //! Every number comes from a `tinyq_kernels` `prepare_*` function, which
 //! derives it exactly as TFLM's prepare step does.
 
+use tinyq_ir::int16_kernel::Int16Kernel;
 use tinyq_ir::kernel::{BinaryOp, Broadcast, Weights, WideBiasData, WideWeights};
 use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D, Resize, TransposeConv};
 use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
@@ -25,14 +26,14 @@ pub struct Selected {
 }
 
 /// Context for error messages.
-struct Ctx<'g> {
-    graph: &'g Graph,
-    op: &'g Op,
-    index: usize,
+pub(crate) struct Ctx<'g> {
+    pub(crate) graph: &'g Graph,
+    pub(crate) op: &'g Op,
+    pub(crate) index: usize,
 }
 
 impl<'g> Ctx<'g> {
-    fn unsupported(&self, why: impl Into<String>) -> LowerError {
+    pub(crate) fn unsupported(&self, why: impl Into<String>) -> LowerError {
         LowerError::Unsupported {
             index: self.index,
             op: self.op.kind.name(),
@@ -40,7 +41,7 @@ impl<'g> Ctx<'g> {
         }
     }
 
-    fn kernel_err(&self, source: KernelError) -> LowerError {
+    pub(crate) fn kernel_err(&self, source: KernelError) -> LowerError {
         LowerError::Kernel {
             index: self.index,
             op: self.op.kind.name(),
@@ -48,7 +49,7 @@ impl<'g> Ctx<'g> {
         }
     }
 
-    fn input(&self, i: usize) -> Result<&'g Tensor, LowerError> {
+    pub(crate) fn input(&self, i: usize) -> Result<&'g Tensor, LowerError> {
         self.op
             .inputs
             .get(i)
@@ -56,7 +57,7 @@ impl<'g> Ctx<'g> {
             .ok_or_else(|| self.unsupported(format!("missing input {i}")))
     }
 
-    fn output(&self) -> Result<&'g Tensor, LowerError> {
+    pub(crate) fn output(&self) -> Result<&'g Tensor, LowerError> {
         self.op
             .outputs
             .first()
@@ -65,7 +66,7 @@ impl<'g> Ctx<'g> {
     }
 
     /// Per-tensor scale and zero point of an 8-bit tensor.
-    fn qparams(&self, t: &Tensor) -> Result<(f32, i32), LowerError> {
+    pub(crate) fn qparams(&self, t: &Tensor) -> Result<(f32, i32), LowerError> {
         let q = t
             .quant
             .as_ref()
@@ -79,7 +80,7 @@ impl<'g> Ctx<'g> {
         Ok((q.scale(), q.zero_point() as i32))
     }
 
-    fn require_dtype(&self, t: &Tensor, dtype: DType) -> Result<(), LowerError> {
+    pub(crate) fn require_dtype(&self, t: &Tensor, dtype: DType) -> Result<(), LowerError> {
         if t.dtype == dtype {
             Ok(())
         } else {
@@ -108,7 +109,7 @@ impl<'g> Ctx<'g> {
             .ok_or_else(|| self.unsupported(format!("bias {:?} is unreadable", t.name)))
     }
 
-    fn shape4(&self, t: &Tensor) -> Result<[usize; 4], LowerError> {
+    pub(crate) fn shape4(&self, t: &Tensor) -> Result<[usize; 4], LowerError> {
         <[usize; 4]>::try_from(t.shape.as_slice()).map_err(|_| {
             self.unsupported(format!(
                 "tensor {:?} has shape {:?}, expected 4 dimensions",
@@ -148,6 +149,9 @@ fn select_unfolded(
         });
     }
     let cx = Ctx { graph, op, index };
+    if let Some(selected) = crate::select_int16::select_int16(&cx)? {
+        return Ok(selected);
+    }
     let kernel = match &op.kind {
         OpKind::Conv2D(attrs) => return conv2d(&cx, attrs, options.pointwise_as_matmul),
         OpKind::DepthwiseConv2D(attrs) => return depthwise_conv2d(&cx, attrs),
@@ -233,7 +237,7 @@ fn weights(cx: &Ctx<'_>, channels: usize, per_channel: bool) -> Result<Weights, 
 }
 
 /// The same for a 16x8 layer, whose bias may be int32 or int64.
-fn wide_weights(
+pub(crate) fn wide_weights(
     cx: &Ctx<'_>,
     channels: usize,
     per_channel: bool,
@@ -279,7 +283,7 @@ fn check_bias_len(cx: &Ctx<'_>, len: Option<usize>, channels: usize) -> Result<(
 
 /// A 16x8 layer's int16 input and output must be symmetric (zero point 0),
 /// as TFLM's prepare insists.
-fn check_symmetric_int16(cx: &Ctx<'_>) -> Result<(), LowerError> {
+pub(crate) fn check_symmetric_int16(cx: &Ctx<'_>) -> Result<(), LowerError> {
     for t in [cx.input(0)?, cx.output()?] {
         let (_, zp) = cx.qparams(t)?;
         if t.dtype != DType::I16 || zp != 0 {
@@ -899,6 +903,18 @@ fn transpose_conv_kernel(cx: &Ctx<'_>, attrs: &TransposeConv) -> Result<Selected
         act_min: 0,
         act_max: 0,
     };
+    if is_16x8(cx)? {
+        check_symmetric_int16(cx)?;
+        let weights = wide_weights(cx, oc, true)?;
+        return Ok(Selected {
+            kernel: Kernel::Int16(Int16Kernel::TransposeConv {
+                params: wide::prepare_transpose_conv_16x8(geom, out_q.0, attrs.activation),
+                weights,
+            }),
+            data_inputs: vec![cx.op.inputs[0]],
+            folded_zero_point: false,
+        });
+    }
     let params = transpose_conv::prepare_transpose_conv(geom, in_zp, out_q, attrs.activation);
     Ok(Selected {
         kernel: Kernel::TransposeConv {
@@ -910,7 +926,10 @@ fn transpose_conv_kernel(cx: &Ctx<'_>, attrs: &TransposeConv) -> Result<Selected
     })
 }
 
-fn strided_slice(cx: &Ctx<'_>, attrs: &tinyq_ir::op::StridedSlice) -> Result<Kernel, LowerError> {
+pub(crate) fn strided_slice(
+    cx: &Ctx<'_>,
+    attrs: &tinyq_ir::op::StridedSlice,
+) -> Result<Kernel, LowerError> {
     let (input, output) = (cx.input(0)?, cx.output()?);
     let (params, shape) = slice::prepare_strided_slice(
         &input.shape,

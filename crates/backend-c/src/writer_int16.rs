@@ -1,0 +1,203 @@
+//! The C of the int16 steps of 16x8 models besides the conv-like layers
+//! (`templates/c/kernels/int16_ops.c.tera`): ADD/SUB, LEAKY_RELU,
+//! requantization, PAD, STRIDED_SLICE and TRANSPOSE_CONV.
+
+use std::fmt::Write as _;
+
+use tinyq_ir::Step;
+use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
+use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
+
+use super::{Field, Writer, c_i32, dims, int, to_i64};
+use crate::EmitError;
+
+/// The helpers every int16 step reads and writes through.
+const HELPERS: &[&str] = &["wrap", "fixedpoint", "mbqm", "load_i16", "store_i16"];
+
+impl Writer<'_> {
+    /// Writes one int16 step.
+    pub(super) fn int16_step(
+        &mut self,
+        index: usize,
+        kernel: &Int16Kernel,
+        step: &Step,
+        dst: &str,
+        out_len: usize,
+    ) -> Result<(), EmitError> {
+        let name = kernel.name();
+        let invalid = |why: String| EmitError::InvalidStep {
+            step: index,
+            kernel: name,
+            why,
+        };
+        let input = |k: usize| {
+            step.inputs
+                .get(k)
+                .copied()
+                .ok_or_else(|| invalid(format!("missing input {k}")))
+        };
+        match kernel {
+            Int16Kernel::AddSub {
+                params: p,
+                subtract,
+                broadcast,
+            } => {
+                self.use_kernel("add_sub_i16", HELPERS);
+                let (x, y) = (self.src(input(0)?), self.src(input(1)?));
+                // Same shapes: one axis of every element, stride 1 for both.
+                let flat: Shape = {
+                    let mut s = [1; MAX_DIMS];
+                    s[MAX_DIMS - 1] = out_len / 2;
+                    s
+                };
+                let (shape, s1, s2) = match broadcast {
+                    None => (flat, strides(&flat), strides(&flat)),
+                    Some(b) => {
+                        let bad = |e| invalid(format!("{e}"));
+                        (
+                            b.out_shape,
+                            broadcast_strides(&b.shape1, &b.out_shape).map_err(bad)?,
+                            broadcast_strides(&b.shape2, &b.out_shape).map_err(bad)?,
+                        )
+                    }
+                };
+                let mut d = shape.to_vec();
+                d.extend(s1);
+                d.extend(s2);
+                let d = self.dims_array(index, &to_i64(&d))?;
+                let fields = [
+                    vec![
+                        Field::int("input1_offset", p.input1_offset),
+                        Field::int("input2_offset", p.input2_offset),
+                        Field::int("output_offset", p.output_offset),
+                        Field::int("left_shift", p.left_shift),
+                    ],
+                    vec![
+                        Field::int("input1_multiplier", p.input1_multiplier),
+                        Field::int("input1_shift", p.input1_shift),
+                    ],
+                    vec![
+                        Field::int("input2_multiplier", p.input2_multiplier),
+                        Field::int("input2_shift", p.input2_shift),
+                    ],
+                    vec![
+                        Field::int("output_multiplier", p.output_multiplier),
+                        Field::int("output_shift", p.output_shift),
+                    ],
+                    vec![
+                        Field::int("act_min", p.act_min),
+                        Field::int("act_max", p.act_max),
+                        Field::int("subtract", i32::from(*subtract)),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_add_sub_i16_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_add_sub_i16(&{params}, {x}, {y}, {dst}, {d});"
+                );
+            }
+            Int16Kernel::LeakyRelu(p) => {
+                self.use_kernel("leaky_relu_i16", HELPERS);
+                let src = self.src(input(0)?);
+                let fields = [
+                    vec![
+                        Field::int("input_zero_point", p.input_zero_point),
+                        Field::int("output_zero_point", p.output_zero_point),
+                    ],
+                    vec![
+                        Field::int("alpha_multiplier", p.output_multiplier_alpha),
+                        Field::int("alpha_shift", p.output_shift_alpha),
+                    ],
+                    vec![
+                        Field::int("identity_multiplier", p.output_multiplier_identity),
+                        Field::int("identity_shift", p.output_shift_identity),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_leaky_relu_i16_params", &fields);
+                let count = int(out_len / 2, "an element count")?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_leaky_relu_i16(&{params}, {src}, {dst}, {count});"
+                );
+            }
+            Int16Kernel::Requantize { params: p, types } => {
+                self.use_kernel("requantize_i16", HELPERS);
+                let src = self.src(input(0)?);
+                let (in_bytes, out_bytes, (lo, hi)) = match types {
+                    Requantize16::I16ToI16 => (2, 2, (-32768, 32767)),
+                    Requantize16::I16ToI8 => (2, 1, (-128, 127)),
+                    Requantize16::I8ToI16 => (1, 2, (-32768, 32767)),
+                };
+                let count = int(out_len / out_bytes, "an element count")?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_requantize_i16({src}, {dst}, {count}, {in_bytes}, {out_bytes}, {}, {}, {}, {}, {}, {});",
+                    c_i32(p.multiplier),
+                    p.shift,
+                    c_i32(p.input_zero_point),
+                    c_i32(p.output_zero_point),
+                    c_i32(lo),
+                    hi
+                );
+            }
+            Int16Kernel::Pad { params: p, value } => {
+                self.use_kernel("pad_i16", HELPERS);
+                let src = self.src(input(0)?);
+                let mut d = p.input_shape.to_vec();
+                d.extend(p.before);
+                d.extend(p.output_shape());
+                d.extend(strides(&p.input_shape));
+                let d = self.dims_array(index, &to_i64(&d))?;
+                let value = c_i32(i32::from(*value));
+                let _ = writeln!(self.body, "    tq_pad_i16({src}, {dst}, {d}, {value});");
+            }
+            Int16Kernel::StridedSlice(p) => {
+                self.use_kernel("strided_slice_i16", HELPERS);
+                let src = self.src(input(0)?);
+                let in_stride = strides(&p.input_shape);
+                let mut d: Vec<i64> = p.counts().iter().map(|&c| c as i64).collect();
+                d.extend((0..MAX_DIMS).map(|k| i64::from(p.start[k]) * in_stride[k] as i64));
+                d.extend((0..MAX_DIMS).map(|k| i64::from(p.stride[k]) * in_stride[k] as i64));
+                let d = self.dims_array(index, &d)?;
+                let _ = writeln!(self.body, "    tq_strided_slice_i16({src}, {dst}, {d});");
+            }
+            Int16Kernel::TransposeConv { params: p, weights } => {
+                self.use_wide_layer("transpose_conv_16x8");
+                self.use_kernel("transpose_conv_16x8", &["wrap"]);
+                let src = self.src(input(0)?);
+                let mut fields = vec![vec![self.wide_weights(index, weights)?]];
+                fields.extend([
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("in_c", p.input_channels),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                        ("out_c", p.output_channels),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    vec![
+                        Field::int("act_min", p.act_min),
+                        Field::int("act_max", p.act_max),
+                    ],
+                ]);
+                let params = self.params_struct(index, "tq_transpose_conv_16x8_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_transpose_conv_16x8(&{params}, {src}, {dst});"
+                );
+            }
+        }
+        Ok(())
+    }
+}

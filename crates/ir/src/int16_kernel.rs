@@ -1,0 +1,141 @@
+//! The int16 steps of 16x8 models besides the conv-like layers of
+//! [`crate::Kernel`]: element-wise, requantization, layout and transposed
+//! convolution kernels of `tinyq_kernels::wide_ops` / `wide`. Buffers hold
+//! int16 values (little-endian pairs in the arena), except the int8 side of
+//! a requantization.
+
+use tinyq_kernels::KernelError;
+use tinyq_kernels::elementwise::AddSubParams;
+use tinyq_kernels::pad::PadParams;
+use tinyq_kernels::quantize::RequantizeParams;
+use tinyq_kernels::slice::StridedSliceParams;
+use tinyq_kernels::transpose_conv::TransposeConvParams;
+use tinyq_kernels::unary::LeakyReluParams;
+use tinyq_kernels::wide;
+use tinyq_kernels::wide_ops::{self, WideBroadcast};
+
+use crate::DType;
+use crate::kernel::WideWeights;
+
+/// Which integer types a requantization (QUANTIZE) maps between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requantize16 {
+    I16ToI16,
+    I16ToI8,
+    I8ToI16,
+}
+
+/// One int16 kernel call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Int16Kernel {
+    /// ADD (`subtract == false`) or SUB; `broadcast` is `None` when all
+    /// shapes agree.
+    AddSub {
+        params: AddSubParams,
+        subtract: bool,
+        broadcast: Option<WideBroadcast>,
+    },
+    LeakyRelu(LeakyReluParams),
+    Requantize {
+        params: RequantizeParams,
+        types: Requantize16,
+    },
+    /// PAD / PADV2 with its int16 pad value (`params.pad_value` unused).
+    Pad {
+        params: PadParams,
+        value: i16,
+    },
+    StridedSlice(StridedSliceParams),
+    TransposeConv {
+        params: TransposeConvParams,
+        weights: WideWeights,
+    },
+}
+
+impl Int16Kernel {
+    /// Short name for reports and generated code.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Int16Kernel::AddSub {
+                subtract: false, ..
+            } => "add_i16",
+            Int16Kernel::AddSub { subtract: true, .. } => "sub_i16",
+            Int16Kernel::LeakyRelu(_) => "leaky_relu_i16",
+            Int16Kernel::Requantize { types, .. } => match types {
+                Requantize16::I16ToI16 => "requantize_i16_to_i16",
+                Requantize16::I16ToI8 => "requantize_i16_to_i8",
+                Requantize16::I8ToI16 => "requantize_i8_to_i16",
+            },
+            Int16Kernel::Pad { .. } => "pad_i16",
+            Int16Kernel::StridedSlice(_) => "strided_slice_i16",
+            Int16Kernel::TransposeConv { .. } => "transpose_conv_16x8",
+        }
+    }
+
+    /// Data inputs the kernel reads.
+    pub fn arity(&self) -> usize {
+        match self {
+            Int16Kernel::AddSub { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The element type of its inputs and of its output.
+    pub fn dtypes(&self) -> (DType, DType) {
+        match self {
+            Int16Kernel::Requantize {
+                types: Requantize16::I16ToI8,
+                ..
+            } => (DType::I16, DType::I8),
+            Int16Kernel::Requantize {
+                types: Requantize16::I8ToI16,
+                ..
+            } => (DType::I8, DType::I16),
+            _ => (DType::I16, DType::I16),
+        }
+    }
+
+    /// Bytes of filters and biases (TRANSPOSE_CONV).
+    pub fn weight_bytes(&self) -> usize {
+        match self {
+            Int16Kernel::TransposeConv { weights, .. } => {
+                weights.filter.len() + weights.bias.byte_len()
+            }
+            _ => 0,
+        }
+    }
+
+    /// Bytes of constant data it carries (weights and requantization).
+    pub fn constant_bytes(&self) -> usize {
+        match self {
+            Int16Kernel::TransposeConv { weights, .. } => {
+                self.weight_bytes() + 4 * weights.multipliers.len() + weights.shifts.len()
+            }
+            _ => 0,
+        }
+    }
+
+    /// The kernel's own checks on its buffers' element counts (`ins` and
+    /// `out` in elements of [`Int16Kernel::dtypes`]).
+    pub fn check(&self, ins: &[usize], out: usize) -> Result<(), KernelError> {
+        let n = |k: usize| ins.get(k).copied().unwrap_or(0);
+        match self {
+            Int16Kernel::AddSub {
+                params, broadcast, ..
+            } => wide_ops::check_add_sub_16(params, broadcast.as_ref(), [n(0), n(1), out]),
+            Int16Kernel::LeakyRelu(p) => wide_ops::check_leaky_relu_16(p, n(0), out),
+            Int16Kernel::Requantize { params, .. } => {
+                wide_ops::check_requantize_16(params, n(0), out)
+            }
+            Int16Kernel::Pad { params, .. } => params.check(n(0), out),
+            Int16Kernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
+            Int16Kernel::TransposeConv { params, weights } => wide::check_transpose_conv_16x8(
+                params,
+                [n(0), weights.filter.len(), out],
+                weights.bias.as_wide(),
+                &weights.multipliers,
+                &weights.shifts,
+            ),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Kernel selection for the int16 ops of 16x8 models other than the
+//! conv-like layers (which `select` handles beside their int8 forms): ADD,
+//! SUB, LEAKY_RELU, QUANTIZE between integer types with an int16 side, PAD /
+//! PADV2 and STRIDED_SLICE. Each becomes an [`Int16Kernel`] whose numbers
+//! come from the kernels' `prepare_*` functions, as TFLM's prepare derives
+//! them for int16.
+
+use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
+use tinyq_ir::{Activation, DType, Kernel, OpKind, Tensor};
+use tinyq_kernels::elementwise;
+use tinyq_kernels::wide_ops::{WIDE_ADD_SUB_LEFT_SHIFT, WideBroadcast};
+use tinyq_kernels::{pad, quantize, shape, unary};
+
+use crate::error::LowerError;
+use crate::select::{Ctx, Selected};
+
+/// The int16 range, the clamp of an int16 output without activation.
+const I16_RANGE: (i32, i32) = (i16::MIN as i32, i16::MAX as i32);
+
+/// The kernel for an op with int16 data that is not a conv-like layer, or
+/// `None` when the op is not one of these.
+pub(crate) fn select_int16(cx: &Ctx<'_>) -> Result<Option<Selected>, LowerError> {
+    let (first, output) = (cx.input(0)?, cx.output()?);
+    if first.dtype != DType::I16 && output.dtype != DType::I16 {
+        return Ok(None);
+    }
+    let (kernel, data_inputs) = match &cx.op.kind {
+        OpKind::Add { activation } => (add_sub(cx, *activation, false)?, 2),
+        OpKind::Sub { activation } => (add_sub(cx, *activation, true)?, 2),
+        OpKind::LeakyRelu { alpha } => (leaky_relu(cx, *alpha)?, 1),
+        OpKind::Quantize if first.dtype != DType::F32 => (requantize(cx)?, 1),
+        OpKind::Pad { paddings } => (pad_kernel(cx, paddings)?, 1),
+        OpKind::StridedSlice(attrs) => match crate::select::strided_slice(cx, attrs)? {
+            Kernel::StridedSlice(p) => (Int16Kernel::StridedSlice(p), 1),
+            _ => return Err(cx.unsupported("STRIDED_SLICE did not select a slice kernel")),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(Selected {
+        kernel: Kernel::Int16(kernel),
+        data_inputs: cx.op.inputs.iter().take(data_inputs).copied().collect(),
+        folded_zero_point: false,
+    }))
+}
+
+/// Every tensor must be int16 (quantized per tensor).
+fn require_int16(cx: &Ctx<'_>, tensors: &[&Tensor]) -> Result<(), LowerError> {
+    for t in tensors {
+        if t.dtype != DType::I16 {
+            return Err(cx.unsupported(format!(
+                "tensor {:?} is {}; the int16 {} reads and writes int16 only",
+                t.name,
+                t.dtype,
+                cx.op.kind.name()
+            )));
+        }
+        cx.qparams(t)?;
+    }
+    Ok(())
+}
+
+/// ADD / SUB: TFLM's general int16 path (inputs shifted left by 15).
+fn add_sub(
+    cx: &Ctx<'_>,
+    activation: Activation,
+    subtract: bool,
+) -> Result<Int16Kernel, LowerError> {
+    let (a, b, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    require_int16(cx, &[a, b, out])?;
+    let (q1, q2, qo) = (cx.qparams(a)?, cx.qparams(b)?, cx.qparams(out)?);
+    let prepare = if subtract {
+        elementwise::prepare_sub_shifted
+    } else {
+        elementwise::prepare_add_shifted
+    };
+    let params = prepare(q1, q2, qo, activation, WIDE_ADD_SUB_LEFT_SHIFT, I16_RANGE)
+        .map_err(|e| cx.kernel_err(e))?;
+    let broadcast = if a.shape == b.shape && a.shape == out.shape {
+        None
+    } else {
+        let err = |e| cx.kernel_err(e);
+        let pad = |t: &Tensor| shape::pad_shape(&t.shape).map_err(err);
+        let bc = WideBroadcast {
+            shape1: pad(a)?,
+            shape2: pad(b)?,
+            out_shape: pad(out)?,
+        };
+        if shape::broadcast_shape(&bc.shape1, &bc.shape2).map_err(err)? != bc.out_shape {
+            return Err(cx.unsupported(format!(
+                "shapes {:?} and {:?} do not broadcast to {:?}",
+                a.shape, b.shape, out.shape
+            )));
+        }
+        Some(bc)
+    };
+    Ok(Int16Kernel::AddSub {
+        params,
+        subtract,
+        broadcast,
+    })
+}
+
+fn leaky_relu(cx: &Ctx<'_>, alpha: f32) -> Result<Int16Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    require_int16(cx, &[input, output])?;
+    let ((si, zi), (so, zo)) = (cx.qparams(input)?, cx.qparams(output)?);
+    let p = unary::prepare_leaky_relu(si, zi, so, zo, alpha).map_err(|e| cx.kernel_err(e))?;
+    Ok(Int16Kernel::LeakyRelu(p))
+}
+
+/// QUANTIZE int16 → int16 / int8 and int8 → int16: TFLM's `Requantize`
+/// with `QuantizeMultiplier(in_scale / out_scale)`.
+fn requantize(cx: &Ctx<'_>) -> Result<Int16Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let types = match (input.dtype, output.dtype) {
+        (DType::I16, DType::I16) => Requantize16::I16ToI16,
+        (DType::I16, DType::I8) => Requantize16::I16ToI8,
+        (DType::I8, DType::I16) => Requantize16::I8ToI16,
+        (from, to) => {
+            return Err(cx.unsupported(format!(
+                "QUANTIZE from {from} to {to} is not supported (int16 requantizes to int16 or int8)"
+            )));
+        }
+    };
+    let ((si, zi), (so, zo)) = (cx.qparams(input)?, cx.qparams(output)?);
+    Ok(Int16Kernel::Requantize {
+        params: quantize::prepare_requantize(si, zi, so, zo),
+        types,
+    })
+}
+
+/// PAD / PADV2 of int16: TFLM pads with 0, or with PADV2's int16 value.
+fn pad_kernel(cx: &Ctx<'_>, paddings: &[(usize, usize)]) -> Result<Int16Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    require_int16(cx, &[input, output])?;
+    if cx.qparams(input)? != cx.qparams(output)? {
+        return Err(cx.unsupported(
+            "PAD input and output must share scale and zero point (TFLM copies int16 values)",
+        ));
+    }
+    let value = match cx.op.inputs.get(1) {
+        None => 0,
+        Some(_) => {
+            let t = cx.input(1)?;
+            match (t.dtype, t.data.as_deref()) {
+                (DType::I16, Some(&[lo, hi])) => i16::from_le_bytes([lo, hi]),
+                _ => {
+                    return Err(cx.unsupported(format!(
+                        "PADV2 pad value {:?} must be one constant int16 value",
+                        t.name
+                    )));
+                }
+            }
+        }
+    };
+    let pairs: Vec<[i32; 2]> = paddings
+        .iter()
+        .map(|&(b, a)| [b as i32, a as i32])
+        .collect();
+    // The geometry only: the int16 value travels beside it.
+    let params =
+        pad::prepare_pad(&input.shape, &pairs, Some(0), 0).map_err(|e| cx.kernel_err(e))?;
+    Ok(Int16Kernel::Pad { params, value })
+}
