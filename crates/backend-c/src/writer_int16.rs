@@ -11,8 +11,11 @@ use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
 use super::{Field, Writer, c_i32, dims, int, to_i64};
 use crate::EmitError;
 
-/// The helpers every int16 step reads and writes through.
-const HELPERS: &[&str] = &["wrap", "fixedpoint", "mbqm", "load_i16", "store_i16"];
+/// The helpers of the moves, and of the ops that requantize (ADD/SUB
+/// rescales through the fixed-point steps without `tq_mbqm`).
+const MOVES: &[&str] = &["load_i16", "store_i16"];
+const ADD_SUB: &[&str] = &["wrap", "fixedpoint", "load_i16", "store_i16"];
+const REQUANTIZES: &[&str] = &["wrap", "fixedpoint", "mbqm", "load_i16", "store_i16"];
 
 impl Writer<'_> {
     /// Writes one int16 step.
@@ -42,7 +45,7 @@ impl Writer<'_> {
                 subtract,
                 broadcast,
             } => {
-                self.use_kernel("add_sub_i16", HELPERS);
+                self.use_kernel("add_sub_i16", ADD_SUB);
                 let (x, y) = (self.src(input(0)?), self.src(input(1)?));
                 // Same shapes: one axis of every element, stride 1 for both.
                 let flat: Shape = {
@@ -97,7 +100,7 @@ impl Writer<'_> {
                 );
             }
             Int16Kernel::LeakyRelu(p) => {
-                self.use_kernel("leaky_relu_i16", HELPERS);
+                self.use_kernel("leaky_relu_i16", REQUANTIZES);
                 let src = self.src(input(0)?);
                 let fields = [
                     vec![
@@ -121,7 +124,7 @@ impl Writer<'_> {
                 );
             }
             Int16Kernel::Requantize { params: p, types } => {
-                self.use_kernel("requantize_i16", HELPERS);
+                self.use_kernel("requantize_i16", REQUANTIZES);
                 let src = self.src(input(0)?);
                 let (in_bytes, out_bytes, (lo, hi)) = match types {
                     Requantize16::I16ToI16 => (2, 2, (-32768, 32767)),
@@ -141,7 +144,7 @@ impl Writer<'_> {
                 );
             }
             Int16Kernel::Pad { params: p, value } => {
-                self.use_kernel("pad_i16", HELPERS);
+                self.use_kernel("pad_i16", MOVES);
                 let src = self.src(input(0)?);
                 let mut d = p.input_shape.to_vec();
                 d.extend(p.before);
@@ -152,7 +155,7 @@ impl Writer<'_> {
                 let _ = writeln!(self.body, "    tq_pad_i16({src}, {dst}, {d}, {value});");
             }
             Int16Kernel::StridedSlice(p) => {
-                self.use_kernel("strided_slice_i16", HELPERS);
+                self.use_kernel("strided_slice_i16", MOVES);
                 let src = self.src(input(0)?);
                 let in_stride = strides(&p.input_shape);
                 let mut d: Vec<i64> = p.counts().iter().map(|&c| c as i64).collect();
@@ -163,7 +166,6 @@ impl Writer<'_> {
             }
             Int16Kernel::TransposeConv { params: p, weights } => {
                 self.use_wide_layer("transpose_conv_16x8");
-                self.use_kernel("transpose_conv_16x8", &["wrap"]);
                 let src = self.src(input(0)?);
                 let mut fields = vec![vec![self.wide_weights(index, weights)?]];
                 fields.extend([

@@ -968,4 +968,119 @@ mod tests {
             }
         }
     }
+
+    /// TFLM's int16 transpose convolution as it is written: every product
+    /// scattered into an int64 scratch output, the int64 bias added, then
+    /// the int64 requantization and the clamp.
+    fn reference_transpose_conv(
+        p: &TransposeConvParams,
+        x: &[i16],
+        f: &[i8],
+        bias: Option<&[i64]>,
+        m: &[i32],
+        s: &[i32],
+    ) -> Vec<i16> {
+        let (n, ih, iw, ic) = (p.batches, p.input_height, p.input_width, p.input_channels);
+        let (kh, kw) = (p.filter_height, p.filter_width);
+        let (oh, ow, oc) = (p.output_height, p.output_width, p.output_channels);
+        let mut scratch = vec![0i64; n * oh * ow * oc];
+        for b in 0..n {
+            for iy in 0..ih {
+                for ix in 0..iw {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let oy = (iy * p.stride_height + ky) as i64 - p.pad_top as i64;
+                            let ox = (ix * p.stride_width + kx) as i64 - p.pad_left as i64;
+                            if oy < 0 || ox < 0 || oy >= oh as i64 || ox >= ow as i64 {
+                                continue;
+                            }
+                            for o in 0..oc {
+                                for c in 0..ic {
+                                    let xv = i64::from(x[((b * ih + iy) * iw + ix) * ic + c]);
+                                    let fv = i64::from(f[((o * kh + ky) * kw + kx) * ic + c]);
+                                    let at = ((b * oh + oy as usize) * ow + ox as usize) * oc + o;
+                                    scratch[at] += xv * fv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        scratch
+            .iter()
+            .enumerate()
+            .map(|(i, &acc)| {
+                let o = i % oc;
+                let acc = acc + bias.map_or(0, |b| b[o]);
+                requant_wide(acc, m[o], s[o]).clamp(p.act_min, p.act_max) as i16
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Random geometry (crop on both sides, strides), an int64 bias or
+        /// none, extreme inputs and clamps, against the scatter form.
+        #[test]
+        fn transpose_conv_16x8_matches_scatter_reference(
+            seed in any::<u64>(),
+            (n, ih, iw, ic, oc) in (1usize..=2, 1usize..=5, 1usize..=5, 1usize..=3, 1usize..=3),
+            (kh, kw, sh, sw) in (1usize..=4, 1usize..=4, 1usize..=3, 1usize..=3),
+            (pt, pl, extra_h, extra_w) in (0usize..3, 0usize..3, 0usize..3, 0usize..3),
+            with_bias in any::<bool>(),
+            extreme in any::<bool>(),
+            relu in any::<bool>(),
+        ) {
+            let full_h = (ih - 1) * sh + kh;
+            let full_w = (iw - 1) * sw + kw;
+            prop_assume!(full_h > pt && full_w > pl);
+            // Cropped, exact or with bias-only cells past the last product.
+            let oh = (full_h + extra_h - pt).saturating_sub(1).max(1);
+            let ow = (full_w + extra_w - pl).saturating_sub(1).max(1);
+            let mut rng = Rng(seed);
+            let geom = TransposeConvParams {
+                batches: n,
+                input_height: ih,
+                input_width: iw,
+                input_channels: ic,
+                filter_height: kh,
+                filter_width: kw,
+                output_height: oh,
+                output_width: ow,
+                output_channels: oc,
+                stride_height: sh,
+                stride_width: sw,
+                pad_top: pt,
+                pad_left: pl,
+                input_offset: 0,
+                output_offset: 0,
+                act_min: 0,
+                act_max: 0,
+            };
+            let act = if relu { Activation::Relu } else { Activation::None };
+            let p = prepare_transpose_conv_16x8(geom, 0.01, act);
+            let input = i16s(&mut rng, n * ih * iw * ic, extreme);
+            let filter: Vec<i8> = (0..oc * kh * kw * ic)
+                .map(|_| if extreme { -128 } else { rng.range(-128, 127) as i8 })
+                .collect();
+            let b64: Vec<i64> = (0..oc).map(|_| rng.range(-(1 << 40), 1 << 40)).collect();
+            let bias = if with_bias { WideBias::I64(&b64) } else { WideBias::None };
+            let (mult, shift) = multipliers(&mut rng, oc);
+            let mut out = vec![[0u8; 2]; n * oh * ow * oc];
+            transpose_conv_16x8(&p, &input[..], &filter, bias, &mult, &shift, &mut out[..])
+                .expect("valid test parameters");
+            let want = reference_transpose_conv(
+                &p, &input, &filter, with_bias.then_some(&b64[..]), &mult, &shift,
+            );
+            let got: Vec<i16> = out.iter().map(|v| i16::from_le_bytes(*v)).collect();
+            prop_assert_eq!(got, want);
+            // An int32 bias is refused: TFLM's int16 kernel reads int64.
+            let b32 = vec![0i32; oc];
+            prop_assert!(transpose_conv_16x8(
+                &p, &input[..], &filter, WideBias::I32(&b32), &mult, &shift, &mut out[..]
+            ).is_err());
+        }
+    }
 }

@@ -347,3 +347,288 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::conv::test_ref::{Rng, requant};
+    use crate::elementwise::{prepare_add_shifted, prepare_sub_shifted};
+    use crate::fixedpoint::Activation;
+    use crate::pad::{pad_with, prepare_pad};
+    use crate::quantize::prepare_requantize;
+    use crate::slice::{prepare_strided_slice, strided_slice};
+    use crate::unary::prepare_leaky_relu;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// int16 test data with both extremes among uniform values.
+    fn i16s(rng: &mut Rng, n: usize) -> Vec<i16> {
+        (0..n)
+            .map(|i| match i % 7 {
+                0 => i16::MIN,
+                1 => i16::MAX,
+                _ => rng.range(-32768, 32767) as i16,
+            })
+            .collect()
+    }
+
+    /// Arena-style little-endian pairs of `v`.
+    fn pairs(v: &[i16]) -> Vec<[u8; 2]> {
+        v.iter().map(|x| x.to_le_bytes()).collect()
+    }
+
+    fn shapes() -> impl Strategy<Value = (Shape, Shape, Shape)> {
+        (
+            0usize..=MAX_DIMS,
+            proptest::collection::vec((1usize..=3, 0u8..4), MAX_DIMS),
+        )
+            .prop_map(|(rank, dims)| {
+                let (mut s1, mut s2, mut so) = ([1; MAX_DIMS], [1; MAX_DIMS], [1; MAX_DIMS]);
+                for d in MAX_DIMS - rank..MAX_DIMS {
+                    let (n, how) = dims[d];
+                    so[d] = n;
+                    s1[d] = if how == 1 { 1 } else { n };
+                    s2[d] = if how == 2 { 1 } else { n };
+                }
+                (s1, s2, so)
+            })
+    }
+
+    /// The flat index of `coord` in `shape`, broadcasting dims of size 1.
+    fn index_of(shape: &Shape, coord: &[usize; MAX_DIMS]) -> usize {
+        (0..MAX_DIMS).fold(0, |at, d| {
+            at * shape[d] + if shape[d] == 1 { 0 } else { coord[d] }
+        })
+    }
+
+    /// The coordinates of flat output index `o`.
+    fn coord_of(shape: &Shape, mut o: usize) -> [usize; MAX_DIMS] {
+        let mut c = [0; MAX_DIMS];
+        for d in (0..MAX_DIMS).rev() {
+            c[d] = o % shape[d];
+            o /= shape[d];
+        }
+        c
+    }
+
+    /// TFLM's int16 ADD/SUB from its definition, in i64 with the
+    /// independent `requant` (every shift here is a right shift).
+    fn ref_add_sub(p: &AddSubParams, sub: bool, x: i16, y: i16) -> i16 {
+        let a = (i64::from(x) + i64::from(p.input1_offset)) << 15;
+        let b = (i64::from(y) + i64::from(p.input2_offset)) << 15;
+        let a = requant(a, p.input1_multiplier, p.input1_shift);
+        let b = requant(b, p.input2_multiplier, p.input2_shift);
+        let raw = if sub { a - b } else { a + b };
+        let v = requant(raw, p.output_multiplier, p.output_shift) + i64::from(p.output_offset);
+        v.clamp(i64::from(p.act_min), i64::from(p.act_max)) as i16
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn add_sub_matches_reference(
+            (s1, s2, so) in shapes(),
+            sub: bool,
+            scales in proptest::array::uniform3(1e-5f32..0.05),
+            zps in proptest::array::uniform3(-300i32..=300),
+            symmetric: bool,
+            act in 0usize..4,
+            seed: u64,
+        ) {
+            let act = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][act];
+            let zp = |i: usize| if symmetric { 0 } else { zps[i] };
+            let q = |i: usize| (scales[i], zp(i));
+            let prepare = if sub { prepare_sub_shifted } else { prepare_add_shifted };
+            let p = match prepare(q(0), q(1), q(2), act, WIDE_ADD_SUB_LEFT_SHIFT, I16_RANGE) {
+                Ok(p) => p,
+                // Scale ratios TFLM refuses too (a multiplier rounding to 1).
+                Err(_) => return Ok(()),
+            };
+            let mut rng = Rng(seed);
+            let x = i16s(&mut rng, num_elements(&s1));
+            let y = i16s(&mut rng, num_elements(&s2));
+            let shapes = WideBroadcast { shape1: s1, shape2: s2, out_shape: so };
+            let mut out = vec![[0u8; 2]; num_elements(&so)];
+            // Mixed views: a model input as [i16], an arena operand as pairs.
+            prop_assert_eq!(add_sub_16(&p, sub, Some(&shapes), &x[..], &pairs(&y)[..], &mut out[..]), Ok(()));
+            for (o, got) in out.iter().enumerate() {
+                let c = coord_of(&so, o);
+                let want = ref_add_sub(&p, sub, x[index_of(&s1, &c)], y[index_of(&s2, &c)]);
+                prop_assert_eq!(i16::from_le_bytes(*got), want, "at {:?}", c);
+            }
+            // The same-shape path on full inputs.
+            let (xf, yf) = (i16s(&mut rng, out.len()), i16s(&mut rng, out.len()));
+            let mut flat = vec![0i16; out.len()];
+            prop_assert_eq!(add_sub_16(&p, sub, None, &xf[..], &yf[..], &mut flat[..]), Ok(()));
+            for i in 0..flat.len() {
+                prop_assert_eq!(flat[i], ref_add_sub(&p, sub, xf[i], yf[i]));
+            }
+        }
+
+        #[test]
+        fn leaky_relu_matches_reference(
+            scales in proptest::array::uniform2(1e-5f32..0.05),
+            alpha in -2.0f32..2.0,
+            zps in proptest::array::uniform2(-100i32..=100),
+            seed: u64,
+        ) {
+            let p = prepare_leaky_relu(scales[0], zps[0], scales[1], zps[1], alpha).expect("prepare");
+            let mut rng = Rng(seed);
+            let x = i16s(&mut rng, 64);
+            let mut out = vec![[0i8; 2]; 64];
+            prop_assert_eq!(leaky_relu_16(&p, &x[..], &mut out[..]), Ok(()));
+            for (i, &v) in x.iter().enumerate() {
+                let d = i64::from(v) - i64::from(p.input_zero_point);
+                let (m, s) = if d >= 0 {
+                    (p.output_multiplier_identity, p.output_shift_identity)
+                } else {
+                    (p.output_multiplier_alpha, p.output_shift_alpha)
+                };
+                let want = (requant(d, m, s) + i64::from(p.output_zero_point)).clamp(-32768, 32767);
+                prop_assert_eq!(i64::from(out[..].at(i)), want);
+            }
+        }
+
+        #[test]
+        fn requantize_matches_reference(
+            scales in proptest::array::uniform2(1e-5f32..1.0),
+            zps in proptest::array::uniform2(-128i32..=127),
+            seed: u64,
+        ) {
+            let p = prepare_requantize(scales[0], zps[0], scales[1], zps[1]);
+            let reference = |x: i64, (lo, hi): (i64, i64)| {
+                (requant(x - i64::from(p.input_zero_point), p.multiplier, p.shift)
+                    + i64::from(p.output_zero_point)).clamp(lo, hi)
+            };
+            let mut rng = Rng(seed);
+            let x = i16s(&mut rng, 50);
+            let mut wide = vec![0i16; 50];
+            prop_assert_eq!(requantize_i16_to_i16(&p, &pairs(&x)[..], &mut wide[..]), Ok(()));
+            let mut narrow = vec![0i8; 50];
+            prop_assert_eq!(requantize_i16_to_i8(&p, &x[..], &mut narrow), Ok(()));
+            for i in 0..50 {
+                prop_assert_eq!(i64::from(wide[i]), reference(i64::from(x[i]), (-32768, 32767)));
+                prop_assert_eq!(i64::from(narrow[i]), reference(i64::from(x[i]), (-128, 127)));
+            }
+            let bytes: Vec<i8> = (-128..=127).collect();
+            let mut up = vec![[0u8; 2]; 256];
+            prop_assert_eq!(requantize_i8_to_i16(&p, &bytes, &mut up[..]), Ok(()));
+            for (i, &b) in bytes.iter().enumerate() {
+                prop_assert_eq!(i64::from(up[..].at(i)), reference(i64::from(b), (-32768, 32767)));
+            }
+        }
+
+        #[test]
+        fn pad_matches_the_generic_kernel(
+            dims in proptest::collection::vec(1usize..4, 1..=4),
+            pads in proptest::collection::vec((0i32..3, 0i32..3), 4),
+            value: i16,
+            seed: u64,
+        ) {
+            let pairs_: Vec<[i32; 2]> = pads[..dims.len()].iter().map(|&(b, a)| [b, a]).collect();
+            let p = prepare_pad(&dims, &pairs_, Some(0), 0).expect("prepare");
+            let mut rng = Rng(seed);
+            let x = i16s(&mut rng, dims.iter().product());
+            let n = num_elements(&p.output_shape());
+            let mut want = vec![0i16; n];
+            prop_assert_eq!(pad_with(&p, value, &x, &mut want), Ok(()));
+            let mut got = vec![[0u8; 2]; n];
+            prop_assert_eq!(pad_16(&p, value, &pairs(&x)[..], &mut got[..]), Ok(()));
+            prop_assert_eq!(pairs(&want), got);
+        }
+
+        #[test]
+        fn strided_slice_matches_the_generic_kernel(
+            dims in proptest::collection::vec(1usize..6, 1..=4),
+            spec in proptest::collection::vec((-6i32..6, -6i32..7, prop_oneof![Just(-2i32), Just(-1), Just(1), Just(2), Just(3)]), 4),
+            masks in proptest::array::uniform2(0i32..16),
+            seed: u64,
+        ) {
+            let r = dims.len();
+            let begin: Vec<i32> = spec[..r].iter().map(|s| s.0).collect();
+            let end: Vec<i32> = spec[..r].iter().map(|s| s.1).collect();
+            let strides_: Vec<i32> = spec[..r].iter().map(|s| s.2).collect();
+            let Ok((p, _)) = prepare_strided_slice(
+                &dims, &begin, &end, &strides_, masks[0], masks[1], 0, 0, 0, false,
+            ) else {
+                return Ok(());
+            };
+            let mut rng = Rng(seed);
+            let x = i16s(&mut rng, dims.iter().product());
+            let n = num_elements(&p.counts());
+            let mut want = vec![0i16; n];
+            prop_assert_eq!(strided_slice(&p, &x, &mut want), Ok(()));
+            let mut got = vec![[0i8; 2]; n];
+            prop_assert_eq!(strided_slice_16(&p, &x[..], &mut got[..]), Ok(()));
+            for i in 0..n {
+                prop_assert_eq!(got[..].at(i), want[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_bad_parameters_and_lengths() {
+        let p = prepare_add_shifted(
+            (0.01, 0),
+            (0.02, 0),
+            (0.03, 0),
+            Activation::None,
+            WIDE_ADD_SUB_LEFT_SHIFT,
+            I16_RANGE,
+        )
+        .expect("prepare");
+        let mut out = [0i16; 4];
+        assert!(
+            add_sub_16(
+                &p,
+                false,
+                None,
+                &[0i16; 4][..],
+                &[0i16; 3][..],
+                &mut out[..]
+            )
+            .is_err()
+        );
+        let int8 = AddSubParams {
+            left_shift: 20,
+            ..p
+        };
+        assert!(
+            add_sub_16(
+                &int8,
+                false,
+                None,
+                &[0i16; 4][..],
+                &[0i16; 4][..],
+                &mut out[..]
+            )
+            .is_err()
+        );
+        let clamp = AddSubParams {
+            act_max: 40000,
+            ..p
+        };
+        assert!(
+            add_sub_16(
+                &clamp,
+                true,
+                None,
+                &[0i16; 4][..],
+                &[0i16; 4][..],
+                &mut out[..]
+            )
+            .is_err()
+        );
+        let r = prepare_requantize(0.5, 0, 0.25, 0);
+        let wide_zp = RequantizeParams {
+            output_zero_point: 40000,
+            ..r
+        };
+        assert!(requantize_i16_to_i16(&wide_zp, &[0i16; 4][..], &mut out[..]).is_err());
+        assert!(requantize_i16_to_i16(&r, &[0i16; 3][..], &mut out[..]).is_err());
+    }
+}
