@@ -24,7 +24,11 @@ const fn op(code: B, name: &'static str, notes: &'static str) -> SupportedOp {
 /// Every operator the reader maps to an IR op, in alphabetical order.
 /// `ops::map` implements each; `support` tests keep the two in step.
 const MAPPED: &[SupportedOp] = &[
-    op(B::Add, "ADD", "broadcasting; fused RELU/RELU6/RELU_N1_TO_1"),
+    op(
+        B::Add,
+        "ADD",
+        "broadcasting; fused RELU/RELU6/RELU_N1_TO_1; int16",
+    ),
     op(
         B::AveragePool2d,
         "AVERAGE_POOL_2D",
@@ -61,7 +65,11 @@ const MAPPED: &[SupportedOp] = &[
         "per-tensor or per-channel weights, keep_num_dims; DEFAULT weights format; 16x8 (int32/int64 bias)",
     ),
     op(B::HardSwish, "HARD_SWISH", "8-bit: a 256-entry table"),
-    op(B::LeakyRelu, "LEAKY_RELU", "8-bit: a 256-entry table"),
+    op(
+        B::LeakyRelu,
+        "LEAKY_RELU",
+        "8-bit: a 256-entry table; int16",
+    ),
     op(B::Logistic, "LOGISTIC", "8-bit: a 256-entry table"),
     op(B::Maximum, "MAXIMUM", "broadcasting"),
     op(
@@ -75,9 +83,9 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::Pad,
         "PAD",
-        "constant paddings; folded into a following convolution",
+        "constant paddings; folded into a following convolution; int16",
     ),
-    op(B::Padv2, "PADV2", "constant paddings and pad value"),
+    op(B::Padv2, "PADV2", "constant paddings and pad value; int16"),
     op(
         B::Prelu,
         "PRELU",
@@ -86,7 +94,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::Quantize,
         "QUANTIZE",
-        "float32/int8/uint8 to int8/uint8 (inputs, requantization); float32 to int16",
+        "float32/int8/uint8 to int8/uint8 (inputs, requantization); float32 to int16; int16 to int16/int8, int8 to int16",
     ),
     op(B::Relu, "RELU", "merged into the producer when exact"),
     op(B::Relu6, "RELU6", "merged into the producer when exact"),
@@ -111,9 +119,9 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::StridedSlice,
         "STRIDED_SLICE",
-        "constant begin, end and strides",
+        "constant begin, end and strides; int16",
     ),
-    op(B::Sub, "SUB", "broadcasting; fused activation"),
+    op(B::Sub, "SUB", "broadcasting; fused activation; int16"),
     op(B::Tanh, "TANH", "8-bit: a 256-entry table"),
     op(
         B::Transpose,
@@ -123,7 +131,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::TransposeConv,
         "TRANSPOSE_CONV",
-        "constant output shape; per-channel int8 weights, optional int32 bias; stride, SAME/VALID",
+        "constant output shape; per-channel int8 weights, optional int32 bias; stride, SAME/VALID; 16x8 (int64 bias)",
     ),
 ];
 
