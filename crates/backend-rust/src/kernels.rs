@@ -78,6 +78,7 @@ const SOURCES: &[(&str, &str)] = &[
     ),
     ("int16", include_str!("../../kernels/src/int16.rs")),
     ("wide", include_str!("../../kernels/src/wide.rs")),
+    ("svdf", include_str!("../../kernels/src/svdf.rs")),
 ];
 
 /// Kernels whose `filter` parameter becomes a byte slice.
