@@ -79,7 +79,12 @@ pub struct Case {
     pub name: String,
     pub model: PathBuf,
     pub inputs: Vec<PathBuf>,
+    /// TFLM's outputs on the samples in order, one interpreter for them
+    /// all: a stateful model's state streams from one sample to the next.
     pub outputs: Vec<PathBuf>,
+    /// A stateful model's outputs with TFLM's `reset()` before every
+    /// sample (`V.reset_outK.npy`); empty for stateless models.
+    pub reset_outputs: Vec<PathBuf>,
 }
 
 /// Every fixture case with recorded TFLM outputs, sorted by path.
@@ -111,6 +116,7 @@ pub fn cases() -> Vec<Case> {
                     .collect()
             };
             let (inputs, outputs) = (list("in"), list("out"));
+            let reset_outputs = list("reset_out");
             if inputs.is_empty() || outputs.is_empty() {
                 return None;
             }
@@ -120,6 +126,7 @@ pub fn cases() -> Vec<Case> {
                 model,
                 inputs,
                 outputs,
+                reset_outputs,
             })
         })
         .collect()

@@ -50,10 +50,13 @@ pub fn c_hooks<'a>(models: impl IntoIterator<Item = (&'a str, &'a Program)>) -> 
     for (name, program) in models {
         let up = name.to_ascii_uppercase();
         let live = tinyq_ir::liveness::live_after(program);
-        // Entry 0: before the first step, nothing is live; entry k + 1:
-        // after step k.
+        // Entry 0: before the first step, only the persistent state is
+        // live; entry k + 1: after step k.
         let mut pairs: Vec<usize> = Vec::new();
-        let mut at = vec![0usize, 0];
+        if program.state_size > 0 {
+            pairs.extend([0, program.state_size]);
+        }
+        let mut at = vec![0usize, pairs.len() / 2];
         for ranges in &live {
             for &(s, e) in ranges {
                 pairs.extend([s, e]);

@@ -81,6 +81,8 @@ struct Model {
     /// Samples: per input, the raw array; and TFLM's outputs.
     inputs: Vec<RawArray>,
     expected: Vec<RawArray>,
+    /// A stateful model's outputs with a reset before every sample.
+    reset_expected: Vec<RawArray>,
 }
 
 struct Prepared {
@@ -156,6 +158,7 @@ fn prepared() -> &'static Prepared {
             };
             let inputs = load(&case.inputs);
             let expected = load(&case.outputs);
+            let reset_expected = load(&case.reset_outputs);
             models.push(Model {
                 name,
                 case: Some(case),
@@ -163,6 +166,7 @@ fn prepared() -> &'static Prepared {
                 generated,
                 inputs,
                 expected,
+                reset_expected,
             });
         }
         // The adversarial model: MNIST with every I/O tensor renamed to
@@ -190,6 +194,7 @@ fn prepared() -> &'static Prepared {
                 generated,
                 inputs: base.inputs.clone(),
                 expected: base.expected.clone(),
+                reset_expected: Vec::new(),
             });
         }
         write_harness(&src_dir, &models);
@@ -209,8 +214,10 @@ fn prepared() -> &'static Prepared {
 
 /// `registry.c`: a `main` that runs one model, named on the command line,
 /// over samples read from stdin (each sample: every input's bytes in
-/// order), writing every output's bytes to stdout. The arena is filled
-/// with garbage before each call, so nothing may rely on its contents.
+/// order), writing every output's bytes to stdout. The arena's scratch is
+/// filled with garbage before each call, so nothing may rely on its
+/// contents; a stateful model's state is reset once (with a second
+/// argument `reset`, before every sample) and otherwise carries over.
 fn write_harness(dir: &Path, models: &[Model]) {
     let max_io = models
         .iter()
@@ -226,7 +233,8 @@ fn write_harness(dir: &Path, models: &[Model]) {
     }
     s.push_str(
         "\ntypedef int (*invoke_fn)(const void *const inputs[], void *const outputs[], void *arena);\n\
-         struct model {\n    const char *name;\n    invoke_fn invoke;\n    size_t arena;\n    size_t n_in;\n    size_t n_out;\n    size_t in_size[MAX_IO];\n    size_t out_size[MAX_IO];\n};\n\n\
+         typedef int (*reset_fn)(void *arena);\n\
+         struct model {\n    const char *name;\n    invoke_fn invoke;\n    reset_fn reset;\n    size_t state;\n    size_t arena;\n    size_t n_in;\n    size_t n_out;\n    size_t in_size[MAX_IO];\n    size_t out_size[MAX_IO];\n};\n\n\
          static const struct model models[] = {\n",
     );
     s = s.replace("MAX_IO", &max_io.to_string());
@@ -237,8 +245,13 @@ fn write_harness(dir: &Path, models: &[Model]) {
             v.resize(max_io, "0".to_string());
             v.join(", ")
         };
+        let reset = if m.program.state_size > 0 {
+            format!("{}_reset", m.name)
+        } else {
+            "NULL".to_string()
+        };
         s.push_str(&format!(
-            "    {{\"{name}\", {name}_invoke, {up}_ARENA_SIZE, {up}_NUM_INPUTS, {up}_NUM_OUTPUTS,\n     {{{}}},\n     {{{}}}}},\n",
+            "    {{\"{name}\", {name}_invoke, {reset}, {up}_STATE_SIZE, {up}_ARENA_SIZE, {up}_NUM_INPUTS, {up}_NUM_OUTPUTS,\n     {{{}}},\n     {{{}}}}},\n",
             sizes("INPUT", m.program.inputs.len()),
             sizes("OUTPUT", m.program.outputs.len()),
             name = m.name
@@ -254,9 +267,11 @@ int main(int argc, char **argv)
     void *outs[MAX_IO];
     unsigned char *arena;
     size_t i;
-    if (argc != 2) {
+    int reset_each;
+    if (argc != 2 && argc != 3) {
         return 2;
     }
+    reset_each = argc == 3 && strcmp(argv[2], "reset") == 0;
     for (i = 0; i < sizeof models / sizeof models[0]; ++i) {
         if (strcmp(models[i].name, argv[1]) == 0) {
             m = &models[i];
@@ -274,6 +289,11 @@ int main(int argc, char **argv)
     for (i = 0; i < m->n_out; ++i) {
         outs[i] = malloc(m->out_size[i]);
     }
+    memset(arena, 0xA5, m->arena);
+    if (m->reset != NULL && m->reset(arena) != 0) {
+        fprintf(stderr, "reset failed\n");
+        return 3;
+    }
     for (;;) {
         int rc;
         for (i = 0; i < m->n_in; ++i) {
@@ -286,7 +306,11 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
-        memset(arena, 0xA5, m->arena);
+        memset(arena + m->state, 0xA5, m->arena - m->state);
+        if (reset_each && m->reset != NULL) {
+            memset(arena, 0xA5, m->state);
+            m->reset(arena);
+        }
         for (i = 0; i < m->n_out; ++i) {
             memset(outs[i], 0x5A, m->out_size[i]);
         }
@@ -356,7 +380,15 @@ fn run_all(p: &Prepared, binary: &Path, env: &[(&str, &str)]) -> (usize, usize, 
     let mut exact = 0;
     let mut samples = 0;
     let mut failures = Vec::new();
-    for m in &p.models {
+    // Each model streaming over its samples, then each stateful one reset
+    // before every sample.
+    let runs = p.models.iter().map(|m| (m, &m.expected, false)).chain(
+        p.models
+            .iter()
+            .filter(|m| !m.reset_expected.is_empty())
+            .map(|m| (m, &m.reset_expected, true)),
+    );
+    for (m, expected, reset_each) in runs {
         let n = m.inputs[0].samples();
         let mut stdin = Vec::new();
         for s in 0..n {
@@ -366,12 +398,14 @@ fn run_all(p: &Prepared, binary: &Path, env: &[(&str, &str)]) -> (usize, usize, 
         }
         let mut want = Vec::new();
         for s in 0..n {
-            for a in &m.expected {
+            for a in expected {
                 want.extend_from_slice(a.sample(s));
             }
         }
+        let mode: &[&str] = if reset_each { &["reset"] } else { &[] };
         let mut child = Command::new(binary)
             .arg(&m.name)
+            .args(mode)
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -388,7 +422,15 @@ fn run_all(p: &Prepared, binary: &Path, env: &[(&str, &str)]) -> (usize, usize, 
         if !output.status.success() || !stderr.trim().is_empty() {
             failures.push(format!(
                 "{}: exit {:?}\n{}",
-                m.name,
+                format!(
+                    "{}{}",
+                    m.name,
+                    if reset_each {
+                        " (reset before each sample)"
+                    } else {
+                        ""
+                    }
+                ),
                 output.status.code(),
                 stderr.lines().take(30).collect::<Vec<_>>().join("\n")
             ));
@@ -403,7 +445,15 @@ fn run_all(p: &Prepared, binary: &Path, env: &[(&str, &str)]) -> (usize, usize, 
                 .unwrap_or(output.stdout.len().min(want.len()));
             failures.push(format!(
                 "{}: outputs differ from {} ({} vs {} bytes, first difference at byte {first})",
-                m.name,
+                format!(
+                    "{}{}",
+                    m.name,
+                    if reset_each {
+                        " (reset before each sample)"
+                    } else {
+                        ""
+                    }
+                ),
                 p.reference,
                 output.stdout.len(),
                 want.len()
@@ -854,6 +904,8 @@ mod random {
                 arena_size: 0,
                 arena_lower_bound: 0,
                 arena_overlap_bound: 0,
+                state_size: 0,
+                state_init: Vec::new(),
             }
         }
     }
@@ -1603,6 +1655,7 @@ fn random_suite() -> &'static Prepared {
                     generated,
                     inputs,
                     expected,
+                    reset_expected: Vec::new(),
                 });
                 made += 1;
             }

@@ -31,13 +31,15 @@ fn module_name(case: &str) -> String {
     case.replace('/', "_")
 }
 
-/// `(case, module name, generated source)` for every integer case.
+/// `(case, module name, generated source)` for every integer case, and
+/// every stateful float one (SVDF: no transcendental functions).
 fn generate() -> Vec<(Case, String, String)> {
     let session = Session::new();
     let mut out = Vec::new();
     for case in cases() {
         let program = match compile_case(&case, &session) {
             Ok(Compiled::Program(p)) => p,
+            Ok(Compiled::Float(p)) if p.state_size > 0 => p,
             Ok(Compiled::Float(_) | Compiled::NoFloatKernel(_)) => continue,
             Err(e) => panic!("{}: {e}", case.name),
         };
@@ -53,12 +55,14 @@ fn generate() -> Vec<(Case, String, String)> {
     out
 }
 
-/// The harness: `harness WORK MODULE` reads `WORK/MODULE.in{k}` (all samples
-/// of input k, back to back), runs every sample and writes `WORK/MODULE.out{k}`.
-fn harness(modules: &[String]) -> String {
+/// The harness: `harness WORK MODULE [reset]` reads `WORK/MODULE.in{k}`
+/// (all samples of input k, back to back), runs every sample on one arena
+/// (a stateful model's state streams from one to the next; with `reset`,
+/// it is reset before each) and writes `WORK/MODULE.out{k}`.
+fn harness(modules: &[(String, bool)]) -> String {
     let mut s = String::from("// test harness for the generated modules (not generated code)\n");
     s.push_str("#![allow(dead_code)] // the typed API is not exercised here\n\n");
-    for m in modules {
+    for (m, _) in modules {
         let _ = writeln!(s, "mod {m};");
     }
     s.push_str(
@@ -68,7 +72,7 @@ fn run(
     name: &str,
     in_sizes: &[usize],
     out_sizes: &[usize],
-    invoke: &dyn Fn(&[&[u8]], &mut [&mut [u8]]) -> bool,
+    invoke: &mut dyn FnMut(&[&[u8]], &mut [&mut [u8]]) -> bool,
 ) -> Result<(), String> {
     let read = |k: usize| std::fs::read(work.join(format!("{name}.in{k}"))).map_err(|e| e.to_string());
     let inputs: Vec<Vec<u8>> = (0..in_sizes.len()).map(read).collect::<Result<_, _>>()?;
@@ -99,15 +103,21 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let work = std::path::Path::new(&args[1]);
     let name = args[2].as_str();
+    let reset_each = args.get(3).is_some_and(|a| a == "reset");
     let result = match name {
 "#,
     );
-    for m in modules {
+    for (m, stateful) in modules {
+        let reset = if *stateful {
+            format!("if reset_each {{ {m}::reset(&mut arena); }}\n                ")
+        } else {
+            "let _ = reset_each;\n                ".to_string()
+        };
         let _ = writeln!(
             s,
-            "        \"{m}\" => run(work, name, &{m}::INPUT_SIZES, &{m}::OUTPUT_SIZES, &|i, o| {{\n            \
-             let mut arena = Box::new({m}::Arena::new());\n            \
-             {m}::invoke_bytes(i, o, &mut arena).is_ok()\n        }}),"
+            "        \"{m}\" => {{\n            let mut arena = Box::new({m}::Arena::new());\n            \
+             run(work, name, &{m}::INPUT_SIZES, &{m}::OUTPUT_SIZES, &mut |i, o| {{\n                \
+             {reset}{m}::invoke_bytes(i, o, &mut arena).is_ok()\n            }})\n        }}"
         );
     }
     s.push_str(
@@ -131,7 +141,10 @@ fn generated_rust_equals_tflm_on_every_fixture() {
     let src = work.join("src");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&src).expect("work dir");
-    let modules: Vec<String> = generated.iter().map(|(_, m, _)| m.clone()).collect();
+    let modules: Vec<(String, bool)> = generated
+        .iter()
+        .map(|(case, m, _)| (m.clone(), !case.reset_outputs.is_empty()))
+        .collect();
     for (_, module, source) in &generated {
         std::fs::write(src.join(format!("{module}.rs")), source).expect("write module");
     }
@@ -159,35 +172,48 @@ fn generated_rust_equals_tflm_on_every_fixture() {
                 .map(|p| read_npy(p).unwrap_or_else(|e| panic!("{e}")))
                 .collect()
         };
-        let (inputs, expected) = (load(&case.inputs), load(&case.outputs));
+        let inputs = load(&case.inputs);
         for (k, a) in inputs.iter().enumerate() {
             std::fs::write(work.join(format!("{module}.in{k}")), &a.bytes).expect("write input");
         }
-        let run = Command::new(&binary)
-            .arg(&work)
-            .arg(module)
-            .output()
-            .expect("run harness");
-        if !run.status.success() {
-            failures.push(format!(
-                "{}: {}",
-                case.name,
-                String::from_utf8_lossy(&run.stderr).trim()
-            ));
-            continue;
-        }
-        for (k, want) in expected.iter().enumerate() {
-            let got = std::fs::read(work.join(format!("{module}.out{k}"))).unwrap_or_default();
-            if got != want.bytes {
-                let first = got
-                    .iter()
-                    .zip(&want.bytes)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(0);
+        // Streaming, then (stateful models) reset before every sample.
+        for (outputs, mode) in [(&case.outputs, None), (&case.reset_outputs, Some("reset"))] {
+            if outputs.is_empty() {
+                continue;
+            }
+            let expected = load(outputs);
+            let run = Command::new(&binary)
+                .arg(&work)
+                .arg(module)
+                .args(mode)
+                .output()
+                .expect("run harness");
+            if !run.status.success() {
                 failures.push(format!(
-                    "{} output {k}: differs from TFLM from byte {first}",
-                    case.name
+                    "{}: {}",
+                    case.name,
+                    String::from_utf8_lossy(&run.stderr).trim()
                 ));
+                continue;
+            }
+            for (k, want) in expected.iter().enumerate() {
+                let got = std::fs::read(work.join(format!("{module}.out{k}"))).unwrap_or_default();
+                if got != want.bytes {
+                    let first = got
+                        .iter()
+                        .zip(&want.bytes)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(0);
+                    failures.push(format!(
+                        "{} output {k}{}: differs from TFLM from byte {first}",
+                        case.name,
+                        if mode.is_some() {
+                            " (reset before each sample)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
             }
         }
         samples += inputs[0].samples();

@@ -40,30 +40,46 @@ fn run_case(case: &Case, session: &Session, poisoned: bool) -> Result<Outcome, S
         .iter()
         .map(|p| read_npy(p))
         .collect::<Result<_, _>>()?;
+    let resets: Vec<_> = case
+        .reset_outputs
+        .iter()
+        .map(|p| read_npy(p))
+        .collect::<Result<_, _>>()?;
     let n = inputs[0].samples();
-    let mut interp = if poisoned {
-        Interpreter::poisoned(&program)
-    } else {
-        Interpreter::new(&program)
-    };
     let mut mismatches = Vec::new();
-    for sample in 0..n {
-        let ins: Vec<&[u8]> = inputs.iter().map(|a| a.sample(sample)).collect();
-        let mut outs: Vec<Vec<u8>> = program
-            .outputs
-            .iter()
-            .map(|o| vec![0; o.byte_len()])
-            .collect();
-        let mut refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
-        interp.invoke(&ins, &mut refs).map_err(|e| e.to_string())?;
-        for (k, (got, want)) in outs.iter().zip(&expected).enumerate() {
-            let want = want.sample(sample);
-            let is_float = program.outputs[k].dtype == tinyq_ir::DType::F32;
-            if is_float && got.len() == want.len() {
-                worst = worst.max(max_ulps(got, want));
+    // The samples as one stream (the state carries over), then, for a
+    // stateful model, each from a reset state.
+    for (expected, reset_each) in [(&expected, false), (&resets, true)] {
+        if expected.is_empty() {
+            continue;
+        }
+        let mut interp = if poisoned {
+            Interpreter::poisoned(&program)
+        } else {
+            Interpreter::new(&program)
+        };
+        for sample in 0..n {
+            if reset_each {
+                interp.reset();
             }
-            if let Some(why) = output_mismatch(got, want, is_float, bound) {
-                mismatches.push(format!("sample {sample} output {k}: {why}"));
+            let ins: Vec<&[u8]> = inputs.iter().map(|a| a.sample(sample)).collect();
+            let mut outs: Vec<Vec<u8>> = program
+                .outputs
+                .iter()
+                .map(|o| vec![0; o.byte_len()])
+                .collect();
+            let mut refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+            interp.invoke(&ins, &mut refs).map_err(|e| e.to_string())?;
+            for (k, (got, want)) in outs.iter().zip(expected.iter()).enumerate() {
+                let want = want.sample(sample);
+                let is_float = program.outputs[k].dtype == tinyq_ir::DType::F32;
+                if is_float && got.len() == want.len() {
+                    worst = worst.max(max_ulps(got, want));
+                }
+                if let Some(why) = output_mismatch(got, want, is_float, bound) {
+                    let how = if reset_each { "reset" } else { "streaming" };
+                    mismatches.push(format!("{how} sample {sample} output {k}: {why}"));
+                }
             }
         }
     }
@@ -127,4 +143,47 @@ fn interpreter_equals_tflm_with_a_poisoned_arena() {
 #[test]
 fn unoptimized_interpreter_equals_tflm_on_every_fixture() {
     check_all(&Session::new().unoptimized(), "unoptimized", true);
+}
+
+/// Reset semantics of every stateful fixture: two samples, a reset, the
+/// same two samples again give the bytes of a fresh interpreter, and the
+/// state does change the second sample's output.
+#[test]
+fn reset_restores_a_fresh_arena() {
+    let session = Session::new();
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| !c.reset_outputs.is_empty()) {
+        let program = match compile_case(case, &session).unwrap_or_else(|e| panic!("{e}")) {
+            Compiled::Float(p) | Compiled::Program(p) => p,
+            Compiled::NoFloatKernel(why) => panic!("{}: {why}", case.name),
+        };
+        assert!(program.state_size > 0, "{}: no persistent state", case.name);
+        let input = read_npy(&case.inputs[0]).unwrap_or_else(|e| panic!("{e}"));
+        let run = |interp: &mut Interpreter<'_>, sample: usize| {
+            let mut out = vec![0u8; program.outputs[0].byte_len()];
+            interp
+                .invoke(&[input.sample(sample)], &mut [out.as_mut_slice()])
+                .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            out
+        };
+        let mut fresh = Interpreter::new(&program);
+        let want = [run(&mut fresh, 0), run(&mut fresh, 1)];
+        let mut used = Interpreter::poisoned(&program);
+        for s in 0..3 {
+            run(&mut used, s);
+        }
+        used.reset();
+        let got = [run(&mut used, 0), run(&mut used, 1)];
+        assert_eq!(got, want, "{}: reset differs from a fresh arena", case.name);
+        let mut alone = Interpreter::new(&program);
+        assert_ne!(
+            run(&mut alone, 1),
+            want[1],
+            "{}: the state changes nothing",
+            case.name
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} stateful fixture cases");
+    println!("reset semantics hold on {checked} stateful fixture cases");
 }

@@ -105,6 +105,8 @@ mod tests {
             arena_size: 0,
             arena_lower_bound: 0,
             arena_overlap_bound: 0,
+            state_size: 0,
+            state_init: Vec::new(),
         }
     }
 

@@ -15,6 +15,8 @@ use crate::{EmitError, GeneratedC};
 mod float;
 #[path = "writer_int16.rs"]
 mod int16;
+#[path = "writer_svdf.rs"]
+mod svdf;
 
 /// Largest buffer, arena or array the generated code indexes: its index
 /// arithmetic is int32_t, and this keeps every intermediate product in range.
@@ -313,12 +315,14 @@ impl<'p> Writer<'p> {
             }
         }
         let prologue = self.prologue();
+        let reset = self.reset_body();
         let tera = templates()?;
         let mut ctx = tera::Context::new();
         ctx.insert("name", &self.name);
         ctx.insert("upper", &self.upper);
         ctx.insert("num_steps", &program.steps.len());
         ctx.insert("arena_size", &program.arena_size);
+        ctx.insert("state_size", &program.state_size);
         let mut labels = Namer::new();
         let inputs: Vec<IoCtx> = program
             .inputs
@@ -377,6 +381,7 @@ impl<'p> Writer<'p> {
         ctx.insert("constants", constants.trim_end());
         ctx.insert("weights_size", &self.const_bytes);
         ctx.insert("prologue", prologue.trim_end());
+        ctx.insert("reset", &reset);
         ctx.insert("body", self.body.trim_end());
         let render = |t: &str| {
             tera.render(t, &ctx)
@@ -1133,6 +1138,9 @@ impl<'p> Writer<'p> {
                 self.use_kernel("copy", &[]);
                 let src = self.src(input(0)?);
                 let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
+            }
+            Kernel::Svdf { .. } | Kernel::Float(tinyq_ir::FloatKernel::Svdf { .. }) => {
+                self.stateful_step(index, step, &dst)?;
             }
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
             Kernel::Int16(k) => self.int16_step(index, k, step, &dst, out_len)?,

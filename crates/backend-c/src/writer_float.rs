@@ -57,7 +57,12 @@ fn bytes_slice(p: &StridedSliceParams) -> Option<StridedSliceParams> {
 
 impl Writer<'_> {
     /// `static const float tq_stepN_WHAT[] = {...};`, returns its name.
-    fn float_array(&mut self, step: usize, what: &str, values: &[f32]) -> Result<String, String> {
+    pub(super) fn float_array(
+        &mut self,
+        step: usize,
+        what: &str,
+        values: &[f32],
+    ) -> Result<String, String> {
         let name = format!("tq_step{step}_{what}");
         let lits = floats(values)?;
         let mut body = String::new();
@@ -128,6 +133,9 @@ impl Writer<'_> {
         }
         let n = int(out_len / 4, "an element count")?;
         match kernel {
+            FloatKernel::Svdf { .. } => {
+                return Err(invalid("is stateful: written by stateful_step".to_string()));
+            }
             FloatKernel::Conv2D { params: p, weights } => {
                 self.use_kernel("conv2d_f32", &[]);
                 let src = self.src(input(0)?);

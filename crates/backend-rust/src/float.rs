@@ -115,6 +115,11 @@ impl Writer<'_> {
             })
         };
         Ok(match kernel {
+            FloatKernel::Svdf { .. } => {
+                return Err(EmitError::Internal(format!(
+                    "step {index}: a stateful kernel goes through stateful_step"
+                )));
+            }
             FloatKernel::Conv2D { params, weights } => {
                 let p = params_literal("float_conv", params)?;
                 let (f, b) = self.float_weight_statics(index, weights);

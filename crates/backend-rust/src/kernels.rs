@@ -79,6 +79,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("int16", include_str!("../../kernels/src/int16.rs")),
     ("wide", include_str!("../../kernels/src/wide.rs")),
     ("wide_ops", include_str!("../../kernels/src/wide_ops.rs")),
+    ("svdf", include_str!("../../kernels/src/svdf.rs")),
 ];
 
 /// Kernels whose `filter` parameter becomes a byte slice.

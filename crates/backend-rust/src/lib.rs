@@ -50,6 +50,7 @@ mod embed;
 mod float;
 mod int16;
 pub mod namer;
+mod stateful;
 
 /// `src/fast.rs` compiled here too, for the choice of kernel
 /// (`conv2d_fast`, ...). It names the kernels as `super::kernels`.
@@ -705,6 +706,40 @@ impl<'p> Writer<'p> {
         } else {
             (quote!(ARENA_SIZE), quote!(0))
         };
+        // A stateful model's arena starts with its state, reset.
+        let (state_consts, new_arena, reset, arena_doc) = if self.program.state_size > 0 {
+            let (consts, fill, reset) = self.state_api();
+            let new_arena = quote! {
+                let mut plan = [#arena_zero; #plan_len];
+                #fill
+                Arena { plan }
+            };
+            let doc = quote! {
+                /// Memory for one inference at a time, 16-byte aligned: the
+                /// model's persistent state (`STATE_SIZE` bytes, carried from
+                /// one call to the next; [`reset`] restores it), then
+                /// scratch. Create it once (`static`, or on the stack when
+                /// small) and reuse it.
+            };
+            (consts, new_arena, reset, doc)
+        } else {
+            let doc = quote! {
+                /// Scratch memory for one inference at a time, 16-byte aligned.
+                /// Create it once (`static`, or on the stack when small) and
+                /// reuse it: nothing in it survives between calls.
+            };
+            (
+                quote!(),
+                quote!(Arena { plan: [#arena_zero; #plan_len] }),
+                quote!(),
+                doc,
+            )
+        };
+        let new_doc = if self.program.state_size > 0 {
+            quote!(#[doc = " An arena in the reset state."])
+        } else {
+            quote!(#[doc = " A zeroed arena."])
+        };
         Ok(quote! {
             /// Bytes of scratch memory a call needs: exactly the planned
             /// arena (what `tinyq compile` prints). Model inputs and outputs
@@ -719,21 +754,22 @@ impl<'p> Writer<'p> {
             /// Bytes of each output buffer of `invoke_bytes`.
             pub const OUTPUT_SIZES: [usize; NUM_OUTPUTS] = [#(#out_sizes),*];
             #(#io_consts)*
+            #state_consts
 
-            /// Scratch memory for one inference at a time, 16-byte aligned.
-            /// Create it once (`static`, or on the stack when small) and
-            /// reuse it: nothing in it survives between calls.
+            #arena_doc
             #[repr(C, align(16))]
             pub struct Arena {
                 plan: [#arena_ty; #plan_len],
             }
 
             impl Arena {
-                /// A zeroed arena.
+                #new_doc
                 pub const fn new() -> Self {
-                    Arena { plan: [#arena_zero; #plan_len] }
+                    #new_arena
                 }
             }
+
+            #reset
 
             /// Where `invoke_bytes` copies int8 and float32 inputs and
             /// outputs (safe Rust cannot view `&[u8]` as `&[i8]` or
@@ -1426,6 +1462,9 @@ impl<'p> Writer<'p> {
 
     /// One step as a block.
     fn step(&mut self, index: usize) -> Result<TokenStream, EmitError> {
+        if self.program.steps[index].kernel.state_input().is_some() {
+            return self.stateful_step(index);
+        }
         if let Some(block) = self.overlapping_step(index)? {
             return Ok(block);
         }
@@ -1896,6 +1935,9 @@ impl<'p> Writer<'p> {
                     kernels::quantize::quantize_f32_to_i16(&p, #x0, #y) #kerr;
                 }
             }
+            Kernel::Svdf { .. } => {
+                return Err(internal("is stateful: it goes through stateful_step"));
+            }
             Kernel::DequantizeI16 { params } => {
                 let input = views
                     .first()
@@ -1984,7 +2026,7 @@ fn kernel_paths(tokens: &TokenStream) -> Vec<(String, String)> {
     out.into_iter().collect()
 }
 
-fn elem_name(e: Elem) -> &'static str {
+pub(crate) fn elem_name(e: Elem) -> &'static str {
     match e {
         Elem::I8 => "int8",
         Elem::U8 => "uint8",

@@ -198,6 +198,8 @@ fn big_program() -> Program {
         arena_size: 16384 + 4096,
         arena_lower_bound: 16384 + 4096,
         arena_overlap_bound: 16384 + 4096,
+        state_size: 0,
+        state_init: Vec::new(),
     }
 }
 

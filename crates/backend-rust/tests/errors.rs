@@ -24,6 +24,8 @@ fn copy_program(in_name: &str, out_name: &str, dtype: DType) -> Program {
         arena_size: 0,
         arena_lower_bound: 0,
         arena_overlap_bound: 0,
+        state_size: 0,
+        state_init: Vec::new(),
     }
 }
 

@@ -115,6 +115,10 @@ enum Command {
         /// to compare with a device's run (`tinyq trace-diff`).
         #[arg(long, value_name = "TRACE.json")]
         trace: Option<PathBuf>,
+        /// Reset a stateful model's state before every sample (by default
+        /// the state carries over from one sample to the next, as a stream).
+        #[arg(long)]
+        reset_each: bool,
     },
     /// Print a shell completion script: `tinyq completions bash > /etc/bash_completion.d/tinyq`.
     Completions {
@@ -334,7 +338,14 @@ fn main() -> ExitCode {
             input,
             output,
             trace,
-        } => run::run(&model, &input, output.as_deref(), trace.as_deref()),
+            reset_each,
+        } => run::run(
+            &model,
+            &input,
+            output.as_deref(),
+            trace.as_deref(),
+            reset_each,
+        ),
         Command::Completions { shell } => completions(shell),
         Command::TraceDiff { trace, device } => match trace::trace_diff(&trace, &device) {
             Ok(true) => Ok(()),

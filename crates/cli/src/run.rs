@@ -17,10 +17,18 @@ pub fn run(
     input: &Path,
     output: Option<&Path>,
     trace: Option<&Path>,
+    reset_each: bool,
 ) -> Result<(), CliError> {
     let session = Session::new();
     let read = crate::read_model(&session, model)?;
-    if read.kind() == GraphKind::Float {
+    // A stateful float model runs as its float32 program (the float
+    // reference executor keeps no state).
+    let stateful = read
+        .graph
+        .ops
+        .iter()
+        .any(|(_, op)| op.kind.state_input(op.inputs.len()).is_some());
+    if read.kind() == GraphKind::Float && !stateful {
         if trace.is_some() {
             return Err(CliError(format!(
                 "{}: --trace follows the integer program; quantize the float model first (tinyq quantize)",
@@ -41,6 +49,10 @@ pub fn run(
     let mut interp = Interpreter::new(&program);
     let mut results: Vec<Vec<u8>> = program.outputs.iter().map(|_| Vec::new()).collect();
     for sample in 0..n {
+        // Samples stream through a stateful model: its state carries over.
+        if reset_each {
+            interp.reset();
+        }
         let ins: Vec<&[u8]> = batches.iter().map(|b| b[sample].as_slice()).collect();
         let mut outs: Vec<Vec<u8>> = program
             .outputs

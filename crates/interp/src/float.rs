@@ -5,6 +5,7 @@ use tinyq_ir::FloatKernel;
 use tinyq_kernels::float_conv::{conv2d_f32, depthwise_conv2d_f32, fully_connected_f32};
 use tinyq_kernels::float_elementwise::{binary_f32, binary_f32_broadcast, softmax_f32, unary_f32};
 use tinyq_kernels::float_pool::{average_pool_f32, max_pool_f32, mean_f32};
+use tinyq_kernels::svdf::svdf_f32;
 use tinyq_kernels::{KernelError, concat, pad, slice, transpose};
 
 fn floats(bytes: &[u8]) -> Result<Vec<f32>, KernelError> {
@@ -61,7 +62,48 @@ pub fn execute_float(
         }
         FloatKernel::Transpose(p) => transpose::transpose(p, x(0)?, y),
         FloatKernel::StridedSlice(p) => slice::strided_slice(p, x(0)?, y),
+        FloatKernel::Svdf { .. } => Err(KernelError::InvalidParams(
+            "a stateful kernel runs through execute_stateful",
+        )),
     }?;
+    for (o, v) in out.chunks_exact_mut(4).zip(result) {
+        o.copy_from_slice(&v.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// Executes one stateful float kernel: `ins` with the state's place left
+/// empty, `state` updated in place.
+pub fn execute_float_stateful(
+    kernel: &FloatKernel,
+    ins: &[&[u8]],
+    state: &mut [u8],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    let FloatKernel::Svdf {
+        params,
+        activation,
+        weights,
+    } = kernel
+    else {
+        return Err(KernelError::InvalidParams("not a stateful kernel"));
+    };
+    let input = floats(ins.first().copied().unwrap_or(&[]))?;
+    let mut values = floats(state)?;
+    let mut result = floats(out)?;
+    svdf_f32(
+        params,
+        *activation,
+        &input,
+        &weights.feature,
+        &weights.time,
+        weights.bias.as_deref(),
+        &mut values,
+        &mut result,
+    )?;
+    for (o, v) in state.chunks_exact_mut(4).zip(values) {
+        o.copy_from_slice(&v.to_le_bytes());
+    }
     for (o, v) in out.chunks_exact_mut(4).zip(result) {
         o.copy_from_slice(&v.to_le_bytes());
     }

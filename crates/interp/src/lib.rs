@@ -12,7 +12,7 @@ use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::wide::{self, WideBias};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
 use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
-use tinyq_kernels::{resize, transpose_conv};
+use tinyq_kernels::{resize, svdf, transpose_conv};
 
 /// Why an invocation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -56,12 +56,24 @@ pub struct Interpreter<'p> {
 }
 
 impl<'p> Interpreter<'p> {
-    /// Allocates the arena the program's plan asks for.
+    /// Allocates the arena the program's plan asks for, its persistent
+    /// state reset.
     pub fn new(program: &'p Program) -> Self {
-        Interpreter {
+        let mut me = Interpreter {
             program,
             arena: vec![0; program.arena_size],
             live_after: None,
+        };
+        me.reset();
+        me
+    }
+
+    /// Puts the persistent state back to its initial bytes (TFLM's
+    /// `reset()`); invokes in between carry it from one to the next.
+    pub fn reset(&mut self) {
+        let init = &self.program.state_init;
+        if let Some(state) = self.arena.get_mut(..init.len()) {
+            state.copy_from_slice(init);
         }
     }
 
@@ -79,8 +91,10 @@ impl<'p> Interpreter<'p> {
         let Some(live) = &self.live_after else {
             return;
         };
+        let state = [(0, self.program.state_size.min(self.arena.len()))];
         let ranges: &[(usize, usize)] = match after {
-            None => &[],
+            // Before the first step only the persistent state is live.
+            None => &state,
             Some(s) => live.get(s).map_or(&[], Vec::as_slice),
         };
         let mut at = 0;
@@ -208,12 +222,28 @@ impl<'p> Interpreter<'p> {
             }
             BufferRef::Input(_) | BufferRef::Const(_) => return Err(bad()),
         };
-        let ins: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-        execute(&step.kernel, &ins, out).map_err(|source| InterpError::Kernel {
+        let failed = |source| InterpError::Kernel {
             step: index,
             kernel,
             source,
-        })
+        };
+        let Some(k) = step.kernel.state_input() else {
+            let ins: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+            return execute(&step.kernel, &ins, out).map_err(failed);
+        };
+        // A stateful step updates its state (a copy here) in place; the
+        // verifier keeps the state apart from the step's other buffers.
+        let mut state = std::mem::take(data.get_mut(k).ok_or_else(bad)?);
+        let ins: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        execute_stateful(&step.kernel, &ins, &mut state, out).map_err(failed)?;
+        let Some(&BufferRef::Arena { offset, size }) = step.inputs.get(k) else {
+            return Err(bad());
+        };
+        self.arena
+            .get_mut(offset..offset.checked_add(size).ok_or_else(bad)?)
+            .ok_or_else(bad)?
+            .copy_from_slice(&state);
+        Ok(())
     }
 }
 
@@ -454,6 +484,44 @@ pub fn quantize_floats(
     }
 }
 
+/// Executes one stateful kernel ([`Kernel::state_input`]) on byte buffers:
+/// `ins` are its inputs with the state's place left empty, `state` its
+/// state, updated in place.
+pub fn execute_stateful(
+    kernel: &Kernel,
+    ins: &[&[u8]],
+    state: &mut [u8],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    match kernel {
+        Kernel::Svdf { params, weights } => {
+            let input: Vec<i8> = first(ins)?.iter().map(|&b| b as i8).collect();
+            let mut result = vec![0i8; out.len()];
+            let (pairs, rest) = state.as_chunks_mut::<2>();
+            if !rest.is_empty() {
+                return Err(KernelError::InvalidParams(
+                    "an int16 state of an odd byte count",
+                ));
+            }
+            svdf::svdf_int8(
+                params,
+                &input,
+                &weights.feature,
+                &weights.time,
+                weights.bias.as_deref(),
+                pairs,
+                &mut result,
+            )?;
+            for (o, v) in out.iter_mut().zip(result) {
+                *o = v as u8;
+            }
+            Ok(())
+        }
+        Kernel::Float(k) => float::execute_float_stateful(k, ins, state, out),
+        _ => Err(KernelError::InvalidParams("not a stateful kernel")),
+    }
+}
+
 /// Executes one kernel on byte buffers.
 pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), KernelError> {
     match kernel {
@@ -597,5 +665,8 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
         }
         Kernel::Float(k) => execute_float(k, ins, out),
         Kernel::Int16(k) => execute_int16(k, ins, out),
+        Kernel::Svdf { .. } => Err(KernelError::InvalidParams(
+            "a stateful kernel runs through execute_stateful",
+        )),
     }
 }

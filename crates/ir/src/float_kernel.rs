@@ -3,6 +3,7 @@
 //! of such a step is float32; the parameter structs are the
 //! `tinyq_kernels::float_*` ones.
 
+use tinyq_kernels::Activation;
 use tinyq_kernels::KernelError;
 use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::float_conv::{ConvF32Params, DepthwiseF32Params, FullyConnectedF32Params};
@@ -10,6 +11,7 @@ use tinyq_kernels::float_elementwise::{BinaryF32, SoftmaxF32Params, UnaryF32};
 use tinyq_kernels::float_pool::{MeanF32Params, PoolF32Params};
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::slice::StridedSliceParams;
+use tinyq_kernels::svdf::SvdfParams;
 use tinyq_kernels::transpose::TransposeParams;
 
 use crate::kernel::Broadcast;
@@ -54,6 +56,20 @@ pub enum FloatKernel {
     Concat(ConcatParams),
     Transpose(TransposeParams),
     StridedSlice(StridedSliceParams),
+    /// SVDF; inputs: the data, then the state (updated in place).
+    Svdf {
+        params: SvdfParams,
+        activation: Activation,
+        weights: SvdfF32Weights,
+    },
+}
+
+/// The constants of a float SVDF.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SvdfF32Weights {
+    pub feature: Vec<f32>,
+    pub time: Vec<f32>,
+    pub bias: Option<Vec<f32>>,
 }
 
 impl FloatKernel {
@@ -69,6 +85,9 @@ impl FloatKernel {
 
     /// Bytes of float filters and biases the step carries.
     pub fn weight_bytes(&self) -> usize {
+        if let FloatKernel::Svdf { weights: w, .. } = self {
+            return 4 * (w.feature.len() + w.time.len() + w.bias.as_ref().map_or(0, Vec::len));
+        }
         self.weights().map_or(0, |w| {
             4 * (w.filter.len() + w.bias.as_ref().map_or(0, Vec::len))
         })
@@ -105,13 +124,14 @@ impl FloatKernel {
             FloatKernel::Concat(_) => "concat_f32",
             FloatKernel::Transpose(_) => "transpose_f32",
             FloatKernel::StridedSlice(_) => "strided_slice_f32",
+            FloatKernel::Svdf { .. } => "svdf_f32",
         }
     }
 
     /// Data inputs the kernel takes (`None`: any number, a concatenation).
     pub fn arity(&self) -> Option<usize> {
         match self {
-            FloatKernel::Binary { .. } => Some(2),
+            FloatKernel::Binary { .. } | FloatKernel::Svdf { .. } => Some(2),
             FloatKernel::Concat(_) => None,
             _ => Some(1),
         }
@@ -167,6 +187,16 @@ impl FloatKernel {
             FloatKernel::Concat(p) => p.check(ins.iter().copied(), out),
             FloatKernel::Transpose(p) => p.check(n(0), out),
             FloatKernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
+            FloatKernel::Svdf {
+                params, weights: w, ..
+            } => params.check(
+                n(0),
+                w.feature.len(),
+                w.time.len(),
+                w.bias.as_ref().map(Vec::len),
+                n(1),
+                out,
+            ),
         }
     }
 }

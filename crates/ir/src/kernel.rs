@@ -13,6 +13,7 @@ use tinyq_kernels::reduce::MeanParams;
 use tinyq_kernels::resize::{ResizeBilinearParams, ResizeNearestParams};
 use tinyq_kernels::shape::Shape;
 use tinyq_kernels::softmax::SoftmaxParams;
+use tinyq_kernels::svdf::SvdfParams;
 use tinyq_kernels::transpose::TransposeParams;
 use tinyq_kernels::transpose_conv::TransposeConvParams;
 use tinyq_kernels::wide::WideBias;
@@ -70,6 +71,17 @@ pub struct WideWeights {
     pub multipliers: Vec<i32>,
     /// Shift per output channel (positive = left).
     pub shifts: Vec<i32>,
+}
+
+/// The constants of an int8 SVDF (int16 time weights).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SvdfWeights {
+    /// `[filters, input_size]`.
+    pub feature: Vec<i8>,
+    /// `[filters, memory]`.
+    pub time: Vec<i16>,
+    /// `[units]`.
+    pub bias: Option<Vec<i32>>,
 }
 
 /// Shapes of a broadcasting binary op, left-padded to the kernels' rank.
@@ -173,6 +185,13 @@ pub enum Kernel {
     /// The other int16 kernels of 16x8 models (element-wise, requantize,
     /// layout, transposed convolution).
     Int16(crate::int16_kernel::Int16Kernel),
+    /// SVDF, int8 data with an int16 state. Inputs: the data, then the
+    /// state (in the arena's persistent region), which the step updates in
+    /// place.
+    Svdf {
+        params: SvdfParams,
+        weights: SvdfWeights,
+    },
 }
 
 impl Kernel {
@@ -191,6 +210,11 @@ impl Kernel {
             | Kernel::DepthwiseConv2D16x8 { weights, .. }
             | Kernel::FullyConnected16x8 { weights, .. } => {
                 weights.filter.len() + weights.bias.byte_len()
+            }
+            Kernel::Svdf { weights, .. } => {
+                weights.feature.len()
+                    + 2 * weights.time.len()
+                    + 4 * weights.bias.as_ref().map_or(0, Vec::len)
             }
             _ => 0,
         }
@@ -214,6 +238,7 @@ impl Kernel {
             | Kernel::FullyConnected16x8 { weights, .. } => {
                 self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
             }
+            Kernel::Svdf { .. } => self.weight_bytes(),
             Kernel::Lut { table } => table.len(),
             Kernel::DequantizeLut { table } => 4 * table.len(),
             _ => 0,
@@ -256,6 +281,16 @@ impl Kernel {
             Kernel::QuantizeI16 { .. } => "quantize_i16",
             Kernel::DequantizeI16 { .. } => "dequantize_i16",
             Kernel::Int16(k) => k.name(),
+            Kernel::Svdf { .. } => "svdf",
+        }
+    }
+
+    /// The input that is the step's persistent state, read and updated in
+    /// place (stateful kernels only).
+    pub fn state_input(&self) -> Option<usize> {
+        match self {
+            Kernel::Svdf { .. } | Kernel::Float(crate::FloatKernel::Svdf { .. }) => Some(1),
+            _ => None,
         }
     }
 }

@@ -9,11 +9,13 @@
 use crate::program::{BufferRef, Program};
 
 /// Per step, the arena ranges `start..end` (sorted, disjoint, merged) that
-/// a later step reads before any step rewrites them. Buffers outside the
-/// arena are ignored (the verifier refuses them).
+/// a later step reads before any step rewrites them, and the persistent
+/// state, which is always live (the next invoke reads it). Buffers outside
+/// the arena are ignored (the verifier refuses them).
 pub fn live_after(program: &Program) -> Vec<Vec<(usize, usize)>> {
     let n = program.arena_size;
     let mut live = vec![false; n];
+    let state = program.state_size.min(n);
     let arena = |b: &BufferRef| match *b {
         BufferRef::Arena { offset, size } if offset.checked_add(size).is_some_and(|e| e <= n) => {
             Some(offset..offset + size)
@@ -23,6 +25,7 @@ pub fn live_after(program: &Program) -> Vec<Vec<(usize, usize)>> {
     let mut out = vec![Vec::new(); program.steps.len()];
     for (index, step) in program.steps.iter().enumerate().rev() {
         // `live` holds what is live after this step.
+        live[..state].fill(true);
         out[index] = ranges(&live);
         if let Some(r) = arena(&step.output) {
             live[r].fill(false);
@@ -30,6 +33,7 @@ pub fn live_after(program: &Program) -> Vec<Vec<(usize, usize)>> {
         for r in step.inputs.iter().filter_map(arena) {
             live[r].fill(true);
         }
+        live[..state].fill(true);
     }
     out
 }
@@ -82,6 +86,8 @@ mod tests {
             arena_size: 32,
             arena_lower_bound: 32,
             arena_overlap_bound: 32,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(
             live_after(&program),

@@ -164,6 +164,19 @@ pub enum OpKind {
     ResizeBilinear(Resize),
     ResizeNearestNeighbor(Resize),
     TransposeConv(TransposeConv),
+    /// SVDF. Inputs: data `[batches, input_size]`, feature weights
+    /// `[filters, input_size]`, time weights `[filters, memory]`, optional
+    /// bias `[units]`, and last its state `[batches, filters·memory]`: a
+    /// variable tensor, which no op produces, that persists between invokes
+    /// and that this op updates in place ([`OpKind::state_input`]).
+    Svdf(Svdf),
+}
+
+/// SVDF attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Svdf {
+    pub rank: usize,
+    pub activation: Activation,
 }
 
 /// A table op: `output = table[input byte]`.
@@ -218,6 +231,7 @@ impl OpKind {
             OpKind::ResizeBilinear(_) => "RESIZE_BILINEAR",
             OpKind::ResizeNearestNeighbor(_) => "RESIZE_NEAREST_NEIGHBOR",
             OpKind::TransposeConv(_) => "TRANSPOSE_CONV",
+            OpKind::Svdf(_) => "SVDF",
         }
     }
 
@@ -228,11 +242,21 @@ impl OpKind {
             OpKind::DepthwiseConv2D(a) => Some(a.activation),
             OpKind::FullyConnected(a) => Some(a.activation),
             OpKind::TransposeConv(a) => Some(a.activation),
+            OpKind::Svdf(a) => Some(a.activation),
             OpKind::AveragePool2D(a) | OpKind::MaxPool2D(a) => Some(a.activation),
             OpKind::Add { activation }
             | OpKind::Sub { activation }
             | OpKind::Mul { activation }
             | OpKind::Concatenation { activation, .. } => Some(*activation),
+            _ => None,
+        }
+    }
+
+    /// Which of an op's `n_inputs` inputs is its persistent state (a
+    /// variable tensor it reads and updates in place), for stateful ops.
+    pub fn state_input(&self, n_inputs: usize) -> Option<usize> {
+        match self {
+            OpKind::Svdf(_) => n_inputs.checked_sub(1),
             _ => None,
         }
     }
@@ -327,6 +351,12 @@ impl fmt::Display for OpKind {
                     activation_name(a.activation)
                 )
             }
+            OpKind::Svdf(a) => write!(
+                f,
+                "(rank={}, act={})",
+                a.rank,
+                activation_name(a.activation)
+            ),
             OpKind::Lut(l) => write!(
                 f,
                 "(of={}, table={:016x})",

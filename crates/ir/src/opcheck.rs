@@ -16,7 +16,7 @@ use tinyq_kernels::slice::prepare_strided_slice;
 
 use crate::graph::Graph;
 use crate::op::{
-    Conv2D, DepthwiseConv2D, FullyConnected, Hw, Op, OpKind, Padding2D, Pool2D, Resize,
+    Conv2D, DepthwiseConv2D, FullyConnected, Hw, Op, OpKind, Padding2D, Pool2D, Resize, Svdf,
     TransposeConv,
 };
 use crate::shapes::{self, BroadcastError, FcError, WindowError};
@@ -65,6 +65,7 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         OpKind::ResizeBilinear(r) => cx.resize(r, true),
         OpKind::ResizeNearestNeighbor(r) => cx.resize(r, false),
         OpKind::TransposeConv(a) => cx.transpose_conv(a),
+        OpKind::Svdf(a) => cx.svdf(a),
     }
 }
 
@@ -622,6 +623,118 @@ impl<'g> Cx<'g> {
     /// TRANSPOSE_CONV: a convolution's types and weights (per-channel along
     /// axis 0, the output channels); the output size is free (TFLite's
     /// output-shape input), batch and channels follow the input and filter.
+    /// TFLM's `PrepareSvdf`: shapes from the feature and time weights, float
+    /// throughout or int8 data with int16 (or int8) time weights and state.
+    fn svdf(&self, a: &Svdf) -> Result {
+        self.arity(4, 5)?;
+        let n = self.op.inputs.len();
+        let (x, wf, wt, state, y) = (
+            self.input(0)?,
+            self.input(1)?,
+            self.input(2)?,
+            self.input(n - 1)?,
+            self.output()?,
+        );
+        let bias = if n == 5 { Some(self.input(3)?) } else { None };
+        let two = |role: &str, t: &Tensor| -> Result<[usize; 2]> {
+            <[usize; 2]>::try_from(t.shape.as_slice()).map_err(|_| {
+                self.shape_err(format!(
+                    "{role} {:?} has shape {}, expected rank 2",
+                    t.name,
+                    s(&t.shape)
+                ))
+            })
+        };
+        let [batches, input_size] = two("input", x)?;
+        let [filters, depth] = two("feature weights", wf)?;
+        let [time_filters, memory] = two("time weights", wt)?;
+        if [batches, input_size, filters, memory, a.rank].contains(&0) {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                "batches, input size, filters, memory and rank must be at least 1",
+            ));
+        }
+        if !filters.is_multiple_of(a.rank) {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("rank {} does not divide the {filters} filters", a.rank),
+            ));
+        }
+        let units = filters / a.rank;
+        if depth != input_size || time_filters != filters {
+            return Err(self.shape_err(format!(
+                "input {}, feature weights {} and time weights {} disagree",
+                s(&x.shape),
+                s(&wf.shape),
+                s(&wt.shape)
+            )));
+        }
+        let state_len = filters.checked_mul(memory).unwrap_or(usize::MAX);
+        if state.shape != [batches, state_len] {
+            return Err(self.shape_err(format!(
+                "state {:?} has shape {}, expected [{batches}, {state_len}]",
+                state.name,
+                s(&state.shape)
+            )));
+        }
+        if y.shape != [batches, units] {
+            return Err(self.shape_err(format!(
+                "output {} but the weights give [{batches}, {units}]",
+                s(&y.shape)
+            )));
+        }
+        if let Some(b) = bias
+            && b.shape != [units]
+        {
+            return Err(self.shape_err(format!(
+                "bias {:?} has shape {}, expected [{units}]",
+                b.name,
+                s(&b.shape)
+            )));
+        }
+        self.constant("feature weights", wf)?;
+        self.constant("time weights", wt)?;
+        if let Some(b) = bias {
+            self.constant("bias", b)?;
+        }
+        if x.dtype == F32 {
+            for (role, t) in [
+                ("feature weights", wf),
+                ("time weights", wt),
+                ("state", state),
+                ("output", y),
+            ] {
+                self.dtype_in(role, t, &[F32])?;
+            }
+            if let Some(b) = bias {
+                self.dtype_in("bias", b, &[F32])?;
+            }
+            return Ok(());
+        }
+        self.dtype_in("input", x, &[F32, I8])?;
+        self.dtype_in("feature weights", wf, &[I8])?;
+        self.dtype_in("time weights", wt, &[I8, I16])?;
+        self.dtype_in("state", state, &[I8, I16])?;
+        self.dtype_in("output", y, &[I8])?;
+        for (role, t) in [
+            ("input", x),
+            ("feature weights", wf),
+            ("time weights", wt),
+            ("state", state),
+            ("output", y),
+        ] {
+            self.quantized(role, t)?;
+        }
+        match bias {
+            Some(b) => self.dtype_in("bias", b, &[I32]),
+            // TFLM's integer SVDF reads the bias scale unconditionally.
+            None => Err(self.fail(
+                Problem::Arity,
+                "an int8 SVDF needs a bias (TFLM requires one)",
+            )),
+        }
+    }
+
     fn transpose_conv(&self, a: &TransposeConv) -> Result {
         self.arity(2, 3)?;
         self.weighted_types(0)?;

@@ -133,7 +133,8 @@ pub struct Program {
     pub outputs: Vec<IoSpec>,
     /// Constant operands read through [`BufferRef::Const`], little-endian.
     pub constants: Vec<Vec<u8>>,
-    /// Bytes of scratch the caller provides (16-byte aligned).
+    /// Bytes of arena the caller provides (16-byte aligned): the persistent
+    /// state first (`state_size` bytes), then scratch.
     pub arena_size: usize,
     /// The largest number of bytes live at any one step: no plan of
     /// disjoint buffers can beat it (the classic liveness bound).
@@ -142,6 +143,22 @@ pub struct Program {
     /// consumes as far as the kernel allows ([`crate::overlap`]): no plan
     /// can beat it. Equal to `arena_lower_bound` when nothing may overlap.
     pub arena_overlap_bound: usize,
+    /// Bytes at the start of the arena that persist between invokes: the
+    /// variable tensors of stateful ops (a multiple of 16; 0 if stateless).
+    /// No step writes them except through a stateful kernel's state input
+    /// ([`Kernel::state_input`]), and every step may read them.
+    pub state_size: usize,
+    /// The state's bytes after a reset (`state_size` of them): what TFLM's
+    /// `ResetVariableTensors` writes, an int8 state's zero point, else 0.
+    pub state_init: Vec<u8>,
+}
+
+impl Program {
+    /// Whether the non-empty arena range `start..end` touches the
+    /// persistent state (which starts the arena).
+    pub fn touches_state(&self, start: usize, end: usize) -> bool {
+        start < end && start < self.state_size
+    }
 }
 
 #[cfg(test)]

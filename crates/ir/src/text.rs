@@ -279,6 +279,7 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
             ("pad", pad4(&a.padding)),
             ("act", act(a.activation)),
         ],
+        OpKind::Svdf(a) => vec![("rank", a.rank.to_string()), ("act", act(a.activation))],
         OpKind::Maximum
         | OpKind::Minimum
         | OpKind::Prelu
@@ -852,6 +853,10 @@ impl<'a> Cursor<'a> {
             "TRANSPOSE_CONV" => OpKind::TransposeConv(TransposeConv {
                 stride: self.hw(a.need("stride")?)?,
                 padding: self.padding(a.need("pad")?)?,
+                activation: self.activation(a.need("act")?)?,
+            }),
+            "SVDF" => OpKind::Svdf(crate::op::Svdf {
+                rank: self.as_number(&a.need("rank")?, "a rank")?,
                 activation: self.activation(a.need("act")?)?,
             }),
             "LUT" => {

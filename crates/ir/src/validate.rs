@@ -53,6 +53,15 @@ pub enum ValidationError {
         kind: &'static str,
         name: String,
     },
+    #[error(
+        "op #{op} ({kind}) keeps its state in tensor {name:?}, which {why}: a state is a variable tensor only its op reads and writes"
+    )]
+    BadState {
+        op: usize,
+        kind: &'static str,
+        name: String,
+        why: &'static str,
+    },
     #[error("graph output {name:?} is never produced")]
     UnproducedOutput { name: String },
     #[error("op #{op} ({kind}) writes constant tensor {name:?}")]
@@ -173,7 +182,13 @@ fn validate_structure(graph: &Graph) -> Result<(), ValidationError> {
                 });
             }
         }
-        for &t in &op.inputs {
+        let state = op.kind.state_input(op.inputs.len());
+        for (k, &t) in op.inputs.iter().enumerate() {
+            if state == Some(k) {
+                check_state(graph, id.index(), op, t, &defined)?;
+                defined[t.index()] = true;
+                continue;
+            }
             if !defined[t.index()] {
                 return Err(ValidationError::UseBeforeDef {
                     op: id.index(),
@@ -207,6 +222,37 @@ fn validate_structure(graph: &Graph) -> Result<(), ValidationError> {
         }
     }
     Ok(())
+}
+
+/// A stateful op's state: a non-constant tensor that no op produces, that
+/// is not a graph input or output, and that this op alone reads.
+fn check_state(
+    graph: &Graph,
+    index: usize,
+    op: &crate::Op,
+    t: TensorId,
+    defined: &[bool],
+) -> Result<(), ValidationError> {
+    let why = if graph.tensor(t).is_const() {
+        Some("is constant")
+    } else if defined[t.index()] {
+        Some("is produced by an op, a graph input or another op's state")
+    } else if graph.outputs.contains(&t) {
+        Some("is a graph output")
+    } else if graph.use_count(t) != 1 {
+        Some("is read more than once")
+    } else {
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(ValidationError::BadState {
+            op: index,
+            kind: op.kind.name(),
+            name: graph.tensor(t).name.clone(),
+            why,
+        }),
+    }
 }
 
 fn check_tensor(t: &crate::Tensor) -> Result<(), ValidationError> {

@@ -41,6 +41,8 @@ pub enum VerifyError {
         kernel: &'static str,
         problem: Problem,
     },
+    #[error("the persistent state region is malformed: {0}")]
+    State(&'static str),
     #[error("model output {index} ({name:?}) is never written by any step")]
     OutputNeverWritten { index: usize, name: String },
 }
@@ -106,6 +108,12 @@ pub enum Problem {
     #[error("writes {0:?}, which is read-only (a model input or a constant)")]
     WritesReadOnly(BufferRef),
     #[error(
+        "{operand} touches the persistent state, which only a stateful kernel's state input may"
+    )]
+    TouchesState { operand: Operand },
+    #[error("{operand} is the kernel's state but lies outside the persistent state region")]
+    StateOutsideRegion { operand: Operand },
+    #[error(
         "its output overlaps input {input} in a way the kernel's declared access order does not \
          allow (ir::overlap)"
     )]
@@ -169,6 +177,17 @@ impl From<KernelError> for Problem {
 
 /// Checks `program` without running it; see the module documentation.
 pub fn verify(program: &Program) -> Result<(), VerifyError> {
+    if program.state_size > program.arena_size {
+        return Err(VerifyError::State("larger than the arena"));
+    }
+    if !program.state_size.is_multiple_of(ARENA_ALIGN) {
+        return Err(VerifyError::State("its size is not a multiple of 16"));
+    }
+    if program.state_init.len() != program.state_size {
+        return Err(VerifyError::State(
+            "its initial bytes do not match its size",
+        ));
+    }
     let mut written = Written::new(program.outputs.len());
     for (index, step) in program.steps.iter().enumerate() {
         verify_step(program, step, &written).map_err(|problem| VerifyError::Step {
@@ -276,6 +295,23 @@ fn verify_step(program: &Program, step: &Step, written: &Written) -> Result<(), 
     if matches!(step.output, BufferRef::Input(_) | BufferRef::Const(_)) {
         return Err(Problem::WritesReadOnly(step.output));
     }
+    let state = step.kernel.state_input();
+    let touches = |r: &Resolved| r.arena.is_some_and(|(s, e)| program.touches_state(s, e));
+    if touches(&out) {
+        return Err(Problem::TouchesState {
+            operand: Operand::Output,
+        });
+    }
+    for (k, r) in ins.iter().enumerate() {
+        let operand = Operand::Input(k);
+        if state == Some(k) {
+            if !r.arena.is_some_and(|(_, e)| e <= program.state_size) {
+                return Err(Problem::StateOutsideRegion { operand });
+            }
+        } else if touches(r) {
+            return Err(Problem::TouchesState { operand });
+        }
+    }
     for (k, (&b, r)) in step.inputs.iter().zip(&ins).enumerate() {
         let overlaps = match (r.arena, out.arena) {
             (Some((s1, e1)), Some((s2, e2))) => s1 < e2 && s2 < e1,
@@ -294,8 +330,11 @@ fn verify_step(program: &Program, step: &Step, written: &Written) -> Result<(), 
         }
     }
     verify_kernel(&step.kernel, &ins, &out)?;
+    // The state is always written: by the reset, then by its own kernel.
     for (k, (&b, r)) in step.inputs.iter().zip(&ins).enumerate() {
-        written.check_read(Operand::Input(k), b, r)?;
+        if state != Some(k) {
+            written.check_read(Operand::Input(k), b, r)?;
+        }
     }
     Ok(())
 }
@@ -357,7 +396,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
     let arity = match kernel {
         Kernel::Float(k) => k.arity(),
         Kernel::Int16(k) => Some(k.arity()),
-        Kernel::Binary { .. } => Some(2),
+        Kernel::Binary { .. } | Kernel::Svdf { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
     };
@@ -538,6 +577,14 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
                 &weights.shifts,
             )?;
         }
+        Kernel::Svdf { params, weights } => params.check(
+            n(0),
+            weights.feature.len(),
+            weights.time.len(),
+            weights.bias.as_ref().map(Vec::len),
+            int16s(Operand::Input(1), n(1))?,
+            o,
+        )?,
         Kernel::QuantizeI16 { params } => {
             if n(0) % 4 != 0 {
                 return Err(Problem::NotFloats {
@@ -766,6 +813,8 @@ mod tests {
             arena_size: 32,
             arena_lower_bound: 32,
             arena_overlap_bound: 32,
+            state_size: 0,
+            state_init: Vec::new(),
         }
     }
 
@@ -828,6 +877,8 @@ mod tests {
             arena_size: 0,
             arena_lower_bound: 0,
             arena_overlap_bound: 0,
+            state_size: 0,
+            state_init: Vec::new(),
         }
     }
 
@@ -917,6 +968,8 @@ mod tests {
             arena_size: 32,
             arena_lower_bound: 32,
             arena_overlap_bound: 32,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(
             problem(&p),
@@ -1014,6 +1067,8 @@ mod tests {
             arena_size: 112,
             arena_lower_bound: 128,
             arena_overlap_bound: 96,
+            state_size: 0,
+            state_init: Vec::new(),
         }
     }
 
@@ -1220,6 +1275,8 @@ mod tests {
             arena_size: 0,
             arena_lower_bound: 0,
             arena_overlap_bound: 0,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(verify(&program(1, 1)), Ok(()));
         assert_eq!(verify(&program(3, 3)), Ok(()));
@@ -1257,6 +1314,8 @@ mod tests {
             arena_size: 0,
             arena_lower_bound: 0,
             arena_overlap_bound: 0,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         // Max pool yields -128 there; average pool refuses, as TFLM does.
         assert_eq!(verify(&program(Kernel::MaxPool(p))), Ok(()));
@@ -1289,6 +1348,8 @@ mod tests {
             arena_size: 0,
             arena_lower_bound: 0,
             arena_overlap_bound: 0,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(verify(&program(None, 6, 6, 6)), Ok(()));
         assert!(matches!(
@@ -1345,6 +1406,8 @@ mod tests {
             arena_size: 32,
             arena_lower_bound: 32,
             arena_overlap_bound: 16,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(verify(&program(arena(0, 8), None)), Ok(()));
         assert_eq!(verify(&program(arena(16, 8), None)), Ok(()));
@@ -1388,6 +1451,8 @@ mod tests {
             arena_size: 0,
             arena_lower_bound: 0,
             arena_overlap_bound: 0,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(verify(&dequant(256, 8)), Ok(()));
         assert_eq!(problem(&dequant(16, 8)).1, Problem::TableLength { len: 16 });
@@ -1419,6 +1484,8 @@ mod tests {
             arena_size: 0,
             arena_lower_bound: 0,
             arena_overlap_bound: 0,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(verify(&direct(16, 4, 0.5)), Ok(()));
         assert_eq!(
@@ -1508,6 +1575,8 @@ mod tests {
             arena_size: 64,
             arena_lower_bound: 64,
             arena_overlap_bound: 64,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(verify(&program(arena(32, 16))), Ok(()));
         assert_eq!(
@@ -1541,6 +1610,8 @@ mod tests {
             arena_size: 16,
             arena_lower_bound: 16,
             arena_overlap_bound: 16,
+            state_size: 0,
+            state_init: Vec::new(),
         };
         assert_eq!(verify(&program(arena(4, 4))), Ok(()));
         // The second part missing, or a write straddling the end.

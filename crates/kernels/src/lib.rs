@@ -34,6 +34,7 @@ pub mod resize;
 pub mod shape;
 pub mod slice;
 pub mod softmax;
+pub mod svdf;
 pub mod transpose;
 pub mod transpose_conv;
 pub mod unary;

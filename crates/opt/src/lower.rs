@@ -24,6 +24,43 @@ enum Storage {
         offset: usize,
         size: usize,
     },
+    /// A stateful op's state: `size` bytes at `offset` of the persistent
+    /// region that starts the arena, never reused by the scratch plan.
+    State {
+        offset: usize,
+        size: usize,
+    },
+}
+
+/// The persistent region: every stateful op's state, each 16-byte aligned,
+/// in op order, and their bytes after a reset (TFLM's
+/// `ResetVariableTensors`: an int8 tensor's zero point, else zeros).
+fn plan_state(graph: &Graph) -> (HashMap<TensorId, Storage>, Vec<u8>) {
+    let mut storage = HashMap::new();
+    let mut init = Vec::new();
+    for (_, op) in graph.ops.iter() {
+        let Some(t) = op
+            .kind
+            .state_input(op.inputs.len())
+            .and_then(|k| op.inputs.get(k).copied())
+        else {
+            continue;
+        };
+        let tensor = graph.tensor(t);
+        let size = tensor.byte_len().unwrap_or(0);
+        let fill = match (tensor.dtype, tensor.scale_zp()) {
+            (DType::I8, Some((_, zp))) => zp as i8 as u8,
+            _ => 0,
+        };
+        let offset = init.len();
+        storage.insert(t, Storage::State { offset, size });
+        init.resize(offset + size, fill);
+        init.resize(
+            init.len().next_multiple_of(tinyq_ir::verify::ARENA_ALIGN),
+            0,
+        );
+    }
+    (storage, init)
 }
 
 /// What lowering decided beyond one kernel per op, for the compile report.
@@ -248,6 +285,7 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::LeakyRelu { .. }
             | OpKind::Pad { .. }
             | OpKind::StridedSlice(_)
+            | OpKind::Svdf(_)
     ) || kind.is_reshape_like()
 }
 
@@ -315,6 +353,8 @@ struct Lowering<'g> {
     constants: Vec<Vec<u8>>,
     inputs: Vec<IoSpec>,
     outputs: Vec<IoSpec>,
+    /// The persistent region's bytes after a reset ([`plan_state`]).
+    state_init: Vec<u8>,
 }
 
 fn io_spec(graph: &Graph, id: TensorId) -> IoSpec {
@@ -329,7 +369,7 @@ fn io_spec(graph: &Graph, id: TensorId) -> IoSpec {
 
 impl<'g> Lowering<'g> {
     fn new(graph: &'g Graph, options: LowerOptions) -> Result<Self, LowerError> {
-        let mut storage = HashMap::new();
+        let (mut storage, state_init) = plan_state(graph);
         for (i, &t) in graph.inputs.iter().enumerate() {
             storage.insert(t, Storage::Input(i));
         }
@@ -355,6 +395,7 @@ impl<'g> Lowering<'g> {
             constants: Vec::new(),
             inputs,
             outputs,
+            state_init,
         })
     }
 
@@ -506,18 +547,21 @@ impl<'g> Lowering<'g> {
         }
         let overlaps = self.overlaps();
         let memory = plan_with(&self.slots, &overlaps);
+        // Scratch goes after the persistent state.
+        let state_size = self.state_init.len();
         let resolve = |s: Storage| match s {
             Storage::Input(i) => BufferRef::Input(i),
             Storage::Output(i) => BufferRef::Output(i),
             Storage::Const(i) => BufferRef::Const(i),
             Storage::Slot(slot) => BufferRef::Arena {
-                offset: memory.offsets[slot],
+                offset: state_size + memory.offsets[slot],
                 size: self.slots[slot].size,
             },
             Storage::Part { slot, offset, size } => BufferRef::Arena {
-                offset: memory.offsets[slot] + offset,
+                offset: state_size + memory.offsets[slot] + offset,
                 size,
             },
+            Storage::State { offset, size } => BufferRef::Arena { offset, size },
         };
         let steps = self
             .steps
@@ -534,9 +578,11 @@ impl<'g> Lowering<'g> {
             inputs: self.inputs,
             outputs: self.outputs,
             constants: self.constants,
-            arena_size: memory.arena_size,
-            arena_lower_bound: memory.lower_bound,
-            arena_overlap_bound: memory.overlap_bound,
+            arena_size: state_size + memory.arena_size,
+            arena_lower_bound: state_size + memory.lower_bound,
+            arena_overlap_bound: state_size + memory.overlap_bound,
+            state_size,
+            state_init: self.state_init,
         })
     }
 

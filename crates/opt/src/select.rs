@@ -4,12 +4,12 @@
 //! derives it exactly as TFLM's prepare step does.
 
 use tinyq_ir::int16_kernel::Int16Kernel;
-use tinyq_ir::kernel::{BinaryOp, Broadcast, Weights, WideBiasData, WideWeights};
+use tinyq_ir::kernel::{BinaryOp, Broadcast, SvdfWeights, Weights, WideBiasData, WideWeights};
 use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D, Resize, TransposeConv};
 use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
 use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, pooling};
 use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose, wide};
-use tinyq_kernels::{resize, transpose_conv};
+use tinyq_kernels::{resize, svdf, transpose_conv};
 
 use crate::error::LowerError;
 use crate::lower::LowerOptions;
@@ -183,6 +183,7 @@ fn select_unfolded(
         OpKind::ResizeBilinear(r) => resize_kernel(&cx, r, true)?,
         OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
         OpKind::TransposeConv(attrs) => return transpose_conv_kernel(&cx, attrs),
+        OpKind::Svdf(attrs) => return svdf_kernel(&cx, attrs),
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
             let (input, output) = (cx.input(0)?, cx.output()?);
             if input.byte_len() != output.byte_len() {
@@ -922,6 +923,104 @@ fn transpose_conv_kernel(cx: &Ctx<'_>, attrs: &TransposeConv) -> Result<Selected
             weights: weights(cx, oc, true)?,
         },
         data_inputs: vec![cx.op.inputs[0]],
+        folded_zero_point: false,
+    })
+}
+
+/// The shape of an SVDF from its validated tensors, the quantization
+/// fields left at zero.
+pub(crate) fn svdf_shape(graph: &Graph, op: &Op, rank: usize) -> Option<svdf::SvdfParams> {
+    let t = |i: usize| op.inputs.get(i).map(|&t| graph.tensor(t));
+    let (x, wt) = (t(0)?, t(2)?);
+    Some(svdf::SvdfParams {
+        batches: *x.shape.first()?,
+        input_size: *x.shape.get(1)?,
+        num_filters: *wt.shape.first()?,
+        memory_size: *wt.shape.get(1)?,
+        rank,
+        input_zero_point: 0,
+        state_zero_point: 0,
+        output_zero_point: 0,
+        feature_multiplier: 0,
+        feature_shift: 0,
+        output_multiplier: 0,
+        output_shift: 0,
+    })
+}
+
+/// SVDF with int8 data and an int16 state and time weights (TFLM's int8
+/// state variant is not supported yet). Data inputs: the data and the state.
+fn svdf_kernel(cx: &Ctx<'_>, attrs: &tinyq_ir::op::Svdf) -> Result<Selected, LowerError> {
+    let n = cx.op.inputs.len();
+    let (x, wf, wt, state, y) = (
+        cx.input(0)?,
+        cx.input(1)?,
+        cx.input(2)?,
+        cx.input(n - 1)?,
+        cx.output()?,
+    );
+    let bias = if n == 5 { Some(cx.input(3)?) } else { None };
+    for t in [x, y] {
+        cx.require_dtype(t, DType::I8)?;
+    }
+    if state.dtype != DType::I16 || wt.dtype != DType::I16 {
+        return Err(cx.unsupported(format!(
+            "state {:?} is {} and time weights {:?} are {}: only int16 state and time weights are supported",
+            state.name, state.dtype, wt.name, wt.dtype
+        )));
+    }
+    let ((in_scale, in_zp), (wf_scale, _), (wt_scale, _)) =
+        (cx.qparams(x)?, cx.qparams(wf)?, cx.qparams(wt)?);
+    let ((state_scale, state_zp), (out_scale, out_zp)) = (cx.qparams(state)?, cx.qparams(y)?);
+    let bias = bias
+        .map(|b| Ok::<_, LowerError>((cx.const_bias(b)?, cx.qparams(b)?.0)))
+        .transpose()?;
+    let ((m1, s1), (m2, s2)) = svdf::prepare_svdf_multipliers(
+        in_scale,
+        wf_scale,
+        state_scale,
+        wt_scale,
+        out_scale,
+        bias.as_ref().map(|b| b.1),
+    )
+    .map_err(|e| cx.kernel_err(e))?;
+    let geometry = svdf_shape(cx.graph, cx.op, attrs.rank)
+        .ok_or_else(|| cx.unsupported("malformed SVDF shapes"))?;
+    let params = svdf::SvdfParams {
+        input_zero_point: in_zp,
+        state_zero_point: state_zp,
+        output_zero_point: out_zp,
+        feature_multiplier: m1,
+        feature_shift: s1,
+        output_multiplier: m2,
+        output_shift: s2,
+        ..geometry
+    };
+    let time = wt
+        .data
+        .as_ref()
+        .ok_or_else(|| cx.unsupported(format!("time weights {:?} must be constant", wt.name)))?
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let weights = SvdfWeights {
+        feature: cx.const_i8(wf)?,
+        time,
+        bias: bias.map(|b| b.0),
+    };
+    params
+        .check(
+            params.batches * params.input_size,
+            weights.feature.len(),
+            weights.time.len(),
+            weights.bias.as_ref().map(Vec::len),
+            params.state_len().unwrap_or(0),
+            params.batches * params.units(),
+        )
+        .map_err(|e| cx.kernel_err(e))?;
+    Ok(Selected {
+        kernel: Kernel::Svdf { params, weights },
+        data_inputs: vec![cx.op.inputs[0], cx.op.inputs[n - 1]],
         folded_zero_point: false,
     })
 }

@@ -2,7 +2,7 @@
 //! [`FloatKernel`] call. Float kernels fold nothing but the activation
 //! range (`CalculateActivationRange<float>`) and the shapes.
 
-use tinyq_ir::float_kernel::FloatWeights;
+use tinyq_ir::float_kernel::{FloatWeights, SvdfF32Weights};
 use tinyq_ir::kernel::Broadcast;
 use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D};
 use tinyq_ir::{Activation, DType, FloatKernel, Graph, Op, OpKind, Tensor, TensorId};
@@ -198,6 +198,34 @@ pub(crate) fn select_float(
         | OpKind::Squeeze
         | OpKind::ExpandDims => {
             return Err(cx.unsupported("not a float32 computation"));
+        }
+        OpKind::Svdf(a) => {
+            let n = op.inputs.len();
+            let geometry = crate::select::svdf_shape(graph, op, a.rank)
+                .ok_or_else(|| cx.unsupported("malformed SVDF shapes"))?;
+            cx.input(n - 1)?;
+            cx.output()?;
+            let weights = SvdfF32Weights {
+                feature: cx.constant(1)?,
+                time: cx.constant(2)?,
+                bias: if n == 5 { Some(cx.constant(3)?) } else { None },
+            };
+            let p = geometry;
+            p.check(
+                p.batches * p.input_size,
+                weights.feature.len(),
+                weights.time.len(),
+                weights.bias.as_ref().map(Vec::len),
+                p.state_len().unwrap_or(0),
+                p.batches * p.units(),
+            )
+            .map_err(|e| cx.kernel_err(e))?;
+            let kernel = FloatKernel::Svdf {
+                params: geometry,
+                activation: a.activation,
+                weights,
+            };
+            return Ok((kernel, vec![op.inputs[0], op.inputs[n - 1]]));
         }
         OpKind::ResizeBilinear(_) | OpKind::ResizeNearestNeighbor(_) | OpKind::TransposeConv(_) => {
             return Err(cx.unsupported(

@@ -100,8 +100,9 @@ fn load_tensors(
     let Some(fb_tensors) = fb_tensors else {
         return Ok(table); // no tensors: every index was already refused
     };
-    let mut load = |idx: usize| -> Result<(), ReadError> {
+    let mut load = |idx: usize, state: bool| -> Result<(), ReadError> {
         if table.contains_key(&idx) {
+            // A state read twice is refused by the validator, naming the op.
             return Ok(());
         }
         let t = fb_tensors
@@ -111,12 +112,20 @@ fn load_tensors(
                 detail: "missing from the tensor vector".into(),
             })?
             .ctx(|| format!("tensor {idx}"))?;
-        table.insert(idx, tensors::convert(buffers, &t, idx)?);
+        table.insert(idx, tensors::convert(buffers, &t, idx, state)?);
         Ok(())
     };
     for op in raw {
-        for &idx in op.inputs.iter().flatten().chain(&op.outputs) {
-            load(idx).map_err(|e| {
+        let state = ops::state_input(op);
+        let inputs = op
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, i)| (*i, Some(k) == state));
+        let outputs = op.outputs.iter().map(|&i| (Some(i), false));
+        for (idx, is_state) in inputs.chain(outputs) {
+            let Some(idx) = idx else { continue };
+            load(idx, is_state).map_err(|e| {
                 // A broken file is about the file, not about this op.
                 if e.is_structural() {
                     return e;
@@ -130,7 +139,7 @@ fn load_tensors(
         }
     }
     for &idx in inputs.iter().chain(outputs) {
-        load(idx)?;
+        load(idx, false)?;
     }
     Ok(table)
 }

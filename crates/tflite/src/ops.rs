@@ -48,6 +48,14 @@ struct Cx<'o, 'a> {
     tensors: &'o BTreeMap<usize, Tensor>,
 }
 
+/// The file input position of a stateful op's state (a variable tensor).
+pub(crate) fn state_input(op: &RawOp<'_>) -> Option<usize> {
+    match fb::BuiltinOperator::try_from(op.code.code) {
+        Ok(fb::BuiltinOperator::Svdf) => Some(4),
+        _ => None,
+    }
+}
+
 /// Maps one op. `tensors` holds every tensor the op refers to.
 pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<Mapped, ReadError> {
     use fb::BuiltinOperator as B;
@@ -129,6 +137,7 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
             (OpKind::ResizeNearestNeighbor(r), cx.resize()?)
         }
         B::TransposeConv => cx.transpose_conv()?,
+        B::Svdf => cx.svdf()?,
         _ => return Err(unsupported()),
     };
     let zero_bias = match code {
@@ -860,6 +869,28 @@ impl<'o, 'a> Cx<'o, 'a> {
                 },
                 activation,
             }),
+            inputs,
+        ))
+    }
+
+    /// SVDF: data, feature weights, time weights, optional bias, state (a
+    /// variable tensor); the bias is dropped from the inputs when absent,
+    /// so the state is always the last input.
+    fn svdf(&self) -> Result<(OpKind, Vec<usize>)> {
+        self.arity(5, 5)?;
+        let o: fb::SvdfOptions = self.options(|o| match o {
+            fb::BuiltinOptionsRef::SvdfOptions(r) => Some(r.try_into()),
+            _ => None,
+        })?;
+        let rank = self.positive("rank", o.rank)?;
+        let activation = self.activation(o.fused_activation_function)?;
+        let mut inputs = vec![self.input(0)?.0, self.input(1)?.0, self.input(2)?.0];
+        if let Some((idx, _)) = self.opt_input(3)? {
+            inputs.push(idx);
+        }
+        inputs.push(self.input(4)?.0);
+        Ok((
+            OpKind::Svdf(tinyq_ir::op::Svdf { rank, activation }),
             inputs,
         ))
     }

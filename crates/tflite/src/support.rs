@@ -122,6 +122,11 @@ const MAPPED: &[SupportedOp] = &[
         "constant begin, end and strides; int16",
     ),
     op(B::Sub, "SUB", "broadcasting; fused activation; int16"),
+    op(
+        B::Svdf,
+        "SVDF",
+        "int8 with an int16 state and time weights, or float; the state persists between invokes",
+    ),
     op(B::Tanh, "TANH", "8-bit: a 256-entry table"),
     op(
         B::Transpose,

@@ -68,11 +68,15 @@ impl<'a> Buffers<'a> {
     }
 }
 
-/// Converts tensor `index` of subgraph 0.
+/// Converts tensor `index` of subgraph 0. `state` says whether it is read
+/// as a stateful op's state, the one place a variable tensor may be: such a
+/// tensor is not constant (TFLM ignores a variable tensor's buffer and
+/// resets it to zeros, or an int8 tensor's zero point).
 pub(crate) fn convert(
     buffers: &Buffers<'_>,
     t: &fb::TensorRef<'_>,
     index: usize,
+    state: bool,
 ) -> Result<Tensor, ReadError> {
     let at = || format!("tensor {index}");
     buffers
@@ -91,10 +95,15 @@ pub(crate) fn convert(
 
     let (dtype, stored) = dtype(t, &name)?;
     let shape = shape(t, &name)?;
-    if t.is_variable().ctx(at)? {
+    let variable = t.is_variable().ctx(at)?;
+    if variable != state {
         return Err(tensor_err(
             &name,
-            "variable (stateful) tensors are not supported",
+            if variable {
+                "a variable (stateful) tensor is supported only as the state of an SVDF"
+            } else {
+                "an SVDF's state must be a variable tensor"
+            },
         ));
     }
     if t.sparsity().ctx(at)?.is_some() {
@@ -110,7 +119,11 @@ pub(crate) fn convert(
     let bytes = checked_product(&shape)
         .and_then(|n| n.checked_mul(stored.element_size(dtype)))
         .ok_or_else(|| tensor_err(&name, format!("shape {} overflows", shape_string(&shape))))?;
-    let data = buffers.data(&name, t.buffer().ctx(at)?)?;
+    let data = if variable {
+        &[][..]
+    } else {
+        buffers.data(&name, t.buffer().ctx(at)?)?
+    };
     // Kernels loop over every dimension: a zero-sized dimension next to a
     // 2^31-1 one holds no bytes but still costs the outer loops their
     // iterations. Bound the loop extent (zero dimensions counted as 1), not

@@ -323,6 +323,9 @@ fn eval_op(
             .ok_or_else(|| cx.err(format!("missing input {i}")))
     };
     match &cx.op.kind {
+        OpKind::Svdf(_) => Err(cx.err(
+            "stateful ops are not quantized yet: compile a float SVDF model as float (no --calibration), or give an int8 one",
+        )),
         OpKind::Conv2D(a) => {
             conv::conv2d(cx, input(0)?, input(1)?, ins.get(2).copied(), a, out_shape)
         }

@@ -241,6 +241,11 @@ impl Writer<'_> {
             simple(code, None)
         };
         match &op.kind {
+            // Its state would need writing as a variable tensor; tinyq
+            // quantize does not quantize stateful ops.
+            OpKind::Svdf(_) => Err(cx.err(
+                "writing a stateful op back to .tflite is not supported (tinyq quantize does not quantize SVDF yet)",
+            )),
             OpKind::Conv2D(a) => {
                 cx.arity(2, 3)?;
                 let (x, f, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
