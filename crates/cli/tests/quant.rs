@@ -155,6 +155,7 @@ fn eval_rejects_mismatched_labels_and_bad_calibration() {
 #[test]
 fn quantize_int16_writes_the_16x8_fixtures() {
     let dir = fixture("conv_basic");
+    let (model, calib) = (dir.join("float.tflite"), dir.join("calib.in0.npy"));
     for (io, variant) in [
         (None, "tinyq_int16x8"),
         (Some("float"), "tinyq_int16x8_floatio"),
@@ -162,9 +163,9 @@ fn quantize_int16_writes_the_16x8_fixtures() {
         let path = scratch(&format!("{variant}.tflite"));
         let mut args = vec![
             "quantize",
-            s(&dir.join("float.tflite")),
+            s(&model),
             "--calibration",
-            s(&dir.join("calib.in0.npy")),
+            s(&calib),
             "--activations",
             "int16",
             "-o",
