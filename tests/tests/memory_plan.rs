@@ -19,6 +19,7 @@ const ABOVE_BOUND: &[(&str, usize)] = &[
     ("ad_autoencoder/int8", 272),
     // The same graph in 16x8: every buffer twice as large.
     ("ad_autoencoder/int16x8", 528),
+    ("ad_autoencoder/tinyq_int16x8", 528),
     ("quant_head_concat/uint8", 544),
     ("quant_head_concat/floatio", 544),
     ("quant_head_concat/tinyq_uint8", 544),

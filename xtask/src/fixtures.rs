@@ -103,11 +103,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// Writes `NAME/tinyq_{int8,uint8,floatio}.tflite`: each single-input
 /// fixture's float model quantized by tinyq with the converter's calibration
-/// set, in the three I/O modes.
+/// set, in the three I/O modes; and `tinyq_int16x8{,_floatio}.tflite` (16x8)
+/// where the converter made a 16x8 variant.
 fn quantize_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
     use ndarray::ArrayD;
     use ndarray_npy::ReadNpyExt;
-    use tinyq_compiler::{IoMode, QuantOptions};
+    use tinyq_compiler::{Activations, IoMode, QuantOptions};
 
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -122,13 +123,22 @@ fn quantize_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
         let calib_path = dir.join("calib.in0.npy");
         let calib = ArrayD::<f32>::read_npy(std::fs::File::open(&calib_path)?)
             .with_context(|| calib_path.display().to_string())?;
-        for (io, variant) in [
-            (IoMode::Int8, "int8"),
-            (IoMode::Uint8, "uint8"),
-            (IoMode::Float, "floatio"),
-        ] {
+        // 16x8 versions where the converter made one to compare with.
+        let wide = dir.join("int16x8.tflite").is_file();
+        let variants = [
+            (IoMode::Int8, Activations::Int8, "int8"),
+            (IoMode::Uint8, Activations::Int8, "uint8"),
+            (IoMode::Float, Activations::Int8, "floatio"),
+            (IoMode::Int16, Activations::Int16, "int16x8"),
+            (IoMode::Float, Activations::Int16, "int16x8_floatio"),
+        ];
+        for (io, activations, variant) in variants {
+            if activations == Activations::Int16 && !wide {
+                continue;
+            }
             let options = QuantOptions {
                 io,
+                activations,
                 ..QuantOptions::default()
             };
             let calibration = tinyq_compiler::Calibration {

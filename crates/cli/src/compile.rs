@@ -60,10 +60,17 @@ pub struct Outputs<'a> {
     pub report: Option<&'a Path>,
 }
 
+/// Which quantization options the command line gave explicitly.
+#[derive(Debug, Clone, Copy)]
+pub struct Given {
+    pub io: bool,
+    pub activations: bool,
+}
+
 pub fn compile(
     model: &Path,
     quant: Option<QuantChoice<'_>>,
-    io_given: bool,
+    given: Given,
     outputs: Outputs<'_>,
     deny_overflow: bool,
 ) -> Result<(), CliError> {
@@ -82,8 +89,16 @@ pub fn compile(
     let session = Session::new();
     let read = crate::read_model(&session, model)?;
     // The rules include_model! applies too, in the same words.
-    tinyq_compiler::rules::check_options(read.kind(), quant.is_some(), io_given)
+    tinyq_compiler::rules::check_options(read.kind(), quant.is_some(), given.io)
         .map_err(|e| CliError(format!("{}: {e}", model.display())))?;
+    if given.activations && quant.is_none() {
+        return Err(CliError(format!(
+            "{}: --activations chooses how a float model is quantized; it needs --calibration \
+             (an integer model keeps its own types, a float model without calibration data \
+             compiles as float32)",
+            model.display()
+        )));
+    }
     let quantized = match quant {
         Some(choice) => Some(quantize_graph(&session, &read, model, choice)?),
         None => None,

@@ -30,6 +30,36 @@ pub enum Io {
     Float,
 }
 
+/// Activation type of the quantized model, as spelled on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ActivationsArg {
+    /// int8 activations and weights.
+    #[default]
+    Int8,
+    /// int16 activations, int8 weights, int64 biases (16x8).
+    Int16,
+}
+
+impl From<ActivationsArg> for tinyq_quant::Activations {
+    fn from(a: ActivationsArg) -> Self {
+        match a {
+            ActivationsArg::Int8 => tinyq_quant::Activations::Int8,
+            ActivationsArg::Int16 => tinyq_quant::Activations::Int16,
+        }
+    }
+}
+
+impl Io {
+    /// As spelled on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Io::Int8 => "int8",
+            Io::Uint8 => "uint8",
+            Io::Float => "float",
+        }
+    }
+}
+
 impl From<Io> for IoMode {
     fn from(io: Io) -> Self {
         match io {
@@ -630,11 +660,7 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
             Method::Percentile(p) => format!("percentile {p}"),
             Method::Mse => "mse".to_string(),
         },
-        match args.io {
-            Io::Int8 => "int8",
-            Io::Uint8 => "uint8",
-            Io::Float => "float",
-        }
+        args.io.name()
     );
     outln!("float {}: {}", facc.what(), facc.line());
     outln!("int8 {}:  {}", qacc.what(), qacc.line());

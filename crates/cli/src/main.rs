@@ -62,9 +62,14 @@ enum Command {
         /// Percentage of values kept by `--calibration-method percentile`.
         #[arg(long, default_value_t = 99.99)]
         percentile: f64,
-        /// I/O type of a quantized float model (default int8; only with --calibration).
+        /// I/O type of a quantized float model (default: the activations' type; only with
+        /// --calibration).
         #[arg(long, value_enum)]
         io: Option<eval::Io>,
+        /// Activation type of a quantized float model: int8, or int16 with int8 weights
+        /// (16x8; int16 or float I/O). Only with --calibration.
+        #[arg(long, value_enum)]
+        activations: Option<eval::ActivationsArg>,
         /// What to generate (repeatable).
         #[arg(long, value_enum, required = true)]
         emit: Vec<compile::Emit>,
@@ -180,9 +185,14 @@ enum Command {
         /// Percentage of values kept by `--calibration-method percentile`.
         #[arg(long, default_value_t = 99.99)]
         percentile: f64,
-        /// I/O type: int8 (integer only), uint8, or float (QUANTIZE/DEQUANTIZE at the edges).
+        /// I/O type: integer only (int8, or int16 with --activations int16; the default),
+        /// uint8, or float (QUANTIZE/DEQUANTIZE at the edges).
+        #[arg(long, value_enum)]
+        io: Option<eval::Io>,
+        /// Activation type: int8, or int16 with int8 weights and int64 biases (16x8, as the
+        /// TF converter's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8).
         #[arg(long, value_enum, default_value = "int8")]
-        io: eval::Io,
+        activations: eval::ActivationsArg,
         /// The quantized .tflite to write.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -282,6 +292,7 @@ fn main() -> ExitCode {
             calibration_method,
             percentile,
             io,
+            activations,
             emit,
             name,
             out,
@@ -295,9 +306,13 @@ fn main() -> ExitCode {
                     calibration,
                     method: calibration_method,
                     percentile,
-                    io: io.unwrap_or(eval::Io::Int8),
+                    io,
+                    activations: activations.unwrap_or_default(),
                 }),
-            io.is_some(),
+            compile::Given {
+                io: io.is_some(),
+                activations: activations.is_some(),
+            },
             compile::Outputs {
                 emit: &emit,
                 name: name.as_deref(),
@@ -379,6 +394,7 @@ fn main() -> ExitCode {
             calibration_method,
             percentile,
             io,
+            activations,
             output,
             deny_overflow,
         } => quantize::quantize(
@@ -388,6 +404,7 @@ fn main() -> ExitCode {
                 method: calibration_method,
                 percentile,
                 io,
+                activations,
             },
             &output,
             deny_overflow,

@@ -8,7 +8,7 @@ use tinyq_compiler::{Calibration, CompileError, GraphKind, Method, Model, QuantO
 use tinyq_ir::Graph;
 
 use crate::CliError;
-use crate::eval::{CalibrationMethod, Io, Progress, read_float_inputs};
+use crate::eval::{ActivationsArg, CalibrationMethod, Io, Progress, read_float_inputs};
 
 /// How to quantize, as given on the command line.
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +16,20 @@ pub struct QuantChoice<'a> {
     pub calibration: &'a Path,
     pub method: CalibrationMethod,
     pub percentile: f64,
-    pub io: Io,
+    /// `None`: integer I/O of the activations' type.
+    pub io: Option<Io>,
+    pub activations: ActivationsArg,
+}
+
+impl QuantChoice<'_> {
+    /// The I/O mode: as given, or the activations' own integer type.
+    fn io_mode(&self) -> tinyq_compiler::IoMode {
+        match (self.io, self.activations) {
+            (Some(io), _) => io.into(),
+            (None, ActivationsArg::Int8) => tinyq_compiler::IoMode::Int8,
+            (None, ActivationsArg::Int16) => tinyq_compiler::IoMode::Int16,
+        }
+    }
 }
 
 /// Quantizes a float model in memory through the driver; `model` names the
@@ -33,19 +46,28 @@ pub fn quantize_graph(
             model.display()
         )));
     }
-    let samples = read_float_inputs(&read.graph, choice.calibration, 1.0)?;
-    for w in tinyq_quant::calibrate::calibration_warnings(&read.graph, &samples) {
-        eprintln!("warning: {}: {w}", choice.calibration.display());
-    }
     let options = QuantOptions {
         method: match choice.method {
             CalibrationMethod::Minmax => Method::MinMax,
             CalibrationMethod::Percentile => Method::Percentile(choice.percentile),
             CalibrationMethod::Mse => Method::Mse,
         },
-        io: choice.io.into(),
+        io: choice.io_mode(),
+        activations: choice.activations.into(),
         ..QuantOptions::default()
     };
+    // Before the calibration data is read: a bad combination fails fast.
+    tinyq_quant::quantize::check_options(options).map_err(|e| {
+        CliError(format!(
+            "--io {} with --activations {}: {e}",
+            choice.io.map_or("(default)", Io::name),
+            options.activations.name()
+        ))
+    })?;
+    let samples = read_float_inputs(&read.graph, choice.calibration, 1.0)?;
+    for w in tinyq_quant::calibrate::calibration_warnings(&read.graph, &samples) {
+        eprintln!("warning: {}: {w}", choice.calibration.display());
+    }
     let mut progress = Progress::new("calibrating");
     let mut tick = |done, total| progress.tick(done, total);
     session

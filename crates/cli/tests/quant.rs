@@ -148,3 +148,199 @@ fn eval_rejects_mismatched_labels_and_bad_calibration() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `--activations int16`: the 16x8 model tinyq writes is the fixture whose
+/// TFLM outputs the bit-exact tests compare with (`tinyq_int16x8*.tflite`),
+/// byte for byte, with int16 and with float I/O.
+#[test]
+fn quantize_int16_writes_the_16x8_fixtures() {
+    let dir = fixture("conv_basic");
+    let (model, calib) = (dir.join("float.tflite"), dir.join("calib.in0.npy"));
+    for (io, variant) in [
+        (None, "tinyq_int16x8"),
+        (Some("float"), "tinyq_int16x8_floatio"),
+    ] {
+        let path = scratch(&format!("{variant}.tflite"));
+        let mut args = vec![
+            "quantize",
+            s(&model),
+            "--calibration",
+            s(&calib),
+            "--activations",
+            "int16",
+            "-o",
+            s(&path),
+        ];
+        if let Some(io) = io {
+            args.extend(["--io", io]);
+        }
+        let out = tinyq(&args);
+        assert!(out.status.success(), "{variant}: {}", stderr(&out));
+        let written = std::fs::read(&path).expect("written");
+        let fixture = std::fs::read(dir.join(format!("{variant}.tflite"))).expect("fixture");
+        assert!(written == fixture, "{variant}: differs from the fixture");
+    }
+}
+
+/// `compile --activations int16 --emit c` quantizes and compiles in one go;
+/// the Edge TPU check says why a 16x8 model does not map.
+#[test]
+fn compile_int16_emits_16x8_code() {
+    let dir = fixture("dense");
+    let out_dir = scratch("dense_16x8");
+    std::fs::create_dir_all(&out_dir).expect("out dir");
+    let out = tinyq(&[
+        "compile",
+        s(&dir.join("float.tflite")),
+        "--calibration",
+        s(&dir.join("calib.in0.npy")),
+        "--activations",
+        "int16",
+        "--emit",
+        "c",
+        "--name",
+        "dense16",
+        "--out",
+        s(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("fully_connected_16x8"),
+        "{}",
+        stdout(&out)
+    );
+    let header = std::fs::read_to_string(out_dir.join("dense16.h")).expect("header");
+    assert!(header.contains("int16"), "{header}");
+
+    let model = scratch("dense_16x8.tflite");
+    let out = tinyq(&[
+        "quantize",
+        s(&dir.join("float.tflite")),
+        "--calibration",
+        s(&dir.join("calib.in0.npy")),
+        "--activations",
+        "int16",
+        "-o",
+        s(&model),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = tinyq(&["check", s(&model), "--target", "edgetpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("int16 activations (16x8 quantization) are not supported by the Edge TPU"),
+        "{text}"
+    );
+}
+
+/// The I/O types that do not fit int16 activations, `--activations` where
+/// nothing is quantized, and an op without a 16x8 form: one clear error each.
+#[test]
+fn int16_activation_errors_are_clear() {
+    let dir = fixture("conv_basic");
+    let (model, calib) = (dir.join("float.tflite"), dir.join("calib.in0.npy"));
+    let out_path = scratch("bad_16x8.tflite");
+    for (io, want) in [
+        (
+            "uint8",
+            "--io uint8 with --activations int16: uint8 I/O does not fit int16 activations",
+        ),
+        (
+            "int8",
+            "--io int8 with --activations int16: int8 I/O does not fit int16 activations",
+        ),
+    ] {
+        let out = tinyq(&[
+            "quantize",
+            s(&model),
+            "--calibration",
+            s(&calib),
+            "--activations",
+            "int16",
+            "--io",
+            io,
+            "-o",
+            s(&out_path),
+        ]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains(want), "{err}");
+        assert!(
+            err.contains("int16 I/O (the default) or float I/O"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Without --calibration nothing is quantized.
+    let out = tinyq(&[
+        "compile",
+        s(&model),
+        "--activations",
+        "int16",
+        "--emit",
+        "c",
+        "--out",
+        s(&scratch("unused")),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--activations") && err.contains("needs --calibration"),
+        "{err}"
+    );
+
+    // PRELU has no 16x8 form (the TF converter refuses it too).
+    let prelu = fixture("prelu");
+    let out = tinyq(&[
+        "quantize",
+        s(&prelu.join("float.tflite")),
+        "--calibration",
+        s(&prelu.join("calib.in0.npy")),
+        "--activations",
+        "int16",
+        "-o",
+        s(&out_path),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("PRELU") && err.contains("no 16x8"), "{err}");
+}
+
+/// An op TFLM runs in 16x8 but tinyq's backends do not compile yet: the
+/// model is still written (TFLM can run it), and `compile` refuses it
+/// naming the op.
+#[test]
+fn int16_ops_without_a_16x8_kernel_quantize_but_do_not_compile() {
+    let dir = fixture("act_softmax");
+    let (model, calib) = (dir.join("float.tflite"), dir.join("calib.in0.npy"));
+    let out = tinyq(&[
+        "quantize",
+        s(&model),
+        "--calibration",
+        s(&calib),
+        "--activations",
+        "int16",
+        "-o",
+        s(&scratch("softmax_16x8.tflite")),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = tinyq(&[
+        "compile",
+        s(&model),
+        "--calibration",
+        s(&calib),
+        "--activations",
+        "int16",
+        "--emit",
+        "c",
+        "--out",
+        s(&scratch("softmax_16x8")),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("SOFTMAX") && err.contains("computes in i16"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -38,7 +38,9 @@ pub enum QuantError {
     Exec { sample: usize, source: ExecError },
     #[error("the model is not a float32 model: tensor {name:?} is {dtype}")]
     NotFloatModel { name: String, dtype: &'static str },
-    #[error("op {index} ({op}) cannot be quantized to int8: {why}")]
+    #[error("{0}")]
+    Options(String),
+    #[error("op {index} ({op}) cannot be quantized: {why}")]
     Unsupported {
         index: usize,
         op: &'static str,

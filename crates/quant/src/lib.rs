@@ -30,4 +30,5 @@ pub mod report;
 pub use error::{ExecError, QuantError};
 pub use exec::{Accumulation, FloatModel, Kernels};
 pub use observer::Method;
+pub use params::Activations;
 pub use quantize::{IoMode, QuantOptions, quantize, quantize_with_progress, quantize_with_ranges};

@@ -20,15 +20,20 @@ use tinyq_ir::{DType, Graph, OpKind, TensorId};
 
 use crate::calibrate::Ranges;
 use crate::error::QuantError;
-use crate::params::activation_params;
+use crate::params::Activations;
 
-/// `(scale, zero_point)` of a per-tensor int8 quantization.
+/// `(scale, zero_point)` of a per-tensor int8 (or int16) quantization.
 pub type Params = (f32, i64);
 
 /// Output parameters fixed by the op (spec §1): SOFTMAX and LOGISTIC
-/// (1/256, -128), TANH (1/128, 0).
-pub fn fixed_output(kind: &OpKind) -> Option<Params> {
+/// (1/256, -128), TANH (1/128, 0); with int16 activations all three
+/// (1/32768, 0), as the converter writes them.
+pub fn fixed_output(kind: &OpKind, activations: Activations) -> Option<Params> {
+    let wide = activations == Activations::Int16;
     match kind {
+        OpKind::Softmax { .. } | OpKind::Logistic | OpKind::Tanh if wide => {
+            Some((1.0 / 32768.0, 0))
+        }
         OpKind::Softmax { .. } | OpKind::Logistic => Some((1.0 / 256.0, -128)),
         OpKind::Tanh => Some((1.0 / 128.0, 0)),
         _ => None,
@@ -115,6 +120,7 @@ struct State {
 
 struct Driver<'g> {
     graph: &'g Graph,
+    activations: Activations,
     ops: Vec<&'g tinyq_ir::Op>,
     states: Vec<State>,
     producer: Vec<Option<usize>>,
@@ -124,8 +130,8 @@ struct Driver<'g> {
     plan: Plan,
 }
 
-/// Computes the plan from the calibrated `ranges`.
-pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
+/// Computes the plan from the calibrated `ranges` for `activations`.
+pub fn plan(graph: &Graph, ranges: &Ranges, activations: Activations) -> Result<Plan, QuantError> {
     let ops: Vec<_> = graph.ops.iter().map(|(_, op)| op).collect();
     let n = graph.tensors.len();
     let mut producer = vec![None; n];
@@ -147,13 +153,13 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
     let has_stats: Vec<bool> = (0..n)
         .map(|t| is_activation(t) && ranges.get(t).is_some_and(Option::is_some))
         .collect();
-    let redundant = redundant_stats(&ops, &producer, &users, &has_stats);
+    let redundant = redundant_stats(&ops, &producer, &users, &has_stats, activations);
 
     let mut states = vec![State::default(); n];
     for t in 0..n {
         if let (true, false, Some(Some((lo, hi)))) = (has_stats[t], redundant[t], ranges.get(t)) {
             states[t] = State {
-                params: Some(activation_params(*lo, *hi)),
+                params: Some(activations.params(*lo, *hi)),
                 immutable: true,
             };
         }
@@ -177,6 +183,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
     stack.extend((0..ops.len()).map(Item::Op));
     let mut driver = Driver {
         graph,
+        activations,
         ops,
         states,
         producer,
@@ -192,7 +199,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
     for t in 0..n {
         if plan.params[t].is_none() && is_activation(t) {
             match ranges.get(t).copied().flatten() {
-                Some((lo, hi)) => plan.params[t] = Some(activation_params(lo, hi)),
+                Some((lo, hi)) => plan.params[t] = Some(activations.params(lo, hi)),
                 None => {
                     return Err(QuantError::Tensor {
                         name: graph.tensors[TensorId::from_index(t)].name.clone(),
@@ -212,6 +219,7 @@ fn redundant_stats(
     producer: &[Option<usize>],
     users: &[Vec<usize>],
     has_stats: &[bool],
+    activations: Activations,
 ) -> Vec<bool> {
     let n = has_stats.len();
     let mut redundant = vec![false; n];
@@ -219,7 +227,7 @@ fn redundant_stats(
     // Forward.
     let mut work: Vec<usize> = (0..n).filter(|&t| has_stats[t]).collect();
     while let Some(t) = work.pop() {
-        if producer[t].is_some_and(|p| fixed_output(&ops[p].kind).is_some()) {
+        if producer[t].is_some_and(|p| fixed_output(&ops[p].kind, activations).is_some()) {
             redundant[t] = true;
         }
         for &u in &users[t] {
@@ -273,7 +281,7 @@ impl Driver<'_> {
                         let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
                         let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                         let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
-                        self.states[t].params = Some(activation_params(lo, hi));
+                        self.states[t].params = Some(self.activations.params(lo, hi));
                         let users = self.users[t].clone();
                         self.stack.extend(users.into_iter().map(Item::Op));
                     }
@@ -298,7 +306,7 @@ impl Driver<'_> {
                 self.set_result(r, params);
             }
         }
-        if let Some(params) = fixed_output(&op.kind) {
+        if let Some(params) = fixed_output(&op.kind, self.activations) {
             for &r in &op.outputs {
                 self.set_result(r, params);
             }

@@ -1,6 +1,8 @@
 //! Post-training full-integer quantization of a float32 Graph: calibrate,
 //! plan the parameters the way the TF converter does, then rebuild the
-//! graph with int8 activations, per-channel int8 weights and int32 biases.
+//! graph with int8 activations, per-channel int8 weights and int32 biases,
+//! or (16x8) symmetric int16 activations, the same int8 weights and int64
+//! biases.
 
 use std::collections::HashMap;
 
@@ -11,7 +13,7 @@ use crate::calibrate::{Ranges, calibrate, split_samples};
 use crate::error::QuantError;
 use crate::exec::{Accumulation, FloatModel, Kernels};
 use crate::observer::Method;
-use crate::params;
+use crate::params::{self, Activations};
 use crate::propagate::{Params, Plan, is_weight_operand, plan};
 
 /// Element type of the quantized model's inputs and outputs.
@@ -20,6 +22,8 @@ pub enum IoMode {
     /// int8 I/O with the calibrated parameters.
     #[default]
     Int8,
+    /// int16 I/O with the calibrated parameters (int16 activations only).
+    Int16,
     /// uint8 I/O (zero point + 128) with a QUANTIZE at each edge.
     Uint8,
     /// float32 I/O with QUANTIZE after each input and DEQUANTIZE before each output.
@@ -31,6 +35,8 @@ pub enum IoMode {
 pub struct QuantOptions {
     pub method: Method,
     pub io: IoMode,
+    /// int8 activations, or int16 ones with int8 weights (16x8).
+    pub activations: Activations,
     /// Per-channel FULLY_CONNECTED weights (the converter's default since
     /// 2024); `false` gives per-tensor weights as with
     /// `_experimental_disable_per_channel_quantization_for_dense_layers`.
@@ -46,6 +52,7 @@ impl Default for QuantOptions {
         QuantOptions {
             method: Method::MinMax,
             io: IoMode::Int8,
+            activations: Activations::Int8,
             per_channel_dense: true,
             accumulation: Accumulation::Reference,
             kernels: Kernels::Calibrator,
@@ -77,7 +84,9 @@ pub fn quantize_with_progress(
             "percentile {p} is outside (0, 100]; give the percentage of values to keep, e.g. 99.99"
         )));
     }
+    check_options(options)?;
     check_quantizable(graph)?;
+    check_activations(graph, options.activations)?;
     let model = FloatModel::new(graph)
         .map_err(|e| QuantError::Exec {
             sample: 0,
@@ -88,6 +97,59 @@ pub fn quantize_with_progress(
     let samples = split_samples(graph, calibration)?;
     let ranges = calibrate(&model, &samples, options.method, progress)?;
     quantize_with_ranges(graph, &ranges, options)
+}
+
+/// Refuses an I/O type that does not fit the activations: int16 activations
+/// take int16 or float I/O, int8 ones int8, uint8 or float.
+pub fn check_options(options: QuantOptions) -> Result<(), QuantError> {
+    let fits = match options.activations {
+        Activations::Int8 => options.io != IoMode::Int16,
+        Activations::Int16 => matches!(options.io, IoMode::Int16 | IoMode::Float),
+    };
+    if fits {
+        return Ok(());
+    }
+    let io = match options.io {
+        IoMode::Int8 => "int8",
+        IoMode::Int16 => "int16",
+        IoMode::Uint8 => "uint8",
+        IoMode::Float => "float",
+    };
+    Err(QuantError::Options(match options.activations {
+        Activations::Int16 => format!(
+            "{io} I/O does not fit int16 activations: a 16x8 model takes int16 I/O (the \
+             default) or float I/O (QUANTIZE/DEQUANTIZE at the edges)"
+        ),
+        Activations::Int8 => format!(
+            "{io} I/O needs int16 activations; with int8 activations use int8, uint8 or float I/O"
+        ),
+    }))
+}
+
+/// Ops the TF converter cannot quantize to 16x8 (its error: "Quantization
+/// to 16x8-bit not yet supported for op"); TFLite has no int16 kernel for
+/// them.
+fn has_no_16x8_form(kind: &OpKind) -> bool {
+    matches!(kind, OpKind::Prelu | OpKind::HardSwish)
+}
+
+/// Refuses ops that have no form with `activations`.
+pub fn check_activations(graph: &Graph, activations: Activations) -> Result<(), QuantError> {
+    if activations != Activations::Int16 {
+        return Ok(());
+    }
+    for (i, (_, op)) in graph.ops.iter().enumerate() {
+        if has_no_16x8_form(&op.kind) {
+            return Err(QuantError::Unsupported {
+                index: op.origin.unwrap_or(i),
+                op: op.kind.name(),
+                why: "the op has no 16x8 (int16 activation) form in TFLite; quantize the \
+                      model with int8 activations"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses graphs that are not float32 or hold ops without an int8 form.
@@ -157,8 +219,10 @@ pub fn quantize_with_ranges(
     ranges: &Ranges,
     options: QuantOptions,
 ) -> Result<Graph, QuantError> {
+    check_options(options)?;
     check_quantizable(graph)?;
-    let plan = plan(graph, ranges)?;
+    check_activations(graph, options.activations)?;
+    let plan = plan(graph, ranges, options.activations)?;
     let mut b = Builder {
         src: graph,
         plan: &plan,
@@ -198,18 +262,22 @@ impl Builder<'_> {
             })
     }
 
-    /// The int8 tensor standing for source tensor `t`.
+    /// The quantized (int8 or int16) tensor standing for source tensor `t`.
     fn tensor(&mut self, t: TensorId) -> Result<TensorId, QuantError> {
         if let Some(&id) = self.map.get(&t.index()) {
             return Ok(id);
         }
         let src = self.src.tensor(t);
         let p = self.params(t)?;
+        let acts = self.options.activations;
         let data = match src.const_f32() {
             Some(values) if src.is_const() => Some(
-                params::quantize_asymmetric(&values, p.0, p.1)
+                params::quantize_constant(&values, p.0, p.1, acts.code_range())
                     .into_iter()
-                    .map(|v| v as u8)
+                    .flat_map(|v| match acts {
+                        Activations::Int8 => vec![v as i8 as u8],
+                        Activations::Int16 => (v as i16).to_le_bytes().to_vec(),
+                    })
                     .collect(),
             ),
             _ => None,
@@ -217,7 +285,7 @@ impl Builder<'_> {
         let id = self.out.tensors.push(Tensor {
             name: src.name.clone(),
             shape: src.shape.clone(),
-            dtype: DType::I8,
+            dtype: acts.dtype(),
             quant: quant(p),
             data,
         });
@@ -240,7 +308,7 @@ impl Builder<'_> {
         });
     }
 
-    /// A new int8 tensor like `like` with params `p`, named `name`.
+    /// A new tensor like `like` with params `p`, named `name`.
     fn derived(
         &mut self,
         like: TensorId,
@@ -266,26 +334,40 @@ impl Builder<'_> {
         let mut dequantized: HashMap<usize, TensorId> = HashMap::new();
 
         // Inputs.
-        for &i in &src.inputs {
+        let suffix = format!("_{}", self.options.activations.name());
+        // The converter's op order around float I/O: int8 quantizes the
+        // inputs in order and dequantizes each output right after its
+        // producer; 16x8 quantizes them last input first and dequantizes
+        // all outputs at the end.
+        let wide = self.options.activations == Activations::Int16;
+        let mut inputs = src.inputs.clone();
+        if wide {
+            inputs.reverse();
+        }
+        for &i in &inputs {
             let q = self.tensor(i)?;
             let name = src.tensor(i).name.clone();
             match self.options.io {
-                IoMode::Int8 => self.out.inputs.push(q),
+                IoMode::Int8 | IoMode::Int16 => self.out.inputs.push(q),
                 IoMode::Uint8 => {
                     let p = self.params(i)?;
                     let u = self.derived(q, name, DType::U8, quant((p.0, p.1 + 128)));
-                    self.out.tensors[q].name.push_str("_int8");
+                    self.out.tensors[q].name.push_str(&suffix);
                     self.out.inputs.push(u);
                     self.push_op(OpKind::Quantize, vec![u], vec![q], None);
                 }
                 IoMode::Float => {
                     let f = self.derived(q, name, DType::F32, None);
-                    self.out.tensors[q].name.push_str("_int8");
+                    self.out.tensors[q].name.push_str(&suffix);
                     self.out.inputs.push(f);
                     self.push_op(OpKind::Quantize, vec![f], vec![q], None);
                 }
             }
             self.emit_requants(i, None, &mut on_input)?;
+        }
+        // One input pushed per iteration: back to the model's order.
+        if wide {
+            self.out.inputs.reverse();
         }
 
         for (index, (_, op)) in src.ops.iter().enumerate() {
@@ -329,13 +411,13 @@ impl Builder<'_> {
                     let settled = self.out.tensors[q].quant.take();
                     self.out.tensors[q].quant = quant(p);
                     let name = format!("{}_requantized", src.tensor(t).name);
-                    let r = self.derived(q, name, DType::I8, settled);
+                    let r = self.derived(q, name, self.options.activations.dtype(), settled);
                     self.push_op(OpKind::Quantize, vec![q], vec![r], None);
                     replaced.insert(t.index(), r);
                 }
                 self.emit_requants(t, replaced.get(&t.index()).copied(), &mut on_input)?;
                 // Float I/O: the converter dequantizes right after the producer.
-                if self.options.io == IoMode::Float && src.outputs.contains(&t) {
+                if self.options.io == IoMode::Float && !wide && src.outputs.contains(&t) {
                     let q = replaced
                         .get(&t.index())
                         .copied()
@@ -359,10 +441,10 @@ impl Builder<'_> {
             let p = self.out.tensors[q].scale_zp().unwrap_or((1.0, 0));
             let name = self.out.tensors[q].name.clone();
             match self.options.io {
-                IoMode::Int8 => self.out.outputs.push(q),
+                IoMode::Int8 | IoMode::Int16 => self.out.outputs.push(q),
                 IoMode::Uint8 => {
                     let u = self.derived(q, name, DType::U8, quant((p.0, p.1 + 128)));
-                    self.out.tensors[q].name.push_str("_int8");
+                    self.out.tensors[q].name.push_str(&suffix);
                     self.push_op(OpKind::Quantize, vec![q], vec![u], None);
                     self.out.outputs.push(u);
                 }
@@ -375,11 +457,12 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// DEQUANTIZE of int8 output `q` into a new float tensor taking its name.
+    /// DEQUANTIZE of quantized output `q` into a new float tensor taking its name.
     fn dequantize_output(&mut self, q: TensorId) -> TensorId {
         let name = self.out.tensors[q].name.clone();
         let f = self.derived(q, name, DType::F32, None);
-        self.out.tensors[q].name.push_str("_int8");
+        let suffix = format!("_{}", self.options.activations.name());
+        self.out.tensors[q].name.push_str(&suffix);
         self.push_op(OpKind::Dequantize, vec![q], vec![f], None);
         f
     }
@@ -410,7 +493,7 @@ impl Builder<'_> {
                 None => self.tensor(t)?,
             };
             let name = format!("{}_requantized{}", self.src.tensor(t).name, pos);
-            let r = self.derived(q, name, DType::I8, quant(p));
+            let r = self.derived(q, name, self.options.activations.dtype(), quant(p));
             self.push_op(OpKind::Quantize, vec![q], vec![r], None);
             made.insert((t.index(), pos), r);
         }
@@ -471,21 +554,34 @@ impl Builder<'_> {
             .iter()
             .map(|&s| params::bias_scale(in_scale, s))
             .collect();
-        let values: Vec<i32> = b
-            .iter()
-            .enumerate()
-            .map(|(c, &v)| params::quantize_bias(v, bias_scales[if per_channel { c } else { 0 }]))
-            .collect();
+        let scale_of = |c: usize| bias_scales[if per_channel { c } else { 0 }];
+        // 16x8 layers take int64 biases (TFLM accumulates them in int64).
+        let (dtype, data): (DType, Vec<u8>) = match self.options.activations {
+            Activations::Int8 => (
+                DType::I32,
+                b.iter()
+                    .enumerate()
+                    .flat_map(|(c, &v)| params::quantize_bias(v, scale_of(c)).to_le_bytes())
+                    .collect(),
+            ),
+            Activations::Int16 => (
+                DType::I64,
+                b.iter()
+                    .enumerate()
+                    .flat_map(|(c, &v)| params::quantize_bias_int64(v, scale_of(c)).to_le_bytes())
+                    .collect(),
+            ),
+        };
         Ok(self.out.tensors.push(Tensor {
             name: bias.name.clone(),
             shape: bias.shape.clone(),
-            dtype: DType::I32,
+            dtype,
             quant: Some(Quantization {
                 zero_points: vec![0; bias_scales.len()],
                 scales: bias_scales,
                 axis: 0,
             }),
-            data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            data: Some(data),
         }))
     }
 }

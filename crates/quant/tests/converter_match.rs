@@ -1,7 +1,10 @@
 //! Quantizing every fixture's `float.tflite` with its calibration set
 //! reproduces the TF converter's `int8.tflite`: every tensor's scale and
 //! zero point, the int8 weights and int32 biases; and the quantized graph
-//! lowers and runs like the converter's.
+//! lowers and runs like the converter's. With int16 activations it
+//! reproduces the converter's 16x8 models (`int16x8.tflite`,
+//! `int16x8_floatio.tflite`): int16 scales with zero point 0, the same int8
+//! weights, int64 biases.
 
 mod common;
 
@@ -11,7 +14,7 @@ use std::path::Path;
 
 use tinyq_interp::Interpreter;
 use tinyq_ir::{DType, Graph, TensorId};
-use tinyq_quant::{IoMode, QuantOptions, quantize};
+use tinyq_quant::{Activations, IoMode, QuantOptions, quantize};
 
 /// Known exceptions: tensors whose scale differs from the converter's by
 /// one or two ulps (zero point equal). All of them are outputs of CONV_2D,
@@ -70,12 +73,35 @@ struct Comparison {
     mismatches: Vec<String>,
     weight_values: usize,
     weight_equal: usize,
+    /// Values within one code of the converter's in constants whose scale
+    /// is ulps apart (a bias whose input scale is): the rounding of
+    /// `value / scale` moved with the scale.
+    weight_follow: usize,
 }
 
-fn options_for(name: &str, io: IoMode) -> QuantOptions {
+/// The converter's inputs of op `b`, without the zero bias the reader gives
+/// a 16x8 CONV_2D or FULLY_CONNECTED written without one (`ours` has none).
+fn converter_inputs(theirs: &Graph, b: &tinyq_ir::Op, ours: usize) -> Vec<TensorId> {
+    let mut inputs = b.inputs.clone();
+    if inputs.len() == ours + 1
+        && inputs
+            .last()
+            .is_some_and(|&t| theirs.tensor(t).name.ends_with("/zero_bias"))
+    {
+        inputs.pop();
+    }
+    inputs
+}
+
+fn options_for(name: &str, variant: &str, io: IoMode) -> QuantOptions {
     QuantOptions {
         per_channel_dense: name != "dense_per_tensor",
         io,
+        activations: if variant.starts_with("int16x8") {
+            Activations::Int16
+        } else {
+            Activations::Int8
+        },
         ..QuantOptions::default()
     }
 }
@@ -87,6 +113,13 @@ const VARIANTS: [(&str, IoMode); 3] = [
     ("floatio", IoMode::Float),
 ];
 
+/// The converter's 16x8 variants (`int16x8_bias32`, with int32 biases, is
+/// a converter option tinyq does not offer).
+const WIDE_VARIANTS: [(&str, IoMode); 2] = [
+    ("int16x8", IoMode::Int16),
+    ("int16x8_floatio", IoMode::Float),
+];
+
 fn quantize_variant(dir: &Path, variant: &str, io: IoMode) -> (Graph, Graph) {
     let name = common::name(dir);
     let float = tinyq_tflite::read_file(&dir.join("float.tflite")).expect("float model");
@@ -94,7 +127,7 @@ fn quantize_variant(dir: &Path, variant: &str, io: IoMode) -> (Graph, Graph) {
         .iter()
         .map(|p| common::read_f32(p))
         .collect();
-    let ours = quantize(&float, &calib, options_for(&name, io))
+    let ours = quantize(&float, &calib, options_for(&name, variant, io))
         .unwrap_or_else(|e| panic!("{name}: quantize: {e}"));
     let theirs =
         tinyq_tflite::read_file(&dir.join(format!("{variant}.tflite"))).expect("converter model");
@@ -126,13 +159,14 @@ fn compare(ours: &Graph, theirs: &Graph) -> Result<Comparison, String> {
     }
     let mut pairs: Vec<(TensorId, TensorId, String)> = Vec::new();
     for (i, ((_, a), (_, b))) in ours.ops.iter().zip(theirs.ops.iter()).enumerate() {
-        if a.inputs.len() != b.inputs.len() || a.outputs.len() != b.outputs.len() {
+        let b_inputs = converter_inputs(theirs, b, a.inputs.len());
+        if a.inputs.len() != b_inputs.len() || a.outputs.len() != b.outputs.len() {
             return Err(format!(
                 "op {i} ({}) has different operand counts",
                 a.kind.name()
             ));
         }
-        for (k, (&x, &y)) in a.inputs.iter().zip(&b.inputs).enumerate() {
+        for (k, (&x, &y)) in a.inputs.iter().zip(&b_inputs).enumerate() {
             pairs.push((x, y, format!("op {i} {} input {k}", a.kind.name())));
         }
         for (k, (&x, &y)) in a.outputs.iter().zip(&b.outputs).enumerate() {
@@ -155,6 +189,7 @@ fn compare(ours: &Graph, theirs: &Graph) -> Result<Comparison, String> {
         mismatches: Vec::new(),
         weight_values: 0,
         weight_equal: 0,
+        weight_follow: 0,
     };
     for (x, y, at) in pairs {
         if !seen.insert((x.index(), y.index())) {
@@ -183,13 +218,28 @@ fn compare(ours: &Graph, theirs: &Graph) -> Result<Comparison, String> {
             let size = tx.dtype.size();
             if tx.dtype == ty.dtype && dx.len() == dy.len() {
                 let n = dx.len() / size;
-                c.weight_values += n;
-                c.weight_equal += dx
+                let equal = dx
                     .chunks(size)
                     .zip(dy.chunks(size))
                     .filter(|(a, b)| a == b)
                     .count();
-                if dx != dy {
+                let scale_ulps =
+                    tx.quant != ty.quant && ulp_close(tx.quant.as_ref(), ty.quant.as_ref());
+                let within_one = dx
+                    .chunks(size)
+                    .zip(dy.chunks(size))
+                    .all(|(a, b)| (code(a) - code(b)).abs() <= 1);
+                c.weight_values += n;
+                c.weight_equal += equal;
+                if dx == dy {
+                } else if scale_ulps && within_one {
+                    c.weight_follow += n - equal;
+                    c.ulp.push(format!(
+                        "{at} {:?}: {} values one code from the converter's (its scale is ulps apart)",
+                        ty.name,
+                        n - equal
+                    ));
+                } else {
                     c.mismatches
                         .push(format!("{at} {:?}: constant values differ", ty.name));
                 }
@@ -215,10 +265,29 @@ fn io_variants_match_the_converter_on_every_fixture() {
     params_match(&VARIANTS[1..], KNOWN_IO_ULP_MISMATCHES);
 }
 
+/// Scale differences of the 16x8 variants, counted over both: the same
+/// calibration-order effect as [`KNOWN_ULP_MISMATCHES`], only more often,
+/// since an int16 scale is one observed magnitude over 32767 (no `max -
+/// min` to absorb the last bit). All are outputs of CONV_2D,
+/// DEPTHWISE_CONV_2D and FULLY_CONNECTED (24: TFLite's optimized float
+/// kernels give the converter's observed max, its reference kernels
+/// tinyq's, e.g. `conv_basic`: 9.633445e-5 against 9.633446e-5) and the
+/// next layer's bias scales (8), two of whose values then round one code
+/// apart (`depthwise_mult2`'s int64 bias, once in each variant).
+const KNOWN_16X8_ULP_MISMATCHES: usize = 34;
+
+/// The 16x8 variants: int16 activations with zero point 0, the converter's
+/// int8 weights and int64 biases, value for value.
+#[test]
+fn int16x8_variants_match_the_converter_on_every_fixture() {
+    params_match(&WIDE_VARIANTS, KNOWN_16X8_ULP_MISMATCHES);
+}
+
 fn params_match(variants: &[(&str, IoMode)], known_ulp: usize) {
     let mut report = String::new();
     let mut failures = Vec::new();
     let (mut total, mut matched, mut wv, mut we, mut ulp) = (0, 0, 0, 0, 0);
+    let mut follow = 0;
     for (dir, &(variant, io)) in compared_fixtures()
         .iter()
         .flat_map(|d| variants.iter().map(move |v| (d, v)))
@@ -247,6 +316,7 @@ fn params_match(variants: &[(&str, IoMode)], known_ulp: usize) {
                 matched += c.matched;
                 wv += c.weight_values;
                 we += c.weight_equal;
+                follow += c.weight_follow;
                 if !c.mismatches.is_empty() {
                     failures.push(format!(
                         "{name}: {} unexplained mismatches",
@@ -261,15 +331,20 @@ fn params_match(variants: &[(&str, IoMode)], known_ulp: usize) {
         }
     }
     println!(
-        "{report}TOTAL: {matched}/{total} tensors match exactly, {ulp} differ by ulps in scale; \
-         {we}/{wv} constant values (weights, biases, other constants) equal"
+        "{report}TOTAL: {matched}/{total} tensors match exactly, {ulp} differ by ulps in scale \
+         (or hold values one code off because of it); {we}/{wv} constant values (weights, \
+         biases, other constants) equal, {follow} one code off"
     );
     if ulp > known_ulp {
         failures.push(format!(
             "{ulp} ulp-level scale differences, {known_ulp} known"
         ));
     }
-    assert_eq!(we, wv, "constant values differ from the converter's");
+    assert_eq!(
+        we + follow,
+        wv,
+        "constant values differ from the converter's"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -386,6 +461,17 @@ fn recode(codes: &[u8], to: Option<(f32, i64)>, from: Option<(f32, i64)>) -> Vec
             .collect(),
         _ => codes.to_vec(),
     }
+}
+
+/// A little-endian signed code of 1, 2, 4 or 8 bytes.
+fn code(bytes: &[u8]) -> i64 {
+    let mut wide = [if bytes.last().is_some_and(|&b| b & 0x80 != 0) {
+        0xff
+    } else {
+        0
+    }; 8];
+    wide[..bytes.len()].copy_from_slice(bytes);
+    i64::from_le_bytes(wide)
 }
 
 /// Same zero points and axis; every scale within two ulps.

@@ -90,3 +90,53 @@ fn concat_with_fused_activation_is_named() {
     let m = message(quantize(&g, &[cal], QuantOptions::default()));
     assert!(m.contains("CONCATENATION"), "{m}");
 }
+
+/// I/O types that do not fit the activations, and ops without a 16x8 form.
+#[test]
+fn int16_options_and_ops_are_checked() {
+    use tinyq_quant::{Activations, IoMode};
+    let g = float_graph("conv_basic");
+    let cal = common::read_f32(&fixture("conv_basic", "calib.in0.npy"));
+    let with = |activations, io| QuantOptions {
+        activations,
+        io,
+        ..QuantOptions::default()
+    };
+    for io in [IoMode::Int8, IoMode::Uint8] {
+        let m = message(quantize(
+            &g,
+            std::slice::from_ref(&cal),
+            with(Activations::Int16, io),
+        ));
+        assert!(m.contains("does not fit int16 activations"), "{m}");
+    }
+    let m = message(quantize(
+        &g,
+        std::slice::from_ref(&cal),
+        with(Activations::Int8, IoMode::Int16),
+    ));
+    assert!(m.contains("int16 I/O needs int16 activations"), "{m}");
+    for io in [IoMode::Int16, IoMode::Float] {
+        let q = quantize(&g, std::slice::from_ref(&cal), with(Activations::Int16, io))
+            .expect("16x8 quantizes");
+        let conv = q
+            .ops
+            .iter()
+            .map(|(_, op)| op)
+            .find(|op| op.kind.name() == "CONV_2D");
+        let conv = conv.expect("a CONV_2D");
+        assert_eq!(q.tensor(conv.inputs[0]).dtype, tinyq_ir::DType::I16);
+        assert_eq!(q.tensor(conv.inputs[0]).scale_zp().map(|p| p.1), Some(0));
+        assert_eq!(q.tensor(conv.inputs[1]).dtype, tinyq_ir::DType::I8);
+        assert_eq!(q.tensor(conv.inputs[2]).dtype, tinyq_ir::DType::I64);
+    }
+
+    let prelu = float_graph("prelu");
+    let cal = common::read_f32(&fixture("prelu", "calib.in0.npy"));
+    let m = message(quantize(
+        &prelu,
+        &[cal],
+        with(Activations::Int16, IoMode::Int16),
+    ));
+    assert!(m.contains("PRELU") && m.contains("no 16x8"), "{m}");
+}

@@ -34,6 +34,7 @@ fn every_method_and_io_mode_lowers_on_every_fixture() {
                     IoMode::Int8 => DType::I8,
                     IoMode::Uint8 => DType::U8,
                     IoMode::Float => DType::F32,
+                    IoMode::Int16 => DType::I16,
                 };
                 for &t in q.inputs.iter().chain(&q.outputs) {
                     assert_eq!(q.tensor(t).dtype, want, "{name} {io:?}");
