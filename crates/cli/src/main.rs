@@ -163,22 +163,27 @@ enum Command {
         divide_by: f32,
     },
     /// Quantize a float model to full 8-bit integers from a representative dataset
-    /// and write it as a .tflite file.
+    /// (or, with --mode dynamic, its weights only) and write it as a .tflite file.
     Quantize {
         /// The float32 .tflite model.
         model: PathBuf,
+        /// full: int8 activations and weights (needs --calibration); dynamic: int8
+        /// weights with per-channel scales, float activations, no calibration.
+        #[arg(long, value_enum, default_value = "full")]
+        mode: quantize::Mode,
         /// Representative inputs `[N, ...input shape]` (`.npy`, or `.npz` per input).
         #[arg(long)]
-        calibration: PathBuf,
+        calibration: Option<PathBuf>,
         /// How calibration ranges are chosen.
         #[arg(long, value_enum, default_value = "minmax")]
         calibration_method: eval::CalibrationMethod,
         /// Percentage of values kept by `--calibration-method percentile`.
         #[arg(long, default_value_t = 99.99)]
         percentile: f64,
-        /// I/O type: int8 (integer only), uint8, or float (QUANTIZE/DEQUANTIZE at the edges).
-        #[arg(long, value_enum, default_value = "int8")]
-        io: eval::Io,
+        /// I/O type: int8 (integer only; the default), uint8, or float
+        /// (QUANTIZE/DEQUANTIZE at the edges). A dynamic-range model has float I/O.
+        #[arg(long, value_enum)]
+        io: Option<eval::Io>,
         /// The quantized .tflite to write.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -364,20 +369,24 @@ fn main() -> ExitCode {
         }),
         Command::Quantize {
             model,
+            mode,
             calibration,
             calibration_method,
             percentile,
             io,
             output,
             deny_overflow,
-        } => quantize::quantize(
+        } => quantize::quantize_mode(
             &model,
-            quantize::QuantChoice {
-                calibration: &calibration,
+            mode,
+            calibration.as_deref(),
+            |calibration| quantize::QuantChoice {
+                calibration,
                 method: calibration_method,
                 percentile,
-                io,
+                io: io.unwrap_or(eval::Io::Int8),
             },
+            io,
             &output,
             deny_overflow,
         ),
