@@ -297,8 +297,16 @@ struct Row {
 fn evaluate(dir: &Path, generated: &Generated) -> anyhow::Result<Vec<Row>> {
     let (x, labels) = test_set(dir)?;
     let n = labels.len();
-    let digits: Vec<Vec<f32>> = x.outer_iter().map(|s| s.iter().copied().collect()).collect();
-    let correct = |p: &[usize]| p.iter().zip(&labels).filter(|(p, l)| **p == usize::from(**l)).count();
+    let digits: Vec<Vec<f32>> = x
+        .outer_iter()
+        .map(|s| s.iter().copied().collect())
+        .collect();
+    let correct = |p: &[usize]| {
+        p.iter()
+            .zip(&labels)
+            .filter(|(p, l)| **p == usize::from(**l))
+            .count()
+    };
     let work = std::env::temp_dir().join(format!("tinyq-codegen-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let mut rows = Vec::new();
@@ -473,7 +481,8 @@ fn table(rows: &[Row]) -> String {
             interp,
             c,
             thousands(r.weights),
-            r.flash.map_or("n/a".to_string(), |f| format!("{} B", thousands(f))),
+            r.flash
+                .map_or("n/a".to_string(), |f| format!("{} B", thousands(f))),
             thousands(r.arena),
             r.seed.0,
             r.seed.1,
@@ -536,8 +545,17 @@ mod tests {
         assert!(float.interpreter as f64 / 2000.0 > 0.96, "{float:?}");
         for r in &rows {
             let drop = (float.interpreter as f64 - r.interpreter as f64) / 2000.0;
-            assert!(drop <= 0.003, "{} loses {:.4} points: {r:?}", r.label, drop * 100.0);
-            assert_eq!(r.c, Some(r.interpreter), "generated C vs interpreter: {r:?}");
+            assert!(
+                drop <= 0.003,
+                "{} loses {:.4} points: {r:?}",
+                r.label,
+                drop * 100.0
+            );
+            assert_eq!(
+                r.c,
+                Some(r.interpreter),
+                "generated C vs interpreter: {r:?}"
+            );
             assert_eq!(r.c_agrees, Some(true), "{r:?}");
         }
         let dynamic = &rows[1];
@@ -550,7 +568,10 @@ mod tests {
             assert!(correct as f64 / 2000.0 >= 0.966, "{what}: {dynamic:?}");
         }
         // About 4x less weight flash than float.
-        assert!(dynamic.weights * 3 < float.weights, "{dynamic:?} vs {float:?}");
+        assert!(
+            dynamic.weights * 3 < float.weights,
+            "{dynamic:?} vs {float:?}"
+        );
         update_readme(&project_root().join("README.md"), &table(&rows), true)
             .unwrap_or_else(|e| panic!("{e:#}"));
     }
