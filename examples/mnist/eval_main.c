@@ -1,18 +1,28 @@
-/* Host harness for the generated MNIST C: reads int8 digits (784 bytes
- * each) from the file named on the command line and writes one byte per
- * digit, the predicted class, to stdout. Used by `cargo xtask codegen`. */
+/* Host harness for the generated MNIST C: reads digits in the model's input
+ * type (NAME_INPUT_0_SIZE bytes each) from the file named on the command
+ * line and writes each digit's scores (NAME_OUTPUT_0_SIZE bytes, the
+ * model's output type) to stdout. Built by `cargo xtask codegen` once per
+ * model, with -DMODEL_HEADER='"mnist.h"' -DMODEL_INVOKE=mnist_invoke
+ * -DMODEL_UPPER=MNIST (or another model's names). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "mnist.h"
+#include MODEL_HEADER
 
-static uint8_t arena[MNIST_ARENA_SIZE + MNIST_ARENA_ALIGN];
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define ARENA_SIZE CAT(MODEL_UPPER, _ARENA_SIZE)
+#define ARENA_ALIGN CAT(MODEL_UPPER, _ARENA_ALIGN)
+#define INPUT_SIZE CAT(MODEL_UPPER, _INPUT_0_SIZE)
+#define OUTPUT_SIZE CAT(MODEL_UPPER, _OUTPUT_0_SIZE)
+
+static uint8_t arena[ARENA_SIZE + ARENA_ALIGN];
+static uint8_t digit[INPUT_SIZE];
+static uint8_t scores[OUTPUT_SIZE];
 
 int main(int argc, char **argv) {
-    int8_t digit[MNIST_INPUT_0_SIZE];
-    int8_t scores[MNIST_OUTPUT_0_SIZE];
-    void *aligned = arena + (MNIST_ARENA_ALIGN - ((uintptr_t)arena % MNIST_ARENA_ALIGN)) % MNIST_ARENA_ALIGN;
+    void *aligned = arena + (ARENA_ALIGN - ((uintptr_t)arena % ARENA_ALIGN)) % ARENA_ALIGN;
     FILE *in;
     if (argc != 2 || (in = fopen(argv[1], "rb")) == NULL) {
         fprintf(stderr, "usage: %s DIGITS.bin\n", argv[0]);
@@ -21,17 +31,13 @@ int main(int argc, char **argv) {
     while (fread(digit, 1, sizeof digit, in) == sizeof digit) {
         const void *inputs[1];
         void *outputs[1];
-        int best = 0, i;
         inputs[0] = digit;
         outputs[0] = scores;
-        if (mnist_invoke(inputs, outputs, aligned) != 0) {
-            fprintf(stderr, "mnist_invoke failed\n");
+        if (MODEL_INVOKE(inputs, outputs, aligned) != 0) {
+            fprintf(stderr, "invoke failed\n");
             return 1;
         }
-        for (i = 1; i < (int)sizeof scores; i++) {
-            if (scores[i] > scores[best]) best = i;
-        }
-        putchar(best);
+        fwrite(scores, 1, sizeof scores, stdout);
     }
     fclose(in);
     return 0;

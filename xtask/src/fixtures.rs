@@ -12,6 +12,17 @@ use anyhow::{Context, bail};
 
 use crate::project_root;
 
+/// Fixtures that get dynamic-range variants (`tests/tests/dynamic_range.rs`
+/// lists the cases it expects).
+const DYNAMIC_FIXTURES: &[&str] = &[
+    "ad_autoencoder",
+    "cnn_small",
+    "kws_ds_cnn",
+    "micro_speech",
+    "mnist",
+    "vww_mobilenet_v1",
+];
+
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let root = project_root();
     let mut python: Option<PathBuf> = None;
@@ -87,6 +98,21 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot start {}", python.display()))?;
     if !status.success() {
         bail!("run_tinyq_models.py failed ({status})");
+    }
+    // Dynamic-range variants: the converter's and tinyq's, with TFLM's
+    // float outputs on the dequantized weights and LiteRT's hybrid outputs.
+    let status = Command::new(&python)
+        .arg(root.join("xtask/fixtures/dynamic_models.py"))
+        .arg(&fixtures)
+        .arg(root.join("target/debug/tinyq"))
+        .arg("--mnist")
+        .arg(&mnist)
+        .args(DYNAMIC_FIXTURES)
+        .current_dir(root.join("xtask/fixtures"))
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("dynamic_models.py failed ({status})");
     }
     // TFLM's planned tensor memory per model, for the memory-plan test.
     let status = Command::new(&python)

@@ -160,6 +160,10 @@ const KERNEL_FLAGS: &[&str] = &[
     "conv2d_f32",
     "depthwise_conv2d_f32",
     "fully_connected_f32",
+    // A dynamic-range model's int8 filters, dequantized on the fly.
+    "conv2d_f32_i8",
+    "depthwise_conv2d_f32_i8",
+    "fully_connected_f32_i8",
     "pool_f32",
     "binary_f32",
     "binary_f32_same",

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use tinyq_ir::float_kernel::FloatWeights;
+use tinyq_ir::float_kernel::{Filter, FloatWeights};
 use tinyq_ir::{FloatKernel, Step};
 use tinyq_kernels::float_elementwise::{BinaryF32, UnaryF32};
 use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
@@ -85,13 +85,32 @@ impl Writer<'_> {
         Ok(name)
     }
 
+    /// The filter (float, or int8 and its scales) and bias members.
     fn float_weights(&mut self, step: usize, w: &FloatWeights) -> Result<Vec<Field>, String> {
-        let f = self.float_array(step, "filter", &w.filter)?;
+        let mut fields = match &w.filter {
+            Filter::F32(values) => {
+                vec![Field::pointer(
+                    "filter",
+                    self.float_array(step, "filter", values)?,
+                )]
+            }
+            Filter::Int8 { values, scales } => {
+                let f = format!("tq_step{step}_filter");
+                let ints: Vec<i64> = values.iter().map(|&v| i64::from(v)).collect();
+                self.aligned_i8_array(&f, &ints);
+                let s = self.float_array(step, "scales", scales)?;
+                vec![
+                    Field::pointer("filter", format!("{f}.v")),
+                    Field::pointer("scales", s),
+                ]
+            }
+        };
         let b = match &w.bias {
             Some(bias) => self.float_array(step, "bias", bias)?,
             None => "NULL".to_string(),
         };
-        Ok(vec![Field::pointer("filter", f), Field::pointer("bias", b)])
+        fields.push(Field::pointer("bias", b));
+        Ok(fields)
     }
 
     fn act_fields(min: f32, max: f32) -> Result<Vec<Field>, String> {
@@ -137,7 +156,7 @@ impl Writer<'_> {
                 return Err(invalid("is stateful: written by stateful_step".to_string()));
             }
             FloatKernel::Conv2D { params: p, weights } => {
-                self.use_kernel("conv2d_f32", &[]);
+                self.use_kernel(name, &[]);
                 let src = self.src(input(0)?);
                 let fields = [
                     self.float_weights(index, weights).map_err(invalid)?,
@@ -167,11 +186,11 @@ impl Writer<'_> {
                     ])?,
                     Self::act_fields(p.act_min, p.act_max).map_err(invalid)?,
                 ];
-                let params = self.params_struct(index, "tq_conv2d_f32_params", &fields);
-                let _ = writeln!(self.body, "    tq_conv2d_f32(&{params}, {src}, {dst});");
+                let params = self.params_struct(index, &format!("tq_{name}_params"), &fields);
+                let _ = writeln!(self.body, "    tq_{name}(&{params}, {src}, {dst});");
             }
             FloatKernel::DepthwiseConv2D { params: p, weights } => {
-                self.use_kernel("depthwise_conv2d_f32", &[]);
+                self.use_kernel(name, &[]);
                 let src = self.src(input(0)?);
                 let fields = [
                     self.float_weights(index, weights).map_err(invalid)?,
@@ -198,14 +217,11 @@ impl Writer<'_> {
                     ])?,
                     Self::act_fields(p.act_min, p.act_max).map_err(invalid)?,
                 ];
-                let params = self.params_struct(index, "tq_depthwise_conv2d_f32_params", &fields);
-                let _ = writeln!(
-                    self.body,
-                    "    tq_depthwise_conv2d_f32(&{params}, {src}, {dst});"
-                );
+                let params = self.params_struct(index, &format!("tq_{name}_params"), &fields);
+                let _ = writeln!(self.body, "    tq_{name}(&{params}, {src}, {dst});");
             }
             FloatKernel::FullyConnected { params: p, weights } => {
-                self.use_kernel("fully_connected_f32", &[]);
+                self.use_kernel(name, &[]);
                 let src = self.src(input(0)?);
                 let fields = [
                     self.float_weights(index, weights).map_err(invalid)?,
@@ -216,11 +232,8 @@ impl Writer<'_> {
                     ])?,
                     Self::act_fields(p.act_min, p.act_max).map_err(invalid)?,
                 ];
-                let params = self.params_struct(index, "tq_fully_connected_f32_params", &fields);
-                let _ = writeln!(
-                    self.body,
-                    "    tq_fully_connected_f32(&{params}, {src}, {dst});"
-                );
+                let params = self.params_struct(index, &format!("tq_{name}_params"), &fields);
+                let _ = writeln!(self.body, "    tq_{name}(&{params}, {src}, {dst});");
             }
             FloatKernel::AveragePool(p) | FloatKernel::MaxPool(p) => {
                 self.use_kernel("pool_f32", &[]);

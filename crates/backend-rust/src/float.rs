@@ -4,7 +4,7 @@
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
-use tinyq_ir::float_kernel::FloatWeights;
+use tinyq_ir::float_kernel::{Filter, FloatWeights};
 use tinyq_ir::{FloatKernel, Kernel, Program};
 
 use crate::{Elem, EmitError, Writer, lit_usize, params_literal};
@@ -74,17 +74,36 @@ impl Writer<'_> {
         lit_usize(bytes / self.unit_bytes())
     }
 
-    /// `static STEP_N_FILTER` (and `_BIAS`); returns the filter and the bias
-    /// argument expressions.
+    /// `static STEP_N_FILTER` (and `_SCALES` for an int8 filter, `_BIAS`);
+    /// returns the kernel to call (`NAME` or `NAME_i8`), the filter and the
+    /// bias argument expressions.
     fn float_weight_statics(
         &mut self,
         index: usize,
+        name: &str,
         w: &FloatWeights,
-    ) -> (TokenStream, TokenStream) {
+    ) -> (TokenStream, TokenStream, TokenStream) {
         let f = format_ident!("STEP_{}_FILTER", index);
         let n = lit_usize(w.filter.len());
-        let values = floats_tokens(&w.filter);
-        self.statics.push(quote!(static #f: [f32; #n] = #values;));
+        let (func, filter) = match &w.filter {
+            Filter::F32(v) => {
+                let values = floats_tokens(v);
+                self.statics.push(quote!(static #f: [f32; #n] = #values;));
+                (format_ident!("{}", name), quote!(&#f))
+            }
+            Filter::Int8 { values, scales } => {
+                let q = values.iter().map(|&v| Literal::i8_unsuffixed(v));
+                self.statics.push(quote!(static #f: [i8; #n] = [#(#q),*];));
+                let s = format_ident!("STEP_{}_SCALES", index);
+                let c = lit_usize(scales.len());
+                let sv = floats_tokens(scales);
+                self.statics.push(quote!(static #s: [f32; #c] = #sv;));
+                (
+                    format_ident!("{}_i8", name),
+                    quote!(kernels::float_conv::Int8Filter { values: &#f, scales: &#s }),
+                )
+            }
+        };
         let bias = match &w.bias {
             Some(b) => {
                 let id = format_ident!("STEP_{}_BIAS", index);
@@ -95,7 +114,7 @@ impl Writer<'_> {
             }
             None => quote!(None),
         };
-        (quote!(&#f), bias)
+        (quote!(#func), filter, bias)
     }
 
     /// The body of a float32 step: `xs` are the input slices, `out` the output.
@@ -122,29 +141,30 @@ impl Writer<'_> {
             }
             FloatKernel::Conv2D { params, weights } => {
                 let p = params_literal("float_conv", params)?;
-                let (f, b) = self.float_weight_statics(index, weights);
+                let (func, f, b) = self.float_weight_statics(index, "conv2d_f32", weights);
                 let x0 = x(0)?;
                 quote! {
                     let p = #p;
-                    kernels::float_conv::conv2d_f32(&p, #x0, #f, #b, #out) #kerr;
+                    kernels::float_conv::#func(&p, #x0, #f, #b, #out) #kerr;
                 }
             }
             FloatKernel::DepthwiseConv2D { params, weights } => {
                 let p = params_literal("float_conv", params)?;
-                let (f, b) = self.float_weight_statics(index, weights);
+                let (func, f, b) =
+                    self.float_weight_statics(index, "depthwise_conv2d_f32", weights);
                 let x0 = x(0)?;
                 quote! {
                     let p = #p;
-                    kernels::float_conv::depthwise_conv2d_f32(&p, #x0, #f, #b, #out) #kerr;
+                    kernels::float_conv::#func(&p, #x0, #f, #b, #out) #kerr;
                 }
             }
             FloatKernel::FullyConnected { params, weights } => {
                 let p = params_literal("float_conv", params)?;
-                let (f, b) = self.float_weight_statics(index, weights);
+                let (func, f, b) = self.float_weight_statics(index, "fully_connected_f32", weights);
                 let x0 = x(0)?;
                 quote! {
                     let p = #p;
-                    kernels::float_conv::fully_connected_f32(&p, #x0, #f, #b, #out) #kerr;
+                    kernels::float_conv::#func(&p, #x0, #f, #b, #out) #kerr;
                 }
             }
             FloatKernel::AveragePool(p) | FloatKernel::MaxPool(p) => {

@@ -202,34 +202,45 @@ pub fn compile(
     Ok(())
 }
 
-/// Filter and bias bytes of a float32 conv-like step: as float32, and as
-/// int8 quantization would store them (int8 filter, int32 bias).
-fn float_weight_bytes(kernel: &Kernel) -> Option<(usize, usize)> {
+/// Filter and bias bytes of a float32 conv-like step: as stored (an int8
+/// filter of a dynamic-range model with its scales), and as int8
+/// quantization would store them (int8 filter, int32 bias).
+fn float_weight_bytes(kernel: &Kernel) -> Option<(usize, usize, bool)> {
     let Kernel::Float(float) = kernel else {
         return None;
     };
     let weights = float.weights()?;
     let bias = weights.bias.as_ref().map_or(0, Vec::len);
     Some((
-        4 * (weights.filter.len() + bias),
+        weights.filter.bytes() + 4 * bias,
         weights.filter.len() + 4 * bias,
+        weights.filter.is_int8(),
     ))
 }
 
 /// The hint after compiling a float model as float32: what int8 would save.
 fn float_hint(program: &Program) -> String {
-    let (float, int8) = program
+    let (stored, int8, dynamic) = program
         .steps
         .iter()
         .filter_map(|st| float_weight_bytes(&st.kernel))
-        .fold((0, 0), |(f, i), (a, b)| (f + a, i + b));
+        .fold((0, 0, 0), |(f, i, d), (a, b, q)| {
+            (f + a, i + b, d + usize::from(q))
+        });
+    if dynamic > 0 {
+        return format!(
+            "dynamic range: float32 activations, {dynamic} layers with int8 weights dequantized on the fly; \
+             filters and biases take {stored} bytes of flash; --calibration CAL.npy on the float model \
+             quantizes the activations too and runs integer kernels"
+        );
+    }
     let ratio = if int8 > 0 {
-        format!(" ({:.1}x smaller)", float as f64 / int8 as f64)
+        format!(" ({:.1}x smaller)", stored as f64 / int8 as f64)
     } else {
         String::new()
     };
     format!(
-        "float:   compiled as float32 (no --calibration): filters and biases take {float} bytes of flash; \
+        "float:   compiled as float32 (no --calibration): filters and biases take {stored} bytes of flash; \
          --calibration CAL.npy quantizes them to int8, {int8} bytes{ratio}, and runs integer kernels"
     )
 }

@@ -172,13 +172,17 @@ enum Command {
         divide_by: f32,
     },
     /// Quantize a float model to full 8-bit integers from a representative dataset
-    /// and write it as a .tflite file.
+    /// (or, with --mode dynamic, its weights only) and write it as a .tflite file.
     Quantize {
         /// The float32 .tflite model.
         model: PathBuf,
+        /// full: int8 activations and weights (needs --calibration); dynamic: int8
+        /// weights with per-channel scales, float activations, no calibration.
+        #[arg(long, value_enum, default_value = "full")]
+        mode: quantize::Mode,
         /// Representative inputs `[N, ...input shape]` (`.npy`, or `.npz` per input).
         #[arg(long)]
-        calibration: PathBuf,
+        calibration: Option<PathBuf>,
         /// How calibration ranges are chosen.
         #[arg(long, value_enum, default_value = "minmax")]
         calibration_method: eval::CalibrationMethod,
@@ -186,7 +190,8 @@ enum Command {
         #[arg(long, default_value_t = 99.99)]
         percentile: f64,
         /// I/O type: integer only (int8, or int16 with --activations int16; the default),
-        /// uint8, or float (QUANTIZE/DEQUANTIZE at the edges).
+        /// uint8, or float (QUANTIZE/DEQUANTIZE at the edges). A dynamic-range model has
+        /// float I/O.
         #[arg(long, value_enum)]
         io: Option<eval::Io>,
         /// Activation type: int8, or int16 with int8 weights and int64 biases (16x8, as the
@@ -390,6 +395,7 @@ fn main() -> ExitCode {
         }),
         Command::Quantize {
             model,
+            mode,
             calibration,
             calibration_method,
             percentile,
@@ -397,15 +403,19 @@ fn main() -> ExitCode {
             activations,
             output,
             deny_overflow,
-        } => quantize::quantize(
+        } => quantize::quantize_mode(
             &model,
-            quantize::QuantChoice {
-                calibration: &calibration,
+            mode,
+            calibration.as_deref(),
+            |calibration| quantize::QuantChoice {
+                calibration,
                 method: calibration_method,
                 percentile,
                 io,
                 activations,
             },
+            io,
+            activations,
             &output,
             deny_overflow,
         ),

@@ -90,6 +90,21 @@ pub fn quantize_graph(
         })
 }
 
+/// Dynamic-range quantization of a float model in memory.
+pub fn quantize_dynamic_graph(
+    session: &Session,
+    read: &Model,
+    model: &Path,
+) -> Result<Graph, CliError> {
+    if read.kind() != GraphKind::Float {
+        return Err(CliError(format!(
+            "{}: the model is already quantized; --mode dynamic takes a float32 model",
+            model.display()
+        )));
+    }
+    session.quantize_dynamic(read).map_err(CliError::from)
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, so an
 /// existing file is never left half-written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
@@ -104,21 +119,81 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         })
 }
 
-/// `tinyq quantize FLOAT.tflite --calibration CAL.npy -o OUT.tflite`.
+/// What `tinyq quantize` makes of a float model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// int8 activations and weights, from calibration data.
+    Full,
+    /// int8 weights (per-channel scales), float activations; no calibration.
+    Dynamic,
+}
+
+/// `tinyq quantize FLOAT.tflite [--mode full|dynamic] ... -o OUT.tflite`:
+/// checks the options that belong to one mode only, then quantizes.
+pub fn quantize_mode<'a>(
+    model: &Path,
+    mode: Mode,
+    calibration: Option<&'a Path>,
+    choice: impl FnOnce(&'a Path) -> QuantChoice<'a>,
+    io: Option<Io>,
+    activations: ActivationsArg,
+    output: &Path,
+    deny_overflow: bool,
+) -> Result<(), CliError> {
+    if mode == Mode::Dynamic && activations == ActivationsArg::Int16 {
+        return Err(CliError(format!(
+            "{}: --mode dynamic keeps float activations, so --activations int16 does not apply; \
+             drop it, or use --mode full --calibration CAL.npy --activations int16",
+            model.display()
+        )));
+    }
+    match (mode, calibration) {
+        (Mode::Full, Some(calibration)) => {
+            quantize(model, Some(choice(calibration)), output, deny_overflow)
+        }
+        (Mode::Full, None) => Err(CliError(format!(
+            "{}: --mode full needs --calibration CAL.npy (representative inputs); \
+             --mode dynamic quantizes the weights only, without calibration data",
+            model.display()
+        ))),
+        (Mode::Dynamic, Some(_)) => Err(CliError(format!(
+            "{}: --mode dynamic takes no --calibration: it quantizes the weights only and \
+             keeps float activations; drop --calibration, or use --mode full to quantize the activations",
+            model.display()
+        ))),
+        (Mode::Dynamic, None) => match io {
+            Some(io @ (Io::Int8 | Io::Uint8)) => Err(CliError(format!(
+                "{}: --mode dynamic keeps float inputs and outputs, so --io {} does not apply; \
+                 drop --io, or use --mode full with --calibration for integer I/O",
+                model.display(),
+                if io == Io::Int8 { "int8" } else { "uint8" }
+            ))),
+            _ => quantize(model, None, output, deny_overflow),
+        },
+    }
+}
+
+/// `tinyq quantize FLOAT.tflite --calibration CAL.npy -o OUT.tflite`, or
+/// without a choice, dynamic-range quantization.
 pub fn quantize(
     model: &Path,
-    choice: QuantChoice<'_>,
+    choice: Option<QuantChoice<'_>>,
     output: &Path,
     deny_overflow: bool,
 ) -> Result<(), CliError> {
     let session = Session::new();
     let read = crate::read_model(&session, model)?;
-    let quantized = quantize_graph(&session, &read, model, choice)?;
-    crate::compile::overflow_warnings(
-        model,
-        &session.accumulator_overflows(&quantized),
-        deny_overflow,
-    )?;
+    let quantized = match choice {
+        Some(choice) => quantize_graph(&session, &read, model, choice)?,
+        None => quantize_dynamic_graph(&session, &read, model)?,
+    };
+    if choice.is_some() {
+        crate::compile::overflow_warnings(
+            model,
+            &session.accumulator_overflows(&quantized),
+            deny_overflow,
+        )?;
+    }
     let bytes = tinyq_tflite::write(&quantized)
         .map_err(|e| CliError(format!("{}: {}", output.display(), CliError::from(e).0)))?;
     write_atomically(output, &bytes)?;

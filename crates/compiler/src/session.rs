@@ -177,6 +177,21 @@ impl Session {
         })
     }
 
+    /// Dynamic-range quantization of a float model: int8 weights with
+    /// per-channel scales, float activations, no calibration data
+    /// ([`tinyq_quant::quantize_dynamic`]).
+    pub fn quantize_dynamic(&self, model: &Model) -> Result<Graph, CompileError> {
+        if model.kind() != GraphKind::Float {
+            return Err(CompileError::AlreadyQuantized {
+                model: model.name.clone(),
+            });
+        }
+        tinyq_quant::quantize_dynamic(&model.graph).map_err(|source| CompileError::Quantize {
+            model: model.name.clone(),
+            source,
+        })
+    }
+
     /// Post-training quantization of a float model.
     pub fn quantize(
         &self,

@@ -2,7 +2,11 @@
 //! the result back as little-endian bytes.
 
 use tinyq_ir::FloatKernel;
-use tinyq_kernels::float_conv::{conv2d_f32, depthwise_conv2d_f32, fully_connected_f32};
+use tinyq_ir::float_kernel::{Filter, FloatWeights};
+use tinyq_kernels::float_conv::{
+    Int8Filter, conv2d_f32, conv2d_f32_i8, depthwise_conv2d_f32, depthwise_conv2d_f32_i8,
+    fully_connected_f32, fully_connected_f32_i8,
+};
 use tinyq_kernels::float_elementwise::{binary_f32, binary_f32_broadcast, softmax_f32, unary_f32};
 use tinyq_kernels::float_pool::{average_pool_f32, max_pool_f32, mean_f32};
 use tinyq_kernels::svdf::svdf_f32;
@@ -18,6 +22,22 @@ fn floats(bytes: &[u8]) -> Result<Vec<f32>, KernelError> {
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect())
+}
+
+/// A dynamic-range model's int8 filter, as the kernels take it.
+fn int8(w: &FloatWeights) -> Option<Int8Filter<'_>> {
+    match &w.filter {
+        Filter::Int8 { values, scales } => Some(Int8Filter { values, scales }),
+        Filter::F32(_) => None,
+    }
+}
+
+/// A float32 filter's values (empty for an int8 one, which [`int8`] takes).
+fn floats_of(w: &FloatWeights) -> &[f32] {
+    match &w.filter {
+        Filter::F32(v) => v,
+        Filter::Int8 { .. } => &[],
+    }
 }
 
 /// Executes one float kernel on byte buffers.
@@ -36,13 +56,25 @@ pub fn execute_float(
     let y = result.as_mut_slice();
     match kernel {
         FloatKernel::Conv2D { params, weights } => {
-            conv2d_f32(params, x(0)?, &weights.filter, weights.bias.as_deref(), y)
+            let b = weights.bias.as_deref();
+            match int8(weights) {
+                None => conv2d_f32(params, x(0)?, floats_of(weights), b, y),
+                Some(f) => conv2d_f32_i8(params, x(0)?, f, b, y),
+            }
         }
         FloatKernel::DepthwiseConv2D { params, weights } => {
-            depthwise_conv2d_f32(params, x(0)?, &weights.filter, weights.bias.as_deref(), y)
+            let b = weights.bias.as_deref();
+            match int8(weights) {
+                None => depthwise_conv2d_f32(params, x(0)?, floats_of(weights), b, y),
+                Some(f) => depthwise_conv2d_f32_i8(params, x(0)?, f, b, y),
+            }
         }
         FloatKernel::FullyConnected { params, weights } => {
-            fully_connected_f32(params, x(0)?, &weights.filter, weights.bias.as_deref(), y)
+            let b = weights.bias.as_deref();
+            match int8(weights) {
+                None => fully_connected_f32(params, x(0)?, floats_of(weights), b, y),
+                Some(f) => fully_connected_f32_i8(params, x(0)?, f, b, y),
+            }
         }
         FloatKernel::AveragePool(p) => average_pool_f32(p, x(0)?, y),
         FloatKernel::MaxPool(p) => max_pool_f32(p, x(0)?, y),

@@ -19,8 +19,55 @@ use crate::kernel::Broadcast;
 /// Float filter and optional bias of a convolution-like step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FloatWeights {
-    pub filter: Vec<f32>,
+    pub filter: Filter,
     pub bias: Option<Vec<f32>>,
+}
+
+/// The filter of a float step: float32 values, or a dynamic-range model's
+/// int8 values with one symmetric scale per output channel, dequantized
+/// value by value inside the kernel (`tinyq_kernels::float_conv::Int8Filter`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    F32(Vec<f32>),
+    Int8 { values: Vec<i8>, scales: Vec<f32> },
+}
+
+impl Filter {
+    /// Values in the filter.
+    pub fn len(&self) -> usize {
+        match self {
+            Filter::F32(v) => v.len(),
+            Filter::Int8 { values, .. } => values.len(),
+        }
+    }
+
+    /// True for a filter without values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True for a dynamic-range model's int8 filter.
+    pub fn is_int8(&self) -> bool {
+        matches!(self, Filter::Int8 { .. })
+    }
+
+    /// Bytes of constant data: the values and, for int8, the scales.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Filter::F32(v) => 4 * v.len(),
+            Filter::Int8 { values, scales } => values.len() + 4 * scales.len(),
+        }
+    }
+
+    /// The kernels' check of an int8 filter's scales: one per output channel.
+    fn check(&self, channels: usize) -> Result<(), KernelError> {
+        match self {
+            Filter::F32(_) => Ok(()),
+            Filter::Int8 { scales, .. } => {
+                tinyq_kernels::error::check_len("filter scales", channels, scales.len())
+            }
+        }
+    }
 }
 
 /// One float32 kernel call.
@@ -89,13 +136,20 @@ impl FloatKernel {
             return 4 * (w.feature.len() + w.time.len() + w.bias.as_ref().map_or(0, Vec::len));
         }
         self.weights().map_or(0, |w| {
-            4 * (w.filter.len() + w.bias.as_ref().map_or(0, Vec::len))
+            w.filter.bytes() + 4 * w.bias.as_ref().map_or(0, Vec::len)
         })
     }
 
     /// Short name for reports and generated code.
     pub fn name(&self) -> &'static str {
         match self {
+            FloatKernel::Conv2D { weights, .. } if weights.filter.is_int8() => "conv2d_f32_i8",
+            FloatKernel::DepthwiseConv2D { weights, .. } if weights.filter.is_int8() => {
+                "depthwise_conv2d_f32_i8"
+            }
+            FloatKernel::FullyConnected { weights, .. } if weights.filter.is_int8() => {
+                "fully_connected_f32_i8"
+            }
             FloatKernel::Conv2D { .. } => "conv2d_f32",
             FloatKernel::DepthwiseConv2D { .. } => "depthwise_conv2d_f32",
             FloatKernel::FullyConnected { .. } => "fully_connected_f32",
@@ -154,14 +208,21 @@ impl FloatKernel {
         match self {
             FloatKernel::Conv2D { params, weights } => {
                 let (f, b) = lens(weights);
+                weights.filter.check(params.output_channels)?;
                 params.check(n(0), f, b, out)
             }
             FloatKernel::DepthwiseConv2D { params, weights } => {
                 let (f, b) = lens(weights);
+                let channels = params
+                    .input_channels
+                    .checked_mul(params.depth_multiplier)
+                    .ok_or(KernelError::InvalidParams("tensor size overflows usize"))?;
+                weights.filter.check(channels)?;
                 params.check(n(0), f, b, out)
             }
             FloatKernel::FullyConnected { params, weights } => {
                 let (f, b) = lens(weights);
+                weights.filter.check(params.output_depth)?;
                 params.check(n(0), f, b, out)
             }
             FloatKernel::AveragePool(p) => p.check_average(n(0), out),

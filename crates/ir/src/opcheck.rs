@@ -310,7 +310,10 @@ impl<'g> Cx<'g> {
             I16 => (I8, &[I32, I64]),
             _ => (I8, &[I32]),
         };
-        if w.dtype != filter_type {
+        // A dynamic-range ("hybrid") op: float activations, constant
+        // symmetric int8 weights.
+        let hybrid = x.dtype == F32 && w.dtype == I8;
+        if w.dtype != filter_type && !hybrid {
             return Err(self.fail(
                 Problem::Type,
                 format!(
@@ -333,10 +336,22 @@ impl<'g> Cx<'g> {
                 ),
             ));
         }
-        if x.dtype == F32 {
+        if x.dtype == F32 && !hybrid {
             // Float weights may be computed (TFLite allows it); the
             // quantizer insists on constants itself.
             return Ok(());
+        }
+        if hybrid
+            && let Some(q) = &w.quant
+            && q.zero_points.iter().any(|&z| z != 0)
+        {
+            return Err(self.fail(
+                Problem::Quantization,
+                format!(
+                    "int8 filter {:?} of a float op has a non-zero zero point; dynamic-range weights are symmetric",
+                    w.name
+                ),
+            ));
         }
         self.constant("filter", w)?;
         if let Some(b) = bias {

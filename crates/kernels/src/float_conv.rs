@@ -6,6 +6,12 @@
 //! (`+ 0.0` without a bias, which turns a `-0.0` sum into `+0.0`), then
 //! the activation clamp. Each product is rounded before it is added (no
 //! fused multiply-add). Layouts as the int8 kernels.
+//!
+//! The filter is float32, or int8 with one symmetric scale per output
+//! channel (a dynamic-range model's weights, [`Int8Filter`]): each weight
+//! is dequantized as the rounded float product `scale * q` just before its
+//! product with the input, so the result equals, bit for bit, the float
+//! kernel run on the weights a DEQUANTIZE would have produced.
 
 use crate::conv::{check_span, volume};
 use crate::error::{KernelError, check_len};
@@ -111,6 +117,53 @@ fn check_geometry(
     Ok(())
 }
 
+/// A filter read one value at a time: float32 values, or int8 values
+/// dequantized on the fly ([`Int8Filter`]).
+pub trait FloatFilter {
+    /// Values in the filter.
+    fn values(&self) -> usize;
+    /// Value `i`, which belongs to output channel `channel`.
+    fn at(&self, i: usize, channel: usize) -> f32;
+}
+
+impl FloatFilter for [f32] {
+    fn values(&self) -> usize {
+        self.len()
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, _channel: usize) -> f32 {
+        self[i]
+    }
+}
+
+/// An int8 filter with one symmetric scale per output channel (zero point
+/// 0): value `i` of channel `c` is `scales[c] * values[i]`, rounded to
+/// float32 as TFLite's DEQUANTIZE rounds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Int8Filter<'a> {
+    pub values: &'a [i8],
+    pub scales: &'a [f32],
+}
+
+impl Int8Filter<'_> {
+    /// One scale per output channel.
+    pub fn check(&self, channels: usize) -> Result<(), KernelError> {
+        check_len("filter scales", channels, self.scales.len())
+    }
+}
+
+impl FloatFilter for Int8Filter<'_> {
+    fn values(&self) -> usize {
+        self.values.len()
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, channel: usize) -> f32 {
+        self.scales[channel] * f32::from(self.values[i])
+    }
+}
+
 /// The input coordinate of a tap, if inside the image.
 #[inline(always)]
 fn tap(
@@ -134,9 +187,31 @@ pub fn conv2d_f32(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) -> Result<(), KernelError> {
+    conv2d_f32_with(p, input, filter, bias, output)
+}
+
+/// CONV_2D with int8 weights dequantized on the fly (a dynamic-range model).
+pub fn conv2d_f32_i8(
+    p: &ConvF32Params,
+    input: &[f32],
+    filter: Int8Filter<'_>,
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    filter.check(p.output_channels)?;
+    conv2d_f32_with(p, input, &filter, bias, output)
+}
+
+fn conv2d_f32_with<F: FloatFilter + ?Sized>(
+    p: &ConvF32Params,
+    input: &[f32],
+    filter: &F,
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
     p.check(
         input.len(),
-        filter.len(),
+        filter.values(),
         bias.map(<[f32]>::len),
         output.len(),
     )?;
@@ -167,8 +242,8 @@ pub fn conv2d_f32(
                             };
                             let i0 = ((b * ih + iy) * iw + ix) * ic + in_c0;
                             let f0 = ((o * kh + ky) * kw + kx) * fic;
-                            for (&x, &w) in input[i0..i0 + fic].iter().zip(&filter[f0..f0 + fic]) {
-                                total += x * w;
+                            for (k, &x) in input[i0..i0 + fic].iter().enumerate() {
+                                total += x * filter.at(f0 + k, o);
                             }
                         }
                     }
@@ -269,9 +344,35 @@ pub fn depthwise_conv2d_f32(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) -> Result<(), KernelError> {
+    depthwise_conv2d_f32_with(p, input, filter, bias, output)
+}
+
+/// DEPTHWISE_CONV_2D with int8 weights dequantized on the fly.
+pub fn depthwise_conv2d_f32_i8(
+    p: &DepthwiseF32Params,
+    input: &[f32],
+    filter: Int8Filter<'_>,
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    let channels = p
+        .input_channels
+        .checked_mul(p.depth_multiplier)
+        .ok_or(KernelError::InvalidParams("tensor size overflows usize"))?;
+    filter.check(channels)?;
+    depthwise_conv2d_f32_with(p, input, &filter, bias, output)
+}
+
+fn depthwise_conv2d_f32_with<F: FloatFilter + ?Sized>(
+    p: &DepthwiseF32Params,
+    input: &[f32],
+    filter: &F,
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
     p.check(
         input.len(),
-        filter.len(),
+        filter.values(),
         bias.map(<[f32]>::len),
         output.len(),
     )?;
@@ -305,7 +406,7 @@ pub fn depthwise_conv2d_f32(
                                     continue;
                                 };
                                 let x = input[((b * ih + iy) * iw + ix) * ic + c];
-                                let w = filter[(ky * kw + kx) * oc + o];
+                                let w = filter.at((ky * kw + kx) * oc + o, o);
                                 total += x * w;
                             }
                         }
@@ -370,9 +471,31 @@ pub fn fully_connected_f32(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) -> Result<(), KernelError> {
+    fully_connected_f32_with(p, input, filter, bias, output)
+}
+
+/// FULLY_CONNECTED with int8 weights dequantized on the fly.
+pub fn fully_connected_f32_i8(
+    p: &FullyConnectedF32Params,
+    input: &[f32],
+    filter: Int8Filter<'_>,
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    filter.check(p.output_depth)?;
+    fully_connected_f32_with(p, input, &filter, bias, output)
+}
+
+fn fully_connected_f32_with<F: FloatFilter + ?Sized>(
+    p: &FullyConnectedF32Params,
+    input: &[f32],
+    filter: &F,
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), KernelError> {
     p.check(
         input.len(),
-        filter.len(),
+        filter.values(),
         bias.map(<[f32]>::len),
         output.len(),
     )?;
@@ -383,8 +506,8 @@ pub fn fully_connected_f32(
         let row = &input[b * d..(b + 1) * d];
         for o in 0..od {
             let mut total = 0.0f32;
-            for (&x, &w) in row.iter().zip(&filter[o * d..(o + 1) * d]) {
-                total += x * w;
+            for (k, &x) in row.iter().enumerate() {
+                total += x * filter.at(o * d + k, o);
             }
             let bias_value = bias.map_or(0.0, |bs| bs[o]);
             if let Some(slot) = out.next() {
@@ -511,6 +634,111 @@ pub(crate) mod tests {
             conv2d_f32(&p, &x, &w, bias, &mut out).expect("valid test parameters");
             prop_assert_eq!(bits(&out), bits(&conv_ref(&p, &x, &w, bias)));
         }
+    }
+
+    /// `n` int8 weights from a seeded generator, the extremes included.
+    fn draw_i8(state: &mut u64, n: usize) -> Vec<i8> {
+        (0..n)
+            .map(|_| {
+                *state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                match (*state >> 60) as u8 {
+                    0 => -127,
+                    1 => 127,
+                    2 => 0,
+                    _ => (*state >> 33) as u8 as i8,
+                }
+            })
+            .collect()
+    }
+
+    /// The filter a DEQUANTIZE would produce: `scale * q` per value.
+    fn dequantized(q: &[i8], scales: &[f32], channel_of: impl Fn(usize) -> usize) -> Vec<f32> {
+        q.iter()
+            .enumerate()
+            .map(|(i, &v)| scales[channel_of(i)] * f32::from(v))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn int8_filters_equal_the_dequantized_float_filter(
+            (ih, iw, ic, oc, kh, kw) in (1usize..6, 1usize..6, 1usize..4, 1usize..4, 1usize..4, 1usize..4),
+            (sh, pt, pl, m, relu) in (1usize..3, 0usize..3, 0usize..3, 1usize..3, 0u8..3),
+            (has_bias, seed) in (any::<bool>(), any::<u64>()),
+        ) {
+            prop_assume!(ih + 2 * pt >= kh && iw + 2 * pl >= kw);
+            let oh = (ih + 2 * pt - kh) / sh + 1;
+            let ow = (iw + 2 * pl - kw) / sh + 1;
+            let (act_min, act_max) = match relu { 0 => (f32::MIN, f32::MAX), 1 => (0.0, f32::MAX), _ => (0.0, 6.0) };
+            let mut state = seed;
+            let x = draw(&mut state, ih * iw * ic);
+            // Scales as a quantizer makes them: positive, some tiny, some large.
+            let scales: Vec<f32> = draw(&mut state, oc * ic * m).iter().map(|v| v.abs().max(1e-30) * 1e-3).collect();
+            let bias = draw(&mut state, oc * ic * m);
+
+            let p = ConvF32Params {
+                batches: 1, input_height: ih, input_width: iw, input_channels: ic,
+                filter_height: kh, filter_width: kw, filter_input_channels: ic,
+                output_height: oh, output_width: ow, output_channels: oc,
+                stride_height: sh, stride_width: sh, dilation_height: 1, dilation_width: 1,
+                pad_top: pt, pad_left: pl, act_min, act_max,
+            };
+            let q = draw_i8(&mut state, oc * kh * kw * ic);
+            let w = dequantized(&q, &scales, |i| i / (kh * kw * ic));
+            let b = has_bias.then_some(&bias[..oc]);
+            let (mut got, mut want) = (vec![0.0f32; oh * ow * oc], vec![0.0f32; oh * ow * oc]);
+            let filter = Int8Filter { values: &q, scales: &scales[..oc] };
+            conv2d_f32_i8(&p, &x, filter, b, &mut got).expect("valid test parameters");
+            conv2d_f32(&p, &x, &w, b, &mut want).expect("valid test parameters");
+            prop_assert_eq!(bits(&got), bits(&want));
+
+            let dc = ic * m;
+            let dp = DepthwiseF32Params {
+                batches: 1, input_height: ih, input_width: iw, input_channels: ic,
+                depth_multiplier: m, filter_height: kh, filter_width: kw,
+                output_height: oh, output_width: ow,
+                stride_height: sh, stride_width: sh, dilation_height: 1, dilation_width: 1,
+                pad_top: pt, pad_left: pl, act_min, act_max,
+            };
+            let q = draw_i8(&mut state, kh * kw * dc);
+            let w = dequantized(&q, &scales, |i| i % dc);
+            let b = has_bias.then_some(&bias[..dc]);
+            let (mut got, mut want) = (vec![0.0f32; oh * ow * dc], vec![0.0f32; oh * ow * dc]);
+            let filter = Int8Filter { values: &q, scales: &scales[..dc] };
+            depthwise_conv2d_f32_i8(&dp, &x, filter, b, &mut got).expect("valid test parameters");
+            depthwise_conv2d_f32(&dp, &x, &w, b, &mut want).expect("valid test parameters");
+            prop_assert_eq!(bits(&got), bits(&want));
+
+            let depth = ih * iw * ic;
+            let fp = FullyConnectedF32Params { batches: 1, accum_depth: depth, output_depth: oc, act_min, act_max };
+            let q = draw_i8(&mut state, oc * depth);
+            let w = dequantized(&q, &scales, |i| i / depth);
+            let b = has_bias.then_some(&bias[..oc]);
+            let (mut got, mut want) = (vec![0.0f32; oc], vec![0.0f32; oc]);
+            let filter = Int8Filter { values: &q, scales: &scales[..oc] };
+            fully_connected_f32_i8(&fp, &x, filter, b, &mut got).expect("valid test parameters");
+            fully_connected_f32(&fp, &x, &w, b, &mut want).expect("valid test parameters");
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
+    }
+
+    #[test]
+    fn int8_filter_scales_are_checked() {
+        let p = FullyConnectedF32Params {
+            batches: 1,
+            accum_depth: 1,
+            output_depth: 2,
+            act_min: f32::MIN,
+            act_max: f32::MAX,
+        };
+        let mut out = [0.0f32; 2];
+        let filter = Int8Filter {
+            values: &[1, 2],
+            scales: &[1.0],
+        };
+        assert!(fully_connected_f32_i8(&p, &[1.0], filter, None, &mut out).is_err());
     }
 
     #[test]

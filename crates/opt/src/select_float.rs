@@ -2,7 +2,7 @@
 //! [`FloatKernel`] call. Float kernels fold nothing but the activation
 //! range (`CalculateActivationRange<float>`) and the shapes.
 
-use tinyq_ir::float_kernel::{FloatWeights, SvdfF32Weights};
+use tinyq_ir::float_kernel::{Filter, FloatWeights, SvdfF32Weights};
 use tinyq_ir::kernel::Broadcast;
 use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D};
 use tinyq_ir::{Activation, DType, FloatKernel, Graph, Op, OpKind, Tensor, TensorId};
@@ -96,8 +96,22 @@ impl<'g> Ctx<'g> {
         })
     }
 
+    /// The filter: float32, or a dynamic-range model's constant int8
+    /// filter (symmetric, per output channel or per tensor).
+    fn filter(&self) -> Result<&'g Tensor, LowerError> {
+        match self.op.inputs.get(1).map(|&t| self.graph.tensor(t)) {
+            Some(t) if t.dtype == DType::I8 => Ok(t),
+            _ => self.input(1),
+        }
+    }
+
     fn weights(&self, channels: usize) -> Result<FloatWeights, LowerError> {
-        let filter = self.constant(1)?;
+        let t = self.filter()?;
+        let filter = if t.dtype == DType::I8 {
+            self.int8_filter(t, channels)?
+        } else {
+            Filter::F32(self.constant(1)?)
+        };
         let bias = match self.op.inputs.get(2) {
             Some(_) => Some(self.constant(2)?),
             None => None,
@@ -111,6 +125,26 @@ impl<'g> Ctx<'g> {
             )));
         }
         Ok(FloatWeights { filter, bias })
+    }
+
+    /// An int8 filter's values and one scale per output channel (a
+    /// per-tensor scale repeated); the validator saw zero points of 0.
+    fn int8_filter(&self, t: &Tensor, channels: usize) -> Result<Filter, LowerError> {
+        let values: Vec<i8> = match &t.data {
+            Some(bytes) => bytes.iter().map(|&b| b as i8).collect(),
+            None => return Err(self.unsupported(format!("{:?} must be a constant", t.name))),
+        };
+        let scales = match &t.quant {
+            Some(q) if q.scales.len() == channels => q.scales.clone(),
+            Some(q) if q.scales.len() == 1 => vec![q.scales[0]; channels],
+            _ => {
+                return Err(self.unsupported(format!(
+                    "int8 filter {:?} needs one scale or one per output channel ({channels})",
+                    t.name
+                )));
+            }
+        };
+        Ok(Filter::Int8 { values, scales })
     }
 
     fn shapes_do_not_fit(&self, tensors: &[&Tensor]) -> LowerError {
@@ -237,7 +271,7 @@ pub(crate) fn select_float(
 }
 
 fn conv2d(cx: &Ctx<'_>, a: &Conv2D) -> Result<FloatKernel, LowerError> {
-    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let (input, filter, output) = (cx.input(0)?, cx.filter()?, cx.output()?);
     let [n, ih, iw, ic] = cx.shape4(input)?;
     let [oc, kh, kw, fic] = cx.shape4(filter)?;
     let [on, oh, ow, occ] = cx.shape4(output)?;
@@ -272,7 +306,7 @@ fn conv2d(cx: &Ctx<'_>, a: &Conv2D) -> Result<FloatKernel, LowerError> {
 }
 
 fn depthwise(cx: &Ctx<'_>, a: &DepthwiseConv2D) -> Result<FloatKernel, LowerError> {
-    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let (input, filter, output) = (cx.input(0)?, cx.filter()?, cx.output()?);
     let [n, ih, iw, ic] = cx.shape4(input)?;
     let [one, kh, kw, fc] = cx.shape4(filter)?;
     let [on, oh, ow, oc] = cx.shape4(output)?;
@@ -306,7 +340,7 @@ fn depthwise(cx: &Ctx<'_>, a: &DepthwiseConv2D) -> Result<FloatKernel, LowerErro
 }
 
 fn fully_connected(cx: &Ctx<'_>, a: &FullyConnected) -> Result<FloatKernel, LowerError> {
-    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let (input, filter, output) = (cx.input(0)?, cx.filter()?, cx.output()?);
     let Ok([out_depth, depth]) = <[usize; 2]>::try_from(filter.shape.as_slice()) else {
         return Err(cx.shapes_do_not_fit(&[input, filter, output]));
     };

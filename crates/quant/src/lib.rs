@@ -15,9 +15,13 @@
 //!   min/max as the TF converter, percentile, MSE).
 //! * [`quantize()`] reproduces the TF converter's post-training integer
 //!   quantization numerics (spec §3) and same-scale propagation.
+//! * [`quantize_dynamic`] stores the weights of CONV_2D, DEPTHWISE_CONV_2D
+//!   and FULLY_CONNECTED as int8 with per-channel scales and keeps float
+//!   activations (the converter's dynamic-range mode; no calibration).
 //! * [`report`] computes accuracy and per-tensor SQNR.
 
 pub mod calibrate;
+pub mod dynamic;
 pub mod error;
 pub mod exec;
 pub mod npy;
@@ -27,6 +31,7 @@ pub mod propagate;
 pub mod quantize;
 pub mod report;
 
+pub use dynamic::quantize_dynamic;
 pub use error::{ExecError, QuantError};
 pub use exec::{Accumulation, FloatModel, Kernels};
 pub use observer::Method;

@@ -186,6 +186,12 @@ pub fn check_quantizable(graph: &Graph) -> Result<(), QuantError> {
             | OpKind::TransposeConv(_) => {
                 for k in 1..op.inputs.len().min(3) {
                     let t = graph.tensor(op.inputs[k]);
+                    if k == 1 && t.dtype == DType::I8 {
+                        return Err(unsupported(&format!(
+                            "weights {:?} are int8 (a dynamic-range model); quantize the float model instead",
+                            t.name
+                        )));
+                    }
                     if !t.is_const() || t.dtype != DType::F32 {
                         return Err(unsupported(&format!(
                             "{} {:?} must be a float32 constant",

@@ -114,7 +114,8 @@ impl OpCx<'_> {
 
 impl<'g> FloatModel<'g> {
     /// Checks that every tensor is float32 (or an integer constant, which
-    /// float models do not read as data) and decodes the constants.
+    /// float models do not read as data, except a dynamic-range model's
+    /// int8 weights, dequantized here) and decodes the constants.
     pub fn new(graph: &'g Graph) -> Result<Self, ExecError> {
         tinyq_ir::validate(graph)?;
         let mut constants = Vec::with_capacity(graph.tensors.len());
@@ -132,6 +133,31 @@ impl<'g> FloatModel<'g> {
                         })?,
                     )
                 }
+                // A dynamic-range model's int8 weights, dequantized as
+                // DEQUANTIZE does (`scale * q` per channel, in float32).
+                (Some(data), DType::I8) => match &t.quant {
+                    Some(q) => {
+                        let inner: usize = t.shape.iter().skip(q.axis + 1).product();
+                        let channels = t.shape.get(q.axis).copied().unwrap_or(1).max(1);
+                        let values = data
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &b)| {
+                                let c = (i / inner.max(1)) % channels;
+                                let scale = q.scales.get(c).or(q.scales.first()).copied();
+                                scale.unwrap_or(0.0) * f32::from(b as i8)
+                            })
+                            .collect();
+                        Some(
+                            ArrayD::from_shape_vec(IxDyn(&t.shape), values).map_err(|_| {
+                                ExecError::BadConstant {
+                                    name: t.name.clone(),
+                                }
+                            })?,
+                        )
+                    }
+                    None => None,
+                },
                 (None, DType::F32) | (Some(_), _) => None,
                 (None, dtype) => {
                     return Err(ExecError::NotFloat {

@@ -321,6 +321,9 @@ impl Writer<'_> {
             }
             OpKind::FullyConnected(a) => {
                 cx.arity(2, 3)?;
+                // A dynamic-range layer (float input, int8 weights): the
+                // converter asks LiteRT to quantize the input asymmetrically.
+                let hybrid = cx.input(0)?.dtype == DType::F32 && cx.input(1)?.dtype == DType::I8;
                 let mut inputs = self.data_inputs(op)?;
                 // The converter writes an absent bias as -1 (version 4/5,
                 // not the 2-input version 6).
@@ -332,6 +335,7 @@ impl Writer<'_> {
                         fb::FullyConnectedOptions {
                             fused_activation_function: act(a.activation),
                             keep_num_dims: a.keep_num_dims,
+                            asymmetric_quantize_inputs: hybrid,
                             ..Default::default()
                         },
                     ))),
