@@ -22,7 +22,9 @@ fn usage() -> &'static str {
      \n\
      tasks:\n\
      \x20 codegen [--check]     run the main job on the bundled MNIST example\n\
-     \x20 bench [--python P]    time the generated C against TFLM and the interpreter, and the generated Rust against the C\n\
+     \x20 bench [--python P] [--model PATH].. [--filter S] [--rounds N] [--no-rust]\n\
+     \x20                       time the generated C (-O2, -O3 -march=native) against TFLM reference on\n\
+     \x20                       every int8 fixture and the MNIST example, and the generated Rust against the C\n\
      \x20 bench --m4 [--profile] [--tinyq BIN] [--ns N] [FIXTURE..]\n\
      \x20                       instructions per inference on a Cortex-M4 (QEMU) vs TFLM;\n\
      \x20                       --profile: also per op type and per step\n\
