@@ -4,20 +4,36 @@
 
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
-use tinyq_compiler::{Calibration, IoMode, QuantOptions, Session};
+use tinyq_compiler::{Activations, Calibration, IoMode, QuantOptions, Session};
 use tinyq_tests::fixtures_dir;
 
 #[test]
 fn written_quantized_models_read_back_to_the_same_program() {
     let mut checked = 0;
-    for name in [
-        "mnist",
-        "conv_basic",
-        "depthwise_mult2",
-        "pooling",
-        "concat",
-        "act_softmax",
-        "mean",
+    // int8 in every I/O mode; 16x8 (int16 and float I/O) on the models the
+    // 16x8 kernels cover, with and without biases.
+    let int8 = [
+        (IoMode::Int8, Activations::Int8),
+        (IoMode::Uint8, Activations::Int8),
+        (IoMode::Float, Activations::Int8),
+    ];
+    let wide = [
+        (IoMode::Int16, Activations::Int16),
+        (IoMode::Float, Activations::Int16),
+    ];
+    for (name, modes) in [
+        ("mnist", &int8[..]),
+        ("conv_basic", &int8[..]),
+        ("depthwise_mult2", &int8[..]),
+        ("pooling", &int8[..]),
+        ("concat", &int8[..]),
+        ("act_softmax", &int8[..]),
+        ("mean", &int8[..]),
+        ("conv_basic", &wide[..]),
+        ("conv_nobias", &wide[..]),
+        ("depthwise_mult2", &wide[..]),
+        ("dense_nobias", &wide[..]),
+        ("ad_autoencoder", &wide[..]),
     ] {
         let dir = fixtures_dir().join(name);
         let session = Session::new();
@@ -28,9 +44,10 @@ fn written_quantized_models_read_back_to_the_same_program() {
             std::fs::File::open(dir.join("calib.in0.npy")).expect("calibration"),
         )
         .expect("npy");
-        for io in [IoMode::Int8, IoMode::Uint8, IoMode::Float] {
+        for &(io, activations) in modes {
             let options = QuantOptions {
                 io,
+                activations,
                 ..QuantOptions::default()
             };
             let calibration = Calibration {
@@ -40,7 +57,7 @@ fn written_quantized_models_read_back_to_the_same_program() {
             };
             let q = session
                 .quantize(&model, calibration)
-                .unwrap_or_else(|e| panic!("{name} {io:?}: {e}"));
+                .unwrap_or_else(|e| panic!("{name} {io:?} {activations:?}: {e}"));
             // `origin` names the op in the model each was read from: the float
             // model for the in-memory graph, the written file after reading.
             let without_origin = |mut p: tinyq_ir::Program| {
@@ -58,19 +75,28 @@ fn written_quantized_models_read_back_to_the_same_program() {
             if again != in_memory {
                 // Name the first differing part instead of dumping two Programs.
                 for (i, (a, b)) in again.steps.iter().zip(&in_memory.steps).enumerate() {
-                    assert_eq!(a.kernel, b.kernel, "{name} {io:?}: step {i} kernel");
+                    assert_eq!(
+                        a.kernel, b.kernel,
+                        "{name} {io:?} {activations:?}: step {i} kernel"
+                    );
                     assert_eq!(
                         (&a.inputs, a.output),
                         (&b.inputs, b.output),
-                        "{name} {io:?}: step {i} buffers"
+                        "{name} {io:?} {activations:?}: step {i} buffers"
                     );
                 }
-                assert_eq!(again.inputs, in_memory.inputs, "{name} {io:?}: inputs");
-                assert_eq!(again.outputs, in_memory.outputs, "{name} {io:?}: outputs");
-                panic!("{name} {io:?}: programs differ");
+                assert_eq!(
+                    again.inputs, in_memory.inputs,
+                    "{name} {io:?} {activations:?}: inputs"
+                );
+                assert_eq!(
+                    again.outputs, in_memory.outputs,
+                    "{name} {io:?} {activations:?}: outputs"
+                );
+                panic!("{name} {io:?} {activations:?}: programs differ");
             }
             checked += 1;
         }
     }
-    assert_eq!(checked, 21);
+    assert_eq!(checked, 31);
 }

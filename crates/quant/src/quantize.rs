@@ -407,6 +407,9 @@ impl Builder<'_> {
             for &t in &op.outputs {
                 outputs.push(self.tensor(t)?);
             }
+            if let Some(bias) = self.wide_zero_bias(op, &inputs, &outputs) {
+                inputs.push(bias);
+            }
             self.push_op(op.kind.clone(), inputs, outputs, op.origin);
             for &t in &op.outputs {
                 if let Some(&(_, p)) = self.plan.on_output.iter().find(|(rt, _)| *rt == t) {
@@ -461,6 +464,33 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The int64 zero bias of a 16x8 CONV_2D or FULLY_CONNECTED without one:
+    /// TFLM's accumulator type for it is the bias type the file's options
+    /// name, and the reader makes that explicit as this same tensor, so the
+    /// graph tinyq quantizes is the graph it reads back from the file it
+    /// writes.
+    fn wide_zero_bias(
+        &mut self,
+        op: &Op,
+        inputs: &[TensorId],
+        outputs: &[TensorId],
+    ) -> Option<TensorId> {
+        let conv_or_fc = matches!(op.kind, OpKind::Conv2D(_) | OpKind::FullyConnected(_));
+        if self.options.activations != Activations::Int16 || !conv_or_fc || inputs.len() != 2 {
+            return None;
+        }
+        let channels = self.out.tensors[inputs[1]].shape.first().copied()?;
+        let output = outputs.first()?;
+        Some(self.out.tensors.push(Tensor {
+            data: Some(vec![0; 8 * channels]),
+            ..Tensor::new(
+                format!("{}/zero_bias", self.out.tensors[*output].name),
+                vec![channels],
+                DType::I64,
+            )
+        }))
     }
 
     /// DEQUANTIZE of quantized output `q` into a new float tensor taking its name.

@@ -79,14 +79,15 @@ struct Comparison {
     weight_follow: usize,
 }
 
-/// The converter's inputs of op `b`, without the zero bias the reader gives
-/// a 16x8 CONV_2D or FULLY_CONNECTED written without one (`ours` has none).
-fn converter_inputs(theirs: &Graph, b: &tinyq_ir::Op, ours: usize) -> Vec<TensorId> {
-    let mut inputs = b.inputs.clone();
-    if inputs.len() == ours + 1
+/// An op's inputs without the int64 zero bias of a 16x8 CONV_2D or
+/// FULLY_CONNECTED written without a bias: the reader adds it to the
+/// converter's file, tinyq's quantizer writes it (see `wide_zero_bias`).
+fn without_zero_bias(g: &Graph, op: &tinyq_ir::Op) -> Vec<TensorId> {
+    let mut inputs = op.inputs.clone();
+    if inputs.len() == 3
         && inputs
             .last()
-            .is_some_and(|&t| theirs.tensor(t).name.ends_with("/zero_bias"))
+            .is_some_and(|&t| g.tensor(t).name.ends_with("/zero_bias"))
     {
         inputs.pop();
     }
@@ -159,14 +160,14 @@ fn compare(ours: &Graph, theirs: &Graph) -> Result<Comparison, String> {
     }
     let mut pairs: Vec<(TensorId, TensorId, String)> = Vec::new();
     for (i, ((_, a), (_, b))) in ours.ops.iter().zip(theirs.ops.iter()).enumerate() {
-        let b_inputs = converter_inputs(theirs, b, a.inputs.len());
-        if a.inputs.len() != b_inputs.len() || a.outputs.len() != b.outputs.len() {
+        let (a_inputs, b_inputs) = (without_zero_bias(ours, a), without_zero_bias(theirs, b));
+        if a_inputs.len() != b_inputs.len() || a.outputs.len() != b.outputs.len() {
             return Err(format!(
                 "op {i} ({}) has different operand counts",
                 a.kind.name()
             ));
         }
-        for (k, (&x, &y)) in a.inputs.iter().zip(&b_inputs).enumerate() {
+        for (k, (&x, &y)) in a_inputs.iter().zip(&b_inputs).enumerate() {
             pairs.push((x, y, format!("op {i} {} input {k}", a.kind.name())));
         }
         for (k, (&x, &y)) in a.outputs.iter().zip(&b.outputs).enumerate() {
