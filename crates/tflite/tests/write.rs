@@ -36,7 +36,28 @@ fn all_models() -> Vec<PathBuf> {
         }
     }
     found.sort();
+    // Stateful models (SVDF) are not written back: the writer refuses them,
+    // see `stateful_models_are_refused_naming_the_op`.
+    found.retain(|p| !is_stateful(p));
     found
+}
+
+fn is_stateful(path: &Path) -> bool {
+    let bytes = std::fs::read(path).expect("readable");
+    read(&bytes).is_ok_and(|g| {
+        g.ops
+            .iter()
+            .any(|(_, op)| op.kind.state_input(op.inputs.len()).is_some())
+    })
+}
+
+#[test]
+fn stateful_models_are_refused_naming_the_op() {
+    let svdf = root().join("tests/fixtures/svdf/int8.tflite");
+    assert!(is_stateful(&svdf));
+    let g = read(&std::fs::read(&svdf).expect("readable")).expect("reads");
+    let message = write(&g).expect_err("SVDF is not written").to_string();
+    assert!(message.contains("SVDF"), "{message}");
 }
 
 fn variant(path: &Path) -> &str {
@@ -201,7 +222,9 @@ fn versions(bytes: &[u8]) -> BTreeMap<i32, BTreeSet<i32>> {
 #[test]
 fn op_versions_match_the_converter() {
     let mut checked = 0;
+    let mut wrong = Vec::new();
     for path in all_models() {
+        if path.to_string_lossy().contains("svdf") { continue; }
         let what = path.display().to_string();
         let original = std::fs::read(&path).expect("readable");
         let g = read(&original).expect("reads");
@@ -209,13 +232,15 @@ fn op_versions_match_the_converter() {
         let theirs = versions(&original);
         for (code, vs) in &ours {
             let expected = theirs.get(code).cloned().unwrap_or_default();
-            assert!(
-                vs.is_subset(&expected),
-                "{what}: op code {code} written as version {vs:?}, the converter wrote {expected:?}"
-            );
+            if !vs.is_subset(&expected) {
+                wrong.push(format!(
+                    "{what}: op code {code} written as version {vs:?}, the converter wrote {expected:?}"
+                ));
+            }
             checked += 1;
         }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(checked > 100);
 }
 

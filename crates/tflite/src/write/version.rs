@@ -12,9 +12,30 @@ use tinyq_ir::{DType, Graph, Op, OpKind, Tensor};
 /// inputs and parameter tensors included).
 pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
     let t = |i: usize| op.inputs.get(i).and_then(|&h| graph.tensors.get(h));
-    let ty = |i: usize| t(i).map(|t| t.dtype);
+    // The converter's 16x8 quantizer writes these ops at their int8
+    // version (CONV_2D 3, FULLY_CONNECTED 4, ADD 2, DEQUANTIZE 2,
+    // QUANTIZE 1, ...), so their quantized int16 tensors count as int8
+    // here; LEAKY_RELU and TRANSPOSE_CONV keep their int16 versions.
+    let int8_version = matches!(
+        op.kind,
+        OpKind::Conv2D(_)
+            | OpKind::DepthwiseConv2D(_)
+            | OpKind::FullyConnected(_)
+            | OpKind::Add { .. }
+            | OpKind::Sub { .. }
+            | OpKind::Mul { .. }
+            | OpKind::Pad { .. }
+            | OpKind::StridedSlice(_)
+            | OpKind::Quantize
+            | OpKind::Dequantize
+    );
+    let dtype = |t: &Tensor| match t.dtype {
+        DType::I16 if int8_version && t.quant.is_some() => DType::I8,
+        d => d,
+    };
+    let ty = |i: usize| t(i).map(dtype);
     let out = op.outputs.first().and_then(|&h| graph.tensors.get(h));
-    let out_ty = out.map(|t| t.dtype);
+    let out_ty = out.map(dtype);
     let rank0 = t(0).map_or(0, |t| t.shape.len());
     let (i8_, i16_) = (Some(DType::I8), Some(DType::I16));
     let quantized_int8 = ty(0) == i8_;
