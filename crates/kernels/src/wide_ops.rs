@@ -539,8 +539,8 @@ mod tests {
             let (xf, yf) = (i16s(&mut rng, out.len()), i16s(&mut rng, out.len()));
             let mut flat = vec![0i16; out.len()];
             prop_assert_eq!(add_sub_16(&p, sub, None, &xf[..], &yf[..], &mut flat[..]), Ok(()));
-            for i in 0..flat.len() {
-                prop_assert_eq!(flat[i], ref_add_sub(&p, sub, xf[i], yf[i]));
+            for ((&got, &a), &b) in flat.iter().zip(&xf).zip(&yf) {
+                prop_assert_eq!(got, ref_add_sub(&p, sub, a, b));
             }
         }
 
@@ -580,7 +580,7 @@ mod tests {
             let p = prepare_leaky_relu(scales[0], zps[0], scales[1], zps[1], alpha).expect("prepare");
             let mut rng = Rng(seed);
             let x = i16s(&mut rng, 64);
-            let mut out = vec![[0i8; 2]; 64];
+            let mut out = [[0i8; 2]; 64];
             prop_assert_eq!(leaky_relu_16(&p, &x[..], &mut out[..]), Ok(()));
             for (i, &v) in x.iter().enumerate() {
                 let d = i64::from(v) - i64::from(p.input_zero_point);
@@ -607,13 +607,13 @@ mod tests {
             };
             let mut rng = Rng(seed);
             let x = i16s(&mut rng, 50);
-            let mut wide = vec![0i16; 50];
+            let mut wide = [0i16; 50];
             prop_assert_eq!(requantize_i16_to_i16(&p, &pairs(&x)[..], &mut wide[..]), Ok(()));
             let mut narrow = vec![0i8; 50];
             prop_assert_eq!(requantize_i16_to_i8(&p, &x[..], &mut narrow), Ok(()));
-            for i in 0..50 {
-                prop_assert_eq!(i64::from(wide[i]), reference(i64::from(x[i]), (-32768, 32767)));
-                prop_assert_eq!(i64::from(narrow[i]), reference(i64::from(x[i]), (-128, 127)));
+            for ((&w, &n), &v) in wide.iter().zip(&narrow).zip(&x) {
+                prop_assert_eq!(i64::from(w), reference(i64::from(v), (-32768, 32767)));
+                prop_assert_eq!(i64::from(n), reference(i64::from(v), (-128, 127)));
             }
             let bytes: Vec<i8> = (-128..=127).collect();
             let mut up = vec![[0u8; 2]; 256];
@@ -665,8 +665,8 @@ mod tests {
             prop_assert_eq!(strided_slice(&p, &x, &mut want), Ok(()));
             let mut got = vec![[0i8; 2]; n];
             prop_assert_eq!(strided_slice_16(&p, &x[..], &mut got[..]), Ok(()));
-            for i in 0..n {
-                prop_assert_eq!(got[..].at(i), want[i]);
+            for (i, &w) in want.iter().enumerate() {
+                prop_assert_eq!(got[..].at(i), w);
             }
         }
     }
