@@ -88,7 +88,7 @@ fn float16_weights_model_compiles_with_calibration() {
 #[test]
 fn refusals_name_the_operator() {
     let cases = [
-        ("int16x8_mul.tflite", "op 1 (MUL) computes in i16"),
+        ("int16x8_pool.tflite", "op 1 (MAX_POOL_2D) computes in i16"),
         ("lstm.tflite", "op #1 is WHILE"),
     ];
     for (file, expected) in cases {
@@ -103,23 +103,26 @@ fn refusals_name_the_operator() {
     }
 }
 
-/// The converter's 16x8 residual block (CONV_2D then an int16 ADD) compiles
-/// since the int16 ADD kernel; its numbers are checked against TFLM on the
-/// fixtures (`seanet_16x8`).
+/// The converter's 16x8 residual and gating blocks (CONV_2D then an int16
+/// ADD or MUL) compile since the int16 kernels; their numbers are checked
+/// against TFLM on the fixtures (`seanet_16x8`, `add_sub_mul`).
 #[test]
-fn int16x8_residual_add_compiles() {
-    let session = Session::new();
-    let model = session
-        .read_file(&coverage("int16x8_add.tflite"))
-        .expect("readable");
-    let compiled = session.compile(&model, None).expect("compiles");
-    let kernels: Vec<&str> = compiled
-        .program
-        .steps
-        .iter()
-        .map(|s| s.kernel.name())
-        .collect();
-    assert!(kernels.contains(&"add_i16"), "{kernels:?}");
+fn int16x8_add_and_mul_compile() {
+    for (file, kernel) in [
+        ("int16x8_add.tflite", "add_i16"),
+        ("int16x8_mul.tflite", "mul_i16"),
+    ] {
+        let session = Session::new();
+        let model = session.read_file(&coverage(file)).expect("readable");
+        let compiled = session.compile(&model, None).expect(file);
+        let kernels: Vec<&str> = compiled
+            .program
+            .steps
+            .iter()
+            .map(|s| s.kernel.name())
+            .collect();
+        assert!(kernels.contains(&kernel), "{file}: {kernels:?}");
+    }
 }
 
 /// MediaPipe's float16 face detector (`tests/thirdparty`), quantized by tinyq

@@ -181,6 +181,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "quantize_i16",
     "dequantize_i16",
     "add_sub_i16",
+    "mul_i16",
     "leaky_relu_i16",
     "requantize_i16",
     "pad_i16",

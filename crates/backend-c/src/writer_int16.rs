@@ -1,5 +1,5 @@
 //! The C of the int16 steps of 16x8 models besides the conv-like layers
-//! (`templates/c/kernels/int16_ops.c.tera`): ADD/SUB, LEAKY_RELU,
+//! (`templates/c/kernels/int16_ops.c.tera`): ADD/SUB, MUL, LEAKY_RELU,
 //! requantization, PAD, STRIDED_SLICE and TRANSPOSE_CONV.
 
 use std::fmt::Write as _;
@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use tinyq_ir::Step;
 use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
 use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
+use tinyq_kernels::wide_ops::WideBroadcast;
 
 use super::{Field, Writer, c_i32, dims, int, to_i64};
 use crate::EmitError;
@@ -47,27 +48,7 @@ impl Writer<'_> {
             } => {
                 self.use_kernel("add_sub_i16", ADD_SUB);
                 let (x, y) = (self.src(input(0)?), self.src(input(1)?));
-                // Same shapes: one axis of every element, stride 1 for both.
-                let flat: Shape = {
-                    let mut s = [1; MAX_DIMS];
-                    s[MAX_DIMS - 1] = out_len / 2;
-                    s
-                };
-                let (shape, s1, s2) = match broadcast {
-                    None => (flat, strides(&flat), strides(&flat)),
-                    Some(b) => {
-                        let bad = |e| invalid(format!("{e}"));
-                        (
-                            b.out_shape,
-                            broadcast_strides(&b.shape1, &b.out_shape).map_err(bad)?,
-                            broadcast_strides(&b.shape2, &b.out_shape).map_err(bad)?,
-                        )
-                    }
-                };
-                let mut d = shape.to_vec();
-                d.extend(s1);
-                d.extend(s2);
-                let d = self.dims_array(index, &to_i64(&d))?;
+                let d = self.binary_dims(index, broadcast.as_ref(), out_len)?;
                 let fields = [
                     vec![
                         Field::int("input1_offset", p.input1_offset),
@@ -97,6 +78,22 @@ impl Writer<'_> {
                 let _ = writeln!(
                     self.body,
                     "    tq_add_sub_i16(&{params}, {x}, {y}, {dst}, {d});"
+                );
+            }
+            Int16Kernel::Mul {
+                params: p,
+                broadcast,
+            } => {
+                self.use_kernel("mul_i16", REQUANTIZES);
+                let (x, y) = (self.src(input(0)?), self.src(input(1)?));
+                let d = self.binary_dims(index, broadcast.as_ref(), out_len)?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_mul_i16({x}, {y}, {dst}, {d}, {}, {}, {}, {});",
+                    c_i32(p.output_multiplier),
+                    p.output_shift,
+                    c_i32(p.act_min),
+                    p.act_max
                 );
             }
             Int16Kernel::LeakyRelu(p) => {
@@ -201,5 +198,40 @@ impl Writer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The dims array of an int16 binary op: the output shape, then both
+    /// inputs' strides over it (0 on broadcast axes); same shapes as one
+    /// axis of every element.
+    fn binary_dims(
+        &mut self,
+        index: usize,
+        broadcast: Option<&WideBroadcast>,
+        out_len: usize,
+    ) -> Result<String, EmitError> {
+        let flat: Shape = {
+            let mut s = [1; MAX_DIMS];
+            s[MAX_DIMS - 1] = out_len / 2;
+            s
+        };
+        let (shape, s1, s2) = match broadcast {
+            None => (flat, strides(&flat), strides(&flat)),
+            Some(b) => {
+                let bad = |e| EmitError::InvalidStep {
+                    step: index,
+                    kernel: "int16 binary op",
+                    why: format!("{e}"),
+                };
+                (
+                    b.out_shape,
+                    broadcast_strides(&b.shape1, &b.out_shape).map_err(bad)?,
+                    broadcast_strides(&b.shape2, &b.out_shape).map_err(bad)?,
+                )
+            }
+        };
+        let mut d = shape.to_vec();
+        d.extend(s1);
+        d.extend(s2);
+        self.dims_array(index, &to_i64(&d))
     }
 }

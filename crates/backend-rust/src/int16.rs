@@ -54,6 +54,21 @@ impl Writer<'_> {
                     kernels::wide_ops::add_sub_16(&p, #subtract, #shapes, #x0, #x1, #y) #kerr;
                 }
             }
+            Int16Kernel::Mul { params, broadcast } => {
+                let p = params_literal("elementwise", params)?;
+                let shapes = match broadcast {
+                    Some(b) => {
+                        let b = params_literal("wide_ops", b)?;
+                        quote!(Some(&#b))
+                    }
+                    None => quote!(None),
+                };
+                let (x0, x1, y) = (x(0)?, x(1)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::wide_ops::mul_16(&p, #shapes, #x0, #x1, #y) #kerr;
+                }
+            }
             Int16Kernel::LeakyRelu(params) => {
                 let p = params_literal("unary", params)?;
                 let (x0, y) = (x(0)?, y()?);

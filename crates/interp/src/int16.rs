@@ -36,6 +36,10 @@ pub fn execute_int16(
             let y = pairs(input(ins, 1)?);
             wide_ops::add_sub_16(params, *subtract, broadcast.as_ref(), x, y, pairs_mut(out))
         }
+        Int16Kernel::Mul { params, broadcast } => {
+            let y = pairs(input(ins, 1)?);
+            wide_ops::mul_16(params, broadcast.as_ref(), x, y, pairs_mut(out))
+        }
         Int16Kernel::LeakyRelu(p) => wide_ops::leaky_relu_16(p, x, pairs_mut(out)),
         Int16Kernel::Requantize { params, types } => match types {
             Requantize16::I16ToI16 => wide_ops::requantize_i16_to_i16(params, x, pairs_mut(out)),

@@ -1,11 +1,11 @@
 //! The int16 steps of 16x8 models besides the conv-like layers of
-//! [`crate::Kernel`]: element-wise, requantization, layout and transposed
+//! [`crate::Kernel`]: element-wise (ADD, SUB, MUL, LEAKY_RELU), requantization, layout and transposed
 //! convolution kernels of `tinyq_kernels::wide_ops` / `wide`. Buffers hold
 //! int16 values (little-endian pairs in the arena), except the int8 side of
 //! a requantization.
 
 use tinyq_kernels::KernelError;
-use tinyq_kernels::elementwise::AddSubParams;
+use tinyq_kernels::elementwise::{AddSubParams, MulParams};
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::quantize::RequantizeParams;
 use tinyq_kernels::slice::StridedSliceParams;
@@ -35,6 +35,11 @@ pub enum Int16Kernel {
         subtract: bool,
         broadcast: Option<WideBroadcast>,
     },
+    /// MUL; `broadcast` as for ADD/SUB.
+    Mul {
+        params: MulParams,
+        broadcast: Option<WideBroadcast>,
+    },
     LeakyRelu(LeakyReluParams),
     Requantize {
         params: RequantizeParams,
@@ -60,6 +65,7 @@ impl Int16Kernel {
                 subtract: false, ..
             } => "add_i16",
             Int16Kernel::AddSub { subtract: true, .. } => "sub_i16",
+            Int16Kernel::Mul { .. } => "mul_i16",
             Int16Kernel::LeakyRelu(_) => "leaky_relu_i16",
             Int16Kernel::Requantize { types, .. } => match types {
                 Requantize16::I16ToI16 => "requantize_i16_to_i16",
@@ -75,7 +81,7 @@ impl Int16Kernel {
     /// Data inputs the kernel reads.
     pub fn arity(&self) -> usize {
         match self {
-            Int16Kernel::AddSub { .. } => 2,
+            Int16Kernel::AddSub { .. } | Int16Kernel::Mul { .. } => 2,
             _ => 1,
         }
     }
@@ -123,6 +129,9 @@ impl Int16Kernel {
             Int16Kernel::AddSub {
                 params, broadcast, ..
             } => wide_ops::check_add_sub_16(params, broadcast.as_ref(), [n(0), n(1), out]),
+            Int16Kernel::Mul { params, broadcast } => {
+                wide_ops::check_mul_16(params, broadcast.as_ref(), [n(0), n(1), out])
+            }
             Int16Kernel::LeakyRelu(p) => wide_ops::check_leaky_relu_16(p, n(0), out),
             Int16Kernel::Requantize { params, .. } => {
                 wide_ops::check_requantize_16(params, n(0), out)

@@ -5,6 +5,8 @@
 //!   their broadcasting loops), the int8 arithmetic with inputs pre-shifted
 //!   by 15 bits instead of 20 ([`WIDE_ADD_SUB_LEFT_SHIFT`]) and an int16
 //!   clamp. TFLM never takes TFLite's power-of-two int16 path.
+//! * MUL: the int8 arithmetic (`reference_integer_ops::Mul`) with zero
+//!   points 0 and an int16 clamp.
 //! * LEAKY_RELU: `QuantizeLeakyRelu<int16_t>` (two multipliers).
 //! * QUANTIZE between integer types: `Requantize` from int16 to int16 or
 //!   int8, and from int8 to int16.
@@ -16,7 +18,7 @@
 //! operand with its own view type.
 
 use crate::conv::I16_RANGE;
-use crate::elementwise::{AddSubParams, check_broadcast};
+use crate::elementwise::{AddSubParams, MulParams, check_broadcast};
 use crate::error::{KernelError, check_len};
 use crate::fixedpoint::{mbqm, mbqm_smaller_than_one};
 use crate::int16::{Int16s, Int16sMut};
@@ -65,13 +67,7 @@ pub fn check_add_sub_16(
         ));
     }
     check_clamp16(p.act_min, p.act_max)?;
-    match shapes {
-        None => {
-            check_len("input2", input1, input2)?;
-            check_len("output", input1, output)
-        }
-        Some(s) => check_broadcast(&s.shape1, input1, &s.shape2, input2, &s.out_shape, output),
-    }
+    check_shapes(shapes, [input1, input2, output])
 }
 
 fn check_clamp16(act_min: i32, act_max: i32) -> Result<(), KernelError> {
@@ -105,26 +101,24 @@ fn add_sub_value(p: &AddSubParams, x: i16, y: i16, subtract: bool) -> i16 {
     v.clamp(p.act_min, p.act_max) as i16
 }
 
-/// int16 ADD or SUB, same shapes (`shapes == None`) or NumPy broadcasting
-/// over the shapes of `shapes`.
-pub fn add_sub_16<A, B, O>(
-    p: &AddSubParams,
-    subtract: bool,
+/// Applies `f` element-wise: same shapes (`shapes == None`) or NumPy
+/// broadcasting over the shapes of `shapes` (lengths checked by the caller).
+fn binary_16<A, B, O>(
     shapes: Option<&WideBroadcast>,
     input1: &A,
     input2: &B,
     output: &mut O,
+    f: impl Fn(i16, i16) -> i16,
 ) -> Result<(), KernelError>
 where
     A: Int16s + ?Sized,
     B: Int16s + ?Sized,
     O: Int16sMut + ?Sized,
 {
-    check_add_sub_16(p, shapes, [input1.count(), input2.count(), output.count()])?;
     match shapes {
         None => {
             for i in 0..output.count() {
-                output.put(i, add_sub_value(p, input1.at(i), input2.at(i), subtract));
+                output.put(i, f(input1.at(i), input2.at(i)));
             }
         }
         Some(s) => {
@@ -134,7 +128,7 @@ where
             let mut index = [0usize; MAX_DIMS];
             let (mut i1, mut i2) = (0usize, 0usize);
             for o in 0..output.count() {
-                output.put(o, add_sub_value(p, input1.at(i1), input2.at(i2), subtract));
+                output.put(o, f(input1.at(i1), input2.at(i2)));
                 for d in (0..MAX_DIMS).rev() {
                     index[d] += 1;
                     i1 += s1[d];
@@ -150,6 +144,87 @@ where
         }
     }
     Ok(())
+}
+
+/// The buffer lengths of a binary op against its shapes.
+fn check_shapes(
+    shapes: Option<&WideBroadcast>,
+    [input1, input2, output]: [usize; 3],
+) -> Result<(), KernelError> {
+    match shapes {
+        None => {
+            check_len("input2", input1, input2)?;
+            check_len("output", input1, output)
+        }
+        Some(s) => check_broadcast(&s.shape1, input1, &s.shape2, input2, &s.out_shape, output),
+    }
+}
+
+/// int16 ADD (`subtract == false`) or SUB, same shapes (`shapes == None`)
+/// or NumPy broadcasting over the shapes of `shapes`.
+pub fn add_sub_16<A, B, O>(
+    p: &AddSubParams,
+    subtract: bool,
+    shapes: Option<&WideBroadcast>,
+    input1: &A,
+    input2: &B,
+    output: &mut O,
+) -> Result<(), KernelError>
+where
+    A: Int16s + ?Sized,
+    B: Int16s + ?Sized,
+    O: Int16sMut + ?Sized,
+{
+    check_add_sub_16(p, shapes, [input1.count(), input2.count(), output.count()])?;
+    binary_16(shapes, input1, input2, output, |x, y| {
+        add_sub_value(p, x, y, subtract)
+    })
+}
+
+/// What the int16 MUL checks: no offsets (TFLM insists on zero points 0 for
+/// int16), a shift `mbqm` handles, an int16 clamp, the lengths.
+pub fn check_mul_16(
+    p: &MulParams,
+    shapes: Option<&WideBroadcast>,
+    lens: [usize; 3],
+) -> Result<(), KernelError> {
+    if [p.input1_offset, p.input2_offset, p.output_offset] != [0, 0, 0] {
+        return Err(KernelError::InvalidParams(
+            "int16 MUL takes zero points 0 (as TFLM)",
+        ));
+    }
+    if !(-31..=31).contains(&p.output_shift) {
+        return Err(KernelError::InvalidParams("MUL shift outside -31..=31"));
+    }
+    check_clamp16(p.act_min, p.act_max)?;
+    check_shapes(shapes, lens)
+}
+
+/// int16 MUL (`reference_integer_ops::Mul` for int16): the product of the
+/// two values (it fits int32: |x·y| <= 2^30), requantized with the int32
+/// `MultiplyByQuantizedMultiplier`, clamped.
+pub fn mul_16<A, B, O>(
+    p: &MulParams,
+    shapes: Option<&WideBroadcast>,
+    input1: &A,
+    input2: &B,
+    output: &mut O,
+) -> Result<(), KernelError>
+where
+    A: Int16s + ?Sized,
+    B: Int16s + ?Sized,
+    O: Int16sMut + ?Sized,
+{
+    check_mul_16(p, shapes, [input1.count(), input2.count(), output.count()])?;
+    binary_16(shapes, input1, input2, output, |x, y| {
+        let v = mbqm(
+            i32::from(x) * i32::from(y),
+            p.output_multiplier,
+            p.output_shift,
+        );
+        // The clamp lies inside int16 (checked), so the cast is exact.
+        v.clamp(p.act_min, p.act_max) as i16
+    })
 }
 
 /// What the int16 LEAKY_RELU checks: zero points inside int16, shifts the
@@ -354,7 +429,7 @@ mod tests {
 
     use super::*;
     use crate::conv::test_ref::{Rng, requant};
-    use crate::elementwise::{prepare_add_shifted, prepare_sub_shifted};
+    use crate::elementwise::{prepare_add_shifted, prepare_mul, prepare_sub_shifted};
     use crate::fixedpoint::Activation;
     use crate::pad::{pad_with, prepare_pad};
     use crate::quantize::prepare_requantize;
@@ -464,8 +539,34 @@ mod tests {
             let (xf, yf) = (i16s(&mut rng, out.len()), i16s(&mut rng, out.len()));
             let mut flat = vec![0i16; out.len()];
             prop_assert_eq!(add_sub_16(&p, sub, None, &xf[..], &yf[..], &mut flat[..]), Ok(()));
-            for i in 0..flat.len() {
-                prop_assert_eq!(flat[i], ref_add_sub(&p, sub, xf[i], yf[i]));
+            for ((&got, &a), &b) in flat.iter().zip(&xf).zip(&yf) {
+                prop_assert_eq!(got, ref_add_sub(&p, sub, a, b));
+            }
+        }
+
+        #[test]
+        fn mul_matches_reference(
+            (s1, s2, so) in shapes(),
+            scales in proptest::array::uniform3(1e-5f32..0.05),
+            relu: bool,
+            seed: u64,
+        ) {
+            let act = if relu { Activation::Relu } else { Activation::None };
+            let mut p = prepare_mul((scales[0], 0), (scales[1], 0), (scales[2], 0), act);
+            p.act_min = if relu { 0 } else { -32768 };
+            p.act_max = 32767;
+            let mut rng = Rng(seed);
+            let x = i16s(&mut rng, num_elements(&s1));
+            let y = i16s(&mut rng, num_elements(&s2));
+            let shapes = WideBroadcast { shape1: s1, shape2: s2, out_shape: so };
+            let mut out = vec![[0i8; 2]; num_elements(&so)];
+            prop_assert_eq!(mul_16(&p, Some(&shapes), &pairs(&x)[..], &y[..], &mut out[..]), Ok(()));
+            for o in 0..out.len() {
+                let c = coord_of(&so, o);
+                let prod = i64::from(x[index_of(&s1, &c)]) * i64::from(y[index_of(&s2, &c)]);
+                let want = requant(prod, p.output_multiplier, p.output_shift)
+                    .clamp(i64::from(p.act_min), i64::from(p.act_max));
+                prop_assert_eq!(i64::from(out[..].at(o)), want, "at {:?}", c);
             }
         }
 
@@ -479,7 +580,7 @@ mod tests {
             let p = prepare_leaky_relu(scales[0], zps[0], scales[1], zps[1], alpha).expect("prepare");
             let mut rng = Rng(seed);
             let x = i16s(&mut rng, 64);
-            let mut out = vec![[0i8; 2]; 64];
+            let mut out = [[0i8; 2]; 64];
             prop_assert_eq!(leaky_relu_16(&p, &x[..], &mut out[..]), Ok(()));
             for (i, &v) in x.iter().enumerate() {
                 let d = i64::from(v) - i64::from(p.input_zero_point);
@@ -506,13 +607,13 @@ mod tests {
             };
             let mut rng = Rng(seed);
             let x = i16s(&mut rng, 50);
-            let mut wide = vec![0i16; 50];
+            let mut wide = [0i16; 50];
             prop_assert_eq!(requantize_i16_to_i16(&p, &pairs(&x)[..], &mut wide[..]), Ok(()));
             let mut narrow = vec![0i8; 50];
             prop_assert_eq!(requantize_i16_to_i8(&p, &x[..], &mut narrow), Ok(()));
-            for i in 0..50 {
-                prop_assert_eq!(i64::from(wide[i]), reference(i64::from(x[i]), (-32768, 32767)));
-                prop_assert_eq!(i64::from(narrow[i]), reference(i64::from(x[i]), (-128, 127)));
+            for ((&w, &n), &v) in wide.iter().zip(&narrow).zip(&x) {
+                prop_assert_eq!(i64::from(w), reference(i64::from(v), (-32768, 32767)));
+                prop_assert_eq!(i64::from(n), reference(i64::from(v), (-128, 127)));
             }
             let bytes: Vec<i8> = (-128..=127).collect();
             let mut up = vec![[0u8; 2]; 256];
@@ -564,8 +665,8 @@ mod tests {
             prop_assert_eq!(strided_slice(&p, &x, &mut want), Ok(()));
             let mut got = vec![[0i8; 2]; n];
             prop_assert_eq!(strided_slice_16(&p, &x[..], &mut got[..]), Ok(()));
-            for i in 0..n {
-                prop_assert_eq!(got[..].at(i), want[i]);
+            for (i, &w) in want.iter().enumerate() {
+                prop_assert_eq!(got[..].at(i), w);
             }
         }
     }
@@ -630,5 +731,13 @@ mod tests {
         };
         assert!(requantize_i16_to_i16(&wide_zp, &[0i16; 4][..], &mut out[..]).is_err());
         assert!(requantize_i16_to_i16(&r, &[0i16; 3][..], &mut out[..]).is_err());
+        let m = prepare_mul((0.1, 0), (0.1, 0), (0.1, 0), Activation::None);
+        let offset = MulParams {
+            input1_offset: 1,
+            act_min: -32768,
+            act_max: 32767,
+            ..m
+        };
+        assert!(mul_16(&offset, None, &[0i16; 4][..], &[0i16; 4][..], &mut out[..]).is_err());
     }
 }

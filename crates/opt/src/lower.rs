@@ -263,6 +263,7 @@ pub const WIDE_OPS: &[&str] = &[
     "TRANSPOSE_CONV",
     "ADD",
     "SUB",
+    "MUL",
     "LEAKY_RELU",
     "QUANTIZE (int16 to int16/int8, int8 to int16)",
     "PAD",
@@ -282,6 +283,7 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::TransposeConv(_)
             | OpKind::Add { .. }
             | OpKind::Sub { .. }
+            | OpKind::Mul { .. }
             | OpKind::LeakyRelu { .. }
             | OpKind::Pad { .. }
             | OpKind::StridedSlice(_)

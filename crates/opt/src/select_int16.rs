@@ -1,6 +1,6 @@
 //! Kernel selection for the int16 ops of 16x8 models other than the
 //! conv-like layers (which `select` handles beside their int8 forms): ADD,
-//! SUB, LEAKY_RELU, QUANTIZE between integer types with an int16 side, PAD /
+//! SUB, MUL, LEAKY_RELU, QUANTIZE between integer types with an int16 side, PAD /
 //! PADV2 and STRIDED_SLICE. Each becomes an [`Int16Kernel`] whose numbers
 //! come from the kernels' `prepare_*` functions, as TFLM's prepare derives
 //! them for int16.
@@ -9,7 +9,7 @@ use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
 use tinyq_ir::{Activation, DType, Kernel, OpKind, Tensor};
 use tinyq_kernels::elementwise;
 use tinyq_kernels::wide_ops::{WIDE_ADD_SUB_LEFT_SHIFT, WideBroadcast};
-use tinyq_kernels::{pad, quantize, shape, unary};
+use tinyq_kernels::{pad, quantize, shape, unary, wide};
 
 use crate::error::LowerError;
 use crate::select::{Ctx, Selected};
@@ -27,6 +27,7 @@ pub(crate) fn select_int16(cx: &Ctx<'_>) -> Result<Option<Selected>, LowerError>
     let (kernel, data_inputs) = match &cx.op.kind {
         OpKind::Add { activation } => (add_sub(cx, *activation, false)?, 2),
         OpKind::Sub { activation } => (add_sub(cx, *activation, true)?, 2),
+        OpKind::Mul { activation } => (mul(cx, *activation)?, 2),
         OpKind::LeakyRelu { alpha } => (leaky_relu(cx, *alpha)?, 1),
         OpKind::Quantize if first.dtype != DType::F32 => (requantize(cx)?, 1),
         OpKind::Pad { paddings } => (pad_kernel(cx, paddings)?, 1),
@@ -75,29 +76,57 @@ fn add_sub(
     };
     let params = prepare(q1, q2, qo, activation, WIDE_ADD_SUB_LEFT_SHIFT, I16_RANGE)
         .map_err(|e| cx.kernel_err(e))?;
-    let broadcast = if a.shape == b.shape && a.shape == out.shape {
-        None
-    } else {
-        let err = |e| cx.kernel_err(e);
-        let pad = |t: &Tensor| shape::pad_shape(&t.shape).map_err(err);
-        let bc = WideBroadcast {
-            shape1: pad(a)?,
-            shape2: pad(b)?,
-            out_shape: pad(out)?,
-        };
-        if shape::broadcast_shape(&bc.shape1, &bc.shape2).map_err(err)? != bc.out_shape {
-            return Err(cx.unsupported(format!(
-                "shapes {:?} and {:?} do not broadcast to {:?}",
-                a.shape, b.shape, out.shape
-            )));
-        }
-        Some(bc)
-    };
+    let broadcast = broadcast_of(cx, [a, b, out])?;
     Ok(Int16Kernel::AddSub {
         params,
         subtract,
         broadcast,
     })
+}
+
+/// MUL: TFLM's int8 arithmetic on int16 values with zero points 0.
+fn mul(cx: &Ctx<'_>, activation: Activation) -> Result<Int16Kernel, LowerError> {
+    let (a, b, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    require_int16(cx, &[a, b, out])?;
+    let (q1, q2, qo) = (cx.qparams(a)?, cx.qparams(b)?, cx.qparams(out)?);
+    if (q1.1, q2.1, qo.1) != (0, 0, 0) {
+        return Err(cx.unsupported("int16 MUL needs zero points 0 (TFLM refuses others)"));
+    }
+    let (act_min, act_max) = wide::wide_activation_range(activation, qo.0);
+    let params = elementwise::MulParams {
+        act_min,
+        act_max,
+        ..elementwise::prepare_mul(q1, q2, qo, activation)
+    };
+    Ok(Int16Kernel::Mul {
+        params,
+        broadcast: broadcast_of(cx, [a, b, out])?,
+    })
+}
+
+/// `None` when all three shapes agree, else the padded shapes, which must
+/// broadcast to the output's.
+fn broadcast_of(
+    cx: &Ctx<'_>,
+    [a, b, out]: [&Tensor; 3],
+) -> Result<Option<WideBroadcast>, LowerError> {
+    if a.shape == b.shape && a.shape == out.shape {
+        return Ok(None);
+    }
+    let err = |e| cx.kernel_err(e);
+    let pad = |t: &Tensor| shape::pad_shape(&t.shape).map_err(err);
+    let bc = WideBroadcast {
+        shape1: pad(a)?,
+        shape2: pad(b)?,
+        out_shape: pad(out)?,
+    };
+    if shape::broadcast_shape(&bc.shape1, &bc.shape2).map_err(err)? != bc.out_shape {
+        return Err(cx.unsupported(format!(
+            "shapes {:?} and {:?} do not broadcast to {:?}",
+            a.shape, b.shape, out.shape
+        )));
+    }
+    Ok(Some(bc))
 }
 
 fn leaky_relu(cx: &Ctx<'_>, alpha: f32) -> Result<Int16Kernel, LowerError> {

@@ -79,7 +79,7 @@ const MAPPED: &[SupportedOp] = &[
     ),
     op(B::Mean, "MEAN", "constant axes, keep_dims"),
     op(B::Minimum, "MINIMUM", "broadcasting"),
-    op(B::Mul, "MUL", "broadcasting; fused activation"),
+    op(B::Mul, "MUL", "broadcasting; fused activation; int16"),
     op(
         B::Pad,
         "PAD",
