@@ -236,113 +236,6 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     acc[1] = a1;
 }
 
-/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
-   path): convolution and fully connected take the "gemm" path. Their
-   weights are re-packed at generation time (tq_stepN_packed, compiled only
-   here) in blocks of TQ_GEMM_N output channels, K-major, so that the inner
-   loop runs across output channels: one input byte times TQ_GEMM_N
-   contiguous weights, for 4 pixels (or rows) at once, with no horizontal
-   sums and no per-tap branches. GCC and Clang vectorize it at -O3 (int8
-   products widened to 16 and 32 bits; no intrinsics). Define
-   TQ_NO_HOST_GEMM to build the portable path instead. */
-#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
-#define TQ_HOST_GEMM 1
-#define TQ_PACKED(a) (a)
-#else
-#define TQ_HOST_GEMM 0
-#define TQ_PACKED(a) NULL
-#endif
-/* Output channels per packed block, and the largest window (k_h * k_w *
-   in_c) the convolution gathers for it (4 windows on the stack). */
-#define TQ_GEMM_N 16
-#define TQ_GEMM_K_MAX 4608
-#if TQ_HOST_GEMM
-/* acc[r][j] = sum over k < k_len of x_r[k] * w[k * TQ_GEMM_N + j], for the
-   4 rows x0..x3 (a missing row repeats one). */
-static inline void tq_gemm_4xn(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                               const int8_t *x3, const int8_t *w, int32_t k_len,
-                               int32_t acc[4][TQ_GEMM_N])
-{
-    int32_t a0[TQ_GEMM_N], a1[TQ_GEMM_N], a2[TQ_GEMM_N], a3[TQ_GEMM_N];
-    int32_t k, j;
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        a0[j] = 0;
-        a1[j] = 0;
-        a2[j] = 0;
-        a3[j] = 0;
-    }
-    if (k_len >= 128) {
-        /* A long sum: GCC vectorizes along k (after unrolling j), Clang
-           across j; both fast here. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    } else {
-        /* A short sum: keep j a loop for GCC too (vectorized across the
-           output channels), not unrolled into 64 sums along a short k. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1
-#endif
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    }
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        acc[0][j] = a0[j];
-        acc[1][j] = a1[j];
-        acc[2][j] = a2[j];
-        acc[3][j] = a3[j];
-    }
-}
-
-/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
-   1) multiplier and shift, or (m_step 0) the layer's one pair. */
-static inline void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int32_t right_only)
-{
-    int32_t j;
-    if (right_only && n == TQ_GEMM_N) {
-        /* tq_requant_r for a whole block: a fixed count of simple lanes,
-           which GCC vectorizes too (64-bit products included). */
-        for (j = 0; j < TQ_GEMM_N; ++j) {
-            const int32_t right = -(int32_t)shift[j * m_step];
-            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
-            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
-                                ((uint64_t)1 << 30);
-            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
-            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
-            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
-            v = v < act_min ? act_min : v;
-            v = v > act_max ? act_max : v;
-            out[j] = (int8_t)v;
-        }
-        return;
-    }
-    for (j = 0; j < n; ++j) {
-        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
-                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
-    }
-}
-#endif
-
 /* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
 static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
                               const int8_t *w1, int32_t n, int32_t *acc)
@@ -434,7 +327,6 @@ typedef struct {
     const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
     const int32_t *multiplier; /* [out_c], Q31 */
     const int8_t *shift;       /* [out_c], positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t in_h;
     int32_t in_w;
@@ -545,56 +437,8 @@ static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0
     }
 }
 
-#if TQ_HOST_GEMM
-/* The host gemm path (input offset folded, ungrouped, a padded cell an int8
-   code, window at most TQ_GEMM_K_MAX bytes: the writer packs the filter only
-   then): 4 consecutive output pixels at a time, their windows gathered
-   (padding included) before any of them is written, then per block of
-   TQ_GEMM_N output channels one pass over the window. */
-static void tq_conv2d_gemm(const int8_t *input, const int8_t *packed, const int32_t *bias,
-                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                           int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                           int32_t k_w, int32_t out_h, int32_t out_w, int32_t out_c,
-                           int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                           int32_t pad_top, int32_t pad_left, int32_t output_offset,
-                           int32_t act_min, int32_t act_max, int32_t pad_value,
-                           int32_t right_only)
-{
-    int8_t patch[4 * TQ_GEMM_K_MAX];
-    const int32_t k_len = k_h * k_w * in_c;
-    const int32_t pixels = out_h * out_w;
-    int32_t b, p, r, o;
-    for (b = 0; b < batches; ++b) {
-        const int8_t *xb = input + b * in_h * in_w * in_c;
-        for (p = 0; p < pixels; p += 4) {
-            const int32_t rows = pixels - p < 4 ? pixels - p : 4;
-            int8_t *out = output + (b * pixels + p) * out_c;
-            for (r = 0; r < rows; ++r) {
-                const int32_t oy = (p + r) / out_w, ox = (p + r) % out_w;
-                tq_conv2d_gather(patch + r * k_len, xb, oy * stride_h - pad_top,
-                                 ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, dil_h,
-                                 dil_w, (int8_t)pad_value);
-            }
-            for (o = 0; o < out_c; o += TQ_GEMM_N) {
-                const int32_t n = out_c - o < TQ_GEMM_N ? out_c - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(patch, patch + (rows > 1 ? k_len : 0),
-                            patch + (rows > 2 ? 2 * k_len : 0), patch + (rows > 3 ? 3 * k_len : 0),
-                            packed + o * k_len, k_len, acc);
-                for (r = 0; r < rows; ++r) {
-                    tq_gemm_store(acc[r], n, bias != NULL ? bias + o : NULL, multiplier + o,
-                                  shift + o, 1, out + r * out_c + o, output_offset, act_min,
-                                  act_max, right_only);
-                }
-            }
-        }
-    }
-}
-#endif
-
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift,
-                                  const int8_t *packed, int8_t *output,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
                                   int32_t k_h, int32_t k_w, int32_t f_c,
                                   int32_t out_h, int32_t out_w, int32_t out_c,
@@ -615,16 +459,6 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        tq_conv2d_gemm(input, packed, bias, multiplier, shift, output, batches, in_h, in_w, in_c,
-                       k_h, k_w, out_h, out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_top,
-                       pad_left, output_offset, act_min, act_max, pad_value, right_only);
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
         per_filter <= TQ_PATCH_MAX) {
         /* Few input channels (a first layer): im2col, two pixels at a time.
@@ -782,8 +616,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
    numbers as constants at the call (loads from a static const struct fold)
    and specializes the loops for them, as for literal arguments. */
 #define tq_conv2d(p, input, output)                                                              \
-    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (p)->packed,    \
-        (output),                                                                                \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
@@ -817,41 +650,9 @@ CONV_DILATED_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
 CONV_DILATED_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
     -8, -8, -8, -8, -8, -8
 };
-#if TQ_HOST_GEMM
-CONV_DILATED_INT8_WEIGHTS_ATTR static const int8_t tq_step0_packed[432] = {
-    48, 117, -126, -74, 35, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    105, 8, -64, -125, 86, -122, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 73, 37, -44, 95, -27, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    98, 91, -87, 33, 76, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    63, -91, -10, 63, -47, -103, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    64, -114, -40, 10, -112, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -61, -87, 108, -127, -47, -82, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -68, 114, -2, -94, -50, 69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -45, -69, -123, 42, 40, 48, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    75, 98, -98, 16, -127, -89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    43, -97, -57, 113, 86, -10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -33, 32, 32, -67, -17, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -59, 126, -114, -7, 2, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    37, 13, -118, -113, 34, 42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -56, 91, -49, -120, -36, -20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -1, -25, 110, -109, -95, -65, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -10, -10, 91, 95, 34, -116, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -100, 88, -69, -108, -11, 53, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -84, -127, 16, 94, -61, 57, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -80, -73, 77, 81, 50, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -10, -33, 127, -102, -39, -50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -10, -40, 100, -80, 100, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    84, -37, 76, 36, -43, -18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -126, 86, 110, -8, -13, -9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    97, -70, -114, -88, 51, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    127, -59, -99, -80, 104, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -61, -60, -68, -72, -41, 62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 CONV_DILATED_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
-    .packed = TQ_PACKED(tq_step0_packed),
     .batches = 1, .in_h = 9, .in_w = 9, .in_c = 3,
     .k_h = 3, .k_w = 3, .f_c = 3,
     .out_h = 9, .out_w = 9, .out_c = 6,
@@ -888,68 +689,9 @@ CONV_DILATED_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[4] = {
 CONV_DILATED_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[4] = {
     -8, -8, -8, -8
 };
-#if TQ_HOST_GEMM
-CONV_DILATED_INT8_WEIGHTS_ATTR static const int8_t tq_step1_packed[864] = {
-    -79, 104, -35, -94, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -90, -79, -85, -88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -59, -20, -43, 42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    78, -127, -59, 72, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -124, 16, 127, 55, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    115, 29, -52, 109, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, -29, -117, -70, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    18, -19, 33, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    89, -78, 58, -80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    51, 8, 87, -19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    44, -78, 76, -87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    127, 12, 98, 89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -18, 117, -31, -9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    124, 85, -52, -105, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -2, -51, 115, 88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -68, -35, -21, -15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -43, 8, 83, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -61, 75, 91, -90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    86, 30, -93, -54, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -119, -110, -41, -108, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -102, 66, 48, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -17, -3, -92, -24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    102, -79, 94, -82, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -82, -76, -61, -19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -30, -112, 72, -16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    95, 47, 72, -105, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -121, -110, -110, -115, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -11, 60, -62, -92, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -57, -57, 42, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -117, 96, -54, -56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -56, 98, 10, 58, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    23, -71, 97, -15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -82, -94, 15, -104, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -48, -10, 25, -106, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -84, 54, 99, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    8, 114, 74, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    99, -98, -118, 87, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    106, -38, 83, 82, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -13, -117, -127, -114, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    24, 80, 123, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    99, 26, 32, -35, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -55, 8, -70, -92, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -79, -36, 39, 27, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    107, -83, -56, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -66, 119, 1, 88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    97, 69, -21, 90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -99, -44, -73, 39, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -28, -38, 117, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -104, -32, -119, 116, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -125, -16, -4, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -124, 0, -27, 95, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    62, 107, 103, 108, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -79, -45, -58, 92, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -91, 68, -60, -78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 CONV_DILATED_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
-    .packed = TQ_PACKED(tq_step1_packed),
     .batches = 1, .in_h = 9, .in_w = 9, .in_c = 6,
     .k_h = 3, .k_w = 3, .f_c = 6,
     .out_h = 7, .out_w = 5, .out_c = 4,

@@ -236,113 +236,6 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     acc[1] = a1;
 }
 
-/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
-   path): convolution and fully connected take the "gemm" path. Their
-   weights are re-packed at generation time (tq_stepN_packed, compiled only
-   here) in blocks of TQ_GEMM_N output channels, K-major, so that the inner
-   loop runs across output channels: one input byte times TQ_GEMM_N
-   contiguous weights, for 4 pixels (or rows) at once, with no horizontal
-   sums and no per-tap branches. GCC and Clang vectorize it at -O3 (int8
-   products widened to 16 and 32 bits; no intrinsics). Define
-   TQ_NO_HOST_GEMM to build the portable path instead. */
-#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
-#define TQ_HOST_GEMM 1
-#define TQ_PACKED(a) (a)
-#else
-#define TQ_HOST_GEMM 0
-#define TQ_PACKED(a) NULL
-#endif
-/* Output channels per packed block, and the largest window (k_h * k_w *
-   in_c) the convolution gathers for it (4 windows on the stack). */
-#define TQ_GEMM_N 16
-#define TQ_GEMM_K_MAX 4608
-#if TQ_HOST_GEMM
-/* acc[r][j] = sum over k < k_len of x_r[k] * w[k * TQ_GEMM_N + j], for the
-   4 rows x0..x3 (a missing row repeats one). */
-static inline void tq_gemm_4xn(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                               const int8_t *x3, const int8_t *w, int32_t k_len,
-                               int32_t acc[4][TQ_GEMM_N])
-{
-    int32_t a0[TQ_GEMM_N], a1[TQ_GEMM_N], a2[TQ_GEMM_N], a3[TQ_GEMM_N];
-    int32_t k, j;
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        a0[j] = 0;
-        a1[j] = 0;
-        a2[j] = 0;
-        a3[j] = 0;
-    }
-    if (k_len >= 128) {
-        /* A long sum: GCC vectorizes along k (after unrolling j), Clang
-           across j; both fast here. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    } else {
-        /* A short sum: keep j a loop for GCC too (vectorized across the
-           output channels), not unrolled into 64 sums along a short k. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1
-#endif
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    }
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        acc[0][j] = a0[j];
-        acc[1][j] = a1[j];
-        acc[2][j] = a2[j];
-        acc[3][j] = a3[j];
-    }
-}
-
-/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
-   1) multiplier and shift, or (m_step 0) the layer's one pair. */
-static inline void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int32_t right_only)
-{
-    int32_t j;
-    if (right_only && n == TQ_GEMM_N) {
-        /* tq_requant_r for a whole block: a fixed count of simple lanes,
-           which GCC vectorizes too (64-bit products included). */
-        for (j = 0; j < TQ_GEMM_N; ++j) {
-            const int32_t right = -(int32_t)shift[j * m_step];
-            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
-            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
-                                ((uint64_t)1 << 30);
-            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
-            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
-            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
-            v = v < act_min ? act_min : v;
-            v = v > act_max ? act_max : v;
-            out[j] = (int8_t)v;
-        }
-        return;
-    }
-    for (j = 0; j < n; ++j) {
-        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
-                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
-    }
-}
-#endif
-
 /* acc[k] += x.(w0 + k * w_step), k = 0..3: one row against 4 filters at
    a constant distance, each word of the row unpacked once. */
 static inline void tq_dot_1x4s(const int8_t *x, const int8_t *w0, int32_t w_step, int32_t n,
@@ -430,7 +323,6 @@ typedef struct {
     const int32_t *bias;       /* [out_depth], or NULL */
     const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
     const int8_t *shift;       /* as multiplier; positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t depth;
     int32_t out_depth;
@@ -444,41 +336,12 @@ typedef struct {
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                           const int32_t *multiplier, const int8_t *shift,
-                                           const int8_t *packed, int8_t *output,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
                                            int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        /* The host gemm path (input offset folded, no filter offset, at
-           least 4 rows: the writer packs the filter only then): 4 rows at a time, per block of
-           TQ_GEMM_N output channels one pass over the depth. */
-        const int32_t m_step = per_channel ? 1 : 0;
-        for (b = 0; b < batches; b += 4) {
-            const int32_t rows = batches - b < 4 ? batches - b : 4;
-            const int8_t *x0 = input + b * depth;
-            int8_t *y0 = output + b * out_depth;
-            for (o = 0; o < out_depth; o += TQ_GEMM_N) {
-                const int32_t n = out_depth - o < TQ_GEMM_N ? out_depth - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(x0, x0 + (rows > 1 ? depth : 0), x0 + (rows > 2 ? 2 * depth : 0),
-                            x0 + (rows > 3 ? 3 * depth : 0), packed + o * depth, depth, acc);
-                for (i = 0; i < rows; ++i) {
-                    tq_gemm_store(acc[i], n, bias != NULL ? bias + o : NULL,
-                                  multiplier + o * m_step, shift + o * m_step, m_step,
-                                  y0 + i * out_depth + o, output_offset, act_min, act_max,
-                                  right_only);
-                }
-            }
-        }
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
         /* The input offset is folded into the bias: 2 rows x 2 output
            channels per block, requantization inline, the multiplier of a
@@ -561,7 +424,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
    and specializes the loops for them, as for literal arguments. */
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
-        (p)->packed, (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
         (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 /* Folded parameters: weights, biases with the zero points folded in,

@@ -209,113 +209,6 @@ TQ_HOT int8_t tq_requant_r(int32_t acc, int32_t bias, int32_t multiplier, int32_
     ((right_only) ? tq_requant_r((acc), (bias), (m), (s), (off), (lo), (hi))             \
                   : tq_requant((acc), (bias), (m), (s), (off), (lo), (hi)))
 
-/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
-   path): convolution and fully connected take the "gemm" path. Their
-   weights are re-packed at generation time (tq_stepN_packed, compiled only
-   here) in blocks of TQ_GEMM_N output channels, K-major, so that the inner
-   loop runs across output channels: one input byte times TQ_GEMM_N
-   contiguous weights, for 4 pixels (or rows) at once, with no horizontal
-   sums and no per-tap branches. GCC and Clang vectorize it at -O3 (int8
-   products widened to 16 and 32 bits; no intrinsics). Define
-   TQ_NO_HOST_GEMM to build the portable path instead. */
-#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
-#define TQ_HOST_GEMM 1
-#define TQ_PACKED(a) (a)
-#else
-#define TQ_HOST_GEMM 0
-#define TQ_PACKED(a) NULL
-#endif
-/* Output channels per packed block, and the largest window (k_h * k_w *
-   in_c) the convolution gathers for it (4 windows on the stack). */
-#define TQ_GEMM_N 16
-#define TQ_GEMM_K_MAX 4608
-#if TQ_HOST_GEMM
-/* acc[r][j] = sum over k < k_len of x_r[k] * w[k * TQ_GEMM_N + j], for the
-   4 rows x0..x3 (a missing row repeats one). */
-static inline void tq_gemm_4xn(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                               const int8_t *x3, const int8_t *w, int32_t k_len,
-                               int32_t acc[4][TQ_GEMM_N])
-{
-    int32_t a0[TQ_GEMM_N], a1[TQ_GEMM_N], a2[TQ_GEMM_N], a3[TQ_GEMM_N];
-    int32_t k, j;
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        a0[j] = 0;
-        a1[j] = 0;
-        a2[j] = 0;
-        a3[j] = 0;
-    }
-    if (k_len >= 128) {
-        /* A long sum: GCC vectorizes along k (after unrolling j), Clang
-           across j; both fast here. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    } else {
-        /* A short sum: keep j a loop for GCC too (vectorized across the
-           output channels), not unrolled into 64 sums along a short k. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1
-#endif
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    }
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        acc[0][j] = a0[j];
-        acc[1][j] = a1[j];
-        acc[2][j] = a2[j];
-        acc[3][j] = a3[j];
-    }
-}
-
-/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
-   1) multiplier and shift, or (m_step 0) the layer's one pair. */
-static inline void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int32_t right_only)
-{
-    int32_t j;
-    if (right_only && n == TQ_GEMM_N) {
-        /* tq_requant_r for a whole block: a fixed count of simple lanes,
-           which GCC vectorizes too (64-bit products included). */
-        for (j = 0; j < TQ_GEMM_N; ++j) {
-            const int32_t right = -(int32_t)shift[j * m_step];
-            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
-            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
-                                ((uint64_t)1 << 30);
-            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
-            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
-            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
-            v = v < act_min ? act_min : v;
-            v = v > act_max ? act_max : v;
-            out[j] = (int8_t)v;
-        }
-        return;
-    }
-    for (j = 0; j < n; ++j) {
-        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
-                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
-    }
-}
-#endif
-
 /* DEPTHWISE_CONV_2D int8 per channel (TFLM DepthwiseConvPerChannel).
    Filter [1, KH, KW, C*M]; output channel o reads input channel o / M. A
    padded cell holds pad_value (the input zero point). */
@@ -577,65 +470,6 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
                         output_offset, act_min, act_max);
 }
 
-#if TQ_HOST_GEMM
-/* The host path of a layer with multiplier 1, the input offset folded and a
-   padded cell an int8 code: per output pixel and tap, one multiply-add
-   across up to TQ_DW_BLOCK channels, contiguous in the input and in the
-   filter alike (GCC and Clang vectorize it), a padded tap adding pad_value
-   times its weights; then the block requantized. Pixel by pixel, in order. */
-#define TQ_DW_BLOCK 64
-static void tq_depthwise_conv2d_host(const int8_t *input, const int8_t *filter,
-                                     const int32_t *bias, const int32_t *multiplier,
-                                     const int8_t *shift, int8_t *output, int32_t batches,
-                                     int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                                     int32_t k_w, int32_t out_h, int32_t out_w, int32_t stride_h,
-                                     int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                                     int32_t pad_top, int32_t pad_left, int32_t output_offset,
-                                     int32_t act_min, int32_t act_max, int32_t pad_value,
-                                     int32_t right_only)
-{
-    int32_t b, oy, ox, c0, ky, kx, j;
-    for (b = 0; b < batches; ++b) {
-        const int8_t *xb = input + b * in_h * in_w * in_c;
-        for (oy = 0; oy < out_h; ++oy) {
-            for (ox = 0; ox < out_w; ++ox) {
-                int8_t *out = output + ((b * out_h + oy) * out_w + ox) * in_c;
-                for (c0 = 0; c0 < in_c; c0 += TQ_DW_BLOCK) {
-                    const int32_t n = in_c - c0 < TQ_DW_BLOCK ? in_c - c0 : TQ_DW_BLOCK;
-                    int32_t acc[TQ_DW_BLOCK];
-                    for (j = 0; j < n; ++j) {
-                        acc[j] = 0;
-                    }
-                    for (ky = 0; ky < k_h; ++ky) {
-                        const int32_t iy = oy * stride_h - pad_top + ky * dil_h;
-                        for (kx = 0; kx < k_w; ++kx) {
-                            const int32_t ix = ox * stride_w - pad_left + kx * dil_w;
-                            const int8_t *w = filter + (ky * k_w + kx) * in_c + c0;
-                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                                for (j = 0; j < n; ++j) {
-                                    acc[j] += pad_value * (int32_t)w[j];
-                                }
-                            } else {
-                                const int8_t *x = xb + (iy * in_w + ix) * in_c + c0;
-                                for (j = 0; j < n; ++j) {
-                                    acc[j] += (int32_t)x[j] * (int32_t)w[j];
-                                }
-                            }
-                        }
-                    }
-                    for (j = 0; j < n; j += TQ_GEMM_N) {
-                        tq_gemm_store(acc + j, n - j < TQ_GEMM_N ? n - j : TQ_GEMM_N,
-                                      bias != NULL ? bias + c0 + j : NULL, multiplier + c0 + j,
-                                      shift + c0 + j, 1, out + c0 + j, output_offset, act_min,
-                                      act_max, right_only);
-                    }
-                }
-            }
-        }
-    }
-}
-#endif
-
 static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
@@ -662,15 +496,6 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
     const int32_t c_tail = in_c - in_c % 4;
     const int32_t m_tail = depth_mult - depth_mult % 4;
     int32_t b, oy, ox, c, m;
-#if TQ_HOST_GEMM
-    if (fast && depth_mult == 1) {
-        tq_depthwise_conv2d_host(input, filter, bias, multiplier, shift, output, batches, in_h,
-                                 in_w, in_c, k_h, k_w, out_h, out_w, stride_h, stride_w, dil_h,
-                                 dil_w, pad_top, pad_left, output_offset, act_min, act_max,
-                                 pad_value, right_only);
-        return;
-    }
-#endif
     for (b = 0; b < batches; ++b) {
         const int8_t *xb = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {

@@ -236,113 +236,6 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     acc[1] = a1;
 }
 
-/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
-   path): convolution and fully connected take the "gemm" path. Their
-   weights are re-packed at generation time (tq_stepN_packed, compiled only
-   here) in blocks of TQ_GEMM_N output channels, K-major, so that the inner
-   loop runs across output channels: one input byte times TQ_GEMM_N
-   contiguous weights, for 4 pixels (or rows) at once, with no horizontal
-   sums and no per-tap branches. GCC and Clang vectorize it at -O3 (int8
-   products widened to 16 and 32 bits; no intrinsics). Define
-   TQ_NO_HOST_GEMM to build the portable path instead. */
-#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
-#define TQ_HOST_GEMM 1
-#define TQ_PACKED(a) (a)
-#else
-#define TQ_HOST_GEMM 0
-#define TQ_PACKED(a) NULL
-#endif
-/* Output channels per packed block, and the largest window (k_h * k_w *
-   in_c) the convolution gathers for it (4 windows on the stack). */
-#define TQ_GEMM_N 16
-#define TQ_GEMM_K_MAX 4608
-#if TQ_HOST_GEMM
-/* acc[r][j] = sum over k < k_len of x_r[k] * w[k * TQ_GEMM_N + j], for the
-   4 rows x0..x3 (a missing row repeats one). */
-static inline void tq_gemm_4xn(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                               const int8_t *x3, const int8_t *w, int32_t k_len,
-                               int32_t acc[4][TQ_GEMM_N])
-{
-    int32_t a0[TQ_GEMM_N], a1[TQ_GEMM_N], a2[TQ_GEMM_N], a3[TQ_GEMM_N];
-    int32_t k, j;
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        a0[j] = 0;
-        a1[j] = 0;
-        a2[j] = 0;
-        a3[j] = 0;
-    }
-    if (k_len >= 128) {
-        /* A long sum: GCC vectorizes along k (after unrolling j), Clang
-           across j; both fast here. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    } else {
-        /* A short sum: keep j a loop for GCC too (vectorized across the
-           output channels), not unrolled into 64 sums along a short k. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1
-#endif
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    }
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        acc[0][j] = a0[j];
-        acc[1][j] = a1[j];
-        acc[2][j] = a2[j];
-        acc[3][j] = a3[j];
-    }
-}
-
-/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
-   1) multiplier and shift, or (m_step 0) the layer's one pair. */
-static inline void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int32_t right_only)
-{
-    int32_t j;
-    if (right_only && n == TQ_GEMM_N) {
-        /* tq_requant_r for a whole block: a fixed count of simple lanes,
-           which GCC vectorizes too (64-bit products included). */
-        for (j = 0; j < TQ_GEMM_N; ++j) {
-            const int32_t right = -(int32_t)shift[j * m_step];
-            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
-            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
-                                ((uint64_t)1 << 30);
-            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
-            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
-            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
-            v = v < act_min ? act_min : v;
-            v = v > act_max ? act_max : v;
-            out[j] = (int8_t)v;
-        }
-        return;
-    }
-    for (j = 0; j < n; ++j) {
-        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
-                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
-    }
-}
-#endif
-
 /* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
 static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
                               const int8_t *w1, int32_t n, int32_t *acc)
@@ -434,7 +327,6 @@ typedef struct {
     const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
     const int32_t *multiplier; /* [out_c], Q31 */
     const int8_t *shift;       /* [out_c], positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t in_h;
     int32_t in_w;
@@ -545,56 +437,8 @@ static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0
     }
 }
 
-#if TQ_HOST_GEMM
-/* The host gemm path (input offset folded, ungrouped, a padded cell an int8
-   code, window at most TQ_GEMM_K_MAX bytes: the writer packs the filter only
-   then): 4 consecutive output pixels at a time, their windows gathered
-   (padding included) before any of them is written, then per block of
-   TQ_GEMM_N output channels one pass over the window. */
-static void tq_conv2d_gemm(const int8_t *input, const int8_t *packed, const int32_t *bias,
-                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                           int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                           int32_t k_w, int32_t out_h, int32_t out_w, int32_t out_c,
-                           int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                           int32_t pad_top, int32_t pad_left, int32_t output_offset,
-                           int32_t act_min, int32_t act_max, int32_t pad_value,
-                           int32_t right_only)
-{
-    int8_t patch[4 * TQ_GEMM_K_MAX];
-    const int32_t k_len = k_h * k_w * in_c;
-    const int32_t pixels = out_h * out_w;
-    int32_t b, p, r, o;
-    for (b = 0; b < batches; ++b) {
-        const int8_t *xb = input + b * in_h * in_w * in_c;
-        for (p = 0; p < pixels; p += 4) {
-            const int32_t rows = pixels - p < 4 ? pixels - p : 4;
-            int8_t *out = output + (b * pixels + p) * out_c;
-            for (r = 0; r < rows; ++r) {
-                const int32_t oy = (p + r) / out_w, ox = (p + r) % out_w;
-                tq_conv2d_gather(patch + r * k_len, xb, oy * stride_h - pad_top,
-                                 ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, dil_h,
-                                 dil_w, (int8_t)pad_value);
-            }
-            for (o = 0; o < out_c; o += TQ_GEMM_N) {
-                const int32_t n = out_c - o < TQ_GEMM_N ? out_c - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(patch, patch + (rows > 1 ? k_len : 0),
-                            patch + (rows > 2 ? 2 * k_len : 0), patch + (rows > 3 ? 3 * k_len : 0),
-                            packed + o * k_len, k_len, acc);
-                for (r = 0; r < rows; ++r) {
-                    tq_gemm_store(acc[r], n, bias != NULL ? bias + o : NULL, multiplier + o,
-                                  shift + o, 1, out + r * out_c + o, output_offset, act_min,
-                                  act_max, right_only);
-                }
-            }
-        }
-    }
-}
-#endif
-
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift,
-                                  const int8_t *packed, int8_t *output,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
                                   int32_t k_h, int32_t k_w, int32_t f_c,
                                   int32_t out_h, int32_t out_w, int32_t out_c,
@@ -615,16 +459,6 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        tq_conv2d_gemm(input, packed, bias, multiplier, shift, output, batches, in_h, in_w, in_c,
-                       k_h, k_w, out_h, out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_top,
-                       pad_left, output_offset, act_min, act_max, pad_value, right_only);
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
         per_filter <= TQ_PATCH_MAX) {
         /* Few input channels (a first layer): im2col, two pixels at a time.
@@ -782,8 +616,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
    numbers as constants at the call (loads from a static const struct fold)
    and specializes the loops for them, as for literal arguments. */
 #define tq_conv2d(p, input, output)                                                              \
-    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (p)->packed,    \
-        (output),                                                                                \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
@@ -890,68 +723,9 @@ MEAN_INT8_WEIGHTS_ATTR static const int32_t tq_step1_multiplier[5] = {
 MEAN_INT8_WEIGHTS_ATTR static const int8_t tq_step1_shift[5] = {
     -9, -9, -9, -9, -9
 };
-#if TQ_HOST_GEMM
-MEAN_INT8_WEIGHTS_ATTR static const int8_t tq_step1_packed[864] = {
-    -7, 52, -124, 65, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    55, -100, 108, -59, 59, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -35, -30, 127, 34, -73, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -21, 33, -52, -116, 106, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -100, -19, -24, 79, 84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -26, -14, -18, -23, -83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    123, 76, -40, -125, -113, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    62, 83, -98, 96, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    121, -94, -49, -22, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    83, 126, -41, -115, 69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -16, -86, 60, -107, 88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -61, 7, -10, -40, -8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -28, 44, -39, 99, -120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -57, -83, -9, 38, -12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    56, 116, 3, 91, -111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    70, -8, 74, -19, 113, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -113, -40, -127, -53, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    106, 45, 126, -106, 42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    10, -37, 61, 103, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 49, -78, 84, -20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -93, -127, 124, 83, 84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    46, 44, -46, -85, -88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    22, 123, 9, 30, 36, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    19, 126, -65, -5, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, -106, -51, 111, -32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    121, 118, 45, -15, -37, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    52, 97, -16, -10, 111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    97, 72, 22, 7, -5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    18, -54, -18, -127, 67, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    33, -90, 35, -21, -22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -36, 83, -89, -65, -46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    26, -10, -5, -110, -28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    13, -18, 10, 78, -54, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -116, 115, -28, 83, 78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -106, 110, -96, -86, -70, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -127, -122, -104, -113, 85, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    56, -34, 126, 82, 86, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -85, -50, 72, -99, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    97, -27, 6, 59, 108, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -43, 34, -116, -125, 42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -61, 31, 126, -2, 73, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -61, 59, -72, 4, -118, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    120, -88, 124, 21, -75, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -86, 82, 38, -57, 44, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    111, 24, 102, 20, -80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -36, 15, -52, 0, -86, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    56, 112, 46, -91, 103, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    102, 112, 109, 115, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    2, 112, -120, 102, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -73, -43, -127, 57, 112, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -119, -24, 116, 112, -39, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -63, -72, -78, 93, -22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    40, 121, 123, 93, -26, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -117, 121, 29, -1, 75, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 MEAN_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step1_params = {
     .filter = tq_step1_filter.v, .bias = tq_step1_bias,
     .multiplier = tq_step1_multiplier, .shift = tq_step1_shift,
-    .packed = TQ_PACKED(tq_step1_packed),
     .batches = 1, .in_h = 8, .in_w = 8, .in_c = 6,
     .k_h = 3, .k_w = 3, .f_c = 6,
     .out_h = 8, .out_w = 8, .out_c = 5,

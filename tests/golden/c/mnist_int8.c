@@ -241,113 +241,6 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     acc[1] = a1;
 }
 
-/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
-   path): convolution and fully connected take the "gemm" path. Their
-   weights are re-packed at generation time (tq_stepN_packed, compiled only
-   here) in blocks of TQ_GEMM_N output channels, K-major, so that the inner
-   loop runs across output channels: one input byte times TQ_GEMM_N
-   contiguous weights, for 4 pixels (or rows) at once, with no horizontal
-   sums and no per-tap branches. GCC and Clang vectorize it at -O3 (int8
-   products widened to 16 and 32 bits; no intrinsics). Define
-   TQ_NO_HOST_GEMM to build the portable path instead. */
-#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
-#define TQ_HOST_GEMM 1
-#define TQ_PACKED(a) (a)
-#else
-#define TQ_HOST_GEMM 0
-#define TQ_PACKED(a) NULL
-#endif
-/* Output channels per packed block, and the largest window (k_h * k_w *
-   in_c) the convolution gathers for it (4 windows on the stack). */
-#define TQ_GEMM_N 16
-#define TQ_GEMM_K_MAX 4608
-#if TQ_HOST_GEMM
-/* acc[r][j] = sum over k < k_len of x_r[k] * w[k * TQ_GEMM_N + j], for the
-   4 rows x0..x3 (a missing row repeats one). */
-static inline void tq_gemm_4xn(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                               const int8_t *x3, const int8_t *w, int32_t k_len,
-                               int32_t acc[4][TQ_GEMM_N])
-{
-    int32_t a0[TQ_GEMM_N], a1[TQ_GEMM_N], a2[TQ_GEMM_N], a3[TQ_GEMM_N];
-    int32_t k, j;
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        a0[j] = 0;
-        a1[j] = 0;
-        a2[j] = 0;
-        a3[j] = 0;
-    }
-    if (k_len >= 128) {
-        /* A long sum: GCC vectorizes along k (after unrolling j), Clang
-           across j; both fast here. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    } else {
-        /* A short sum: keep j a loop for GCC too (vectorized across the
-           output channels), not unrolled into 64 sums along a short k. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1
-#endif
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    }
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        acc[0][j] = a0[j];
-        acc[1][j] = a1[j];
-        acc[2][j] = a2[j];
-        acc[3][j] = a3[j];
-    }
-}
-
-/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
-   1) multiplier and shift, or (m_step 0) the layer's one pair. */
-static inline void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int32_t right_only)
-{
-    int32_t j;
-    if (right_only && n == TQ_GEMM_N) {
-        /* tq_requant_r for a whole block: a fixed count of simple lanes,
-           which GCC vectorizes too (64-bit products included). */
-        for (j = 0; j < TQ_GEMM_N; ++j) {
-            const int32_t right = -(int32_t)shift[j * m_step];
-            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
-            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
-                                ((uint64_t)1 << 30);
-            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
-            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
-            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
-            v = v < act_min ? act_min : v;
-            v = v > act_max ? act_max : v;
-            out[j] = (int8_t)v;
-        }
-        return;
-    }
-    for (j = 0; j < n; ++j) {
-        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
-                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
-    }
-}
-#endif
-
 /* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
 static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
                               const int8_t *w1, int32_t n, int32_t *acc)
@@ -477,7 +370,6 @@ typedef struct {
     const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
     const int32_t *multiplier; /* [out_c], Q31 */
     const int8_t *shift;       /* [out_c], positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t in_h;
     int32_t in_w;
@@ -588,56 +480,8 @@ static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0
     }
 }
 
-#if TQ_HOST_GEMM
-/* The host gemm path (input offset folded, ungrouped, a padded cell an int8
-   code, window at most TQ_GEMM_K_MAX bytes: the writer packs the filter only
-   then): 4 consecutive output pixels at a time, their windows gathered
-   (padding included) before any of them is written, then per block of
-   TQ_GEMM_N output channels one pass over the window. */
-static void tq_conv2d_gemm(const int8_t *input, const int8_t *packed, const int32_t *bias,
-                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                           int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                           int32_t k_w, int32_t out_h, int32_t out_w, int32_t out_c,
-                           int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                           int32_t pad_top, int32_t pad_left, int32_t output_offset,
-                           int32_t act_min, int32_t act_max, int32_t pad_value,
-                           int32_t right_only)
-{
-    int8_t patch[4 * TQ_GEMM_K_MAX];
-    const int32_t k_len = k_h * k_w * in_c;
-    const int32_t pixels = out_h * out_w;
-    int32_t b, p, r, o;
-    for (b = 0; b < batches; ++b) {
-        const int8_t *xb = input + b * in_h * in_w * in_c;
-        for (p = 0; p < pixels; p += 4) {
-            const int32_t rows = pixels - p < 4 ? pixels - p : 4;
-            int8_t *out = output + (b * pixels + p) * out_c;
-            for (r = 0; r < rows; ++r) {
-                const int32_t oy = (p + r) / out_w, ox = (p + r) % out_w;
-                tq_conv2d_gather(patch + r * k_len, xb, oy * stride_h - pad_top,
-                                 ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, dil_h,
-                                 dil_w, (int8_t)pad_value);
-            }
-            for (o = 0; o < out_c; o += TQ_GEMM_N) {
-                const int32_t n = out_c - o < TQ_GEMM_N ? out_c - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(patch, patch + (rows > 1 ? k_len : 0),
-                            patch + (rows > 2 ? 2 * k_len : 0), patch + (rows > 3 ? 3 * k_len : 0),
-                            packed + o * k_len, k_len, acc);
-                for (r = 0; r < rows; ++r) {
-                    tq_gemm_store(acc[r], n, bias != NULL ? bias + o : NULL, multiplier + o,
-                                  shift + o, 1, out + r * out_c + o, output_offset, act_min,
-                                  act_max, right_only);
-                }
-            }
-        }
-    }
-}
-#endif
-
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift,
-                                  const int8_t *packed, int8_t *output,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
                                   int32_t k_h, int32_t k_w, int32_t f_c,
                                   int32_t out_h, int32_t out_w, int32_t out_c,
@@ -658,16 +502,6 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        tq_conv2d_gemm(input, packed, bias, multiplier, shift, output, batches, in_h, in_w, in_c,
-                       k_h, k_w, out_h, out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_top,
-                       pad_left, output_offset, act_min, act_max, pad_value, right_only);
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
         per_filter <= TQ_PATCH_MAX) {
         /* Few input channels (a first layer): im2col, two pixels at a time.
@@ -825,8 +659,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
    numbers as constants at the call (loads from a static const struct fold)
    and specializes the loops for them, as for literal arguments. */
 #define tq_conv2d(p, input, output)                                                              \
-    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (p)->packed,    \
-        (output),                                                                                \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
@@ -840,7 +673,6 @@ typedef struct {
     const int32_t *bias;       /* [out_depth], or NULL */
     const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
     const int8_t *shift;       /* as multiplier; positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t depth;
     int32_t out_depth;
@@ -854,41 +686,12 @@ typedef struct {
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                           const int32_t *multiplier, const int8_t *shift,
-                                           const int8_t *packed, int8_t *output,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
                                            int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        /* The host gemm path (input offset folded, no filter offset, at
-           least 4 rows: the writer packs the filter only then): 4 rows at a time, per block of
-           TQ_GEMM_N output channels one pass over the depth. */
-        const int32_t m_step = per_channel ? 1 : 0;
-        for (b = 0; b < batches; b += 4) {
-            const int32_t rows = batches - b < 4 ? batches - b : 4;
-            const int8_t *x0 = input + b * depth;
-            int8_t *y0 = output + b * out_depth;
-            for (o = 0; o < out_depth; o += TQ_GEMM_N) {
-                const int32_t n = out_depth - o < TQ_GEMM_N ? out_depth - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(x0, x0 + (rows > 1 ? depth : 0), x0 + (rows > 2 ? 2 * depth : 0),
-                            x0 + (rows > 3 ? 3 * depth : 0), packed + o * depth, depth, acc);
-                for (i = 0; i < rows; ++i) {
-                    tq_gemm_store(acc[i], n, bias != NULL ? bias + o : NULL,
-                                  multiplier + o * m_step, shift + o * m_step, m_step,
-                                  y0 + i * out_depth + o, output_offset, act_min, act_max,
-                                  right_only);
-                }
-            }
-        }
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
         /* The input offset is folded into the bias: 2 rows x 2 output
            channels per block, requantization inline, the multiplier of a
@@ -971,7 +774,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
    and specializes the loops for them, as for literal arguments. */
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
-        (p)->packed, (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
         (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
@@ -1213,23 +1016,9 @@ MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[8] = {
 MNIST_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[8] = {
     -9, -9, -9, -9, -9, -9, -9, -9
 };
-#if TQ_HOST_GEMM
-MNIST_INT8_WEIGHTS_ATTR static const int8_t tq_step0_packed[144] = {
-    46, 116, -59, -12, 119, -79, -55, 127, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 127, -100, -127, -21, 115, 28, 95, 0, 0, 0, 0, 0, 0, 0, 0,
-    -14, -37, -1, -79, 68, 95, -5, 24, 0, 0, 0, 0, 0, 0, 0, 0,
-    59, 30, 127, 66, 70, -46, 127, -46, 0, 0, 0, 0, 0, 0, 0, 0,
-    127, 111, 108, 22, 103, 86, 97, -16, 0, 0, 0, 0, 0, 0, 0, 0,
-    124, -60, -36, -32, 88, -17, 46, 89, 0, 0, 0, 0, 0, 0, 0, 0,
-    119, 41, 58, 49, -85, 121, -100, -80, 0, 0, 0, 0, 0, 0, 0, 0,
-    117, -79, 67, 86, -127, 127, -88, 76, 0, 0, 0, 0, 0, 0, 0, 0,
-    -21, -87, 14, 53, -60, -4, -62, 81, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 MNIST_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
-    .packed = TQ_PACKED(tq_step0_packed),
     .batches = 1, .in_h = 28, .in_w = 28, .in_c = 1,
     .k_h = 3, .k_w = 3, .f_c = 1,
     .out_h = 26, .out_w = 26, .out_c = 8,
@@ -1332,86 +1121,9 @@ MNIST_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[16] = {
 MNIST_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[16] = {
     -9, -10, -10, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -10
 };
-#if TQ_HOST_GEMM
-MNIST_INT8_WEIGHTS_ATTR static const int8_t tq_step2_packed[1152] = {
-    21, 8, 63, 58, 18, -63, -57, 1, 32, -67, -70, -74, 57, 30, 37, 78,
-    18, -83, -83, -56, -65, -23, -32, 35, -61, -55, -126, -127, 5, 67, 95, -99,
-    -13, 94, 73, -10, 106, 30, -5, -2, 101, 41, -23, 26, -1, 71, 52, 29,
-    -29, 75, 43, 83, 25, -22, -34, -15, 40, -33, -9, -32, -30, 42, 10, 106,
-    -44, 16, -85, 22, -93, -17, 25, 25, 87, -42, -69, -56, -76, 50, 10, -127,
-    10, -55, -62, -10, 101, -46, -21, 16, 49, -75, 13, 29, 33, 30, 28, 90,
-    -127, -31, 111, 79, 21, 5, -14, -13, -49, 70, 67, -26, 29, 67, -53, 7,
-    4, -16, 99, -3, 18, -58, -86, -17, 52, 28, -120, -52, 91, 6, -18, 81,
-    46, 48, -59, 21, -57, -127, -60, -45, 17, 33, -127, 78, 53, 43, -81, 0,
-    33, -76, -107, -38, -14, 34, -36, 40, -2, 10, -109, -68, 68, 20, 40, 32,
-    -18, 7, 44, 13, 1, -79, 3, -43, 44, -56, -121, 13, -3, 51, -48, 68,
-    10, -13, -96, 31, -3, 60, -17, -36, 85, -61, 10, 27, -78, 65, 53, 66,
-    51, -105, -69, 58, 38, 38, -67, 69, -22, -76, -9, -76, -20, 81, 73, -88,
-    87, -60, 68, 40, -68, -51, -51, -28, 52, -48, -44, 19, 51, 7, -89, 34,
-    19, -41, 51, 79, 6, 25, -15, 49, 59, -4, 50, -13, -20, 29, -36, 15,
-    -40, 28, 78, -2, -54, -100, -30, -24, 92, -26, -6, -61, 52, 60, -12, -53,
-    -5, -33, 119, 50, -19, -70, 95, -29, 106, 81, -49, 46, 49, 65, -1, 83,
-    -23, -76, -30, -77, 19, 10, -41, -10, 30, -73, -13, 23, 12, 30, -14, 22,
-    -49, 46, -27, 59, -11, -95, -38, -57, 41, 14, -107, -25, -6, 40, -30, 51,
-    -11, 77, 7, 127, 63, -24, -31, -61, -16, -28, -48, 49, 3, 62, 45, 75,
-    78, -125, 11, -53, -107, 16, 19, 69, 47, -16, -114, 29, 84, 77, 7, 4,
-    18, -49, -12, 16, -102, -63, 60, -38, 30, 85, -98, 60, -6, 65, -47, 86,
-    21, -28, 7, 55, 28, -1, 40, 28, -47, -127, -114, -21, 22, 127, -20, -21,
-    79, -99, 6, -39, -100, -40, 76, -38, 44, 20, -20, -33, 82, 35, -28, -93,
-    -10, -5, 107, 27, 32, -111, -51, -54, 7, -75, -38, 18, 65, -63, 7, 110,
-    73, 0, -115, -25, -31, -5, -9, -57, 87, -86, -86, 7, -28, 1, -20, -57,
-    -25, 23, 23, -3, 99, -28, -55, 15, -12, 32, -5, 44, -45, -7, 87, 52,
-    -52, 15, 20, -52, -23, -47, -18, 67, -25, -28, 48, 1, -20, -13, 127, -44,
-    18, -50, 25, 71, 9, -56, -14, 17, 32, -13, 28, -13, 4, 20, 13, 27,
-    48, -53, -43, -28, 73, -33, -9, -23, 1, -11, 7, -36, 58, 47, 73, -14,
-    -63, -1, -33, 86, -50, 60, 4, 37, 53, 7, 33, -75, -37, 68, -52, 86,
-    -21, 84, 87, 42, -7, 3, -74, 36, 43, -16, -31, 51, -1, 9, 5, 20,
-    19, 35, 101, -21, -53, -43, 18, -31, 23, -16, 55, -38, 55, 7, -37, 68,
-    85, -16, 37, 0, -102, -93, -58, -79, 47, -44, -87, 86, -5, 73, -17, -9,
-    24, 90, 78, -1, -16, 67, 25, -21, -21, 11, 42, -3, 29, -43, -58, -30,
-    35, -44, -15, 4, 60, 88, -73, 77, 3, -67, 96, -13, -59, -63, -7, 71,
-    58, -27, 83, 43, 15, -104, -37, -41, 74, -98, -79, 97, -38, 16, -30, -11,
-    44, 77, 16, -6, 2, 42, 68, -46, -39, 1, 15, 52, 54, 12, -7, -47,
-    -25, -127, -115, 84, -95, -45, 21, 31, 55, -115, -15, 42, 27, 45, -38, -46,
-    -38, 49, 54, -11, 12, 47, 55, 23, 84, -21, 71, 8, 47, -3, -18, 110,
-    -90, 50, 108, 86, -13, 41, 73, -33, 52, 37, 23, 90, -37, -11, -91, -3,
-    9, 42, 61, 2, -40, 50, -26, -77, 53, 47, -60, -22, 7, 59, -31, -20,
-    -61, 40, 116, 41, 101, 53, 31, 26, 51, -40, 87, 65, 33, -66, -58, 19,
-    48, -86, -21, 6, 127, 93, -127, 85, 32, -65, -35, -23, 18, -32, -47, 56,
-    63, 58, 32, 68, -76, -41, 70, -48, 28, -46, 9, 104, -6, 79, -86, 37,
-    -68, -27, 35, -10, -39, 70, 89, -49, -20, 98, 98, -54, -7, 22, -61, -9,
-    13, 9, 46, 96, -116, 33, 21, -23, 11, -39, 36, 77, -23, 17, 9, -63,
-    -25, -46, -29, 81, 13, -16, -23, -66, 35, -5, 40, 23, -26, 66, -4, -10,
-    68, 112, 81, -78, 72, -110, 8, 73, -127, 6, -44, 54, 8, -74, 73, -118,
-    -63, 39, -32, -12, 70, -35, 83, -44, -47, -28, -23, 43, 44, 22, 82, 34,
-    -63, 19, 77, -87, -21, -106, -35, 80, -40, 0, -23, -18, -58, -53, 105, -106,
-    -19, -62, -17, -5, 48, -22, -3, 108, -33, 34, 20, -111, -106, -20, 85, -112,
-    -82, 74, 83, 23, 96, -120, 72, 83, 48, -26, -88, 36, -13, -31, 96, 125,
-    17, 50, 57, -60, 60, -76, 33, 35, -38, -33, -52, 14, -13, -31, -4, -111,
-    -60, 48, 73, -16, -51, -67, 112, 66, -62, 46, -49, 35, 18, -4, -30, -68,
-    42, 82, -2, 6, 91, -27, 23, -14, -82, -39, 105, -15, 48, -53, 87, 36,
-    68, 86, 13, -125, 108, 96, -20, 23, -121, 51, 84, -45, 21, -94, 40, 0,
-    34, 75, 98, 21, -73, 20, 46, -40, -89, -82, -53, -14, -3, -81, -14, -19,
-    71, 82, -59, -26, 53, 94, 1, 100, -16, 18, 28, -22, 26, -47, 35, -85,
-    88, 44, -12, -90, 92, 71, -36, 90, -30, -98, 33, -33, -20, 14, 43, -39,
-    -21, 23, 127, 29, 109, -60, 51, 100, -31, -57, -48, 96, 73, -16, -26, 19,
-    0, 100, 53, -32, 48, 124, 9, 33, 21, 81, 115, -60, 4, -39, 25, 12,
-    -77, -50, 25, 31, -69, -22, -5, 127, 0, -45, 30, 53, -11, -12, -14, 4,
-    2, -4, 38, 11, 78, 46, 11, 32, -51, 86, 3, -23, -76, -2, -38, 120,
-    -58, 103, 85, -61, 47, 37, 13, 63, -30, 102, 98, -118, -103, -100, -80, 54,
-    -60, -40, -28, -58, -88, 98, 61, 3, 61, 78, 49, 8, 56, -70, 1, 11,
-    -51, 37, -98, -58, 93, 80, -6, 91, -117, -30, 57, -19, -29, -62, 26, 88,
-    27, -15, -62, -124, 22, -16, -39, 56, -26, -41, -55, -50, -111, -68, -39, 114,
-    -48, -35, 2, 101, -27, 63, 40, 61, -32, 38, -6, 105, 46, -78, -11, -10,
-    -35, 49, -27, -37, -25, 10, 97, -6, -24, 67, 121, 21, -76, -82, -1, -20,
-    -60, -5, 30, -29, -108, 89, 15, 102, 28, -28, -32, 76, 127, -42, -95, -120,
-    -82, 32, 79, 77, 89, -7, 94, 26, 41, -33, -12, 19, -37, -90, -23, 15
-};
-#endif
 MNIST_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
-    .packed = TQ_PACKED(tq_step2_packed),
     .batches = 1, .in_h = 13, .in_w = 13, .in_c = 8,
     .k_h = 3, .k_w = 3, .f_c = 8,
     .out_h = 11, .out_w = 11, .out_c = 16,

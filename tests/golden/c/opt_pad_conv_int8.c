@@ -241,113 +241,6 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     acc[1] = a1;
 }
 
-/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
-   path): convolution and fully connected take the "gemm" path. Their
-   weights are re-packed at generation time (tq_stepN_packed, compiled only
-   here) in blocks of TQ_GEMM_N output channels, K-major, so that the inner
-   loop runs across output channels: one input byte times TQ_GEMM_N
-   contiguous weights, for 4 pixels (or rows) at once, with no horizontal
-   sums and no per-tap branches. GCC and Clang vectorize it at -O3 (int8
-   products widened to 16 and 32 bits; no intrinsics). Define
-   TQ_NO_HOST_GEMM to build the portable path instead. */
-#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
-#define TQ_HOST_GEMM 1
-#define TQ_PACKED(a) (a)
-#else
-#define TQ_HOST_GEMM 0
-#define TQ_PACKED(a) NULL
-#endif
-/* Output channels per packed block, and the largest window (k_h * k_w *
-   in_c) the convolution gathers for it (4 windows on the stack). */
-#define TQ_GEMM_N 16
-#define TQ_GEMM_K_MAX 4608
-#if TQ_HOST_GEMM
-/* acc[r][j] = sum over k < k_len of x_r[k] * w[k * TQ_GEMM_N + j], for the
-   4 rows x0..x3 (a missing row repeats one). */
-static inline void tq_gemm_4xn(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                               const int8_t *x3, const int8_t *w, int32_t k_len,
-                               int32_t acc[4][TQ_GEMM_N])
-{
-    int32_t a0[TQ_GEMM_N], a1[TQ_GEMM_N], a2[TQ_GEMM_N], a3[TQ_GEMM_N];
-    int32_t k, j;
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        a0[j] = 0;
-        a1[j] = 0;
-        a2[j] = 0;
-        a3[j] = 0;
-    }
-    if (k_len >= 128) {
-        /* A long sum: GCC vectorizes along k (after unrolling j), Clang
-           across j; both fast here. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    } else {
-        /* A short sum: keep j a loop for GCC too (vectorized across the
-           output channels), not unrolled into 64 sums along a short k. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1
-#endif
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    }
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        acc[0][j] = a0[j];
-        acc[1][j] = a1[j];
-        acc[2][j] = a2[j];
-        acc[3][j] = a3[j];
-    }
-}
-
-/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
-   1) multiplier and shift, or (m_step 0) the layer's one pair. */
-static inline void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int32_t right_only)
-{
-    int32_t j;
-    if (right_only && n == TQ_GEMM_N) {
-        /* tq_requant_r for a whole block: a fixed count of simple lanes,
-           which GCC vectorizes too (64-bit products included). */
-        for (j = 0; j < TQ_GEMM_N; ++j) {
-            const int32_t right = -(int32_t)shift[j * m_step];
-            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
-            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
-                                ((uint64_t)1 << 30);
-            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
-            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
-            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
-            v = v < act_min ? act_min : v;
-            v = v > act_max ? act_max : v;
-            out[j] = (int8_t)v;
-        }
-        return;
-    }
-    for (j = 0; j < n; ++j) {
-        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
-                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
-    }
-}
-#endif
-
 /* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
 static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
                               const int8_t *w1, int32_t n, int32_t *acc)
@@ -477,7 +370,6 @@ typedef struct {
     const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
     const int32_t *multiplier; /* [out_c], Q31 */
     const int8_t *shift;       /* [out_c], positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t in_h;
     int32_t in_w;
@@ -588,56 +480,8 @@ static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0
     }
 }
 
-#if TQ_HOST_GEMM
-/* The host gemm path (input offset folded, ungrouped, a padded cell an int8
-   code, window at most TQ_GEMM_K_MAX bytes: the writer packs the filter only
-   then): 4 consecutive output pixels at a time, their windows gathered
-   (padding included) before any of them is written, then per block of
-   TQ_GEMM_N output channels one pass over the window. */
-static void tq_conv2d_gemm(const int8_t *input, const int8_t *packed, const int32_t *bias,
-                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                           int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                           int32_t k_w, int32_t out_h, int32_t out_w, int32_t out_c,
-                           int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                           int32_t pad_top, int32_t pad_left, int32_t output_offset,
-                           int32_t act_min, int32_t act_max, int32_t pad_value,
-                           int32_t right_only)
-{
-    int8_t patch[4 * TQ_GEMM_K_MAX];
-    const int32_t k_len = k_h * k_w * in_c;
-    const int32_t pixels = out_h * out_w;
-    int32_t b, p, r, o;
-    for (b = 0; b < batches; ++b) {
-        const int8_t *xb = input + b * in_h * in_w * in_c;
-        for (p = 0; p < pixels; p += 4) {
-            const int32_t rows = pixels - p < 4 ? pixels - p : 4;
-            int8_t *out = output + (b * pixels + p) * out_c;
-            for (r = 0; r < rows; ++r) {
-                const int32_t oy = (p + r) / out_w, ox = (p + r) % out_w;
-                tq_conv2d_gather(patch + r * k_len, xb, oy * stride_h - pad_top,
-                                 ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, dil_h,
-                                 dil_w, (int8_t)pad_value);
-            }
-            for (o = 0; o < out_c; o += TQ_GEMM_N) {
-                const int32_t n = out_c - o < TQ_GEMM_N ? out_c - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(patch, patch + (rows > 1 ? k_len : 0),
-                            patch + (rows > 2 ? 2 * k_len : 0), patch + (rows > 3 ? 3 * k_len : 0),
-                            packed + o * k_len, k_len, acc);
-                for (r = 0; r < rows; ++r) {
-                    tq_gemm_store(acc[r], n, bias != NULL ? bias + o : NULL, multiplier + o,
-                                  shift + o, 1, out + r * out_c + o, output_offset, act_min,
-                                  act_max, right_only);
-                }
-            }
-        }
-    }
-}
-#endif
-
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift,
-                                  const int8_t *packed, int8_t *output,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
                                   int32_t k_h, int32_t k_w, int32_t f_c,
                                   int32_t out_h, int32_t out_w, int32_t out_c,
@@ -658,16 +502,6 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        tq_conv2d_gemm(input, packed, bias, multiplier, shift, output, batches, in_h, in_w, in_c,
-                       k_h, k_w, out_h, out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_top,
-                       pad_left, output_offset, act_min, act_max, pad_value, right_only);
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
         per_filter <= TQ_PATCH_MAX) {
         /* Few input channels (a first layer): im2col, two pixels at a time.
@@ -825,8 +659,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
    numbers as constants at the call (loads from a static const struct fold)
    and specializes the loops for them, as for literal arguments. */
 #define tq_conv2d(p, input, output)                                                              \
-    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (p)->packed,    \
-        (output),                                                                                \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
@@ -1093,65 +926,6 @@ static inline void tq_dw1_channel(const int8_t *xb, const int8_t *filter, const 
                         output_offset, act_min, act_max);
 }
 
-#if TQ_HOST_GEMM
-/* The host path of a layer with multiplier 1, the input offset folded and a
-   padded cell an int8 code: per output pixel and tap, one multiply-add
-   across up to TQ_DW_BLOCK channels, contiguous in the input and in the
-   filter alike (GCC and Clang vectorize it), a padded tap adding pad_value
-   times its weights; then the block requantized. Pixel by pixel, in order. */
-#define TQ_DW_BLOCK 64
-static void tq_depthwise_conv2d_host(const int8_t *input, const int8_t *filter,
-                                     const int32_t *bias, const int32_t *multiplier,
-                                     const int8_t *shift, int8_t *output, int32_t batches,
-                                     int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                                     int32_t k_w, int32_t out_h, int32_t out_w, int32_t stride_h,
-                                     int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                                     int32_t pad_top, int32_t pad_left, int32_t output_offset,
-                                     int32_t act_min, int32_t act_max, int32_t pad_value,
-                                     int32_t right_only)
-{
-    int32_t b, oy, ox, c0, ky, kx, j;
-    for (b = 0; b < batches; ++b) {
-        const int8_t *xb = input + b * in_h * in_w * in_c;
-        for (oy = 0; oy < out_h; ++oy) {
-            for (ox = 0; ox < out_w; ++ox) {
-                int8_t *out = output + ((b * out_h + oy) * out_w + ox) * in_c;
-                for (c0 = 0; c0 < in_c; c0 += TQ_DW_BLOCK) {
-                    const int32_t n = in_c - c0 < TQ_DW_BLOCK ? in_c - c0 : TQ_DW_BLOCK;
-                    int32_t acc[TQ_DW_BLOCK];
-                    for (j = 0; j < n; ++j) {
-                        acc[j] = 0;
-                    }
-                    for (ky = 0; ky < k_h; ++ky) {
-                        const int32_t iy = oy * stride_h - pad_top + ky * dil_h;
-                        for (kx = 0; kx < k_w; ++kx) {
-                            const int32_t ix = ox * stride_w - pad_left + kx * dil_w;
-                            const int8_t *w = filter + (ky * k_w + kx) * in_c + c0;
-                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                                for (j = 0; j < n; ++j) {
-                                    acc[j] += pad_value * (int32_t)w[j];
-                                }
-                            } else {
-                                const int8_t *x = xb + (iy * in_w + ix) * in_c + c0;
-                                for (j = 0; j < n; ++j) {
-                                    acc[j] += (int32_t)x[j] * (int32_t)w[j];
-                                }
-                            }
-                        }
-                    }
-                    for (j = 0; j < n; j += TQ_GEMM_N) {
-                        tq_gemm_store(acc + j, n - j < TQ_GEMM_N ? n - j : TQ_GEMM_N,
-                                      bias != NULL ? bias + c0 + j : NULL, multiplier + c0 + j,
-                                      shift + c0 + j, 1, out + c0 + j, output_offset, act_min,
-                                      act_max, right_only);
-                    }
-                }
-            }
-        }
-    }
-}
-#endif
-
 static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
@@ -1178,15 +952,6 @@ static inline void tq_depthwise_conv2d_impl(const int8_t *input, const int8_t *f
     const int32_t c_tail = in_c - in_c % 4;
     const int32_t m_tail = depth_mult - depth_mult % 4;
     int32_t b, oy, ox, c, m;
-#if TQ_HOST_GEMM
-    if (fast && depth_mult == 1) {
-        tq_depthwise_conv2d_host(input, filter, bias, multiplier, shift, output, batches, in_h,
-                                 in_w, in_c, k_h, k_w, out_h, out_w, stride_h, stride_w, dil_h,
-                                 dil_w, pad_top, pad_left, output_offset, act_min, act_max,
-                                 pad_value, right_only);
-        return;
-    }
-#endif
     for (b = 0; b < batches; ++b) {
         const int8_t *xb = input + b * in_h * in_w * in_c;
         for (oy = 0; oy < out_h; ++oy) {
@@ -1314,7 +1079,6 @@ typedef struct {
     const int32_t *bias;       /* [out_depth], or NULL */
     const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
     const int8_t *shift;       /* as multiplier; positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t depth;
     int32_t out_depth;
@@ -1328,41 +1092,12 @@ typedef struct {
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                           const int32_t *multiplier, const int8_t *shift,
-                                           const int8_t *packed, int8_t *output,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
                                            int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        /* The host gemm path (input offset folded, no filter offset, at
-           least 4 rows: the writer packs the filter only then): 4 rows at a time, per block of
-           TQ_GEMM_N output channels one pass over the depth. */
-        const int32_t m_step = per_channel ? 1 : 0;
-        for (b = 0; b < batches; b += 4) {
-            const int32_t rows = batches - b < 4 ? batches - b : 4;
-            const int8_t *x0 = input + b * depth;
-            int8_t *y0 = output + b * out_depth;
-            for (o = 0; o < out_depth; o += TQ_GEMM_N) {
-                const int32_t n = out_depth - o < TQ_GEMM_N ? out_depth - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(x0, x0 + (rows > 1 ? depth : 0), x0 + (rows > 2 ? 2 * depth : 0),
-                            x0 + (rows > 3 ? 3 * depth : 0), packed + o * depth, depth, acc);
-                for (i = 0; i < rows; ++i) {
-                    tq_gemm_store(acc[i], n, bias != NULL ? bias + o : NULL,
-                                  multiplier + o * m_step, shift + o * m_step, m_step,
-                                  y0 + i * out_depth + o, output_offset, act_min, act_max,
-                                  right_only);
-                }
-            }
-        }
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
         /* The input offset is folded into the bias: 2 rows x 2 output
            channels per block, requantization inline, the multiplier of a
@@ -1445,7 +1180,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
    and specializes the loops for them, as for literal arguments. */
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
-        (p)->packed, (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
         (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D geometry and clamp. NHWC, channels kept. */
@@ -1645,50 +1380,9 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplier[6] = {
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[6] = {
     -10, -10, -10, -10, -10, -10
 };
-#if TQ_HOST_GEMM
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step0_packed[576] = {
-    39, -115, 4, -93, 18, -76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -125, -8, -115, 117, 56, -108, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -4, 114, 24, -35, 79, -69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -126, -67, -101, 98, -115, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -109, -127, -1, -112, 22, 115, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -75, -45, -74, -5, -76, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    33, -7, 80, -64, -82, -20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    113, 10, -11, 90, 11, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -81, -113, 17, -86, -44, -80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    36, -38, -7, -123, 24, 102, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    87, -1, 106, -127, 50, -23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    88, -44, 124, -25, -72, 74, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -56, -37, -99, 40, -30, -78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    21, 88, 9, 53, 110, 119, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -94, 70, 81, -56, 104, -127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    80, 45, 31, -45, 123, 55, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -125, 9, -47, 96, 115, -23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -72, -28, 6, -117, 4, -107, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -92, 99, 16, 86, -97, 35, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    21, 6, -122, 123, -94, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    117, 56, -72, 76, -28, -67, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    115, 70, 31, 121, -75, 36, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -111, -9, -29, -35, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -21, 104, -81, -72, -44, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    18, -49, 121, 64, -112, -66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -104, 124, 0, -32, -37, -111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -24, -81, 69, -44, 29, 53, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -52, -93, -81, -120, -105, 110, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    28, 108, 127, 126, 95, -63, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    24, 63, 42, 120, -21, -35, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -48, 95, 14, -87, -113, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -53, -51, -31, 87, 60, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    19, -98, 52, 63, 39, 48, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    127, -104, 4, -52, 3, 52, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -77, 34, -14, -28, 0, 56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -68, -78, 18, 98, 92, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
-    .packed = TQ_PACKED(tq_step0_packed),
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
     .k_h = 3, .k_w = 3, .f_c = 4,
     .out_h = 11, .out_w = 11, .out_c = 6,
@@ -1747,50 +1441,9 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step2_multiplier[4] = {
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step2_shift[4] = {
     -9, -9, -9, -8
 };
-#if TQ_HOST_GEMM
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step2_packed[576] = {
-    -88, 75, 86, -27, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -13, 115, 13, -84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    11, -57, -88, 67, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    119, 58, 73, 62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -65, -62, -12, -62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -27, -72, -63, -58, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -120, 17, 13, 66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -127, -51, -95, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    11, 31, 17, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    9, -78, -51, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    9, 106, -56, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    100, -2, -126, -88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -12, -12, 15, 53, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    37, -122, -13, -6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -26, 29, 8, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    109, 75, -67, 113, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    80, -115, 12, -126, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    114, 22, 103, 124, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    73, 124, -71, -60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    56, 64, 89, 94, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -124, -118, -117, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    61, -42, 57, -125, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -42, 73, 70, 111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    88, 111, -127, -110, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    78, 15, -35, -12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    66, -123, 27, 46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -19, -26, 65, -11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -98, 26, 39, 49, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -48, -60, -36, -108, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    115, 33, -25, 124, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    14, 61, 33, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -32, -53, 87, -83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -110, -127, -26, 48, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    4, 57, 124, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -62, 17, 42, 124, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -111, -7, -99, -41, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step2_params = {
     .filter = tq_step2_filter.v, .bias = tq_step2_bias,
     .multiplier = tq_step2_multiplier, .shift = tq_step2_shift,
-    .packed = TQ_PACKED(tq_step2_packed),
     .batches = 1, .in_h = 10, .in_w = 10, .in_c = 4,
     .k_h = 3, .k_w = 3, .f_c = 4,
     .out_h = 5, .out_w = 5, .out_c = 4,
@@ -1814,18 +1467,9 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step3_multiplier[4] = {
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step3_shift[4] = {
     -9, -8, -8, -8
 };
-#if TQ_HOST_GEMM
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step3_packed[64] = {
-    9, -106, 31, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    63, -121, -52, 43, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    17, 127, -28, 74, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    127, -64, 127, -9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step3_params = {
     .filter = tq_step3_filter.v, .bias = tq_step3_bias,
     .multiplier = tq_step3_multiplier, .shift = tq_step3_shift,
-    .packed = TQ_PACKED(tq_step3_packed),
     .batches = 100, .depth = 4, .out_depth = 4, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 74, .act_min = -128, .act_max = 127,
     .right_only = 1
@@ -1864,18 +1508,9 @@ OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int32_t tq_step7_multiplier[5] = {
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step7_shift[5] = {
     -8, -8, -9, -8, -8
 };
-#if TQ_HOST_GEMM
-OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const int8_t tq_step7_packed[64] = {
-    127, -88, 17, -127, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -82, 23, 117, -91, -119, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    45, 127, -104, 70, -85, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -67, -59, 127, -111, -42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 OPT_PAD_CONV_INT8_WEIGHTS_ATTR static const tq_fully_connected_params tq_step7_params = {
     .filter = tq_step7_filter.v, .bias = tq_step7_bias,
     .multiplier = tq_step7_multiplier, .shift = tq_step7_shift,
-    .packed = TQ_PACKED(tq_step7_packed),
     .batches = 100, .depth = 4, .out_depth = 5, .per_channel = 1,
     .input_offset = 0, .filter_offset = 0, .output_offset = 39, .act_min = -128, .act_max = 127,
     .right_only = 1

@@ -236,113 +236,6 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     acc[1] = a1;
 }
 
-/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
-   path): convolution and fully connected take the "gemm" path. Their
-   weights are re-packed at generation time (tq_stepN_packed, compiled only
-   here) in blocks of TQ_GEMM_N output channels, K-major, so that the inner
-   loop runs across output channels: one input byte times TQ_GEMM_N
-   contiguous weights, for 4 pixels (or rows) at once, with no horizontal
-   sums and no per-tap branches. GCC and Clang vectorize it at -O3 (int8
-   products widened to 16 and 32 bits; no intrinsics). Define
-   TQ_NO_HOST_GEMM to build the portable path instead. */
-#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
-    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
-#define TQ_HOST_GEMM 1
-#define TQ_PACKED(a) (a)
-#else
-#define TQ_HOST_GEMM 0
-#define TQ_PACKED(a) NULL
-#endif
-/* Output channels per packed block, and the largest window (k_h * k_w *
-   in_c) the convolution gathers for it (4 windows on the stack). */
-#define TQ_GEMM_N 16
-#define TQ_GEMM_K_MAX 4608
-#if TQ_HOST_GEMM
-/* acc[r][j] = sum over k < k_len of x_r[k] * w[k * TQ_GEMM_N + j], for the
-   4 rows x0..x3 (a missing row repeats one). */
-static inline void tq_gemm_4xn(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                               const int8_t *x3, const int8_t *w, int32_t k_len,
-                               int32_t acc[4][TQ_GEMM_N])
-{
-    int32_t a0[TQ_GEMM_N], a1[TQ_GEMM_N], a2[TQ_GEMM_N], a3[TQ_GEMM_N];
-    int32_t k, j;
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        a0[j] = 0;
-        a1[j] = 0;
-        a2[j] = 0;
-        a3[j] = 0;
-    }
-    if (k_len >= 128) {
-        /* A long sum: GCC vectorizes along k (after unrolling j), Clang
-           across j; both fast here. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    } else {
-        /* A short sum: keep j a loop for GCC too (vectorized across the
-           output channels), not unrolled into 64 sums along a short k. */
-        for (k = 0; k < k_len; ++k, w += TQ_GEMM_N) {
-            const int32_t v0 = x0[k], v1 = x1[k], v2 = x2[k], v3 = x3[k];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 1
-#endif
-            for (j = 0; j < TQ_GEMM_N; ++j) {
-                const int32_t wj = w[j];
-                a0[j] += v0 * wj;
-                a1[j] += v1 * wj;
-                a2[j] += v2 * wj;
-                a3[j] += v3 * wj;
-            }
-        }
-    }
-    for (j = 0; j < TQ_GEMM_N; ++j) {
-        acc[0][j] = a0[j];
-        acc[1][j] = a1[j];
-        acc[2][j] = a2[j];
-        acc[3][j] = a3[j];
-    }
-}
-
-/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
-   1) multiplier and shift, or (m_step 0) the layer's one pair. */
-static inline void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
-                                 const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                                 int8_t *out, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int32_t right_only)
-{
-    int32_t j;
-    if (right_only && n == TQ_GEMM_N) {
-        /* tq_requant_r for a whole block: a fixed count of simple lanes,
-           which GCC vectorizes too (64-bit products included). */
-        for (j = 0; j < TQ_GEMM_N; ++j) {
-            const int32_t right = -(int32_t)shift[j * m_step];
-            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
-            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
-                                ((uint64_t)1 << 30);
-            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
-            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
-            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
-            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
-            v = v < act_min ? act_min : v;
-            v = v > act_max ? act_max : v;
-            out[j] = (int8_t)v;
-        }
-        return;
-    }
-    for (j = 0; j < n; ++j) {
-        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
-                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
-    }
-}
-#endif
-
 /* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
 static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
                               const int8_t *w1, int32_t n, int32_t *acc)
@@ -472,7 +365,6 @@ typedef struct {
     const int32_t *bias;       /* [out_c] with the input zero point folded in, or NULL */
     const int32_t *multiplier; /* [out_c], Q31 */
     const int8_t *shift;       /* [out_c], positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t in_h;
     int32_t in_w;
@@ -583,56 +475,8 @@ static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0
     }
 }
 
-#if TQ_HOST_GEMM
-/* The host gemm path (input offset folded, ungrouped, a padded cell an int8
-   code, window at most TQ_GEMM_K_MAX bytes: the writer packs the filter only
-   then): 4 consecutive output pixels at a time, their windows gathered
-   (padding included) before any of them is written, then per block of
-   TQ_GEMM_N output channels one pass over the window. */
-static void tq_conv2d_gemm(const int8_t *input, const int8_t *packed, const int32_t *bias,
-                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                           int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                           int32_t k_w, int32_t out_h, int32_t out_w, int32_t out_c,
-                           int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                           int32_t pad_top, int32_t pad_left, int32_t output_offset,
-                           int32_t act_min, int32_t act_max, int32_t pad_value,
-                           int32_t right_only)
-{
-    int8_t patch[4 * TQ_GEMM_K_MAX];
-    const int32_t k_len = k_h * k_w * in_c;
-    const int32_t pixels = out_h * out_w;
-    int32_t b, p, r, o;
-    for (b = 0; b < batches; ++b) {
-        const int8_t *xb = input + b * in_h * in_w * in_c;
-        for (p = 0; p < pixels; p += 4) {
-            const int32_t rows = pixels - p < 4 ? pixels - p : 4;
-            int8_t *out = output + (b * pixels + p) * out_c;
-            for (r = 0; r < rows; ++r) {
-                const int32_t oy = (p + r) / out_w, ox = (p + r) % out_w;
-                tq_conv2d_gather(patch + r * k_len, xb, oy * stride_h - pad_top,
-                                 ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, dil_h,
-                                 dil_w, (int8_t)pad_value);
-            }
-            for (o = 0; o < out_c; o += TQ_GEMM_N) {
-                const int32_t n = out_c - o < TQ_GEMM_N ? out_c - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(patch, patch + (rows > 1 ? k_len : 0),
-                            patch + (rows > 2 ? 2 * k_len : 0), patch + (rows > 3 ? 3 * k_len : 0),
-                            packed + o * k_len, k_len, acc);
-                for (r = 0; r < rows; ++r) {
-                    tq_gemm_store(acc[r], n, bias != NULL ? bias + o : NULL, multiplier + o,
-                                  shift + o, 1, out + r * out_c + o, output_offset, act_min,
-                                  act_max, right_only);
-                }
-            }
-        }
-    }
-}
-#endif
-
 static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift,
-                                  const int8_t *packed, int8_t *output,
+                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                   int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
                                   int32_t k_h, int32_t k_w, int32_t f_c,
                                   int32_t out_h, int32_t out_w, int32_t out_c,
@@ -653,16 +497,6 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        tq_conv2d_gemm(input, packed, bias, multiplier, shift, output, batches, in_h, in_w, in_c,
-                       k_h, k_w, out_h, out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_top,
-                       pad_left, output_offset, act_min, act_max, pad_value, right_only);
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
         per_filter <= TQ_PATCH_MAX) {
         /* Few input channels (a first layer): im2col, two pixels at a time.
@@ -820,8 +654,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
    numbers as constants at the call (loads from a static const struct fold)
    and specializes the loops for them, as for literal arguments. */
 #define tq_conv2d(p, input, output)                                                              \
-    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (p)->packed,    \
-        (output),                                                                                \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
@@ -835,7 +668,6 @@ typedef struct {
     const int32_t *bias;       /* [out_depth], or NULL */
     const int32_t *multiplier; /* [out_depth] if per_channel, else [1]; Q31 */
     const int8_t *shift;       /* as multiplier; positive = left */
-    const int8_t *packed;      /* the filter re-packed for the host gemm path, or NULL */
     int32_t batches;
     int32_t depth;
     int32_t out_depth;
@@ -849,41 +681,12 @@ typedef struct {
 } tq_fully_connected_params;
 
 static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                           const int32_t *multiplier, const int8_t *shift,
-                                           const int8_t *packed, int8_t *output,
+                                           const int32_t *multiplier, const int8_t *shift, int8_t *output,
                                            int32_t batches, int32_t depth, int32_t out_depth,
                                            int32_t per_channel, int32_t input_offset, int32_t filter_offset,
                                            int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_only)
 {
     int32_t b, o, i;
-#if TQ_HOST_GEMM
-    if (packed != NULL) {
-        /* The host gemm path (input offset folded, no filter offset, at
-           least 4 rows: the writer packs the filter only then): 4 rows at a time, per block of
-           TQ_GEMM_N output channels one pass over the depth. */
-        const int32_t m_step = per_channel ? 1 : 0;
-        for (b = 0; b < batches; b += 4) {
-            const int32_t rows = batches - b < 4 ? batches - b : 4;
-            const int8_t *x0 = input + b * depth;
-            int8_t *y0 = output + b * out_depth;
-            for (o = 0; o < out_depth; o += TQ_GEMM_N) {
-                const int32_t n = out_depth - o < TQ_GEMM_N ? out_depth - o : TQ_GEMM_N;
-                int32_t acc[4][TQ_GEMM_N];
-                tq_gemm_4xn(x0, x0 + (rows > 1 ? depth : 0), x0 + (rows > 2 ? 2 * depth : 0),
-                            x0 + (rows > 3 ? 3 * depth : 0), packed + o * depth, depth, acc);
-                for (i = 0; i < rows; ++i) {
-                    tq_gemm_store(acc[i], n, bias != NULL ? bias + o : NULL,
-                                  multiplier + o * m_step, shift + o * m_step, m_step,
-                                  y0 + i * out_depth + o, output_offset, act_min, act_max,
-                                  right_only);
-                }
-            }
-        }
-        return;
-    }
-#else
-    (void)packed;
-#endif
     if (input_offset == 0 && filter_offset == 0 && depth <= TQ_DOT_MAX) {
         /* The input offset is folded into the bias: 2 rows x 2 output
            channels per block, requantization inline, the multiplier of a
@@ -966,7 +769,7 @@ static inline void tq_fully_connected_impl(const int8_t *input, const int8_t *fi
    and specializes the loops for them, as for literal arguments. */
 #define tq_fully_connected(p, input, output)                                                     \
     tq_fully_connected_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift,        \
-        (p)->packed, (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
+        (output), (p)->batches, (p)->depth, (p)->out_depth, (p)->per_channel, (p)->input_offset, \
         (p)->filter_offset, (p)->output_offset, (p)->act_min, (p)->act_max, (p)->right_only)
 
 /* MEAN int8 (TFLM reference QuantizedMeanOrSum), over 6 dimensions.
@@ -1053,41 +856,9 @@ TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int32_t tq_step0_multiplie
 TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int8_t tq_step0_shift[4] = {
     -7, -7, -7, -7
 };
-#if TQ_HOST_GEMM
-TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const int8_t tq_step0_packed[432] = {
-    37, -78, 64, 79, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -45, 127, 90, -127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -19, -114, -36, 48, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -93, 79, 55, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -86, 54, 20, -62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    115, -121, -48, -103, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    104, -50, 35, -81, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -34, -34, -23, 63, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -6, 101, 110, -89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -44, 40, -8, 66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -102, -73, 67, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -125, -66, 2, -107, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -89, -119, -25, -113, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    78, 100, 59, 94, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    89, 16, -14, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -110, -34, -110, 121, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    24, 62, 96, 93, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -12, 48, -109, -108, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -108, 102, -23, 116, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    45, -43, 2, 69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    122, -82, -69, 65, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    66, 76, 95, 62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -59, 83, 8, -5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    127, 123, 13, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    102, 98, 90, 117, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    120, 3, 127, 47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -60, 102, 97, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-};
-#endif
 TWO_INPUTS_TWO_OUTPUTS_INT8_WEIGHTS_ATTR static const tq_conv2d_params tq_step0_params = {
     .filter = tq_step0_filter.v, .bias = tq_step0_bias,
     .multiplier = tq_step0_multiplier, .shift = tq_step0_shift,
-    .packed = TQ_PACKED(tq_step0_packed),
     .batches = 1, .in_h = 8, .in_w = 8, .in_c = 3,
     .k_h = 3, .k_w = 3, .f_c = 3,
     .out_h = 4, .out_w = 4, .out_c = 4,
