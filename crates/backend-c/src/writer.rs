@@ -121,6 +121,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kernels/wide.c.tera",
         include_str!("../../../templates/c/kernels/wide.c.tera"),
     ),
+    (
+        "kernels/svdf.c.tera",
+        include_str!("../../../templates/c/kernels/svdf.c.tera"),
+    ),
 ];
 
 /// Every kernel flag the templates test, so none is ever undefined.
@@ -170,6 +174,9 @@ const KERNEL_FLAGS: &[&str] = &[
     "fully_connected_16x8",
     "quantize_i16",
     "dequantize_i16",
+    // Stateful steps.
+    "svdf",
+    "svdf_f32",
 ];
 
 const HELPER_FLAGS: &[&str] = &[

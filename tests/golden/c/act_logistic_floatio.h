@@ -19,6 +19,8 @@
 
 #define ACT_LOGISTIC_FLOATIO_ARENA_SIZE 128
 #define ACT_LOGISTIC_FLOATIO_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define ACT_LOGISTIC_FLOATIO_STATE_SIZE 0
 #define ACT_LOGISTIC_FLOATIO_WEIGHTS_SIZE 1304
 #define ACT_LOGISTIC_FLOATIO_NUM_INPUTS 1
 #define ACT_LOGISTIC_FLOATIO_NUM_OUTPUTS 1

@@ -19,6 +19,8 @@
 
 #define ADD_SUB_MUL_INT8_ARENA_SIZE 144
 #define ADD_SUB_MUL_INT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define ADD_SUB_MUL_INT8_STATE_SIZE 0
 #define ADD_SUB_MUL_INT8_WEIGHTS_SIZE 496
 #define ADD_SUB_MUL_INT8_NUM_INPUTS 3
 #define ADD_SUB_MUL_INT8_NUM_OUTPUTS 4

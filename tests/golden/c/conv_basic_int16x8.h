@@ -19,6 +19,8 @@
 
 #define CONV_BASIC_INT16X8_ARENA_SIZE 0
 #define CONV_BASIC_INT16X8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define CONV_BASIC_INT16X8_STATE_SIZE 0
 #define CONV_BASIC_INT16X8_WEIGHTS_SIZE 332
 #define CONV_BASIC_INT16X8_NUM_INPUTS 1
 #define CONV_BASIC_INT16X8_NUM_OUTPUTS 1

@@ -19,6 +19,8 @@
 
 #define DENSE_INT8_ARENA_SIZE 16
 #define DENSE_INT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define DENSE_INT8_STATE_SIZE 0
 #define DENSE_INT8_WEIGHTS_SIZE 968
 #define DENSE_INT8_NUM_INPUTS 1
 #define DENSE_INT8_NUM_OUTPUTS 1

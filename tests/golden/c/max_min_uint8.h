@@ -19,6 +19,8 @@
 
 #define MAX_MIN_UINT8_ARENA_SIZE 608
 #define MAX_MIN_UINT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define MAX_MIN_UINT8_STATE_SIZE 0
 #define MAX_MIN_UINT8_WEIGHTS_SIZE 1145
 #define MAX_MIN_UINT8_NUM_INPUTS 1
 #define MAX_MIN_UINT8_NUM_OUTPUTS 4

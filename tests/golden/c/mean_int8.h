@@ -19,6 +19,8 @@
 
 #define MEAN_INT8_ARENA_SIZE 320
 #define MEAN_INT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define MEAN_INT8_STATE_SIZE 0
 #define MEAN_INT8_WEIGHTS_SIZE 707
 #define MEAN_INT8_NUM_INPUTS 1
 #define MEAN_INT8_NUM_OUTPUTS 3

@@ -19,6 +19,8 @@
 
 #define MNIST_FLOATIO_ARENA_SIZE 5616
 #define MNIST_FLOATIO_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define MNIST_FLOATIO_STATE_SIZE 0
 #define MNIST_FLOATIO_WEIGHTS_SIZE 6974
 #define MNIST_FLOATIO_NUM_INPUTS 1
 #define MNIST_FLOATIO_NUM_OUTPUTS 1

@@ -19,6 +19,8 @@
 
 #define MNIST_INT8_ARENA_SIZE 5520
 #define MNIST_INT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define MNIST_INT8_STATE_SIZE 0
 #define MNIST_INT8_WEIGHTS_SIZE 5926
 #define MNIST_INT8_NUM_INPUTS 1
 #define MNIST_INT8_NUM_OUTPUTS 1

@@ -19,6 +19,8 @@
 
 #define MNIST_TINYQ_UINT8_ARENA_SIZE 5616
 #define MNIST_TINYQ_UINT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define MNIST_TINYQ_UINT8_STATE_SIZE 0
 #define MNIST_TINYQ_UINT8_WEIGHTS_SIZE 6182
 #define MNIST_TINYQ_UINT8_NUM_INPUTS 1
 #define MNIST_TINYQ_UINT8_NUM_OUTPUTS 1

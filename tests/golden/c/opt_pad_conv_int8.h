@@ -19,6 +19,8 @@
 
 #define OPT_PAD_CONV_INT8_ARENA_SIZE 976
 #define OPT_PAD_CONV_INT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define OPT_PAD_CONV_INT8_STATE_SIZE 0
 #define OPT_PAD_CONV_INT8_WEIGHTS_SIZE 1547
 #define OPT_PAD_CONV_INT8_NUM_INPUTS 1
 #define OPT_PAD_CONV_INT8_NUM_OUTPUTS 6

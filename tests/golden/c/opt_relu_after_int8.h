@@ -19,6 +19,8 @@
 
 #define OPT_RELU_AFTER_INT8_ARENA_SIZE 592
 #define OPT_RELU_AFTER_INT8_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define OPT_RELU_AFTER_INT8_STATE_SIZE 0
 #define OPT_RELU_AFTER_INT8_WEIGHTS_SIZE 2456
 #define OPT_RELU_AFTER_INT8_NUM_INPUTS 1
 #define OPT_RELU_AFTER_INT8_NUM_OUTPUTS 5
