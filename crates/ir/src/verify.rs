@@ -305,7 +305,7 @@ fn verify_step(program: &Program, step: &Step, written: &Written) -> Result<(), 
     for (k, r) in ins.iter().enumerate() {
         let operand = Operand::Input(k);
         if state == Some(k) {
-            if !r.arena.is_some_and(|(_, e)| e <= program.state_size) {
+            if r.arena.is_none_or(|(_, e)| e > program.state_size) {
                 return Err(Problem::StateOutsideRegion { operand });
             }
         } else if touches(r) {
