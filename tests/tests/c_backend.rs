@@ -419,18 +419,16 @@ fn run_all(p: &Prepared, binary: &Path, env: &[(&str, &str)]) -> (usize, usize, 
         let output = child.wait_with_output().expect("harness output");
         let _ = writer.join();
         let stderr = String::from_utf8_lossy(&output.stderr);
+        let how = if reset_each {
+            " (reset before each sample)"
+        } else {
+            ""
+        };
+        let label = format!("{}{how}", m.name);
         if !output.status.success() || !stderr.trim().is_empty() {
             failures.push(format!(
                 "{}: exit {:?}\n{}",
-                format!(
-                    "{}{}",
-                    m.name,
-                    if reset_each {
-                        " (reset before each sample)"
-                    } else {
-                        ""
-                    }
-                ),
+                label,
                 output.status.code(),
                 stderr.lines().take(30).collect::<Vec<_>>().join("\n")
             ));
@@ -445,15 +443,7 @@ fn run_all(p: &Prepared, binary: &Path, env: &[(&str, &str)]) -> (usize, usize, 
                 .unwrap_or(output.stdout.len().min(want.len()));
             failures.push(format!(
                 "{}: outputs differ from {} ({} vs {} bytes, first difference at byte {first})",
-                format!(
-                    "{}{}",
-                    m.name,
-                    if reset_each {
-                        " (reset before each sample)"
-                    } else {
-                        ""
-                    }
-                ),
+                label,
                 p.reference,
                 output.stdout.len(),
                 want.len()

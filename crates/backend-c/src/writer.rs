@@ -127,6 +127,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kernels/int16_ops.c.tera",
         include_str!("../../../templates/c/kernels/int16_ops.c.tera"),
     ),
+    (
+        "kernels/svdf.c.tera",
+        include_str!("../../../templates/c/kernels/svdf.c.tera"),
+    ),
 ];
 
 /// Every kernel flag the templates test, so none is ever undefined.
@@ -187,6 +191,9 @@ const KERNEL_FLAGS: &[&str] = &[
     "pad_i16",
     "strided_slice_i16",
     "transpose_conv_16x8",
+    // Stateful steps.
+    "svdf",
+    "svdf_f32",
 ];
 
 const HELPER_FLAGS: &[&str] = &[

@@ -94,4 +94,24 @@ mod tests {
             vec![vec![(0, 16)], vec![(16, 20)], vec![]]
         );
     }
+
+    #[test]
+    fn the_persistent_state_is_always_live() {
+        let a = |offset, size| BufferRef::Arena { offset, size };
+        let program = Program {
+            steps: vec![
+                step(vec![BufferRef::Input(0)], a(16, 8)),
+                step(vec![a(16, 8)], BufferRef::Output(0)),
+            ],
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            constants: Vec::new(),
+            arena_size: 32,
+            arena_lower_bound: 32,
+            arena_overlap_bound: 32,
+            state_size: 16,
+            state_init: vec![0; 16],
+        };
+        assert_eq!(live_after(&program), vec![vec![(0, 24)], vec![(0, 16)]]);
+    }
 }

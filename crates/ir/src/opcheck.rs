@@ -684,7 +684,7 @@ impl<'g> Cx<'g> {
                 s(&wt.shape)
             )));
         }
-        let state_len = filters.checked_mul(memory).unwrap_or(usize::MAX);
+        let state_len = filters.saturating_mul(memory);
         if state.shape != [batches, state_len] {
             return Err(self.shape_err(format!(
                 "state {:?} has shape {}, expected [{batches}, {state_len}]",

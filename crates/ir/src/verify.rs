@@ -305,7 +305,7 @@ fn verify_step(program: &Program, step: &Step, written: &Written) -> Result<(), 
     for (k, r) in ins.iter().enumerate() {
         let operand = Operand::Input(k);
         if state == Some(k) {
-            if !r.arena.is_some_and(|(_, e)| e <= program.state_size) {
+            if r.arena.is_none_or(|(_, e)| e > program.state_size) {
                 return Err(Problem::StateOutsideRegion { operand });
             }
         } else if touches(r) {
@@ -797,6 +797,96 @@ mod tests {
 
     fn arena(offset: usize, size: usize) -> BufferRef {
         BufferRef::Arena { offset, size }
+    }
+
+    /// An int8 SVDF step (1 batch, 2 inputs, 2 filters of rank 1, memory
+    /// 2) reading `input`, keeping its state at `state`.
+    fn svdf_program(input: BufferRef, state: BufferRef, state_size: usize) -> Program {
+        let params = tinyq_kernels::svdf::SvdfParams {
+            batches: 1,
+            input_size: 2,
+            num_filters: 2,
+            memory_size: 2,
+            rank: 1,
+            input_zero_point: 0,
+            state_zero_point: 0,
+            output_zero_point: 0,
+            feature_multiplier: 1 << 30,
+            feature_shift: 0,
+            output_multiplier: 1 << 30,
+            output_shift: 0,
+        };
+        let weights = crate::kernel::SvdfWeights {
+            feature: vec![1; 4],
+            time: vec![1; 4],
+            bias: Some(vec![0; 2]),
+        };
+        Program {
+            steps: vec![step(
+                Kernel::Svdf { params, weights },
+                vec![input, state],
+                BufferRef::Output(0),
+            )],
+            inputs: vec![io(&[1, 2], DType::I8)],
+            outputs: vec![io(&[1, 2], DType::I8)],
+            constants: Vec::new(),
+            arena_size: 32,
+            arena_lower_bound: 32,
+            arena_overlap_bound: 32,
+            state_size,
+            state_init: vec![0; state_size],
+        }
+    }
+
+    #[test]
+    fn the_state_region_belongs_to_its_kernel() {
+        let state = arena(0, 8);
+        assert_eq!(
+            verify(&svdf_program(BufferRef::Input(0), state, 16)),
+            Ok(())
+        );
+        // The state outside the region.
+        assert_eq!(
+            problem(&svdf_program(BufferRef::Input(0), arena(16, 8), 16)),
+            (
+                0,
+                Problem::StateOutsideRegion {
+                    operand: Operand::Input(1)
+                }
+            )
+        );
+        // Data read from the region.
+        assert_eq!(
+            problem(&svdf_program(arena(8, 2), state, 16)),
+            (
+                0,
+                Problem::TouchesState {
+                    operand: Operand::Input(0)
+                }
+            )
+        );
+        // A plain step writing into it.
+        let mut p = svdf_program(BufferRef::Input(0), state, 16);
+        p.steps.insert(
+            0,
+            step(Kernel::Copy, vec![BufferRef::Input(0)], arena(8, 2)),
+        );
+        assert_eq!(
+            problem(&p),
+            (
+                0,
+                Problem::TouchesState {
+                    operand: Operand::Output
+                }
+            )
+        );
+        // A malformed region.
+        let mut p = svdf_program(BufferRef::Input(0), state, 16);
+        p.state_size = 8;
+        assert!(matches!(verify(&p), Err(VerifyError::State(_))));
+        p.state_size = 16;
+        p.state_init.pop();
+        assert!(matches!(verify(&p), Err(VerifyError::State(_))));
     }
 
     /// `in0 [8] -> copy -> a[0..8] -> copy -> a[16..24] -> copy -> out0 [8]`.

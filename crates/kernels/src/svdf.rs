@@ -100,6 +100,9 @@ impl SvdfParams {
     }
 }
 
+/// `((feature_multiplier, feature_shift), (output_multiplier, output_shift))`.
+pub type SvdfMultipliers = ((i32, i32), (i32, i32));
+
 /// Host side: the two requantization multipliers, each scale ratio taken
 /// in float then widened to double as TFLM's `PrepareSvdf` does, and TFLM's
 /// check that the bias scale is `state_scale·time_scale` (within 1e-5).
@@ -111,7 +114,7 @@ pub fn prepare_svdf_multipliers(
     time_scale: f32,
     output_scale: f32,
     bias_scale: Option<f32>,
-) -> Result<((i32, i32), (i32, i32)), KernelError> {
+) -> Result<SvdfMultipliers, KernelError> {
     let positive = |s: f32| s.is_finite() && s > 0.0;
     if ![
         input_scale,
@@ -420,7 +423,7 @@ mod tests {
                 let input: Vec<i8> = (0..nb * ni).map(|k| pick(k + 4000 + 97 * round).0).collect();
                 let want = tflm_int(&p, &input, &feature, &time, bias, &mut want_state);
                 let mut got = std::vec![0i8; nb * p.units()];
-                svdf_int8(&p, &input, &feature, &time, bias, &mut bytes[..], &mut got).unwrap();
+                svdf_int8(&p, &input, &feature, &time, bias, &mut bytes[..], &mut got).expect("valid shapes");
                 prop_assert_eq!(&got, &want);
                 let state: Vec<i16> = bytes.iter().map(|b| i16::from_le_bytes(*b)).collect();
                 prop_assert_eq!(&state, &want_state);
@@ -495,7 +498,7 @@ mod tests {
                     };
                 }
                 let mut got = std::vec![0.0f32; nb * nu];
-                svdf_f32(&p, activation, &input, &feature, &time, bias, &mut state, &mut got).unwrap();
+                svdf_f32(&p, activation, &input, &feature, &time, bias, &mut state, &mut got).expect("valid shapes");
                 let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                 prop_assert_eq!(bits(&got), bits(&want));
                 prop_assert_eq!(bits(&state), bits(&want_state));
@@ -523,7 +526,8 @@ mod tests {
     #[test]
     fn multipliers_follow_float_scale_ratios() {
         let ((m1, s1), (m2, s2)) =
-            prepare_svdf_multipliers(0.5, 0.25, 0.125, 0.5, 0.0625, Some(0.0625)).unwrap();
+            prepare_svdf_multipliers(0.5, 0.25, 0.125, 0.5, 0.0625, Some(0.0625))
+                .expect("exact scales");
         assert_eq!((m1, s1), quantize_multiplier(1.0));
         assert_eq!((m2, s2), quantize_multiplier(1.0));
         assert!(prepare_svdf_multipliers(0.5, 0.25, 0.125, 0.5, 0.0625, Some(0.07)).is_err());

@@ -19,6 +19,8 @@
 
 #define MNIST_ARENA_SIZE 11024
 #define MNIST_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define MNIST_STATE_SIZE 0
 #define MNIST_WEIGHTS_SIZE 58142
 #define MNIST_NUM_INPUTS 1
 #define MNIST_NUM_OUTPUTS 1
