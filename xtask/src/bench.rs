@@ -48,7 +48,9 @@ fn parse(args: &[String], root: &Path) -> anyhow::Result<Options> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--python" => o.python = Some(it.next().context("--python needs a path")?.into()),
-            "--model" => o.models.push(it.next().context("--model needs a path")?.into()),
+            "--model" => o
+                .models
+                .push(it.next().context("--model needs a path")?.into()),
             "--filter" => o.filter = Some(it.next().context("--filter needs a string")?.clone()),
             "--rounds" => {
                 o.rounds = it
@@ -80,7 +82,11 @@ fn default_models(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
         .collect();
     dirs.sort();
     for dir in dirs {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         for file in ["int8.tflite", "model.tflite"] {
             if dir.join(file).is_file() {
                 models.push((name, dir.join(file)));
@@ -124,7 +130,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     header();
     for (label, path) in &models {
-        if opts.filter.as_ref().is_some_and(|f| !label.contains(f.as_str())) {
+        if opts
+            .filter
+            .as_ref()
+            .is_some_and(|f| !label.contains(f.as_str()))
+        {
             continue;
         }
         match bench_model(&root, &opts, &work, label, path)? {
@@ -156,7 +166,11 @@ fn bench_model(
         .with_context(|| format!("{label}: cannot read {}", path.display()))?;
     let compiled = session.compile(&read, None)?;
     let program = &compiled.program;
-    if program.steps.iter().any(|s| matches!(s.kernel, Kernel::Float(_))) {
+    if program
+        .steps
+        .iter()
+        .any(|s| matches!(s.kernel, Kernel::Float(_)))
+    {
         return Ok(None);
     }
     let dir = work.join(format!("m{}", label.replace(['/', ' '], "_")));
@@ -175,7 +189,11 @@ fn bench_model(
         opts.rounds,
     )?;
     if o2.1 != o3.1 {
-        bail!("{label}: the -O2 and -O3 builds disagree (checksums {} and {})", o2.1, o3.1);
+        bail!(
+            "{label}: the -O2 and -O3 builds disagree (checksums {} and {})",
+            o2.1,
+            o3.1
+        );
     }
     let tflm = match &opts.python {
         Some(py) => Some(time_tflm(py, root, path, &inputs, opts.rounds)?),
@@ -347,7 +365,14 @@ fn print_row(r: &Row) {
 fn header() {
     println!(
         "{:<24} {:>10} {:>10} {:>9} {:>17} {:>9} {:>17} {:>6}",
-        "model (* conv)", "MACs", "TFLM µs", "-O2 µs", "vs TFLM (best)", "-O3n µs", "vs TFLM (best)", "GMAC/s"
+        "model (* conv)",
+        "MACs",
+        "TFLM µs",
+        "-O2 µs",
+        "vs TFLM (best)",
+        "-O3n µs",
+        "vs TFLM (best)",
+        "GMAC/s"
     );
 }
 
