@@ -128,6 +128,13 @@ pub enum Mode {
     Dynamic,
 }
 
+/// The types asked for on the command line, which `--mode dynamic` refuses.
+#[derive(Debug, Clone, Copy)]
+pub struct Types {
+    pub io: Option<Io>,
+    pub activations: ActivationsArg,
+}
+
 /// `tinyq quantize FLOAT.tflite [--mode full|dynamic] ... -o OUT.tflite`:
 /// checks the options that belong to one mode only, then quantizes.
 pub fn quantize_mode<'a>(
@@ -135,8 +142,7 @@ pub fn quantize_mode<'a>(
     mode: Mode,
     calibration: Option<&'a Path>,
     choice: impl FnOnce(&'a Path) -> QuantChoice<'a>,
-    io: Option<Io>,
-    activations: ActivationsArg,
+    Types { io, activations }: Types,
     output: &Path,
     deny_overflow: bool,
 ) -> Result<(), CliError> {
