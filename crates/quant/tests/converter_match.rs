@@ -275,7 +275,11 @@ fn io_variants_match_the_converter_on_every_fixture() {
 /// tinyq's, e.g. `conv_basic`: 9.633445e-5 against 9.633446e-5) and the
 /// next layer's bias scales (8), two of whose values then round one code
 /// apart (`depthwise_mult2`'s int64 bias, once in each variant).
-const KNOWN_16X8_ULP_MISMATCHES: usize = 34;
+/// With the 16x8 variants of act_leaky_relu, add_sub_mul, strided_slice,
+/// transpose_conv and seanet_16x8, the same effect reaches TRANSPOSE_CONV
+/// outputs and the ops that take their input's scale (LEAKY_RELU, PAD,
+/// SUB): 54 in all.
+const KNOWN_16X8_ULP_MISMATCHES: usize = 54;
 
 /// The 16x8 variants: int16 activations with zero point 0, the converter's
 /// int8 weights and int64 biases, value for value.
