@@ -22,6 +22,8 @@
 
 #define MNIST_DYNAMIC_ARENA_SIZE 54080
 #define MNIST_DYNAMIC_ARENA_ALIGN 16
+/* Bytes at the start of the arena that persist between invokes (0: stateless). */
+#define MNIST_DYNAMIC_STATE_SIZE 0
 #define MNIST_DYNAMIC_WEIGHTS_SIZE 60152
 #define MNIST_DYNAMIC_NUM_INPUTS 1
 #define MNIST_DYNAMIC_NUM_OUTPUTS 1
