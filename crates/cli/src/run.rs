@@ -23,11 +23,7 @@ pub fn run(
     let read = crate::read_model(&session, model)?;
     // A stateful float model runs as its float32 program (the float
     // reference executor keeps no state).
-    let stateful = read
-        .graph
-        .ops
-        .iter()
-        .any(|(_, op)| op.kind.state_input(op.inputs.len()).is_some());
+    let stateful = read.graph.is_stateful();
     if read.kind() == GraphKind::Float && !stateful {
         if trace.is_some() {
             return Err(CliError(format!(

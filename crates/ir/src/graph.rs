@@ -44,6 +44,14 @@ impl GraphKind {
 }
 
 impl Graph {
+    /// Whether any op keeps state between invokes (a variable tensor, e.g.
+    /// SVDF's).
+    pub fn is_stateful(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|(_, op)| op.kind.state_input(op.inputs.len()).is_some())
+    }
+
     /// Float, integer or mixed, judged by the computed (non-constant)
     /// tensors: quantized activations (int8, uint8, int16) make it integer,
     /// float32 ones float, both mixed. Constants do not count (a quantized

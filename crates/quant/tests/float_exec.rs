@@ -28,11 +28,7 @@ fn float_executor_matches_tflm_on_every_fixture() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         // The float reference executor serves calibration, and quantize
         // refuses stateful models (SVDF): they have no single-shot output.
-        if graph
-            .ops
-            .iter()
-            .any(|(_, op)| op.kind.state_input(op.inputs.len()).is_some())
-        {
+        if graph.is_stateful() {
             continue;
         }
         let model = FloatModel::new(&graph).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -44,11 +44,7 @@ fn all_models() -> Vec<PathBuf> {
 
 fn is_stateful(path: &Path) -> bool {
     let bytes = std::fs::read(path).expect("readable");
-    read(&bytes).is_ok_and(|g| {
-        g.ops
-            .iter()
-            .any(|(_, op)| op.kind.state_input(op.inputs.len()).is_some())
-    })
+    read(&bytes).is_ok_and(|g| g.is_stateful())
 }
 
 #[test]
