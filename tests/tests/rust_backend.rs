@@ -1,6 +1,9 @@
-//! The Rust backend end to end: every integer fixture case, optimized by the
+//! The Rust backend end to end: every fixture case, optimized by the
 //! driver, emitted as a Rust module, compiled with `rustc` into one harness
 //! binary and run on the fixture inputs; every output byte equals TFLM's.
+//! Float models compile as float32; with TANH their outputs are within
+//! [`tinyq_tests::float_ulp_bound`] ulp of TFLM's (the `core`-only `tanh`;
+//! TFLM's came from glibc's `tanhf`), every other float model is bit-exact.
 //!
 //! The representative goldens (`tests/golden/rust`, [`GOLDEN_CASES`]) are
 //! checked here too and compiled under clippy by `tests/rust-check`;
@@ -31,16 +34,29 @@ fn module_name(case: &str) -> String {
     case.replace('/', "_")
 }
 
-/// `(case, module name, generated source)` for every integer case.
-fn generate() -> Vec<(Case, String, String)> {
+/// One generated module: the case, the module name, the source, and how
+/// many ulp its float outputs may be from TFLM's (0: every byte equal).
+struct Generated {
+    case: Case,
+    module: String,
+    source: String,
+    /// Compiled as float32.
+    float: bool,
+    float_ulps: u32,
+}
+
+/// Every case the compiler takes (integer and float32).
+fn generate() -> Vec<Generated> {
     let session = Session::new();
     let mut out = Vec::new();
     for case in cases() {
-        let program = match compile_case(&case, &session) {
-            Ok(Compiled::Program(p)) => p,
-            Ok(Compiled::Float(_) | Compiled::NoFloatKernel(_)) => continue,
+        let (program, float) = match compile_case(&case, &session) {
+            Ok(Compiled::Program(p)) => (p, false),
+            Ok(Compiled::Float(p)) => (p, true),
+            Ok(Compiled::NoFloatKernel(_)) => continue,
             Err(e) => panic!("{}: {e}", case.name),
         };
+        let float_ulps = tinyq_tests::float_ulp_bound(&program);
         let module = module_name(&case.name);
         let source = session
             .emit_rust(&case.name, &program, &module)
@@ -48,7 +64,13 @@ fn generate() -> Vec<(Case, String, String)> {
         // `ARENA_SIZE` is the planned arena, what `tinyq compile` prints.
         let arena = format!("pub const ARENA_SIZE: usize = {};", program.arena_size);
         assert!(source.contains(&arena), "{}: not {arena}", case.name);
-        out.push((case, module, source));
+        out.push(Generated {
+            case,
+            module,
+            source,
+            float,
+            float_ulps,
+        });
     }
     out
 }
@@ -131,8 +153,8 @@ fn generated_rust_equals_tflm_on_every_fixture() {
     let src = work.join("src");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&src).expect("work dir");
-    let modules: Vec<String> = generated.iter().map(|(_, m, _)| m.clone()).collect();
-    for (_, module, source) in &generated {
+    let modules: Vec<String> = generated.iter().map(|g| g.module.clone()).collect();
+    for Generated { module, source, .. } in &generated {
         std::fs::write(src.join(format!("{module}.rs")), source).expect("write module");
     }
     std::fs::write(src.join("main.rs"), harness(&modules)).expect("write harness");
@@ -152,7 +174,15 @@ fn generated_rust_equals_tflm_on_every_fixture() {
 
     let mut failures = Vec::new();
     let mut samples = 0;
-    for (case, module, _) in &generated {
+    let mut float_cases = 0;
+    for Generated {
+        case,
+        module,
+        float,
+        float_ulps,
+        ..
+    } in &generated
+    {
         let load = |paths: &[PathBuf]| -> Vec<tinyq_tests::RawArray> {
             paths
                 .iter()
@@ -178,24 +208,21 @@ fn generated_rust_equals_tflm_on_every_fixture() {
         }
         for (k, want) in expected.iter().enumerate() {
             let got = std::fs::read(work.join(format!("{module}.out{k}"))).unwrap_or_default();
-            if got != want.bytes {
-                let first = got
-                    .iter()
-                    .zip(&want.bytes)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(0);
-                failures.push(format!(
-                    "{} output {k}: differs from TFLM from byte {first}",
-                    case.name
-                ));
+            let float_out = want.elem_size == 4;
+            if let Some(why) =
+                tinyq_tests::output_mismatch(&got, &want.bytes, float_out, *float_ulps)
+            {
+                failures.push(format!("{} output {k}: {why}", case.name));
             }
         }
+        float_cases += usize::from(*float);
         samples += inputs[0].samples();
     }
     println!(
-        "{} cases, {samples} samples bit-exact through the generated Rust",
+        "{} cases ({float_cases} float32), {samples} samples equal to TFLM through the generated Rust",
         generated.len()
     );
+    assert!(float_cases > 10, "only {float_cases} float32 cases");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -347,16 +374,18 @@ fn goldens_are_warning_free_as_unused_modules_of_a_binary() {
 fn output_is_deterministic_and_headed() {
     let a = generate();
     let b = generate();
-    let sources = |g: &[(Case, String, String)]| -> Vec<String> {
-        g.iter().map(|(_, _, s)| s.clone()).collect()
-    };
+    let sources =
+        |g: &[Generated]| -> Vec<String> { g.iter().map(|g| g.source.clone()).collect() };
     assert_eq!(sources(&a), sources(&b));
     let checkout = root()
         .parent()
         .and_then(|p| p.to_str())
         .unwrap_or("/")
         .to_string();
-    for (case, _, src) in &a {
+    for Generated {
+        case, source: src, ..
+    } in &a
+    {
         assert!(src.starts_with(tinyq_backend_rust::HEADER), "{}", case.name);
         assert!(!src.contains("unsafe"), "{}", case.name);
         assert!(!src.contains(&checkout), "{}: absolute path", case.name);

@@ -65,6 +65,8 @@ enum Command {
         /// I/O type of a quantized float model (default int8; only with --calibration).
         #[arg(long, value_enum)]
         io: Option<eval::Io>,
+        #[command(flatten)]
+        fallback: quantize::FallbackArgs,
         /// What to generate (repeatable).
         #[arg(long, value_enum, required = true)]
         emit: Vec<compile::Emit>,
@@ -179,6 +181,8 @@ enum Command {
         /// I/O type: int8 (integer only), uint8, or float (QUANTIZE/DEQUANTIZE at the edges).
         #[arg(long, value_enum, default_value = "int8")]
         io: eval::Io,
+        #[command(flatten)]
+        fallback: quantize::FallbackArgs,
         /// The quantized .tflite to write.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -274,10 +278,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compile {
             model,
+            calibration: None,
+            fallback,
+            ..
+        } if fallback.given() => Err(CliError(format!(
+            "{}: --fallback and --keep-float decide what stays float32 when a float model is \
+             quantized; add --calibration CAL.npy (without it the whole model compiles as float32)",
+            model.display()
+        ))),
+        Command::Compile {
+            model,
             calibration,
             calibration_method,
             percentile,
             io,
+            fallback,
             emit,
             name,
             out,
@@ -292,6 +307,7 @@ fn main() -> ExitCode {
                     method: calibration_method,
                     percentile,
                     io: io.unwrap_or(eval::Io::Int8),
+                    fallback: &fallback,
                 }),
             io.is_some(),
             compile::Outputs {
@@ -368,6 +384,7 @@ fn main() -> ExitCode {
             calibration_method,
             percentile,
             io,
+            fallback,
             output,
             deny_overflow,
         } => quantize::quantize(
@@ -377,6 +394,7 @@ fn main() -> ExitCode {
                 method: calibration_method,
                 percentile,
                 io,
+                fallback: &fallback,
             },
             &output,
             deny_overflow,

@@ -17,6 +17,48 @@ pub struct QuantChoice<'a> {
     pub method: CalibrationMethod,
     pub percentile: f64,
     pub io: Io,
+    pub fallback: &'a FallbackArgs,
+}
+
+/// What may stay float32 in a quantized model (`quantize` and `compile`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FallbackArgs {
+    /// Ops without an int8 kernel stay float32, with DEQUANTIZE before and
+    /// QUANTIZE after them (a mixed int8/float model); without it such an op is an error.
+    #[arg(long, value_enum)]
+    pub fallback: Option<FallbackMode>,
+    /// Keep this op (its index, as `tinyq inspect` lists it) or the op producing
+    /// this tensor in float32 (repeatable; only when quantizing).
+    #[arg(long = "keep-float", value_name = "OP_INDEX|TENSOR_NAME")]
+    pub keep_float: Vec<String>,
+}
+
+/// `--fallback`'s value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FallbackMode {
+    /// Keep the op in float32.
+    Float,
+}
+
+impl FallbackArgs {
+    /// Whether any flag was given (they apply only when quantizing).
+    pub fn given(&self) -> bool {
+        self.fallback.is_some() || !self.keep_float.is_empty()
+    }
+
+    fn mode(&self) -> tinyq_compiler::Fallback {
+        match self.fallback {
+            Some(FallbackMode::Float) => tinyq_compiler::Fallback::Float,
+            None => tinyq_compiler::Fallback::Error,
+        }
+    }
+
+    fn keep(&self) -> Vec<tinyq_compiler::KeepFloat> {
+        self.keep_float
+            .iter()
+            .map(|k| tinyq_compiler::KeepFloat::parse(k))
+            .collect()
+    }
 }
 
 /// Quantizes a float model in memory through the driver; `model` names the
@@ -44,11 +86,14 @@ pub fn quantize_graph(
             CalibrationMethod::Mse => Method::Mse,
         },
         io: choice.io.into(),
+        fallback: choice.fallback.mode(),
         ..QuantOptions::default()
     };
     let mut progress = Progress::new("calibrating");
     let mut tick = |done, total| progress.tick(done, total);
     session
+        .clone()
+        .keep_float(choice.fallback.keep())
         .quantize(
             read,
             Calibration {

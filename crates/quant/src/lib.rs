@@ -15,11 +15,14 @@
 //!   min/max as the TF converter, percentile, MSE).
 //! * [`quantize()`] reproduces the TF converter's post-training integer
 //!   quantization numerics (spec §3) and same-scale propagation.
+//! * [`fallback`] decides which ops stay float32 (no int8 kernel, or kept
+//!   by the user); [`quantize_keeping`] quantizes the rest around them.
 //! * [`report`] computes accuracy and per-tensor SQNR.
 
 pub mod calibrate;
 pub mod error;
 pub mod exec;
+pub mod fallback;
 pub mod npy;
 pub mod observer;
 pub mod params;
@@ -29,5 +32,9 @@ pub mod report;
 
 pub use error::{ExecError, QuantError};
 pub use exec::{Accumulation, FloatModel, Kernels};
+pub use fallback::{Fallback, KeepFloat};
 pub use observer::Method;
-pub use quantize::{IoMode, QuantOptions, quantize, quantize_with_progress, quantize_with_ranges};
+pub use quantize::{
+    IoMode, QuantOptions, quantize, quantize_keeping, quantize_with_progress, quantize_with_ranges,
+    quantize_with_ranges_keeping,
+};

@@ -122,10 +122,20 @@ struct Driver<'g> {
     stack: Vec<Item>,
     done: HashSet<Item>,
     plan: Plan,
+    /// Per op: quantized (`false`: it stays float32 and constrains nothing).
+    int8_op: Vec<bool>,
 }
 
 /// Computes the plan from the calibrated `ranges`.
 pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
+    plan_mixed(graph, ranges, &[])
+}
+
+/// [`plan`] for a graph whose ops marked in `float` stay float32: they
+/// constrain nothing (no same scale, no fixed output), so the int8 tensors
+/// around them keep their own calibrated ranges.
+pub fn plan_mixed(graph: &Graph, ranges: &Ranges, float: &[bool]) -> Result<Plan, QuantError> {
+    let is_float = |i: usize| float.get(i).copied().unwrap_or(false);
     let ops: Vec<_> = graph.ops.iter().map(|(_, op)| op).collect();
     let n = graph.tensors.len();
     let mut producer = vec![None; n];
@@ -147,7 +157,8 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
     let has_stats: Vec<bool> = (0..n)
         .map(|t| is_activation(t) && ranges.get(t).is_some_and(Option::is_some))
         .collect();
-    let redundant = redundant_stats(&ops, &producer, &users, &has_stats);
+    let int8_op: Vec<bool> = (0..ops.len()).map(|i| !is_float(i)).collect();
+    let redundant = redundant_stats(&ops, &int8_op, &producer, &users, &has_stats);
 
     let mut states = vec![State::default(); n];
     for t in 0..n {
@@ -165,6 +176,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
             let tensor = graph.tensor(t);
             let item = Item::Const(t.index());
             if tensor.is_const()
+                && int8_op[i]
                 && tensor.dtype == DType::F32
                 && !is_weight_operand(&op.kind, k)
                 && !stack.contains(&item)
@@ -172,7 +184,6 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
                 stack.push(item);
             }
         }
-        let _ = i;
     }
     stack.extend((0..ops.len()).map(Item::Op));
     let mut driver = Driver {
@@ -184,6 +195,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
         stack,
         done: HashSet::new(),
         plan: Plan::default(),
+        int8_op,
     };
     driver.run()?;
     let mut plan = driver.plan;
@@ -209,6 +221,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges) -> Result<Plan, QuantError> {
 /// `RemoveRedundantStatsOps`: which calibrated ranges are dropped.
 fn redundant_stats(
     ops: &[&tinyq_ir::Op],
+    int8_op: &[bool],
     producer: &[Option<usize>],
     users: &[Vec<usize>],
     has_stats: &[bool],
@@ -219,12 +232,12 @@ fn redundant_stats(
     // Forward.
     let mut work: Vec<usize> = (0..n).filter(|&t| has_stats[t]).collect();
     while let Some(t) = work.pop() {
-        if producer[t].is_some_and(|p| fixed_output(&ops[p].kind).is_some()) {
+        if producer[t].is_some_and(|p| int8_op[p] && fixed_output(&ops[p].kind).is_some()) {
             redundant[t] = true;
         }
         for &u in &users[t] {
             let op = ops[u];
-            if is_same_scale(&op.kind) && float_operands(op) <= 1 {
+            if int8_op[u] && is_same_scale(&op.kind) && float_operands(op) <= 1 {
                 for &r in &op.outputs {
                     if has_stats[r.index()] && !redundant[r.index()] {
                         redundant[r.index()] = true;
@@ -243,7 +256,7 @@ fn redundant_stats(
     while let Some(t) = work.pop() {
         let Some(p) = producer[t] else { continue };
         let op = ops[p];
-        if is_same_scale(&op.kind) {
+        if int8_op[p] && is_same_scale(&op.kind) {
             for &i in &op.inputs {
                 if has_stats[i.index()] && !walked[i.index()] {
                     redundant[i.index()] = true;
@@ -285,6 +298,9 @@ impl Driver<'_> {
     }
 
     fn visit_op(&mut self, i: usize) {
+        if !self.int8_op[i] {
+            return;
+        }
         let op = self.ops[i];
         if is_same_scale(&op.kind) {
             let Some(params) = self.same_scale_params(i) else {
