@@ -374,8 +374,7 @@ fn goldens_are_warning_free_as_unused_modules_of_a_binary() {
 fn output_is_deterministic_and_headed() {
     let a = generate();
     let b = generate();
-    let sources =
-        |g: &[Generated]| -> Vec<String> { g.iter().map(|g| g.source.clone()).collect() };
+    let sources = |g: &[Generated]| -> Vec<String> { g.iter().map(|g| g.source.clone()).collect() };
     assert_eq!(sources(&a), sources(&b));
     let checkout = root()
         .parent()

@@ -108,9 +108,28 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 const MIXED: &[(&str, &str, tinyq_compiler::IoMode, &[usize])] = &[
     // MAX_POOL_2D, FULLY_CONNECTED (float weights) and the final SOFTMAX.
     ("mnist", "int8", tinyq_compiler::IoMode::Int8, &[1, 5, 6]),
-    ("mnist", "floatio", tinyq_compiler::IoMode::Float, &[1, 5, 6]),
+    (
+        "mnist",
+        "floatio",
+        tinyq_compiler::IoMode::Float,
+        &[1, 5, 6],
+    ),
     // The first op float (reading the float input), then int8 after it.
     ("cnn_small", "floatio", tinyq_compiler::IoMode::Float, &[0]),
+    // The SOFTMAX float, as the converter's own `mixed` variant keeps it;
+    // and the CONCATENATION with the dense layer (float weights) too.
+    (
+        "fallback_mixed",
+        "floatio",
+        tinyq_compiler::IoMode::Float,
+        &[7],
+    ),
+    (
+        "fallback_mixed",
+        "int8",
+        tinyq_compiler::IoMode::Int8,
+        &[4, 6],
+    ),
 ];
 
 /// Writes `NAME/tinyq_mixed_V.tflite` for every [`MIXED`] entry.

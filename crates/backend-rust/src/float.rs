@@ -14,7 +14,10 @@ use crate::{Elem, EmitError, View, Writer, lit_usize, params_literal};
 /// float32 buffers are then staged through float arrays
 /// ([`stage_input`], [`stage_output`]).
 pub(crate) fn arena_elem(program: &Program) -> Result<Elem, EmitError> {
-    let all_float = program.steps.iter().any(|s| matches!(s.kernel, Kernel::Float(_)))
+    let all_float = program
+        .steps
+        .iter()
+        .any(|s| matches!(s.kernel, Kernel::Float(_)))
         && program
             .steps
             .iter()

@@ -11,8 +11,8 @@ use tinyq_ir::{DType, Graph, Op, OpKind, Quantization, Tensor, TensorId, validat
 
 use crate::calibrate::{Ranges, calibrate, split_samples};
 use crate::error::QuantError;
-use crate::fallback::{Fallback, KeepFloat, float_ops};
 use crate::exec::{Accumulation, FloatModel, Kernels};
+use crate::fallback::{Fallback, KeepFloat, float_ops};
 use crate::observer::Method;
 use crate::params;
 use crate::propagate::{Params, Plan, is_weight_operand, plan_mixed};

@@ -110,7 +110,10 @@ fn concat_with_fused_activation_is_named() {
     for &t in concat.inputs.iter().chain(&concat.outputs) {
         assert_eq!(q.tensor(t).dtype, tinyq_ir::DType::F32, "{kinds:?}");
     }
-    assert!(kinds.contains(&"DEQUANTIZE") && kinds.contains(&"QUANTIZE"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"DEQUANTIZE") && kinds.contains(&"QUANTIZE"),
+        "{kinds:?}"
+    );
     let program = tinyq_opt::lower(&q).expect("the mixed graph lowers");
     let mut interp = tinyq_interp::Interpreter::new(&program);
     let input = vec![0u8; program.inputs[0].byte_len()];
@@ -134,9 +137,15 @@ fn keep_float_names_what_it_cannot_find() {
         )
     };
     let m = message(keep(KeepFloat::Op(99)));
-    assert!(m.contains("--keep-float op 99") && m.contains("7 ops"), "{m}");
+    assert!(
+        m.contains("--keep-float op 99") && m.contains("7 ops"),
+        "{m}"
+    );
     let m = message(keep(KeepFloat::parse("no_such_tensor")));
-    assert!(m.contains("\"no_such_tensor\"") && m.contains("inspect"), "{m}");
+    assert!(
+        m.contains("\"no_such_tensor\"") && m.contains("inspect"),
+        "{m}"
+    );
     // A tensor name keeps its producer: the SOFTMAX, read by nothing else.
     let out = g.tensor(g.outputs[0]).name.clone();
     let q = keep(KeepFloat::parse(&out)).expect("kept by tensor name");
