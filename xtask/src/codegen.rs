@@ -4,7 +4,7 @@
 //! 1. Makes the seed's five models of `examples/mnist/mnist_float.tflite`
 //!    with tinyq: float32 as given; dynamic range (`quantize --mode
 //!    dynamic`: int8 weights, float activations); integer with float
-//!    fallback (float I/O); integer only with int8 I/O; integer only with
+//!    fallback (float I/O, `--fallback float`); integer only with int8 I/O; integer only with
 //!    uint8 I/O (the three integer ones calibrated on the 200 digits in
 //!    `examples/mnist/data/`).
 //! 2. Writes the int8 and dynamic-range `.tflite` files, their C
@@ -29,7 +29,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use ndarray::{Array1, Array3, ArrayD, Axis, IxDyn};
 use ndarray_npy::ReadNpyExt;
-use tinyq_compiler::{Calibration, IoMode, QuantOptions, Session};
+use tinyq_compiler::{Calibration, Fallback, IoMode, QuantOptions, Session};
 use tinyq_interp::{Interpreter, quantize_floats};
 use tinyq_ir::{DType, Graph, IoSpec, Program};
 use tinyq_kernels::quantize::QuantParams;
@@ -102,13 +102,21 @@ fn generate(dir: &Path) -> anyhow::Result<Generated> {
     let float_path = dir.join("mnist_float.tflite");
     let float = session.read_file(&float_path)?;
     let calibration: ArrayD<f32> = load(&dir.join("data/calibration.npy"))?;
+    // Float I/O is the seed's "integer with float fallback": ops without an
+    // int8 kernel would stay float32 (MNIST has none, so it is all int8).
     let quantize = |io: IoMode| {
+        let fallback = if io == IoMode::Float {
+            Fallback::Float
+        } else {
+            Fallback::Error
+        };
         session.quantize(
             &float,
             Calibration {
                 samples: std::slice::from_ref(&calibration),
                 options: QuantOptions {
                     io,
+                    fallback,
                     ..QuantOptions::default()
                 },
                 progress: None,

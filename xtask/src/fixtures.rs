@@ -88,7 +88,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
     // tinyq's own quantized models, then TFLM's outputs on them.
     let fixtures = root.join("tests/fixtures");
-    let written = quantize_fixtures(&fixtures)?;
+    let written = quantize_fixtures(&fixtures)? + quantize_mixed_fixtures(&fixtures)?;
     eprintln!("tinyq quantized {written} fixture models");
     let status = Command::new(&python)
         .arg(root.join("xtask/fixtures/run_tinyq_models.py"))
@@ -125,6 +125,70 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("tflm_arena.py failed ({status})");
     }
     Ok(())
+}
+
+/// Mixed int8/float32 models tinyq writes with `--keep-float`:
+/// `(fixture, variant, I/O, ops kept float)`, written as
+/// `NAME/tinyq_mixed_V.tflite` (`run_tinyq_models.py` feeds them the
+/// converter variant `V`'s inputs).
+const MIXED: &[(&str, &str, tinyq_compiler::IoMode, &[usize])] = &[
+    // MAX_POOL_2D, FULLY_CONNECTED (float weights) and the final SOFTMAX.
+    ("mnist", "int8", tinyq_compiler::IoMode::Int8, &[1, 5, 6]),
+    (
+        "mnist",
+        "floatio",
+        tinyq_compiler::IoMode::Float,
+        &[1, 5, 6],
+    ),
+    // The first op float (reading the float input), then int8 after it.
+    ("cnn_small", "floatio", tinyq_compiler::IoMode::Float, &[0]),
+    // The SOFTMAX float, as the converter's own `mixed` variant keeps it;
+    // and the CONCATENATION with the dense layer (float weights) too.
+    (
+        "fallback_mixed",
+        "floatio",
+        tinyq_compiler::IoMode::Float,
+        &[7],
+    ),
+    (
+        "fallback_mixed",
+        "int8",
+        tinyq_compiler::IoMode::Int8,
+        &[4, 6],
+    ),
+];
+
+/// Writes `NAME/tinyq_mixed_V.tflite` for every [`MIXED`] entry.
+fn quantize_mixed_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
+    use ndarray::ArrayD;
+    use ndarray_npy::ReadNpyExt;
+    use tinyq_compiler::{Fallback, KeepFloat, QuantOptions};
+
+    for &(name, variant, io, keep) in MIXED {
+        let dir = fixtures.join(name);
+        let keep: Vec<KeepFloat> = keep.iter().map(|&i| KeepFloat::Op(i)).collect();
+        let session = tinyq_compiler::Session::new().keep_float(keep);
+        let model = session.read_file(&dir.join("float.tflite"))?;
+        let calib_path = dir.join("calib.in0.npy");
+        let calib = ArrayD::<f32>::read_npy(std::fs::File::open(&calib_path)?)
+            .with_context(|| calib_path.display().to_string())?;
+        let options = QuantOptions {
+            io,
+            fallback: Fallback::Float,
+            ..QuantOptions::default()
+        };
+        let calibration = tinyq_compiler::Calibration {
+            samples: std::slice::from_ref(&calib),
+            options,
+            progress: None,
+        };
+        let q = session.quantize(&model, calibration)?;
+        std::fs::write(
+            dir.join(format!("tinyq_mixed_{variant}.tflite")),
+            session.write_tflite(&model.name, &q)?,
+        )?;
+    }
+    Ok(MIXED.len())
 }
 
 /// Writes `NAME/tinyq_{int8,uint8,floatio}.tflite`: each single-input

@@ -7,30 +7,23 @@ use quote::{format_ident, quote};
 use tinyq_ir::float_kernel::{Filter, FloatWeights};
 use tinyq_ir::{FloatKernel, Kernel, Program};
 
-use crate::{Elem, EmitError, Writer, lit_usize, params_literal};
+use crate::{Elem, EmitError, View, Writer, lit_usize, params_literal};
 
 /// The arena's element type: `F32` when the program computes in float32
-/// (every step a float kernel or a copy), `I8` otherwise. Programs mixing
-/// float and integer steps in the arena are refused.
+/// (every step a float kernel or a copy), `I8` otherwise; a mixed program's
+/// float32 buffers are then staged through float arrays
+/// ([`stage_input`], [`stage_output`]).
 pub(crate) fn arena_elem(program: &Program) -> Result<Elem, EmitError> {
-    let float = program
+    let all_float = program
         .steps
         .iter()
-        .any(|s| matches!(s.kernel, Kernel::Float(_)));
-    if !float {
+        .any(|s| matches!(s.kernel, Kernel::Float(_)))
+        && program
+            .steps
+            .iter()
+            .all(|s| matches!(s.kernel, Kernel::Float(_) | Kernel::Copy));
+    if !all_float {
         return Ok(Elem::I8);
-    }
-    if let Some((index, step)) = program
-        .steps
-        .iter()
-        .enumerate()
-        .find(|(_, s)| !matches!(s.kernel, Kernel::Float(_) | Kernel::Copy))
-    {
-        return Err(EmitError::Unsupported {
-            step: index,
-            kernel: step.kernel.name(),
-            why: "a program mixing float32 and integer steps".into(),
-        });
     }
     if !program.arena_size.is_multiple_of(4) {
         return Err(EmitError::Internal(format!(
@@ -41,12 +34,73 @@ pub(crate) fn arena_elem(program: &Program) -> Result<Elem, EmitError> {
     Ok(Elem::F32)
 }
 
-/// A float array as `[f32::from_bits(..), ..]` (exact, any value).
-fn floats_tokens(values: &[f32]) -> TokenStream {
-    let items = values.iter().map(|v| {
+/// Which operands of `kernel` are float32: a predicate on the input index,
+/// and whether the output is.
+pub(crate) fn float_operands(kernel: &Kernel) -> (fn(usize) -> bool, bool) {
+    match kernel {
+        Kernel::Float(_) => (|_| true, true),
+        Kernel::Quantize { .. } | Kernel::QuantizeI16 { .. } => (|k| k == 0, false),
+        Kernel::DequantizeLut { .. } | Kernel::DequantizeI16 { .. } => (|_| false, true),
+        _ => (|_| false, false),
+    }
+}
+
+/// `let xK_f: [f32; N]`: input `K` (`xK`, `bytes` arena bytes) decoded
+/// as little-endian floats; the view the kernel reads instead.
+pub(crate) fn stage_input(k: usize, bytes: usize) -> (TokenStream, View) {
+    let staged = format_ident!("x{}_f", k);
+    let var = format_ident!("x{}", k);
+    let n = lit_usize(bytes / 4);
+    let block = quote! {
+        let mut #staged = [0f32; #n];
+        for (d, c) in #staged.iter_mut().zip(#var.as_chunks::<4>().0) {
+            *d = f32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8]);
+        }
+    };
+    let view = View {
+        expr: quote!(&#staged),
+        elem: Elem::F32,
+    };
+    (block, view)
+}
+
+/// `out_f`, a float array of `bytes / 4` values the kernel writes, and the
+/// loop writing it back into `out` (the arena slice) afterwards.
+pub(crate) fn stage_output(out: &TokenStream, bytes: usize) -> (TokenStream, TokenStream) {
+    let n = lit_usize(bytes / 4);
+    let decl = quote! {
+        let mut out_buf = [0f32; #n];
+        let out_f: &mut [f32] = &mut out_buf;
+    };
+    let write_back = quote! {
+        for (o, v) in #out.as_chunks_mut::<4>().0.iter_mut().zip(&out_buf) {
+            let [a, b, c, d] = v.to_le_bytes();
+            *o = [a as i8, b as i8, c as i8, d as i8];
+        }
+    };
+    (decl, write_back)
+}
+
+/// One float as a literal: the shortest decimal that reads back as the
+/// same float (Rust's `Display`, parsed with correct rounding), so exact;
+/// `-` for a set sign bit (also `-0.0`); `from_bits` for NaN and infinity.
+/// Literals compile far faster than `from_bits` calls in large weight arrays.
+pub(crate) fn float_literal(v: f32) -> TokenStream {
+    if !v.is_finite() {
         let bits = Literal::u32_unsuffixed(v.to_bits());
-        quote!(f32::from_bits(#bits))
-    });
+        return quote!(f32::from_bits(#bits));
+    }
+    let lit = Literal::f32_unsuffixed(v.abs());
+    if v.is_sign_negative() {
+        quote!(-#lit)
+    } else {
+        quote!(#lit)
+    }
+}
+
+/// A float array as literals (exact, see [`float_literal`]).
+pub(crate) fn floats_tokens(values: &[f32]) -> TokenStream {
+    let items = values.iter().map(|&v| float_literal(v));
     quote!([#(#items),*])
 }
 
@@ -88,7 +142,10 @@ impl Writer<'_> {
         let (func, filter) = match &w.filter {
             Filter::F32(v) => {
                 let values = floats_tokens(v);
-                self.statics.push(quote!(static #f: [f32; #n] = #values;));
+                self.statics.push(quote! {
+                    #[allow(clippy::approx_constant)] // weights as the model has them
+                    static #f: [f32; #n] = #values;
+                });
                 (format_ident!("{}", name), quote!(&#f))
             }
             Filter::Int8 { values, scales } => {
@@ -109,7 +166,10 @@ impl Writer<'_> {
                 let id = format_ident!("STEP_{}_BIAS", index);
                 let n = lit_usize(b.len());
                 let values = floats_tokens(b);
-                self.statics.push(quote!(static #id: [f32; #n] = #values;));
+                self.statics.push(quote! {
+                    #[allow(clippy::approx_constant)] // weights as the model has them
+                    static #id: [f32; #n] = #values;
+                });
                 quote!(Some(&#id))
             }
             None => quote!(None),

@@ -496,13 +496,15 @@ impl<'p> Writer<'p> {
             let data = &self.program.constants[i];
             let n = lit_usize(data.len() / 4);
             let ident = format_ident!("CONST_{}_F32", i);
-            let values = data.chunks_exact(4).map(|c| {
-                let bits = Literal::u32_unsuffixed(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-                quote!(f32::from_bits(#bits))
-            });
+            let values: Vec<f32> = data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let values = float::floats_tokens(&values);
             items.push(quote! {
                 /// A float32 constant operand.
-                static #ident: [f32; #n] = [#(#values),*];
+                #[allow(clippy::approx_constant)] // values as the model has them
+                static #ident: [f32; #n] = #values;
             });
         }
         for &i in &self.const_u8 {
@@ -1486,7 +1488,7 @@ impl<'p> Writer<'p> {
 
         // The output, and how inputs in the arena are reached.
         let mut prelude = Vec::new();
-        let (out_expr, out_elem, arena_out) = match step.output {
+        let (mut out_expr, mut out_elem, arena_out) = match step.output {
             BufferRef::Arena { offset, size } => (
                 quote!(out),
                 self.arena,
@@ -1592,6 +1594,28 @@ impl<'p> Writer<'p> {
                 expr: quote!(#var),
                 elem: view.elem,
             });
+        }
+        // A float32 buffer in a byte arena (a mixed int8/float program) is
+        // staged in a float array on the stack (safe Rust cannot view bytes
+        // as floats): inputs copied in before the kernel, the output out after.
+        let mut postlude = Vec::new();
+        if self.arena == Elem::I8 {
+            let (float_in, float_out) = float::float_operands(&step.kernel);
+            for (k, view) in views.iter_mut().enumerate() {
+                let staged = float_in(k) && view.elem == Elem::I8;
+                if let (true, Some(BufferRef::Arena { size, .. })) = (staged, step.inputs.get(k)) {
+                    let (block, staged_view) = float::stage_input(k, *size);
+                    prelude.push(block);
+                    *view = staged_view;
+                }
+            }
+            if let (true, Elem::I8, Some((_, units))) = (float_out, out_elem, arena_out) {
+                let (decl, write_back) = float::stage_output(&out_expr, units);
+                prelude.push(decl);
+                postlude.push(write_back);
+                out_expr = quote!(out_f);
+                out_elem = Elem::F32;
+            }
         }
         if let Some((o, s)) = arena_out {
             let (a, b) = (lit_usize(o), lit_usize(s));
@@ -1996,6 +2020,7 @@ impl<'p> Writer<'p> {
             {
                 #(#prelude)*
                 #body
+                #(#postlude)*
             }
         })
     }

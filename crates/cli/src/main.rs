@@ -70,6 +70,8 @@ enum Command {
         /// (16x8; int16 or float I/O). Only with --calibration.
         #[arg(long, value_enum)]
         activations: Option<eval::ActivationsArg>,
+        #[command(flatten)]
+        fallback: quantize::FallbackArgs,
         /// What to generate (repeatable).
         #[arg(long, value_enum, required = true)]
         emit: Vec<compile::Emit>,
@@ -198,6 +200,8 @@ enum Command {
         /// TF converter's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8).
         #[arg(long, value_enum, default_value = "int8")]
         activations: eval::ActivationsArg,
+        #[command(flatten)]
+        fallback: quantize::FallbackArgs,
         /// The quantized .tflite to write.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
@@ -293,11 +297,22 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compile {
             model,
+            calibration: None,
+            fallback,
+            ..
+        } if fallback.given() => Err(CliError(format!(
+            "{}: --fallback and --keep-float decide what stays float32 when a float model is \
+             quantized; add --calibration CAL.npy (without it the whole model compiles as float32)",
+            model.display()
+        ))),
+        Command::Compile {
+            model,
             calibration,
             calibration_method,
             percentile,
             io,
             activations,
+            fallback,
             emit,
             name,
             out,
@@ -313,6 +328,7 @@ fn main() -> ExitCode {
                     percentile,
                     io,
                     activations: activations.unwrap_or_default(),
+                    fallback: &fallback,
                 }),
             compile::Given {
                 io: io.is_some(),
@@ -401,6 +417,7 @@ fn main() -> ExitCode {
             percentile,
             io,
             activations,
+            fallback,
             output,
             deny_overflow,
         } => quantize::quantize_mode(
@@ -413,8 +430,13 @@ fn main() -> ExitCode {
                 percentile,
                 io,
                 activations,
+                fallback: &fallback,
             },
-            quantize::Types { io, activations },
+            quantize::Types {
+                io,
+                activations,
+                fallback: fallback.given(),
+            },
             &output,
             deny_overflow,
         ),

@@ -19,6 +19,7 @@ pub struct QuantChoice<'a> {
     /// `None`: integer I/O of the activations' type.
     pub io: Option<Io>,
     pub activations: ActivationsArg,
+    pub fallback: &'a FallbackArgs,
 }
 
 impl QuantChoice<'_> {
@@ -29,6 +30,47 @@ impl QuantChoice<'_> {
             (None, ActivationsArg::Int8) => tinyq_compiler::IoMode::Int8,
             (None, ActivationsArg::Int16) => tinyq_compiler::IoMode::Int16,
         }
+    }
+}
+
+/// What may stay float32 in a quantized model (`quantize` and `compile`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FallbackArgs {
+    /// Ops without an int8 kernel stay float32, with DEQUANTIZE before and
+    /// QUANTIZE after them (a mixed int8/float model); without it such an op is an error.
+    #[arg(long, value_enum)]
+    pub fallback: Option<FallbackMode>,
+    /// Keep this op (its index, as `tinyq inspect` lists it) or the op producing
+    /// this tensor in float32 (repeatable; only when quantizing).
+    #[arg(long = "keep-float", value_name = "OP_INDEX|TENSOR_NAME")]
+    pub keep_float: Vec<String>,
+}
+
+/// `--fallback`'s value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FallbackMode {
+    /// Keep the op in float32.
+    Float,
+}
+
+impl FallbackArgs {
+    /// Whether any flag was given (they apply only when quantizing).
+    pub fn given(&self) -> bool {
+        self.fallback.is_some() || !self.keep_float.is_empty()
+    }
+
+    fn mode(&self) -> tinyq_compiler::Fallback {
+        match self.fallback {
+            Some(FallbackMode::Float) => tinyq_compiler::Fallback::Float,
+            None => tinyq_compiler::Fallback::Error,
+        }
+    }
+
+    fn keep(&self) -> Vec<tinyq_compiler::KeepFloat> {
+        self.keep_float
+            .iter()
+            .map(|k| tinyq_compiler::KeepFloat::parse(k))
+            .collect()
     }
 }
 
@@ -54,6 +96,7 @@ pub fn quantize_graph(
         },
         io: choice.io_mode(),
         activations: choice.activations.into(),
+        fallback: choice.fallback.mode(),
         ..QuantOptions::default()
     };
     // Before the calibration data is read: a bad combination fails fast.
@@ -71,6 +114,8 @@ pub fn quantize_graph(
     let mut progress = Progress::new("calibrating");
     let mut tick = |done, total| progress.tick(done, total);
     session
+        .clone()
+        .keep_float(choice.fallback.keep())
         .quantize(
             read,
             Calibration {
@@ -133,6 +178,8 @@ pub enum Mode {
 pub struct Types {
     pub io: Option<Io>,
     pub activations: ActivationsArg,
+    /// `--fallback` or `--keep-float` given.
+    pub fallback: bool,
 }
 
 /// `tinyq quantize FLOAT.tflite [--mode full|dynamic] ... -o OUT.tflite`:
@@ -142,10 +189,21 @@ pub fn quantize_mode<'a>(
     mode: Mode,
     calibration: Option<&'a Path>,
     choice: impl FnOnce(&'a Path) -> QuantChoice<'a>,
-    Types { io, activations }: Types,
+    Types {
+        io,
+        activations,
+        fallback,
+    }: Types,
     output: &Path,
     deny_overflow: bool,
 ) -> Result<(), CliError> {
+    if mode == Mode::Dynamic && fallback {
+        return Err(CliError(format!(
+            "{}: --mode dynamic keeps every activation float, so --fallback and --keep-float \
+             do not apply; drop them, or use --mode full --calibration CAL.npy",
+            model.display()
+        )));
+    }
     if mode == Mode::Dynamic && activations == ActivationsArg::Int16 {
         return Err(CliError(format!(
             "{}: --mode dynamic keeps float activations, so --activations int16 does not apply; \

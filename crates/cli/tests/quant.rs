@@ -344,3 +344,64 @@ fn int16_ops_without_a_16x8_kernel_quantize_but_do_not_compile() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn keep_float_writes_the_mixed_fixture_model() {
+    let dir = fixture("mnist");
+    let out_path = scratch("mnist_mixed.tflite");
+    let (model, calib) = (dir.join("float.tflite"), dir.join("calib.in0.npy"));
+    let mut args = vec![
+        "quantize",
+        s(&model),
+        "--calibration",
+        s(&calib),
+        "--fallback",
+        "float",
+    ];
+    for op in ["1", "5", "6"] {
+        args.extend(["--keep-float", op]);
+    }
+    args.extend(["-o", s(&out_path)]);
+    let out = tinyq(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The fixture TFLM ran (`cargo xtask fixtures` writes it the same way).
+    let want = std::fs::read(dir.join("tinyq_mixed_int8.tflite")).expect("fixture");
+    assert!(std::fs::read(&out_path).expect("written") == want);
+}
+
+#[test]
+fn keep_float_and_fallback_errors_say_what_to_do() {
+    let dir = fixture("mnist");
+    let out = tinyq(&[
+        "quantize",
+        s(&dir.join("float.tflite")),
+        "--calibration",
+        s(&dir.join("calib.in0.npy")),
+        "--keep-float",
+        "42",
+        "-o",
+        s(&scratch("never.tflite")),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--keep-float op 42") && err.contains("7 ops"),
+        "{err}"
+    );
+    let out = tinyq(&[
+        "compile",
+        s(&dir.join("float.tflite")),
+        "--fallback",
+        "float",
+        "--emit",
+        "c",
+        "--out",
+        s(&scratch("never")),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--calibration") && err.contains("float.tflite"),
+        "{err}"
+    );
+}

@@ -26,4 +26,4 @@ pub use session::{Calibration, Compiled, Model, PassLine, Session};
 pub use tinyq_ir::GraphKind;
 pub use tinyq_opt::AccumulatorOverflow;
 pub use tinyq_opt::passes;
-pub use tinyq_quant::{Activations, IoMode, Method, QuantOptions};
+pub use tinyq_quant::{Activations, Fallback, IoMode, KeepFloat, Method, QuantOptions};

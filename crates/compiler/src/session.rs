@@ -5,7 +5,7 @@ use std::path::Path;
 use ndarray::ArrayD;
 use tinyq_ir::{Graph, GraphKind, Program};
 use tinyq_opt::{AccumulatorOverflow, LowerOptions, LowerReport, PassReport, Pipeline};
-use tinyq_quant::QuantOptions;
+use tinyq_quant::{KeepFloat, QuantOptions};
 
 use crate::CompileError;
 
@@ -103,6 +103,8 @@ pub struct Session {
     stop_after: Option<String>,
     verify_each: bool,
     measure_arena: bool,
+    /// Ops quantization keeps in float32 (`--keep-float`).
+    keep_float: Vec<KeepFloat>,
 }
 
 impl Default for Session {
@@ -120,6 +122,7 @@ impl Session {
             stop_after: None,
             verify_each: cfg!(debug_assertions),
             measure_arena: false,
+            keep_float: Vec::new(),
         }
     }
 
@@ -147,6 +150,14 @@ impl Session {
     /// Verifies the graph after every pass even in release builds.
     pub fn verify_each(mut self, on: bool) -> Self {
         self.verify_each = on;
+        self
+    }
+
+    /// Quantization keeps these ops in float32 (`--keep-float`), with
+    /// QUANTIZE/DEQUANTIZE around them; with `QuantOptions::fallback` set to
+    /// `Fallback::Float`, so are the ops without an int8 kernel.
+    pub fn keep_float(mut self, keep: Vec<KeepFloat>) -> Self {
+        self.keep_float = keep;
         self
     }
 
@@ -203,15 +214,13 @@ impl Session {
                 model: model.name.clone(),
             });
         }
-        let result = match calibration.progress {
-            Some(progress) => tinyq_quant::quantize_with_progress(
-                &model.graph,
-                calibration.samples,
-                calibration.options,
-                progress,
-            ),
-            None => tinyq_quant::quantize(&model.graph, calibration.samples, calibration.options),
-        };
+        let result = tinyq_quant::quantize_keeping(
+            &model.graph,
+            calibration.samples,
+            calibration.options,
+            &self.keep_float,
+            calibration.progress.unwrap_or(&mut |_, _| {}),
+        );
         result.map_err(|source| CompileError::Quantize {
             model: model.name.clone(),
             source,

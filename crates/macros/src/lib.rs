@@ -169,12 +169,23 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
         _ => at_model(e.to_string()),
     })?;
     let compiled = match (read.kind(), &args.calibration) {
+        // Without calibration data a float model compiles as float32, as
+        // `tinyq compile` does; `io` only says how a quantized model's I/O is typed.
         (GraphKind::Float, None) => {
-            return Err(at_model(format!(
-                "this is a float model; pass calibration data to quantize it at build time: \
-                 `include_model!(\"{}\", calibration = \"samples.npy\")`",
-                model.value()
-            )));
+            if let Some((io, _)) = &args.io {
+                return Err(syn::Error::new(
+                    io.span(),
+                    format!(
+                        "`{}`: `io` applies only when the float model is quantized \
+                         (add `calibration = \"samples.npy\"`); without calibration data it \
+                         compiles as float32 with float32 I/O",
+                        model.value()
+                    ),
+                ));
+            }
+            session
+                .compile(&read, None)
+                .map_err(|e| syn::Error::new(model.span(), e.to_string()))?
         }
         (GraphKind::Float, Some(cal)) => {
             let (cal_path, cal_bytes) = resolve(cal)?;

@@ -291,9 +291,10 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
     ) || kind.is_reshape_like()
 }
 
-/// Refuses int16 compute without a 16x8 kernel, and graphs that mix float
-/// and integer compute (float I/O around an integer graph aside), with a
-/// message that says what to do.
+/// Refuses int16 compute without a 16x8 kernel, with a message that says
+/// what to do. Float32 ops may sit in an integer graph (quantization's
+/// float fallback): they run float kernels, reached through QUANTIZE and
+/// DEQUANTIZE.
 fn check_integer(graph: &Graph) -> Result<(), LowerError> {
     let any_int = graph.ops.iter().any(|(_, op)| {
         op.outputs
@@ -317,8 +318,11 @@ fn check_integer(graph: &Graph) -> Result<(), LowerError> {
                 DType::I8 | DType::U8 => {}
                 DType::I16 if has_wide_kernel(&op.kind) => {}
                 DType::F32 if float_io => {}
-                // A float model compiles as float; mixed graphs are not supported yet.
-                DType::F32 if !any_int => {}
+                // A float model compiles as float, a float op of a mixed graph too.
+                DType::F32
+                    if !any_int
+                        || op.kind.is_reshape_like()
+                        || crate::select_float::is_float_op(graph, op) => {}
                 other => {
                     return Err(LowerError::UnsupportedType {
                         index,

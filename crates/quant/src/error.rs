@@ -48,6 +48,8 @@ pub enum QuantError {
     },
     #[error("tensor {name:?}: {why}")]
     Tensor { name: String, why: String },
+    #[error("--keep-float {keep}: {why}")]
+    KeepFloat { keep: String, why: String },
     #[error("the quantized graph is invalid: {0}")]
     Invalid(#[from] tinyq_ir::ValidationError),
 }

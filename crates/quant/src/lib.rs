@@ -18,12 +18,15 @@
 //! * [`quantize_dynamic`] stores the weights of CONV_2D, DEPTHWISE_CONV_2D
 //!   and FULLY_CONNECTED as int8 with per-channel scales and keeps float
 //!   activations (the converter's dynamic-range mode; no calibration).
+//! * [`fallback`] decides which ops stay float32 (no int8 kernel, or kept
+//!   by the user); [`quantize_keeping`] quantizes the rest around them.
 //! * [`report`] computes accuracy and per-tensor SQNR.
 
 pub mod calibrate;
 pub mod dynamic;
 pub mod error;
 pub mod exec;
+pub mod fallback;
 pub mod npy;
 pub mod observer;
 pub mod params;
@@ -34,6 +37,10 @@ pub mod report;
 pub use dynamic::quantize_dynamic;
 pub use error::{ExecError, QuantError};
 pub use exec::{Accumulation, FloatModel, Kernels};
+pub use fallback::{Fallback, KeepFloat};
 pub use observer::Method;
 pub use params::Activations;
-pub use quantize::{IoMode, QuantOptions, quantize, quantize_with_progress, quantize_with_ranges};
+pub use quantize::{
+    IoMode, QuantOptions, quantize, quantize_keeping, quantize_with_progress, quantize_with_ranges,
+    quantize_with_ranges_keeping,
+};

@@ -128,10 +128,25 @@ struct Driver<'g> {
     stack: Vec<Item>,
     done: HashSet<Item>,
     plan: Plan,
+    /// Per op: quantized (`false`: it stays float32 and constrains nothing).
+    int8_op: Vec<bool>,
 }
 
 /// Computes the plan from the calibrated `ranges` for `activations`.
 pub fn plan(graph: &Graph, ranges: &Ranges, activations: Activations) -> Result<Plan, QuantError> {
+    plan_mixed(graph, ranges, &[], activations)
+}
+
+/// [`plan`] for a graph whose ops marked in `float` stay float32: they
+/// constrain nothing (no same scale, no fixed output), so the int8 tensors
+/// around them keep their own calibrated ranges.
+pub fn plan_mixed(
+    graph: &Graph,
+    ranges: &Ranges,
+    float: &[bool],
+    activations: Activations,
+) -> Result<Plan, QuantError> {
+    let is_float = |i: usize| float.get(i).copied().unwrap_or(false);
     let ops: Vec<_> = graph.ops.iter().map(|(_, op)| op).collect();
     let n = graph.tensors.len();
     let mut producer = vec![None; n];
@@ -153,7 +168,8 @@ pub fn plan(graph: &Graph, ranges: &Ranges, activations: Activations) -> Result<
     let has_stats: Vec<bool> = (0..n)
         .map(|t| is_activation(t) && ranges.get(t).is_some_and(Option::is_some))
         .collect();
-    let redundant = redundant_stats(&ops, &producer, &users, &has_stats, activations);
+    let int8_op: Vec<bool> = (0..ops.len()).map(|i| !is_float(i)).collect();
+    let redundant = redundant_stats(&ops, &int8_op, &producer, &users, &has_stats, activations);
 
     let mut states = vec![State::default(); n];
     for t in 0..n {
@@ -171,6 +187,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges, activations: Activations) -> Result<
             let tensor = graph.tensor(t);
             let item = Item::Const(t.index());
             if tensor.is_const()
+                && int8_op[i]
                 && tensor.dtype == DType::F32
                 && !is_weight_operand(&op.kind, k)
                 && !stack.contains(&item)
@@ -178,7 +195,6 @@ pub fn plan(graph: &Graph, ranges: &Ranges, activations: Activations) -> Result<
                 stack.push(item);
             }
         }
-        let _ = i;
     }
     stack.extend((0..ops.len()).map(Item::Op));
     let mut driver = Driver {
@@ -191,6 +207,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges, activations: Activations) -> Result<
         stack,
         done: HashSet::new(),
         plan: Plan::default(),
+        int8_op,
     };
     driver.run()?;
     let mut plan = driver.plan;
@@ -216,6 +233,7 @@ pub fn plan(graph: &Graph, ranges: &Ranges, activations: Activations) -> Result<
 /// `RemoveRedundantStatsOps`: which calibrated ranges are dropped.
 fn redundant_stats(
     ops: &[&tinyq_ir::Op],
+    int8_op: &[bool],
     producer: &[Option<usize>],
     users: &[Vec<usize>],
     has_stats: &[bool],
@@ -227,12 +245,14 @@ fn redundant_stats(
     // Forward.
     let mut work: Vec<usize> = (0..n).filter(|&t| has_stats[t]).collect();
     while let Some(t) = work.pop() {
-        if producer[t].is_some_and(|p| fixed_output(&ops[p].kind, activations).is_some()) {
+        if producer[t]
+            .is_some_and(|p| int8_op[p] && fixed_output(&ops[p].kind, activations).is_some())
+        {
             redundant[t] = true;
         }
         for &u in &users[t] {
             let op = ops[u];
-            if is_same_scale(&op.kind) && float_operands(op) <= 1 {
+            if int8_op[u] && is_same_scale(&op.kind) && float_operands(op) <= 1 {
                 for &r in &op.outputs {
                     if has_stats[r.index()] && !redundant[r.index()] {
                         redundant[r.index()] = true;
@@ -251,7 +271,7 @@ fn redundant_stats(
     while let Some(t) = work.pop() {
         let Some(p) = producer[t] else { continue };
         let op = ops[p];
-        if is_same_scale(&op.kind) {
+        if int8_op[p] && is_same_scale(&op.kind) {
             for &i in &op.inputs {
                 if has_stats[i.index()] && !walked[i.index()] {
                     redundant[i.index()] = true;
@@ -293,6 +313,9 @@ impl Driver<'_> {
     }
 
     fn visit_op(&mut self, i: usize) {
+        if !self.int8_op[i] {
+            return;
+        }
         let op = self.ops[i];
         if is_same_scale(&op.kind) {
             let Some(params) = self.same_scale_params(i) else {

@@ -1,8 +1,10 @@
-//! Post-training full-integer quantization of a float32 Graph: calibrate,
+//! Post-training integer quantization of a float32 Graph: calibrate,
 //! plan the parameters the way the TF converter does, then rebuild the
 //! graph with int8 activations, per-channel int8 weights and int32 biases,
 //! or (16x8) symmetric int16 activations, the same int8 weights and int64
-//! biases.
+//! biases. Ops that stay float32 ([`crate::fallback`]) are rebuilt as they
+//! are, reading DEQUANTIZEd copies of quantized tensors and QUANTIZEd for
+//! quantized readers.
 
 use std::collections::HashMap;
 
@@ -12,9 +14,10 @@ use tinyq_ir::{DType, Graph, Op, OpKind, Quantization, Tensor, TensorId, validat
 use crate::calibrate::{Ranges, calibrate, split_samples};
 use crate::error::QuantError;
 use crate::exec::{Accumulation, FloatModel, Kernels};
+use crate::fallback::{Fallback, KeepFloat, float_ops};
 use crate::observer::Method;
 use crate::params::{self, Activations};
-use crate::propagate::{Params, Plan, is_weight_operand, plan};
+use crate::propagate::{Params, Plan, is_weight_operand, plan_mixed};
 
 /// Element type of the quantized model's inputs and outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +48,8 @@ pub struct QuantOptions {
     pub accumulation: Accumulation,
     /// Element-wise float kernels of the calibration run.
     pub kernels: Kernels,
+    /// Ops without an int8 kernel: an error, or kept in float32.
+    pub fallback: Fallback,
 }
 
 impl Default for QuantOptions {
@@ -56,6 +61,7 @@ impl Default for QuantOptions {
             per_channel_dense: true,
             accumulation: Accumulation::Reference,
             kernels: Kernels::Calibrator,
+            fallback: Fallback::Error,
         }
     }
 }
@@ -77,6 +83,18 @@ pub fn quantize_with_progress(
     options: QuantOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Graph, QuantError> {
+    quantize_keeping(graph, calibration, options, &[], progress)
+}
+
+/// [`quantize_with_progress`] keeping the ops `keep` names in float32
+/// (with any op that has no int8 kernel, under [`Fallback::Float`]).
+pub fn quantize_keeping(
+    graph: &Graph,
+    calibration: &[ArrayD<f32>],
+    options: QuantOptions,
+    keep: &[KeepFloat],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Graph, QuantError> {
     if let Method::Percentile(p) = options.method
         && !(p > 0.0 && p <= 100.0)
     {
@@ -87,6 +105,8 @@ pub fn quantize_with_progress(
     check_options(options)?;
     check_quantizable(graph)?;
     check_activations(graph, options.activations)?;
+    // Refuse a bad --keep-float or an op without an int8 kernel before calibrating.
+    float_ops(graph, options.fallback, keep)?;
     let model = FloatModel::new(graph)
         .map_err(|e| QuantError::Exec {
             sample: 0,
@@ -96,7 +116,7 @@ pub fn quantize_with_progress(
         .with_kernels(options.kernels);
     let samples = split_samples(graph, calibration)?;
     let ranges = calibrate(&model, &samples, options.method, progress)?;
-    quantize_with_ranges(graph, &ranges, options)
+    quantize_with_ranges_keeping(graph, &ranges, options, keep)
 }
 
 /// Refuses an I/O type that does not fit the activations: int16 activations
@@ -152,7 +172,8 @@ pub fn check_activations(graph: &Graph, activations: Activations) -> Result<(), 
     Ok(())
 }
 
-/// Refuses graphs that are not float32 or hold ops without an int8 form.
+/// Refuses graphs that are not float32 or hold ops tinyq cannot quantize
+/// (ops without an int8 kernel are [`float_ops`]' decision).
 pub fn check_quantizable(graph: &Graph) -> Result<(), QuantError> {
     validate(graph)?;
     for (_, t) in graph.tensors.iter() {
@@ -172,13 +193,6 @@ pub fn check_quantizable(graph: &Graph) -> Result<(), QuantError> {
         match &op.kind {
             OpKind::Quantize | OpKind::Dequantize => {
                 return Err(unsupported("the model is already (partly) quantized"));
-            }
-            OpKind::Concatenation { activation, .. }
-                if *activation != tinyq_ir::Activation::None =>
-            {
-                return Err(unsupported(
-                    "a fused activation on CONCATENATION has no int8 kernel in TFLM",
-                ));
             }
             OpKind::Conv2D(_)
             | OpKind::DepthwiseConv2D(_)
@@ -225,16 +239,36 @@ pub fn quantize_with_ranges(
     ranges: &Ranges,
     options: QuantOptions,
 ) -> Result<Graph, QuantError> {
+    quantize_with_ranges_keeping(graph, ranges, options, &[])
+}
+
+/// [`quantize_with_ranges`] keeping the ops `keep` names in float32.
+pub fn quantize_with_ranges_keeping(
+    graph: &Graph,
+    ranges: &Ranges,
+    options: QuantOptions,
+    keep: &[KeepFloat],
+) -> Result<Graph, QuantError> {
     check_options(options)?;
     check_quantizable(graph)?;
     check_activations(graph, options.activations)?;
-    let plan = plan(graph, ranges, options.activations)?;
+    let float = float_ops(graph, options.fallback, keep)?;
+    let plan = plan_mixed(graph, ranges, &float, options.activations)?;
+    let mut readers = vec![Vec::new(); graph.tensors.len()];
+    for (i, (_, op)) in graph.ops.iter().enumerate() {
+        for &t in &op.inputs {
+            readers[t.index()].push(i);
+        }
+    }
     let mut b = Builder {
         src: graph,
         plan: &plan,
         options,
         out: Graph::new(),
         map: HashMap::new(),
+        float,
+        readers,
+        float_of: HashMap::new(),
     };
     b.build()?;
     validate(&b.out)?;
@@ -249,6 +283,13 @@ struct Builder<'a> {
     /// Source tensor → tensor of the quantized graph (activations and
     /// asymmetric constants; weights and biases are made per op).
     map: HashMap<usize, TensorId>,
+    /// Per source op: whether it stays float32.
+    float: Vec<bool>,
+    /// Per source tensor: the ops reading it.
+    readers: Vec<Vec<usize>>,
+    /// Source tensor → its float32 tensor in the quantized graph (made by a
+    /// float op, a DEQUANTIZE, a float input, or a float constant).
+    float_of: HashMap<usize, TensorId>,
 }
 
 fn quant(p: Params) -> Option<Quantization> {
@@ -351,8 +392,15 @@ impl Builder<'_> {
             inputs.reverse();
         }
         for &i in &inputs {
-            let q = self.tensor(i)?;
             let name = src.tensor(i).name.clone();
+            if self.options.io == IoMode::Float && !self.needs_int8(i) {
+                // Read by float ops only: the float input itself.
+                let f = self.float_tensor(i, name);
+                self.out.inputs.push(f);
+                self.float_of.insert(i.index(), f);
+                continue;
+            }
+            let q = self.tensor(i)?;
             match self.options.io {
                 IoMode::Int8 | IoMode::Int16 => self.out.inputs.push(q),
                 IoMode::Uint8 => {
@@ -367,6 +415,7 @@ impl Builder<'_> {
                     self.out.tensors[q].name.push_str(&suffix);
                     self.out.inputs.push(f);
                     self.push_op(OpKind::Quantize, vec![f], vec![q], None);
+                    self.float_of.insert(i.index(), f);
                 }
             }
             self.emit_requants(i, None, &mut on_input)?;
@@ -377,6 +426,10 @@ impl Builder<'_> {
         }
 
         for (index, (_, op)) in src.ops.iter().enumerate() {
+            if self.float[index] {
+                self.float_op(op, &replaced, &mut on_input, &mut dequantized)?;
+                continue;
+            }
             let mut inputs = Vec::with_capacity(op.inputs.len());
             for (k, &t) in op.inputs.iter().enumerate() {
                 let requant = self
@@ -433,6 +486,7 @@ impl Builder<'_> {
                         .map_or_else(|| self.tensor(t), Ok)?;
                     let f = self.dequantize_output(q);
                     dequantized.insert(t.index(), f);
+                    self.float_of.insert(t.index(), f);
                 }
             }
         }
@@ -491,6 +545,101 @@ impl Builder<'_> {
                 DType::I64,
             )
         }))
+    }
+
+    /// Whether source tensor `t` is needed in int8: read by a quantized op,
+    /// or an output of an integer-I/O model.
+    fn needs_int8(&self, t: TensorId) -> bool {
+        self.readers[t.index()].iter().any(|&r| !self.float[r])
+            || (self.src.outputs.contains(&t) && self.options.io != IoMode::Float)
+    }
+
+    /// Whether source tensor `t` is an output of a float-I/O model.
+    fn is_float_output(&self, t: TensorId) -> bool {
+        self.options.io == IoMode::Float && self.src.outputs.contains(&t)
+    }
+
+    /// A new float32 tensor shaped like source tensor `t`.
+    fn float_tensor(&mut self, t: TensorId, name: String) -> TensorId {
+        let shape = self.src.tensor(t).shape.clone();
+        self.out.tensors.push(Tensor {
+            name,
+            shape,
+            dtype: DType::F32,
+            quant: None,
+            data: None,
+        })
+    }
+
+    /// The float32 tensor standing for source tensor `t`: a constant as it
+    /// is, or an int8 tensor through a DEQUANTIZE (made once).
+    fn float_view(
+        &mut self,
+        t: TensorId,
+        replaced: &HashMap<usize, TensorId>,
+    ) -> Result<TensorId, QuantError> {
+        if let Some(&f) = self.float_of.get(&t.index()) {
+            return Ok(f);
+        }
+        let src = self.src.tensor(t);
+        let f = if src.is_const() {
+            self.out.tensors.push(src.clone())
+        } else {
+            let q = match replaced.get(&t.index()) {
+                Some(&r) => r,
+                None => self.tensor(t)?,
+            };
+            let f = self.derived(q, format!("{}_dequantized", src.name), DType::F32, None);
+            self.push_op(OpKind::Dequantize, vec![q], vec![f], None);
+            f
+        };
+        self.float_of.insert(t.index(), f);
+        Ok(f)
+    }
+
+    /// An op kept in float32: its inputs as float tensors, its outputs
+    /// float, each QUANTIZEd right after it when an int8 op (or an integer
+    /// output) reads it.
+    fn float_op(
+        &mut self,
+        op: &Op,
+        replaced: &HashMap<usize, TensorId>,
+        on_input: &mut HashMap<(usize, usize), TensorId>,
+        dequantized: &mut HashMap<usize, TensorId>,
+    ) -> Result<(), QuantError> {
+        let mut inputs = Vec::with_capacity(op.inputs.len());
+        for &t in &op.inputs {
+            inputs.push(self.float_view(t, replaced)?);
+        }
+        let mut outputs = Vec::with_capacity(op.outputs.len());
+        for &t in &op.outputs {
+            let name = self.src.tensor(t).name.clone();
+            // The model's name goes to what the caller sees.
+            let name = if self.needs_int8(t) && !self.is_float_output(t) {
+                format!("{name}_float")
+            } else {
+                name
+            };
+            let f = self.float_tensor(t, name);
+            self.float_of.insert(t.index(), f);
+            outputs.push(f);
+        }
+        self.push_op(op.kind.clone(), inputs, outputs.clone(), op.origin);
+        for (&t, &f) in op.outputs.iter().zip(&outputs) {
+            if self.needs_int8(t) {
+                let q = self.tensor(t)?;
+                if self.is_float_output(t) {
+                    let suffix = format!("_{}", self.options.activations.name());
+                    self.out.tensors[q].name.push_str(&suffix);
+                }
+                self.push_op(OpKind::Quantize, vec![f], vec![q], None);
+                self.emit_requants(t, None, on_input)?;
+            }
+            if self.is_float_output(t) {
+                dequantized.insert(t.index(), f);
+            }
+        }
+        Ok(())
     }
 
     /// DEQUANTIZE of quantized output `q` into a new float tensor taking its name.

@@ -47,7 +47,12 @@ const KNOWN_ULP_MISMATCHES: usize = 54;
 /// them, the calibration-order effect described above grown with depth
 /// (e.g. `micro_speech` op 2: 1.2360219e-2 against 1.2360213e-2). They are
 /// there for speed and memory; their converter files run bit-exact.
+/// `fallback_mixed` (there for the float fallback's mixed models) too: its
+/// first convolution's scale is 3 ulps off (1.3255951e-2 against the
+/// converter's 1.3255955e-2), with the two bias scales derived from it;
+/// every constant value is equal.
 const CONVERTER_GAPS: &[&str] = &[
+    "fallback_mixed",
     "mobilenet_v2",
     "resnet8",
     "ad_autoencoder",

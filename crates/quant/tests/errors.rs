@@ -3,7 +3,7 @@
 mod common;
 
 use ndarray::{ArrayD, IxDyn};
-use tinyq_quant::{QuantError, QuantOptions, quantize};
+use tinyq_quant::{Fallback, KeepFloat, QuantError, QuantOptions, quantize, quantize_keeping};
 
 fn fixture(name: &str, file: &str) -> std::path::PathBuf {
     tinyq_tests::fixtures_dir().join(name).join(file)
@@ -87,8 +87,74 @@ fn concat_with_fused_activation_is_named() {
         }
     }
     let cal = common::read_f32(&fixture("concat", "calib.in0.npy"));
-    let m = message(quantize(&g, &[cal], QuantOptions::default()));
-    assert!(m.contains("CONCATENATION"), "{m}");
+    let m = message(quantize(&g, std::slice::from_ref(&cal), QuantOptions::default()));
+    assert!(
+        m.contains("CONCATENATION") && m.contains("--fallback float"),
+        "{m}"
+    );
+
+    // With the float fallback the op stays float32 between a DEQUANTIZE per
+    // input and a QUANTIZE; tinyq has no float kernel for the fused
+    // activation either, so lowering refuses it naming the op.
+    let options = QuantOptions {
+        fallback: Fallback::Float,
+        ..QuantOptions::default()
+    };
+    let q = quantize(&g, &[cal], options).expect("quantized with the fallback");
+    let kinds: Vec<&str> = q.ops.iter().map(|(_, op)| op.kind.name()).collect();
+    let concat = q
+        .ops
+        .iter()
+        .find(|(_, op)| matches!(op.kind, tinyq_ir::OpKind::Concatenation { .. }))
+        .map(|(_, op)| op)
+        .expect("concatenation");
+    for &t in concat.inputs.iter().chain(&concat.outputs) {
+        assert_eq!(q.tensor(t).dtype, tinyq_ir::DType::F32, "{kinds:?}");
+    }
+    assert!(
+        kinds.contains(&"DEQUANTIZE") && kinds.contains(&"QUANTIZE"),
+        "{kinds:?}"
+    );
+    let err = tinyq_opt::lower(&q).expect_err("no float kernel for the activation");
+    assert!(err.to_string().contains("CONCATENATION"), "{err}");
+}
+
+#[test]
+fn keep_float_names_what_it_cannot_find() {
+    let g = float_graph("mnist");
+    let cal = common::read_f32(&fixture("mnist", "calib.in0.npy"));
+    let keep = |k: KeepFloat| {
+        quantize_keeping(
+            &g,
+            std::slice::from_ref(&cal),
+            QuantOptions::default(),
+            &[k],
+            &mut |_, _| {},
+        )
+    };
+    let m = message(keep(KeepFloat::Op(99)));
+    assert!(
+        m.contains("--keep-float op 99") && m.contains("7 ops"),
+        "{m}"
+    );
+    let m = message(keep(KeepFloat::parse("no_such_tensor")));
+    assert!(
+        m.contains("\"no_such_tensor\"") && m.contains("inspect"),
+        "{m}"
+    );
+    // A tensor name keeps its producer: the SOFTMAX, read by nothing else.
+    let out = g.tensor(g.outputs[0]).name.clone();
+    let q = keep(KeepFloat::parse(&out)).expect("kept by tensor name");
+    let softmax = q
+        .ops
+        .iter()
+        .find(|(_, op)| matches!(op.kind, tinyq_ir::OpKind::Softmax { .. }))
+        .map(|(_, op)| op)
+        .expect("softmax");
+    assert_eq!(q.tensor(softmax.outputs[0]).dtype, tinyq_ir::DType::F32);
+    // int8 I/O: the output is the QUANTIZE of the float result, under the model's name.
+    assert_eq!(q.tensor(q.outputs[0]).dtype, tinyq_ir::DType::I8);
+    assert_eq!(q.tensor(q.outputs[0]).name, out);
 }
 
 /// I/O types that do not fit the activations, and ops without a 16x8 form.

@@ -16,8 +16,9 @@
 //! conv::invoke(&image, &mut features, &mut arena).expect("invoke");
 //! ```
 //!
-//! For a float model, pass calibration samples and it is quantized while
-//! your crate builds:
+//! A float model without calibration data compiles as float32 (equal to
+//! TFLM's float outputs bit for bit, TANH within a few ulp); pass
+//! calibration samples and it is quantized to int8 while your crate builds:
 //!
 //! ```text
 //! mod mnist {
@@ -39,16 +40,16 @@
 //!
 //! Options, after the model path:
 //! - `calibration = "samples.npy"`: float32 `[N, ...input shape]` samples
-//!   (`.npz` with one array per input for several inputs). Required for a
-//!   float model, which is then quantized as the TFLite converter's
-//!   post-training integer quantization does; ignored for an int8 model.
+//!   (`.npz` with one array per input for several inputs). A float model
+//!   is then quantized as the TFLite converter's post-training integer
+//!   quantization does; refused for an int8 model.
 //! - `io = int8 | uint8 | float`: I/O types of a quantized float model
-//!   (default `int8`).
+//!   (default `int8`; only with `calibration`).
 //! - `name = "mnist"`: the model's name in the generated documentation.
 //!
 //! Paths resolve against the invoking crate's `CARGO_MANIFEST_DIR`. The
 //! files are `include_bytes!`-ed, so editing them rebuilds the crate. Every
-//! problem (missing file, unsupported op, float model without calibration)
+//! problem (missing file, unsupported op, `io` without calibration)
 //! is a compile error on the offending literal carrying the compiler's own
 //! message.
 #![no_std]

@@ -1,6 +1,8 @@
 //! `include_model!` expands to working code: an int8 fixture equals TFLM
-//! byte for byte, and a float model quantized at build time with its
-//! calibration data equals the interpreter on the same quantized program.
+//! byte for byte, a float model without calibration data compiles as
+//! float32 and equals TFLM's float outputs bit for bit, and a float model
+//! quantized at build time with its calibration data equals the
+//! interpreter on the same quantized program.
 
 use tinyq_tests::read_npy;
 
@@ -15,6 +17,14 @@ mod conv_float {
         io = float,
         name = "conv",
     );
+}
+
+mod conv_f32 {
+    tinyq::include_model!("../../tests/fixtures/conv_basic/float.tflite");
+}
+
+mod mnist_f32 {
+    tinyq::include_model!("../../tests/fixtures/mnist/float.tflite");
 }
 
 fn fixture(path: &str) -> std::path::PathBuf {
@@ -57,6 +67,58 @@ fn int8_model_equals_tflm() {
     // the output, both the caller's buffers.
     assert_eq!(conv_int8::ARENA_SIZE, 0);
     assert_eq!(std::mem::align_of::<conv_int8::Arena>(), 16);
+}
+
+/// The float32 outputs of `invoke_bytes` on every sample of a fixture.
+fn float_outputs(
+    invoke: &mut dyn FnMut(&[u8], &mut [u8]),
+    input: &tinyq_tests::RawArray,
+    out_size: usize,
+) -> Vec<u8> {
+    let mut all = Vec::new();
+    for s in 0..input.samples() {
+        let mut out = vec![0u8; out_size];
+        invoke(input.sample(s), &mut out);
+        all.extend_from_slice(&out);
+    }
+    all
+}
+
+#[test]
+fn float_models_without_calibration_equal_tflm() {
+    let input = read_npy(&fixture("conv_basic/float.in0.npy")).expect("input");
+    let want = read_npy(&fixture("conv_basic/float.out0.npy")).expect("output");
+    let mut arena = conv_f32::Arena::new();
+    let got = float_outputs(
+        &mut |x, y| {
+            conv_f32::invoke_bytes(&[x], &mut [y], &mut arena).expect("invoke_bytes");
+        },
+        &input,
+        conv_f32::OUTPUT_SIZES[0],
+    );
+    assert_eq!(got, want.bytes);
+    // Typed API: f32 arrays in and out.
+    let x: [f32; conv_f32::INPUT_0_LEN] = std::array::from_fn(|i| {
+        let b = &input.sample(0)[4 * i..4 * i + 4];
+        f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    });
+    let mut y = [0f32; conv_f32::OUTPUT_0_LEN];
+    conv_f32::invoke(&x, &mut y, &mut arena).expect("invoke");
+    let typed: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(typed, want.sample(0));
+
+    // MNIST ends in SOFTMAX: the `core`-only `exp` equals glibc's here too.
+    let input = read_npy(&fixture("mnist/float.in0.npy")).expect("input");
+    let want = read_npy(&fixture("mnist/float.out0.npy")).expect("output");
+    let mut arena = mnist_f32::Arena::new();
+    let got = float_outputs(
+        &mut |x, y| {
+            mnist_f32::invoke_bytes(&[x], &mut [y], &mut arena).expect("invoke_bytes");
+        },
+        &input,
+        mnist_f32::OUTPUT_SIZES[0],
+    );
+    assert_eq!(got, want.bytes);
 }
 
 #[test]
