@@ -175,43 +175,13 @@ pub enum Compiled {
     Float(Box<tinyq_ir::Program>),
     /// The optimized, lowered program.
     Program(Box<tinyq_ir::Program>),
-    /// A float model with an op that has no float32 kernel yet (listed in
-    /// [`FLOAT_GAPS`]): the compiler refused it with this message.
-    NoFloatKernel(String),
 }
-
-/// The float fixture models with an op tinyq has no float32 kernel for yet
-/// (their int8 variants compile). The tests check that exactly these are
-/// refused, with the compiler's "no float32 kernel yet" message.
-pub const FLOAT_GAPS: &[&str] = &[
-    "resize_bilinear/float",
-    "resize_nearest/float",
-    "transpose_conv/float",
-    "seanet_16x8/float",
-];
 
 /// Reads and compiles one fixture model through the driver, as the CLI does.
 pub fn compile_case(case: &Case, session: &tinyq_compiler::Session) -> Result<Compiled, String> {
     let model = session.read_file(&case.model).map_err(|e| e.to_string())?;
     let float = model.kind() == tinyq_compiler::GraphKind::Float;
-    let compiled = match session.compile(&model, None) {
-        Ok(c) => c,
-        Err(e) if float && FLOAT_GAPS.contains(&case.name.as_str()) => {
-            let why = e.to_string();
-            return if why.contains("no float32 kernel yet") {
-                Ok(Compiled::NoFloatKernel(why))
-            } else {
-                Err(why)
-            };
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    if FLOAT_GAPS.contains(&case.name.as_str()) {
-        return Err(format!(
-            "{} compiles now: remove it from FLOAT_GAPS",
-            case.name
-        ));
-    }
+    let compiled = session.compile(&model, None).map_err(|e| e.to_string())?;
     let program = Box::new(compiled.program);
     Ok(if float {
         Compiled::Float(program)

@@ -31,16 +31,35 @@ fn module_name(case: &str) -> String {
     case.replace('/', "_")
 }
 
-/// `(case, module name, generated source)` for every integer case, and
-/// every stateful float one (SVDF: no transcendental functions).
+/// Float kernels whose models the harness runs besides the stateful ones:
+/// the spatial float kernels (no transcendental functions). The other
+/// float models run through the interpreter and the C; leaving them out
+/// keeps the one harness binary small.
+const HARNESS_FLOAT_KERNELS: &[&str] = &[
+    "resize_bilinear_f32",
+    "resize_nearest_f32",
+    "transpose_conv_f32",
+];
+
+/// True for a float program the harness runs (see [`HARNESS_FLOAT_KERNELS`]).
+fn in_float_harness(p: &tinyq_ir::Program) -> bool {
+    p.state_size > 0
+        || p.steps
+            .iter()
+            .any(|s| HARNESS_FLOAT_KERNELS.contains(&s.kernel.name()))
+}
+
+/// `(case, module name, generated source)` for every integer case, every
+/// stateful float one (SVDF: no transcendental functions) and the float
+/// ones of [`in_float_harness`].
 fn generate() -> Vec<(Case, String, String)> {
     let session = Session::new();
     let mut out = Vec::new();
     for case in cases() {
         let program = match compile_case(&case, &session) {
             Ok(Compiled::Program(p)) => p,
-            Ok(Compiled::Float(p)) if p.state_size > 0 => p,
-            Ok(Compiled::Float(_) | Compiled::NoFloatKernel(_)) => continue,
+            Ok(Compiled::Float(p)) if in_float_harness(&p) => p,
+            Ok(Compiled::Float(_)) => continue,
             Err(e) => panic!("{}: {e}", case.name),
         };
         let module = module_name(&case.name);

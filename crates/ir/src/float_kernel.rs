@@ -9,7 +9,10 @@ use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::float_conv::{ConvF32Params, DepthwiseF32Params, FullyConnectedF32Params};
 use tinyq_kernels::float_elementwise::{BinaryF32, SoftmaxF32Params, UnaryF32};
 use tinyq_kernels::float_pool::{MeanF32Params, PoolF32Params};
+use tinyq_kernels::float_resize::ResizeBilinearF32Params;
+use tinyq_kernels::float_transpose_conv::TransposeConvF32Params;
 use tinyq_kernels::pad::PadParams;
+use tinyq_kernels::resize::ResizeNearestParams;
 use tinyq_kernels::slice::StridedSliceParams;
 use tinyq_kernels::svdf::SvdfParams;
 use tinyq_kernels::transpose::TransposeParams;
@@ -103,6 +106,15 @@ pub enum FloatKernel {
     Concat(ConcatParams),
     Transpose(TransposeParams),
     StridedSlice(StridedSliceParams),
+    ResizeBilinear(ResizeBilinearF32Params),
+    /// The int8 kernel's parameters (the same float32 coordinates); the
+    /// copy moves whole float values.
+    ResizeNearest(ResizeNearestParams),
+    /// Inputs: the data; the filter (float32 only) and bias are constants.
+    TransposeConv {
+        params: TransposeConvF32Params,
+        weights: FloatWeights,
+    },
     /// SVDF; inputs: the data, then the state (updated in place).
     Svdf {
         params: SvdfParams,
@@ -125,7 +137,8 @@ impl FloatKernel {
         match self {
             FloatKernel::Conv2D { weights, .. }
             | FloatKernel::DepthwiseConv2D { weights, .. }
-            | FloatKernel::FullyConnected { weights, .. } => Some(weights),
+            | FloatKernel::FullyConnected { weights, .. }
+            | FloatKernel::TransposeConv { weights, .. } => Some(weights),
             _ => None,
         }
     }
@@ -178,6 +191,9 @@ impl FloatKernel {
             FloatKernel::Concat(_) => "concat_f32",
             FloatKernel::Transpose(_) => "transpose_f32",
             FloatKernel::StridedSlice(_) => "strided_slice_f32",
+            FloatKernel::ResizeBilinear(_) => "resize_bilinear_f32",
+            FloatKernel::ResizeNearest(_) => "resize_nearest_f32",
+            FloatKernel::TransposeConv { .. } => "transpose_conv_f32",
             FloatKernel::Svdf { .. } => "svdf_f32",
         }
     }
@@ -248,6 +264,17 @@ impl FloatKernel {
             FloatKernel::Concat(p) => p.check(ins.iter().copied(), out),
             FloatKernel::Transpose(p) => p.check(n(0), out),
             FloatKernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
+            FloatKernel::ResizeBilinear(p) => p.check(n(0), out),
+            FloatKernel::ResizeNearest(p) => p.check(n(0), out),
+            FloatKernel::TransposeConv { params, weights } => {
+                if weights.filter.is_int8() {
+                    return Err(KernelError::InvalidParams(
+                        "a float TRANSPOSE_CONV takes a float32 filter",
+                    ));
+                }
+                let (f, b) = lens(weights);
+                params.check(n(0), f, b, out)
+            }
             FloatKernel::Svdf {
                 params, weights: w, ..
             } => params.check(
