@@ -32,13 +32,22 @@ fn module_name(case: &str) -> String {
 }
 
 /// Float kernels whose models the harness runs besides the stateful ones:
-/// the spatial float kernels (no transcendental functions). The other
-/// float models run through the interpreter and the C; leaving them out
-/// keeps the one harness binary small.
+/// the spatial float kernels and the math ops (the `core`-only `exp` and
+/// `log` equal TFLM's glibc results on these fixtures, `tinyq_tests::
+/// FLOAT_EXP_LOG_ULPS`; `sqrt` is correctly rounded). The other float
+/// models run through the interpreter and the C; leaving them out keeps
+/// the one harness binary small.
 const HARNESS_FLOAT_KERNELS: &[&str] = &[
     "resize_bilinear_f32",
     "resize_nearest_f32",
     "transpose_conv_f32",
+    "div_f32",
+    "exp_f32",
+    "log_f32",
+    "sqrt_f32",
+    "abs_f32",
+    "neg_f32",
+    "square_f32",
 ];
 
 /// True for a float program the harness runs (see [`HARNESS_FLOAT_KERNELS`]).

@@ -278,6 +278,7 @@ impl Writer<'_> {
                     BinaryF32::Maximum => (3, (f32::MIN, f32::MAX)),
                     BinaryF32::Minimum => (4, (f32::MIN, f32::MAX)),
                     BinaryF32::Prelu => (5, (f32::MIN, f32::MAX)),
+                    BinaryF32::Div { act_min, act_max } => (6, (act_min, act_max)),
                 };
                 let mut fields = vec![Field::int("op", code)];
                 fields.extend(Self::act_fields(lo, hi).map_err(invalid)?);
@@ -311,7 +312,7 @@ impl Writer<'_> {
             }
             FloatKernel::Unary(op) => {
                 self.use_kernel("unary_f32", &[]);
-                if op.is_transcendental() {
+                if op.needs_libm() {
                     self.use_kernel("libm", &[]);
                 }
                 let (code, alpha) = match *op {
@@ -322,6 +323,12 @@ impl Writer<'_> {
                     UnaryF32::HardSwish => (4, 0.0),
                     UnaryF32::Logistic => (5, 0.0),
                     UnaryF32::Tanh => (6, 0.0),
+                    UnaryF32::Exp => (7, 0.0),
+                    UnaryF32::Log => (8, 0.0),
+                    UnaryF32::Sqrt => (9, 0.0),
+                    UnaryF32::Abs => (10, 0.0),
+                    UnaryF32::Neg => (11, 0.0),
+                    UnaryF32::Square => (12, 0.0),
                 };
                 let alpha = c_f32(alpha).map_err(invalid)?;
                 let src = self.src(input(0)?);

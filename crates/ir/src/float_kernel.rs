@@ -172,6 +172,7 @@ impl FloatKernel {
                 BinaryF32::Add { .. } => "add_f32",
                 BinaryF32::Sub { .. } => "sub_f32",
                 BinaryF32::Mul { .. } => "mul_f32",
+                BinaryF32::Div { .. } => "div_f32",
                 BinaryF32::Maximum => "maximum_f32",
                 BinaryF32::Minimum => "minimum_f32",
                 BinaryF32::Prelu => "prelu_f32",
@@ -184,6 +185,12 @@ impl FloatKernel {
                 UnaryF32::HardSwish => "hard_swish_f32",
                 UnaryF32::Logistic => "logistic_f32",
                 UnaryF32::Tanh => "tanh_f32",
+                UnaryF32::Exp => "exp_f32",
+                UnaryF32::Log => "log_f32",
+                UnaryF32::Sqrt => "sqrt_f32",
+                UnaryF32::Abs => "abs_f32",
+                UnaryF32::Neg => "neg_f32",
+                UnaryF32::Square => "square_f32",
             },
             FloatKernel::Softmax(_) => "softmax_f32",
             FloatKernel::Mean(_) => "mean_f32",
@@ -207,7 +214,7 @@ impl FloatKernel {
         }
     }
 
-    /// Whether the step calls `exp` or `tanh`, so its last bit follows the
+    /// Whether the step calls `exp`, `log` or `tanh`, so its last bit follows the
     /// C library's (TFLM's float outputs were computed with glibc's).
     pub fn is_transcendental(&self) -> bool {
         match self {

@@ -173,12 +173,16 @@ pub(crate) fn select_float(
         OpKind::FullyConnected(a) => fully_connected(&cx, a)?,
         OpKind::AveragePool2D(a) => FloatKernel::AveragePool(pool(&cx, a)?),
         OpKind::MaxPool2D(a) => FloatKernel::MaxPool(pool(&cx, a)?),
-        OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
+        OpKind::Add { activation }
+        | OpKind::Sub { activation }
+        | OpKind::Mul { activation }
+        | OpKind::Div { activation } => {
             let r = FloatRange::of(*activation);
             let (act_min, act_max) = (r.min, r.max);
             let op = match op.kind {
                 OpKind::Add { .. } => BinaryF32::Add { act_min, act_max },
                 OpKind::Sub { .. } => BinaryF32::Sub { act_min, act_max },
+                OpKind::Div { .. } => BinaryF32::Div { act_min, act_max },
                 _ => BinaryF32::Mul { act_min, act_max },
             };
             return Ok((binary(&cx, op)?, cx.op.inputs.clone()));
@@ -193,6 +197,12 @@ pub(crate) fn select_float(
         OpKind::HardSwish => unary(&cx, UnaryF32::HardSwish)?,
         OpKind::Logistic => unary(&cx, UnaryF32::Logistic)?,
         OpKind::Tanh => unary(&cx, UnaryF32::Tanh)?,
+        OpKind::Exp => unary(&cx, UnaryF32::Exp)?,
+        OpKind::Log => unary(&cx, UnaryF32::Log)?,
+        OpKind::Sqrt => unary(&cx, UnaryF32::Sqrt)?,
+        OpKind::Abs => unary(&cx, UnaryF32::Abs)?,
+        OpKind::Neg => unary(&cx, UnaryF32::Neg)?,
+        OpKind::Square => unary(&cx, UnaryF32::Square)?,
         OpKind::Softmax { beta } => {
             let input = cx.input(0)?;
             cx.output()?;

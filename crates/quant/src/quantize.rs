@@ -173,6 +173,17 @@ pub fn check_quantizable(graph: &Graph) -> Result<(), QuantError> {
             OpKind::Quantize | OpKind::Dequantize => {
                 return Err(unsupported("the model is already (partly) quantized"));
             }
+            OpKind::Div { .. }
+            | OpKind::Exp
+            | OpKind::Log
+            | OpKind::Sqrt
+            | OpKind::Abs
+            | OpKind::Neg
+            | OpKind::Square => {
+                return Err(unsupported(
+                    "tinyq has no int8 kernel for it; compile the float model without --calibration (float32 code)",
+                ));
+            }
             OpKind::Concatenation { activation, .. }
                 if *activation != tinyq_ir::Activation::None =>
             {
