@@ -24,12 +24,6 @@ fn every_fixture_program_verifies() {
                 float += 1;
                 continue;
             }
-            // Float models with an op that has no float32 kernel yet, as
-            // pinned in FLOAT_GAPS (tflm_bit_exact checks the message).
-            Err(_) if tinyq_tests::FLOAT_GAPS.contains(&case.name.as_str()) => {
-                float += 1;
-                continue;
-            }
             Err(e) => {
                 failures.push(format!("{}: lowering failed: {e}", case.name));
                 continue;

@@ -52,7 +52,6 @@ fn generate(wanted: impl Fn(&tinyq_ir::Program, bool) -> bool) -> Vec<Generated>
         let (program, float) = match compile_case(&case, &session) {
             Ok(Compiled::Program(p)) => (p, false),
             Ok(Compiled::Float(p)) => (p, true),
-            Ok(Compiled::NoFloatKernel(_)) => continue,
             Err(e) => panic!("{}: {e}", case.name),
         };
         if !wanted(&program, float) {

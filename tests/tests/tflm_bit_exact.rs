@@ -16,9 +16,6 @@ enum Outcome {
     /// A float32 model whose outputs are within this many ulp of TFLM's
     /// (it calls `tanh`), over this many samples.
     Close(usize, u32),
-    /// A float model refused for an op with no float32 kernel yet
-    /// (`tinyq_tests::FLOAT_GAPS`).
-    NoFloatKernel,
 }
 
 /// Runs one case through `session`; returns a description of every mismatch.
@@ -26,7 +23,6 @@ fn run_case(case: &Case, session: &Session, poisoned: bool) -> Result<Outcome, S
     let (program, float) = match compile_case(case, session)? {
         Compiled::Float(p) => (p, true),
         Compiled::Program(p) => (p, false),
-        Compiled::NoFloatKernel(_) => return Ok(Outcome::NoFloatKernel),
     };
     let bound = if float { float_ulp_bound(&program) } else { 0 };
     let mut worst = 0;
@@ -97,7 +93,7 @@ fn check_all(session: &Session, label: &str, poisoned: bool) {
     let cases = cases();
     assert!(!cases.is_empty(), "no fixtures found under tests/fixtures");
     let mut failures = Vec::new();
-    let (mut exact, mut samples, mut close, mut gaps) = (0, 0, Vec::new(), 0);
+    let (mut exact, mut samples, mut close) = (0, 0, Vec::new());
     for case in &cases {
         match run_case(case, session, poisoned) {
             Ok(Outcome::BitExact(n)) => {
@@ -108,13 +104,11 @@ fn check_all(session: &Session, label: &str, poisoned: bool) {
                 samples += n;
                 close.push(format!("{} ({ulps} ulp)", case.name));
             }
-            Ok(Outcome::NoFloatKernel) => gaps += 1,
             Err(why) => failures.push(format!("{}:\n    {why}", case.name)),
         }
     }
     println!(
-        "{label}: {exact} cases bit-exact over {samples} samples; within the tanh bound: {}; \
-         {gaps} float models refused for an op without a float32 kernel (FLOAT_GAPS)",
+        "{label}: {exact} cases bit-exact over {samples} samples; within the tanh bound: {}",
         close.join(", ")
     );
     assert!(
@@ -155,7 +149,6 @@ fn reset_restores_a_fresh_arena() {
     for case in cases().iter().filter(|c| !c.reset_outputs.is_empty()) {
         let program = match compile_case(case, &session).unwrap_or_else(|e| panic!("{e}")) {
             Compiled::Float(p) | Compiled::Program(p) => p,
-            Compiled::NoFloatKernel(why) => panic!("{}: {why}", case.name),
         };
         assert!(program.state_size > 0, "{}: no persistent state", case.name);
         let input = read_npy(&case.inputs[0]).unwrap_or_else(|e| panic!("{e}"));

@@ -176,6 +176,8 @@ const KERNEL_FLAGS: &[&str] = &[
     "softmax_f32",
     "mean_f32",
     "pad_f32",
+    "resize_bilinear_f32",
+    "transpose_conv_f32",
     "resize_bilinear",
     "resize_nearest",
     "transpose_conv",

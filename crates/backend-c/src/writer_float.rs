@@ -145,7 +145,10 @@ impl Writer<'_> {
         // Layout steps move bytes with the int8 kernels; the rest compute.
         let computes = !matches!(
             kernel,
-            FloatKernel::Concat(_) | FloatKernel::Transpose(_) | FloatKernel::StridedSlice(_)
+            FloatKernel::Concat(_)
+                | FloatKernel::Transpose(_)
+                | FloatKernel::StridedSlice(_)
+                | FloatKernel::ResizeNearest(_)
         );
         if computes {
             self.use_kernel("float", &["load_f32", "store_f32"]);
@@ -275,6 +278,7 @@ impl Writer<'_> {
                     BinaryF32::Maximum => (3, (f32::MIN, f32::MAX)),
                     BinaryF32::Minimum => (4, (f32::MIN, f32::MAX)),
                     BinaryF32::Prelu => (5, (f32::MIN, f32::MAX)),
+                    BinaryF32::Div { act_min, act_max } => (6, (act_min, act_max)),
                 };
                 let mut fields = vec![Field::int("op", code)];
                 fields.extend(Self::act_fields(lo, hi).map_err(invalid)?);
@@ -308,7 +312,7 @@ impl Writer<'_> {
             }
             FloatKernel::Unary(op) => {
                 self.use_kernel("unary_f32", &[]);
-                if op.is_transcendental() {
+                if op.needs_libm() {
                     self.use_kernel("libm", &[]);
                 }
                 let (code, alpha) = match *op {
@@ -319,6 +323,12 @@ impl Writer<'_> {
                     UnaryF32::HardSwish => (4, 0.0),
                     UnaryF32::Logistic => (5, 0.0),
                     UnaryF32::Tanh => (6, 0.0),
+                    UnaryF32::Exp => (7, 0.0),
+                    UnaryF32::Log => (8, 0.0),
+                    UnaryF32::Sqrt => (9, 0.0),
+                    UnaryF32::Abs => (10, 0.0),
+                    UnaryF32::Neg => (11, 0.0),
+                    UnaryF32::Square => (12, 0.0),
                 };
                 let alpha = c_f32(alpha).map_err(invalid)?;
                 let src = self.src(input(0)?);
@@ -408,6 +418,87 @@ impl Writer<'_> {
                     self.body,
                     "    tq_transpose((const int8_t *)({src}), (int8_t *)({dst}), {d});"
                 );
+            }
+            FloatKernel::ResizeBilinear(p) => {
+                self.use_kernel(name, &[]);
+                let src = self.src(input(0)?);
+                let g = &p.geometry;
+                let fields = [
+                    dims(&[
+                        ("batches", g.batches),
+                        ("in_h", g.input_height),
+                        ("in_w", g.input_width),
+                        ("channels", g.channels),
+                        ("out_h", g.output_height),
+                        ("out_w", g.output_width),
+                    ])?,
+                    vec![
+                        Field::new("scale_h", c_f32(p.height_scale).map_err(invalid)?, 4),
+                        Field::new("scale_w", c_f32(p.width_scale).map_err(invalid)?, 4),
+                        Field::int("half_pixel_centers", i32::from(p.half_pixel_centers)),
+                    ],
+                ];
+                let params = self.params_struct(index, &format!("tq_{name}_params"), &fields);
+                let _ = writeln!(self.body, "    tq_{name}(&{params}, {src}, {dst});");
+            }
+            FloatKernel::ResizeNearest(p) => {
+                // Whole floats moved by the int8 kernel: 4 bytes per channel.
+                self.use_kernel("resize_nearest", &[]);
+                let src = self.src(input(0)?);
+                let g = &p.geometry;
+                let byte_channels = g
+                    .channels
+                    .checked_mul(4)
+                    .ok_or_else(|| invalid("too many channels".into()))?;
+                let fields = [
+                    dims(&[
+                        ("batches", g.batches),
+                        ("in_h", g.input_height),
+                        ("in_w", g.input_width),
+                        ("channels", byte_channels),
+                        ("out_h", g.output_height),
+                        ("out_w", g.output_width),
+                    ])?,
+                    vec![
+                        Field::new("scale_h", c_f32(p.height_scale).map_err(invalid)?, 4),
+                        Field::new("scale_w", c_f32(p.width_scale).map_err(invalid)?, 4),
+                        Field::int("align_corners", i32::from(p.align_corners)),
+                        Field::int("half_pixel_centers", i32::from(p.half_pixel_centers)),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_resize_nearest_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_resize_nearest(&{params}, (const int8_t *)({src}), (int8_t *)({dst}));"
+                );
+            }
+            FloatKernel::TransposeConv { params: p, weights } => {
+                self.use_kernel(name, &[]);
+                let src = self.src(input(0)?);
+                let fields = [
+                    self.float_weights(index, weights).map_err(invalid)?,
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("in_c", p.input_channels),
+                    ])?,
+                    dims(&[("k_h", p.filter_height), ("k_w", p.filter_width)])?,
+                    dims(&[
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                        ("out_c", p.output_channels),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    Self::act_fields(p.act_min, p.act_max).map_err(invalid)?,
+                ];
+                let params = self.params_struct(index, &format!("tq_{name}_params"), &fields);
+                let _ = writeln!(self.body, "    tq_{name}(&{params}, {src}, {dst});");
             }
             FloatKernel::StridedSlice(p) => {
                 let q = bytes_slice(p)

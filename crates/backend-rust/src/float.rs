@@ -117,6 +117,22 @@ fn enum_literal(
     Ok(quote!(#expr))
 }
 
+/// A float RESIZE_BILINEAR parameter literal, its nested geometry named by
+/// module path too.
+fn float_resize_literal(value: &impl std::fmt::Debug) -> Result<TokenStream, EmitError> {
+    let text =
+        format!("{value:?}").replace("ResizeGeometry {", "kernels::resize::ResizeGeometry {");
+    let mut expr: syn::ExprStruct =
+        syn::parse_str(&text).map_err(|e| EmitError::Internal(format!("params {text}: {e}")))?;
+    let ty = expr
+        .path
+        .get_ident()
+        .cloned()
+        .ok_or_else(|| EmitError::Internal(format!("params {text}: unexpected path")))?;
+    expr.path = syn::parse_quote!(kernels::float_resize::#ty);
+    Ok(quote!(#expr))
+}
+
 impl Writer<'_> {
     /// Bytes per arena element.
     pub(crate) fn unit_bytes(&self) -> usize {
@@ -312,6 +328,31 @@ impl Writer<'_> {
                 quote! {
                     let p = #p;
                     kernels::slice::strided_slice(&p, #x0, #out) #kerr;
+                }
+            }
+            FloatKernel::ResizeBilinear(p) => {
+                let p = float_resize_literal(p)?;
+                let x0 = x(0)?;
+                quote! {
+                    let p = #p;
+                    kernels::float_resize::resize_bilinear_f32(&p, #x0, #out) #kerr;
+                }
+            }
+            FloatKernel::ResizeNearest(p) => {
+                let p = crate::resize_literal(p)?;
+                let x0 = x(0)?;
+                quote! {
+                    let p = #p;
+                    kernels::resize::resize_nearest(&p, #x0, #out) #kerr;
+                }
+            }
+            FloatKernel::TransposeConv { params, weights } => {
+                let p = params_literal("float_transpose_conv", params)?;
+                let (func, f, b) = self.float_weight_statics(index, "transpose_conv_f32", weights);
+                let x0 = x(0)?;
+                quote! {
+                    let p = #p;
+                    kernels::float_transpose_conv::#func(&p, #x0, #f, #b, #out) #kerr;
                 }
             }
         })

@@ -73,6 +73,14 @@ const SOURCES: &[(&str, &str)] = &[
     ),
     ("resize", include_str!("../../kernels/src/resize.rs")),
     (
+        "float_resize",
+        include_str!("../../kernels/src/float_resize.rs"),
+    ),
+    (
+        "float_transpose_conv",
+        include_str!("../../kernels/src/float_transpose_conv.rs"),
+    ),
+    (
         "transpose_conv",
         include_str!("../../kernels/src/transpose_conv.rs"),
     ),

@@ -9,8 +9,10 @@ use tinyq_kernels::float_conv::{
 };
 use tinyq_kernels::float_elementwise::{binary_f32, binary_f32_broadcast, softmax_f32, unary_f32};
 use tinyq_kernels::float_pool::{average_pool_f32, max_pool_f32, mean_f32};
+use tinyq_kernels::float_resize::resize_bilinear_f32;
+use tinyq_kernels::float_transpose_conv::transpose_conv_f32;
 use tinyq_kernels::svdf::svdf_f32;
-use tinyq_kernels::{KernelError, concat, pad, slice, transpose};
+use tinyq_kernels::{KernelError, concat, pad, resize, slice, transpose};
 
 fn floats(bytes: &[u8]) -> Result<Vec<f32>, KernelError> {
     if !bytes.len().is_multiple_of(4) {
@@ -94,6 +96,18 @@ pub fn execute_float(
         }
         FloatKernel::Transpose(p) => transpose::transpose(p, x(0)?, y),
         FloatKernel::StridedSlice(p) => slice::strided_slice(p, x(0)?, y),
+        FloatKernel::ResizeBilinear(p) => resize_bilinear_f32(p, x(0)?, y),
+        FloatKernel::ResizeNearest(p) => resize::resize_nearest(p, x(0)?, y),
+        FloatKernel::TransposeConv { params, weights } => {
+            // `check` refuses an int8 filter, so `floats_of` is the filter.
+            transpose_conv_f32(
+                params,
+                x(0)?,
+                floats_of(weights),
+                weights.bias.as_deref(),
+                y,
+            )
+        }
         FloatKernel::Svdf { .. } => Err(KernelError::InvalidParams(
             "a stateful kernel runs through execute_stateful",
         )),

@@ -9,7 +9,10 @@ use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::float_conv::{ConvF32Params, DepthwiseF32Params, FullyConnectedF32Params};
 use tinyq_kernels::float_elementwise::{BinaryF32, SoftmaxF32Params, UnaryF32};
 use tinyq_kernels::float_pool::{MeanF32Params, PoolF32Params};
+use tinyq_kernels::float_resize::ResizeBilinearF32Params;
+use tinyq_kernels::float_transpose_conv::TransposeConvF32Params;
 use tinyq_kernels::pad::PadParams;
+use tinyq_kernels::resize::ResizeNearestParams;
 use tinyq_kernels::slice::StridedSliceParams;
 use tinyq_kernels::svdf::SvdfParams;
 use tinyq_kernels::transpose::TransposeParams;
@@ -103,6 +106,15 @@ pub enum FloatKernel {
     Concat(ConcatParams),
     Transpose(TransposeParams),
     StridedSlice(StridedSliceParams),
+    ResizeBilinear(ResizeBilinearF32Params),
+    /// The int8 kernel's parameters (the same float32 coordinates); the
+    /// copy moves whole float values.
+    ResizeNearest(ResizeNearestParams),
+    /// Inputs: the data; the filter (float32 only) and bias are constants.
+    TransposeConv {
+        params: TransposeConvF32Params,
+        weights: FloatWeights,
+    },
     /// SVDF; inputs: the data, then the state (updated in place).
     Svdf {
         params: SvdfParams,
@@ -125,7 +137,8 @@ impl FloatKernel {
         match self {
             FloatKernel::Conv2D { weights, .. }
             | FloatKernel::DepthwiseConv2D { weights, .. }
-            | FloatKernel::FullyConnected { weights, .. } => Some(weights),
+            | FloatKernel::FullyConnected { weights, .. }
+            | FloatKernel::TransposeConv { weights, .. } => Some(weights),
             _ => None,
         }
     }
@@ -159,6 +172,7 @@ impl FloatKernel {
                 BinaryF32::Add { .. } => "add_f32",
                 BinaryF32::Sub { .. } => "sub_f32",
                 BinaryF32::Mul { .. } => "mul_f32",
+                BinaryF32::Div { .. } => "div_f32",
                 BinaryF32::Maximum => "maximum_f32",
                 BinaryF32::Minimum => "minimum_f32",
                 BinaryF32::Prelu => "prelu_f32",
@@ -171,6 +185,12 @@ impl FloatKernel {
                 UnaryF32::HardSwish => "hard_swish_f32",
                 UnaryF32::Logistic => "logistic_f32",
                 UnaryF32::Tanh => "tanh_f32",
+                UnaryF32::Exp => "exp_f32",
+                UnaryF32::Log => "log_f32",
+                UnaryF32::Sqrt => "sqrt_f32",
+                UnaryF32::Abs => "abs_f32",
+                UnaryF32::Neg => "neg_f32",
+                UnaryF32::Square => "square_f32",
             },
             FloatKernel::Softmax(_) => "softmax_f32",
             FloatKernel::Mean(_) => "mean_f32",
@@ -178,6 +198,9 @@ impl FloatKernel {
             FloatKernel::Concat(_) => "concat_f32",
             FloatKernel::Transpose(_) => "transpose_f32",
             FloatKernel::StridedSlice(_) => "strided_slice_f32",
+            FloatKernel::ResizeBilinear(_) => "resize_bilinear_f32",
+            FloatKernel::ResizeNearest(_) => "resize_nearest_f32",
+            FloatKernel::TransposeConv { .. } => "transpose_conv_f32",
             FloatKernel::Svdf { .. } => "svdf_f32",
         }
     }
@@ -191,7 +214,7 @@ impl FloatKernel {
         }
     }
 
-    /// Whether the step calls `exp` or `tanh`, so its last bit follows the
+    /// Whether the step calls `exp`, `log` or `tanh`, so its last bit follows the
     /// C library's (TFLM's float outputs were computed with glibc's).
     pub fn is_transcendental(&self) -> bool {
         match self {
@@ -248,6 +271,17 @@ impl FloatKernel {
             FloatKernel::Concat(p) => p.check(ins.iter().copied(), out),
             FloatKernel::Transpose(p) => p.check(n(0), out),
             FloatKernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
+            FloatKernel::ResizeBilinear(p) => p.check(n(0), out),
+            FloatKernel::ResizeNearest(p) => p.check(n(0), out),
+            FloatKernel::TransposeConv { params, weights } => {
+                if weights.filter.is_int8() {
+                    return Err(KernelError::InvalidParams(
+                        "a float TRANSPOSE_CONV takes a float32 filter",
+                    ));
+                }
+                let (f, b) = lens(weights);
+                params.check(n(0), f, b, out)
+            }
             FloatKernel::Svdf {
                 params, weights: w, ..
             } => params.check(

@@ -117,6 +117,10 @@ pub enum OpKind {
     Mul {
         activation: Activation,
     },
+    /// Float only (TFLM's int8 DIV is not supported).
+    Div {
+        activation: Activation,
+    },
     Maximum,
     Minimum,
     /// `input1` is alpha, broadcast against the input.
@@ -133,6 +137,14 @@ pub enum OpKind {
         alpha: f32,
     },
     HardSwish,
+    /// The unary math ops, float only: `exp`, `log`, `sqrt`, `|x|`, `-x`,
+    /// `x * x`.
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Neg,
+    Square,
     Concatenation {
         axis: usize,
         activation: Activation,
@@ -206,6 +218,7 @@ impl OpKind {
             OpKind::Add { .. } => "ADD",
             OpKind::Sub { .. } => "SUB",
             OpKind::Mul { .. } => "MUL",
+            OpKind::Div { .. } => "DIV",
             OpKind::Maximum => "MAXIMUM",
             OpKind::Minimum => "MINIMUM",
             OpKind::Prelu => "PRELU",
@@ -217,6 +230,12 @@ impl OpKind {
             OpKind::ReluN1To1 => "RELU_N1_TO_1",
             OpKind::LeakyRelu { .. } => "LEAKY_RELU",
             OpKind::HardSwish => "HARD_SWISH",
+            OpKind::Exp => "EXP",
+            OpKind::Log => "LOG",
+            OpKind::Sqrt => "SQRT",
+            OpKind::Abs => "ABS",
+            OpKind::Neg => "NEG",
+            OpKind::Square => "SQUARE",
             OpKind::Concatenation { .. } => "CONCATENATION",
             OpKind::Mean { .. } => "MEAN",
             OpKind::Pad { .. } => "PAD",
@@ -247,6 +266,7 @@ impl OpKind {
             OpKind::Add { activation }
             | OpKind::Sub { activation }
             | OpKind::Mul { activation }
+            | OpKind::Div { activation }
             | OpKind::Concatenation { activation, .. } => Some(*activation),
             _ => None,
         }
@@ -326,7 +346,8 @@ impl fmt::Display for OpKind {
             ),
             OpKind::Add { activation }
             | OpKind::Sub { activation }
-            | OpKind::Mul { activation } => {
+            | OpKind::Mul { activation }
+            | OpKind::Div { activation } => {
                 write!(f, "(act={})", activation_name(*activation))
             }
             OpKind::Softmax { beta } => write!(f, "(beta={beta})"),

@@ -242,7 +242,10 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
             ("pad", pad4(&a.padding)),
             ("act", act(a.activation)),
         ],
-        OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
+        OpKind::Add { activation }
+        | OpKind::Sub { activation }
+        | OpKind::Mul { activation }
+        | OpKind::Div { activation } => {
             vec![("act", act(*activation))]
         }
         OpKind::Softmax { beta } => vec![("beta", format!("{beta:?}"))],
@@ -289,6 +292,12 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         | OpKind::Relu6
         | OpKind::ReluN1To1
         | OpKind::HardSwish
+        | OpKind::Exp
+        | OpKind::Log
+        | OpKind::Sqrt
+        | OpKind::Abs
+        | OpKind::Neg
+        | OpKind::Square
         | OpKind::Reshape
         | OpKind::Squeeze
         | OpKind::ExpandDims
@@ -332,6 +341,13 @@ pub const OP_NAMES: &[&str] = &[
     "RESIZE_BILINEAR",
     "RESIZE_NEAREST_NEIGHBOR",
     "TRANSPOSE_CONV",
+    "DIV",
+    "EXP",
+    "LOG",
+    "SQRT",
+    "ABS",
+    "NEG",
+    "SQUARE",
 ];
 
 const DTYPES: [DType; 7] = [
@@ -787,6 +803,15 @@ impl<'a> Cursor<'a> {
             "MUL" => OpKind::Mul {
                 activation: self.activation(a.need("act")?)?,
             },
+            "DIV" => OpKind::Div {
+                activation: self.activation(a.need("act")?)?,
+            },
+            "EXP" => OpKind::Exp,
+            "LOG" => OpKind::Log,
+            "SQRT" => OpKind::Sqrt,
+            "ABS" => OpKind::Abs,
+            "NEG" => OpKind::Neg,
+            "SQUARE" => OpKind::Square,
             "MAXIMUM" => OpKind::Maximum,
             "MINIMUM" => OpKind::Minimum,
             "PRELU" => OpKind::Prelu,

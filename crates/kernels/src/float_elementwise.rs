@@ -1,13 +1,15 @@
 //! Element-wise float32 ops as TFLM's float reference kernels compute them:
-//! ADD/SUB/MUL with the activation clamp, MAXIMUM/MINIMUM, PRELU (with
-//! broadcasting), the unary activations and SOFTMAX.
+//! ADD/SUB/MUL/DIV with the activation clamp, MAXIMUM/MINIMUM, PRELU (with
+//! broadcasting), the unary activations, the unary math ops (EXP, LOG,
+//! SQRT, ABS, NEG, SQUARE: TFLM's `std::exp`, `std::log`, `std::sqrt`,
+//! `std::abs`, `-x`, `x * x`) and SOFTMAX.
 //!
 //! The comparisons are written as TFLM writes them (`x < 0 ? 0 : x`, ...),
 //! which decides the sign of a zero result.
 
 use crate::elementwise::{broadcast, same_shape};
 use crate::error::{KernelError, check_len};
-use crate::float_math::{FloatRange, exp_f32, tanh_f32};
+use crate::float_math::{FloatRange, exp_f32, log_f32, sqrt_f32, tanh_f32};
 use crate::shape::Shape;
 
 /// A float binary op.
@@ -19,6 +21,8 @@ pub enum BinaryF32 {
     Sub { act_min: f32, act_max: f32 },
     /// `clamp(a * b)`.
     Mul { act_min: f32, act_max: f32 },
+    /// `clamp(a / b)`.
+    Div { act_min: f32, act_max: f32 },
     /// `a > b ? a : b`.
     Maximum,
     /// `a < b ? a : b`.
@@ -34,6 +38,7 @@ impl BinaryF32 {
             BinaryF32::Add { act_min, act_max }
             | BinaryF32::Sub { act_min, act_max }
             | BinaryF32::Mul { act_min, act_max }
+            | BinaryF32::Div { act_min, act_max }
                 if !FloatRange {
                     min: act_min,
                     max: act_max,
@@ -67,6 +72,11 @@ impl BinaryF32 {
                 max: act_max,
             }
             .apply(a * b),
+            BinaryF32::Div { act_min, act_max } => FloatRange {
+                min: act_min,
+                max: act_max,
+            }
+            .apply(a / b),
             BinaryF32::Maximum => {
                 if a > b {
                     a
@@ -136,6 +146,18 @@ pub enum UnaryF32 {
     Logistic,
     /// `tanh(x)`.
     Tanh,
+    /// `exp(x)` (`std::exp`, the C library's `expf` in TFLM).
+    Exp,
+    /// `log(x)` (`logf`).
+    Log,
+    /// `sqrt(x)` (`sqrtf`, correctly rounded).
+    Sqrt,
+    /// `|x|` (`fabsf`: the sign bit cleared, NaNs included).
+    Abs,
+    /// `-x` (the sign bit flipped).
+    Neg,
+    /// `x * x`.
+    Square,
 }
 
 impl UnaryF32 {
@@ -196,13 +218,28 @@ impl UnaryF32 {
                 }
             }
             UnaryF32::Tanh => tanh_f32(x),
+            UnaryF32::Exp => exp_f32(x),
+            UnaryF32::Log => log_f32(x),
+            UnaryF32::Sqrt => sqrt_f32(x),
+            UnaryF32::Abs => f32::from_bits(x.to_bits() & 0x7fff_ffff),
+            UnaryF32::Neg => -x,
+            UnaryF32::Square => x * x,
         }
     }
 
-    /// Whether the op calls `exp` or `tanh` (results then match TFLM to
-    /// the libm's last bit only where the two libms agree).
+    /// Whether the op calls `exp`, `log` or `tanh` (results then match
+    /// TFLM to the libm's last bit only where the two libms agree).
     pub fn is_transcendental(self) -> bool {
-        matches!(self, UnaryF32::Logistic | UnaryF32::Tanh)
+        matches!(
+            self,
+            UnaryF32::Logistic | UnaryF32::Tanh | UnaryF32::Exp | UnaryF32::Log
+        )
+    }
+
+    /// Whether the generated C calls `<math.h>` for the op (the
+    /// transcendental ones, `sqrtf`, `fabsf`).
+    pub fn needs_libm(self) -> bool {
+        self.is_transcendental() || matches!(self, UnaryF32::Sqrt | UnaryF32::Abs)
     }
 }
 
@@ -337,6 +374,43 @@ mod tests {
         assert_eq!(UnaryF32::HardSwish.apply(1.0), 1.0 * 4.0 / 6.0);
         assert_eq!(UnaryF32::LeakyRelu { alpha: 0.5 }.apply(-2.0), -1.0);
         assert_eq!(UnaryF32::Logistic.apply(20.0), 1.0);
+    }
+
+    /// The math ops against their definitions: IEEE division and std's
+    /// `sqrt`, the sign bit for ABS and NEG, one rounded product for SQUARE,
+    /// the clamp after DIV.
+    #[test]
+    fn math_ops_follow_their_definitions() {
+        let mut state = 7u64;
+        let xs = draw(&mut state, 4000);
+        let ys = draw(&mut state, 4000);
+        let none = BinaryF32::Div {
+            act_min: f32::MIN,
+            act_max: f32::MAX,
+        };
+        let relu6 = BinaryF32::Div {
+            act_min: 0.0,
+            act_max: 6.0,
+        };
+        for (&x, &y) in xs.iter().zip(&ys) {
+            let q = x / y;
+            if !q.is_nan() {
+                assert_eq!(
+                    none.apply(x, y).to_bits(),
+                    q.clamp(f32::MIN, f32::MAX).to_bits()
+                );
+                assert_eq!(relu6.apply(x, y), q.clamp(0.0, 6.0));
+            }
+            assert_eq!(UnaryF32::Abs.apply(x).to_bits(), x.abs().to_bits());
+            assert_eq!(UnaryF32::Neg.apply(x).to_bits(), (-x).to_bits());
+            assert_eq!(UnaryF32::Square.apply(x).to_bits(), (x * x).to_bits());
+            let a = x.abs();
+            assert_eq!(UnaryF32::Sqrt.apply(a).to_bits(), a.sqrt().to_bits());
+        }
+        assert_eq!(UnaryF32::Abs.apply(-0.0).to_bits(), 0);
+        assert_eq!(UnaryF32::Neg.apply(0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(UnaryF32::Exp.apply(0.0), 1.0);
+        assert_eq!(UnaryF32::Log.apply(1.0), 0.0);
     }
 
     #[test]

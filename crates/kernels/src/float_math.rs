@@ -10,6 +10,16 @@
 //! whose polynomial is evaluated with fused multiply-adds, so the two can
 //! differ in the last bit: the test `exp_matches_the_host_libm` measures it.
 //!
+//! `log_f32` follows the same library's `logf`: `x = 2^k · z` with `z`
+//! near 1, `log(z) = log(c) + log(z/c)` for the nearest of 16 table points
+//! `c` (the table holds `1/c` and `log(c)` as doubles), `log(z/c)` by a
+//! cubic in double, one rounding at the end. Like `expf`, glibc's FMA build
+//! may differ from it in the last bit: `log_matches_the_host_libm` measures it.
+//!
+//! `sqrt_f32` is the correctly rounded square root (what IEEE 754 and every
+//! C library's `sqrtf` return), from an integer square root of the
+//! mantissa: exact, so equal to `sqrtf` on every input.
+//!
 //! `tanh_f32` is `tanh` evaluated in double from `exp_m1_f64` (relative
 //! error about 1e-16) and rounded once to float, so it is the correctly
 //! rounded `tanhf` except in rare near-halfway cases; glibc's `tanhf`
@@ -139,6 +149,120 @@ pub fn exp_f32(x: f32) -> f32 {
     (y * s) as f32
 }
 
+/// `(1/c, log c)` as double bits for the 16 points `c` of `log_f32` (the
+/// published `logf` table: `c` near `1 + (i - 9)/16`, wrapping at 1.0).
+const LOG_TABLE: [(u64, u64); 16] = [
+    (0x3ff661ec79f8f3be, 0xbfd57bf7808caade),
+    (0x3ff571ed4aaf883d, 0xbfd2bef0a7c06ddb),
+    (0x3ff49539f0f010b0, 0xbfd01eae7f513a67),
+    (0x3ff3c995b0b80385, 0xbfcb31d8a68224e9),
+    (0x3ff30d190c8864a5, 0xbfc6574f0ac07758),
+    (0x3ff25e227b0b8ea0, 0xbfc1aa2bc79c8100),
+    (0x3ff1bb4a4a1a343f, 0xbfba4e76ce8c0e5e),
+    (0x3ff12358f08ae5ba, 0xbfb1973c5a611ccc),
+    (0x3ff0953f419900a7, 0xbfa252f438e10c1e),
+    (0x3ff0000000000000, 0x0000000000000000),
+    (0x3fee608cfd9a47ac, 0x3faaa5aa5df25984),
+    (0x3feca4b31f026aa0, 0x3fbc5e53aa362eb4),
+    (0x3feb2036576afce6, 0x3fc526e57720db08),
+    (0x3fe9c2d163a1aa2d, 0x3fcbc2860d224770),
+    (0x3fe886e6037841ed, 0x3fd1058bc8a07ee1),
+    (0x3fe767dcf5534862, 0x3fd4043057b6ee09),
+];
+
+/// `log(x)` for a float, as described in the module comment. `log(0)` is
+/// `-inf`; a negative `x` gives NaN.
+pub fn log_f32(x: f32) -> f32 {
+    const LN2: f64 = f64::from_bits(0x3fe6_2e42_fefa_39ef);
+    const A0: f64 = f64::from_bits(0xbfd0_0ea3_48b8_8334);
+    const A1: f64 = f64::from_bits(0x3fd5_575b_0be0_0b6a);
+    const A2: f64 = f64::from_bits(0xbfdf_fffe_f20a_4123);
+    // The table's intervals start at this bit pattern (about 0.7).
+    const OFF: u32 = 0x3f33_0000;
+    let mut ix = x.to_bits();
+    if ix == 0x3f80_0000 {
+        return 0.0;
+    }
+    // Subnormal, zero, negative, infinite or NaN.
+    if ix.wrapping_sub(0x0080_0000) >= 0x7f80_0000 - 0x0080_0000 {
+        if ix << 1 == 0 {
+            return f32::NEG_INFINITY;
+        }
+        if ix == 0x7f80_0000 {
+            return x;
+        }
+        if ix & 0x8000_0000 != 0 || ix << 1 >= 0xff00_0000 {
+            return f32::NAN;
+        }
+        // A subnormal: scale it into the normal range.
+        ix = (x * 8_388_608.0).to_bits();
+        ix = ix.wrapping_sub(23 << 23);
+    }
+    let tmp = ix.wrapping_sub(OFF);
+    let i = ((tmp >> 19) % 16) as usize;
+    let k = (tmp as i32) >> 23;
+    let iz = ix.wrapping_sub(tmp & (0x1ff << 23));
+    let (invc, logc) = (
+        f64::from_bits(LOG_TABLE[i].0),
+        f64::from_bits(LOG_TABLE[i].1),
+    );
+    let z = f64::from(f32::from_bits(iz));
+    let r = z * invc - 1.0;
+    let y0 = logc + f64::from(k) * LN2;
+    let r2 = r * r;
+    let y = A1 * r + A2;
+    let y = A0 * r2 + y;
+    let y = y * r2 + (y0 + r);
+    y as f32
+}
+
+/// The correctly rounded square root of a float (IEEE 754 `sqrt`): `-0.0`
+/// for `-0.0`, NaN below zero.
+pub fn sqrt_f32(x: f32) -> f32 {
+    let bits = x.to_bits();
+    if x.is_nan() || x == 0.0 || x == f32::INFINITY {
+        return x;
+    }
+    if bits & 0x8000_0000 != 0 {
+        return f32::NAN;
+    }
+    // x = m · 2^e with m an integer of 24 bits (subnormals normalized).
+    let field = (bits >> 23) as i32;
+    let (mut m, mut e) = if field == 0 {
+        (u64::from(bits & 0x7f_ffff), -149)
+    } else {
+        (u64::from(bits & 0x7f_ffff | 0x80_0000), field - 150)
+    };
+    while m < 0x80_0000 {
+        m <<= 1;
+        e -= 1;
+    }
+    if e & 1 != 0 {
+        m <<= 1;
+        e -= 1;
+    }
+    // sqrt(m · 2^32) has 28 or 29 bits: 24 kept, the rest and the
+    // remainder decide the rounding (to nearest, ties to even).
+    let n = m << 32;
+    let q = n.isqrt();
+    let inexact = q * q != n;
+    let width = 64 - q.leading_zeros();
+    let drop = width - 24;
+    let mut mant = q >> drop;
+    let rest = q & ((1 << drop) - 1);
+    let half = 1u64 << (drop - 1);
+    if rest > half || (rest == half && (inexact || mant & 1 == 1)) {
+        mant += 1;
+    }
+    // sqrt(x) = mant · 2^(drop + (e - 32) / 2).
+    let mut p = drop as i32 + (e - 32) / 2;
+    if mant == 1 << 24 {
+        mant >>= 1;
+        p += 1;
+    }
+    f32::from_bits(((p + 150) as u32) << 23 | (mant as u32 & 0x7f_ffff))
+}
+
 /// `e^y - 1` in double for `|y| <= 2^7`, relative error about 1e-16.
 fn exp_m1_f64(y: f64) -> f64 {
     if y.abs() < 0.5 {
@@ -254,8 +378,51 @@ mod tests {
         assert!(worst <= 2, "tanh differs by {worst} ulp");
     }
 
+    /// Every 61st positive float (subnormals to infinity) against the
+    /// host's `logf`: the largest distance and how many differ.
+    #[test]
+    fn log_matches_the_host_libm() {
+        let (mut worst, mut differ, mut total) = (0, 0u64, 0u64);
+        let mut bits = 1u32;
+        while bits < 0x7f80_0000 {
+            let x = f32::from_bits(bits);
+            let d = ulps(log_f32(x), x.ln());
+            worst = worst.max(d);
+            differ += u64::from(d != 0);
+            total += 1;
+            bits += 61;
+        }
+        std::println!("log: {differ} of {total} differ from the host, at most {worst} ulp");
+        assert!(worst <= 1, "log differs by {worst} ulp");
+    }
+
+    /// Correct rounding, checked on every 61st float against the host's
+    /// `sqrtf` (a single IEEE instruction) and on squares of floats.
+    #[test]
+    fn sqrt_is_correctly_rounded() {
+        let mut bits = 0u32;
+        while bits < 0x7f80_0000 {
+            let x = f32::from_bits(bits);
+            assert_eq!(sqrt_f32(x).to_bits(), x.sqrt().to_bits(), "sqrt({x:e})");
+            bits += 61;
+        }
+        for v in [1.0f32, 3.0, 1.5e-20, 7.0e18, f32::MAX.sqrt()] {
+            assert_eq!(sqrt_f32(v * v), (v * v).sqrt());
+        }
+    }
+
     #[test]
     fn special_values() {
+        assert_eq!(log_f32(1.0).to_bits(), 0);
+        assert_eq!(log_f32(0.0), f32::NEG_INFINITY);
+        assert_eq!(log_f32(-0.0), f32::NEG_INFINITY);
+        assert_eq!(log_f32(f32::INFINITY), f32::INFINITY);
+        assert!(log_f32(-1.0).is_nan());
+        assert!(log_f32(f32::NAN).is_nan());
+        assert_eq!(sqrt_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(sqrt_f32(f32::INFINITY), f32::INFINITY);
+        assert!(sqrt_f32(-1.0).is_nan());
+        assert_eq!(sqrt_f32(4.0), 2.0);
         assert_eq!(exp_f32(0.0), 1.0);
         assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);

@@ -24,6 +24,8 @@ pub mod float_conv;
 pub mod float_elementwise;
 pub mod float_math;
 pub mod float_pool;
+pub mod float_resize;
+pub mod float_transpose_conv;
 pub mod fully_connected;
 pub mod int16;
 pub mod pad;

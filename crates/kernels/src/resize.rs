@@ -37,7 +37,8 @@ pub struct ResizeGeometry {
 }
 
 impl ResizeGeometry {
-    fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+    /// Heights and widths in `1..=MAX_RESIZE_DIM`.
+    pub(crate) fn check_sizes(&self) -> Result<(), KernelError> {
         let sizes = [
             self.input_height,
             self.input_width,
@@ -49,6 +50,12 @@ impl ResizeGeometry {
                 "resize heights and widths must be in 1..=65536",
             ));
         }
+        Ok(())
+    }
+
+    /// Sizes, then the buffer lengths in elements.
+    pub(crate) fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        self.check_sizes()?;
         let volume = |h: usize, w: usize| {
             [self.batches, h, w, self.channels]
                 .iter()
@@ -237,7 +244,7 @@ pub struct ResizeNearestParams {
 
 /// TFLM's float32 scale, `in / (float)out`, with `in - 1` and `out - 1`
 /// under `align_corners` when `out > 1`.
-fn float_scale(input: usize, output: usize, align_corners: bool) -> f32 {
+pub(crate) fn float_scale(input: usize, output: usize, align_corners: bool) -> f32 {
     if align_corners && output > 1 {
         (input as f32 - 1.0) / (output as f32 - 1.0)
     } else {
@@ -290,11 +297,12 @@ impl ResizeNearestParams {
     }
 }
 
-/// RESIZE_NEAREST_NEIGHBOR int8 (a byte copy per output pixel).
-pub fn resize_nearest(
+/// RESIZE_NEAREST_NEIGHBOR (a copy of `C` values per output pixel): int8,
+/// and float32 as TFLM's float kernel (the same template).
+pub fn resize_nearest<T: Copy>(
     p: &ResizeNearestParams,
-    input: &[i8],
-    output: &mut [i8],
+    input: &[T],
+    output: &mut [T],
 ) -> Result<(), KernelError> {
     p.check(input.len(), output.len())?;
     let g = &p.geometry;

@@ -184,6 +184,17 @@ fn select_unfolded(
         OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
         OpKind::TransposeConv(attrs) => return transpose_conv_kernel(&cx, attrs),
         OpKind::Svdf(attrs) => return svdf_kernel(&cx, attrs),
+        OpKind::Div { .. }
+        | OpKind::Exp
+        | OpKind::Log
+        | OpKind::Sqrt
+        | OpKind::Abs
+        | OpKind::Neg
+        | OpKind::Square => {
+            return Err(
+                cx.unsupported("float32 only: compile the float model without calibration data")
+            );
+        }
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
             let (input, output) = (cx.input(0)?, cx.output()?);
             if input.byte_len() != output.byte_len() {

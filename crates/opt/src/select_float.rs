@@ -4,12 +4,15 @@
 
 use tinyq_ir::float_kernel::{Filter, FloatWeights, SvdfF32Weights};
 use tinyq_ir::kernel::Broadcast;
-use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D};
+use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D, TransposeConv};
 use tinyq_ir::{Activation, DType, FloatKernel, Graph, Op, OpKind, Tensor, TensorId};
 use tinyq_kernels::float_conv::{ConvF32Params, DepthwiseF32Params, FullyConnectedF32Params};
 use tinyq_kernels::float_elementwise::{BinaryF32, SoftmaxF32Params, UnaryF32};
 use tinyq_kernels::float_math::FloatRange;
 use tinyq_kernels::float_pool::{MeanF32Params, PoolF32Params};
+use tinyq_kernels::float_resize;
+use tinyq_kernels::float_transpose_conv::TransposeConvF32Params;
+use tinyq_kernels::resize::{self, ResizeGeometry};
 use tinyq_kernels::shape::{MAX_DIMS, pad_shape};
 use tinyq_kernels::{KernelError, concat, pad, shape, slice, transpose};
 
@@ -170,12 +173,16 @@ pub(crate) fn select_float(
         OpKind::FullyConnected(a) => fully_connected(&cx, a)?,
         OpKind::AveragePool2D(a) => FloatKernel::AveragePool(pool(&cx, a)?),
         OpKind::MaxPool2D(a) => FloatKernel::MaxPool(pool(&cx, a)?),
-        OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
+        OpKind::Add { activation }
+        | OpKind::Sub { activation }
+        | OpKind::Mul { activation }
+        | OpKind::Div { activation } => {
             let r = FloatRange::of(*activation);
             let (act_min, act_max) = (r.min, r.max);
             let op = match op.kind {
                 OpKind::Add { .. } => BinaryF32::Add { act_min, act_max },
                 OpKind::Sub { .. } => BinaryF32::Sub { act_min, act_max },
+                OpKind::Div { .. } => BinaryF32::Div { act_min, act_max },
                 _ => BinaryF32::Mul { act_min, act_max },
             };
             return Ok((binary(&cx, op)?, cx.op.inputs.clone()));
@@ -190,6 +197,12 @@ pub(crate) fn select_float(
         OpKind::HardSwish => unary(&cx, UnaryF32::HardSwish)?,
         OpKind::Logistic => unary(&cx, UnaryF32::Logistic)?,
         OpKind::Tanh => unary(&cx, UnaryF32::Tanh)?,
+        OpKind::Exp => unary(&cx, UnaryF32::Exp)?,
+        OpKind::Log => unary(&cx, UnaryF32::Log)?,
+        OpKind::Sqrt => unary(&cx, UnaryF32::Sqrt)?,
+        OpKind::Abs => unary(&cx, UnaryF32::Abs)?,
+        OpKind::Neg => unary(&cx, UnaryF32::Neg)?,
+        OpKind::Square => unary(&cx, UnaryF32::Square)?,
         OpKind::Softmax { beta } => {
             let input = cx.input(0)?;
             cx.output()?;
@@ -261,11 +274,23 @@ pub(crate) fn select_float(
             };
             return Ok((kernel, vec![op.inputs[0], op.inputs[n - 1]]));
         }
-        OpKind::ResizeBilinear(_) | OpKind::ResizeNearestNeighbor(_) | OpKind::TransposeConv(_) => {
-            return Err(cx.unsupported(
-                "no float32 kernel yet (quantize the model with --calibration for int8 code)",
-            ));
+        OpKind::ResizeBilinear(r) => {
+            let params = float_resize::prepare_resize_bilinear_f32(
+                resize_geometry(&cx)?,
+                r.align_corners,
+                r.half_pixel_centers,
+            )
+            .map_err(|e| cx.kernel_err(e))?;
+            FloatKernel::ResizeBilinear(params)
         }
+        OpKind::ResizeNearestNeighbor(r) => {
+            FloatKernel::ResizeNearest(resize::prepare_resize_nearest(
+                resize_geometry(&cx)?,
+                r.align_corners,
+                r.half_pixel_centers,
+            ))
+        }
+        OpKind::TransposeConv(a) => transpose_conv(&cx, a)?,
     };
     Ok((kernel, one))
 }
@@ -336,6 +361,59 @@ fn depthwise(cx: &Ctx<'_>, a: &DepthwiseConv2D) -> Result<FloatKernel, LowerErro
     Ok(FloatKernel::DepthwiseConv2D {
         params,
         weights: cx.weights(oc)?,
+    })
+}
+
+/// TRANSPOSE_CONV: float32 data, filter and bias (an int8 filter, which
+/// TFLM runs through its hybrid kernel, is refused by `cx.input`).
+fn transpose_conv(cx: &Ctx<'_>, a: &TransposeConv) -> Result<FloatKernel, LowerError> {
+    let (input, filter, output) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    let [n, ih, iw, ic] = cx.shape4(input)?;
+    let [oc, kh, kw, fic] = cx.shape4(filter)?;
+    let [on, oh, ow, occ] = cx.shape4(output)?;
+    if on != n || occ != oc || fic != ic {
+        return Err(cx.shapes_do_not_fit(&[input, filter, output]));
+    }
+    let r = FloatRange::of(a.activation);
+    let params = TransposeConvF32Params {
+        batches: n,
+        input_height: ih,
+        input_width: iw,
+        input_channels: ic,
+        filter_height: kh,
+        filter_width: kw,
+        output_height: oh,
+        output_width: ow,
+        output_channels: oc,
+        stride_height: a.stride.h,
+        stride_width: a.stride.w,
+        pad_top: a.padding.top,
+        pad_left: a.padding.left,
+        act_min: r.min,
+        act_max: r.max,
+    };
+    Ok(FloatKernel::TransposeConv {
+        params,
+        weights: cx.weights(oc)?,
+    })
+}
+
+/// The NHWC geometry of a RESIZE_* op (the size input is already folded
+/// into the output shape).
+fn resize_geometry(cx: &Ctx<'_>) -> Result<ResizeGeometry, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    let [n, ih, iw, c] = cx.shape4(input)?;
+    let [on, oh, ow, oc] = cx.shape4(output)?;
+    if on != n || oc != c {
+        return Err(cx.shapes_do_not_fit(&[input, output]));
+    }
+    Ok(ResizeGeometry {
+        batches: n,
+        input_height: ih,
+        input_width: iw,
+        channels: c,
+        output_height: oh,
+        output_width: ow,
     })
 }
 

@@ -51,6 +51,16 @@ pub fn no_int8_kernel(kind: &OpKind) -> Option<&'static str> {
         OpKind::Concatenation { activation, .. } if *activation != Activation::None => {
             Some("a fused activation on CONCATENATION has no int8 kernel in TFLM")
         }
+        OpKind::Div { .. }
+        | OpKind::Exp
+        | OpKind::Log
+        | OpKind::Sqrt
+        | OpKind::Abs
+        | OpKind::Neg
+        | OpKind::Square => Some(
+            "tinyq has no int8 kernel for it; compile the float model without --calibration \
+             (float32 code)",
+        ),
         _ => None,
     }
 }

@@ -87,7 +87,11 @@ fn concat_with_fused_activation_is_named() {
         }
     }
     let cal = common::read_f32(&fixture("concat", "calib.in0.npy"));
-    let m = message(quantize(&g, std::slice::from_ref(&cal), QuantOptions::default()));
+    let m = message(quantize(
+        &g,
+        std::slice::from_ref(&cal),
+        QuantOptions::default(),
+    ));
     assert!(
         m.contains("CONCATENATION") && m.contains("--fallback float"),
         "{m}"

@@ -79,7 +79,13 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::FullyConnected => cx.fully_connected()?,
         B::AveragePool2d => cx.pool(false)?,
         B::MaxPool2d => cx.pool(true)?,
-        B::Add | B::Sub | B::Mul => cx.binary_act(code)?,
+        B::Add | B::Sub | B::Mul | B::Div => cx.binary_act(code)?,
+        B::Exp => (OpKind::Exp, cx.data_inputs(1)?),
+        B::Log => (OpKind::Log, cx.data_inputs(1)?),
+        B::Sqrt => (OpKind::Sqrt, cx.data_inputs(1)?),
+        B::Abs => (OpKind::Abs, cx.data_inputs(1)?),
+        B::Neg => (OpKind::Neg, cx.data_inputs(1)?),
+        B::Square => (OpKind::Square, cx.data_inputs(1)?),
         B::Maximum => (OpKind::Maximum, cx.data_inputs(2)?),
         B::Prelu => (OpKind::Prelu, cx.data_inputs(2)?),
         B::Minimum => (OpKind::Minimum, cx.data_inputs(2)?),
@@ -610,6 +616,15 @@ impl<'o, 'a> Cx<'o, 'a> {
                     _ => None,
                 })?;
                 OpKind::Sub {
+                    activation: self.activation(o.fused_activation_function)?,
+                }
+            }
+            B::Div => {
+                let o: fb::DivOptions = self.options(|o| match o {
+                    fb::BuiltinOptionsRef::DivOptions(r) => Some(r.try_into()),
+                    _ => None,
+                })?;
+                OpKind::Div {
                     activation: self.activation(o.fused_activation_function)?,
                 }
             }

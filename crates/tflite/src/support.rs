@@ -24,6 +24,7 @@ const fn op(code: B, name: &'static str, notes: &'static str) -> SupportedOp {
 /// Every operator the reader maps to an IR op, in alphabetical order.
 /// `ops::map` implements each; `support` tests keep the two in step.
 const MAPPED: &[SupportedOp] = &[
+    op(B::Abs, "ABS", "float32"),
     op(
         B::Add,
         "ADD",
@@ -54,6 +55,8 @@ const MAPPED: &[SupportedOp] = &[
         "DEQUANTIZE",
         "int8/uint8/int16 to float32 at the outputs; float16 constants are widened at import",
     ),
+    op(B::Div, "DIV", "float32; broadcasting; fused activation"),
+    op(B::Exp, "EXP", "float32 (the C library's expf)"),
     op(
         B::ExpandDims,
         "EXPAND_DIMS",
@@ -70,6 +73,7 @@ const MAPPED: &[SupportedOp] = &[
         "LEAKY_RELU",
         "8-bit: a 256-entry table; int16",
     ),
+    op(B::Log, "LOG", "float32 (the C library's logf)"),
     op(B::Logistic, "LOGISTIC", "8-bit: a 256-entry table"),
     op(B::Maximum, "MAXIMUM", "broadcasting"),
     op(
@@ -80,6 +84,7 @@ const MAPPED: &[SupportedOp] = &[
     op(B::Mean, "MEAN", "constant axes, keep_dims"),
     op(B::Minimum, "MINIMUM", "broadcasting"),
     op(B::Mul, "MUL", "broadcasting; fused activation; int16"),
+    op(B::Neg, "NEG", "float32"),
     op(
         B::Pad,
         "PAD",
@@ -115,6 +120,8 @@ const MAPPED: &[SupportedOp] = &[
         "constant size; align_corners, half_pixel_centers; same scale in and out",
     ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta"),
+    op(B::Sqrt, "SQRT", "float32 (correctly rounded)"),
+    op(B::Square, "SQUARE", "float32"),
     op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
     op(
         B::StridedSlice,

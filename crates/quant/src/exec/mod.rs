@@ -378,6 +378,18 @@ fn eval_op(
                 a * b
             })
         }
+        OpKind::Div { activation } => {
+            elementwise::binary(cx, input(0)?, input(1)?, out_shape, *activation, |a, b| {
+                a / b
+            })
+        }
+        // TFLM's std::exp, std::log, std::sqrt, std::abs, -x, x * x.
+        OpKind::Exp => Ok(input(0)?.mapv(f32::exp)),
+        OpKind::Log => Ok(input(0)?.mapv(f32::ln)),
+        OpKind::Sqrt => Ok(input(0)?.mapv(f32::sqrt)),
+        OpKind::Abs => Ok(input(0)?.mapv(f32::abs)),
+        OpKind::Neg => Ok(input(0)?.mapv(|x| -x)),
+        OpKind::Square => Ok(input(0)?.mapv(|x| x * x)),
         OpKind::Maximum => elementwise::binary(
             cx,
             input(0)?,

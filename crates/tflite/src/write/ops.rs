@@ -396,6 +396,21 @@ impl Writer<'_> {
                     }))),
                 )
             }
+            OpKind::Div { activation } => {
+                cx.arity(2, 2)?;
+                simple(
+                    B::Div,
+                    Some(O::DivOptions(Box::new(fb::DivOptions {
+                        fused_activation_function: act(*activation),
+                    }))),
+                )
+            }
+            OpKind::Exp => unary(B::Exp),
+            OpKind::Log => unary(B::Log),
+            OpKind::Sqrt => unary(B::Sqrt),
+            OpKind::Abs => unary(B::Abs),
+            OpKind::Neg => unary(B::Neg),
+            OpKind::Square => unary(B::Square),
             OpKind::Prelu => {
                 cx.arity(2, 2)?;
                 simple(B::Prelu, None)
