@@ -145,7 +145,10 @@ impl Writer<'_> {
         // Layout steps move bytes with the int8 kernels; the rest compute.
         let computes = !matches!(
             kernel,
-            FloatKernel::Concat(_) | FloatKernel::Transpose(_) | FloatKernel::StridedSlice(_)
+            FloatKernel::Concat(_)
+                | FloatKernel::Transpose(_)
+                | FloatKernel::StridedSlice(_)
+                | FloatKernel::Gather { .. }
         );
         if computes {
             self.use_kernel("float", &["load_f32", "store_f32"]);
@@ -408,6 +411,10 @@ impl Writer<'_> {
                     self.body,
                     "    tq_transpose((const int8_t *)({src}), (int8_t *)({dst}), {d});"
                 );
+            }
+            FloatKernel::Gather { params, indices } => {
+                let src = self.src(input(0)?);
+                self.gather_call(index, &src, dst, params, indices, 4)?;
             }
             FloatKernel::StridedSlice(p) => {
                 let q = bytes_slice(p)

@@ -93,6 +93,9 @@ pub fn execute_float(
             concat::concat(p, &views, y)
         }
         FloatKernel::Transpose(p) => transpose::transpose(p, x(0)?, y),
+        FloatKernel::Gather { params, indices } => {
+            tinyq_kernels::gather::gather(params, indices, x(0)?, y)
+        }
         FloatKernel::StridedSlice(p) => slice::strided_slice(p, x(0)?, y),
         FloatKernel::Svdf { .. } => Err(KernelError::InvalidParams(
             "a stateful kernel runs through execute_stateful",

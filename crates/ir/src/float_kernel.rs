@@ -102,6 +102,11 @@ pub enum FloatKernel {
     },
     Concat(ConcatParams),
     Transpose(TransposeParams),
+    /// GATHER with its constant indices.
+    Gather {
+        params: tinyq_kernels::gather::GatherParams,
+        indices: Vec<i32>,
+    },
     StridedSlice(StridedSliceParams),
     /// SVDF; inputs: the data, then the state (updated in place).
     Svdf {
@@ -177,6 +182,7 @@ impl FloatKernel {
             FloatKernel::Pad { .. } => "pad_f32",
             FloatKernel::Concat(_) => "concat_f32",
             FloatKernel::Transpose(_) => "transpose_f32",
+            FloatKernel::Gather { .. } => "gather_f32",
             FloatKernel::StridedSlice(_) => "strided_slice_f32",
             FloatKernel::Svdf { .. } => "svdf_f32",
         }
@@ -247,6 +253,7 @@ impl FloatKernel {
             FloatKernel::Pad { params, .. } => params.check(n(0), out),
             FloatKernel::Concat(p) => p.check(ins.iter().copied(), out),
             FloatKernel::Transpose(p) => p.check(n(0), out),
+            FloatKernel::Gather { params, indices } => params.check(indices, n(0), out),
             FloatKernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
             FloatKernel::Svdf {
                 params, weights: w, ..

@@ -60,9 +60,19 @@ const MAPPED: &[SupportedOp] = &[
         "constant axis (an alias, no copy)",
     ),
     op(
+        B::DepthToSpace,
+        "DEPTH_TO_SPACE",
+        "int8/float32; a transpose of a reshaped view",
+    ),
+    op(
         B::FullyConnected,
         "FULLY_CONNECTED",
         "per-tensor or per-channel weights, keep_num_dims; DEFAULT weights format; 16x8 (int32/int64 bias)",
+    ),
+    op(
+        B::Gather,
+        "GATHER",
+        "int8/float32; constant int32 indices, any axis, batch_dims 0; int32 shape arithmetic folded at import",
     ),
     op(B::HardSwish, "HARD_SWISH", "8-bit: a 256-entry table"),
     op(
@@ -115,6 +125,11 @@ const MAPPED: &[SupportedOp] = &[
         "constant size; align_corners, half_pixel_centers; same scale in and out",
     ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta"),
+    op(
+        B::SpaceToDepth,
+        "SPACE_TO_DEPTH",
+        "int8/float32; a transpose of a reshaped view",
+    ),
     op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
     op(
         B::StridedSlice,
@@ -143,11 +158,6 @@ const MAPPED: &[SupportedOp] = &[
 /// Shape arithmetic the reader evaluates at import when its inputs are
 /// constant (Keras' flatten: SHAPE → STRIDED_SLICE → PACK → RESHAPE).
 const FOLDED: &[SupportedOp] = &[
-    op(
-        B::Gather,
-        "GATHER",
-        "folded at import when it computes a constant shape",
-    ),
     op(
         B::Pack,
         "PACK",
@@ -204,6 +214,8 @@ mod tests {
 
     #[test]
     fn folded_kinds_are_the_evaluator_kinds_not_mapped_elsewhere() {
+        // GATHER is both: int32 shape arithmetic is folded, data gathered.
+        assert!(fold::is_foldable_kind(B::Gather) && is_mapped(B::Gather));
         for o in FOLDED {
             assert!(fold::is_foldable_kind(o.code), "{}", o.name);
             assert!(!is_mapped(o.code), "{}", o.name);
