@@ -50,6 +50,11 @@ const MAPPED: &[SupportedOp] = &[
         "any depth multiplier; stride, dilation, SAME/VALID; 16x8 (int64 bias)",
     ),
     op(
+        B::DepthToSpace,
+        "DEPTH_TO_SPACE",
+        "int8/float32; a transpose of a reshaped view",
+    ),
+    op(
         B::Dequantize,
         "DEQUANTIZE",
         "int8/uint8/int16 to float32 at the outputs; float16 constants are widened at import",
@@ -58,11 +63,6 @@ const MAPPED: &[SupportedOp] = &[
         B::ExpandDims,
         "EXPAND_DIMS",
         "constant axis (an alias, no copy)",
-    ),
-    op(
-        B::DepthToSpace,
-        "DEPTH_TO_SPACE",
-        "int8/float32; a transpose of a reshaped view",
     ),
     op(
         B::FullyConnected,
