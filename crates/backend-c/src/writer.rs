@@ -1403,7 +1403,10 @@ impl<'p> Writer<'p> {
         self.use_kernel("gather", &[]);
         let inner = p.inner.saturating_mul(elem_bytes);
         // Every offset the kernel forms is below the input's size.
-        int(p.input_len().saturating_mul(elem_bytes), "a gather input size")?;
+        int(
+            p.input_len().saturating_mul(elem_bytes),
+            "a gather input size",
+        )?;
         let (count, outer, axis_size, inner) = (
             int(p.count, "a gather index count")?,
             int(p.outer, "a gather outer size")?,

@@ -1021,12 +1021,19 @@ impl<'g> Cx<'g> {
     }
 
     /// SPACE_TO_DEPTH / DEPTH_TO_SPACE: TFLM moves float32 and int8.
-    fn space_depth(&self, block: usize, shape: fn(&[usize], usize) -> Option<Vec<usize>>) -> Result {
+    fn space_depth(
+        &self,
+        block: usize,
+        shape: fn(&[usize], usize) -> Option<Vec<usize>>,
+    ) -> Result {
         let (x, y) = self.one_to_one(&[F32, I8])?;
         let want = shape(&x.shape, block).ok_or_else(|| {
             self.fail(
                 Problem::Attribute,
-                format!("block {block} does not fit the 4-D NHWC input {}", s(&x.shape)),
+                format!(
+                    "block {block} does not fit the 4-D NHWC input {}",
+                    s(&x.shape)
+                ),
             )
         })?;
         if y.shape != want {
@@ -1053,11 +1060,15 @@ impl<'g> Cx<'g> {
         if let Some(bad) = indices.iter().find(|&&i| i >= axis_size) {
             return Err(self.fail(
                 Problem::Attribute,
-                format!("index {bad} is outside axis {axis} of input {} (TFLM refuses it)", s(&x.shape)),
+                format!(
+                    "index {bad} is outside axis {axis} of input {} (TFLM refuses it)",
+                    s(&x.shape)
+                ),
             ));
         }
-        let fits = shapes::gather_indices_shape(&x.shape, &y.shape, axis)
-            .is_some_and(|d| d.iter().try_fold(1usize, |n, &k| n.checked_mul(k)) == Some(indices.len()));
+        let fits = shapes::gather_indices_shape(&x.shape, &y.shape, axis).is_some_and(|d| {
+            d.iter().try_fold(1usize, |n, &k| n.checked_mul(k)) == Some(indices.len())
+        });
         if !fits {
             return Err(self.shape_err(format!(
                 "output {} is not input {} with axis {axis} replaced by {} indices",

@@ -163,7 +163,12 @@ pub fn depth_to_space(input: &[usize], block: usize) -> Option<Vec<usize>> {
     if c % square != 0 {
         return None;
     }
-    Some(vec![n, h.checked_mul(block)?, w.checked_mul(block)?, c / square])
+    Some(vec![
+        n,
+        h.checked_mul(block)?,
+        w.checked_mul(block)?,
+        c / square,
+    ])
 }
 
 /// The shape of GATHER's indices: the output's dimensions that replace

@@ -1131,9 +1131,17 @@ fn space_depth_and_gather_shapes() {
     let mut g = G::new();
     let x = g.i8("x", &[2, 3, 4]);
     let y = g.i8("y", &[2, 1, 4]);
-    rejects(&g.op(gather(1, &[3]), &[x], y), attribute, &["index 3 is outside axis 1"]);
+    rejects(
+        &g.op(gather(1, &[3]), &[x], y),
+        attribute,
+        &["index 3 is outside axis 1"],
+    );
     let mut g = G::new();
     let x = g.i8("x", &[2, 3, 4]);
     let y = g.i8("y", &[2, 3, 4]);
-    rejects(&g.op(gather(1, &[0, 1]), &[x], y), shape, &["replaced by 2 indices"]);
+    rejects(
+        &g.op(gather(1, &[0, 1]), &[x], y),
+        shape,
+        &["replaced by 2 indices"],
+    );
 }

@@ -26,7 +26,9 @@ fn nhwc(input_shape: &[usize]) -> Result<[usize; 4], KernelError> {
 fn product(dims: &[usize]) -> Result<usize, KernelError> {
     dims.iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or(KernelError::InvalidParams("space/depth view size overflows"))
+        .ok_or(KernelError::InvalidParams(
+            "space/depth view size overflows",
+        ))
 }
 
 /// SPACE_TO_DEPTH of an NHWC input as a transpose; `block` must divide

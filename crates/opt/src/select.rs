@@ -183,8 +183,8 @@ fn select_unfolded(
             space_depth_transpose(&op.kind, &cx.input(0)?.shape).map_err(|e| cx.kernel_err(e))?,
         ),
         OpKind::Gather { axis, indices } => {
-            let (params, indices) = gather_params(&cx.input(0)?.shape, *axis, indices)
-                .map_err(|e| cx.kernel_err(e))?;
+            let (params, indices) =
+                gather_params(&cx.input(0)?.shape, *axis, indices).map_err(|e| cx.kernel_err(e))?;
             Kernel::Gather { params, indices }
         }
         OpKind::StridedSlice(attrs) => strided_slice(&cx, attrs)?,

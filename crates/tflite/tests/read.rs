@@ -450,7 +450,10 @@ fn shape_ops_on_data_are_unsupported() {
     n.outputs = vec![c];
     let g = ok(&n);
     assert_eq!(
-        g.ops.iter().map(|(_, op)| op.kind.clone()).collect::<Vec<_>>(),
+        g.ops
+            .iter()
+            .map(|(_, op)| op.kind.clone())
+            .collect::<Vec<_>>(),
         vec![OpKind::Gather {
             axis: 0,
             indices: vec![2]
@@ -773,7 +776,11 @@ fn gather_takes_constant_in_range_int32_indices() {
             &[y],
             Some(fb::BuiltinOptions::GatherOptions(Box::new(options))),
         );
-        n.inputs = if indices.is_some() { vec![x] } else { vec![x, i] };
+        n.inputs = if indices.is_some() {
+            vec![x]
+        } else {
+            vec![x, i]
+        };
         n.outputs = vec![y];
         n
     };

@@ -138,7 +138,12 @@ pub fn space_depth(
     let &[n, h, w, c] = x.shape() else {
         return Err(cx.err(format!("input {:?} is not 4-D", x.shape())));
     };
-    let fits = b > 0 && if to_depth { h % b == 0 && w % b == 0 } else { c % (b * b) == 0 };
+    let fits = b > 0
+        && if to_depth {
+            h % b == 0 && w % b == 0
+        } else {
+            c % (b * b) == 0
+        };
     if !fits {
         return Err(cx.err(format!("block {b} does not fit input {:?}", x.shape())));
     }
