@@ -29,6 +29,8 @@ fn written_quantized_models_read_back_to_the_same_program() {
         ("concat", &int8[..]),
         ("act_softmax", &int8[..]),
         ("mean", &int8[..]),
+        ("space_depth", &int8[..]),
+        ("gather", &int8[..]),
         ("conv_basic", &wide[..]),
         ("conv_nobias", &wide[..]),
         ("depthwise_mult2", &wide[..]),
@@ -98,5 +100,5 @@ fn written_quantized_models_read_back_to_the_same_program() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 31);
+    assert_eq!(checked, 37);
 }

@@ -100,6 +100,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/c/kernels/transpose.c.tera"),
     ),
     (
+        "kernels/gather.c.tera",
+        include_str!("../../../templates/c/kernels/gather.c.tera"),
+    ),
+    (
         "kernels/strided_slice.c.tera",
         include_str!("../../../templates/c/kernels/strided_slice.c.tera"),
     ),
@@ -156,6 +160,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "pad",
     "concat",
     "transpose",
+    "gather",
     "strided_slice",
     "copy",
     // Float32 steps (`float`: any of them; `libm`: expf/tanhf).
@@ -1012,6 +1017,10 @@ impl<'p> Writer<'p> {
                 let d = self.dims_array(index, &to_i64(&dims))?;
                 let _ = writeln!(self.body, "    tq_transpose({src}, {dst}, {d});");
             }
+            Kernel::Gather { params, indices } => {
+                let src = self.src(input(0)?);
+                self.gather_call(index, &src, &dst, params, indices, 1)?;
+            }
             Kernel::StridedSlice(p) => {
                 self.use_kernel("strided_slice", &[]);
                 let src = self.src(input(0)?);
@@ -1380,6 +1389,39 @@ impl<'p> Writer<'p> {
         );
         self.const_bytes += 4 * values.len();
         name
+    }
+
+    /// A GATHER step on `elem_bytes`-byte elements: the indices as a
+    /// constant array, the geometry in bytes.
+    pub(crate) fn gather_call(
+        &mut self,
+        step: usize,
+        src: &str,
+        dst: &str,
+        p: &tinyq_kernels::gather::GatherParams,
+        indices: &[i32],
+        elem_bytes: usize,
+    ) -> Result<(), EmitError> {
+        self.use_kernel("gather", &[]);
+        let inner = p.inner.saturating_mul(elem_bytes);
+        // Every offset the kernel forms is below the input's size.
+        int(
+            p.input_len().saturating_mul(elem_bytes),
+            "a gather input size",
+        )?;
+        let (count, outer, axis_size, inner) = (
+            int(p.count, "a gather index count")?,
+            int(p.outer, "a gather outer size")?,
+            int(p.axis_size, "a gather axis size")?,
+            int(inner, "a gather run length")?,
+        );
+        let values: Vec<i64> = indices.iter().map(|&i| i64::from(i)).collect();
+        let indices = self.int_array(step, "indices", &values);
+        let _ = writeln!(
+            self.body,
+            "    tq_gather((const int8_t *)({src}), (int8_t *)({dst}), {indices}, {count}, {outer}, {axis_size}, {inner});"
+        );
+        Ok(())
     }
 
     /// Shape/stride parameters of an N-D kernel; every entry must fit the

@@ -149,6 +149,7 @@ impl Writer<'_> {
                 | FloatKernel::Transpose(_)
                 | FloatKernel::StridedSlice(_)
                 | FloatKernel::ResizeNearest(_)
+                | FloatKernel::Gather { .. }
         );
         if computes {
             self.use_kernel("float", &["load_f32", "store_f32"]);
@@ -499,6 +500,10 @@ impl Writer<'_> {
                 ];
                 let params = self.params_struct(index, &format!("tq_{name}_params"), &fields);
                 let _ = writeln!(self.body, "    tq_{name}(&{params}, {src}, {dst});");
+            }
+            FloatKernel::Gather { params, indices } => {
+                let src = self.src(input(0)?);
+                self.gather_call(index, &src, dst, params, indices, 4)?;
             }
             FloatKernel::StridedSlice(p) => {
                 let q = bytes_slice(p)

@@ -322,6 +322,9 @@ impl Writer<'_> {
                     kernels::transpose::transpose(&p, #x0, #out) #kerr;
                 }
             }
+            FloatKernel::Gather { params, indices } => {
+                self.gather_call(index, params, indices, &x(0)?, out, kerr)?
+            }
             FloatKernel::StridedSlice(p) => {
                 let p = params_literal("slice", p)?;
                 let x0 = x(0)?;

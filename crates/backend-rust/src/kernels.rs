@@ -53,6 +53,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("pad", include_str!("../../kernels/src/pad.rs")),
     ("concat", include_str!("../../kernels/src/concat.rs")),
     ("transpose", include_str!("../../kernels/src/transpose.rs")),
+    ("gather", include_str!("../../kernels/src/gather.rs")),
     ("slice", include_str!("../../kernels/src/slice.rs")),
     ("unary", include_str!("../../kernels/src/unary.rs")),
     (

@@ -334,6 +334,30 @@ fn params_literal(module: &str, value: &impl std::fmt::Debug) -> Result<TokenStr
     Ok(quote!(#expr))
 }
 
+impl Writer<'_> {
+    /// A GATHER step (int8 or float32): its indices as a `static`, then the
+    /// kernel call.
+    fn gather_call(
+        &mut self,
+        index: usize,
+        params: &tinyq_kernels::gather::GatherParams,
+        indices: &[i32],
+        x0: &TokenStream,
+        out: &TokenStream,
+        kerr: &TokenStream,
+    ) -> Result<TokenStream, EmitError> {
+        let p = params_literal("gather", params)?;
+        let id = format_ident!("STEP_{}_INDICES", index);
+        let n = lit_usize(indices.len());
+        let values = lit_i32s(indices);
+        self.statics.push(quote!(static #id: [i32; #n] = #values;));
+        Ok(quote! {
+            let p = #p;
+            kernels::gather::gather(&p, &#id, #x0, #out) #kerr;
+        })
+    }
+}
+
 /// A resize parameter literal: its `geometry` field names the nested struct
 /// by module path too.
 fn resize_literal(value: &impl std::fmt::Debug) -> Result<TokenStream, EmitError> {
@@ -1794,6 +1818,11 @@ impl<'p> Writer<'p> {
                     let p = #p;
                     kernels::transpose::transpose(&p, #x0, #out) #kerr;
                 }
+            }
+            Kernel::Gather { params, indices } => {
+                need_i8(&views, "gather")?;
+                let call = self.gather_call(index, params, indices, &x(0)?, &out, &kerr)?;
+                quote!(#call)
             }
             Kernel::StridedSlice(p) => {
                 need_i8(&views, "strided slice")?;

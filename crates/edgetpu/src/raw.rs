@@ -1,7 +1,7 @@
 //! The model as given: subgraph 0's operator list read straight from the
 //! flatbuffer, with the planus schema `tinyq_tflite::fb` that tinyq's reader
 //! uses. Unlike the reader, this keeps every op: the shape arithmetic the
-//! reader folds away and the ops tinyq cannot run (GATHER, LSTM, CUSTOM, ...)
+//! reader folds away and the ops tinyq cannot run (LSTM, CUSTOM, ...)
 //! are exactly what the Edge TPU verdict must speak of.
 //!
 //! The file is untrusted: every access is checked, nothing panics, and the

@@ -95,6 +95,9 @@ pub fn execute_float(
             concat::concat(p, &views, y)
         }
         FloatKernel::Transpose(p) => transpose::transpose(p, x(0)?, y),
+        FloatKernel::Gather { params, indices } => {
+            tinyq_kernels::gather::gather(params, indices, x(0)?, y)
+        }
         FloatKernel::StridedSlice(p) => slice::strided_slice(p, x(0)?, y),
         FloatKernel::ResizeBilinear(p) => resize_bilinear_f32(p, x(0)?, y),
         FloatKernel::ResizeNearest(p) => resize::resize_nearest(p, x(0)?, y),

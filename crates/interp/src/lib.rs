@@ -612,6 +612,9 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
             run_i8(&[], out, |_, y| concat::concat(p, &views, y))
         }
         Kernel::Transpose(p) => run_i8(first(ins)?, out, |x, y| transpose::transpose(p, x, y)),
+        Kernel::Gather { params, indices } => run_i8(first(ins)?, out, |x, y| {
+            tinyq_kernels::gather::gather(params, indices, x, y)
+        }),
         Kernel::StridedSlice(p) => run_i8(first(ins)?, out, |x, y| slice::strided_slice(p, x, y)),
         Kernel::ResizeBilinear(p) => {
             run_i8(first(ins)?, out, |x, y| resize::resize_bilinear(p, x, y))

@@ -105,6 +105,11 @@ pub enum FloatKernel {
     },
     Concat(ConcatParams),
     Transpose(TransposeParams),
+    /// GATHER with its constant indices.
+    Gather {
+        params: tinyq_kernels::gather::GatherParams,
+        indices: Vec<i32>,
+    },
     StridedSlice(StridedSliceParams),
     ResizeBilinear(ResizeBilinearF32Params),
     /// The int8 kernel's parameters (the same float32 coordinates); the
@@ -197,6 +202,7 @@ impl FloatKernel {
             FloatKernel::Pad { .. } => "pad_f32",
             FloatKernel::Concat(_) => "concat_f32",
             FloatKernel::Transpose(_) => "transpose_f32",
+            FloatKernel::Gather { .. } => "gather_f32",
             FloatKernel::StridedSlice(_) => "strided_slice_f32",
             FloatKernel::ResizeBilinear(_) => "resize_bilinear_f32",
             FloatKernel::ResizeNearest(_) => "resize_nearest_f32",
@@ -270,6 +276,7 @@ impl FloatKernel {
             FloatKernel::Pad { params, .. } => params.check(n(0), out),
             FloatKernel::Concat(p) => p.check(ins.iter().copied(), out),
             FloatKernel::Transpose(p) => p.check(n(0), out),
+            FloatKernel::Gather { params, indices } => params.check(indices, n(0), out),
             FloatKernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
             FloatKernel::ResizeBilinear(p) => p.check(n(0), out),
             FloatKernel::ResizeNearest(p) => p.check(n(0), out),

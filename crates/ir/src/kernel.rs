@@ -7,6 +7,7 @@ use tinyq_kernels::conv::Conv2DParams;
 use tinyq_kernels::depthwise::DepthwiseParams;
 use tinyq_kernels::elementwise::{AddSubParams, MulParams, PreluParams};
 use tinyq_kernels::fully_connected::FullyConnectedParams;
+use tinyq_kernels::gather::GatherParams;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::pooling::PoolParams;
 use tinyq_kernels::reduce::MeanParams;
@@ -146,6 +147,11 @@ pub enum Kernel {
     Pad(PadParams),
     Concat(ConcatParams),
     Transpose(TransposeParams),
+    /// GATHER with its constant indices (each checked inside the axis).
+    Gather {
+        params: GatherParams,
+        indices: Vec<i32>,
+    },
     StridedSlice(tinyq_kernels::slice::StridedSliceParams),
     /// Byte copy (a reshape that could not be an alias).
     Copy,
@@ -241,6 +247,7 @@ impl Kernel {
             Kernel::Svdf { .. } => self.weight_bytes(),
             Kernel::Lut { table } => table.len(),
             Kernel::DequantizeLut { table } => 4 * table.len(),
+            Kernel::Gather { indices, .. } => 4 * indices.len(),
             _ => 0,
         }
     }
@@ -269,6 +276,7 @@ impl Kernel {
             Kernel::Pad(_) => "pad",
             Kernel::Concat(_) => "concat",
             Kernel::Transpose(_) => "transpose",
+            Kernel::Gather { .. } => "gather",
             Kernel::StridedSlice(_) => "strided_slice",
             Kernel::Copy => "copy",
             Kernel::Float(k) => k.name(),

@@ -166,6 +166,21 @@ pub enum OpKind {
         perm: Vec<usize>,
     },
     StridedSlice(StridedSlice),
+    /// SPACE_TO_DEPTH (NHWC): each `block`×`block` patch becomes channels.
+    SpaceToDepth {
+        block: usize,
+    },
+    /// DEPTH_TO_SPACE (NHWC): the inverse of SPACE_TO_DEPTH.
+    DepthToSpace {
+        block: usize,
+    },
+    /// GATHER along `axis` (`batch_dims` 0) with TFLite's constant int32
+    /// indices folded in, each inside the axis; the indices' shape is the
+    /// output's dimensions that replace the axis ([`crate::shapes::gather_indices_shape`]).
+    Gather {
+        axis: usize,
+        indices: Vec<usize>,
+    },
     Quantize,
     Dequantize,
     /// tinyq's own: an 8-bit element-wise op given by a 256-entry table
@@ -244,6 +259,9 @@ impl OpKind {
             OpKind::ExpandDims => "EXPAND_DIMS",
             OpKind::Transpose { .. } => "TRANSPOSE",
             OpKind::StridedSlice(_) => "STRIDED_SLICE",
+            OpKind::SpaceToDepth { .. } => "SPACE_TO_DEPTH",
+            OpKind::DepthToSpace { .. } => "DEPTH_TO_SPACE",
+            OpKind::Gather { .. } => "GATHER",
             OpKind::Quantize => "QUANTIZE",
             OpKind::Dequantize => "DEQUANTIZE",
             OpKind::Lut(_) => "LUT",
@@ -358,6 +376,10 @@ impl fmt::Display for OpKind {
             OpKind::Mean { axes, keep_dims } => write!(f, "(axes={axes:?}, keep_dims={keep_dims})"),
             OpKind::Pad { paddings } => write!(f, "(paddings={paddings:?})"),
             OpKind::Transpose { perm } => write!(f, "(perm={perm:?})"),
+            OpKind::SpaceToDepth { block } | OpKind::DepthToSpace { block } => {
+                write!(f, "(block={block})")
+            }
+            OpKind::Gather { axis, indices } => write!(f, "(axis={axis}, indices={indices:?})"),
             OpKind::ResizeBilinear(r) | OpKind::ResizeNearestNeighbor(r) => write!(
                 f,
                 "(align_corners={}, half_pixel_centers={})",

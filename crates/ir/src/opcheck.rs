@@ -67,6 +67,9 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         OpKind::Pad { paddings } => cx.pad(paddings),
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => cx.reshape_like(),
         OpKind::Transpose { perm } => cx.transpose(perm),
+        OpKind::SpaceToDepth { block } => cx.space_depth(*block, shapes::space_to_depth),
+        OpKind::DepthToSpace { block } => cx.space_depth(*block, shapes::depth_to_space),
+        OpKind::Gather { axis, indices } => cx.gather(*axis, indices),
         OpKind::StridedSlice(s) => cx.strided_slice(s),
         OpKind::Quantize => cx.quantize(),
         OpKind::Dequantize => cx.dequantize(),
@@ -1024,6 +1027,66 @@ impl<'g> Cx<'g> {
                 ))),
             _ => Ok(()),
         }
+    }
+
+    /// SPACE_TO_DEPTH / DEPTH_TO_SPACE: TFLM moves float32 and int8.
+    fn space_depth(
+        &self,
+        block: usize,
+        shape: fn(&[usize], usize) -> Option<Vec<usize>>,
+    ) -> Result {
+        let (x, y) = self.one_to_one(&[F32, I8])?;
+        let want = shape(&x.shape, block).ok_or_else(|| {
+            self.fail(
+                Problem::Attribute,
+                format!(
+                    "block {block} does not fit the 4-D NHWC input {}",
+                    s(&x.shape)
+                ),
+            )
+        })?;
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but input {} with block {block} gives {}",
+                s(&y.shape),
+                s(&x.shape),
+                s(&want)
+            )));
+        }
+        Ok(())
+    }
+
+    /// GATHER (`batch_dims` 0, constant indices folded in): TFLM moves
+    /// float32, int8 and int32.
+    fn gather(&self, axis: usize, indices: &[usize]) -> Result {
+        let (x, y) = self.one_to_one(&[F32, I8, I32])?;
+        let Some(&axis_size) = x.shape.get(axis) else {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("axis {axis} is outside input {}", s(&x.shape)),
+            ));
+        };
+        if let Some(bad) = indices.iter().find(|&&i| i >= axis_size) {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!(
+                    "index {bad} is outside axis {axis} of input {} (TFLM refuses it)",
+                    s(&x.shape)
+                ),
+            ));
+        }
+        let fits = shapes::gather_indices_shape(&x.shape, &y.shape, axis).is_some_and(|d| {
+            d.iter().try_fold(1usize, |n, &k| n.checked_mul(k)) == Some(indices.len())
+        });
+        if !fits {
+            return Err(self.shape_err(format!(
+                "output {} is not input {} with axis {axis} replaced by {} indices",
+                s(&y.shape),
+                s(&x.shape),
+                indices.len()
+            )));
+        }
+        Ok(())
     }
 
     fn transpose(&self, perm: &[usize]) -> Result {

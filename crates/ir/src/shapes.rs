@@ -144,6 +144,46 @@ pub fn permuted(input: &[usize], perm: &[usize]) -> Option<Vec<usize>> {
     perm.iter().map(|&p| input.get(p).copied()).collect()
 }
 
+/// SPACE_TO_DEPTH's output `[N, H/b, W/b, C·b²]`; `None` unless the input
+/// is 4-D and `block` (non-zero) divides its height and width.
+pub fn space_to_depth(input: &[usize], block: usize) -> Option<Vec<usize>> {
+    let &[n, h, w, c] = input else { return None };
+    if block == 0 || h % block != 0 || w % block != 0 {
+        return None;
+    }
+    let depth = c.checked_mul(block)?.checked_mul(block)?;
+    Some(vec![n, h / block, w / block, depth])
+}
+
+/// DEPTH_TO_SPACE's output `[N, H·b, W·b, C/b²]`; `None` unless the input
+/// is 4-D and `block²` (non-zero) divides its depth.
+pub fn depth_to_space(input: &[usize], block: usize) -> Option<Vec<usize>> {
+    let &[n, h, w, c] = input else { return None };
+    let square = block.checked_mul(block).filter(|&s| s != 0)?;
+    if c % square != 0 {
+        return None;
+    }
+    Some(vec![
+        n,
+        h.checked_mul(block)?,
+        w.checked_mul(block)?,
+        c / square,
+    ])
+}
+
+/// The shape of GATHER's indices: the output's dimensions that replace
+/// input dimension `axis` (output = `input[..axis] ++ indices ++
+/// input[axis + 1..]`); `None` when the output does not have that form.
+pub fn gather_indices_shape(input: &[usize], output: &[usize], axis: usize) -> Option<Vec<usize>> {
+    if axis >= input.len() || output.len() + 1 < input.len() {
+        return None;
+    }
+    let rank = output.len() + 1 - input.len();
+    let (before, after) = (&input[..axis], &input[axis + 1..]);
+    let tail = output.get(axis + rank..)?;
+    (output.get(..axis)? == before && tail == after).then(|| output[axis..axis + rank].to_vec())
+}
+
 /// Why FULLY_CONNECTED has no output shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FcError {

@@ -261,6 +261,13 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
             vec![("paddings", list(paddings, |(b, a)| format!("({b}, {a})")))]
         }
         OpKind::Transpose { perm } => vec![("perm", list(perm, ToString::to_string))],
+        OpKind::SpaceToDepth { block } | OpKind::DepthToSpace { block } => {
+            vec![("block", block.to_string())]
+        }
+        OpKind::Gather { axis, indices } => vec![
+            ("axis", axis.to_string()),
+            ("indices", list(indices, ToString::to_string)),
+        ],
         OpKind::StridedSlice(s) => vec![
             ("begin", list(&s.begin, ToString::to_string)),
             ("end", list(&s.end, ToString::to_string)),
@@ -335,6 +342,9 @@ pub const OP_NAMES: &[&str] = &[
     "EXPAND_DIMS",
     "TRANSPOSE",
     "STRIDED_SLICE",
+    "SPACE_TO_DEPTH",
+    "DEPTH_TO_SPACE",
+    "GATHER",
     "QUANTIZE",
     "DEQUANTIZE",
     "LUT",
@@ -871,6 +881,16 @@ impl<'a> Cursor<'a> {
                 shrink_axis_mask: self.as_number(&a.need("shrink_axis_mask")?, "a mask")?,
                 offset: self.as_number(&a.need("offset")?, "true or false")?,
             }),
+            "SPACE_TO_DEPTH" => OpKind::SpaceToDepth {
+                block: self.as_number(&a.need("block")?, "a block size")?,
+            },
+            "DEPTH_TO_SPACE" => OpKind::DepthToSpace {
+                block: self.as_number(&a.need("block")?, "a block size")?,
+            },
+            "GATHER" => OpKind::Gather {
+                axis: self.as_number(&a.need("axis")?, "an axis")?,
+                indices: self.numbers(&a.need("indices")?, "an index")?,
+            },
             "QUANTIZE" => OpKind::Quantize,
             "DEQUANTIZE" => OpKind::Dequantize,
             "RESIZE_BILINEAR" => OpKind::ResizeBilinear(self.resize(a)?),

@@ -129,6 +129,15 @@ fn kind() -> impl Strategy<Value = OpKind> {
         prop::collection::vec(0usize..6, 0..5)
             .prop_map(|perm| OpKind::Transpose { perm })
             .boxed(),
+        any::<usize>()
+            .prop_map(|block| OpKind::SpaceToDepth { block })
+            .boxed(),
+        any::<usize>()
+            .prop_map(|block| OpKind::DepthToSpace { block })
+            .boxed(),
+        (any::<usize>(), prop::collection::vec(0usize..9, 0..5))
+            .prop_map(|(axis, indices)| OpKind::Gather { axis, indices })
+            .boxed(),
         (
             (i32s(), i32s(), i32s()),
             (

@@ -1088,3 +1088,60 @@ fn rejects_quantization_an_operand_cannot_have() {
         &["input \"x\" is i16 without"],
     );
 }
+
+#[test]
+fn space_depth_and_gather_shapes() {
+    let mut g = G::new();
+    let x = g.i8("x", &[1, 4, 6, 3]);
+    let y = g.i8("y", &[1, 2, 3, 12]);
+    accepts(&g.op(OpKind::SpaceToDepth { block: 2 }, &[x], y));
+    let mut g = G::new();
+    let x = g.f32("x", &[1, 2, 3, 12]);
+    let y = g.f32("y", &[1, 4, 6, 3]);
+    accepts(&g.op(OpKind::DepthToSpace { block: 2 }, &[x], y));
+    let mut g = G::new();
+    let x = g.i8("x", &[1, 5, 6, 3]);
+    let y = g.i8("y", &[1, 2, 3, 12]);
+    rejects(
+        &g.op(OpKind::SpaceToDepth { block: 2 }, &[x], y),
+        attribute,
+        &["block 2 does not fit"],
+    );
+    let mut g = G::new();
+    let x = g.i8("x", &[1, 2, 3, 12]);
+    let y = g.i8("y", &[1, 6, 9, 1]);
+    rejects(
+        &g.op(OpKind::DepthToSpace { block: 2 }, &[x], y),
+        shape,
+        &["gives [1,4,6,3]"],
+    );
+    // GATHER: indices replace the axis; a scalar index drops it.
+    let gather = |axis, indices: &[usize]| OpKind::Gather {
+        axis,
+        indices: indices.to_vec(),
+    };
+    let mut g = G::new();
+    let x = g.i8("x", &[2, 3, 4]);
+    let y = g.i8("y", &[2, 2, 2, 4]);
+    accepts(&g.op(gather(1, &[0, 2, 2, 1]), &[x], y));
+    let mut g = G::new();
+    let x = g.f32("x", &[2, 3, 4]);
+    let y = g.f32("y", &[2, 3]);
+    accepts(&g.op(gather(2, &[3]), &[x], y));
+    let mut g = G::new();
+    let x = g.i8("x", &[2, 3, 4]);
+    let y = g.i8("y", &[2, 1, 4]);
+    rejects(
+        &g.op(gather(1, &[3]), &[x], y),
+        attribute,
+        &["index 3 is outside axis 1"],
+    );
+    let mut g = G::new();
+    let x = g.i8("x", &[2, 3, 4]);
+    let y = g.i8("y", &[2, 3, 4]);
+    rejects(
+        &g.op(gather(1, &[0, 1]), &[x], y),
+        shape,
+        &["replaced by 2 indices"],
+    );
+}

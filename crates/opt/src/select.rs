@@ -179,6 +179,14 @@ fn select_unfolded(
         OpKind::Mean { axes, .. } => mean(&cx, axes)?,
         OpKind::Pad { paddings } => pad_kernel(&cx, paddings)?,
         OpKind::Transpose { perm } => transpose_kernel(&cx, perm)?,
+        OpKind::SpaceToDepth { .. } | OpKind::DepthToSpace { .. } => Kernel::Transpose(
+            space_depth_transpose(&op.kind, &cx.input(0)?.shape).map_err(|e| cx.kernel_err(e))?,
+        ),
+        OpKind::Gather { axis, indices } => {
+            let (params, indices) =
+                gather_params(&cx.input(0)?.shape, *axis, indices).map_err(|e| cx.kernel_err(e))?;
+            Kernel::Gather { params, indices }
+        }
         OpKind::StridedSlice(attrs) => strided_slice(&cx, attrs)?,
         OpKind::ResizeBilinear(r) => resize_kernel(&cx, r, true)?,
         OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
@@ -848,6 +856,41 @@ fn transpose_kernel(cx: &Ctx<'_>, perm: &[usize]) -> Result<Kernel, LowerError> 
     let perm: Vec<i32> = perm.iter().map(|&p| p as i32).collect();
     let params = transpose::prepare_transpose(&input.shape, &perm).map_err(|e| cx.kernel_err(e))?;
     Ok(Kernel::Transpose(params))
+}
+
+/// SPACE_TO_DEPTH / DEPTH_TO_SPACE move bytes exactly as one transpose of
+/// a reshaped view of the input ([`tinyq_kernels::space_depth`]); int8
+/// and float32 alike.
+pub(crate) fn space_depth_transpose(
+    kind: &OpKind,
+    input_shape: &[usize],
+) -> Result<tinyq_kernels::transpose::TransposeParams, KernelError> {
+    match *kind {
+        OpKind::SpaceToDepth { block } => {
+            tinyq_kernels::space_depth::prepare_space_to_depth(input_shape, block)
+        }
+        OpKind::DepthToSpace { block } => {
+            tinyq_kernels::space_depth::prepare_depth_to_space(input_shape, block)
+        }
+        _ => Err(KernelError::InvalidParams("not a space/depth op")),
+    }
+}
+
+/// GATHER's geometry and its constant indices as the kernel reads them
+/// (each checked inside the axis here, once).
+pub(crate) fn gather_params(
+    input_shape: &[usize],
+    axis: usize,
+    indices: &[usize],
+) -> Result<(tinyq_kernels::gather::GatherParams, Vec<i32>), KernelError> {
+    let indices = indices
+        .iter()
+        .map(|&i| i32::try_from(i))
+        .collect::<Result<Vec<i32>, _>>()
+        .map_err(|_| KernelError::InvalidParams("a gather index does not fit int32"))?;
+    let params = tinyq_kernels::gather::prepare_gather(input_shape, axis, indices.len())?;
+    params.check(&indices, params.input_len(), params.output_len())?;
+    Ok((params, indices))
 }
 
 /// RESIZE_*: TFLM's int8 resize copies or interpolates codes, so input and

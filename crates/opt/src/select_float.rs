@@ -237,6 +237,21 @@ pub(crate) fn select_float(
                 transpose::prepare_transpose(&input.shape, &perm).map_err(|e| cx.kernel_err(e))?,
             )
         }
+        OpKind::SpaceToDepth { .. } | OpKind::DepthToSpace { .. } => {
+            let input = cx.input(0)?;
+            cx.output()?;
+            FloatKernel::Transpose(
+                crate::select::space_depth_transpose(&op.kind, &input.shape)
+                    .map_err(|e| cx.kernel_err(e))?,
+            )
+        }
+        OpKind::Gather { axis, indices } => {
+            let input = cx.input(0)?;
+            cx.output()?;
+            let (params, indices) = crate::select::gather_params(&input.shape, *axis, indices)
+                .map_err(|e| cx.kernel_err(e))?;
+            FloatKernel::Gather { params, indices }
+        }
         OpKind::StridedSlice(a) => strided_slice(&cx, a)?,
         OpKind::Quantize
         | OpKind::Dequantize

@@ -52,6 +52,9 @@ pub fn is_same_scale(kind: &OpKind) -> bool {
             | OpKind::Squeeze
             | OpKind::ExpandDims
             | OpKind::Transpose { .. }
+            | OpKind::SpaceToDepth { .. }
+            | OpKind::DepthToSpace { .. }
+            | OpKind::Gather { .. }
             | OpKind::StridedSlice(_)
             | OpKind::Pad { .. }
             | OpKind::Maximum
@@ -66,7 +69,11 @@ pub fn is_same_scale(kind: &OpKind) -> bool {
 /// "exactly one operand" rules.
 fn folded_operands(kind: &OpKind) -> usize {
     match kind {
-        OpKind::Reshape | OpKind::ExpandDims | OpKind::Transpose { .. } | OpKind::Pad { .. } => 1,
+        OpKind::Reshape
+        | OpKind::ExpandDims
+        | OpKind::Transpose { .. }
+        | OpKind::Pad { .. }
+        | OpKind::Gather { .. } => 1,
         OpKind::Mean { .. } => 1,
         // The constant size; TRANSPOSE_CONV's output shape.
         OpKind::ResizeBilinear(_) | OpKind::ResizeNearestNeighbor(_) | OpKind::TransposeConv(_) => {

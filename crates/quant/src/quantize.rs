@@ -150,7 +150,14 @@ pub fn check_options(options: QuantOptions) -> Result<(), QuantError> {
 /// to 16x8-bit not yet supported for op"); TFLite has no int16 kernel for
 /// them.
 fn has_no_16x8_form(kind: &OpKind) -> bool {
-    matches!(kind, OpKind::Prelu | OpKind::HardSwish)
+    matches!(
+        kind,
+        OpKind::Prelu
+            | OpKind::HardSwish
+            | OpKind::SpaceToDepth { .. }
+            | OpKind::DepthToSpace { .. }
+            | OpKind::Gather { .. }
+    )
 }
 
 /// Refuses ops that have no form with `activations`.

@@ -29,8 +29,9 @@ use tinyq_quant::{Activations, IoMode, QuantOptions, quantize};
 /// convolution inherits it (its positive part is the convolution's output).
 /// The count must not grow (26 on the first 33 fixtures; the five optimizer
 /// fixtures add 9, `prelu` 1, the benchmark-shaped `kws_ds_cnn` 6 and
-/// `cnn_strided` 11, `transpose_conv` 1: its output scale).
-const KNOWN_ULP_MISMATCHES: usize = 54;
+/// `cnn_strided` 11, `transpose_conv` 1: its output scale, `gather` and
+/// `space_depth` 1 each: their convolution's output).
+const KNOWN_ULP_MISMATCHES: usize = 56;
 
 /// Fixtures whose converter quantization tinyq does not reproduce yet, with
 /// why. `mobilenet_v2`: the converter gives the projection convolution that
@@ -262,7 +263,7 @@ fn params_match_the_converter_on_every_fixture() {
 
 /// The same ulp-level differences seen through the uint8 and float I/O
 /// variants (the int8 ones, plus the uint8 I/O tensors sharing a scale).
-const KNOWN_IO_ULP_MISMATCHES: usize = 126;
+const KNOWN_IO_ULP_MISMATCHES: usize = 131;
 
 /// The uint8 and float I/O variants: the same, plus the QUANTIZE/DEQUANTIZE
 /// at the edges, in the converter's op order.

@@ -119,6 +119,23 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::Squeeze => cx.reshape_like(OpKind::Squeeze, 1, 1)?,
         B::ExpandDims => cx.reshape_like(OpKind::ExpandDims, 2, 2)?,
         B::Transpose => cx.transpose()?,
+        B::SpaceToDepth => {
+            let o: fb::SpaceToDepthOptions = cx.options(|o| match o {
+                fb::BuiltinOptionsRef::SpaceToDepthOptions(r) => Some(r.try_into()),
+                _ => None,
+            })?;
+            let block = cx.positive("block_size", o.block_size)?;
+            (OpKind::SpaceToDepth { block }, cx.data_inputs(1)?)
+        }
+        B::DepthToSpace => {
+            let o: fb::DepthToSpaceOptions = cx.options(|o| match o {
+                fb::BuiltinOptionsRef::DepthToSpaceOptions(r) => Some(r.try_into()),
+                _ => None,
+            })?;
+            let block = cx.positive("block_size", o.block_size)?;
+            (OpKind::DepthToSpace { block }, cx.data_inputs(1)?)
+        }
+        B::Gather => cx.gather()?,
         B::StridedSlice => cx.strided_slice()?,
         B::ResizeBilinear => {
             let o: fb::ResizeBilinearOptions = cx.options(|o| match o {
@@ -944,6 +961,45 @@ impl<'o, 'a> Cx<'o, 'a> {
             )));
         }
         Ok((OpKind::Transpose { perm: out_perm }, vec![xi]))
+    }
+
+    /// GATHER with constant int32 indices, `batch_dims` 0; the indices
+    /// become the op's attribute (a gather whose indices come from another
+    /// op is refused).
+    fn gather(&self) -> Result<(OpKind, Vec<usize>)> {
+        self.arity(2, 2)?;
+        let (xi, x) = self.input(0)?;
+        let o: fb::GatherOptions = self.options(|o| match o {
+            fb::BuiltinOptionsRef::GatherOptions(r) => Some(r.try_into()),
+            _ => None,
+        })?;
+        if o.batch_dims != 0 {
+            return Err(self.err(format!(
+                "batch_dims {} is not supported (only 0)",
+                o.batch_dims
+            )));
+        }
+        let axis = self.axis(i64::from(o.axis), x.shape.len())?;
+        let (_, t) = self.input(1)?;
+        if t.dtype != DType::I32 {
+            return Err(self.err(format!(
+                "indices {:?} are {}; tinyq takes int32 indices",
+                t.name, t.dtype
+            )));
+        }
+        let values = self.const_param(1, "indices")?.values;
+        let axis_size = x.shape[axis];
+        let indices = values
+            .iter()
+            .map(|&i| usize::try_from(i).ok().filter(|&i| i < axis_size))
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| {
+                self.err(format!(
+                    "indices {:?} hold a value outside 0..{axis_size} (axis {axis} of input {:?})",
+                    t.name, x.name
+                ))
+            })?;
+        Ok((OpKind::Gather { axis, indices }, vec![xi]))
     }
 
     fn strided_slice(&self) -> Result<(OpKind, Vec<usize>)> {

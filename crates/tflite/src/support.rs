@@ -51,6 +51,11 @@ const MAPPED: &[SupportedOp] = &[
         "any depth multiplier; stride, dilation, SAME/VALID; 16x8 (int64 bias)",
     ),
     op(
+        B::DepthToSpace,
+        "DEPTH_TO_SPACE",
+        "int8/float32; a transpose of a reshaped view",
+    ),
+    op(
         B::Dequantize,
         "DEQUANTIZE",
         "int8/uint8/int16 to float32 at the outputs; float16 constants are widened at import",
@@ -66,6 +71,11 @@ const MAPPED: &[SupportedOp] = &[
         B::FullyConnected,
         "FULLY_CONNECTED",
         "per-tensor or per-channel weights, keep_num_dims; DEFAULT weights format; 16x8 (int32/int64 bias)",
+    ),
+    op(
+        B::Gather,
+        "GATHER",
+        "int8/float32; constant int32 indices, any axis, batch_dims 0; int32 shape arithmetic folded at import",
     ),
     op(B::HardSwish, "HARD_SWISH", "8-bit: a 256-entry table"),
     op(
@@ -120,6 +130,11 @@ const MAPPED: &[SupportedOp] = &[
         "constant size; align_corners, half_pixel_centers; same scale in and out",
     ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta"),
+    op(
+        B::SpaceToDepth,
+        "SPACE_TO_DEPTH",
+        "int8/float32; a transpose of a reshaped view",
+    ),
     op(B::Sqrt, "SQRT", "float32 (correctly rounded)"),
     op(B::Square, "SQUARE", "float32"),
     op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
@@ -150,11 +165,6 @@ const MAPPED: &[SupportedOp] = &[
 /// Shape arithmetic the reader evaluates at import when its inputs are
 /// constant (Keras' flatten: SHAPE → STRIDED_SLICE → PACK → RESHAPE).
 const FOLDED: &[SupportedOp] = &[
-    op(
-        B::Gather,
-        "GATHER",
-        "folded at import when it computes a constant shape",
-    ),
     op(
         B::Pack,
         "PACK",
@@ -211,6 +221,8 @@ mod tests {
 
     #[test]
     fn folded_kinds_are_the_evaluator_kinds_not_mapped_elsewhere() {
+        // GATHER is both: int32 shape arithmetic is folded, data gathered.
+        assert!(fold::is_foldable_kind(B::Gather) && is_mapped(B::Gather));
         for o in FOLDED {
             assert!(fold::is_foldable_kind(o.code), "{}", o.name);
             assert!(!is_mapped(o.code), "{}", o.name);

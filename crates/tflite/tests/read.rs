@@ -440,7 +440,7 @@ fn shape_ops_on_data_are_unsupported() {
         "{e}"
     );
 
-    // GATHER on an int32 graph input.
+    // GATHER on an int32 graph input is data movement: mapped, not folded.
     let mut n = Net::new();
     let a = n.act("a", &[4], T::Int32, None);
     let i = n.const_i32("i", &[1], &[2]);
@@ -448,7 +448,17 @@ fn shape_ops_on_data_are_unsupported() {
     n.op(B::Gather, &[a, i], &[c], None);
     n.inputs = vec![a];
     n.outputs = vec![c];
-    assert!(matches!(err(&n), ReadError::UnsupportedOp { name, .. } if name == "GATHER"));
+    let g = ok(&n);
+    assert_eq!(
+        g.ops
+            .iter()
+            .map(|(_, op)| op.kind.clone())
+            .collect::<Vec<_>>(),
+        vec![OpKind::Gather {
+            axis: 0,
+            indices: vec![2]
+        }]
+    );
 
     // ... but GATHER/CONCATENATION of constant shapes fold: a graph output
     // computed entirely from shapes becomes a constant.
@@ -744,4 +754,56 @@ fn static_and_dynamic_shapes() {
     n.tensors[0].shape = None;
     let g = ok(&n);
     assert_eq!(g.tensor(g.inputs[0]).shape, Vec::<usize>::new());
+}
+
+/// GATHER's indices become the op's attribute; what TFLM would refuse, or
+/// what tinyq cannot fold, is refused naming the op.
+#[test]
+fn gather_takes_constant_in_range_int32_indices() {
+    let build = |indices: Option<&[i32]>, batch_dims: i32, axis: i32| {
+        let mut n = Net::new();
+        let x = n.act("x", &[2, 3, 4], T::Float32, None);
+        let count = indices.map_or(2, |v| v.len() as i32);
+        let i = match indices {
+            Some(v) => n.const_i32("i", &[count], v),
+            None => n.act("i", &[count], T::Int32, None),
+        };
+        let y = n.act("y", &[2, count, 4], T::Float32, None);
+        let options = fb::GatherOptions { axis, batch_dims };
+        n.op(
+            B::Gather,
+            &[x, i],
+            &[y],
+            Some(fb::BuiltinOptions::GatherOptions(Box::new(options))),
+        );
+        n.inputs = if indices.is_some() {
+            vec![x]
+        } else {
+            vec![x, i]
+        };
+        n.outputs = vec![y];
+        n
+    };
+    let g = ok(&build(Some(&[2, 0, 2]), 0, -2));
+    let kinds: Vec<OpKind> = g.ops.iter().map(|(_, op)| op.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        vec![OpKind::Gather {
+            axis: 1,
+            indices: vec![2, 0, 2]
+        }]
+    );
+    for (n, why) in [
+        (build(Some(&[3]), 0, 1), "outside 0..3"),
+        (build(Some(&[-1]), 0, 1), "outside 0..3"),
+        (build(Some(&[0]), 1, 1), "batch_dims 1"),
+        (build(None, 0, 1), "must be a constant"),
+    ] {
+        let e = err(&n);
+        assert!(
+            matches!(&e, ReadError::InvalidOp { kind, .. } if *kind == "GATHER")
+                && e.to_string().contains(why),
+            "{e}"
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! Data-movement ops and MEAN in float: CONCATENATION, MEAN, PAD,
-//! TRANSPOSE, STRIDED_SLICE.
+//! TRANSPOSE, STRIDED_SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE, GATHER.
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use tinyq_ir::Activation;
@@ -123,6 +123,58 @@ pub fn transpose(cx: &OpCx<'_>, x: &ArrayD<f32>, perm: &[usize]) -> Result<Array
         .permuted_axes(IxDyn(perm))
         .as_standard_layout()
         .into_owned())
+}
+
+/// SPACE_TO_DEPTH (`to_depth`) or DEPTH_TO_SPACE with block `b`, NHWC:
+/// the input split into a 6-D view whose two middle dimensions swap
+/// (rows-in-block with column blocks, or the reverse).
+pub fn space_depth(
+    cx: &OpCx<'_>,
+    x: &ArrayD<f32>,
+    b: usize,
+    to_depth: bool,
+    out_shape: &[usize],
+) -> Result<ArrayD<f32>, ExecError> {
+    let &[n, h, w, c] = x.shape() else {
+        return Err(cx.err(format!("input {:?} is not 4-D", x.shape())));
+    };
+    let fits = b > 0
+        && if to_depth {
+            h % b == 0 && w % b == 0
+        } else {
+            c % (b * b) == 0
+        };
+    if !fits {
+        return Err(cx.err(format!("block {b} does not fit input {:?}", x.shape())));
+    }
+    let view = if to_depth {
+        vec![n, h / b, b, w / b, b, c]
+    } else {
+        vec![n, h, w, b, b, c / (b * b)]
+    };
+    let values = flat(x).into_owned();
+    let six = array(cx, &view, values)?;
+    let moved = six.view().permuted_axes(IxDyn(&[0, 1, 3, 2, 4, 5]));
+    let values: Vec<f32> = moved.iter().copied().collect();
+    array(cx, out_shape, values)
+}
+
+/// GATHER along `axis` (`batch_dims` 0).
+pub fn gather(
+    cx: &OpCx<'_>,
+    x: &ArrayD<f32>,
+    axis: usize,
+    indices: &[usize],
+    out_shape: &[usize],
+) -> Result<ArrayD<f32>, ExecError> {
+    if axis >= x.ndim() || indices.iter().any(|&i| i >= x.shape()[axis]) {
+        return Err(cx.err(format!(
+            "indices {indices:?} along axis {axis} do not fit input {:?}",
+            x.shape()
+        )));
+    }
+    let picked = x.select(Axis(axis), indices);
+    array(cx, out_shape, flat(&picked).into_owned())
 }
 
 /// STRIDED_SLICE, resolved with the kernels' TFLM-exact bound logic.

@@ -448,6 +448,15 @@ fn eval_op(
             array(cx, out_shape, flat(x).into_owned())
         }
         OpKind::Transpose { perm } => layout::transpose(cx, input(0)?, perm),
+        OpKind::SpaceToDepth { block } => {
+            layout::space_depth(cx, input(0)?, *block, true, out_shape)
+        }
+        OpKind::DepthToSpace { block } => {
+            layout::space_depth(cx, input(0)?, *block, false, out_shape)
+        }
+        OpKind::Gather { axis, indices } => {
+            layout::gather(cx, input(0)?, *axis, indices, out_shape)
+        }
         OpKind::StridedSlice(s) => layout::strided_slice(cx, input(0)?, s, out_shape),
         OpKind::ResizeBilinear(r) => resize::bilinear(cx, input(0)?, r, out_shape),
         OpKind::ResizeNearestNeighbor(r) => resize::nearest_neighbor(cx, input(0)?, r, out_shape),

@@ -673,6 +673,37 @@ impl Writer<'_> {
                     options: None,
                 })
             }
+            OpKind::SpaceToDepth { block } | OpKind::DepthToSpace { block } => {
+                cx.arity(1, 1)?;
+                let block_size = cx.int(*block, "block size")?;
+                let (code, options) = if matches!(op.kind, OpKind::SpaceToDepth { .. }) {
+                    let o = fb::SpaceToDepthOptions { block_size };
+                    (B::SpaceToDepth, O::SpaceToDepthOptions(Box::new(o)))
+                } else {
+                    let o = fb::DepthToSpaceOptions { block_size };
+                    (B::DepthToSpace, O::DepthToSpaceOptions(Box::new(o)))
+                };
+                simple(code, Some(options))
+            }
+            OpKind::Gather { axis, indices } => {
+                cx.arity(1, 1)?;
+                let (x, y) = (cx.input(0)?, cx.output()?);
+                let shape = tinyq_ir::shapes::gather_indices_shape(&x.shape, &y.shape, *axis)
+                    .ok_or_else(|| cx.err("the output does not fit the indices"))?;
+                let values = cx.ints(indices.iter().copied(), "index")?;
+                let name = self.param_name(cx, "indices")?;
+                let p = self.param_i32(name, shape, &values)?;
+                let mut inputs = self.data_inputs(op)?;
+                inputs.push(p);
+                Ok(Written {
+                    code: B::Gather,
+                    inputs,
+                    options: Some(O::GatherOptions(Box::new(fb::GatherOptions {
+                        axis: cx.int(*axis, "axis")?,
+                        batch_dims: 0,
+                    }))),
+                })
+            }
             OpKind::StridedSlice(s) => {
                 cx.arity(1, 1)?;
                 let n = s.begin.len();

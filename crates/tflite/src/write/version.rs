@@ -262,6 +262,9 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
                 by_int8(2)
             }
         }
+        OpKind::SpaceToDepth { .. } | OpKind::DepthToSpace { .. } | OpKind::Gather { .. } => {
+            by_int8(2)
+        }
         OpKind::StridedSlice(s) => {
             if s.offset {
                 8
