@@ -67,6 +67,12 @@ fn kind() -> impl Strategy<Value = OpKind> {
         OpKind::ExpandDims,
         OpKind::Quantize,
         OpKind::Dequantize,
+        OpKind::Exp,
+        OpKind::Log,
+        OpKind::Sqrt,
+        OpKind::Abs,
+        OpKind::Neg,
+        OpKind::Square,
     ];
     let i32s = || prop::collection::vec(any::<i32>(), 0..5);
     Union::new(vec![
@@ -112,6 +118,9 @@ fn kind() -> impl Strategy<Value = OpKind> {
             .boxed(),
         activation()
             .prop_map(|activation| OpKind::Mul { activation })
+            .boxed(),
+        activation()
+            .prop_map(|activation| OpKind::Div { activation })
             .boxed(),
         float().prop_map(|beta| OpKind::Softmax { beta }).boxed(),
         float()

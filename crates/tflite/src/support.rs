@@ -122,12 +122,12 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::ResizeBilinear,
         "RESIZE_BILINEAR",
-        "constant size; align_corners, half_pixel_centers; same scale in and out",
+        "constant size; align_corners, half_pixel_centers; same scale in and out; float32",
     ),
     op(
         B::ResizeNearestNeighbor,
         "RESIZE_NEAREST_NEIGHBOR",
-        "constant size; align_corners, half_pixel_centers; same scale in and out",
+        "constant size; align_corners, half_pixel_centers; same scale in and out; float32",
     ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta"),
     op(
@@ -158,7 +158,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::TransposeConv,
         "TRANSPOSE_CONV",
-        "constant output shape; per-channel int8 weights, optional int32 bias; stride, SAME/VALID; 16x8 (int64 bias)",
+        "constant output shape; per-channel int8 weights, optional int32 bias; stride, SAME/VALID; 16x8 (int64 bias); float32",
     ),
 ];
 

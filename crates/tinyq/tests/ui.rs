@@ -18,7 +18,7 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
-/// `act_relu/int8.tflite` with its op turned into EXP, which tinyq has no
+/// `act_relu/int8.tflite` with its op turned into FLOOR, which tinyq has no
 /// kernel for.
 fn unsupported_op_model() -> Vec<u8> {
     use tinyq_tflite::fb;
@@ -26,8 +26,8 @@ fn unsupported_op_model() -> Vec<u8> {
     let model = <fb::ModelRef<'_> as planus::ReadAsRoot>::read_as_root(&bytes).expect("flatbuffer");
     let mut model: fb::Model = model.try_into().expect("owned model");
     let codes = model.operator_codes.as_mut().expect("operator codes");
-    codes[0].builtin_code = fb::BuiltinOperator::Exp;
-    codes[0].deprecated_builtin_code = fb::BuiltinOperator::Exp as i8;
+    codes[0].builtin_code = fb::BuiltinOperator::Floor;
+    codes[0].deprecated_builtin_code = fb::BuiltinOperator::Floor as i8;
     let mut builder = planus::Builder::new();
     let mut bytes = builder.finish(&model, Some(*b"TFL3")).to_vec();
     // planus 1.3 writes the identifier before the root offset; swap them
