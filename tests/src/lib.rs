@@ -222,18 +222,13 @@ pub fn compile_case(case: &Case, session: &tinyq_compiler::Session) -> Result<Co
 
 /// How far a float32 Program's outputs may be from TFLM's, in units in the
 /// last place, when computed with tinyq's `core`-only `exp`/`tanh` (the
-/// interpreter, the generated Rust): 0 without TANH; with TANH, whose
-/// result is within 2 ulp of glibc's `tanhf` at the op, the difference can
-/// grow through the ops after it (`FLOAT_TANH_ULPS`, measured on the
-/// fixtures). `exp` equals glibc's `expf` on every float sampled
-/// (`tinyq_kernels::float_math`), so LOGISTIC and SOFTMAX are exact.
-pub fn float_ulp_bound(program: &tinyq_ir::Program) -> u32 {
-    let tanh = program.steps.iter().any(|s| s.kernel.name() == "tanh_f32");
-    if tanh { FLOAT_TANH_ULPS } else { 0 }
+/// interpreter, the generated Rust): 0. `exp` equals glibc's `expf` on
+/// every float sampled and `tanh` is glibc's `tanhf` algorithm
+/// (`tinyq_kernels::float_math`), so LOGISTIC, TANH, SOFTMAX and the LSTM
+/// are exact; the bound stays as the one place a float tolerance would go.
+pub fn float_ulp_bound(_program: &tinyq_ir::Program) -> u32 {
+    0
 }
-
-/// The bound of [`float_ulp_bound`] for programs with TANH.
-pub const FLOAT_TANH_ULPS: u32 = 4;
 
 /// Distance in units in the last place between two floats (0 for equal
 /// bits; NaNs and opposite signs count as far apart).

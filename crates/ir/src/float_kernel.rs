@@ -9,6 +9,7 @@ use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::float_conv::{ConvF32Params, DepthwiseF32Params, FullyConnectedF32Params};
 use tinyq_kernels::float_elementwise::{BinaryF32, SoftmaxF32Params, UnaryF32};
 use tinyq_kernels::float_pool::{MeanF32Params, PoolF32Params};
+use tinyq_kernels::lstm::LstmParams;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::slice::StridedSliceParams;
 use tinyq_kernels::svdf::SvdfParams;
@@ -109,6 +110,13 @@ pub enum FloatKernel {
         activation: Activation,
         weights: SvdfF32Weights,
     },
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM; inputs: the data, then the state (the
+    /// hidden then the cell state, one block updated in place). `weights`
+    /// in the kernel's layout ([`tinyq_kernels::lstm`]).
+    Lstm {
+        params: LstmParams,
+        weights: Vec<f32>,
+    },
 }
 
 /// The constants of a float SVDF.
@@ -134,6 +142,9 @@ impl FloatKernel {
     pub fn weight_bytes(&self) -> usize {
         if let FloatKernel::Svdf { weights: w, .. } = self {
             return 4 * (w.feature.len() + w.time.len() + w.bias.as_ref().map_or(0, Vec::len));
+        }
+        if let FloatKernel::Lstm { weights, .. } = self {
+            return 4 * weights.len();
         }
         self.weights().map_or(0, |w| {
             w.filter.bytes() + 4 * w.bias.as_ref().map_or(0, Vec::len)
@@ -179,13 +190,16 @@ impl FloatKernel {
             FloatKernel::Transpose(_) => "transpose_f32",
             FloatKernel::StridedSlice(_) => "strided_slice_f32",
             FloatKernel::Svdf { .. } => "svdf_f32",
+            FloatKernel::Lstm { .. } => "lstm_f32",
         }
     }
 
     /// Data inputs the kernel takes (`None`: any number, a concatenation).
     pub fn arity(&self) -> Option<usize> {
         match self {
-            FloatKernel::Binary { .. } | FloatKernel::Svdf { .. } => Some(2),
+            FloatKernel::Binary { .. } | FloatKernel::Svdf { .. } | FloatKernel::Lstm { .. } => {
+                Some(2)
+            }
             FloatKernel::Concat(_) => None,
             _ => Some(1),
         }
@@ -196,7 +210,7 @@ impl FloatKernel {
     pub fn is_transcendental(&self) -> bool {
         match self {
             FloatKernel::Unary(op) => op.is_transcendental(),
-            FloatKernel::Softmax(_) => true,
+            FloatKernel::Softmax(_) | FloatKernel::Lstm { .. } => true,
             _ => false,
         }
     }
@@ -258,6 +272,7 @@ impl FloatKernel {
                 n(1),
                 out,
             ),
+            FloatKernel::Lstm { params, weights } => params.check(n(0), weights.len(), n(1), out),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod float_math;
 pub mod float_pool;
 pub mod fully_connected;
 pub mod int16;
+pub mod lstm;
 pub mod pad;
 pub mod pooling;
 pub mod quantize;

@@ -184,6 +184,11 @@ fn select_unfolded(
         OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
         OpKind::TransposeConv(attrs) => return transpose_conv_kernel(&cx, attrs),
         OpKind::Svdf(attrs) => return svdf_kernel(&cx, attrs),
+        OpKind::Lstm(_) => {
+            return Err(cx.unsupported(
+                "no integer LSTM kernel yet: compile the float model (no --calibration)",
+            ));
+        }
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
             let (input, output) = (cx.input(0)?, cx.output()?);
             if input.byte_len() != output.byte_len() {

@@ -129,6 +129,11 @@ const MAPPED: &[SupportedOp] = &[
     ),
     op(B::Tanh, "TANH", "8-bit: a 256-entry table"),
     op(
+        B::UnidirectionalSequenceLstm,
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "float; the standard Keras LSTM (no peephole, projection, layer norm); the states persist between invokes",
+    ),
+    op(
         B::Transpose,
         "TRANSPOSE",
         "constant permutation, up to 6 dimensions",

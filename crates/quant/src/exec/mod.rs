@@ -352,6 +352,9 @@ fn eval_op(
         OpKind::Svdf(_) => Err(cx.err(
             "stateful ops are not quantized yet: compile a float SVDF model as float (no --calibration), or give an int8 one",
         )),
+        OpKind::Lstm(_) => Err(cx.err(
+            "stateful ops are not quantized yet: compile a float LSTM model as float (no --calibration)",
+        )),
         OpKind::Conv2D(a) => {
             conv::conv2d(cx, input(0)?, input(1)?, ins.get(2).copied(), a, out_shape)
         }

@@ -49,6 +49,7 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
     let by_int8 = |v: i32| if quantized_int8 { v } else { 1 };
     match &op.kind {
         OpKind::Svdf(_) => by_int8(3),
+        OpKind::Lstm(_) => 1,
         OpKind::Conv2D(_) => {
             let grouped = match (t(0), t(1)) {
                 (Some(x), Some(f)) => x.shape.get(3) != f.shape.get(3),
