@@ -32,7 +32,7 @@ fn module_name(case: &str) -> String {
 }
 
 /// `(case, module name, generated source)` for every integer case, and
-/// every stateful float one (SVDF: no transcendental functions).
+/// every stateful float one (SVDF, LSTM).
 fn generate() -> Vec<(Case, String, String)> {
     let session = Session::new();
     let mut out = Vec::new();

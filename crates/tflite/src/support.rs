@@ -129,11 +129,6 @@ const MAPPED: &[SupportedOp] = &[
     ),
     op(B::Tanh, "TANH", "8-bit: a 256-entry table"),
     op(
-        B::UnidirectionalSequenceLstm,
-        "UNIDIRECTIONAL_SEQUENCE_LSTM",
-        "float; the standard Keras LSTM (no peephole, projection, layer norm); the states persist between invokes",
-    ),
-    op(
         B::Transpose,
         "TRANSPOSE",
         "constant permutation, up to 6 dimensions",
@@ -142,6 +137,11 @@ const MAPPED: &[SupportedOp] = &[
         B::TransposeConv,
         "TRANSPOSE_CONV",
         "constant output shape; per-channel int8 weights, optional int32 bias; stride, SAME/VALID; 16x8 (int64 bias)",
+    ),
+    op(
+        B::UnidirectionalSequenceLstm,
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "float; the standard Keras LSTM (no peephole, projection, layer norm); the states persist between invokes",
     ),
 ];
 

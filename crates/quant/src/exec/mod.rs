@@ -226,6 +226,14 @@ impl<'g> FloatModel<'g> {
                 acc: self.accumulation,
                 kernels: self.kernels,
             };
+            // A state is never computed: refuse the op itself, by name,
+            // before its state would be reported as a missing tensor.
+            if !op.kind.state_inputs(op.inputs.len()).is_empty() {
+                return Err(cx.err(format!(
+                    "stateful ops are not quantized yet: compile a float {} model as float (no --calibration)",
+                    op.kind.name()
+                )));
+            }
             let ins = op
                 .inputs
                 .iter()
