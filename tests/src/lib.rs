@@ -192,32 +192,15 @@ pub fn compile_case(case: &Case, session: &tinyq_compiler::Session) -> Result<Co
 
 /// How far a float32 Program's outputs may be from TFLM's, in units in the
 /// last place, when computed with tinyq's `core`-only `exp`/`log`/`tanh`
-/// (the interpreter, the generated Rust): 0 without TANH, EXP or LOG; with
-/// TANH, whose result is within 2 ulp of glibc's `tanhf` at the op, the
-/// difference can grow through the ops after it (`FLOAT_TANH_ULPS`,
-/// measured on the fixtures); EXP and LOG follow the algorithms of glibc's
-/// `expf`/`logf`, whose FMA builds may round the last bit differently, so
-/// they get their own bound, `FLOAT_EXP_LOG_ULPS`, measured at 0: every
-/// float sampled by `tinyq_kernels::float_math`'s tests (11.5 million for
-/// `exp`, 35 million for `log`) and every fixture output equal the host's.
-/// LOGISTIC and SOFTMAX (through `exp`) are exact too.
-pub fn float_ulp_bound(program: &tinyq_ir::Program) -> u32 {
-    let has = |name: &str| program.steps.iter().any(|s| s.kernel.name() == name);
-    if has("tanh_f32") {
-        FLOAT_TANH_ULPS
-    } else if has("exp_f32") || has("log_f32") {
-        FLOAT_EXP_LOG_ULPS
-    } else {
-        0
-    }
+/// (the interpreter, the generated Rust): 0. `exp` and `log` follow glibc's
+/// `expf`/`logf` algorithms and equal them on every float sampled (11.5
+/// million for `exp`, 35 million for `log`) and every fixture output, and
+/// `tanh` is glibc's `tanhf` algorithm (`tinyq_kernels::float_math`), so
+/// LOGISTIC, TANH, SOFTMAX, EXP, LOG and the LSTM are exact; the bound stays
+/// as the one place a float tolerance would go.
+pub fn float_ulp_bound(_program: &tinyq_ir::Program) -> u32 {
+    0
 }
-
-/// The bound of [`float_ulp_bound`] for programs with TANH.
-pub const FLOAT_TANH_ULPS: u32 = 4;
-
-/// The bound of [`float_ulp_bound`] for programs with EXP or LOG (and no
-/// TANH): bit-exact, as measured (`float_math`, the fixtures).
-pub const FLOAT_EXP_LOG_ULPS: u32 = 0;
 
 /// Distance in units in the last place between two floats (0 for equal
 /// bits; NaNs and opposite signs count as far apart).

@@ -90,6 +90,11 @@ fn refusals_name_the_operator() {
     let cases = [
         ("int16x8_pool.tflite", "op 1 (MAX_POOL_2D) computes in i16"),
         ("lstm.tflite", "op #1 is WHILE"),
+        // The converter's int8 LSTM: its int16 cell state is not the reason.
+        (
+            "lstm_int8.tflite",
+            "op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM): no integer LSTM kernel yet",
+        ),
     ];
     for (file, expected) in cases {
         let session = Session::new();
@@ -170,4 +175,29 @@ fn mediapipe_face_detector_quantized_by_tinyq_equals_tflm() {
             );
         }
     }
+}
+
+/// Quantizing a float LSTM (`tinyq quantize`, `compile --calibration`) is
+/// refused naming the op, not its state tensor (which the float executor
+/// would otherwise find never computed).
+#[test]
+fn quantizing_a_float_lstm_names_the_op() {
+    let session = Session::new();
+    let path = tinyq_tests::fixtures_dir().join("lstm_seq/float.tflite");
+    let model = session.read_file(&path).expect("readable");
+    let samples = ArrayD::from_elem(vec![2, 1, 5, 3], 0.25f32);
+    let calibration = Calibration {
+        samples: std::slice::from_ref(&samples),
+        options: QuantOptions::default(),
+        progress: None,
+    };
+    let error = session
+        .compile(&model, Some(calibration))
+        .map(|_| ())
+        .expect_err("an LSTM is not quantized yet")
+        .to_string();
+    assert!(
+        error.contains("op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM): stateful ops are not quantized yet"),
+        "{error}"
+    );
 }

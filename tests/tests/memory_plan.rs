@@ -137,3 +137,44 @@ fn arena_is_never_larger_than_tflm_planned_tensor_memory() {
         "arenas sum to {tinyq_total} B, more than 0.85 x the disjoint plans' {disjoint_total} B"
     );
 }
+
+/// The float LSTM fixtures: each op's hidden and cell states are one block
+/// of the persistent region (`units·4` bytes each, back to back, the block
+/// 16-byte aligned), which the step reads as one buffer; the scratch plan
+/// starts after the region. Pinned: `lstm_seq` 6 units (48 B), `lstm_stack`
+/// 8 then 5 units (64 B + 40 B padded to 48 B). Arenas pinned too:
+/// `lstm_seq` is its state alone (input and output are the caller's),
+/// `lstm_stack` adds the first LSTM's `[1, 6, 8]` output, the second's
+/// `[1, 6, 5]` and the slice's `[1, 5]` (320 B of scratch).
+#[test]
+fn lstm_states_are_one_block_per_op() {
+    for (name, state_size, arena, blocks) in [
+        ("lstm_seq/float", 48, 48, &[(0, 48)][..]),
+        ("lstm_stack/float", 112, 432, &[(0, 64), (64, 40)][..]),
+    ] {
+        let session = Session::new();
+        let model = session
+            .read_file(&fixtures_dir().join(format!("{name}.tflite")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let program = session
+            .compile(&model, None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .program;
+        assert_eq!(program.state_size, state_size, "{name}");
+        assert_eq!(program.arena_size, arena, "{name}");
+        let states: Vec<(usize, usize)> = program
+            .steps
+            .iter()
+            .filter(|s| s.kernel.name() == "lstm_f32")
+            .map(|s| match s.inputs[1] {
+                tinyq_ir::BufferRef::Arena { offset, size } => (offset, size),
+                other => panic!("{name}: state in {other:?}"),
+            })
+            .collect();
+        assert_eq!(states, blocks, "{name}");
+        println!(
+            "{name}: state {state_size} B, arena {} B",
+            program.arena_size
+        );
+    }
+}

@@ -135,6 +135,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kernels/svdf.c.tera",
         include_str!("../../../templates/c/kernels/svdf.c.tera"),
     ),
+    (
+        "kernels/lstm.c.tera",
+        include_str!("../../../templates/c/kernels/lstm.c.tera"),
+    ),
 ];
 
 /// Every kernel flag the templates test, so none is ever undefined.
@@ -201,6 +205,7 @@ const KERNEL_FLAGS: &[&str] = &[
     // Stateful steps.
     "svdf",
     "svdf_f32",
+    "lstm_f32",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -1162,7 +1167,10 @@ impl<'p> Writer<'p> {
                 let src = self.src(input(0)?);
                 let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
             }
-            Kernel::Svdf { .. } | Kernel::Float(tinyq_ir::FloatKernel::Svdf { .. }) => {
+            Kernel::Svdf { .. }
+            | Kernel::Float(
+                tinyq_ir::FloatKernel::Svdf { .. } | tinyq_ir::FloatKernel::Lstm { .. },
+            ) => {
                 self.stateful_step(index, step, &dst)?;
             }
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,

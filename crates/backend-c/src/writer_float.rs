@@ -156,7 +156,7 @@ impl Writer<'_> {
         }
         let n = int(out_len / 4, "an element count")?;
         match kernel {
-            FloatKernel::Svdf { .. } => {
+            FloatKernel::Svdf { .. } | FloatKernel::Lstm { .. } => {
                 return Err(invalid("is stateful: written by stateful_step".to_string()));
             }
             FloatKernel::Conv2D { params: p, weights } => {

@@ -1,4 +1,4 @@
-//! Stateful steps (SVDF) and the persistent state's reset: the state lives
+//! Stateful steps (SVDF, LSTM) and the persistent state's reset: the state lives
 //! at the start of the arena (`N_STATE_SIZE` bytes), which `NAME_reset`
 //! fills with its initial bytes.
 
@@ -148,6 +148,31 @@ impl Writer<'_> {
                 let _ = writeln!(
                     self.body,
                     "    tq_svdf_f32(&{params}, {src}, {state}, {dst});"
+                );
+            }
+            Kernel::Float(FloatKernel::Lstm { params: p, weights }) => {
+                self.use_kernel("float", &["load_f32", "store_f32"]);
+                self.use_kernel("libm", &[]);
+                self.use_kernel("lstm_f32", &[]);
+                let w = self
+                    .float_array(index, "weights", weights)
+                    .map_err(|e| invalid(&e))?;
+                let clip = super::c_f32(p.cell_clip).map_err(|e| invalid(&e))?;
+                let fields = [
+                    vec![
+                        Field::int("batches", int(p.batches, "a batch count")?),
+                        Field::int("time_steps", int(p.time_steps, "a time step count")?),
+                        Field::int("input_size", int(p.input_size, "an input size")?),
+                        Field::int("units", int(p.units, "a unit count")?),
+                        Field::int("time_major", i32::from(p.time_major)),
+                    ],
+                    vec![Field::new("cell_clip", clip, 4)],
+                    vec![Field::pointer("weights", w)],
+                ];
+                let params = self.params_struct(index, "tq_lstm_f32_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_lstm_f32(&{params}, {src}, {state}, {dst});"
                 );
             }
             _ => return Err(invalid("is not a stateful kernel")),

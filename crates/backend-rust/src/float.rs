@@ -210,7 +210,7 @@ impl Writer<'_> {
             })
         };
         Ok(match kernel {
-            FloatKernel::Svdf { .. } => {
+            FloatKernel::Svdf { .. } | FloatKernel::Lstm { .. } => {
                 return Err(EmitError::Internal(format!(
                     "step {index}: a stateful kernel goes through stateful_step"
                 )));

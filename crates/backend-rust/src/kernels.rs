@@ -89,6 +89,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("wide", include_str!("../../kernels/src/wide.rs")),
     ("wide_ops", include_str!("../../kernels/src/wide_ops.rs")),
     ("svdf", include_str!("../../kernels/src/svdf.rs")),
+    ("lstm", include_str!("../../kernels/src/lstm.rs")),
 ];
 
 /// Kernels whose `filter` parameter becomes a byte slice.

@@ -1,4 +1,4 @@
-//! Stateful steps (SVDF): the state is a slice of the arena's persistent
+//! Stateful steps (SVDF, LSTM): the state is a slice of the arena's persistent
 //! region, which starts the arena, borrowed mutably beside the step's input
 //! and output in the scratch after it; and the API's `STATE_SIZE`, the
 //! state's reset bytes and `reset`.
@@ -249,6 +249,16 @@ impl Writer<'_> {
                 quote! {
                     let p = #p;
                     kernels::svdf::svdf_f32(&p, kernels::fixedpoint::Activation::#act, #x0, &#feature, &#time, #bias, state, #out) #kerr;
+                }
+            }
+            Kernel::Float(FloatKernel::Lstm { params, weights }) => {
+                let p = params_literal("lstm", params)?;
+                let w = format_ident!("STEP_{}_WEIGHTS", index);
+                let (n, wv) = (lit_usize(weights.len()), floats(weights));
+                self.statics.push(quote!(static #w: [f32; #n] = #wv;));
+                quote! {
+                    let p = #p;
+                    kernels::lstm::lstm_f32(&p, #x0, &#w, state, #out) #kerr;
                 }
             }
             _ => return Err(internal("is not a stateful kernel")),

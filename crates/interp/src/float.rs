@@ -11,6 +11,7 @@ use tinyq_kernels::float_elementwise::{binary_f32, binary_f32_broadcast, softmax
 use tinyq_kernels::float_pool::{average_pool_f32, max_pool_f32, mean_f32};
 use tinyq_kernels::float_resize::resize_bilinear_f32;
 use tinyq_kernels::float_transpose_conv::transpose_conv_f32;
+use tinyq_kernels::lstm::lstm_f32;
 use tinyq_kernels::svdf::svdf_f32;
 use tinyq_kernels::{KernelError, concat, pad, resize, slice, transpose};
 
@@ -111,7 +112,7 @@ pub fn execute_float(
                 y,
             )
         }
-        FloatKernel::Svdf { .. } => Err(KernelError::InvalidParams(
+        FloatKernel::Svdf { .. } | FloatKernel::Lstm { .. } => Err(KernelError::InvalidParams(
             "a stateful kernel runs through execute_stateful",
         )),
     }?;
@@ -129,27 +130,29 @@ pub fn execute_float_stateful(
     state: &mut [u8],
     out: &mut [u8],
 ) -> Result<(), KernelError> {
-    let FloatKernel::Svdf {
-        params,
-        activation,
-        weights,
-    } = kernel
-    else {
-        return Err(KernelError::InvalidParams("not a stateful kernel"));
-    };
     let input = floats(ins.first().copied().unwrap_or(&[]))?;
     let mut values = floats(state)?;
     let mut result = floats(out)?;
-    svdf_f32(
-        params,
-        *activation,
-        &input,
-        &weights.feature,
-        &weights.time,
-        weights.bias.as_deref(),
-        &mut values,
-        &mut result,
-    )?;
+    match kernel {
+        FloatKernel::Svdf {
+            params,
+            activation,
+            weights,
+        } => svdf_f32(
+            params,
+            *activation,
+            &input,
+            &weights.feature,
+            &weights.time,
+            weights.bias.as_deref(),
+            &mut values,
+            &mut result,
+        )?,
+        FloatKernel::Lstm { params, weights } => {
+            lstm_f32(params, &input, weights, &mut values, &mut result)?;
+        }
+        _ => return Err(KernelError::InvalidParams("not a stateful kernel")),
+    }
     for (o, v) in state.chunks_exact_mut(4).zip(values) {
         o.copy_from_slice(&v.to_le_bytes());
     }

@@ -11,6 +11,7 @@ use tinyq_kernels::float_elementwise::{BinaryF32, SoftmaxF32Params, UnaryF32};
 use tinyq_kernels::float_pool::{MeanF32Params, PoolF32Params};
 use tinyq_kernels::float_resize::ResizeBilinearF32Params;
 use tinyq_kernels::float_transpose_conv::TransposeConvF32Params;
+use tinyq_kernels::lstm::LstmParams;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::resize::ResizeNearestParams;
 use tinyq_kernels::slice::StridedSliceParams;
@@ -126,6 +127,13 @@ pub enum FloatKernel {
         activation: Activation,
         weights: SvdfF32Weights,
     },
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM; inputs: the data, then the state (the
+    /// hidden then the cell state, one block updated in place). `weights`
+    /// in the kernel's layout ([`tinyq_kernels::lstm`]).
+    Lstm {
+        params: LstmParams,
+        weights: Vec<f32>,
+    },
 }
 
 /// The constants of a float SVDF.
@@ -152,6 +160,9 @@ impl FloatKernel {
     pub fn weight_bytes(&self) -> usize {
         if let FloatKernel::Svdf { weights: w, .. } = self {
             return 4 * (w.feature.len() + w.time.len() + w.bias.as_ref().map_or(0, Vec::len));
+        }
+        if let FloatKernel::Lstm { weights, .. } = self {
+            return 4 * weights.len();
         }
         self.weights().map_or(0, |w| {
             w.filter.bytes() + 4 * w.bias.as_ref().map_or(0, Vec::len)
@@ -208,13 +219,16 @@ impl FloatKernel {
             FloatKernel::ResizeNearest(_) => "resize_nearest_f32",
             FloatKernel::TransposeConv { .. } => "transpose_conv_f32",
             FloatKernel::Svdf { .. } => "svdf_f32",
+            FloatKernel::Lstm { .. } => "lstm_f32",
         }
     }
 
     /// Data inputs the kernel takes (`None`: any number, a concatenation).
     pub fn arity(&self) -> Option<usize> {
         match self {
-            FloatKernel::Binary { .. } | FloatKernel::Svdf { .. } => Some(2),
+            FloatKernel::Binary { .. } | FloatKernel::Svdf { .. } | FloatKernel::Lstm { .. } => {
+                Some(2)
+            }
             FloatKernel::Concat(_) => None,
             _ => Some(1),
         }
@@ -225,7 +239,7 @@ impl FloatKernel {
     pub fn is_transcendental(&self) -> bool {
         match self {
             FloatKernel::Unary(op) => op.is_transcendental(),
-            FloatKernel::Softmax(_) => true,
+            FloatKernel::Softmax(_) | FloatKernel::Lstm { .. } => true,
             _ => false,
         }
     }
@@ -299,6 +313,7 @@ impl FloatKernel {
                 n(1),
                 out,
             ),
+            FloatKernel::Lstm { params, weights } => params.check(n(0), weights.len(), n(1), out),
         }
     }
 }

@@ -49,7 +49,7 @@ impl Graph {
     pub fn is_stateful(&self) -> bool {
         self.ops
             .iter()
-            .any(|(_, op)| op.kind.state_input(op.inputs.len()).is_some())
+            .any(|(_, op)| !op.kind.state_inputs(op.inputs.len()).is_empty())
     }
 
     /// Float, integer or mixed, judged by the computed (non-constant)

@@ -297,7 +297,10 @@ impl Kernel {
     /// place (stateful kernels only).
     pub fn state_input(&self) -> Option<usize> {
         match self {
-            Kernel::Svdf { .. } | Kernel::Float(crate::FloatKernel::Svdf { .. }) => Some(1),
+            Kernel::Svdf { .. }
+            | Kernel::Float(crate::FloatKernel::Svdf { .. } | crate::FloatKernel::Lstm { .. }) => {
+                Some(1)
+            }
             _ => None,
         }
     }

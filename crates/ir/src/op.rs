@@ -197,7 +197,27 @@ pub enum OpKind {
     /// variable tensor, which no op produces, that persists between invokes
     /// and that this op updates in place ([`OpKind::state_input`]).
     Svdf(Svdf),
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM, the standard (Keras) LSTM: TANH cell
+    /// activation, no peephole, projection, layer normalization nor CIFG.
+    /// Inputs: data `[batches, time, input_size]` (time-major:
+    /// `[time, batches, input_size]`); input weights `[units, input_size]`
+    /// and recurrent weights `[units, units]` of the input, forget, cell and
+    /// output gates (8 inputs, that order); the 4 gate biases `[units]`;
+    /// last the hidden and the cell state `[batches, units]`, variable
+    /// tensors updated in place ([`OpKind::state_inputs`]).
+    Lstm(Lstm),
 }
+
+/// UNIDIRECTIONAL_SEQUENCE_LSTM attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lstm {
+    /// The cell state is clipped to `[-cell_clip, cell_clip]` when positive.
+    pub cell_clip: f32,
+    pub time_major: bool,
+}
+
+/// Inputs of an [`OpKind::Lstm`]: data, 8 weights, 4 biases, 2 states.
+pub const LSTM_INPUTS: usize = 15;
 
 /// SVDF attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +289,7 @@ impl OpKind {
             OpKind::ResizeNearestNeighbor(_) => "RESIZE_NEAREST_NEIGHBOR",
             OpKind::TransposeConv(_) => "TRANSPOSE_CONV",
             OpKind::Svdf(_) => "SVDF",
+            OpKind::Lstm(_) => "UNIDIRECTIONAL_SEQUENCE_LSTM",
         }
     }
 
@@ -290,13 +311,16 @@ impl OpKind {
         }
     }
 
-    /// Which of an op's `n_inputs` inputs is its persistent state (a
-    /// variable tensor it reads and updates in place), for stateful ops.
-    pub fn state_input(&self, n_inputs: usize) -> Option<usize> {
-        match self {
-            OpKind::Svdf(_) => n_inputs.checked_sub(1),
-            _ => None,
-        }
+    /// Which of an op's `n_inputs` inputs are its persistent state
+    /// (variable tensors it reads and updates in place), for stateful ops:
+    /// always its last inputs; empty for the others.
+    pub fn state_inputs(&self, n_inputs: usize) -> core::ops::Range<usize> {
+        let count = match self {
+            OpKind::Svdf(_) => 1,
+            OpKind::Lstm(_) => 2,
+            _ => 0,
+        };
+        n_inputs.saturating_sub(count)..n_inputs
     }
 
     /// True for ops that only reinterpret the shape of their input.
@@ -394,6 +418,11 @@ impl fmt::Display for OpKind {
                     activation_name(a.activation)
                 )
             }
+            OpKind::Lstm(a) => write!(
+                f,
+                "(cell_clip={}, time_major={})",
+                a.cell_clip, a.time_major
+            ),
             OpKind::Svdf(a) => write!(
                 f,
                 "(rank={}, act={})",

@@ -16,8 +16,8 @@ use tinyq_kernels::slice::prepare_strided_slice;
 
 use crate::graph::Graph;
 use crate::op::{
-    Conv2D, DepthwiseConv2D, FullyConnected, Hw, Op, OpKind, Padding2D, Pool2D, Resize, Svdf,
-    TransposeConv,
+    Conv2D, DepthwiseConv2D, FullyConnected, Hw, LSTM_INPUTS, Lstm, Op, OpKind, Padding2D, Pool2D,
+    Resize, Svdf, TransposeConv,
 };
 use crate::shapes::{self, BroadcastError, FcError, WindowError};
 use crate::tensor::{DType, Tensor, shape_string};
@@ -78,6 +78,7 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         OpKind::ResizeNearestNeighbor(r) => cx.resize(r, false),
         OpKind::TransposeConv(a) => cx.transpose_conv(a),
         OpKind::Svdf(a) => cx.svdf(a),
+        OpKind::Lstm(a) => cx.lstm(a),
     }
 }
 
@@ -760,6 +761,73 @@ impl<'g> Cx<'g> {
                 "an int8 SVDF needs a bias (TFLM requires one)",
             )),
         }
+    }
+
+    /// TFLM's `ValidateTensorSize` for the standard LSTM: shapes from the
+    /// input and the hidden state; float throughout, or int8 data and
+    /// weights with int32 biases, an int8 hidden and an int16 cell state.
+    fn lstm(&self, a: &Lstm) -> Result {
+        self.arity(LSTM_INPUTS, LSTM_INPUTS)?;
+        if a.cell_clip.is_nan() || a.cell_clip < 0.0 {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("cell clip {} must be zero or positive", a.cell_clip),
+            ));
+        }
+        let (x, y) = (self.input(0)?, self.output()?);
+        let (hidden, cell) = (self.input(13)?, self.input(14)?);
+        let [d0, d1, input_size] = <[usize; 3]>::try_from(x.shape.as_slice()).map_err(|_| {
+            self.shape_err(format!("input has shape {}, expected rank 3", s(&x.shape)))
+        })?;
+        let (time, batches) = if a.time_major { (d0, d1) } else { (d1, d0) };
+        let units = hidden.shape.last().copied().unwrap_or(0);
+        if [time, batches, input_size, units].contains(&0) {
+            return Err(self.fail(
+                Problem::ZeroSized,
+                "time steps, batches, input size and units must be at least 1",
+            ));
+        }
+        let expect = |role: &str, t: &Tensor, shape: &[usize]| -> Result {
+            if t.shape == shape {
+                Ok(())
+            } else {
+                Err(self.shape_err(format!(
+                    "{role} {:?} has shape {}, expected {}",
+                    t.name,
+                    s(&t.shape),
+                    s(shape)
+                )))
+            }
+        };
+        expect("hidden state", hidden, &[batches, units])?;
+        expect("cell state", cell, &[batches, units])?;
+        expect("output", y, &[d0, d1, units])?;
+        for k in 1..13 {
+            let t = self.input(k)?;
+            let (role, shape) = match k {
+                1..=4 => ("input weights", vec![units, input_size]),
+                5..=8 => ("recurrent weights", vec![units, units]),
+                _ => ("bias", vec![units]),
+            };
+            expect(role, t, &shape)?;
+            self.constant(role, t)?;
+        }
+        if x.dtype == F32 {
+            for k in 1..LSTM_INPUTS {
+                self.dtype_in("weights, biases and states", self.input(k)?, &[F32])?;
+            }
+            return self.dtype_in("output", y, &[F32]);
+        }
+        self.dtype_in("input", x, &[F32, I8])?;
+        for k in 1..9 {
+            self.dtype_in("weights", self.input(k)?, &[I8])?;
+        }
+        for k in 9..13 {
+            self.dtype_in("bias", self.input(k)?, &[I32])?;
+        }
+        self.dtype_in("hidden state", hidden, &[I8])?;
+        self.dtype_in("cell state", cell, &[I16])?;
+        self.dtype_in("output", y, &[I8])
     }
 
     fn transpose_conv(&self, a: &TransposeConv) -> Result {

@@ -290,6 +290,10 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
             ("act", act(a.activation)),
         ],
         OpKind::Svdf(a) => vec![("rank", a.rank.to_string()), ("act", act(a.activation))],
+        OpKind::Lstm(a) => vec![
+            ("cell_clip", format!("{:?}", a.cell_clip)),
+            ("time_major", a.time_major.to_string()),
+        ],
         OpKind::Maximum
         | OpKind::Minimum
         | OpKind::Prelu
@@ -899,6 +903,10 @@ impl<'a> Cursor<'a> {
                 stride: self.hw(a.need("stride")?)?,
                 padding: self.padding(a.need("pad")?)?,
                 activation: self.activation(a.need("act")?)?,
+            }),
+            "UNIDIRECTIONAL_SEQUENCE_LSTM" => OpKind::Lstm(crate::op::Lstm {
+                cell_clip: self.as_number(&a.need("cell_clip")?, "a float")?,
+                time_major: self.as_number(&a.need("time_major")?, "true or false")?,
             }),
             "SVDF" => OpKind::Svdf(crate::op::Svdf {
                 rank: self.as_number(&a.need("rank")?, "a rank")?,

@@ -182,9 +182,9 @@ fn validate_structure(graph: &Graph) -> Result<(), ValidationError> {
                 });
             }
         }
-        let state = op.kind.state_input(op.inputs.len());
+        let state = op.kind.state_inputs(op.inputs.len());
         for (k, &t) in op.inputs.iter().enumerate() {
-            if state == Some(k) {
+            if state.contains(&k) {
                 check_state(graph, id.index(), op, t, &defined)?;
                 defined[t.index()] = true;
                 continue;

@@ -29,6 +29,7 @@ pub mod float_transpose_conv;
 pub mod fully_connected;
 pub mod gather;
 pub mod int16;
+pub mod lstm;
 pub mod pad;
 pub mod pooling;
 pub mod quantize;

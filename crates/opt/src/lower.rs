@@ -32,29 +32,42 @@ enum Storage {
     },
 }
 
-/// The persistent region: every stateful op's state, each 16-byte aligned,
-/// in op order, and their bytes after a reset (TFLM's
-/// `ResetVariableTensors`: an int8 tensor's zero point, else zeros).
+/// The persistent region: every stateful op's state, in op order, each
+/// op's block 16-byte aligned, and their bytes after a reset (TFLM's
+/// `ResetVariableTensors`: an int8 tensor's zero point, else zeros). An op
+/// with several state tensors (LSTM: hidden, cell) gets them back to back
+/// as one block, which its step reads as one buffer, keyed by the first.
 fn plan_state(graph: &Graph) -> (HashMap<TensorId, Storage>, Vec<u8>) {
     let mut storage = HashMap::new();
     let mut init = Vec::new();
     for (_, op) in graph.ops.iter() {
-        let Some(t) = op
-            .kind
-            .state_input(op.inputs.len())
-            .and_then(|k| op.inputs.get(k).copied())
-        else {
+        let states = op.kind.state_inputs(op.inputs.len());
+        let Some(tensors) = op.inputs.get(states) else {
             continue;
         };
-        let tensor = graph.tensor(t);
-        let size = tensor.byte_len().unwrap_or(0);
-        let fill = match (tensor.dtype, tensor.scale_zp()) {
-            (DType::I8, Some((_, zp))) => zp as i8 as u8,
-            _ => 0,
+        let Some(&first) = tensors.first() else {
+            continue;
         };
-        let offset = init.len();
-        storage.insert(t, Storage::State { offset, size });
-        init.resize(offset + size, fill);
+        let start = init.len();
+        for &t in tensors {
+            let tensor = graph.tensor(t);
+            let size = tensor.byte_len().unwrap_or(0);
+            let fill = match (tensor.dtype, tensor.scale_zp()) {
+                (DType::I8, Some((_, zp))) => zp as i8 as u8,
+                _ => 0,
+            };
+            let offset = init.len();
+            storage.insert(t, Storage::State { offset, size });
+            init.resize(offset + size, fill);
+        }
+        let size = init.len() - start;
+        storage.insert(
+            first,
+            Storage::State {
+                offset: start,
+                size,
+            },
+        );
         init.resize(
             init.len().next_multiple_of(tinyq_ir::verify::ARENA_ALIGN),
             0,
@@ -167,6 +180,7 @@ pub fn lower_with(
     options: LowerOptions,
 ) -> Result<(Program, LowerReport), LowerError> {
     validate(graph)?;
+    check_lstm(graph)?;
     check_integer(graph)?;
     let order: Vec<OpId> = graph.ops.iter().map(|(id, _)| id).collect();
     let as_given = lower_in_order(graph, options, &order)?;
@@ -289,6 +303,26 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::StridedSlice(_)
             | OpKind::Svdf(_)
     ) || kind.is_reshape_like()
+}
+
+/// Refuses an integer LSTM by name before its int16 cell state would be
+/// refused as a tensor type.
+fn check_lstm(graph: &Graph) -> Result<(), LowerError> {
+    for (id, op) in graph.ops.iter() {
+        let integer = op
+            .inputs
+            .first()
+            .is_some_and(|&t| graph.tensor(t).dtype != DType::F32);
+        if matches!(op.kind, OpKind::Lstm(_)) && integer {
+            return Err(LowerError::Unsupported {
+                index: op.origin.unwrap_or(id.index()),
+                op: op.kind.name(),
+                why: "no integer LSTM kernel yet: compile the float model (no --calibration)"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses int16 compute without a 16x8 kernel, with a message that says

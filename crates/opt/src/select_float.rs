@@ -289,6 +289,7 @@ pub(crate) fn select_float(
             };
             return Ok((kernel, vec![op.inputs[0], op.inputs[n - 1]]));
         }
+        OpKind::Lstm(a) => return lstm(&cx, a),
         OpKind::ResizeBilinear(r) => {
             let params = float_resize::prepare_resize_bilinear_f32(
                 resize_geometry(&cx)?,
@@ -308,6 +309,48 @@ pub(crate) fn select_float(
         OpKind::TransposeConv(a) => transpose_conv(&cx, a)?,
     };
     Ok((kernel, one))
+}
+
+/// UNIDIRECTIONAL_SEQUENCE_LSTM: the shapes from the validated input and
+/// hidden state, the weights gathered gate by gate in the kernel's layout;
+/// the step reads the data and the op's state block (keyed by the hidden
+/// state, `plan_state`).
+fn lstm(cx: &Ctx<'_>, a: &tinyq_ir::op::Lstm) -> Result<(FloatKernel, Vec<TensorId>), LowerError> {
+    use tinyq_kernels::lstm::LstmParams;
+    let (x, hidden) = (cx.input(0)?, cx.input(13)?);
+    cx.output()?;
+    let (&[d0, d1, input_size], &[_, units]) = (x.shape.as_slice(), hidden.shape.as_slice()) else {
+        return Err(cx.unsupported("malformed LSTM shapes"));
+    };
+    let (time_steps, batches) = if a.time_major { (d0, d1) } else { (d1, d0) };
+    let params = LstmParams {
+        batches,
+        time_steps,
+        input_size,
+        units,
+        time_major: a.time_major,
+        cell_clip: a.cell_clip,
+    };
+    let mut weights = Vec::new();
+    for gate in 0..4 {
+        for k in [1 + gate, 5 + gate, 9 + gate] {
+            weights.extend(cx.constant(k)?);
+        }
+    }
+    let rows = batches * time_steps;
+    params
+        .check(
+            rows * input_size,
+            weights.len(),
+            params.state_len().unwrap_or(0),
+            rows * units,
+        )
+        .map_err(|e| cx.kernel_err(e))?;
+    let op = cx.op;
+    Ok((
+        FloatKernel::Lstm { params, weights },
+        vec![op.inputs[0], op.inputs[13]],
+    ))
 }
 
 fn conv2d(cx: &Ctx<'_>, a: &Conv2D) -> Result<FloatKernel, LowerError> {

@@ -116,12 +116,11 @@ fn load_tensors(
         Ok(())
     };
     for op in raw {
-        let state = ops::state_input(op);
         let inputs = op
             .inputs
             .iter()
             .enumerate()
-            .map(|(k, i)| (*i, Some(k) == state));
+            .map(|(k, i)| (*i, ops::is_state_input(op, k)));
         let outputs = op.outputs.iter().map(|&i| (Some(i), false));
         for (idx, is_state) in inputs.chain(outputs) {
             let Some(idx) = idx else { continue };

@@ -48,11 +48,13 @@ struct Cx<'o, 'a> {
     tensors: &'o BTreeMap<usize, Tensor>,
 }
 
-/// The file input position of a stateful op's state (a variable tensor).
-pub(crate) fn state_input(op: &RawOp<'_>) -> Option<usize> {
+/// Whether file input `k` of a stateful op is its state (a variable
+/// tensor): an SVDF's input 4, an LSTM's 18 (hidden) and 19 (cell).
+pub(crate) fn is_state_input(op: &RawOp<'_>, k: usize) -> bool {
     match fb::BuiltinOperator::try_from(op.code.code) {
-        Ok(fb::BuiltinOperator::Svdf) => Some(4),
-        _ => None,
+        Ok(fb::BuiltinOperator::Svdf) => k == 4,
+        Ok(fb::BuiltinOperator::UnidirectionalSequenceLstm) => k == 18 || k == 19,
+        _ => false,
     }
 }
 
@@ -161,6 +163,7 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         }
         B::TransposeConv => cx.transpose_conv()?,
         B::Svdf => cx.svdf()?,
+        B::UnidirectionalSequenceLstm => cx.lstm()?,
         _ => return Err(unsupported()),
     };
     let zero_bias = match code {
@@ -923,6 +926,58 @@ impl<'o, 'a> Cx<'o, 'a> {
         inputs.push(self.input(4)?.0);
         Ok((
             OpKind::Svdf(tinyq_ir::op::Svdf { rank, activation }),
+            inputs,
+        ))
+    }
+
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM, the standard (Keras) form only: the
+    /// file's 24 inputs (absent ones `-1`) become data, the 8 gate weights,
+    /// the 4 gate biases, then the hidden and cell states (variable tensors).
+    fn lstm(&self) -> Result<(OpKind, Vec<usize>)> {
+        self.arity(20, 24)?;
+        let o: fb::UnidirectionalSequenceLstmOptions = self.options(|o| match o {
+            fb::BuiltinOptionsRef::UnidirectionalSequenceLstmOptions(r) => Some(r.try_into()),
+            _ => None,
+        })?;
+        if o.fused_activation_function != fb::ActivationFunctionType::Tanh {
+            return Err(self.err(format!(
+                "cell activation {:?} is not supported (only TANH, the Keras LSTM's)",
+                o.fused_activation_function
+            )));
+        }
+        if o.diagonal_recurrent_tensors {
+            return Err(self.err("diagonal recurrent weights are not supported"));
+        }
+        // 9-11 peepholes, 16-17 projection, 20-23 layer normalization.
+        let variants = [
+            (9..12, "peephole weights"),
+            (16..18, "a projection"),
+            (20..24, "layer normalization"),
+        ];
+        for (range, what) in variants {
+            if range
+                .clone()
+                .any(|k| self.op.inputs.get(k).copied().flatten().is_some())
+            {
+                return Err(self.err(format!(
+                    "{what} is not supported (only the standard Keras LSTM is)"
+                )));
+            }
+        }
+        if self.opt_input(1)?.is_none() {
+            return Err(self.err(
+                "a coupled input and forget gate (CIFG, no input gate weights) is not supported",
+            ));
+        }
+        let mut inputs = Vec::with_capacity(tinyq_ir::op::LSTM_INPUTS);
+        for k in (0..9).chain(12..16).chain(18..20) {
+            inputs.push(self.input(k)?.0);
+        }
+        Ok((
+            OpKind::Lstm(tinyq_ir::op::Lstm {
+                cell_clip: o.cell_clip,
+                time_major: o.time_major,
+            }),
             inputs,
         ))
     }

@@ -160,6 +160,11 @@ const MAPPED: &[SupportedOp] = &[
         "TRANSPOSE_CONV",
         "constant output shape; per-channel int8 weights, optional int32 bias; stride, SAME/VALID; 16x8 (int64 bias); float32",
     ),
+    op(
+        B::UnidirectionalSequenceLstm,
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        "float; the standard Keras LSTM (no peephole, projection, layer norm); the states persist between invokes",
+    ),
 ];
 
 /// Shape arithmetic the reader evaluates at import when its inputs are

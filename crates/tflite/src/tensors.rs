@@ -100,9 +100,9 @@ pub(crate) fn convert(
         return Err(tensor_err(
             &name,
             if variable {
-                "a variable (stateful) tensor is supported only as the state of an SVDF"
+                "a variable (stateful) tensor is supported only as the state of an SVDF or an LSTM"
             } else {
-                "an SVDF's state must be a variable tensor"
+                "a stateful op's state (SVDF, LSTM) must be a variable tensor"
             },
         ));
     }

@@ -226,6 +226,14 @@ impl<'g> FloatModel<'g> {
                 acc: self.accumulation,
                 kernels: self.kernels,
             };
+            // A state is never computed: refuse the op itself, by name,
+            // before its state would be reported as a missing tensor.
+            if !op.kind.state_inputs(op.inputs.len()).is_empty() {
+                return Err(cx.err(format!(
+                    "stateful ops are not quantized yet: compile a float {} model as float (no --calibration)",
+                    op.kind.name()
+                )));
+            }
             let ins = op
                 .inputs
                 .iter()
@@ -351,6 +359,9 @@ fn eval_op(
     match &cx.op.kind {
         OpKind::Svdf(_) => Err(cx.err(
             "stateful ops are not quantized yet: compile a float SVDF model as float (no --calibration), or give an int8 one",
+        )),
+        OpKind::Lstm(_) => Err(cx.err(
+            "stateful ops are not quantized yet: compile a float LSTM model as float (no --calibration)",
         )),
         OpKind::Conv2D(a) => {
             conv::conv2d(cx, input(0)?, input(1)?, ins.get(2).copied(), a, out_shape)

@@ -243,8 +243,8 @@ impl Writer<'_> {
         match &op.kind {
             // Its state would need writing as a variable tensor; tinyq
             // quantize does not quantize stateful ops.
-            OpKind::Svdf(_) => Err(cx.err(
-                "writing a stateful op back to .tflite is not supported (tinyq quantize does not quantize SVDF yet)",
+            OpKind::Svdf(_) | OpKind::Lstm(_) => Err(cx.err(
+                "writing a stateful op back to .tflite is not supported (tinyq quantize does not quantize SVDF or LSTM yet)",
             )),
             OpKind::Conv2D(a) => {
                 cx.arity(2, 3)?;
