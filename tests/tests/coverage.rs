@@ -88,7 +88,7 @@ fn float16_weights_model_compiles_with_calibration() {
 #[test]
 fn refusals_name_the_operator() {
     let cases = [
-        ("int16x8_pool.tflite", "op 1 (MAX_POOL_2D) computes in i16"),
+        ("int16x8_logistic.tflite", "op 1 (LOGISTIC) computes in i16"),
         ("lstm.tflite", "op #1 is WHILE"),
         // The converter's int8 LSTM: its int16 cell state is not the reason.
         (
@@ -108,14 +108,16 @@ fn refusals_name_the_operator() {
     }
 }
 
-/// The converter's 16x8 residual and gating blocks (CONV_2D then an int16
-/// ADD or MUL) compile since the int16 kernels; their numbers are checked
-/// against TFLM on the fixtures (`seanet_16x8`, `add_sub_mul`).
+/// The converter's 16x8 residual, gating and pooling blocks (CONV_2D then
+/// an int16 ADD, MUL or MAX_POOL_2D) compile since the int16 kernels; their
+/// numbers are checked against TFLM on the fixtures (`seanet_16x8`,
+/// `add_sub_mul`, `pooling`).
 #[test]
 fn int16x8_add_and_mul_compile() {
     for (file, kernel) in [
         ("int16x8_add.tflite", "add_i16"),
         ("int16x8_mul.tflite", "mul_i16"),
+        ("int16x8_pool.tflite", "max_pool_i16"),
     ] {
         let session = Session::new();
         let model = session.read_file(&coverage(file)).expect("readable");

@@ -202,6 +202,11 @@ const KERNEL_FLAGS: &[&str] = &[
     "pad_i16",
     "strided_slice_i16",
     "transpose_conv_16x8",
+    "clamp_i16",
+    "max_pool_i16",
+    "average_pool_i16",
+    "mean_i16",
+    "softmax_i16",
     // Stateful steps.
     "svdf",
     "svdf_f32",
@@ -364,8 +369,14 @@ impl<'p> Writer<'p> {
         let add = kernels.get("add").copied().unwrap_or(false);
         let sub = kernels.get("sub").copied().unwrap_or(false);
         kernels.insert("addsub", add || sub);
-        let pool = kernels.get("average_pool").copied().unwrap_or(false)
-            || kernels.get("max_pool").copied().unwrap_or(false);
+        let pool = [
+            "average_pool",
+            "max_pool",
+            "average_pool_i16",
+            "max_pool_i16",
+        ]
+        .iter()
+        .any(|k| kernels.get(k).copied().unwrap_or(false));
         kernels.insert("pool", pool);
         ctx.insert("uses", &self.kernels);
         ctx.insert("helpers", &self.helpers);

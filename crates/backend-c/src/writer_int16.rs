@@ -1,6 +1,8 @@
 //! The C of the int16 steps of 16x8 models besides the conv-like layers
 //! (`templates/c/kernels/int16_ops.c.tera`): ADD/SUB, MUL, LEAKY_RELU,
-//! requantization, PAD, STRIDED_SLICE and TRANSPOSE_CONV.
+//! RELU (a requantization with the RELU's clamp), RELU6 (a clamp),
+//! requantization, PAD, STRIDED_SLICE, SOFTMAX, CONCATENATION (the int8 byte copy,
+//! two bytes a value), MAX_POOL_2D, AVERAGE_POOL_2D, MEAN and TRANSPOSE_CONV.
 
 use std::fmt::Write as _;
 
@@ -140,6 +142,130 @@ impl Writer<'_> {
                     hi
                 );
             }
+            Int16Kernel::Relu(p) => {
+                self.use_kernel("requantize_i16", REQUANTIZES);
+                let src = self.src(input(0)?);
+                let count = int(out_len / 2, "an element count")?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_requantize_i16({src}, {dst}, {count}, 2, 2, {}, {}, {}, {}, {}, {});",
+                    c_i32(p.output_multiplier),
+                    p.output_shift,
+                    c_i32(p.input_zero_point),
+                    c_i32(p.output_zero_point),
+                    c_i32(p.act_min),
+                    p.act_max
+                );
+            }
+            Int16Kernel::Clamp(p) => {
+                self.use_kernel("clamp_i16", MOVES);
+                let src = self.src(input(0)?);
+                let count = int(out_len / 2, "an element count")?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_clamp_i16({src}, {dst}, {count}, {}, {});",
+                    c_i32(i32::from(p.min)),
+                    p.max
+                );
+            }
+            Int16Kernel::MaxPool(p) | Int16Kernel::AveragePool(p) => {
+                let func = if matches!(kernel, Int16Kernel::MaxPool(_)) {
+                    "max_pool_i16"
+                } else {
+                    "average_pool_i16"
+                };
+                self.use_kernel(func, MOVES);
+                let src = self.src(input(0)?);
+                let fields = [
+                    dims(&[
+                        ("batches", p.batches),
+                        ("in_h", p.input_height),
+                        ("in_w", p.input_width),
+                        ("channels", p.channels),
+                    ])?,
+                    dims(&[
+                        ("k_h", p.filter_height),
+                        ("k_w", p.filter_width),
+                        ("out_h", p.output_height),
+                        ("out_w", p.output_width),
+                    ])?,
+                    dims(&[
+                        ("stride_h", p.stride_height),
+                        ("stride_w", p.stride_width),
+                        ("pad_top", p.pad_top),
+                        ("pad_left", p.pad_left),
+                    ])?,
+                    vec![
+                        Field::int("act_min", p.act_min),
+                        Field::int("act_max", p.act_max),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_pool_params", &fields);
+                let _ = writeln!(self.body, "    tq_{func}(&{params}, {src}, {dst});");
+            }
+            Int16Kernel::Mean(p) => {
+                self.use_kernel("mean_i16", REQUANTIZES);
+                let src = self.src(input(0)?);
+                if p.num_elements_in_axis <= 0 || p.truncating_same_params {
+                    return Err(invalid("int16 mean over no elements".to_string()));
+                }
+                let mut outer: Shape = p.input_shape;
+                let mut reduced: Shape = [1; MAX_DIMS];
+                for d in 0..MAX_DIMS {
+                    if p.reduce[d] {
+                        outer[d] = 1;
+                        reduced[d] = p.input_shape[d];
+                    }
+                }
+                // The int64 product, truncated to int32 with the subtraction (as TFLM).
+                let zero_point_sum =
+                    i64::from(p.input_zero_point).wrapping_mul(p.num_elements_in_axis) as i32;
+                let mut d = outer.to_vec();
+                d.extend(reduced);
+                d.extend(strides(&p.input_shape));
+                let d = self.dims_array(index, &to_i64(&d))?;
+                let _ = writeln!(
+                    self.body,
+                    "    tq_mean_i16({src}, {dst}, {d}, {}, {}, {}, {});",
+                    c_i32(zero_point_sum),
+                    c_i32(p.multiplier),
+                    p.shift,
+                    c_i32(p.output_zero_point)
+                );
+            }
+            Int16Kernel::Softmax(p) => {
+                self.use_kernel("softmax_i16", REQUANTIZES);
+                let src = self.src(input(0)?);
+                let exp = self.lut16(index, "exp_lut", &p.exp_lut);
+                let recip =
+                    self.lut16(index, "one_over_one_plus_x_lut", &p.one_over_one_plus_x_lut);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_softmax_i16({src}, {dst}, {}, {}, {}, {}, {exp}, {recip});",
+                    int(p.outer, "a softmax row count")?,
+                    int(p.depth, "a softmax row length")?,
+                    c_i32(p.input_multiplier),
+                    p.input_left_shift
+                );
+            }
+            Int16Kernel::Concat { params: p, blocks } => {
+                // A copy: the int8 kernel on bytes, each block twice as long.
+                self.use_kernel("concat", &[]);
+                let mut srcs = Vec::new();
+                let mut sizes = Vec::new();
+                for (k, &block) in blocks.iter().enumerate() {
+                    srcs.push(self.src(input(k)?));
+                    sizes.push(i64::from(int(2 * block, "a concatenation block")?));
+                }
+                let count = srcs.len();
+                let sizes = self.int_array(index, "sizes", &sizes);
+                let _ = writeln!(
+                    self.body,
+                    "    {{\n        const int8_t *const srcs[{count}] = {{{}}};\n        tq_concat({dst}, {}, {count}, srcs, {sizes});\n    }}",
+                    srcs.join(", "),
+                    int(p.outer, "a concatenation outer size")?
+                );
+            }
             Int16Kernel::Pad { params: p, value } => {
                 self.use_kernel("pad_i16", MOVES);
                 let src = self.src(input(0)?);
@@ -198,6 +324,19 @@ impl Writer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A step's int16 interpolation table, as a `static const` array.
+    fn lut16(&mut self, step: usize, what: &str, table: &[i16]) -> String {
+        let name = format!("tq_step{step}_{what}");
+        let values: Vec<String> = table.iter().map(|&v| c_i32(i32::from(v))).collect();
+        let _ = writeln!(
+            self.constants,
+            "static const int16_t {name}[{}] = {{{}}};",
+            table.len(),
+            values.join(", ")
+        );
+        name
     }
 
     /// The dims array of an int16 binary op: the output shape, then both

@@ -1,5 +1,6 @@
 //! The calls of the int16 kernels of 16x8 models besides the conv-like
-//! layers (`kernels::wide_ops`, and `kernels::wide` for TRANSPOSE_CONV):
+//! layers (`kernels::wide_ops`, `wide_act`, `wide_pool`, `wide_softmax`, and `kernels::wide`
+//! for TRANSPOSE_CONV):
 //! each operand as an int16 view (a model input or output as `[i16]`, arena
 //! bytes as pairs), the int8 side of a requantization as `[i8]`.
 
@@ -75,6 +76,67 @@ impl Writer<'_> {
                 quote! {
                     let p = #p;
                     kernels::wide_ops::leaky_relu_16(&p, #x0, #y) #kerr;
+                }
+            }
+            Int16Kernel::Relu(params) => {
+                let p = params_literal("unary", params)?;
+                let (x0, y) = (x(0)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::wide_act::relu_16(&p, #x0, #y) #kerr;
+                }
+            }
+            Int16Kernel::Clamp(params) => {
+                let p = params_literal("wide_act", params)?;
+                let (x0, y) = (x(0)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::wide_act::clamp_16(&p, #x0, #y) #kerr;
+                }
+            }
+            Int16Kernel::MaxPool(params) | Int16Kernel::AveragePool(params) => {
+                let p = params_literal("pooling", params)?;
+                let func = if matches!(kernel, Int16Kernel::MaxPool(_)) {
+                    quote!(max_pool_16)
+                } else {
+                    quote!(average_pool_16)
+                };
+                let (x0, y) = (x(0)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::wide_pool::#func(&p, #x0, #y) #kerr;
+                }
+            }
+            Int16Kernel::Mean(params) => {
+                let p = params_literal("reduce", params)?;
+                let (x0, y) = (x(0)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::wide_pool::mean_16(&p, #x0, #y) #kerr;
+                }
+            }
+            Int16Kernel::Softmax(params) => {
+                let p = params_literal("wide_softmax", params.as_ref())?;
+                let (x0, y) = (x(0)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::wide_softmax::softmax_16(&p, #x0, #y) #kerr;
+                }
+            }
+            Int16Kernel::Concat { params, blocks } => {
+                let p = params_literal("concat", params)?;
+                let mut calls = Vec::new();
+                let mut offset = 0usize;
+                for (k, block) in blocks.iter().enumerate() {
+                    let (xk, y) = (x(k)?, y()?);
+                    calls.push(quote! {
+                        kernels::wide_ops::concat_part_16(&p, #offset, #xk, #y) #kerr;
+                    });
+                    offset += block;
+                }
+                quote! {
+                    let p = #p;
+                    #(#calls)*
                 }
             }
             Int16Kernel::Requantize { params, types } => {

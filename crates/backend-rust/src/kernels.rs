@@ -88,6 +88,12 @@ const SOURCES: &[(&str, &str)] = &[
     ("int16", include_str!("../../kernels/src/int16.rs")),
     ("wide", include_str!("../../kernels/src/wide.rs")),
     ("wide_ops", include_str!("../../kernels/src/wide_ops.rs")),
+    ("wide_act", include_str!("../../kernels/src/wide_act.rs")),
+    ("wide_pool", include_str!("../../kernels/src/wide_pool.rs")),
+    (
+        "wide_softmax",
+        include_str!("../../kernels/src/wide_softmax.rs"),
+    ),
     ("svdf", include_str!("../../kernels/src/svdf.rs")),
     ("lstm", include_str!("../../kernels/src/lstm.rs")),
 ];

@@ -249,7 +249,7 @@ fn float_hint(program: &Program) -> String {
 pub fn step_macs(kernel: &Kernel, out_len: usize) -> u64 {
     let m = |v: &[usize]| v.iter().map(|&x| x as u64).product::<u64>();
     match kernel {
-        Kernel::Conv2D { params: p, .. } => m(&[
+        Kernel::Conv2D { params: p, .. } | Kernel::Conv2D16x8 { params: p, .. } => m(&[
             p.batches,
             p.output_height,
             p.output_width,
@@ -258,7 +258,8 @@ pub fn step_macs(kernel: &Kernel, out_len: usize) -> u64 {
             p.filter_width,
             p.filter_input_channels,
         ]),
-        Kernel::DepthwiseConv2D { params: p, .. } => m(&[
+        Kernel::DepthwiseConv2D { params: p, .. }
+        | Kernel::DepthwiseConv2D16x8 { params: p, .. } => m(&[
             p.batches,
             p.output_height,
             p.output_width,
@@ -267,7 +268,9 @@ pub fn step_macs(kernel: &Kernel, out_len: usize) -> u64 {
             p.filter_height,
             p.filter_width,
         ]),
-        Kernel::FullyConnected { params: p, .. } => m(&[p.batches, p.output_depth, p.accum_depth]),
+        Kernel::FullyConnected { params: p, .. } | Kernel::FullyConnected16x8 { params: p, .. } => {
+            m(&[p.batches, p.output_depth, p.accum_depth])
+        }
         Kernel::Float(FloatKernel::Conv2D { params: p, .. }) => m(&[
             p.batches,
             p.output_height,
@@ -293,6 +296,8 @@ pub fn step_macs(kernel: &Kernel, out_len: usize) -> u64 {
             op: tinyq_ir::kernel::BinaryOp::Mul(_),
             ..
         } => out_len as u64,
+        // Two bytes an int16 value.
+        Kernel::Int16(tinyq_ir::Int16Kernel::Mul { .. }) => out_len as u64 / 2,
         _ => 0,
     }
 }

@@ -3,7 +3,7 @@
 
 use tinyq_ir::Int16Kernel;
 use tinyq_ir::int16_kernel::Requantize16;
-use tinyq_kernels::{KernelError, wide, wide_ops};
+use tinyq_kernels::{KernelError, wide, wide_act, wide_ops, wide_pool, wide_softmax};
 
 fn input<'a>(ins: &[&'a [u8]], k: usize) -> Result<&'a [u8], KernelError> {
     ins.get(k)
@@ -41,6 +41,24 @@ pub fn execute_int16(
             wide_ops::mul_16(params, broadcast.as_ref(), x, y, pairs_mut(out))
         }
         Int16Kernel::LeakyRelu(p) => wide_ops::leaky_relu_16(p, x, pairs_mut(out)),
+        Int16Kernel::Relu(p) => wide_act::relu_16(p, x, pairs_mut(out)),
+        Int16Kernel::Clamp(p) => wide_act::clamp_16(p, x, pairs_mut(out)),
+        Int16Kernel::MaxPool(p) => wide_pool::max_pool_16(p, x, pairs_mut(out)),
+        Int16Kernel::AveragePool(p) => wide_pool::average_pool_16(p, x, pairs_mut(out)),
+        Int16Kernel::Mean(p) => wide_pool::mean_16(p, x, pairs_mut(out)),
+        Int16Kernel::Softmax(p) => wide_softmax::softmax_16(p, x, pairs_mut(out)),
+        Int16Kernel::Concat { params, blocks } => {
+            let lens: Vec<usize> = (0..blocks.len())
+                .map(|k| input(ins, k).map(|b| b.len() / 2))
+                .collect::<Result<_, _>>()?;
+            kernel.check(&lens, out.len() / 2)?;
+            let mut offset = 0;
+            for (k, block) in blocks.iter().enumerate() {
+                wide_ops::concat_part_16(params, offset, pairs(input(ins, k)?), pairs_mut(out))?;
+                offset += block;
+            }
+            Ok(())
+        }
         Int16Kernel::Requantize { params, types } => match types {
             Requantize16::I16ToI16 => wide_ops::requantize_i16_to_i16(params, x, pairs_mut(out)),
             Requantize16::I16ToI8 => {

@@ -1,21 +1,31 @@
 //! The int16 steps of 16x8 models besides the conv-like layers of
-//! [`crate::Kernel`]: element-wise (ADD, SUB, MUL, LEAKY_RELU), requantization, layout and transposed
-//! convolution kernels of `tinyq_kernels::wide_ops` / `wide`. Buffers hold
+//! [`crate::Kernel`]: element-wise (ADD, SUB, MUL, LEAKY_RELU, RELU, RELU6),
+//! requantization, layout, pooling, MEAN, SOFTMAX and transposed convolution
+//! kernels of `tinyq_kernels::wide_ops` / `wide_act` / `wide_pool` /
+//! `wide_softmax` / `wide`. Buffers hold
 //! int16 values (little-endian pairs in the arena), except the int8 side of
 //! a requantization.
 
 use tinyq_kernels::KernelError;
+use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::elementwise::{AddSubParams, MulParams};
 use tinyq_kernels::pad::PadParams;
+use tinyq_kernels::pooling::PoolParams;
 use tinyq_kernels::quantize::RequantizeParams;
+use tinyq_kernels::reduce::MeanParams;
 use tinyq_kernels::slice::StridedSliceParams;
 use tinyq_kernels::transpose_conv::TransposeConvParams;
-use tinyq_kernels::unary::LeakyReluParams;
-use tinyq_kernels::wide;
+use tinyq_kernels::unary::{LeakyReluParams, ReluParams};
+use tinyq_kernels::wide_act::{self, Clamp16};
 use tinyq_kernels::wide_ops::{self, WideBroadcast};
+use tinyq_kernels::wide_softmax::{LUT16_LEN, SoftmaxI16Params};
+use tinyq_kernels::{wide, wide_pool};
 
 use crate::DType;
 use crate::kernel::WideWeights;
+
+/// The int16 range, the clamp bounds of an int16 output.
+const I16: (i32, i32) = (i16::MIN as i32, i16::MAX as i32);
 
 /// Which integer types a requantization (QUANTIZE) maps between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +51,21 @@ pub enum Int16Kernel {
         broadcast: Option<WideBroadcast>,
     },
     LeakyRelu(LeakyReluParams),
+    /// RELU: requantized, then clamped.
+    Relu(ReluParams),
+    /// RELU6: clamped in the input's codes, not requantized.
+    Clamp(Clamp16),
+    MaxPool(PoolParams),
+    AveragePool(PoolParams),
+    Mean(MeanParams),
+    /// SOFTMAX over the last axis, with its two interpolation tables.
+    Softmax(Box<SoftmaxI16Params>),
+    /// CONCATENATION; `blocks[k]` is input `k`'s block (its axis size
+    /// times `params.inner`), so input `k` holds `params.outer` of them.
+    Concat {
+        params: ConcatParams,
+        blocks: Vec<usize>,
+    },
     Requantize {
         params: RequantizeParams,
         types: Requantize16,
@@ -67,6 +92,13 @@ impl Int16Kernel {
             Int16Kernel::AddSub { subtract: true, .. } => "sub_i16",
             Int16Kernel::Mul { .. } => "mul_i16",
             Int16Kernel::LeakyRelu(_) => "leaky_relu_i16",
+            Int16Kernel::Relu(_) => "relu_i16",
+            Int16Kernel::Clamp(_) => "clamp_i16",
+            Int16Kernel::MaxPool(_) => "max_pool_i16",
+            Int16Kernel::AveragePool(_) => "average_pool_i16",
+            Int16Kernel::Mean(_) => "mean_i16",
+            Int16Kernel::Softmax(_) => "softmax_i16",
+            Int16Kernel::Concat { .. } => "concat_i16",
             Int16Kernel::Requantize { types, .. } => match types {
                 Requantize16::I16ToI16 => "requantize_i16_to_i16",
                 Requantize16::I16ToI8 => "requantize_i16_to_i8",
@@ -82,6 +114,7 @@ impl Int16Kernel {
     pub fn arity(&self) -> usize {
         match self {
             Int16Kernel::AddSub { .. } | Int16Kernel::Mul { .. } => 2,
+            Int16Kernel::Concat { blocks, .. } => blocks.len(),
             _ => 1,
         }
     }
@@ -117,6 +150,8 @@ impl Int16Kernel {
             Int16Kernel::TransposeConv { weights, .. } => {
                 self.weight_bytes() + 4 * weights.multipliers.len() + weights.shifts.len()
             }
+            // The two int16 tables.
+            Int16Kernel::Softmax(_) => 2 * 2 * LUT16_LEN,
             _ => 0,
         }
     }
@@ -133,6 +168,27 @@ impl Int16Kernel {
                 wide_ops::check_mul_16(params, broadcast.as_ref(), [n(0), n(1), out])
             }
             Int16Kernel::LeakyRelu(p) => wide_ops::check_leaky_relu_16(p, n(0), out),
+            Int16Kernel::Relu(p) => wide_act::check_relu_16(p, n(0), out),
+            Int16Kernel::Clamp(p) => wide_act::check_clamp_16(p, n(0), out),
+            Int16Kernel::MaxPool(p) => p.check_within(n(0), out, I16),
+            Int16Kernel::AveragePool(p) => p.check_average_within(n(0), out, I16),
+            Int16Kernel::Mean(p) => wide_pool::check_mean_16(p, n(0), out),
+            Int16Kernel::Softmax(p) => p.check(n(0), out),
+            Int16Kernel::Concat { params, blocks } => {
+                for (k, &block) in blocks.iter().enumerate() {
+                    let want = block
+                        .checked_mul(params.outer)
+                        .ok_or(KernelError::InvalidParams("concatenation size overflows"))?;
+                    if n(k) != want {
+                        return Err(KernelError::BufferLength {
+                            what: "concatenation input",
+                            expected: want,
+                            actual: n(k),
+                        });
+                    }
+                }
+                params.check((0..blocks.len()).map(n), out)
+            }
             Int16Kernel::Requantize { params, .. } => {
                 wide_ops::check_requantize_16(params, n(0), out)
             }

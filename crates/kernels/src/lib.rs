@@ -44,7 +44,10 @@ pub mod transpose;
 pub mod transpose_conv;
 pub mod unary;
 pub mod wide;
+pub mod wide_act;
 pub mod wide_ops;
+pub mod wide_pool;
+pub mod wide_softmax;
 
 pub use error::KernelError;
 pub use fixedpoint::Activation;

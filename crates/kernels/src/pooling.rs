@@ -6,7 +6,7 @@
 //! point, see [`prepare_pool`]). The window is clipped to the image: padding
 //! cells are neither averaged nor counted.
 
-use crate::conv::{check_act_range, check_span, volume};
+use crate::conv::{I8_RANGE, check_act_range_within, check_span, volume};
 use crate::error::{KernelError, check_len};
 use crate::fixedpoint::{Activation, activation_range};
 
@@ -71,10 +71,21 @@ impl PoolParams {
     /// Everything [`max_pool`] checks before it reads a value: the
     /// parameters and the length in elements of both buffers.
     pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+        self.check_within(input, output, I8_RANGE)
+    }
+
+    /// [`PoolParams::check`] with the clamp inside `range`, the output
+    /// type's (the int16 pools pass int16's).
+    pub fn check_within(
+        &self,
+        input: usize,
+        output: usize,
+        range: (i32, i32),
+    ) -> Result<(), KernelError> {
         if self.stride_height == 0 || self.stride_width == 0 {
             return Err(KernelError::InvalidParams("strides must be >= 1"));
         }
-        check_act_range(self.act_min, self.act_max)?;
+        check_act_range_within(self.act_min, self.act_max, range)?;
         check_span(
             self.output_height,
             self.stride_height,
@@ -100,7 +111,17 @@ impl PoolParams {
     /// [`PoolParams::check`], plus that no window lies entirely in the
     /// padding and that every window's cell count fits an `i32`.
     pub fn check_average(&self, input: usize, output: usize) -> Result<(), KernelError> {
-        self.check(input, output)?;
+        self.check_average_within(input, output, I8_RANGE)
+    }
+
+    /// [`PoolParams::check_average`] with the clamp inside `range`.
+    pub fn check_average_within(
+        &self,
+        input: usize,
+        output: usize,
+        range: (i32, i32),
+    ) -> Result<(), KernelError> {
+        self.check_within(input, output, range)?;
         if self.batches == 0 {
             return Ok(());
         }
@@ -145,7 +166,7 @@ impl PoolParams {
 /// The window's clipped extent along one axis, as input coordinates
 /// `start..end` (empty if the window lies entirely in the padding).
 #[inline]
-fn clip(out: usize, stride: usize, pad: usize, k: usize, size: usize) -> (usize, usize) {
+pub(crate) fn clip(out: usize, stride: usize, pad: usize, k: usize, size: usize) -> (usize, usize) {
     let raw = out * stride; // unpadded coordinate of the window's first cell
     let start = raw.max(pad) - pad;
     let end = raw.saturating_add(k).max(pad) - pad;

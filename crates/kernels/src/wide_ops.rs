@@ -12,11 +12,14 @@
 //!   int8, and from int8 to int16.
 //! * PAD / PADV2 and STRIDED_SLICE: element moves, pad value 0 unless the
 //!   model gives one.
+//! * CONCATENATION: a copy (inputs and output share scale and zero point),
+//!   one input per call so each may have its own view type.
 //!
 //! Every kernel reads and writes int16 through the views of
 //! [`crate::int16`] (model I/O as `[i16]`, arena bytes as pairs), each
 //! operand with its own view type.
 
+use crate::concat::ConcatParams;
 use crate::conv::I16_RANGE;
 use crate::elementwise::{AddSubParams, MulParams, check_broadcast};
 use crate::error::{KernelError, check_len};
@@ -423,6 +426,44 @@ where
     Ok(())
 }
 
+/// int16 CONCATENATION of one input: writes its `outer` blocks into the
+/// output's, each `offset` values into the output's block (`offset` = the
+/// earlier inputs' block sizes summed). Calling it for every input in
+/// order is TFLM's copy; [`ConcatParams::check`] checks all lengths at once.
+pub fn concat_part_16<I, O>(
+    p: &ConcatParams,
+    offset: usize,
+    input: &I,
+    output: &mut O,
+) -> Result<(), KernelError>
+where
+    I: Int16s + ?Sized,
+    O: Int16sMut + ?Sized,
+{
+    if p.outer.saturating_mul(p.inner) == 0 {
+        // Every buffer is empty.
+        check_len("concatenation input", 0, input.count())?;
+        return check_len("concatenation output", 0, output.count());
+    }
+    let bad = KernelError::InvalidParams;
+    if !input.count().is_multiple_of(p.outer) || !output.count().is_multiple_of(p.outer) {
+        return Err(bad("concatenation buffer is not a whole number of blocks"));
+    }
+    let (in_block, out_block) = (input.count() / p.outer, output.count() / p.outer);
+    if offset
+        .checked_add(in_block)
+        .is_none_or(|end| end > out_block)
+    {
+        return Err(bad("concatenation input runs past the output block"));
+    }
+    for k in 0..p.outer {
+        for i in 0..in_block {
+            output.put(k * out_block + offset + i, input.at(k * in_block + i));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -667,6 +708,36 @@ mod tests {
             prop_assert_eq!(strided_slice_16(&p, &x[..], &mut got[..]), Ok(()));
             for (i, &w) in want.iter().enumerate() {
                 prop_assert_eq!(got[..].at(i), w);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn concat_parts_match_the_generic_kernel(
+            outer in 0usize..4,
+            inner in 1usize..4,
+            axes in proptest::collection::vec(0usize..4, 1..5),
+            seed: u64,
+        ) {
+            let p = crate::concat::ConcatParams { outer, inner };
+            let mut rng = Rng(seed);
+            let parts: Vec<Vec<i16>> = axes.iter().map(|a| i16s(&mut rng, outer * a * inner)).collect();
+            let n: usize = parts.iter().map(Vec::len).sum();
+            let mut want = vec![0i16; n];
+            let views: Vec<&[i16]> = parts.iter().map(Vec::as_slice).collect();
+            prop_assert_eq!(crate::concat::concat(&p, &views, &mut want), Ok(()));
+            let mut got = vec![[0u8; 2]; n];
+            let mut offset = 0;
+            for part in &parts {
+                prop_assert_eq!(concat_part_16(&p, offset, &part[..], &mut got[..]), Ok(()));
+                offset += part.len().checked_div(outer).unwrap_or(0);
+            }
+            prop_assert_eq!(pairs(&want), got.clone());
+            // A part that would run past the output block is refused.
+            if outer > 0 {
+                prop_assert!(concat_part_16(&p, offset + 1, &parts[0][..], &mut got[..]).is_err()
+                    || parts[0].is_empty());
             }
         }
     }

@@ -283,6 +283,13 @@ pub const WIDE_OPS: &[&str] = &[
     "PAD",
     "PADV2",
     "STRIDED_SLICE",
+    "CONCATENATION",
+    "RELU",
+    "RELU6",
+    "MAX_POOL_2D",
+    "AVERAGE_POOL_2D",
+    "MEAN",
+    "SOFTMAX",
 ];
 
 /// Whether `kind` has a 16x8 kernel ([`WIDE_OPS`]).
@@ -301,6 +308,13 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::LeakyRelu { .. }
             | OpKind::Pad { .. }
             | OpKind::StridedSlice(_)
+            | OpKind::Concatenation { .. }
+            | OpKind::Relu
+            | OpKind::Relu6
+            | OpKind::MaxPool2D(_)
+            | OpKind::AveragePool2D(_)
+            | OpKind::Mean { .. }
+            | OpKind::Softmax { .. }
             | OpKind::Svdf(_)
     ) || kind.is_reshape_like()
 }

@@ -593,7 +593,7 @@ fn fully_connected(cx: &Ctx<'_>, attrs: &FullyConnected) -> Result<Selected, Low
     })
 }
 
-fn pool(cx: &Ctx<'_>, attrs: &Pool2D) -> Result<pooling::PoolParams, LowerError> {
+pub(crate) fn pool(cx: &Ctx<'_>, attrs: &Pool2D) -> Result<pooling::PoolParams, LowerError> {
     let (input, output) = (cx.input(0)?, cx.output()?);
     let [n, ih, iw, c] = cx.shape4(input)?;
     let [on, oh, ow, oc] = cx.shape4(output)?;
@@ -812,7 +812,7 @@ fn concatenation(
     })
 }
 
-fn mean(cx: &Ctx<'_>, axes: &[usize]) -> Result<Kernel, LowerError> {
+pub(crate) fn mean(cx: &Ctx<'_>, axes: &[usize]) -> Result<Kernel, LowerError> {
     let (input, output) = (cx.input(0)?, cx.output()?);
     let (si, zi) = cx.qparams(input)?;
     let (so, zo) = cx.qparams(output)?;

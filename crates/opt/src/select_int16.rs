@@ -1,14 +1,17 @@
 //! Kernel selection for the int16 ops of 16x8 models other than the
 //! conv-like layers (which `select` handles beside their int8 forms): ADD,
-//! SUB, MUL, LEAKY_RELU, QUANTIZE between integer types with an int16 side, PAD /
-//! PADV2 and STRIDED_SLICE. Each becomes an [`Int16Kernel`] whose numbers
+//! SUB, MUL, LEAKY_RELU, RELU, RELU6, QUANTIZE between integer types with an
+//! int16 side, PAD / PADV2, STRIDED_SLICE, CONCATENATION, MAX_POOL_2D,
+//! AVERAGE_POOL_2D, MEAN and SOFTMAX. Each becomes an [`Int16Kernel`] whose numbers
 //! come from the kernels' `prepare_*` functions, as TFLM's prepare derives
 //! them for int16.
 
 use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
+use tinyq_ir::op::Pool2D;
 use tinyq_ir::{Activation, DType, Kernel, OpKind, Tensor};
-use tinyq_kernels::elementwise;
+use tinyq_kernels::fixedpoint::activation_range;
 use tinyq_kernels::wide_ops::{WIDE_ADD_SUB_LEFT_SHIFT, WideBroadcast};
+use tinyq_kernels::{concat, elementwise, wide_act, wide_softmax};
 use tinyq_kernels::{pad, quantize, shape, unary, wide};
 
 use crate::error::LowerError;
@@ -29,6 +32,21 @@ pub(crate) fn select_int16(cx: &Ctx<'_>) -> Result<Option<Selected>, LowerError>
         OpKind::Sub { activation } => (add_sub(cx, *activation, true)?, 2),
         OpKind::Mul { activation } => (mul(cx, *activation)?, 2),
         OpKind::LeakyRelu { alpha } => (leaky_relu(cx, *alpha)?, 1),
+        OpKind::Relu => (relu(cx)?, 1),
+        OpKind::Relu6 => (relu6(cx)?, 1),
+        OpKind::MaxPool2D(attrs) => (Int16Kernel::MaxPool(pool(cx, attrs)?), 1),
+        OpKind::AveragePool2D(attrs) => (Int16Kernel::AveragePool(pool(cx, attrs)?), 1),
+        OpKind::Mean { axes, .. } => {
+            require_int16(cx, &[first, output])?;
+            match crate::select::mean(cx, axes)? {
+                Kernel::Mean(p) => (Int16Kernel::Mean(p), 1),
+                _ => return Err(cx.unsupported("MEAN did not select a mean kernel")),
+            }
+        }
+        OpKind::Softmax { beta } => (softmax(cx, *beta)?, 1),
+        OpKind::Concatenation { axis, activation } => {
+            (concatenation(cx, *axis, *activation)?, cx.op.inputs.len())
+        }
         OpKind::Quantize if first.dtype != DType::F32 => (requantize(cx)?, 1),
         OpKind::Pad { paddings } => (pad_kernel(cx, paddings)?, 1),
         OpKind::StridedSlice(attrs) => match crate::select::strided_slice(cx, attrs)? {
@@ -190,4 +208,103 @@ fn pad_kernel(cx: &Ctx<'_>, paddings: &[(usize, usize)]) -> Result<Int16Kernel, 
     let params =
         pad::prepare_pad(&input.shape, &pairs, Some(0), 0).map_err(|e| cx.kernel_err(e))?;
     Ok(Int16Kernel::Pad { params, value })
+}
+
+/// RELU: TFLM's `ReluQuantized<int16_t>` (requantize, then clamp).
+fn relu(cx: &Ctx<'_>) -> Result<Int16Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    require_int16(cx, &[input, output])?;
+    let p = wide_act::prepare_relu_16(cx.qparams(input)?, cx.qparams(output)?)
+        .map_err(|e| cx.kernel_err(e))?;
+    Ok(Int16Kernel::Relu(p))
+}
+
+/// RELU6: TFLM clamps in the input's codes and copies (no requantization).
+fn relu6(cx: &Ctx<'_>) -> Result<Int16Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    require_int16(cx, &[input, output])?;
+    let (scale, zero_point) = cx.qparams(input)?;
+    let p = wide_act::prepare_relu6_16(scale, zero_point).map_err(|e| cx.kernel_err(e))?;
+    Ok(Int16Kernel::Clamp(p))
+}
+
+/// MAX_POOL_2D / AVERAGE_POOL_2D: the int8 geometry and same-parameters
+/// check, with the fused activation's clamp in int16.
+fn pool(cx: &Ctx<'_>, attrs: &Pool2D) -> Result<tinyq_kernels::pooling::PoolParams, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    require_int16(cx, &[input, output])?;
+    let p = crate::select::pool(cx, attrs)?;
+    let (scale, zero_point) = cx.qparams(output)?;
+    let (act_min, act_max) = activation_range(
+        attrs.activation,
+        scale,
+        zero_point,
+        I16_RANGE.0,
+        I16_RANGE.1,
+    );
+    Ok(tinyq_kernels::pooling::PoolParams {
+        act_min,
+        act_max,
+        ..p
+    })
+}
+
+/// CONCATENATION: a copy, so every input must share the output's scale and
+/// zero point (tinyq refuses what TFLM would copy without rescaling).
+fn concatenation(
+    cx: &Ctx<'_>,
+    axis: usize,
+    activation: Activation,
+) -> Result<Int16Kernel, LowerError> {
+    if activation != Activation::None {
+        return Err(cx.unsupported("a fused activation on CONCATENATION is not supported"));
+    }
+    let output = cx.output()?;
+    require_int16(cx, &[output])?;
+    let out_q = cx.qparams(output)?;
+    let mut shapes = Vec::new();
+    for i in 0..cx.op.inputs.len() {
+        let t = cx.input(i)?;
+        require_int16(cx, &[t])?;
+        let q = cx.qparams(t)?;
+        if f64::from(q.0) != f64::from(out_q.0) || q.1 != out_q.1 {
+            return Err(cx.unsupported(format!(
+                "input {:?} has scale {} zero point {}, the output {} / {}; an int16 \
+                 concatenation copies values, so they must be equal",
+                t.name, q.0, q.1, out_q.0, out_q.1
+            )));
+        }
+        shapes.push(t.shape.as_slice());
+    }
+    let axis = i32::try_from(axis).map_err(|_| cx.unsupported("axis out of range"))?;
+    let params = concat::prepare_concat(&shapes, axis).map_err(|e| cx.kernel_err(e))?;
+    // prepare_concat checked the axis against every shape.
+    let axis = if axis < 0 {
+        axis + shapes[0].len() as i32
+    } else {
+        axis
+    } as usize;
+    let blocks = shapes
+        .iter()
+        .map(|s| s[axis].saturating_mul(params.inner))
+        .collect();
+    Ok(Int16Kernel::Concat { params, blocks })
+}
+
+/// SOFTMAX over the last axis: TFLM's `SoftmaxInt16` (output scale 1/32768).
+fn softmax(cx: &Ctx<'_>, beta: f32) -> Result<Int16Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    require_int16(cx, &[input, output])?;
+    if input.shape != output.shape {
+        return Err(cx.unsupported(format!(
+            "input shape {:?} and output shape {:?} differ",
+            input.shape, output.shape
+        )));
+    }
+    let depth = input.shape.last().copied().unwrap_or(1);
+    let outer = input.num_elements().unwrap_or(0) / depth.max(1);
+    let (scale, _) = cx.qparams(input)?;
+    let p = wide_softmax::prepare_softmax_16(outer, depth, scale, beta, cx.qparams(output)?)
+        .map_err(|e| cx.kernel_err(e))?;
+    Ok(Int16Kernel::Softmax(Box::new(p)))
 }

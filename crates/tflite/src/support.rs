@@ -33,12 +33,12 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::AveragePool2d,
         "AVERAGE_POOL_2D",
-        "SAME/VALID, any stride; fused activation",
+        "SAME/VALID, any stride; fused activation; int16",
     ),
     op(
         B::Concatenation,
         "CONCATENATION",
-        "any axis; in place when its inputs allow",
+        "any axis; in place when its inputs allow; int16",
     ),
     op(
         B::Conv2d,
@@ -89,9 +89,9 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::MaxPool2d,
         "MAX_POOL_2D",
-        "SAME/VALID, any stride; fused activation",
+        "SAME/VALID, any stride; fused activation; int16",
     ),
-    op(B::Mean, "MEAN", "constant axes, keep_dims"),
+    op(B::Mean, "MEAN", "constant axes, keep_dims; int16"),
     op(B::Minimum, "MINIMUM", "broadcasting"),
     op(B::Mul, "MUL", "broadcasting; fused activation; int16"),
     op(B::Neg, "NEG", "float32"),
@@ -111,8 +111,16 @@ const MAPPED: &[SupportedOp] = &[
         "QUANTIZE",
         "float32/int8/uint8 to int8/uint8 (inputs, requantization); float32 to int16; int16 to int16/int8, int8 to int16",
     ),
-    op(B::Relu, "RELU", "merged into the producer when exact"),
-    op(B::Relu6, "RELU6", "merged into the producer when exact"),
+    op(
+        B::Relu,
+        "RELU",
+        "merged into the producer when exact; int16",
+    ),
+    op(
+        B::Relu6,
+        "RELU6",
+        "merged into the producer when exact; int16",
+    ),
     op(
         B::ReluN1To1,
         "RELU_N1_TO_1",
@@ -129,7 +137,7 @@ const MAPPED: &[SupportedOp] = &[
         "RESIZE_NEAREST_NEIGHBOR",
         "constant size; align_corners, half_pixel_centers; same scale in and out; float32",
     ),
-    op(B::Softmax, "SOFTMAX", "last axis, any beta"),
+    op(B::Softmax, "SOFTMAX", "last axis, any beta; int16"),
     op(
         B::SpaceToDepth,
         "SPACE_TO_DEPTH",

@@ -1674,13 +1674,6 @@ mod kernels {
         }
         /// The int8 output range.
         pub(crate) const I8_RANGE: (i32, i32) = (-128, 127);
-        /// Checks a fused-activation clamp: `-128 <= min <= max <= 127`.
-        pub(crate) fn check_act_range(
-            act_min: i32,
-            act_max: i32,
-        ) -> Result<(), KernelError> {
-            check_act_range_within(act_min, act_max, I8_RANGE)
-        }
         /// Checks a fused-activation clamp inside an output type's range.
         pub(crate) fn check_act_range_within(
             act_min: i32,
@@ -2038,7 +2031,7 @@ mod kernels {
         //! int8 codes (TFLM requires input and output to share scale and zero
         //! point, see [`prepare_pool`]). The window is clipped to the image: padding
         //! cells are neither averaged nor counted.
-        use super::conv::{check_act_range, check_span, volume};
+        use super::conv::{I8_RANGE, check_act_range_within, check_span, volume};
         use super::error::{KernelError, check_len};
         /// Geometry and fused-activation clamp of one pooling op.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -2076,10 +2069,20 @@ mod kernels {
             /// Everything [`max_pool`] checks before it reads a value: the
             /// parameters and the length in elements of both buffers.
             pub fn check(&self, input: usize, output: usize) -> Result<(), KernelError> {
+                self.check_within(input, output, I8_RANGE)
+            }
+            /// [`PoolParams::check`] with the clamp inside `range`, the output
+            /// type's (the int16 pools pass int16's).
+            pub fn check_within(
+                &self,
+                input: usize,
+                output: usize,
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
                 if self.stride_height == 0 || self.stride_width == 0 {
                     return Err(KernelError::InvalidParams("strides must be >= 1"));
                 }
-                check_act_range(self.act_min, self.act_max)?;
+                check_act_range_within(self.act_min, self.act_max, range)?;
                 check_span(
                     self.output_height,
                     self.stride_height,
@@ -2108,7 +2111,16 @@ mod kernels {
                 input: usize,
                 output: usize,
             ) -> Result<(), KernelError> {
-                self.check(input, output)?;
+                self.check_average_within(input, output, I8_RANGE)
+            }
+            /// [`PoolParams::check_average`] with the clamp inside `range`.
+            pub fn check_average_within(
+                &self,
+                input: usize,
+                output: usize,
+                range: (i32, i32),
+            ) -> Result<(), KernelError> {
+                self.check_within(input, output, range)?;
                 if self.batches == 0 {
                     return Ok(());
                 }
@@ -2161,7 +2173,7 @@ mod kernels {
         /// The window's clipped extent along one axis, as input coordinates
         /// `start..end` (empty if the window lies entirely in the padding).
         #[inline]
-        fn clip(
+        pub(crate) fn clip(
             out: usize,
             stride: usize,
             pad: usize,
