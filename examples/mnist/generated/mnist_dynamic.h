@@ -13,6 +13,9 @@
  *
  * Float32 model: compile mnist_dynamic.c with -ffp-contract=off (no fused
  * multiply-add) so that its outputs equal TFLite-Micro's bit for bit.
+ * Its expf/logf/tanhf come from the C library: with glibc (which TFLite-Micro
+ * used) the outputs are bit-exact (0 ulp on every fixture); another C
+ * library's last bits may differ.
  */
 #ifndef TINYQ_MNIST_DYNAMIC_H
 #define TINYQ_MNIST_DYNAMIC_H
