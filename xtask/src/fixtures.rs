@@ -3,7 +3,8 @@
 //! Tests never run Python; this task is how the committed fixtures are
 //! rebuilt. It makes (or reuses) a virtualenv at `.venv` with the pinned
 //! packages of `xtask/fixtures/requirements.txt`, then runs
-//! `xtask/fixtures/make_fixtures.py`.
+//! `xtask/fixtures/make_fixtures.py` and the scripts beside it (SVDF, LSTM,
+//! coverage, third-party, tinyq's own models, dynamic range, arenas).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,18 +46,37 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Some(p) => p,
         None => ensure_venv(&root)?,
     };
-    let status = Command::new(&python)
-        .arg(root.join("xtask/fixtures/make_fixtures.py"))
-        .arg("--out")
-        .arg(root.join("tests/fixtures"))
-        .arg("--mnist")
-        .arg(&mnist)
-        .current_dir(&root)
-        .status()
-        .with_context(|| format!("cannot start {}", python.display()))?;
-    if !status.success() {
-        bail!("make_fixtures.py failed ({status})");
-    }
+    let make = root.join("xtask/fixtures/make_fixtures.py");
+    let fixtures = root.join("tests/fixtures");
+    let mut converter_fixtures = vec![make.clone().into_os_string(), "--out".into()];
+    converter_fixtures.extend([
+        fixtures.clone().into(),
+        "--mnist".into(),
+        mnist.clone().into(),
+    ]);
+    run_python(&python, &converter_fixtures, &root, None)?;
+    // SVDF (written with the flatbuffer schema) and LSTM (Keras 2 LSTMs
+    // through the converter) fixtures merge their manifest entries, then
+    // the fixtures README is rewritten from the whole manifest.
+    let out = ["--out".into(), fixtures.clone().into_os_string()];
+    let svdf = root.join("xtask/fixtures/svdf_models.py").into_os_string();
+    run_python(
+        &python,
+        &[svdf, out[0].clone(), out[1].clone()],
+        &root,
+        None,
+    )?;
+    let keras2 = ensure_keras2(&root, &python)?;
+    let lstm = root.join("xtask/fixtures/lstm_models.py").into_os_string();
+    run_python(
+        &python,
+        &[lstm, out[0].clone(), out[1].clone()],
+        &root,
+        Some(&keras2),
+    )?;
+    let mut readme = converter_fixtures.clone();
+    readme.push("--readme-only".into());
+    run_python(&python, &readme, &root, None)?;
     // Models of the kinds tinyq does not compile yet (inspect/refusal tests).
     let status = Command::new(&python)
         .arg(root.join("xtask/fixtures/coverage_models.py"))
@@ -87,7 +107,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("thirdparty_models.py failed ({status})");
     }
     // tinyq's own quantized models, then TFLM's outputs on them.
-    let fixtures = root.join("tests/fixtures");
     let written = quantize_fixtures(&fixtures)? + quantize_mixed_fixtures(&fixtures)?;
     eprintln!("tinyq quantized {written} fixture models");
     let status = Command::new(&python)
@@ -248,6 +267,57 @@ fn quantize_fixtures(fixtures: &Path) -> anyhow::Result<usize> {
 }
 
 /// Creates `.venv` with the pinned requirements unless it already exists.
+/// Runs `python ARGS` in `cwd` (with `pythonpath` on `PYTHONPATH`); an
+/// error names the script.
+fn run_python(
+    python: &Path,
+    args: &[std::ffi::OsString],
+    cwd: &Path,
+    pythonpath: Option<&Path>,
+) -> anyhow::Result<()> {
+    let script = args
+        .first()
+        .map(|a| Path::new(a).display().to_string())
+        .unwrap_or_default();
+    let mut command = Command::new(python);
+    command.args(args).current_dir(cwd);
+    if let Some(dir) = pythonpath {
+        command.env("PYTHONPATH", dir);
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    if !status.success() {
+        bail!("{script} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Keras 2 (`tf-keras`), which the LSTM fixtures need (Keras 3 turns an
+/// LSTM into a WHILE loop instead of UNIDIRECTIONAL_SEQUENCE_LSTM),
+/// installed without its dependencies beside the build, so the venv's
+/// TensorFlow stays the pinned one.
+fn ensure_keras2(root: &Path, python: &Path) -> anyhow::Result<PathBuf> {
+    let dir = root.join("target/tf-keras");
+    if dir.join("tf_keras").is_dir() {
+        return Ok(dir);
+    }
+    let ok = Command::new(python)
+        .args(["-m", "pip", "install", "-q", "--no-deps", "--target"])
+        .arg(&dir)
+        .arg("tf-keras==2.21.0")
+        .status()
+        .context("cannot run pip")?
+        .success();
+    if !ok {
+        bail!(
+            "pip install --no-deps --target {} tf-keras==2.21.0 failed",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
 fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join(".venv");
     let python = venv.join("bin/python");

@@ -30,8 +30,8 @@ use tinyq_quant::{Activations, IoMode, QuantOptions, quantize};
 /// The count must not grow (26 on the first 33 fixtures; the five optimizer
 /// fixtures add 9, `prelu` 1, the benchmark-shaped `kws_ds_cnn` 6 and
 /// `cnn_strided` 11, `transpose_conv` 1: its output scale, `gather` and
-/// `space_depth` 1 each: their convolution's output).
-const KNOWN_ULP_MISMATCHES: usize = 56;
+/// `space_depth` 1 each: their convolution's output, `mean_16x8` 1).
+const KNOWN_ULP_MISMATCHES: usize = 57;
 
 /// Fixtures whose converter quantization tinyq does not reproduce yet, with
 /// why. `mobilenet_v2`: the converter gives the projection convolution that
@@ -51,8 +51,13 @@ const KNOWN_ULP_MISMATCHES: usize = 56;
 /// `fallback_mixed` (there for the float fallback's mixed models) too: its
 /// first convolution's scale is 3 ulps off (1.3255951e-2 against the
 /// converter's 1.3255955e-2), with the two bias scales derived from it;
-/// every constant value is equal.
+/// every constant value is equal. `concat_16x8`: in 16x8 mode the
+/// converter gives CONCATENATION its own calibrated range and requantizes
+/// every input to it (a QUANTIZE per input), while tinyq still applies the
+/// int8 rule and gives one input the output's scale (one QUANTIZE fewer);
+/// both files run bit-exact through tinyq against TFLM.
 const CONVERTER_GAPS: &[&str] = &[
+    "concat_16x8",
     "fallback_mixed",
     "mobilenet_v2",
     "resnet8",
@@ -263,7 +268,7 @@ fn params_match_the_converter_on_every_fixture() {
 
 /// The same ulp-level differences seen through the uint8 and float I/O
 /// variants (the int8 ones, plus the uint8 I/O tensors sharing a scale).
-const KNOWN_IO_ULP_MISMATCHES: usize = 131;
+const KNOWN_IO_ULP_MISMATCHES: usize = 134;
 
 /// The uint8 and float I/O variants: the same, plus the QUANTIZE/DEQUANTIZE
 /// at the edges, in the converter's op order.
@@ -284,8 +289,10 @@ fn io_variants_match_the_converter_on_every_fixture() {
 /// With the 16x8 variants of act_leaky_relu, add_sub_mul, strided_slice,
 /// transpose_conv and seanet_16x8, the same effect reaches TRANSPOSE_CONV
 /// outputs and the ops that take their input's scale (LEAKY_RELU, PAD,
-/// SUB): 54 in all.
-const KNOWN_16X8_ULP_MISMATCHES: usize = 54;
+/// SUB): 54 in all; `mean_16x8` adds one in each variant (a MEAN output
+/// whose range is the mean of a convolution's, 2.5844545e-5 against
+/// 2.5844542e-5).
+const KNOWN_16X8_ULP_MISMATCHES: usize = 56;
 
 /// The 16x8 variants: int16 activations with zero point 0, the converter's
 /// int8 weights and int64 biases, value for value.
