@@ -280,6 +280,7 @@ impl Writer<'_> {
                     BinaryF32::Minimum => (4, (f32::MIN, f32::MAX)),
                     BinaryF32::Prelu => (5, (f32::MIN, f32::MAX)),
                     BinaryF32::Div { act_min, act_max } => (6, (act_min, act_max)),
+                    BinaryF32::SquaredDifference => (7, (f32::MIN, f32::MAX)),
                 };
                 let mut fields = vec![Field::int("op", code)];
                 fields.extend(Self::act_fields(lo, hi).map_err(invalid)?);
@@ -330,6 +331,7 @@ impl Writer<'_> {
                     UnaryF32::Abs => (10, 0.0),
                     UnaryF32::Neg => (11, 0.0),
                     UnaryF32::Square => (12, 0.0),
+                    UnaryF32::Rsqrt => (13, 0.0),
                 };
                 let alpha = c_f32(alpha).map_err(invalid)?;
                 let src = self.src(input(0)?);

@@ -192,6 +192,7 @@ impl FloatKernel {
                 BinaryF32::Maximum => "maximum_f32",
                 BinaryF32::Minimum => "minimum_f32",
                 BinaryF32::Prelu => "prelu_f32",
+                BinaryF32::SquaredDifference => "squared_difference_f32",
             },
             FloatKernel::Unary(op) => match op {
                 UnaryF32::Relu => "relu_f32",
@@ -204,6 +205,7 @@ impl FloatKernel {
                 UnaryF32::Exp => "exp_f32",
                 UnaryF32::Log => "log_f32",
                 UnaryF32::Sqrt => "sqrt_f32",
+                UnaryF32::Rsqrt => "rsqrt_f32",
                 UnaryF32::Abs => "abs_f32",
                 UnaryF32::Neg => "neg_f32",
                 UnaryF32::Square => "square_f32",

@@ -125,6 +125,8 @@ pub enum OpKind {
     Minimum,
     /// `input1` is alpha, broadcast against the input.
     Prelu,
+    /// `(a - b)^2` with broadcasting, float only (no fused activation).
+    SquaredDifference,
     Softmax {
         beta: f32,
     },
@@ -137,11 +139,12 @@ pub enum OpKind {
         alpha: f32,
     },
     HardSwish,
-    /// The unary math ops, float only: `exp`, `log`, `sqrt`, `|x|`, `-x`,
-    /// `x * x`.
+    /// The unary math ops, float only: `exp`, `log`, `sqrt`, `1 / sqrt`,
+    /// `|x|`, `-x`, `x * x`.
     Exp,
     Log,
     Sqrt,
+    Rsqrt,
     Abs,
     Neg,
     Square,
@@ -257,6 +260,7 @@ impl OpKind {
             OpKind::Maximum => "MAXIMUM",
             OpKind::Minimum => "MINIMUM",
             OpKind::Prelu => "PRELU",
+            OpKind::SquaredDifference => "SQUARED_DIFFERENCE",
             OpKind::Softmax { .. } => "SOFTMAX",
             OpKind::Logistic => "LOGISTIC",
             OpKind::Tanh => "TANH",
@@ -268,6 +272,7 @@ impl OpKind {
             OpKind::Exp => "EXP",
             OpKind::Log => "LOG",
             OpKind::Sqrt => "SQRT",
+            OpKind::Rsqrt => "RSQRT",
             OpKind::Abs => "ABS",
             OpKind::Neg => "NEG",
             OpKind::Square => "SQUARE",

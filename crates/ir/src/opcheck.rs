@@ -45,14 +45,19 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         | OpKind::Minimum
         | OpKind::Prelu => cx.binary(),
         // The math ops: float only in tinyq (TFLM's LOG, SQRT and SQUARE
-        // are float only; its quantized DIV, EXP, ABS and NEG are not read).
-        OpKind::Div { .. } => {
+        // are float only; its quantized DIV, EXP, RSQRT, ABS, NEG and
+        // SQUARED_DIFFERENCE are not read).
+        OpKind::Div { .. } | OpKind::SquaredDifference => {
             cx.binary()?;
             cx.dtype_in("input 0", cx.input(0)?, &[F32])
         }
-        OpKind::Exp | OpKind::Log | OpKind::Sqrt | OpKind::Abs | OpKind::Neg | OpKind::Square => {
-            cx.unary(&[F32])
-        }
+        OpKind::Exp
+        | OpKind::Log
+        | OpKind::Sqrt
+        | OpKind::Rsqrt
+        | OpKind::Abs
+        | OpKind::Neg
+        | OpKind::Square => cx.unary(&[F32]),
         OpKind::Softmax { .. } => cx.softmax(),
         // TFLM's HARD_SWISH has no int16 kernel.
         OpKind::HardSwish => cx.unary(&[F32, I8]),

@@ -297,6 +297,7 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         OpKind::Maximum
         | OpKind::Minimum
         | OpKind::Prelu
+        | OpKind::SquaredDifference
         | OpKind::Logistic
         | OpKind::Tanh
         | OpKind::Relu
@@ -306,6 +307,7 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         | OpKind::Exp
         | OpKind::Log
         | OpKind::Sqrt
+        | OpKind::Rsqrt
         | OpKind::Abs
         | OpKind::Neg
         | OpKind::Square
@@ -362,6 +364,8 @@ pub const OP_NAMES: &[&str] = &[
     "ABS",
     "NEG",
     "SQUARE",
+    "RSQRT",
+    "SQUARED_DIFFERENCE",
 ];
 
 const DTYPES: [DType; 7] = [
@@ -823,6 +827,8 @@ impl<'a> Cursor<'a> {
             "EXP" => OpKind::Exp,
             "LOG" => OpKind::Log,
             "SQRT" => OpKind::Sqrt,
+            "RSQRT" => OpKind::Rsqrt,
+            "SQUARED_DIFFERENCE" => OpKind::SquaredDifference,
             "ABS" => OpKind::Abs,
             "NEG" => OpKind::Neg,
             "SQUARE" => OpKind::Square,

@@ -73,6 +73,8 @@ fn kind() -> impl Strategy<Value = OpKind> {
         OpKind::Abs,
         OpKind::Neg,
         OpKind::Square,
+        OpKind::Rsqrt,
+        OpKind::SquaredDifference,
     ];
     let i32s = || prop::collection::vec(any::<i32>(), 0..5);
     Union::new(vec![

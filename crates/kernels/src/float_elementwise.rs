@@ -1,8 +1,9 @@
 //! Element-wise float32 ops as TFLM's float reference kernels compute them:
-//! ADD/SUB/MUL/DIV with the activation clamp, MAXIMUM/MINIMUM, PRELU (with
-//! broadcasting), the unary activations, the unary math ops (EXP, LOG,
-//! SQRT, ABS, NEG, SQUARE: TFLM's `std::exp`, `std::log`, `std::sqrt`,
-//! `std::abs`, `-x`, `x * x`) and SOFTMAX.
+//! ADD/SUB/MUL/DIV with the activation clamp, MAXIMUM/MINIMUM, PRELU,
+//! SQUARED_DIFFERENCE (with broadcasting), the unary activations, the unary
+//! math ops (EXP, LOG, SQRT, RSQRT, ABS, NEG, SQUARE: TFLM's `std::exp`,
+//! `std::log`, `std::sqrt`, `1.f / std::sqrt`, `std::abs`, `-x`, `x * x`)
+//! and SOFTMAX.
 //!
 //! The comparisons are written as TFLM writes them (`x < 0 ? 0 : x`, ...),
 //! which decides the sign of a zero result.
@@ -29,6 +30,9 @@ pub enum BinaryF32 {
     Minimum,
     /// `a >= 0 ? a : a * b` (`b` is alpha).
     Prelu,
+    /// `d * d` with `d = a - b` rounded first (TFLM's SQUARED_DIFFERENCE;
+    /// no activation).
+    SquaredDifference,
 }
 
 impl BinaryF32 {
@@ -98,6 +102,10 @@ impl BinaryF32 {
                     a * b
                 }
             }
+            BinaryF32::SquaredDifference => {
+                let d = a - b;
+                d * d
+            }
         }
     }
 }
@@ -152,6 +160,9 @@ pub enum UnaryF32 {
     Log,
     /// `sqrt(x)` (`sqrtf`, correctly rounded).
     Sqrt,
+    /// `1 / sqrt(x)`: the correctly rounded square root, then one IEEE
+    /// division (TFLM's `1.f / std::sqrt(x)`; no reciprocal estimate).
+    Rsqrt,
     /// `|x|` (`fabsf`: the sign bit cleared, NaNs included).
     Abs,
     /// `-x` (the sign bit flipped).
@@ -221,6 +232,7 @@ impl UnaryF32 {
             UnaryF32::Exp => exp_f32(x),
             UnaryF32::Log => log_f32(x),
             UnaryF32::Sqrt => sqrt_f32(x),
+            UnaryF32::Rsqrt => 1.0 / sqrt_f32(x),
             UnaryF32::Abs => f32::from_bits(x.to_bits() & 0x7fff_ffff),
             UnaryF32::Neg => -x,
             UnaryF32::Square => x * x,
@@ -237,9 +249,9 @@ impl UnaryF32 {
     }
 
     /// Whether the generated C calls `<math.h>` for the op (the
-    /// transcendental ones, `sqrtf`, `fabsf`).
+    /// transcendental ones, `sqrtf` (SQRT, RSQRT), `fabsf`).
     pub fn needs_libm(self) -> bool {
-        self.is_transcendental() || matches!(self, UnaryF32::Sqrt | UnaryF32::Abs)
+        self.is_transcendental() || matches!(self, UnaryF32::Sqrt | UnaryF32::Rsqrt | UnaryF32::Abs)
     }
 }
 
@@ -330,7 +342,7 @@ mod tests {
         #[test]
         fn broadcast_equals_direct_indexing(
             dims in proptest::collection::vec((1usize..4, any::<bool>(), any::<bool>()), 1..5),
-            which in 0u8..6, seed in any::<u64>(),
+            which in 0u8..7, seed in any::<u64>(),
         ) {
             let rank = dims.len();
             let out: Vec<usize> = dims.iter().map(|d| if d.1 && d.2 { 1 } else { d.0 }).collect();
@@ -346,6 +358,7 @@ mod tests {
                 2 => BinaryF32::Mul { act_min: -1.0, act_max: 1.0 },
                 3 => BinaryF32::Maximum,
                 4 => BinaryF32::Minimum,
+                5 => BinaryF32::SquaredDifference,
                 _ => BinaryF32::Prelu,
             };
             let n: usize = out.iter().product();
@@ -406,11 +419,45 @@ mod tests {
             assert_eq!(UnaryF32::Square.apply(x).to_bits(), (x * x).to_bits());
             let a = x.abs();
             assert_eq!(UnaryF32::Sqrt.apply(a).to_bits(), a.sqrt().to_bits());
+            // RSQRT: two roundings (std's sqrt, then 1 / it), not one.
+            assert_eq!(
+                UnaryF32::Rsqrt.apply(a).to_bits(),
+                (1.0 / a.sqrt()).to_bits()
+            );
+            // SQUARED_DIFFERENCE: the difference rounded, then squared.
+            let d = x - y;
+            assert_eq!(
+                BinaryF32::SquaredDifference.apply(x, y).to_bits(),
+                (d * d).to_bits()
+            );
         }
+        assert_eq!(UnaryF32::Rsqrt.apply(0.0), f32::INFINITY);
+        assert_eq!(UnaryF32::Rsqrt.apply(-0.0), f32::NEG_INFINITY);
+        assert!(UnaryF32::Rsqrt.apply(-1.0).is_nan());
+        assert_eq!(UnaryF32::Rsqrt.apply(f32::INFINITY).to_bits(), 0);
+        assert_eq!(UnaryF32::Rsqrt.apply(4.0), 0.5);
+        assert_eq!(
+            BinaryF32::SquaredDifference.apply(f32::MAX, -f32::MAX),
+            f32::INFINITY
+        );
         assert_eq!(UnaryF32::Abs.apply(-0.0).to_bits(), 0);
         assert_eq!(UnaryF32::Neg.apply(0.0).to_bits(), (-0.0f32).to_bits());
         assert_eq!(UnaryF32::Exp.apply(0.0), 1.0);
         assert_eq!(UnaryF32::Log.apply(1.0), 0.0);
+    }
+
+    /// RSQRT over a stride of every bit pattern (NaNs, subnormals,
+    /// negatives, infinities included): `1 / sqrt` with std's sqrt.
+    #[test]
+    fn rsqrt_equals_one_over_std_sqrt() {
+        for b in (0..=u32::MAX).step_by(4099) {
+            let x = f32::from_bits(b);
+            let (got, want) = (UnaryF32::Rsqrt.apply(x), 1.0 / x.sqrt());
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{b:#x}"
+            );
+        }
     }
 
     #[test]

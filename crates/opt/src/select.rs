@@ -196,9 +196,11 @@ fn select_unfolded(
         | OpKind::Exp
         | OpKind::Log
         | OpKind::Sqrt
+        | OpKind::Rsqrt
         | OpKind::Abs
         | OpKind::Neg
-        | OpKind::Square => {
+        | OpKind::Square
+        | OpKind::SquaredDifference => {
             return Err(
                 cx.unsupported("float32 only: compile the float model without calibration data")
             );

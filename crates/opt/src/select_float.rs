@@ -190,6 +190,12 @@ pub(crate) fn select_float(
         OpKind::Maximum => return Ok((binary(&cx, BinaryF32::Maximum)?, op.inputs.clone())),
         OpKind::Minimum => return Ok((binary(&cx, BinaryF32::Minimum)?, op.inputs.clone())),
         OpKind::Prelu => return Ok((binary(&cx, BinaryF32::Prelu)?, op.inputs.clone())),
+        OpKind::SquaredDifference => {
+            return Ok((
+                binary(&cx, BinaryF32::SquaredDifference)?,
+                op.inputs.clone(),
+            ));
+        }
         OpKind::Relu => unary(&cx, UnaryF32::Relu)?,
         OpKind::Relu6 => unary(&cx, UnaryF32::Relu6)?,
         OpKind::ReluN1To1 => unary(&cx, UnaryF32::ReluN1To1)?,
@@ -200,6 +206,7 @@ pub(crate) fn select_float(
         OpKind::Exp => unary(&cx, UnaryF32::Exp)?,
         OpKind::Log => unary(&cx, UnaryF32::Log)?,
         OpKind::Sqrt => unary(&cx, UnaryF32::Sqrt)?,
+        OpKind::Rsqrt => unary(&cx, UnaryF32::Rsqrt)?,
         OpKind::Abs => unary(&cx, UnaryF32::Abs)?,
         OpKind::Neg => unary(&cx, UnaryF32::Neg)?,
         OpKind::Square => unary(&cx, UnaryF32::Square)?,

@@ -85,12 +85,14 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::Exp => (OpKind::Exp, cx.data_inputs(1)?),
         B::Log => (OpKind::Log, cx.data_inputs(1)?),
         B::Sqrt => (OpKind::Sqrt, cx.data_inputs(1)?),
+        B::Rsqrt => (OpKind::Rsqrt, cx.data_inputs(1)?),
         B::Abs => (OpKind::Abs, cx.data_inputs(1)?),
         B::Neg => (OpKind::Neg, cx.data_inputs(1)?),
         B::Square => (OpKind::Square, cx.data_inputs(1)?),
         B::Maximum => (OpKind::Maximum, cx.data_inputs(2)?),
         B::Prelu => (OpKind::Prelu, cx.data_inputs(2)?),
         B::Minimum => (OpKind::Minimum, cx.data_inputs(2)?),
+        B::SquaredDifference => (OpKind::SquaredDifference, cx.data_inputs(2)?),
         B::Softmax => {
             // Schema default 0.0 when absent; converters always write 1.0.
             let o: fb::SoftmaxOptions = cx.options(|o| match o {

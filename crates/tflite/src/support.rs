@@ -137,6 +137,11 @@ const MAPPED: &[SupportedOp] = &[
         "RESIZE_NEAREST_NEIGHBOR",
         "constant size; align_corners, half_pixel_centers; same scale in and out; float32",
     ),
+    op(
+        B::Rsqrt,
+        "RSQRT",
+        "float32 (1 / the correctly rounded sqrt)",
+    ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta; int16"),
     op(
         B::SpaceToDepth,
@@ -145,6 +150,11 @@ const MAPPED: &[SupportedOp] = &[
     ),
     op(B::Sqrt, "SQRT", "float32 (correctly rounded)"),
     op(B::Square, "SQUARE", "float32"),
+    op(
+        B::SquaredDifference,
+        "SQUARED_DIFFERENCE",
+        "float32; broadcasting",
+    ),
     op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
     op(
         B::StridedSlice,

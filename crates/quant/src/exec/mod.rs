@@ -394,10 +394,24 @@ fn eval_op(
                 a / b
             })
         }
-        // TFLM's std::exp, std::log, std::sqrt, std::abs, -x, x * x.
+        // TFLM's (a - b) * (a - b), the difference rounded first.
+        OpKind::SquaredDifference => elementwise::binary(
+            cx,
+            input(0)?,
+            input(1)?,
+            out_shape,
+            Activation::None,
+            |a, b| {
+                let d = a - b;
+                d * d
+            },
+        ),
+        // TFLM's std::exp, std::log, std::sqrt, 1.f / std::sqrt, std::abs,
+        // -x, x * x.
         OpKind::Exp => Ok(input(0)?.mapv(f32::exp)),
         OpKind::Log => Ok(input(0)?.mapv(f32::ln)),
         OpKind::Sqrt => Ok(input(0)?.mapv(f32::sqrt)),
+        OpKind::Rsqrt => Ok(input(0)?.mapv(|x| 1.0 / x.sqrt())),
         OpKind::Abs => Ok(input(0)?.mapv(f32::abs)),
         OpKind::Neg => Ok(input(0)?.mapv(|x| -x)),
         OpKind::Square => Ok(input(0)?.mapv(|x| x * x)),

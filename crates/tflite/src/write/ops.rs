@@ -408,12 +408,17 @@ impl Writer<'_> {
             OpKind::Exp => unary(B::Exp),
             OpKind::Log => unary(B::Log),
             OpKind::Sqrt => unary(B::Sqrt),
+            OpKind::Rsqrt => unary(B::Rsqrt),
             OpKind::Abs => unary(B::Abs),
             OpKind::Neg => unary(B::Neg),
             OpKind::Square => unary(B::Square),
             OpKind::Prelu => {
                 cx.arity(2, 2)?;
                 simple(B::Prelu, None)
+            }
+            OpKind::SquaredDifference => {
+                cx.arity(2, 2)?;
+                simple(B::SquaredDifference, None)
             }
             OpKind::Maximum | OpKind::Minimum => {
                 cx.arity(2, 2)?;

@@ -54,9 +54,11 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         | OpKind::Exp
         | OpKind::Log
         | OpKind::Sqrt
+        | OpKind::Rsqrt
         | OpKind::Abs
         | OpKind::Neg
-        | OpKind::Square => 1,
+        | OpKind::Square
+        | OpKind::SquaredDifference => 1,
         OpKind::Lstm(_) => 1,
         OpKind::Conv2D(_) => {
             let grouped = match (t(0), t(1)) {
