@@ -14,8 +14,9 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
     let t = |i: usize| op.inputs.get(i).and_then(|&h| graph.tensors.get(h));
     // The converter's 16x8 quantizer writes these ops at their int8
     // version (CONV_2D 3, FULLY_CONNECTED 4, ADD 2, DEQUANTIZE 2,
-    // QUANTIZE 1, ...), so their quantized int16 tensors count as int8
-    // here; LEAKY_RELU and TRANSPOSE_CONV keep their int16 versions.
+    // QUANTIZE 1, pooling, RELU, SOFTMAX, CONCATENATION and MEAN 2, ...), so
+    // their quantized int16 tensors count as int8 here; LEAKY_RELU and
+    // TRANSPOSE_CONV keep their int16 versions.
     let int8_version = matches!(
         op.kind,
         OpKind::Conv2D(_)
@@ -28,6 +29,13 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
             | OpKind::StridedSlice(_)
             | OpKind::Quantize
             | OpKind::Dequantize
+            | OpKind::Relu
+            | OpKind::Relu6
+            | OpKind::Softmax { .. }
+            | OpKind::Concatenation { .. }
+            | OpKind::Mean { .. }
+            | OpKind::AveragePool2D(_)
+            | OpKind::MaxPool2D(_)
     );
     let dtype = |t: &Tensor| match t.dtype {
         DType::I16 if int8_version && t.quant.is_some() => DType::I8,
@@ -297,9 +305,14 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         }
         OpKind::Quantize => {
             let axis = out.and_then(|t| t.quant.as_ref()).map_or(0, |q| q.axis);
+            // An int16 requantization (int16 in and out) is version 2, as
+            // the converter writes it; QUANTIZE from float to int16 is 1.
+            let requant_16 = [t(0), out]
+                .iter()
+                .all(|t| t.is_some_and(|t| t.dtype == DType::I16));
             if out.is_some_and(|t| per_channel(t, axis)) {
                 3
-            } else if out_ty == i16_ {
+            } else if out_ty == i16_ || requant_16 {
                 2
             } else {
                 1
