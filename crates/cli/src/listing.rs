@@ -152,13 +152,13 @@ fn unsupported_type(t: &TensorView) -> Option<String> {
         ElemType::F32
         | ElemType::I8
         | ElemType::U8
+        | ElemType::I16
         | ElemType::I32
         | ElemType::I64
         | ElemType::Bool => {
             return None;
         }
         ElemType::F16 if t.constant => return None,
-        ElemType::I16 => "INT16 activations (16x8 quantization) are not supported yet".to_string(),
         ElemType::F16 => {
             "FLOAT16 activations are not supported (float16 constants are)".to_string()
         }
