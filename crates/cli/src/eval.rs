@@ -22,6 +22,38 @@ pub enum CalibrationMethod {
     Mse,
 }
 
+impl CalibrationMethod {
+    /// The quantizer's method (`percentile`: the percentage kept).
+    pub fn method(self, percentile: f64) -> Method {
+        match self {
+            CalibrationMethod::Minmax => Method::MinMax,
+            CalibrationMethod::Percentile => Method::Percentile(percentile),
+            CalibrationMethod::Mse => Method::Mse,
+        }
+    }
+}
+
+/// A bad `--io`/`--activations` combination, refused before any data is read.
+pub(crate) fn check_io(io: Option<Io>, options: QuantOptions) -> Result<(), CliError> {
+    tinyq_quant::quantize::check_options(options).map_err(|e| {
+        CliError(format!(
+            "--io {} with --activations {}: {e}",
+            io.map_or("(default)", Io::name),
+            options.activations.name()
+        ))
+    })
+}
+
+/// As reports spell an I/O mode.
+fn io_name(io: IoMode) -> &'static str {
+    match io {
+        IoMode::Int8 => "int8",
+        IoMode::Int16 => "int16",
+        IoMode::Uint8 => "uint8",
+        IoMode::Float => "float",
+    }
+}
+
 /// Model I/O type of the quantized model, as spelled on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Io {
@@ -45,6 +77,26 @@ impl From<ActivationsArg> for tinyq_quant::Activations {
         match a {
             ActivationsArg::Int8 => tinyq_quant::Activations::Int8,
             ActivationsArg::Int16 => tinyq_quant::Activations::Int16,
+        }
+    }
+}
+
+/// The I/O mode of a quantized float model: as given, or the activations'
+/// own integer type.
+pub fn io_mode(io: Option<Io>, activations: ActivationsArg) -> IoMode {
+    match (io, activations) {
+        (Some(io), _) => io.into(),
+        (None, ActivationsArg::Int8) => IoMode::Int8,
+        (None, ActivationsArg::Int16) => IoMode::Int16,
+    }
+}
+
+impl ActivationsArg {
+    /// How reports name a model quantized with these activations.
+    pub fn label(self) -> &'static str {
+        match self {
+            ActivationsArg::Int8 => "int8",
+            ActivationsArg::Int16 => "int16x8",
         }
     }
 }
@@ -79,7 +131,9 @@ pub struct EvalArgs<'a> {
     pub calibration: Option<&'a Path>,
     pub method: CalibrationMethod,
     pub percentile: f64,
-    pub io: Io,
+    /// `None`: integer I/O of the activations' type.
+    pub io: Option<Io>,
+    pub activations: ActivationsArg,
     pub per_tensor: bool,
     /// Divide data and calibration values by this (e.g. 255 for uint8 images).
     pub divide_by: f32,
@@ -359,6 +413,17 @@ fn encode(spec: &IoSpec, a: &ArrayD<f32>) -> Result<Vec<u8>, CliError> {
             .map_err(|e| CliError(format!("cannot quantize input {:?}: {e}", spec.name)))?;
             Ok(out)
         }
+        DType::I16 => {
+            let (scale, zero_point) = spec.quant.unwrap_or((1.0, 0));
+            let mut values = vec![0i16; floats.len()];
+            tinyq_kernels::quantize::quantize_f32_to_i16(
+                &tinyq_kernels::quantize::QuantParams { scale, zero_point },
+                &floats,
+                values.as_mut_slice(),
+            )
+            .map_err(|e| CliError(format!("cannot quantize input {:?}: {e}", spec.name)))?;
+            Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        }
         other => Err(CliError(format!(
             "input {:?} is {other}, which eval does not feed",
             spec.name
@@ -377,6 +442,10 @@ fn decode(spec: &IoSpec, bytes: &[u8]) -> Vec<f32> {
         DType::U8 => bytes
             .iter()
             .map(|&b| (i32::from(b) - zp) as f32 * scale)
+            .collect(),
+        DType::I16 => bytes
+            .chunks_exact(2)
+            .map(|c| (i32::from(i16::from_le_bytes([c[0], c[1]])) - zp) as f32 * scale)
             .collect(),
         _ => bytes
             .iter()
@@ -571,20 +640,18 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
     let Some(cal_path) = args.calibration else {
         return Err(CliError("a float model needs --calibration".into()));
     };
+    let method = args.method.method(args.percentile);
+    let options = QuantOptions {
+        method,
+        io: io_mode(args.io, args.activations),
+        activations: args.activations.into(),
+        ..QuantOptions::default()
+    };
+    check_io(args.io, options)?;
     let cal = read_float_inputs(&graph, cal_path, args.divide_by)?;
     for w in tinyq_quant::calibrate::calibration_warnings(&graph, &cal) {
         eprintln!("warning: {}: {w}", cal_path.display());
     }
-    let method = match args.method {
-        CalibrationMethod::Minmax => Method::MinMax,
-        CalibrationMethod::Percentile => Method::Percentile(args.percentile),
-        CalibrationMethod::Mse => Method::Mse,
-    };
-    let options = QuantOptions {
-        method,
-        io: args.io.into(),
-        ..QuantOptions::default()
-    };
     let mut progress = Progress::new("calibrating");
     let mut tick = |d, t| progress.tick(d, t);
     let model = Model {
@@ -651,8 +718,9 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
         }
         progress.tick(i + 1, samples.len());
     }
+    let quantized = args.activations.label();
     outln!(
-        "int8 model: calibration {} ({} samples, {}), io {}",
+        "{quantized} model: calibration {} ({} samples, {}), io {}",
         cal_path.display(),
         cal.first().map_or(0, |a| a.len_of(Axis(0))),
         match method {
@@ -660,13 +728,13 @@ pub fn eval(args: &EvalArgs<'_>) -> Result<(), CliError> {
             Method::Percentile(p) => format!("percentile {p}"),
             Method::Mse => "mse".to_string(),
         },
-        args.io.name()
+        io_name(io_mode(args.io, args.activations))
     );
     outln!("float {}: {}", facc.what(), facc.line());
-    outln!("int8 {}:  {}", qacc.what(), qacc.line());
+    outln!("{quantized} {}:  {}", qacc.what(), qacc.line());
     if matches!(labels, Targets::Classes(_)) {
         outln!(
-            "top-1 agreement float vs int8: {:.4} ({agree}/{})",
+            "top-1 agreement float vs {quantized}: {:.4} ({agree}/{})",
             agree as f64 / samples.len().max(1) as f64,
             samples.len()
         );

@@ -163,9 +163,12 @@ enum Command {
         /// Percentage of values kept by `--calibration-method percentile`.
         #[arg(long, default_value_t = 99.99)]
         percentile: f64,
-        /// I/O type of the int8 model.
+        /// I/O type of the quantized model (default: the activations' type).
+        #[arg(long, value_enum)]
+        io: Option<eval::Io>,
+        /// Activation type of the quantized model: int8, or int16 with int8 weights (16x8).
         #[arg(long, value_enum, default_value = "int8")]
-        io: eval::Io,
+        activations: eval::ActivationsArg,
         /// Also print each quantized tensor's SQNR against the float run.
         #[arg(long)]
         per_tensor: bool,
@@ -396,6 +399,7 @@ fn main() -> ExitCode {
             calibration_method,
             percentile,
             io,
+            activations,
             per_tensor,
             divide_by,
         } => eval::eval(&eval::EvalArgs {
@@ -406,6 +410,7 @@ fn main() -> ExitCode {
             method: calibration_method,
             percentile,
             io,
+            activations,
             per_tensor,
             divide_by,
         }),

@@ -4,11 +4,13 @@
 
 use std::path::Path;
 
-use tinyq_compiler::{Calibration, CompileError, GraphKind, Method, Model, QuantOptions, Session};
+use tinyq_compiler::{Calibration, CompileError, GraphKind, Model, QuantOptions, Session};
 use tinyq_ir::Graph;
 
 use crate::CliError;
-use crate::eval::{ActivationsArg, CalibrationMethod, Io, Progress, read_float_inputs};
+use crate::eval::{
+    ActivationsArg, CalibrationMethod, Io, Progress, check_io, io_mode, read_float_inputs,
+};
 
 /// How to quantize, as given on the command line.
 #[derive(Debug, Clone, Copy)]
@@ -25,11 +27,7 @@ pub struct QuantChoice<'a> {
 impl QuantChoice<'_> {
     /// The I/O mode: as given, or the activations' own integer type.
     fn io_mode(&self) -> tinyq_compiler::IoMode {
-        match (self.io, self.activations) {
-            (Some(io), _) => io.into(),
-            (None, ActivationsArg::Int8) => tinyq_compiler::IoMode::Int8,
-            (None, ActivationsArg::Int16) => tinyq_compiler::IoMode::Int16,
-        }
+        io_mode(self.io, self.activations)
     }
 }
 
@@ -89,24 +87,14 @@ pub fn quantize_graph(
         )));
     }
     let options = QuantOptions {
-        method: match choice.method {
-            CalibrationMethod::Minmax => Method::MinMax,
-            CalibrationMethod::Percentile => Method::Percentile(choice.percentile),
-            CalibrationMethod::Mse => Method::Mse,
-        },
+        method: choice.method.method(choice.percentile),
         io: choice.io_mode(),
         activations: choice.activations.into(),
         fallback: choice.fallback.mode(),
         ..QuantOptions::default()
     };
     // Before the calibration data is read: a bad combination fails fast.
-    tinyq_quant::quantize::check_options(options).map_err(|e| {
-        CliError(format!(
-            "--io {} with --activations {}: {e}",
-            choice.io.map_or("(default)", Io::name),
-            options.activations.name()
-        ))
-    })?;
+    check_io(choice.io, options)?;
     let samples = read_float_inputs(&read.graph, choice.calibration, 1.0)?;
     for w in tinyq_quant::calibrate::calibration_warnings(&read.graph, &samples) {
         eprintln!("warning: {}: {w}", choice.calibration.display());

@@ -405,3 +405,81 @@ fn keep_float_and_fallback_errors_say_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn eval_with_int16_activations_scores_the_16x8_model_it_would_write() {
+    let dir = fixture("mnist");
+    let (float, samples, labels, calibration) = (
+        dir.join("float.tflite"),
+        dir.join("float.in0.npy"),
+        dir.join("test_labels.npy"),
+        dir.join("calib.in0.npy"),
+    );
+    let data = ["--data", s(&samples), "--labels", s(&labels)];
+    let mut args = vec!["eval", s(&float)];
+    args.extend(data);
+    args.extend(["--calibration", s(&calibration)]);
+    args.extend(["--activations", "int16"]);
+    let out = tinyq(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("int16x8 model:") && text.contains("io int16"),
+        "{text}"
+    );
+    let in_memory = text
+        .lines()
+        .find_map(|l| l.strip_prefix("int16x8 accuracy:"))
+        .unwrap_or_else(|| panic!("no int16x8 accuracy line in {text}"))
+        .trim()
+        .to_string();
+
+    // The same model written by `quantize` and evaluated as a file (int16
+    // inputs fed, int16 outputs read) scores the same samples the same way.
+    let model = scratch("mnist_16x8.tflite");
+    let out = tinyq(&[
+        "quantize",
+        s(&float),
+        "--calibration",
+        s(&calibration),
+        "--activations",
+        "int16",
+        "-o",
+        s(&model),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut args = vec!["eval", s(&model)];
+    args.extend(data);
+    let out = tinyq(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let from_file = text
+        .lines()
+        .find_map(|l| l.strip_prefix("accuracy:"))
+        .unwrap_or_else(|| panic!("no accuracy line in {text}"))
+        .trim();
+    assert_eq!(from_file, in_memory);
+}
+
+#[test]
+fn eval_refuses_uint8_io_with_int16_activations_before_calibrating() {
+    let dir = fixture("mnist");
+    let out = tinyq(&[
+        "eval",
+        s(&dir.join("float.tflite")),
+        "--data",
+        s(&dir.join("float.in0.npy")),
+        "--labels",
+        s(&dir.join("test_labels.npy")),
+        "--calibration",
+        s(&dir.join("calib.in0.npy")),
+        "--activations",
+        "int16",
+        "--io",
+        "uint8",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("--io uint8 with --activations int16"), "{err}");
+    assert!(stdout(&out).is_empty() || !stdout(&out).contains("accuracy"));
+}
