@@ -169,6 +169,15 @@ impl FloatKernel {
         })
     }
 
+    /// Bytes of constant data the kernel itself carries: its weights, or a
+    /// GATHER's int32 indices.
+    pub fn constant_bytes(&self) -> usize {
+        match self {
+            FloatKernel::Gather { indices, .. } => 4 * indices.len(),
+            _ => self.weight_bytes(),
+        }
+    }
+
     /// Short name for reports and generated code.
     pub fn name(&self) -> &'static str {
         match self {
@@ -317,5 +326,27 @@ impl FloatKernel {
             ),
             FloatKernel::Lstm { params, weights } => params.check(n(0), weights.len(), n(1), out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FloatKernel;
+    use crate::Kernel;
+    use tinyq_kernels::gather::GatherParams;
+
+    #[test]
+    fn a_float_gather_counts_its_indices_as_constant_data() {
+        let gather = FloatKernel::Gather {
+            params: GatherParams {
+                outer: 1,
+                axis_size: 10,
+                inner: 4,
+                count: 3,
+            },
+            indices: vec![7, 0, 9],
+        };
+        assert_eq!(gather.weight_bytes(), 0);
+        assert_eq!(Kernel::Float(gather).constant_bytes(), 3 * 4);
     }
 }

@@ -237,7 +237,7 @@ impl Kernel {
             | Kernel::TransposeConv { weights, .. } => {
                 self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
             }
-            Kernel::Float(k) => k.weight_bytes(),
+            Kernel::Float(k) => k.constant_bytes(),
             Kernel::Int16(k) => k.constant_bytes(),
             Kernel::Conv2D16x8 { weights, .. }
             | Kernel::DepthwiseConv2D16x8 { weights, .. }
