@@ -4,6 +4,7 @@
 pub mod differential;
 pub mod fuzz;
 pub mod poison;
+pub mod qemu_m4;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

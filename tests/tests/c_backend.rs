@@ -716,43 +716,12 @@ fn cortex_m4_under_qemu_equals_host() {
         println!("{}", String::from_utf8_lossy(&size.stdout));
     }
 
-    let mut child = Command::new("qemu-system-arm")
-        .args([
-            "-M",
-            "mps2-an386",
-            "-nographic",
-            "-monitor",
-            "none",
-            "-serial",
-            "none",
-        ])
-        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
-        .arg(dir.join("mnist.elf"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn qemu");
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait qemu") {
-            break status;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("QEMU did not finish within 120 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let output = child.wait_with_output().expect("qemu output");
-    // Semihosting console output lands on QEMU's stdout or stderr
-    // depending on the version; read both.
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(status.success(), "firmware failed ({status}):\n{text}");
+    let text = tinyq_tests::qemu_m4::run_mps2_an386(
+        &dir.join("mnist.elf"),
+        &[],
+        std::time::Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)

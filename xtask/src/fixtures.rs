@@ -66,6 +66,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         &root,
         None,
     )?;
+    // The streaming keyword model of examples/kws-streaming (SVDFs, FCs).
+    let kws = root.join("xtask/fixtures/kws_models.py").into_os_string();
+    run_python(&python, &[kws, out[0].clone(), out[1].clone()], &root, None)?;
     let keras2 = ensure_keras2(&root, &python)?;
     let lstm = root.join("xtask/fixtures/lstm_models.py").into_os_string();
     run_python(
