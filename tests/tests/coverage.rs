@@ -150,7 +150,10 @@ fn int16x8_logistic_equals_tflm() {
         interp
             .invoke(&[input.sample(sample)], &mut [out.as_mut_slice()])
             .expect("runs");
-        assert!(out == expected.sample(sample), "sample {sample} differs from TFLM");
+        assert!(
+            out == expected.sample(sample),
+            "sample {sample} differs from TFLM"
+        );
     }
 }
 

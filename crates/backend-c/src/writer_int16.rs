@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 use tinyq_ir::Step;
 use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
-use tinyq_kernels::wide_sigmoid::Sigmoid16;
 use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
 use tinyq_kernels::wide_ops::WideBroadcast;
+use tinyq_kernels::wide_sigmoid::Sigmoid16;
 
 use super::{Field, Writer, c_i32, dims, int, to_i64};
 use crate::EmitError;
@@ -251,7 +251,10 @@ impl Writer<'_> {
                     p.input_left_shift
                 );
             }
-            Int16Kernel::Sigmoid { function, params: p } => {
+            Int16Kernel::Sigmoid {
+                function,
+                params: p,
+            } => {
                 self.use_kernel("sigmoid_i16", MOVES);
                 let src = self.src(input(0)?);
                 let is_tanh = i32::from(*function == Sigmoid16::Tanh);

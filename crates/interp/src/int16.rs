@@ -3,9 +3,7 @@
 
 use tinyq_ir::Int16Kernel;
 use tinyq_ir::int16_kernel::Requantize16;
-use tinyq_kernels::{
-    KernelError, wide, wide_act, wide_ops, wide_pool, wide_sigmoid, wide_softmax,
-};
+use tinyq_kernels::{KernelError, wide, wide_act, wide_ops, wide_pool, wide_sigmoid, wide_softmax};
 
 fn input<'a>(ins: &[&'a [u8]], k: usize) -> Result<&'a [u8], KernelError> {
     ins.get(k)

@@ -17,8 +17,8 @@ use tinyq_kernels::slice::StridedSliceParams;
 use tinyq_kernels::transpose_conv::TransposeConvParams;
 use tinyq_kernels::unary::{LeakyReluParams, ReluParams};
 use tinyq_kernels::wide_act::{self, Clamp16};
-use tinyq_kernels::wide_sigmoid::{self, Sigmoid16, SigmoidI16Params};
 use tinyq_kernels::wide_ops::{self, WideBroadcast};
+use tinyq_kernels::wide_sigmoid::{self, Sigmoid16, SigmoidI16Params};
 use tinyq_kernels::wide_softmax::{LUT16_LEN, SoftmaxI16Params};
 use tinyq_kernels::{wide, wide_pool};
 
