@@ -323,7 +323,8 @@ mod tests {
 
     #[test]
     fn both_ends_saturate_and_zero_is_the_midpoint() {
-        let p = prepare_sigmoid_16(Sigmoid16::Logistic, (1e-3, 0), (1.0 / 32768.0, 0)).unwrap();
+        let p = prepare_sigmoid_16(Sigmoid16::Logistic, (1e-3, 0), (1.0 / 32768.0, 0))
+            .expect("prepare");
         let mut out = [0i16; 3];
         sigmoid_16(
             Sigmoid16::Logistic,
@@ -331,23 +332,24 @@ mod tests {
             &[i16::MIN, 0, i16::MAX][..],
             &mut out[..],
         )
-        .unwrap();
+        .expect("runs");
         assert_eq!(out, [1, 16384, 32767]);
-        let p = prepare_sigmoid_16(Sigmoid16::Tanh, (1e-3, 0), (1.0 / 32768.0, 0)).unwrap();
+        let p =
+            prepare_sigmoid_16(Sigmoid16::Tanh, (1e-3, 0), (1.0 / 32768.0, 0)).expect("prepare");
         sigmoid_16(
             Sigmoid16::Tanh,
             &p,
             &[i16::MIN, 0, i16::MAX][..],
             &mut out[..],
         )
-        .unwrap();
+        .expect("runs");
         assert_eq!(out, [-32767, 0, 32767]);
     }
 
     #[test]
     fn power_of_two_scales_take_the_exact_path() {
         let out_q = (1.0 / 32768.0, 0);
-        let pot = |f, s| prepare_sigmoid_16(f, (s, 0), out_q).unwrap();
+        let pot = |f, s| prepare_sigmoid_16(f, (s, 0), out_q).expect("prepare");
         assert_eq!(
             pot(Sigmoid16::Logistic, 1.0 / 4096.0),
             SigmoidI16Params {
