@@ -88,7 +88,6 @@ fn float16_weights_model_compiles_with_calibration() {
 #[test]
 fn refusals_name_the_operator() {
     let cases = [
-        ("int16x8_logistic.tflite", "op 1 (LOGISTIC) computes in i16"),
         ("lstm.tflite", "op #1 is WHILE"),
         // The converter's int8 LSTM: its int16 cell state is not the reason.
         (
@@ -108,16 +107,17 @@ fn refusals_name_the_operator() {
     }
 }
 
-/// The converter's 16x8 residual, gating and pooling blocks (CONV_2D then
-/// an int16 ADD, MUL or MAX_POOL_2D) compile since the int16 kernels; their
-/// numbers are checked against TFLM on the fixtures (`seanet_16x8`,
-/// `add_sub_mul`, `pooling`).
+/// The converter's 16x8 residual, gating, pooling and sigmoid blocks (CONV_2D
+/// then an int16 ADD, MUL, MAX_POOL_2D or LOGISTIC) compile since the int16
+/// kernels; their numbers are checked against TFLM on the fixtures
+/// (`seanet_16x8`, `add_sub_mul`, `pooling`, `logistic_16x8`).
 #[test]
 fn int16x8_add_and_mul_compile() {
     for (file, kernel) in [
         ("int16x8_add.tflite", "add_i16"),
         ("int16x8_mul.tflite", "mul_i16"),
         ("int16x8_pool.tflite", "max_pool_i16"),
+        ("int16x8_logistic.tflite", "logistic_i16"),
     ] {
         let session = Session::new();
         let model = session.read_file(&coverage(file)).expect("readable");
@@ -129,6 +129,31 @@ fn int16x8_add_and_mul_compile() {
             .map(|s| s.kernel.name())
             .collect();
         assert!(kernels.contains(&kernel), "{file}: {kernels:?}");
+    }
+}
+
+/// The 16x8 LOGISTIC coverage model (once refused) equals TFLM byte for
+/// byte through the interpreter, on int16 codes from both ends
+/// (`int16x8_logistic.{in0,out0}.npy`, `xtask/fixtures/coverage_tflm_outputs.py`).
+#[test]
+fn int16x8_logistic_equals_tflm() {
+    let session = Session::new();
+    let model = session
+        .read_file(&coverage("int16x8_logistic.tflite"))
+        .expect("readable");
+    let program = session.compile(&model, None).expect("compiles").program;
+    let input = tinyq_tests::read_npy(&coverage("int16x8_logistic.in0.npy")).expect("in0");
+    let expected = tinyq_tests::read_npy(&coverage("int16x8_logistic.out0.npy")).expect("out0");
+    let mut interp = tinyq_interp::Interpreter::new(&program);
+    for sample in 0..input.samples() {
+        let mut out = vec![0u8; program.outputs[0].byte_len()];
+        interp
+            .invoke(&[input.sample(sample)], &mut [out.as_mut_slice()])
+            .expect("runs");
+        assert!(
+            out == expected.sample(sample),
+            "sample {sample} differs from TFLM"
+        );
     }
 }
 

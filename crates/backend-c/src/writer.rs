@@ -207,6 +207,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "average_pool_i16",
     "mean_i16",
     "softmax_i16",
+    "sigmoid_i16",
     // Stateful steps.
     "svdf",
     "svdf_f32",

@@ -1,7 +1,8 @@
 //! The C of the int16 steps of 16x8 models besides the conv-like layers
 //! (`templates/c/kernels/int16_ops.c.tera`): ADD/SUB, MUL, LEAKY_RELU,
 //! RELU (a requantization with the RELU's clamp), RELU6 (a clamp),
-//! requantization, PAD, STRIDED_SLICE, SOFTMAX, CONCATENATION (the int8 byte copy,
+//! requantization, PAD, STRIDED_SLICE, SOFTMAX, LOGISTIC and TANH (one table,
+//! `tq_sigmoid_i16`), CONCATENATION (the int8 byte copy,
 //! two bytes a value), MAX_POOL_2D, AVERAGE_POOL_2D, MEAN and TRANSPOSE_CONV.
 
 use std::fmt::Write as _;
@@ -10,6 +11,7 @@ use tinyq_ir::Step;
 use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
 use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
 use tinyq_kernels::wide_ops::WideBroadcast;
+use tinyq_kernels::wide_sigmoid::Sigmoid16;
 
 use super::{Field, Writer, c_i32, dims, int, to_i64};
 use crate::EmitError;
@@ -86,7 +88,8 @@ impl Writer<'_> {
                 params: p,
                 broadcast,
             } => {
-                self.use_kernel("mul_i16", REQUANTIZES);
+                // No wrapping add: the product and tq_mbqm only.
+                self.use_kernel("mul_i16", &["fixedpoint", "mbqm", "load_i16", "store_i16"]);
                 let (x, y) = (self.src(input(0)?), self.src(input(1)?));
                 let d = self.binary_dims(index, broadcast.as_ref(), out_len)?;
                 let _ = writeln!(
@@ -246,6 +249,21 @@ impl Writer<'_> {
                     int(p.depth, "a softmax row length")?,
                     c_i32(p.input_multiplier),
                     p.input_left_shift
+                );
+            }
+            Int16Kernel::Sigmoid {
+                function,
+                params: p,
+            } => {
+                self.use_kernel("sigmoid_i16", MOVES);
+                let src = self.src(input(0)?);
+                let is_tanh = i32::from(*function == Sigmoid16::Tanh);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_sigmoid_i16({src}, {dst}, {}, {}, {}, {is_tanh});",
+                    int(out_len / 2, "an element count")?,
+                    p.multiplier,
+                    p.shift
                 );
             }
             Int16Kernel::Concat { params: p, blocks } => {

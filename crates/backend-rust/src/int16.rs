@@ -1,5 +1,5 @@
 //! The calls of the int16 kernels of 16x8 models besides the conv-like
-//! layers (`kernels::wide_ops`, `wide_act`, `wide_pool`, `wide_softmax`, and `kernels::wide`
+//! layers (`kernels::wide_ops`, `wide_act`, `wide_pool`, `wide_softmax`, `wide_sigmoid`, and `kernels::wide`
 //! for TRANSPOSE_CONV):
 //! each operand as an int16 view (a model input or output as `[i16]`, arena
 //! bytes as pairs), the int8 side of a requantization as `[i8]`.
@@ -7,6 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use tinyq_ir::int16_kernel::{Int16Kernel, Requantize16};
+use tinyq_kernels::wide_sigmoid::Sigmoid16;
 
 use crate::{Elem, EmitError, View, Writer, int16_view, params_literal};
 
@@ -121,6 +122,20 @@ impl Writer<'_> {
                 quote! {
                     let p = #p;
                     kernels::wide_softmax::softmax_16(&p, #x0, #y) #kerr;
+                }
+            }
+            Int16Kernel::Sigmoid { function, params } => {
+                let p = params_literal("wide_sigmoid", params)?;
+                let f = match function {
+                    Sigmoid16::Logistic => quote!(Logistic),
+                    Sigmoid16::Tanh => quote!(Tanh),
+                };
+                let (x0, y) = (x(0)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::wide_sigmoid::sigmoid_16(
+                        kernels::wide_sigmoid::Sigmoid16::#f, &p, #x0, #y
+                    ) #kerr;
                 }
             }
             Int16Kernel::Concat { params, blocks } => {

@@ -94,6 +94,10 @@ const SOURCES: &[(&str, &str)] = &[
         "wide_softmax",
         include_str!("../../kernels/src/wide_softmax.rs"),
     ),
+    (
+        "wide_sigmoid",
+        include_str!("../../kernels/src/wide_sigmoid.rs"),
+    ),
     ("svdf", include_str!("../../kernels/src/svdf.rs")),
     ("lstm", include_str!("../../kernels/src/lstm.rs")),
 ];

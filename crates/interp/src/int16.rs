@@ -3,7 +3,7 @@
 
 use tinyq_ir::Int16Kernel;
 use tinyq_ir::int16_kernel::Requantize16;
-use tinyq_kernels::{KernelError, wide, wide_act, wide_ops, wide_pool, wide_softmax};
+use tinyq_kernels::{KernelError, wide, wide_act, wide_ops, wide_pool, wide_sigmoid, wide_softmax};
 
 fn input<'a>(ins: &[&'a [u8]], k: usize) -> Result<&'a [u8], KernelError> {
     ins.get(k)
@@ -47,6 +47,9 @@ pub fn execute_int16(
         Int16Kernel::AveragePool(p) => wide_pool::average_pool_16(p, x, pairs_mut(out)),
         Int16Kernel::Mean(p) => wide_pool::mean_16(p, x, pairs_mut(out)),
         Int16Kernel::Softmax(p) => wide_softmax::softmax_16(p, x, pairs_mut(out)),
+        Int16Kernel::Sigmoid { function, params } => {
+            wide_sigmoid::sigmoid_16(*function, params, x, pairs_mut(out))
+        }
         Int16Kernel::Concat { params, blocks } => {
             let lens: Vec<usize> = (0..blocks.len())
                 .map(|k| input(ins, k).map(|b| b.len() / 2))

@@ -1,8 +1,8 @@
 //! The int16 steps of 16x8 models besides the conv-like layers of
 //! [`crate::Kernel`]: element-wise (ADD, SUB, MUL, LEAKY_RELU, RELU, RELU6),
-//! requantization, layout, pooling, MEAN, SOFTMAX and transposed convolution
-//! kernels of `tinyq_kernels::wide_ops` / `wide_act` / `wide_pool` /
-//! `wide_softmax` / `wide`. Buffers hold
+//! requantization, layout, pooling, MEAN, SOFTMAX, LOGISTIC, TANH and
+//! transposed convolution kernels of `tinyq_kernels::wide_ops` / `wide_act` /
+//! `wide_pool` / `wide_softmax` / `wide_sigmoid` / `wide`. Buffers hold
 //! int16 values (little-endian pairs in the arena), except the int8 side of
 //! a requantization.
 
@@ -18,6 +18,7 @@ use tinyq_kernels::transpose_conv::TransposeConvParams;
 use tinyq_kernels::unary::{LeakyReluParams, ReluParams};
 use tinyq_kernels::wide_act::{self, Clamp16};
 use tinyq_kernels::wide_ops::{self, WideBroadcast};
+use tinyq_kernels::wide_sigmoid::{self, Sigmoid16, SigmoidI16Params};
 use tinyq_kernels::wide_softmax::{LUT16_LEN, SoftmaxI16Params};
 use tinyq_kernels::{wide, wide_pool};
 
@@ -58,6 +59,11 @@ pub enum Int16Kernel {
     MaxPool(PoolParams),
     AveragePool(PoolParams),
     Mean(MeanParams),
+    /// LOGISTIC or TANH: TFLM's interpolated `sigmoid(i / 24)` table.
+    Sigmoid {
+        function: Sigmoid16,
+        params: SigmoidI16Params,
+    },
     /// SOFTMAX over the last axis, with its two interpolation tables.
     Softmax(Box<SoftmaxI16Params>),
     /// CONCATENATION; `blocks[k]` is input `k`'s block (its axis size
@@ -98,6 +104,14 @@ impl Int16Kernel {
             Int16Kernel::AveragePool(_) => "average_pool_i16",
             Int16Kernel::Mean(_) => "mean_i16",
             Int16Kernel::Softmax(_) => "softmax_i16",
+            Int16Kernel::Sigmoid {
+                function: Sigmoid16::Logistic,
+                ..
+            } => "logistic_i16",
+            Int16Kernel::Sigmoid {
+                function: Sigmoid16::Tanh,
+                ..
+            } => "tanh_i16",
             Int16Kernel::Concat { .. } => "concat_i16",
             Int16Kernel::Requantize { types, .. } => match types {
                 Requantize16::I16ToI16 => "requantize_i16_to_i16",
@@ -174,6 +188,9 @@ impl Int16Kernel {
             Int16Kernel::AveragePool(p) => p.check_average_within(n(0), out, I16),
             Int16Kernel::Mean(p) => wide_pool::check_mean_16(p, n(0), out),
             Int16Kernel::Softmax(p) => p.check(n(0), out),
+            Int16Kernel::Sigmoid { params, .. } => {
+                wide_sigmoid::check_sigmoid_16(params, n(0), out)
+            }
             Int16Kernel::Concat { params, blocks } => {
                 for (k, &block) in blocks.iter().enumerate() {
                     let want = block

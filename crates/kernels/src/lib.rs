@@ -47,6 +47,7 @@ pub mod wide;
 pub mod wide_act;
 pub mod wide_ops;
 pub mod wide_pool;
+pub mod wide_sigmoid;
 pub mod wide_softmax;
 
 pub use error::KernelError;

@@ -290,6 +290,8 @@ pub const WIDE_OPS: &[&str] = &[
     "AVERAGE_POOL_2D",
     "MEAN",
     "SOFTMAX",
+    "LOGISTIC",
+    "TANH",
 ];
 
 /// Whether `kind` has a 16x8 kernel ([`WIDE_OPS`]).
@@ -315,6 +317,8 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::AveragePool2D(_)
             | OpKind::Mean { .. }
             | OpKind::Softmax { .. }
+            | OpKind::Logistic
+            | OpKind::Tanh
             | OpKind::Svdf(_)
     ) || kind.is_reshape_like()
 }

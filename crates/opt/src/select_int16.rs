@@ -2,7 +2,7 @@
 //! conv-like layers (which `select` handles beside their int8 forms): ADD,
 //! SUB, MUL, LEAKY_RELU, RELU, RELU6, QUANTIZE between integer types with an
 //! int16 side, PAD / PADV2, STRIDED_SLICE, CONCATENATION, MAX_POOL_2D,
-//! AVERAGE_POOL_2D, MEAN and SOFTMAX. Each becomes an [`Int16Kernel`] whose numbers
+//! AVERAGE_POOL_2D, MEAN, SOFTMAX, LOGISTIC and TANH. Each becomes an [`Int16Kernel`] whose numbers
 //! come from the kernels' `prepare_*` functions, as TFLM's prepare derives
 //! them for int16.
 
@@ -11,6 +11,7 @@ use tinyq_ir::op::Pool2D;
 use tinyq_ir::{Activation, DType, Kernel, OpKind, Tensor};
 use tinyq_kernels::fixedpoint::activation_range;
 use tinyq_kernels::wide_ops::{WIDE_ADD_SUB_LEFT_SHIFT, WideBroadcast};
+use tinyq_kernels::wide_sigmoid::{self, Sigmoid16};
 use tinyq_kernels::{concat, elementwise, wide_act, wide_softmax};
 use tinyq_kernels::{pad, quantize, shape, unary, wide};
 
@@ -44,6 +45,8 @@ pub(crate) fn select_int16(cx: &Ctx<'_>) -> Result<Option<Selected>, LowerError>
             }
         }
         OpKind::Softmax { beta } => (softmax(cx, *beta)?, 1),
+        OpKind::Logistic => (sigmoid(cx, Sigmoid16::Logistic)?, 1),
+        OpKind::Tanh => (sigmoid(cx, Sigmoid16::Tanh)?, 1),
         OpKind::Concatenation { axis, activation } => {
             (concatenation(cx, *axis, *activation)?, cx.op.inputs.len())
         }
@@ -307,4 +310,15 @@ fn softmax(cx: &Ctx<'_>, beta: f32) -> Result<Int16Kernel, LowerError> {
     let p = wide_softmax::prepare_softmax_16(outer, depth, scale, beta, cx.qparams(output)?)
         .map_err(|e| cx.kernel_err(e))?;
     Ok(Int16Kernel::Softmax(Box::new(p)))
+}
+
+/// LOGISTIC / TANH: TFLM's int16 table kernels (zero points 0, output
+/// scale 1/32768, the input rescaled to the table's 1/(3·4096) units).
+fn sigmoid(cx: &Ctx<'_>, function: Sigmoid16) -> Result<Int16Kernel, LowerError> {
+    let (input, output) = (cx.input(0)?, cx.output()?);
+    require_int16(cx, &[input, output])?;
+    let params =
+        wide_sigmoid::prepare_sigmoid_16(function, cx.qparams(input)?, cx.qparams(output)?)
+            .map_err(|e| cx.kernel_err(e))?;
+    Ok(Int16Kernel::Sigmoid { function, params })
 }

@@ -84,7 +84,11 @@ const MAPPED: &[SupportedOp] = &[
         "8-bit: a 256-entry table; int16",
     ),
     op(B::Log, "LOG", "float32 (the C library's logf)"),
-    op(B::Logistic, "LOGISTIC", "8-bit: a 256-entry table"),
+    op(
+        B::Logistic,
+        "LOGISTIC",
+        "8-bit: a 256-entry table; int16: TFLM's interpolated sigmoid table",
+    ),
     op(B::Maximum, "MAXIMUM", "broadcasting"),
     op(
         B::MaxPool2d,
@@ -167,7 +171,11 @@ const MAPPED: &[SupportedOp] = &[
         "SVDF",
         "int8 with an int16 state and time weights, or float; the state persists between invokes",
     ),
-    op(B::Tanh, "TANH", "8-bit: a 256-entry table"),
+    op(
+        B::Tanh,
+        "TANH",
+        "8-bit: a 256-entry table; int16: TFLM's interpolated sigmoid table",
+    ),
     op(
         B::Transpose,
         "TRANSPOSE",
