@@ -1186,6 +1186,9 @@ impl<'p> Writer<'p> {
             }
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
             Kernel::Int16(k) => self.int16_step(index, k, step, &dst, out_len)?,
+            Kernel::Signal(_) => {
+                return Err(invalid("signal-library ops have no C emitter yet".to_string()));
+            }
             Kernel::ResizeBilinear(p) => {
                 self.use_kernel("resize_bilinear", &[]);
                 let src = self.src(input(0)?);

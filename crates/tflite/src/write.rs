@@ -257,6 +257,8 @@ fn fb_tensor(t: &Tensor, buffer: u32) -> Result<fb::Tensor, WriteError> {
         DType::I32 => fb::TensorType::Int32,
         DType::I64 => fb::TensorType::Int64,
         DType::Bool => fb::TensorType::Bool,
+        DType::U32 => fb::TensorType::Uint32,
+        DType::U64 => fb::TensorType::Uint64,
     };
     let quantization = match &t.quant {
         None => None,

@@ -246,6 +246,10 @@ impl Writer<'_> {
             OpKind::Svdf(_) | OpKind::Lstm(_) => Err(cx.err(
                 "writing a stateful op back to .tflite is not supported (tinyq quantize does not quantize SVDF or LSTM yet)",
             )),
+            // tinyq quantize never meets one: a signal model is integer already.
+            OpKind::Signal(_) => Err(cx.err(
+                "writing a signal-library custom op back to .tflite is not supported",
+            )),
             OpKind::Conv2D(a) => {
                 cx.arity(2, 3)?;
                 let (x, f, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
