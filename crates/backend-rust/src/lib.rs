@@ -2038,7 +2038,9 @@ impl<'p> Writer<'p> {
             }
             Kernel::Int16(k) => self.int16_step(index, k, &views, (&out, out_elem), &kerr)?,
             Kernel::Signal(_) => {
-                return Err(unsupported("signal-library ops have no Rust emitter yet".into()));
+                return Err(unsupported(
+                    "signal-library ops have no Rust emitter yet".into(),
+                ));
             }
             Kernel::Float(k) => {
                 let xs: Vec<TokenStream> = views.iter().map(|v| v.expr.clone()).collect();

@@ -133,7 +133,9 @@ impl SignalOp {
             })
         };
         match name {
-            "SignalWindow" | "SignalEnergy" | "SignalFilterBankLog"
+            "SignalWindow"
+            | "SignalEnergy"
+            | "SignalFilterBankLog"
             | "SignalFilterBankSquareRoot" => Some(op()),
             _ => None,
         }

@@ -52,9 +52,7 @@ pub(crate) fn map(code: &str, options: Option<&[u8]>) -> Result<SignalOp, String
     }
     let get = |key: &'static str| -> Result<u64, String> {
         let map = map.as_ref().ok_or("has no custom options")?;
-        let v = map
-            .index(key)
-            .map_err(|e| format!("option {key:?}: {e}"))?;
+        let v = map.index(key).map_err(|e| format!("option {key:?}: {e}"))?;
         let t = v.flexbuffer_type();
         // TFLM reads each as an int32.
         use flexbuffers::FlexBufferType as F;
@@ -64,10 +62,7 @@ pub(crate) fn map(code: &str, options: Option<&[u8]>) -> Result<SignalOp, String
             return Err(format!("option {key:?} is {t:?}, expected an integer"));
         };
         if !(0..=i64::from(i32::MAX)).contains(&n) {
-            return Err(format!(
-                "option {key:?} is {n}, expected 0 to {}",
-                i32::MAX
-            ));
+            return Err(format!("option {key:?} is {n}, expected 0 to {}", i32::MAX));
         }
         Ok(n as u64)
     };
