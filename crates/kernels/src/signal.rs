@@ -369,7 +369,7 @@ mod tests {
             let x: Vec<i16> = data[..w * rows].to_vec();
             let weights: Vec<i16> = data[160..160 + w].to_vec();
             let mut out = std::vec![0u8; x.len() * 2];
-            window(&WindowParams { shift }, &le16(&x), &le16(&weights), &mut out).unwrap();
+            window(&WindowParams { shift }, &le16(&x), &le16(&weights), &mut out).expect("valid sizes");
             let want: Vec<i16> = x.iter().enumerate().map(|(i, &v)| {
                 let prod = i64::from(v) * i64::from(weights[i % w]);
                 (prod >> shift).clamp(-32768, 32767) as i16
@@ -385,7 +385,7 @@ mod tests {
             let (start, end) = (a.min(b).min(bins), a.max(b).min(bins));
             let x = &data[..2 * bins];
             let mut out = std::vec![0xAAu8; bins * 4];
-            energy(&EnergyParams { start, end }, &le16(x), &mut out).unwrap();
+            energy(&EnergyParams { start, end }, &le16(x), &mut out).expect("valid sizes");
             for i in 0..bins {
                 let want = if i >= start && i < end {
                     (i64::from(x[2 * i]).pow(2) + i64::from(x[2 * i + 1]).pow(2)) as u32

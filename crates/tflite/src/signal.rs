@@ -69,6 +69,28 @@ pub(crate) fn map(code: &str, options: Option<&[u8]>) -> Result<SignalOp, String
     SignalOp::from_attrs(code, get).unwrap_or_else(|| Err(format!("unknown custom code {code:?}")))
 }
 
+/// The options of `op` as the flexbuffer map TFLM's kernel reads (keys
+/// sorted); `None` for an op without options.
+pub(crate) fn options(op: &SignalOp) -> Option<Vec<u8>> {
+    let values: Vec<(&str, u64)> = match op {
+        SignalOp::Window(p) => vec![("shift", u64::from(p.shift))],
+        SignalOp::Energy(p) => vec![("end_index", p.end as u64), ("start_index", p.start as u64)],
+        SignalOp::FilterBankLog(p) => vec![
+            ("input_correction_bits", u64::from(p.input_correction_bits)),
+            ("output_scale", u64::from(p.output_scale)),
+        ],
+        SignalOp::FilterBankSquareRoot => return None,
+    };
+    let mut b = flexbuffers::Builder::default();
+    let mut m = b.start_map();
+    for (k, v) in values {
+        // As the converter writes attributes: signed integers.
+        m.push(k, v as i64);
+    }
+    m.end_map();
+    Some(b.view().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,32 +107,44 @@ mod tests {
 
     #[test]
     fn reads_tflm_keys() {
-        let op = map("SignalWindow", Some(&options(&[("shift", 12)]))).unwrap();
+        let op = map("SignalWindow", Some(&options(&[("shift", 12)]))).expect("read");
         assert_eq!(op.attrs(), vec![("shift", "12".to_string())]);
         let op = map(
             "SignalEnergy",
             Some(&options(&[("start_index", 4), ("end_index", 200)])),
         )
-        .unwrap();
+        .expect("read");
         assert_eq!(op.attrs()[1], ("end_index", "200".to_string()));
         assert!(map("SignalFilterBankSquareRoot", None).is_ok());
     }
 
     #[test]
+    fn written_options_read_back() {
+        for code in SignalOp::NAMES {
+            let keys = expected_keys(code).unwrap_or(&[]);
+            let pairs: Vec<(&str, i64)> = keys.iter().map(|k| (*k, 7)).collect();
+            let op = map(code, Some(&options(&pairs))).expect("read");
+            let again = map(code, super::options(&op).as_deref()).expect("read back");
+            assert_eq!(op, again, "{code}");
+        }
+    }
+
+    #[test]
     fn refuses_bad_options() {
-        let e = map("SignalWindow", None).unwrap_err();
+        let e = map("SignalWindow", None).expect_err("refused");
         assert!(e.contains("no custom options"), "{e}");
-        let e = map("SignalWindow", Some(&[1, 2, 3])).unwrap_err();
+        let e = map("SignalWindow", Some(&[1, 2, 3])).expect_err("refused");
         assert!(e.contains("flexbuffer"), "{e}");
-        let e = map("SignalWindow", Some(&options(&[("shift", -1)]))).unwrap_err();
+        let e = map("SignalWindow", Some(&options(&[("shift", -1)]))).expect_err("refused");
         assert!(e.contains("expected 0 to"), "{e}");
-        let e = map("SignalWindow", Some(&options(&[("shift", 1), ("t", 2)]))).unwrap_err();
+        let e =
+            map("SignalWindow", Some(&options(&[("shift", 1), ("t", 2)]))).expect_err("refused");
         assert!(e.contains("expected exactly"), "{e}");
         let e = map(
             "SignalFilterBankLog",
             Some(&options(&[("input_correction_bits", 3)])),
         )
-        .unwrap_err();
+        .expect_err("refused");
         assert!(e.contains("keys"), "{e}");
     }
 }
