@@ -77,6 +77,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         &root,
         Some(&keras2),
     )?;
+    // The signal library's custom ops (flatbuffer schema, flexbuffer options).
+    let signal = root
+        .join("xtask/fixtures/signal_models.py")
+        .into_os_string();
+    run_python(
+        &python,
+        &[signal, out[0].clone(), out[1].clone()],
+        &root,
+        None,
+    )?;
     let mut readme = converter_fixtures.clone();
     readme.push("--readme-only".into());
     run_python(&python, &readme, &root, None)?;

@@ -15,6 +15,8 @@ use crate::{EmitError, GeneratedC};
 mod float;
 #[path = "writer_int16.rs"]
 mod int16;
+#[path = "writer_signal.rs"]
+mod signal;
 #[path = "writer_svdf.rs"]
 mod svdf;
 
@@ -132,6 +134,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/c/kernels/int16_ops.c.tera"),
     ),
     (
+        "kernels/signal.c.tera",
+        include_str!("../../../templates/c/kernels/signal.c.tera"),
+    ),
+    (
         "kernels/svdf.c.tera",
         include_str!("../../../templates/c/kernels/svdf.c.tera"),
     ),
@@ -212,6 +218,12 @@ const KERNEL_FLAGS: &[&str] = &[
     "svdf",
     "svdf_f32",
     "lstm_f32",
+    // Signal-library ops (`signal`: any of them, its shared helpers).
+    "signal",
+    "signal_window",
+    "signal_energy",
+    "signal_log",
+    "signal_sqrt",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -296,11 +308,13 @@ impl<'p> Writer<'p> {
         tinyq_ir::verify(program)?;
         check_limit("the arena size", program.arena_size)?;
         for io in program.inputs.iter().chain(&program.outputs) {
-            if !matches!(io.dtype, DType::I8 | DType::U8 | DType::I16 | DType::F32) {
+            // UINT32/UINT64: the signal library's energies and sums.
+            let signal = matches!(io.dtype, DType::U32 | DType::U64);
+            if !signal && !matches!(io.dtype, DType::I8 | DType::U8 | DType::I16 | DType::F32) {
                 return Err(EmitError::Unsupported {
                     what: format!("model I/O tensor {:?}", io.name),
                     why: format!(
-                        "dtype {} (supported: int8, uint8, int16, float32)",
+                        "dtype {} (supported: int8, uint8, int16, float32, uint32, uint64)",
                         io.dtype.name()
                     ),
                 });
@@ -1187,6 +1201,7 @@ impl<'p> Writer<'p> {
             }
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
             Kernel::Int16(k) => self.int16_step(index, k, step, &dst, out_len)?,
+            Kernel::Signal(op) => self.signal_step(op, step, &dst, out_len, &invalid)?,
             Kernel::ResizeBilinear(p) => {
                 self.use_kernel("resize_bilinear", &[]);
                 let src = self.src(input(0)?);
@@ -1664,6 +1679,9 @@ fn io_ctx(io: &IoSpec, labels: &mut Namer) -> IoCtx {
         DType::U8 => "uint8",
         DType::I16 => "int16",
         DType::F32 => "float32",
+        DType::U32 => "uint32",
+        DType::U64 => "uint64",
+        DType::I32 => "int32",
         _ => "unsupported",
     };
     let quantized = matches!(io.dtype, DType::I8 | DType::U8 | DType::I16);

@@ -2037,6 +2037,11 @@ impl<'p> Writer<'p> {
                 }
             }
             Kernel::Int16(k) => self.int16_step(index, k, &views, (&out, out_elem), &kerr)?,
+            Kernel::Signal(_) => {
+                return Err(unsupported(
+                    "signal-library ops have no Rust emitter yet".into(),
+                ));
+            }
             Kernel::Float(k) => {
                 let xs: Vec<TokenStream> = views.iter().map(|v| v.expr.clone()).collect();
                 if views.iter().any(|v| v.elem != Elem::F32) || out_elem != Elem::F32 {

@@ -128,7 +128,8 @@ fn row(op: &OpView, error: &ReadError) -> Row {
 /// Why `op` stops compilation: an op tinyq has no kernel for, the op the
 /// reader refused, or a tensor type tinyq does not compute in.
 fn unsupported(op: &OpView, error: &ReadError) -> Option<String> {
-    if !supported_ops().any(|s| s.name == op.op) {
+    let custom = op.custom_code.as_deref();
+    if !supported_ops().any(|s| s.name == op.op || Some(s.name) == custom) {
         let name = match &op.custom_code {
             Some(code) => format!("the custom op {code:?}"),
             None => op.op.clone(),

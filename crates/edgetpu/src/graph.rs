@@ -101,6 +101,8 @@ fn elem_type(d: DType) -> ElemType {
         DType::I32 => ElemType::I32,
         DType::I64 => ElemType::I64,
         DType::Bool => ElemType::Bool,
+        DType::U32 => ElemType::Other("UINT32".into()),
+        DType::U64 => ElemType::Other("UINT64".into()),
     }
 }
 

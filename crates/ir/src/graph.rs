@@ -63,7 +63,8 @@ impl Graph {
         for (_, t) in computed {
             match t.dtype {
                 DType::F32 => float = true,
-                DType::I8 | DType::U8 | DType::I16 => quantized = true,
+                // UINT32/UINT64: the signal library's integer front end.
+                DType::I8 | DType::U8 | DType::I16 | DType::U32 | DType::U64 => quantized = true,
                 _ => {}
             }
         }

@@ -191,6 +191,9 @@ pub enum Kernel {
     /// The other int16 kernels of 16x8 models (element-wise, requantize,
     /// layout, transposed convolution).
     Int16(crate::int16_kernel::Int16Kernel),
+    /// A signal-library op (its buffers: the element types of
+    /// `SignalOp::dtypes`, little-endian).
+    Signal(crate::signal::SignalOp),
     /// SVDF, int8 data with an int16 state. Inputs: the data, then the
     /// state (in the arena's persistent region), which the step updates in
     /// place.
@@ -290,6 +293,7 @@ impl Kernel {
             Kernel::DequantizeI16 { .. } => "dequantize_i16",
             Kernel::Int16(k) => k.name(),
             Kernel::Svdf { .. } => "svdf",
+            Kernel::Signal(op) => op.name(),
         }
     }
 

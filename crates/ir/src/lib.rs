@@ -18,6 +18,7 @@ mod opcheck;
 pub mod overlap;
 pub mod program;
 pub mod shapes;
+pub mod signal;
 pub mod stats;
 pub mod tensor;
 pub mod text;

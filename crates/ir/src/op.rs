@@ -209,6 +209,8 @@ pub enum OpKind {
     /// last the hidden and the cell state `[batches, units]`, variable
     /// tensors updated in place ([`OpKind::state_inputs`]).
     Lstm(Lstm),
+    /// A signal-library custom op (TFLM's audio front end).
+    Signal(crate::signal::SignalOp),
 }
 
 /// UNIDIRECTIONAL_SEQUENCE_LSTM attributes.
@@ -295,6 +297,7 @@ impl OpKind {
             OpKind::TransposeConv(_) => "TRANSPOSE_CONV",
             OpKind::Svdf(_) => "SVDF",
             OpKind::Lstm(_) => "UNIDIRECTIONAL_SEQUENCE_LSTM",
+            OpKind::Signal(s) => s.name(),
         }
     }
 

@@ -84,6 +84,7 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         OpKind::TransposeConv(a) => cx.transpose_conv(a),
         OpKind::Svdf(a) => cx.svdf(a),
         OpKind::Lstm(a) => cx.lstm(a),
+        OpKind::Signal(op) => cx.signal(op),
     }
 }
 
@@ -230,6 +231,48 @@ impl<'g> Cx<'g> {
                 format!("{role} {:?} must be constant in a quantized op", t.name),
             ))
         }
+    }
+
+    /// A signal-library op: TFLM's `Prepare` checks (types, ranks), then
+    /// the kernel's own size checks.
+    fn signal(&self, op: &crate::signal::SignalOp) -> Result {
+        let (types, out_type) = op.dtypes();
+        let (ranks, out_rank) = op.ranks();
+        self.arity(types.len(), types.len())?;
+        let rank = |role: &str, t: &Tensor, want: Option<usize>| match want {
+            Some(r) if t.shape.len() != r => Err(self.shape_err(format!(
+                "{role} {:?} has shape {}, expected rank {r}",
+                t.name,
+                s(&t.shape)
+            ))),
+            None if t.shape.is_empty() => Err(self.shape_err(format!(
+                "{role} {:?} is a scalar, expected rank 1 or more",
+                t.name
+            ))),
+            _ => Ok(()),
+        };
+        let mut lens = Vec::with_capacity(types.len());
+        for (i, (&dtype, &want)) in types.iter().zip(ranks).enumerate() {
+            let t = self.input(i)?;
+            self.dtype_in(&format!("input {i}"), t, &[dtype])?;
+            rank(&format!("input {i}"), t, want)?;
+            lens.push(t.byte_len().unwrap_or(usize::MAX));
+        }
+        let y = self.output()?;
+        self.dtype_in("output", y, &[out_type])?;
+        rank("output", y, out_rank)?;
+        if let crate::signal::SignalOp::Window(_) = op
+            && self.input(0)?.shape != y.shape
+        {
+            return Err(self.shape_err(format!(
+                "output {:?} has shape {}, expected the input's {}",
+                y.name,
+                s(&y.shape),
+                s(&self.input(0)?.shape)
+            )));
+        }
+        op.check(&lens, y.byte_len().unwrap_or(usize::MAX))
+            .map_err(|e| self.fail(Problem::Attribute, e.to_string()))
     }
 
     /// Activations take one scale and zero point; per-axis parameters

@@ -12,6 +12,10 @@ pub enum DType {
     I32,
     I64,
     Bool,
+    /// UINT32 (the signal library's energies and filter bank outputs).
+    U32,
+    /// UINT64 (the signal library's filter bank sums).
+    U64,
 }
 
 impl DType {
@@ -20,8 +24,8 @@ impl DType {
         match self {
             DType::I8 | DType::U8 | DType::Bool => 1,
             DType::I16 => 2,
-            DType::F32 | DType::I32 => 4,
-            DType::I64 => 8,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::I64 | DType::U64 => 8,
         }
     }
 
@@ -35,6 +39,8 @@ impl DType {
             DType::I32 => "i32",
             DType::I64 => "i64",
             DType::Bool => "bool",
+            DType::U32 => "u32",
+            DType::U64 => "u64",
         }
     }
 

@@ -316,12 +316,17 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         | OpKind::ExpandDims
         | OpKind::Quantize
         | OpKind::Dequantize => Vec::new(),
+        OpKind::Signal(op) => op.attrs(),
     }
 }
 
 /// Every op name a kind can have: what a LUT's `of=` may list (its names are
 /// `&'static str`).
 pub const OP_NAMES: &[&str] = &[
+    "SignalWindow",
+    "SignalEnergy",
+    "SignalFilterBankLog",
+    "SignalFilterBankSquareRoot",
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
     "FULLY_CONNECTED",
@@ -368,7 +373,7 @@ pub const OP_NAMES: &[&str] = &[
     "SQUARED_DIFFERENCE",
 ];
 
-const DTYPES: [DType; 7] = [
+const DTYPES: [DType; 9] = [
     DType::F32,
     DType::I8,
     DType::U8,
@@ -376,6 +381,8 @@ const DTYPES: [DType; 7] = [
     DType::I32,
     DType::I64,
     DType::Bool,
+    DType::U32,
+    DType::U64,
 ];
 
 // ---------------------------------------------------------------------------
@@ -935,7 +942,16 @@ impl<'a> Cursor<'a> {
                 let table = self.as_bytes(&a.need("table")?)?;
                 OpKind::Lut(Lut { table, ops })
             }
-            other => return Err(self.err(format!("unknown op kind {other:?}"))),
+            other => {
+                let mut get = |key: &'static str| -> Result<u64, String> {
+                    let v = a.need(key).map_err(|e| e.to_string())?;
+                    self.as_number(&v, "an integer").map_err(|e| e.to_string())
+                };
+                match crate::signal::SignalOp::from_attrs(other, &mut get) {
+                    Some(op) => OpKind::Signal(op.map_err(|e| self.err(e))?),
+                    None => return Err(self.err(format!("unknown op kind {other:?}"))),
+                }
+            }
         })
     }
 

@@ -396,6 +396,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
     let arity = match kernel {
         Kernel::Float(k) => k.arity(),
         Kernel::Int16(k) => Some(k.arity()),
+        Kernel::Signal(op) => Some(op.arity()),
         Kernel::Binary { .. } | Kernel::Svdf { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
@@ -424,6 +425,8 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             let (i, o) = k.dtypes();
             (elem(i), elem(o))
         }
+        // Each operand's own type, checked with the sizes below.
+        Kernel::Signal(_) => (Elem::Any, Elem::Any),
         _ => (Elem::I8, Elem::I8),
     };
     for (k, r) in ins.iter().enumerate() {
@@ -519,6 +522,27 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::TransposeConv { params, weights } => {
             let w = weight_lens(weights);
             params.check(n(0), w.0, w.1, w.2, &weights.shifts, o)?;
+        }
+        Kernel::Signal(op) => {
+            let (types, out_type) = op.dtypes();
+            let operands = ins
+                .iter()
+                .enumerate()
+                .map(|(k, r)| (Operand::Input(k), r, types.get(k).copied()))
+                .chain([(Operand::Output, out, Some(out_type))]);
+            for (operand, r, want) in operands {
+                if let (Some(actual), Some(want)) = (r.dtype, want)
+                    && actual != want
+                {
+                    return Err(Problem::WrongDtype {
+                        operand,
+                        expected: want.name(),
+                        actual,
+                    });
+                }
+            }
+            let lens: Vec<usize> = ins.iter().map(|r| r.len).collect();
+            op.check(&lens, o)?;
         }
         Kernel::Int16(k) => {
             let (in_type, out_type) = k.dtypes();

@@ -36,6 +36,7 @@ pub mod quantize;
 pub mod reduce;
 pub mod resize;
 pub mod shape;
+pub mod signal;
 pub mod slice;
 pub mod softmax;
 pub mod space_depth;

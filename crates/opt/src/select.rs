@@ -149,7 +149,9 @@ fn select_unfolded(
         });
     }
     let cx = Ctx { graph, op, index };
-    if let Some(selected) = crate::select_int16::select_int16(&cx)? {
+    if matches!(op.kind, OpKind::Signal(_)) {
+        // Not an int16 op of a 16x8 model, though it may compute in int16.
+    } else if let Some(selected) = crate::select_int16::select_int16(&cx)? {
         return Ok(selected);
     }
     let kernel = match &op.kind {
@@ -192,6 +194,8 @@ fn select_unfolded(
         OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
         OpKind::TransposeConv(attrs) => return transpose_conv_kernel(&cx, attrs),
         OpKind::Svdf(attrs) => return svdf_kernel(&cx, attrs),
+        // Its options are its kernel's numbers; validation checked the types.
+        OpKind::Signal(op) => Kernel::Signal(*op),
         OpKind::Div { .. }
         | OpKind::Exp
         | OpKind::Log
@@ -243,6 +247,8 @@ fn data_input_count(kind: &OpKind) -> usize {
         | OpKind::Maximum
         | OpKind::Minimum
         | OpKind::Prelu => 2,
+        // Every input a buffer: window weights, the square root's shift.
+        OpKind::Signal(s) => s.arity(),
         _ => 1,
     }
 }

@@ -297,6 +297,8 @@ pub(crate) fn select_float(
             return Ok((kernel, vec![op.inputs[0], op.inputs[n - 1]]));
         }
         OpKind::Lstm(a) => return lstm(&cx, a),
+        // Signal-library ops compute in their own integer types (`select`).
+        OpKind::Signal(_) => return Err(cx.unsupported("an integer op, never float")),
         OpKind::ResizeBilinear(r) => {
             let params = float_resize::prepare_resize_bilinear_f32(
                 resize_geometry(&cx)?,

@@ -84,6 +84,7 @@ pub(crate) fn import(file: &[u8], model: &fb::ModelRef<'_>) -> Result<Graph, Rea
 /// True when the reader maps or folds ops of this kind.
 fn readable(op: &RawOp<'_>) -> bool {
     fb::BuiltinOperator::try_from(op.code.code).is_ok_and(support::is_readable)
+        || ops::signal_code(op).is_some()
 }
 
 /// Converts every tensor an op or the subgraph I/O refers to, by file index.

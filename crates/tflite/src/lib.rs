@@ -34,6 +34,7 @@ mod limits;
 mod ops;
 mod padding;
 mod schema;
+mod signal;
 mod support;
 mod tensors;
 mod write;

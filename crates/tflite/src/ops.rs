@@ -58,9 +58,55 @@ pub(crate) fn is_state_input(op: &RawOp<'_>, k: usize) -> bool {
     }
 }
 
+/// The custom code of a signal-library op tinyq reads, if `op` is one.
+pub(crate) fn signal_code<'o>(op: &'o RawOp<'_>) -> Option<&'o str> {
+    let code = op.code.custom.as_deref()?;
+    (op.code.code == crate::schema::CUSTOM && crate::signal::is_signal(code)).then_some(code)
+}
+
+/// Maps a signal-library custom op: its flexbuffer options, every input a
+/// data input.
+fn map_signal(op: &RawOp<'_>, code: &str) -> Result<Mapped, ReadError> {
+    let err = |why: String| ReadError::InvalidOp {
+        index: op.index,
+        kind: tinyq_ir::signal::SignalOp::NAMES
+            .into_iter()
+            .find(|n| *n == code)
+            .unwrap_or("CUSTOM"),
+        why,
+    };
+    let options = op
+        .fb
+        .custom_options()
+        .map_err(|e| err(format!("custom options: {e}")))?;
+    let kind = crate::signal::map(code, options).map_err(err)?;
+    let n = kind.arity();
+    if op.inputs.len() != n || op.outputs.len() != 1 {
+        return Err(err(format!(
+            "{} inputs and {} outputs, expected {n} and 1",
+            op.inputs.len(),
+            op.outputs.len()
+        )));
+    }
+    let inputs = op
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.ok_or_else(|| err(format!("input {i} is missing"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Mapped {
+        kind: OpKind::Signal(kind),
+        inputs,
+        zero_bias: None,
+    })
+}
+
 /// Maps one op. `tensors` holds every tensor the op refers to.
 pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<Mapped, ReadError> {
     use fb::BuiltinOperator as B;
+    if let Some(code) = signal_code(op) {
+        return map_signal(op, code);
+    }
     let unsupported = || ReadError::UnsupportedOp {
         index: op.index,
         name: op.code.name(),

@@ -207,7 +207,7 @@ const FOLDED: &[SupportedOp] = &[
 /// The operators tinyq compiles, alphabetically, then the ones it only
 /// folds at import.
 pub fn supported_ops() -> impl Iterator<Item = &'static SupportedOp> {
-    MAPPED.iter().chain(FOLDED)
+    MAPPED.iter().chain(FOLDED).chain(SIGNAL)
 }
 
 /// True when the reader maps `code` to an IR op.
@@ -221,14 +221,41 @@ pub(crate) fn is_readable(code: B) -> bool {
     is_mapped(code) || fold::is_foldable_kind(code)
 }
 
+/// The signal library's custom ops (TFLM's audio front end), by custom
+/// code; `crate::signal` reads their flexbuffer options.
+const SIGNAL: &[SupportedOp] = &[
+    op(
+        B::Custom,
+        "SignalWindow",
+        "custom op: int16 samples times int16 weights, shifted, saturated",
+    ),
+    op(
+        B::Custom,
+        "SignalEnergy",
+        "custom op: complex int16 bins to UINT32 energies",
+    ),
+    op(
+        B::Custom,
+        "SignalFilterBankLog",
+        "custom op: UINT32 to int16 fixed-point log",
+    ),
+    op(
+        B::Custom,
+        "SignalFilterBankSquareRoot",
+        "custom op: UINT64 to UINT32 integer square root, run-time shift",
+    ),
+];
+
 /// The list for "unsupported op" messages.
 pub(crate) fn supported_list() -> String {
     let mapped: Vec<&str> = MAPPED.iter().map(|o| o.name).collect();
     let folded: Vec<&str> = FOLDED.iter().map(|o| o.name).collect();
+    let signal: Vec<&str> = SIGNAL.iter().map(|o| o.name).collect();
     format!(
-        "{}; plus {} when they compute constant shapes",
+        "{}; plus {} when they compute constant shapes; custom ops {}",
         mapped.join(", "),
-        folded.join(", ")
+        folded.join(", "),
+        signal.join(", ")
     )
 }
 

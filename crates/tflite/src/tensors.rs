@@ -246,6 +246,8 @@ fn dtype(t: &fb::TensorRef<'_>, name: &str) -> Result<(DType, Stored), ReadError
             T::Int32 => DType::I32,
             T::Int64 => DType::I64,
             T::Bool => DType::Bool,
+            T::Uint32 => DType::U32,
+            T::Uint64 => DType::U64,
             other => return Err(unsupported(format!("{other:?}").to_uppercase())),
         },
         Stored::Same,

@@ -99,9 +99,9 @@ pub fn write(graph: &Graph) -> Result<Vec<u8>, WriteError> {
     let codes = w
         .codes
         .iter()
-        .map(|&(code, version)| fb::OperatorCode {
+        .map(|&(code, custom, version)| fb::OperatorCode {
             deprecated_builtin_code: (code as i32).min(127) as i8,
-            custom_code: None,
+            custom_code: custom.map(str::to_owned),
             version,
             builtin_code: code,
         })
@@ -124,8 +124,8 @@ struct Writer<'g> {
     /// Data of buffers 1.. (buffer 0 is the empty sentinel).
     buffers: Vec<Cow<'g, [u8]>>,
     data_bytes: usize,
-    /// Operator codes in order of first use: (code, version).
-    codes: Vec<(fb::BuiltinOperator, i32)>,
+    /// Operator codes in order of first use: (code, custom code, version).
+    codes: Vec<(fb::BuiltinOperator, Option<&'static str>, i32)>,
     operators: Vec<fb::Operator>,
 }
 
@@ -222,14 +222,23 @@ impl<'g> Writer<'g> {
     /// operator kind, at the highest version its ops need, as the
     /// converter's `UpdateOpVersion` leaves it (a RESIZE_BILINEAR with
     /// half-pixel centers makes every RESIZE_BILINEAR version 3).
-    fn opcode(&mut self, code: fb::BuiltinOperator, version: i32) -> u32 {
-        let i = match self.codes.iter().position(|&(c, _)| c == code) {
+    fn opcode(
+        &mut self,
+        code: fb::BuiltinOperator,
+        custom: Option<&'static str>,
+        version: i32,
+    ) -> u32 {
+        let i = match self
+            .codes
+            .iter()
+            .position(|&(c, k, _)| c == code && k == custom)
+        {
             Some(i) => {
-                self.codes[i].1 = self.codes[i].1.max(version);
+                self.codes[i].2 = self.codes[i].2.max(version);
                 i
             }
             None => {
-                self.codes.push((code, version));
+                self.codes.push((code, custom, version));
                 self.codes.len() - 1
             }
         };
@@ -257,6 +266,8 @@ fn fb_tensor(t: &Tensor, buffer: u32) -> Result<fb::Tensor, WriteError> {
         DType::I32 => fb::TensorType::Int32,
         DType::I64 => fb::TensorType::Int64,
         DType::Bool => fb::TensorType::Bool,
+        DType::U32 => fb::TensorType::Uint32,
+        DType::U64 => fb::TensorType::Uint64,
     };
     let quantization = match &t.quant {
         None => None,

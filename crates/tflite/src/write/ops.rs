@@ -202,9 +202,28 @@ impl Writer<'_> {
                 .saturating_mul(4)
                 .saturating_add(128),
         )?;
+        if let OpKind::Signal(s) = &op.kind {
+            // A custom op: its code by name, its options a flexbuffer map.
+            let opcode_index = self.opcode(fb::BuiltinOperator::Custom, Some(s.name()), 1);
+            let inputs = self.data_inputs(op)?;
+            let outputs = op
+                .outputs
+                .iter()
+                .map(|&t| self.index(t))
+                .collect::<Result<_>>()?;
+            self.operators.push(fb::Operator {
+                opcode_index,
+                inputs: Some(inputs),
+                outputs: Some(outputs),
+                custom_options: crate::signal::options(s),
+                custom_options_format: fb::CustomOptionsFormat::Flexbuffers,
+                ..Default::default()
+            });
+            return Ok(());
+        }
         let w = self.map(&cx)?;
         let v = version(self.graph, op, w.inputs.len());
-        let opcode_index = self.opcode(w.code, v);
+        let opcode_index = self.opcode(w.code, None, v);
         let outputs = op
             .outputs
             .iter()
@@ -246,6 +265,8 @@ impl Writer<'_> {
             OpKind::Svdf(_) | OpKind::Lstm(_) => Err(cx.err(
                 "writing a stateful op back to .tflite is not supported (tinyq quantize does not quantize SVDF or LSTM yet)",
             )),
+            // Written by `op` as a custom op.
+            OpKind::Signal(_) => Err(cx.err("a custom op has no builtin options")),
             OpKind::Conv2D(a) => {
                 cx.arity(2, 3)?;
                 let (x, f, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);

@@ -1,0 +1,150 @@
+//! The signal library's custom ops (TFLM's audio front end): the custom
+//! codes tinyq reads and their flexbuffer options.
+//!
+//! TFLM's kernels read each option by its position in the options map,
+//! whose keys flexbuffers keeps sorted; the reader reads by key and checks
+//! that the map holds exactly the keys TFLM expects, so both read the same
+//! numbers or the model is refused.
+
+#![forbid(unsafe_code)]
+
+use tinyq_ir::signal::SignalOp;
+
+/// The option keys of each custom code, sorted (TFLM's indices); `None`
+/// for an op whose kernel reads no options.
+fn expected_keys(code: &str) -> Option<&'static [&'static str]> {
+    match code {
+        "SignalWindow" => Some(&["shift"]),
+        "SignalEnergy" => Some(&["end_index", "start_index"]),
+        "SignalFilterBankLog" => Some(&["input_correction_bits", "output_scale"]),
+        _ => None,
+    }
+}
+
+/// True for a custom code tinyq reads.
+pub(crate) fn is_signal(code: &str) -> bool {
+    SignalOp::NAMES.contains(&code)
+}
+
+/// The op of custom code `code` from its options; the error says what is
+/// wrong with them.
+pub(crate) fn map(code: &str, options: Option<&[u8]>) -> Result<SignalOp, String> {
+    let keys = expected_keys(code);
+    let map = match (keys, options) {
+        (None, _) => None,
+        (Some(_), None | Some([])) => return Err("has no custom options".into()),
+        (Some(_), Some(bytes)) => {
+            let root = flexbuffers::Reader::get_root(bytes)
+                .map_err(|e| format!("custom options are not a flexbuffer: {e}"))?;
+            Some(
+                root.get_map()
+                    .map_err(|e| format!("custom options are not a flexbuffer map: {e}"))?,
+            )
+        }
+    };
+    if let (Some(keys), Some(map)) = (keys, &map) {
+        let found: Vec<&str> = map.iter_keys().collect();
+        if found != keys {
+            return Err(format!(
+                "custom options have keys {found:?}, expected exactly {keys:?}"
+            ));
+        }
+    }
+    let get = |key: &'static str| -> Result<u64, String> {
+        let map = map.as_ref().ok_or("has no custom options")?;
+        let v = map.index(key).map_err(|e| format!("option {key:?}: {e}"))?;
+        let t = v.flexbuffer_type();
+        // TFLM reads each as an int32.
+        use flexbuffers::FlexBufferType as F;
+        let n = if matches!(t, F::Int | F::UInt | F::IndirectInt | F::IndirectUInt) {
+            v.as_i64()
+        } else {
+            return Err(format!("option {key:?} is {t:?}, expected an integer"));
+        };
+        if !(0..=i64::from(i32::MAX)).contains(&n) {
+            return Err(format!("option {key:?} is {n}, expected 0 to {}", i32::MAX));
+        }
+        Ok(n as u64)
+    };
+    SignalOp::from_attrs(code, get).unwrap_or_else(|| Err(format!("unknown custom code {code:?}")))
+}
+
+/// The options of `op` as the flexbuffer map TFLM's kernel reads (keys
+/// sorted); `None` for an op without options.
+pub(crate) fn options(op: &SignalOp) -> Option<Vec<u8>> {
+    let values: Vec<(&str, u64)> = match op {
+        SignalOp::Window(p) => vec![("shift", u64::from(p.shift))],
+        SignalOp::Energy(p) => vec![("end_index", p.end as u64), ("start_index", p.start as u64)],
+        SignalOp::FilterBankLog(p) => vec![
+            ("input_correction_bits", u64::from(p.input_correction_bits)),
+            ("output_scale", u64::from(p.output_scale)),
+        ],
+        SignalOp::FilterBankSquareRoot => return None,
+    };
+    let mut b = flexbuffers::Builder::default();
+    let mut m = b.start_map();
+    for (k, v) in values {
+        // As the converter writes attributes: signed integers.
+        m.push(k, v as i64);
+    }
+    m.end_map();
+    Some(b.view().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(pairs: &[(&str, i64)]) -> Vec<u8> {
+        let mut b = flexbuffers::Builder::default();
+        let mut m = b.start_map();
+        for (k, v) in pairs {
+            m.push(k, *v);
+        }
+        m.end_map();
+        b.view().to_vec()
+    }
+
+    #[test]
+    fn reads_tflm_keys() {
+        let op = map("SignalWindow", Some(&options(&[("shift", 12)]))).expect("read");
+        assert_eq!(op.attrs(), vec![("shift", "12".to_string())]);
+        let op = map(
+            "SignalEnergy",
+            Some(&options(&[("start_index", 4), ("end_index", 200)])),
+        )
+        .expect("read");
+        assert_eq!(op.attrs()[1], ("end_index", "200".to_string()));
+        assert!(map("SignalFilterBankSquareRoot", None).is_ok());
+    }
+
+    #[test]
+    fn written_options_read_back() {
+        for code in SignalOp::NAMES {
+            let keys = expected_keys(code).unwrap_or(&[]);
+            let pairs: Vec<(&str, i64)> = keys.iter().map(|k| (*k, 7)).collect();
+            let op = map(code, Some(&options(&pairs))).expect("read");
+            let again = map(code, super::options(&op).as_deref()).expect("read back");
+            assert_eq!(op, again, "{code}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_options() {
+        let e = map("SignalWindow", None).expect_err("refused");
+        assert!(e.contains("no custom options"), "{e}");
+        let e = map("SignalWindow", Some(&[1, 2, 3])).expect_err("refused");
+        assert!(e.contains("flexbuffer"), "{e}");
+        let e = map("SignalWindow", Some(&options(&[("shift", -1)]))).expect_err("refused");
+        assert!(e.contains("expected 0 to"), "{e}");
+        let e =
+            map("SignalWindow", Some(&options(&[("shift", 1), ("t", 2)]))).expect_err("refused");
+        assert!(e.contains("expected exactly"), "{e}");
+        let e = map(
+            "SignalFilterBankLog",
+            Some(&options(&[("input_correction_bits", 3)])),
+        )
+        .expect_err("refused");
+        assert!(e.contains("keys"), "{e}");
+    }
+}
