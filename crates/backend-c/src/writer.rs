@@ -211,6 +211,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "svdf",
     "svdf_f32",
     "lstm_f32",
+    "lstm_int8",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -1179,6 +1180,7 @@ impl<'p> Writer<'p> {
                 let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
             }
             Kernel::Svdf { .. }
+            | Kernel::Lstm { .. }
             | Kernel::Float(
                 tinyq_ir::FloatKernel::Svdf { .. } | tinyq_ir::FloatKernel::Lstm { .. },
             ) => {

@@ -14,6 +14,7 @@ use tinyq_kernels::reduce::MeanParams;
 use tinyq_kernels::resize::{ResizeBilinearParams, ResizeNearestParams};
 use tinyq_kernels::shape::Shape;
 use tinyq_kernels::softmax::SoftmaxParams;
+use tinyq_kernels::lstm_int8::LstmInt8Params;
 use tinyq_kernels::svdf::SvdfParams;
 use tinyq_kernels::transpose::TransposeParams;
 use tinyq_kernels::transpose_conv::TransposeConvParams;
@@ -83,6 +84,18 @@ pub struct SvdfWeights {
     pub time: Vec<i16>,
     /// `[units]`.
     pub bias: Option<Vec<i32>>,
+}
+
+/// The constants of an integer LSTM, in [`tinyq_kernels::lstm_int8`]'s
+/// layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LstmWeights {
+    /// Per gate: input weights `[units, input_size]`, recurrent weights
+    /// `[units, units]`.
+    pub weights: Vec<i8>,
+    /// Per gate: the input layer's biases then the recurrent layer's
+    /// (`[units]` each; zero points folded in when the offsets are 0).
+    pub biases: Vec<i32>,
 }
 
 /// Shapes of a broadcasting binary op, left-padded to the kernels' rank.
@@ -198,6 +211,13 @@ pub enum Kernel {
         params: SvdfParams,
         weights: SvdfWeights,
     },
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM, int8 data with an int8 hidden and an
+    /// int16 cell state. Inputs: the data, then the state block (hidden
+    /// then cell, in the arena's persistent region), updated in place.
+    Lstm {
+        params: LstmInt8Params,
+        weights: LstmWeights,
+    },
 }
 
 impl Kernel {
@@ -222,6 +242,7 @@ impl Kernel {
                     + 2 * weights.time.len()
                     + 4 * weights.bias.as_ref().map_or(0, Vec::len)
             }
+            Kernel::Lstm { weights, .. } => weights.weights.len() + 4 * weights.biases.len(),
             _ => 0,
         }
     }
@@ -244,7 +265,7 @@ impl Kernel {
             | Kernel::FullyConnected16x8 { weights, .. } => {
                 self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
             }
-            Kernel::Svdf { .. } => self.weight_bytes(),
+            Kernel::Svdf { .. } | Kernel::Lstm { .. } => self.weight_bytes(),
             Kernel::Lut { table } => table.len(),
             Kernel::DequantizeLut { table } => 4 * table.len(),
             Kernel::Gather { indices, .. } => 4 * indices.len(),
@@ -290,6 +311,7 @@ impl Kernel {
             Kernel::DequantizeI16 { .. } => "dequantize_i16",
             Kernel::Int16(k) => k.name(),
             Kernel::Svdf { .. } => "svdf",
+            Kernel::Lstm { .. } => "lstm_int8",
         }
     }
 
@@ -298,6 +320,7 @@ impl Kernel {
     pub fn state_input(&self) -> Option<usize> {
         match self {
             Kernel::Svdf { .. }
+            | Kernel::Lstm { .. }
             | Kernel::Float(crate::FloatKernel::Svdf { .. } | crate::FloatKernel::Lstm { .. }) => {
                 Some(1)
             }
