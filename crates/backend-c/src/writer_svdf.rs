@@ -178,7 +178,14 @@ impl Writer<'_> {
             Kernel::Lstm { params: p, weights } => {
                 self.use_kernel(
                     "lstm_int8",
-                    &["wrap", "fixedpoint", "mbqm", "clamp8", "load_i16", "store_i16"],
+                    &[
+                        "wrap",
+                        "fixedpoint",
+                        "mbqm",
+                        "clamp8",
+                        "load_i16",
+                        "store_i16",
+                    ],
                 );
                 let values: Vec<i64> = weights.weights.iter().map(|&v| i64::from(v)).collect();
                 let w = format!("tq_step{index}_weights");

@@ -11,8 +11,8 @@ use tinyq_ir::kernel::{BinaryOp, Weights, WideWeights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::wide::{self, WideBias};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
-use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
 use tinyq_kernels::{lstm_int8, resize, svdf, transpose_conv};
+use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
 
 /// Why an invocation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -520,9 +520,12 @@ pub fn execute_stateful(
         Kernel::Lstm { params, weights } => {
             let input: Vec<i8> = first(ins)?.iter().map(|&b| b as i8).collect();
             let values = params.state_values().unwrap_or(0);
-            let (hidden_bytes, cell) = state.split_at_mut_checked(values).ok_or(
-                KernelError::InvalidParams("an LSTM state smaller than its hidden state"),
-            )?;
+            let (hidden_bytes, cell) =
+                state
+                    .split_at_mut_checked(values)
+                    .ok_or(KernelError::InvalidParams(
+                        "an LSTM state smaller than its hidden state",
+                    ))?;
             let mut hidden: Vec<i8> = hidden_bytes.iter().map(|&b| b as i8).collect();
             let (pairs, rest) = cell.as_chunks_mut::<2>();
             if !rest.is_empty() {

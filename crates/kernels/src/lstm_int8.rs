@@ -111,9 +111,7 @@ pub struct LstmInt8Scales {
 /// fully-connected preparation); an inter-gate MUL's
 /// `(double)a·(double)b / (double)out`. The cell state's scale must be a
 /// power of two (its exponent sets the cell tanh's input shift).
-pub fn prepare_lstm_int8(
-    s: &LstmInt8Scales,
-) -> Result<(LstmInt8Params, i32), KernelError> {
+pub fn prepare_lstm_int8(s: &LstmInt8Scales) -> Result<(LstmInt8Params, i32), KernelError> {
     let bad = KernelError::InvalidParams;
     let positive = |v: f32| v.is_finite() && v > 0.0;
     let all = [s.input_scale, s.hidden_scale, s.cell_scale];
@@ -128,18 +126,11 @@ pub fn prepare_lstm_int8(
     let power = exact_log2(s.cell_scale).ok_or(bad(
         "LSTM cell state scale must be a power of two (TFLM's integer tanh needs its exponent)",
     ))?;
-    let fc = |a: f32, w: f32| {
-        Requant::from_real(f64::from(a * w) / f64::from(GATE_INPUT_SCALE))
-    };
-    let mut input_requant = [Requant::default(); 4];
-    let mut recurrent_requant = [Requant::default(); 4];
-    for g in 0..4 {
-        input_requant[g] = fc(s.input_scale, s.input_weight_scales[g]);
-        recurrent_requant[g] = fc(s.hidden_scale, s.recurrent_weight_scales[g]);
-    }
-    let mul = |a: f32, b: f32, out: f32| {
-        Requant::from_real(f64::from(a) * f64::from(b) / f64::from(out))
-    };
+    let fc = |a: f32, w: f32| Requant::from_real(f64::from(a * w) / f64::from(GATE_INPUT_SCALE));
+    let input_requant = s.input_weight_scales.map(|w| fc(s.input_scale, w));
+    let recurrent_requant = s.recurrent_weight_scales.map(|w| fc(s.hidden_scale, w));
+    let mul =
+        |a: f32, b: f32, out: f32| Requant::from_real(f64::from(a) * f64::from(b) / f64::from(out));
     let q15 = GATE_OUTPUT_SCALE;
     // TFLM: tanh_input_left_shift = (15 + power) - 3; a negative one becomes
     // a right shift with the multiplier 3, else the multiplier is 3 << shift.
@@ -198,7 +189,8 @@ impl LstmInt8Params {
     /// int8 weights of one gate: input weights then recurrent weights.
     pub fn gate_weights_len(&self) -> Option<usize> {
         let n = self.units;
-        n.checked_mul(self.input_size)?.checked_add(n.checked_mul(n)?)
+        n.checked_mul(self.input_size)?
+            .checked_add(n.checked_mul(n)?)
     }
 
     /// int8 weights of all four gates.
@@ -467,14 +459,14 @@ pub fn lstm_int8<C: Int16sMut + ?Sized>(
             let x = &input[row * n_in..(row + 1) * n_in];
             let h = &mut hidden[b * n..(b + 1) * n];
             let out = &mut output[row * n..(row + 1) * n];
-            for j in 0..n {
+            for (j, slot) in out.iter_mut().enumerate() {
                 let forget = sigmoid_q12(gate(p, weights, biases, GATE_FORGET, j, x, h));
                 let input_gate = sigmoid_q12(gate(p, weights, biases, GATE_INPUT, j, x, h));
                 let cell_gate = tanh_q12(gate(p, weights, biases, GATE_CELL, j, x, h));
                 let c = cell_update(p, forget, cell.at(b * n + j), input_gate, cell_gate);
                 let output_gate = sigmoid_q12(gate(p, weights, biases, GATE_OUTPUT, j, x, h));
                 cell.put(b * n + j, c);
-                out[j] = hidden_value(p, c, output_gate);
+                *slot = hidden_value(p, c, output_gate);
             }
             h.copy_from_slice(out);
         }

@@ -46,12 +46,15 @@ pub(crate) fn lstm_int8(cx: &Ctx<'_>, a: &tinyq_ir::op::Lstm) -> Result<Selected
     let (input_scale, input_zero_point) = cx.qparams(x)?;
     let (hidden_scale, hidden_zero_point) = cx.qparams(hidden)?;
     let (cell_scale, _) = cx.qparams(cell)?;
-    let mut input_weight_scales = [0.0; 4];
-    let mut recurrent_weight_scales = [0.0; 4];
-    for g in 0..4 {
-        input_weight_scales[g] = weight_scale(1 + g)?;
-        recurrent_weight_scales[g] = weight_scale(5 + g)?;
-    }
+    let scales_of = |first: usize| -> Result<[f32; 4], LowerError> {
+        Ok([
+            weight_scale(first)?,
+            weight_scale(first + 1)?,
+            weight_scale(first + 2)?,
+            weight_scale(first + 3)?,
+        ])
+    };
+    let (input_weight_scales, recurrent_weight_scales) = (scales_of(1)?, scales_of(5)?);
     let scales = LstmInt8Scales {
         input_scale,
         input_zero_point,

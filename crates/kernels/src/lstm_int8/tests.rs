@@ -15,7 +15,11 @@ fn tflm_logistic(mut multiplier: i32, mut left_shift: i32, x: i16) -> i16 {
         multiplier = 3 << left_shift;
         left_shift = 0;
     }
-    let round = if left_shift > 0 { 1 << (left_shift - 1) } else { 0 };
+    let round = if left_shift > 0 {
+        1 << (left_shift - 1)
+    } else {
+        0
+    };
     let input = (i32::from(x) * multiplier + round) >> left_shift;
     let abs = input.unsigned_abs();
     let uh = abs >> 9;
@@ -44,7 +48,11 @@ fn tflm_tanh(mut multiplier: i32, mut left_shift: i32, x: i16) -> i16 {
         multiplier = 3 << left_shift;
         left_shift = 0;
     }
-    let round = if left_shift > 0 { 1 << (left_shift - 1) } else { 0 };
+    let round = if left_shift > 0 {
+        1 << (left_shift - 1)
+    } else {
+        0
+    };
     let input = (i32::from(x) * multiplier + round) >> left_shift;
     let abs = input.unsigned_abs();
     let uh = abs >> 8;
@@ -92,9 +100,8 @@ fn tflm_fc(x: &[i8], zp: i32, w: &[i8], bias: Option<&[i32]>, (m, s): (i32, i32)
         .map(|o| {
             let mut acc = 0i32;
             for d in 0..depth {
-                acc = acc.wrapping_add(
-                    (i32::from(x[d]) - zp).wrapping_mul(i32::from(w[o * depth + d])),
-                );
+                acc = acc
+                    .wrapping_add((i32::from(x[d]) - zp).wrapping_mul(i32::from(w[o * depth + d])));
             }
             acc = acc.wrapping_add(bias.map_or(0, |b| b[o]));
             mbqm(acc, m, s).clamp(-32768, 32767) as i16
@@ -192,14 +199,8 @@ fn tflm(c: &Case, hidden: &mut [i8], cell: &mut [i16], output: &mut [i8]) {
             let h_mul = mul_params(q15, q15, s.hidden_scale);
             for j in 0..n {
                 let th = tflm_lstm_tanh(power, cs[j]);
-                hidden[b * n + j] = tflm_mul(
-                    th,
-                    output_gate[j],
-                    h_mul,
-                    s.hidden_zero_point,
-                    -128,
-                    127,
-                ) as i8;
+                hidden[b * n + j] =
+                    tflm_mul(th, output_gate[j], h_mul, s.hidden_zero_point, -128, 127) as i8;
             }
             output[row * n..(row + 1) * n].copy_from_slice(&hidden[b * n..(b + 1) * n]);
         }
@@ -228,7 +229,10 @@ fn ours(c: &Case, fold: bool) -> (LstmInt8Params, Vec<i32>) {
             let mut bi = c.bias[g * n + j];
             let mut br = 0i32;
             if fold {
-                let sum_in: i32 = w[j * n_in..(j + 1) * n_in].iter().map(|&v| i32::from(v)).sum();
+                let sum_in: i32 = w[j * n_in..(j + 1) * n_in]
+                    .iter()
+                    .map(|&v| i32::from(v))
+                    .sum();
                 let sum_rec: i32 = w[n * n_in + j * n..n * n_in + (j + 1) * n]
                     .iter()
                     .map(|&v| i32::from(v))
@@ -282,10 +286,7 @@ fn case() -> impl Strategy<Value = Case> {
                 Just((scales, batches, time_steps, input_size, units, time_major)),
                 proptest::collection::vec(i8s(), rows * input_size),
                 proptest::collection::vec(i8s(), 4 * per),
-                proptest::collection::vec(
-                    prop_oneof![-20_000i32..20_000, any::<i32>()],
-                    4 * units,
-                ),
+                proptest::collection::vec(prop_oneof![-20_000i32..20_000, any::<i32>()], 4 * units),
                 proptest::collection::vec(i8s(), batches * units),
                 proptest::collection::vec(i16s, batches * units),
             )
@@ -439,4 +440,3 @@ fn refuses_bad_scales_and_lengths() {
     assert!(lstm_int8(&p, &[0], &[0; 7], &[0; 8], &mut h, &mut c[..], &mut o).is_err());
     assert!(lstm_int8(&p, &[0], &[0; 8], &[0; 7], &mut h, &mut c[..], &mut o).is_err());
 }
-
