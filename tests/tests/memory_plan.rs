@@ -160,12 +160,12 @@ fn lstm_states_are_one_block_per_op() {
             432,
             &[(0, 64), (64, 40)][..],
         ),
-        ("lstm_int8/int8", "lstm_int8", 32, 0, &[(0, 21)][..]),
+        ("lstm_int8/int8", "lstm_int8", 32, 32, &[(0, 21)][..]),
         (
             "lstm_stack_int8/int8",
             "lstm_int8",
             64,
-            0,
+            144,
             &[(0, 24), (32, 18)][..],
         ),
     ] {
