@@ -145,12 +145,29 @@ fn arena_is_never_larger_than_tflm_planned_tensor_memory() {
 /// 8 then 5 units (64 B + 40 B padded to 48 B). Arenas pinned too:
 /// `lstm_seq` is its state alone (input and output are the caller's),
 /// `lstm_stack` adds the first LSTM's `[1, 6, 8]` output, the second's
-/// `[1, 6, 5]` and the slice's `[1, 5]` (320 B of scratch).
+/// `[1, 6, 5]` and the slice's `[1, 5]` (320 B of scratch). The integer
+/// LSTMs keep an int8 hidden state then an int16 cell state (`units·3`
+/// bytes): `lstm_int8` 7 units (21 B, padded to 32 B), `lstm_stack_int8` 8
+/// then 6 units (24 B and 18 B, each block padded to 32 B).
 #[test]
 fn lstm_states_are_one_block_per_op() {
-    for (name, state_size, arena, blocks) in [
-        ("lstm_seq/float", 48, 48, &[(0, 48)][..]),
-        ("lstm_stack/float", 112, 432, &[(0, 64), (64, 40)][..]),
+    for (name, kernel, state_size, arena, blocks) in [
+        ("lstm_seq/float", "lstm_f32", 48, 48, &[(0, 48)][..]),
+        (
+            "lstm_stack/float",
+            "lstm_f32",
+            112,
+            432,
+            &[(0, 64), (64, 40)][..],
+        ),
+        ("lstm_int8/int8", "lstm_int8", 32, 32, &[(0, 21)][..]),
+        (
+            "lstm_stack_int8/int8",
+            "lstm_int8",
+            64,
+            144,
+            &[(0, 24), (32, 18)][..],
+        ),
     ] {
         let session = Session::new();
         let model = session
@@ -165,7 +182,7 @@ fn lstm_states_are_one_block_per_op() {
         let states: Vec<(usize, usize)> = program
             .steps
             .iter()
-            .filter(|s| s.kernel.name() == "lstm_f32")
+            .filter(|s| s.kernel.name() == kernel)
             .map(|s| match s.inputs[1] {
                 tinyq_ir::BufferRef::Arena { offset, size } => (offset, size),
                 other => panic!("{name}: state in {other:?}"),

@@ -224,6 +224,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "signal_energy",
     "signal_log",
     "signal_sqrt",
+    "lstm_int8",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -243,6 +244,9 @@ const HELPER_FLAGS: &[&str] = &[
     "wide_layers",
     "load_i16",
     "store_i16",
+    // TFLM's int16 sigmoid table and one-value LOGISTIC/TANH (16x8 LOGISTIC
+    // and TANH, the integer LSTM's gates).
+    "sigmoid16",
 ];
 
 /// How one binary op is used: same-shape and/or broadcasting.
@@ -1194,6 +1198,7 @@ impl<'p> Writer<'p> {
                 let _ = writeln!(self.body, "    tq_copy({dst}, {src}, {n});");
             }
             Kernel::Svdf { .. }
+            | Kernel::Lstm { .. }
             | Kernel::Float(
                 tinyq_ir::FloatKernel::Svdf { .. } | tinyq_ir::FloatKernel::Lstm { .. },
             ) => {

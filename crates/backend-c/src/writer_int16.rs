@@ -255,7 +255,7 @@ impl Writer<'_> {
                 function,
                 params: p,
             } => {
-                self.use_kernel("sigmoid_i16", MOVES);
+                self.use_kernel("sigmoid_i16", &["load_i16", "store_i16", "sigmoid16"]);
                 let src = self.src(input(0)?);
                 let is_tanh = i32::from(*function == Sigmoid16::Tanh);
                 let _ = writeln!(

@@ -175,6 +175,83 @@ impl Writer<'_> {
                     "    tq_lstm_f32(&{params}, {src}, {state}, {dst});"
                 );
             }
+            Kernel::Lstm { params: p, weights } => {
+                self.use_kernel(
+                    "lstm_int8",
+                    &[
+                        "wrap",
+                        "fixedpoint",
+                        "mbqm",
+                        "clamp8",
+                        "load_i16",
+                        "store_i16",
+                        "sigmoid16",
+                    ],
+                );
+                let values: Vec<i64> = weights.weights.iter().map(|&v| i64::from(v)).collect();
+                let w = format!("tq_step{index}_weights");
+                self.aligned_i8_array(&w, &values);
+                let biases: Vec<i64> = weights.biases.iter().map(|&v| i64::from(v)).collect();
+                let b = self.int_array(index, "biases", &biases);
+                let ints = |v: [i32; 4]| {
+                    let parts: Vec<String> = v.iter().map(|&x| c_i32(x)).collect();
+                    format!("{{{}}}", parts.join(", "))
+                };
+                let pick = |r: &[tinyq_kernels::lstm_int8::Requant; 4], m: bool| {
+                    r.map(|q| if m { q.multiplier } else { q.shift })
+                };
+                let fields = [
+                    vec![
+                        Field::int("batches", int(p.batches, "a batch count")?),
+                        Field::int("time_steps", int(p.time_steps, "a time step count")?),
+                        Field::int("input_size", int(p.input_size, "an input size")?),
+                        Field::int("units", int(p.units, "a unit count")?),
+                        Field::int("time_major", i32::from(p.time_major)),
+                    ],
+                    vec![
+                        Field::int("input_offset", p.input_offset),
+                        Field::int("recurrent_offset", p.recurrent_offset),
+                        Field::int("hidden_zp", p.hidden_zero_point),
+                    ],
+                    vec![
+                        Field::new("input_multiplier", ints(pick(&p.input_requant, true)), 16),
+                        Field::new("input_shift", ints(pick(&p.input_requant, false)), 16),
+                        Field::new(
+                            "recurrent_multiplier",
+                            ints(pick(&p.recurrent_requant, true)),
+                            16,
+                        ),
+                        Field::new(
+                            "recurrent_shift",
+                            ints(pick(&p.recurrent_requant, false)),
+                            16,
+                        ),
+                    ],
+                    vec![
+                        Field::new("forget_cell_multiplier", c_i32(p.forget_cell.multiplier), 4),
+                        Field::int("forget_cell_shift", p.forget_cell.shift),
+                        Field::new("input_cell_multiplier", c_i32(p.input_cell.multiplier), 4),
+                        Field::int("input_cell_shift", p.input_cell.shift),
+                        Field::new("hidden_multiplier", c_i32(p.hidden.multiplier), 4),
+                        Field::int("hidden_shift", p.hidden.shift),
+                    ],
+                    vec![
+                        Field::int("cell_tanh_multiplier", p.cell_tanh_multiplier),
+                        Field::int("cell_tanh_shift", p.cell_tanh_shift),
+                        Field::int("clip_cell", i32::from(p.clip_cell)),
+                        Field::int("cell_clip", i32::from(p.cell_clip)),
+                    ],
+                    vec![
+                        Field::pointer("weights", format!("{w}.v")),
+                        Field::pointer("biases", b),
+                    ],
+                ];
+                let params = self.params_struct(index, "tq_lstm_int8_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_lstm_int8(&{params}, {src}, {state}, {dst});"
+                );
+            }
             _ => return Err(invalid("is not a stateful kernel")),
         }
         Ok(())

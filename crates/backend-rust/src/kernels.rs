@@ -100,6 +100,7 @@ const SOURCES: &[(&str, &str)] = &[
     ),
     ("svdf", include_str!("../../kernels/src/svdf.rs")),
     ("lstm", include_str!("../../kernels/src/lstm.rs")),
+    ("lstm_int8", include_str!("../../kernels/src/lstm_int8.rs")),
 ];
 
 /// Kernels whose `filter` parameter becomes a byte slice.

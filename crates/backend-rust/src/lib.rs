@@ -1988,7 +1988,7 @@ impl<'p> Writer<'p> {
                     kernels::quantize::quantize_f32_to_i16(&p, #x0, #y) #kerr;
                 }
             }
-            Kernel::Svdf { .. } => {
+            Kernel::Svdf { .. } | Kernel::Lstm { .. } => {
                 return Err(internal("is stateful: it goes through stateful_step"));
             }
             Kernel::DequantizeI16 { params } => {

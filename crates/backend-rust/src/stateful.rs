@@ -15,6 +15,65 @@ fn floats(values: &[f32]) -> TokenStream {
     quote!([#(f32::from_bits(#items)),*])
 }
 
+/// An integer LSTM's parameters as a literal (its requantizations are a
+/// nested struct, named by path).
+fn lstm_int8_literal(p: &tinyq_kernels::lstm_int8::LstmInt8Params) -> TokenStream {
+    let requant = |r: &tinyq_kernels::lstm_int8::Requant| {
+        let (m, s) = (
+            Literal::i32_unsuffixed(r.multiplier),
+            Literal::i32_unsuffixed(r.shift),
+        );
+        quote!(kernels::lstm_int8::Requant { multiplier: #m, shift: #s })
+    };
+    let gates = |rs: &[tinyq_kernels::lstm_int8::Requant; 4]| {
+        let items = rs.iter().map(requant);
+        quote!([#(#items),*])
+    };
+    let (batches, time_steps, input_size, units) = (
+        lit_usize(p.batches),
+        lit_usize(p.time_steps),
+        lit_usize(p.input_size),
+        lit_usize(p.units),
+    );
+    let time_major = p.time_major;
+    let i32s = Literal::i32_unsuffixed;
+    let (input_offset, recurrent_offset, hidden_zero_point) = (
+        i32s(p.input_offset),
+        i32s(p.recurrent_offset),
+        i32s(p.hidden_zero_point),
+    );
+    let (input_requant, recurrent_requant) = (gates(&p.input_requant), gates(&p.recurrent_requant));
+    let (forget_cell, input_cell, hidden) = (
+        requant(&p.forget_cell),
+        requant(&p.input_cell),
+        requant(&p.hidden),
+    );
+    let (tanh_m, tanh_s) = (i32s(p.cell_tanh_multiplier), i32s(p.cell_tanh_shift));
+    let clip_cell = p.clip_cell;
+    let cell_clip = Literal::i16_unsuffixed(p.cell_clip);
+    quote! {
+        kernels::lstm_int8::LstmInt8Params {
+            batches: #batches,
+            time_steps: #time_steps,
+            input_size: #input_size,
+            units: #units,
+            time_major: #time_major,
+            input_offset: #input_offset,
+            recurrent_offset: #recurrent_offset,
+            input_requant: #input_requant,
+            recurrent_requant: #recurrent_requant,
+            forget_cell: #forget_cell,
+            input_cell: #input_cell,
+            hidden: #hidden,
+            hidden_zero_point: #hidden_zero_point,
+            cell_tanh_multiplier: #tanh_m,
+            cell_tanh_shift: #tanh_s,
+            clip_cell: #clip_cell,
+            cell_clip: #cell_clip,
+        }
+    }
+}
+
 impl Writer<'_> {
     /// `STATE_SIZE`, the arena's initial contents and `reset`, for the API.
     pub(crate) fn state_api(&self) -> (TokenStream, TokenStream, TokenStream) {
@@ -259,6 +318,27 @@ impl Writer<'_> {
                 quote! {
                     let p = #p;
                     kernels::lstm::lstm_f32(&p, #x0, &#w, state, #out) #kerr;
+                }
+            }
+            Kernel::Lstm { params, weights } => {
+                let p = lstm_int8_literal(params);
+                let w = format_ident!("STEP_{}_WEIGHTS", index);
+                let b = format_ident!("STEP_{}_BIASES", index);
+                let (nw, nb) = (
+                    lit_usize(weights.weights.len()),
+                    lit_usize(weights.biases.len()),
+                );
+                let wv = weights.weights.iter().map(|&v| Literal::i8_unsuffixed(v));
+                let bv = lit_i32s(&weights.biases);
+                self.statics.push(quote! {
+                    static #w: [i8; #nw] = [#(#wv),*];
+                    static #b: [i32; #nb] = #bv;
+                });
+                let hidden = lit_usize(params.state_values().unwrap_or(0));
+                quote! {
+                    let p = #p;
+                    let (hidden, cell) = state.split_at_mut_checked(#hidden).ok_or(#plan_err)?;
+                    kernels::lstm_int8::lstm_int8(&p, #x0, &#w, &#b, hidden, cell.as_chunks_mut::<2>().0, #out) #kerr;
                 }
             }
             _ => return Err(internal("is not a stateful kernel")),

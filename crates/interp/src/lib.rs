@@ -11,8 +11,8 @@ use tinyq_ir::kernel::{BinaryOp, Weights, WideWeights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::wide::{self, WideBias};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
+use tinyq_kernels::{lstm_int8, resize, svdf, transpose_conv};
 use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
-use tinyq_kernels::{resize, svdf, transpose_conv};
 
 /// Why an invocation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -517,6 +517,40 @@ pub fn execute_stateful(
             }
             Ok(())
         }
+        Kernel::Lstm { params, weights } => {
+            let input: Vec<i8> = first(ins)?.iter().map(|&b| b as i8).collect();
+            let values = params.state_values().unwrap_or(0);
+            let (hidden_bytes, cell) =
+                state
+                    .split_at_mut_checked(values)
+                    .ok_or(KernelError::InvalidParams(
+                        "an LSTM state smaller than its hidden state",
+                    ))?;
+            let mut hidden: Vec<i8> = hidden_bytes.iter().map(|&b| b as i8).collect();
+            let (pairs, rest) = cell.as_chunks_mut::<2>();
+            if !rest.is_empty() {
+                return Err(KernelError::InvalidParams(
+                    "an int16 cell state of an odd byte count",
+                ));
+            }
+            let mut result = vec![0i8; out.len()];
+            lstm_int8::lstm_int8(
+                params,
+                &input,
+                &weights.weights,
+                &weights.biases,
+                &mut hidden,
+                pairs,
+                &mut result,
+            )?;
+            for (o, v) in hidden_bytes.iter_mut().zip(hidden) {
+                *o = v as u8;
+            }
+            for (o, v) in out.iter_mut().zip(result) {
+                *o = v as u8;
+            }
+            Ok(())
+        }
         Kernel::Float(k) => float::execute_float_stateful(k, ins, state, out),
         _ => Err(KernelError::InvalidParams("not a stateful kernel")),
     }
@@ -669,7 +703,7 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
         Kernel::Float(k) => execute_float(k, ins, out),
         Kernel::Int16(k) => execute_int16(k, ins, out),
         Kernel::Signal(op) => op.run(ins, out),
-        Kernel::Svdf { .. } => Err(KernelError::InvalidParams(
+        Kernel::Svdf { .. } | Kernel::Lstm { .. } => Err(KernelError::InvalidParams(
             "a stateful kernel runs through execute_stateful",
         )),
     }

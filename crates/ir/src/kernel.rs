@@ -8,6 +8,7 @@ use tinyq_kernels::depthwise::DepthwiseParams;
 use tinyq_kernels::elementwise::{AddSubParams, MulParams, PreluParams};
 use tinyq_kernels::fully_connected::FullyConnectedParams;
 use tinyq_kernels::gather::GatherParams;
+use tinyq_kernels::lstm_int8::LstmInt8Params;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::pooling::PoolParams;
 use tinyq_kernels::reduce::MeanParams;
@@ -83,6 +84,18 @@ pub struct SvdfWeights {
     pub time: Vec<i16>,
     /// `[units]`.
     pub bias: Option<Vec<i32>>,
+}
+
+/// The constants of an integer LSTM, in [`tinyq_kernels::lstm_int8`]'s
+/// layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LstmWeights {
+    /// Per gate: input weights `[units, input_size]`, recurrent weights
+    /// `[units, units]`.
+    pub weights: Vec<i8>,
+    /// Per gate: the input layer's biases then the recurrent layer's
+    /// (`[units]` each; zero points folded in when the offsets are 0).
+    pub biases: Vec<i32>,
 }
 
 /// Shapes of a broadcasting binary op, left-padded to the kernels' rank.
@@ -201,6 +214,13 @@ pub enum Kernel {
         params: SvdfParams,
         weights: SvdfWeights,
     },
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM, int8 data with an int8 hidden and an
+    /// int16 cell state. Inputs: the data, then the state block (hidden
+    /// then cell, in the arena's persistent region), updated in place.
+    Lstm {
+        params: LstmInt8Params,
+        weights: LstmWeights,
+    },
 }
 
 impl Kernel {
@@ -225,6 +245,7 @@ impl Kernel {
                     + 2 * weights.time.len()
                     + 4 * weights.bias.as_ref().map_or(0, Vec::len)
             }
+            Kernel::Lstm { weights, .. } => weights.weights.len() + 4 * weights.biases.len(),
             _ => 0,
         }
     }
@@ -247,7 +268,7 @@ impl Kernel {
             | Kernel::FullyConnected16x8 { weights, .. } => {
                 self.weight_bytes() + requant(&weights.multipliers, &weights.shifts)
             }
-            Kernel::Svdf { .. } => self.weight_bytes(),
+            Kernel::Svdf { .. } | Kernel::Lstm { .. } => self.weight_bytes(),
             Kernel::Lut { table } => table.len(),
             Kernel::DequantizeLut { table } => 4 * table.len(),
             Kernel::Gather { indices, .. } => 4 * indices.len(),
@@ -294,6 +315,7 @@ impl Kernel {
             Kernel::Int16(k) => k.name(),
             Kernel::Svdf { .. } => "svdf",
             Kernel::Signal(op) => op.name(),
+            Kernel::Lstm { .. } => "lstm_int8",
         }
     }
 
@@ -302,6 +324,7 @@ impl Kernel {
     pub fn state_input(&self) -> Option<usize> {
         match self {
             Kernel::Svdf { .. }
+            | Kernel::Lstm { .. }
             | Kernel::Float(crate::FloatKernel::Svdf { .. } | crate::FloatKernel::Lstm { .. }) => {
                 Some(1)
             }

@@ -397,7 +397,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Float(k) => k.arity(),
         Kernel::Int16(k) => Some(k.arity()),
         Kernel::Signal(op) => Some(op.arity()),
-        Kernel::Binary { .. } | Kernel::Svdf { .. } => Some(2),
+        Kernel::Binary { .. } | Kernel::Svdf { .. } | Kernel::Lstm { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
     };
@@ -610,6 +610,23 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             int16s(Operand::Input(1), n(1))?,
             o,
         )?,
+        Kernel::Lstm { params, weights } => {
+            // The state block: int8 hidden values then int16 cell values.
+            let values = params.state_values().unwrap_or(0);
+            let (hidden, cell) = if Some(n(1)) == params.state_bytes() {
+                (values, values)
+            } else {
+                (n(1), 0)
+            };
+            params.check(
+                n(0),
+                weights.weights.len(),
+                weights.biases.len(),
+                hidden,
+                cell,
+                o,
+            )?;
+        }
         Kernel::QuantizeI16 { params } => {
             if n(0) % 4 != 0 {
                 return Err(Problem::NotFloats {

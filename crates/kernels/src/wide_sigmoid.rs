@@ -150,8 +150,9 @@ fn interpolate(step: usize, frac: u32, frac_bits: u32) -> u32 {
     (a << frac_bits) + frac * (b - a)
 }
 
-/// One value: the rescaled input, then the interpolated table.
-fn sigmoid_value(function: Sigmoid16, p: &SigmoidI16Params, x: i16) -> i16 {
+/// One value: the rescaled input, then the interpolated table (also the
+/// integer LSTM's gate activations).
+pub fn sigmoid_value(function: Sigmoid16, p: &SigmoidI16Params, x: i16) -> i16 {
     let round = if p.shift > 0 { 1 << (p.shift - 1) } else { 0 };
     // |x · multiplier| <= 2^30 and round <= 2^30 (checked bounds).
     let v = (i32::from(x) * p.multiplier + round) >> p.shift;

@@ -180,7 +180,6 @@ pub fn lower_with(
     options: LowerOptions,
 ) -> Result<(Program, LowerReport), LowerError> {
     validate(graph)?;
-    check_lstm(graph)?;
     check_integer(graph)?;
     let order: Vec<OpId> = graph.ops.iter().map(|(id, _)| id).collect();
     let as_given = lower_in_order(graph, options, &order)?;
@@ -320,27 +319,8 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::Logistic
             | OpKind::Tanh
             | OpKind::Svdf(_)
+            | OpKind::Lstm(_)
     ) || kind.is_reshape_like()
-}
-
-/// Refuses an integer LSTM by name before its int16 cell state would be
-/// refused as a tensor type.
-fn check_lstm(graph: &Graph) -> Result<(), LowerError> {
-    for (id, op) in graph.ops.iter() {
-        let integer = op
-            .inputs
-            .first()
-            .is_some_and(|&t| graph.tensor(t).dtype != DType::F32);
-        if matches!(op.kind, OpKind::Lstm(_)) && integer {
-            return Err(LowerError::Unsupported {
-                index: op.origin.unwrap_or(id.index()),
-                op: op.kind.name(),
-                why: "no integer LSTM kernel yet: compile the float model (no --calibration)"
-                    .into(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Refuses int16 compute without a 16x8 kernel, with a message that says

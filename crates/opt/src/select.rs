@@ -209,11 +209,7 @@ fn select_unfolded(
                 cx.unsupported("float32 only: compile the float model without calibration data")
             );
         }
-        OpKind::Lstm(_) => {
-            return Err(cx.unsupported(
-                "no integer LSTM kernel yet: compile the float model (no --calibration)",
-            ));
-        }
+        OpKind::Lstm(attrs) => return crate::select_lstm::lstm_int8(&cx, attrs),
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
             let (input, output) = (cx.input(0)?, cx.output()?);
             if input.byte_len() != output.byte_len() {

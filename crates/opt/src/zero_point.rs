@@ -18,6 +18,41 @@ use tinyq_ir::kernel::Weights;
 /// whether it did.
 pub(crate) fn fold_into_bias(kernel: &mut Kernel) -> bool {
     match kernel {
+        Kernel::Lstm { params: p, weights } => {
+            if p.input_offset == 0 && p.recurrent_offset == 0 {
+                return false;
+            }
+            // Per gate and unit: the input layer's bias gains
+            // `input_offset·Σw_in`, the recurrent layer's (zero)
+            // `recurrent_offset·Σw_rec`, both wrapping as the accumulator.
+            let (n, n_in) = (p.units, p.input_size);
+            let per = n * n_in + n * n;
+            let row_sum = |w: Option<&[i8]>| {
+                w.into_iter()
+                    .flatten()
+                    .fold(0i32, |a, &v| a.wrapping_add(i32::from(v)))
+            };
+            for g in 0..4 {
+                for j in 0..n {
+                    let base = g * per;
+                    let w_in = weights.weights.get(base + j * n_in..base + (j + 1) * n_in);
+                    let w_rec = weights
+                        .weights
+                        .get(base + n * n_in + j * n..base + n * n_in + (j + 1) * n);
+                    let add_in = p.input_offset.wrapping_mul(row_sum(w_in));
+                    let add_rec = p.recurrent_offset.wrapping_mul(row_sum(w_rec));
+                    if let Some(b) = weights.biases.get_mut(g * 2 * n + j) {
+                        *b = b.wrapping_add(add_in);
+                    }
+                    if let Some(b) = weights.biases.get_mut(g * 2 * n + n + j) {
+                        *b = b.wrapping_add(add_rec);
+                    }
+                }
+            }
+            p.input_offset = 0;
+            p.recurrent_offset = 0;
+            true
+        }
         Kernel::FullyConnected { params, weights } => {
             if params.input_offset == 0 {
                 return false;
