@@ -1557,7 +1557,8 @@ mod random {
                 } else {
                     r.size(6, 40)
                 };
-                let oc = r.size(1, 40);
+                // Output channels across the 64-channel requantization block too.
+                let oc = if r.coin() { r.size(1, 40) } else { r.size(60, 140) };
                 let (kh, kw) = if extreme {
                     (3, 3)
                 } else {
@@ -1620,7 +1621,11 @@ mod random {
                     } else {
                         r.size(100, 700)
                     },
-                    output_depth: r.size(1, 40),
+                    output_depth: if r.coin() {
+                        r.size(1, 40)
+                    } else {
+                        r.size(60, 140)
+                    },
                     input_offset: 0,
                     filter_offset: 0,
                     output_offset: r.range(-128, 127) as i32,
@@ -1646,6 +1651,79 @@ mod random {
                     kernel: Kernel::FullyConnected {
                         params: p,
                         weights: w,
+                    },
+                }
+            }
+            // The host depthwise paths: multiplier 1 across channels (blocks
+            // of 64 crossed), multipliers 2-4 through the filter copied per
+            // multiplier channel, one input channel with a large multiplier
+            // and kernel (a convolution over the transposed filter), 5 or
+            // more (the portable path); every padding, dilation, extremes.
+            29 => {
+                let one = r.range(0, 4) == 0;
+                let ic = if one {
+                    1
+                } else if r.coin() {
+                    r.size(1, 20)
+                } else {
+                    r.size(60, 140)
+                };
+                let dm = if one {
+                    r.size(1, 10)
+                } else {
+                    match r.range(0, 4) {
+                        0 | 1 => 1,
+                        2 => r.size(2, 4),
+                        _ => r.size(5, 6),
+                    }
+                };
+                let (kh, kw) = if one && r.coin() {
+                    (r.size(5, 10), r.size(5, 8))
+                } else {
+                    (r.size(1, 4), r.size(1, 4))
+                };
+                let extreme = r.range(0, 5) == 0;
+                let (a_min, a_max) = act(r);
+                let p = DepthwiseParams {
+                    batches: r.size(1, 2),
+                    input_height: r.size(1, 8),
+                    input_width: r.size(1, 8),
+                    input_channels: ic,
+                    depth_multiplier: dm,
+                    filter_height: kh,
+                    filter_width: kw,
+                    output_height: r.size(1, 7),
+                    output_width: r.size(1, 7),
+                    stride_height: r.size(1, 3),
+                    stride_width: r.size(1, 3),
+                    dilation_height: r.size(1, 2),
+                    dilation_width: r.size(1, 2),
+                    pad_top: r.size(0, kh - 1),
+                    pad_left: r.size(0, kw - 1),
+                    input_offset: 0,
+                    pad_value: if extreme {
+                        -128
+                    } else {
+                        r.range(-128, 127) as i32
+                    },
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let oc = ic * dm;
+                let with_bias = r.coin() || extreme;
+                let mut w = weights(r, kh * kw * oc, oc, with_bias);
+                if extreme {
+                    w.filter.iter_mut().for_each(|v| *v = -128);
+                } else if r.coin() {
+                    w.shifts.iter_mut().for_each(|s| *s = -s.abs());
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
+                    output: (p.batches * p.output_height * p.output_width * oc, i8),
+                    kernel: Kernel::DepthwiseConv2D {
+                        weights: w,
+                        params: p,
                     },
                 }
             }
@@ -1683,7 +1761,7 @@ mod random {
     }
 }
 
-const RANDOM_KINDS: usize = 29;
+const RANDOM_KINDS: usize = 30;
 /// The kind whose inputs are all -128 (against -128 weights, large K).
 const EXTREME_KIND: usize = 23;
 /// The same for the host gemm path's convolution.

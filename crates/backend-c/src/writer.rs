@@ -225,6 +225,9 @@ const HELPER_FLAGS: &[&str] = &[
     "dot2s",
     "dot4s",
     "gemm",
+    "gemm_mm",
+    "im2col",
+    "im2col_host",
     "load_f32",
     "store_f32",
     "round_half_away",
@@ -628,18 +631,12 @@ impl<'p> Writer<'p> {
                         "dot2",
                         "dot2s",
                         "gemm",
+                        "gemm_mm",
+                        "im2col",
                     ],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
-                let window = p.filter_height * p.filter_width * p.input_channels;
-                if p.input_offset == 0
-                    && p.filter_input_channels == p.input_channels
-                    && (-128..=127).contains(&p.pad_value)
-                    && window <= GEMM_K_MAX
-                {
-                    fields.push(self.packed(index, &weights.filter, window));
-                }
                 fields.extend([
                     dims(&[
                         ("batches", p.batches),
@@ -675,7 +672,16 @@ impl<'p> Writer<'p> {
             Kernel::DepthwiseConv2D { params: p, weights } => {
                 self.use_kernel(
                     "depthwise_conv2d",
-                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant", "gemm"],
+                    &[
+                        "wrap",
+                        "clamp8",
+                        "fixedpoint",
+                        "mbqm",
+                        "requant",
+                        "gemm",
+                        "gemm_mm",
+                        "im2col_host",
+                    ],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
@@ -724,19 +730,11 @@ impl<'p> Writer<'p> {
                         "dot2s",
                         "dot4s",
                         "gemm",
+                        "gemm_mm",
                     ],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
-                // At least 4 rows (a 1x1 convolution's pixels): fewer rows
-                // run better as the dot products along the depth.
-                if p.input_offset == 0
-                    && p.filter_offset == 0
-                    && p.accum_depth > 0
-                    && p.batches >= 4
-                {
-                    fields.push(self.packed(index, &weights.filter, p.accum_depth));
-                }
                 let mut shape = dims(&[
                     ("batches", p.batches),
                     ("depth", p.accum_depth),
@@ -1322,39 +1320,6 @@ impl<'p> Writer<'p> {
         ]
     }
 
-    /// The `packed` member of a convolution or fully-connected layer whose
-    /// C takes the host gemm path: its filter (`[out][k_len]`, OHWI)
-    /// re-packed in blocks of `GEMM_N` output channels, each block `[k_len]
-    /// [GEMM_N]` (channels past the last padded with zeros), so the kernel
-    /// reads it in order. Compiled only where `TQ_HOST_GEMM` is on (not on
-    /// the embedded targets, whose paths read the filter as it is), so not
-    /// counted in the constant bytes.
-    fn packed(&mut self, step: usize, filter: &[i8], k_len: usize) -> Vec<Field> {
-        let outs = filter.len() / k_len;
-        let blocks = outs.div_ceil(GEMM_N);
-        let mut values = Vec::with_capacity(blocks * GEMM_N * k_len);
-        for block in 0..blocks {
-            for k in 0..k_len {
-                for j in 0..GEMM_N {
-                    let o = block * GEMM_N + j;
-                    values.push(if o < outs {
-                        i64::from(filter[o * k_len + k])
-                    } else {
-                        0
-                    });
-                }
-            }
-        }
-        let name = format!("tq_step{step}_packed");
-        let _ = writeln!(
-            self.constants,
-            "#if TQ_HOST_GEMM\nstatic const int8_t {name}[{}] = {{{}}};\n#endif",
-            values.len(),
-            list(&values, 16, 4)
-        );
-        vec![Field::new("packed", format!("TQ_PACKED({name})"), 4)]
-    }
-
     /// `static const union { int8_t v[N]; int32_t align; } NAME = {{...}};`
     fn aligned_i8_array(&mut self, name: &str, values: &[i64]) {
         let len = values.len().max(1);
@@ -1588,11 +1553,6 @@ impl<'p> Writer<'p> {
         Ok(name)
     }
 }
-
-/// The host gemm path's block of output channels (`TQ_GEMM_N` in the C)
-/// and the largest convolution window it gathers (`TQ_GEMM_K_MAX`).
-const GEMM_N: usize = 16;
-const GEMM_K_MAX: usize = 4608;
 
 /// One member of a kernel's parameter struct, as a designated initializer.
 #[derive(Debug, Clone)]
