@@ -1558,7 +1558,11 @@ mod random {
                     r.size(6, 40)
                 };
                 // Output channels across the 64-channel requantization block too.
-                let oc = if r.coin() { r.size(1, 40) } else { r.size(60, 140) };
+                let oc = if r.coin() {
+                    r.size(1, 40)
+                } else {
+                    r.size(60, 140)
+                };
                 let (kh, kw) = if extreme {
                     (3, 3)
                 } else {

@@ -238,11 +238,11 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
 
 /* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
    path): convolution, fully connected (at least 4 rows) and depthwise
-   (multiplier 1) take the host path, whose loops GCC and Clang vectorize at
-   -O3 (no intrinsics): dot products along the window for 4 pixels (or rows)
-   x 4 output channels at a time (int8 widened to int16, pairs of products
-   summed into int32 lanes), requantization of a whole block of channels at
-   once. Define TQ_NO_HOST_GEMM to build the portable path instead. */
+   (multipliers 1 to TQ_DW_MULT, or one input channel) take the host path,
+   whose loops GCC and Clang vectorize at -O3 (no intrinsics): dot products
+   along the window for 4 pixels (or rows) x 4 output channels at a time,
+   int8 widened, requantization of a whole block of channels at once.
+   Define TQ_NO_HOST_GEMM to build the portable path instead. */
 #if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
     (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
 #define TQ_HOST_GEMM 1
@@ -261,8 +261,8 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
    windows on the stack), and the output channels requantized per block. */
 #define TQ_GEMM_K_MAX 4608
 #define TQ_GEMM_CB 64
-/* The largest filter copy a padded window uses (on the stack). */
-#define TQ_GEMM_W_PAD 8192
+/* The largest filter widened to int16 once per call (on the stack). */
+#define TQ_GEMM_W16 16384
 /* The im2col path's window, per pixel: at most this many bytes (two on the
    stack at a time). */
 #define TQ_PATCH_MAX 256
@@ -304,36 +304,35 @@ static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0
     }
 }
 #if TQ_HOST_GEMM
-/* acc[4 * r + c] = x_r . w_c over k_len terms (at most TQ_DOT_MAX, so no
-   int32 sum overflows), for rows x0..x3 and filters w0..w3 (a missing one
-   repeats another). Sixteen independent sums along k: each vectorizes as
-   a dot product. */
-TQ_LAYER void tq_gemm_4x4(const int8_t *x0, const int8_t *x1, const int8_t *x2,
-                          const int8_t *x3, const int8_t *w0, const int8_t *w1,
-                          const int8_t *w2, const int8_t *w3, int32_t k_len, int32_t *acc)
+/* acc[4 * r + c] = x_r . w_c over k_len terms (at most TQ_GEMM_K_MAX, so
+   no int32 sum overflows), for rows x0..x3 and filters w0..w3 (a missing
+   one repeats another), all int8 values held as int16: sixteen sums along
+   k, each a vectorized int16 dot product (pmaddwd / VNNI vpdpwssd on x86),
+   which int8 operands would not get. */
+TQ_LAYER void tq_gemm_4x4(const int16_t *x0, const int16_t *x1, const int16_t *x2,
+                          const int16_t *x3, const int16_t *w0, const int16_t *w1,
+                          const int16_t *w2, const int16_t *w3, int32_t k_len, int32_t *acc)
 {
     int32_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
     int32_t s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
     int32_t k;
     for (k = 0; k < k_len; ++k) {
-        const int16_t a0 = x0[k], a1 = x1[k], a2 = x2[k], a3 = x3[k];
-        const int16_t c0 = w0[k], c1 = w1[k], c2 = w2[k], c3 = w3[k];
-        s00 += a0 * c0;
-        s01 += a0 * c1;
-        s02 += a0 * c2;
-        s03 += a0 * c3;
-        s10 += a1 * c0;
-        s11 += a1 * c1;
-        s12 += a1 * c2;
-        s13 += a1 * c3;
-        s20 += a2 * c0;
-        s21 += a2 * c1;
-        s22 += a2 * c2;
-        s23 += a2 * c3;
-        s30 += a3 * c0;
-        s31 += a3 * c1;
-        s32 += a3 * c2;
-        s33 += a3 * c3;
+        s00 += x0[k] * w0[k];
+        s01 += x0[k] * w1[k];
+        s02 += x0[k] * w2[k];
+        s03 += x0[k] * w3[k];
+        s10 += x1[k] * w0[k];
+        s11 += x1[k] * w1[k];
+        s12 += x1[k] * w2[k];
+        s13 += x1[k] * w3[k];
+        s20 += x2[k] * w0[k];
+        s21 += x2[k] * w1[k];
+        s22 += x2[k] * w2[k];
+        s23 += x2[k] * w3[k];
+        s30 += x3[k] * w0[k];
+        s31 += x3[k] * w1[k];
+        s32 += x3[k] * w2[k];
+        s33 += x3[k] * w3[k];
     }
     acc[0] = s00;
     acc[1] = s01;
@@ -385,28 +384,65 @@ TQ_LAYER void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
     }
 }
 
+/* x (k_len int8 values) widened into dst, zeros up to k16. */
+TQ_LAYER void tq_widen(int16_t *dst, const int8_t *x, int32_t k_len, int32_t k16)
+{
+    int32_t k;
+    for (k = 0; k < k_len; ++k) {
+        dst[k] = x[k];
+    }
+    for (k = k_len; k < k16; ++k) {
+        dst[k] = 0;
+    }
+}
+
 /* rows (1 to 4) output rows of out_c channels, out_stride bytes apart:
-   x_r . filter_o (filter [out_c][k_len]) requantized, TQ_GEMM_CB channels
-   per block, 4 x 4 dot products per step. Every row is read before any
-   output is written. */
+   x_r . filter_o (filter [out_c][k_len], k_len at most TQ_GEMM_K_MAX)
+   requantized, TQ_GEMM_CB channels per block, 4 x 4 dot products per step
+   on int16 copies padded with zeros to a multiple of 16 (filter16: the
+   whole filter already so, or NULL: 4 filters widened at a time). Every
+   row is read before any output is written. */
 TQ_LAYER void tq_gemm_rows(const int8_t *x0, const int8_t *x1, const int8_t *x2,
                            const int8_t *x3, int32_t rows, const int8_t *filter,
-                           int32_t k_len, int32_t out_c, const int32_t *bias,
-                           const int32_t *multiplier, const int8_t *shift, int32_t m_step,
-                           int8_t *out, int32_t out_stride, int32_t output_offset,
-                           int32_t act_min, int32_t act_max, int32_t right_only)
+                           const int16_t *filter16, int32_t k_len, int32_t out_c,
+                           const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                           int32_t m_step, int8_t *out, int32_t out_stride,
+                           int32_t output_offset, int32_t act_min, int32_t act_max,
+                           int32_t right_only)
 {
+    const int32_t k16 = (k_len + 15) / 16 * 16;
+    int16_t xs[4 * TQ_GEMM_K_MAX];
+    int16_t ws[4 * TQ_GEMM_K_MAX];
     /* 3 spare lanes: a last block of fewer than 4 filters repeats one. */
     int32_t acc[4][TQ_GEMM_CB + 3];
     int32_t o0, o, r, c;
+    tq_widen(xs, x0, k_len, k16);
+    tq_widen(xs + k16, x1, k_len, k16);
+    tq_widen(xs + 2 * k16, x2, k_len, k16);
+    tq_widen(xs + 3 * k16, x3, k_len, k16);
     for (o0 = 0; o0 < out_c; o0 += TQ_GEMM_CB) {
         const int32_t n = out_c - o0 < TQ_GEMM_CB ? out_c - o0 : TQ_GEMM_CB;
         for (o = 0; o < n; o += 4) {
-            const int8_t *w0 = filter + (o0 + o) * k_len;
+            const int32_t o1 = o + 1 < n ? 1 : 0, o2 = o + 2 < n ? 2 : 0, o3 = o + 3 < n ? 3 : 0;
+            const int16_t *w;
             int32_t s[16];
-            tq_gemm_4x4(x0, x1, x2, x3, w0, o + 1 < n ? w0 + k_len : w0,
-                        o + 2 < n ? w0 + 2 * k_len : w0, o + 3 < n ? w0 + 3 * k_len : w0, k_len,
-                        s);
+            if (filter16 != NULL) {
+                w = filter16 + (o0 + o) * k16;
+            } else {
+                const int8_t *f = filter + (o0 + o) * k_len;
+                tq_widen(ws, f, k_len, k16);
+                tq_widen(ws + k16, f + o1 * k_len, k_len, k16);
+                tq_widen(ws + 2 * k16, f + o2 * k_len, k_len, k16);
+                tq_widen(ws + 3 * k16, f + o3 * k_len, k_len, k16);
+                w = ws;
+            }
+            if (filter16 != NULL) {
+                tq_gemm_4x4(xs, xs + k16, xs + 2 * k16, xs + 3 * k16, w, w + o1 * k16,
+                            w + o2 * k16, w + o3 * k16, k16, s);
+            } else {
+                tq_gemm_4x4(xs, xs + k16, xs + 2 * k16, xs + 3 * k16, w, w + k16, w + 2 * k16,
+                            w + 3 * k16, k16, s);
+            }
             for (r = 0; r < 4; ++r) {
                 for (c = 0; c < 4; ++c) {
                     acc[r][o + c] = s[4 * r + c];
@@ -419,6 +455,22 @@ TQ_LAYER void tq_gemm_rows(const int8_t *x0, const int8_t *x1, const int8_t *x2,
                           act_min, act_max, right_only);
         }
     }
+}
+
+/* filter ([out_c][k_len]) widened into filter16 ([out_c][k16]) when it
+   fits TQ_GEMM_W16 values; else NULL (tq_gemm_rows widens per block). */
+TQ_LAYER const int16_t *tq_gemm_filter16(int16_t *filter16, const int8_t *filter, int32_t out_c,
+                                         int32_t k_len)
+{
+    const int32_t k16 = (k_len + 15) / 16 * 16;
+    int32_t o;
+    if (out_c * k16 > TQ_GEMM_W16) {
+        return NULL;
+    }
+    for (o = 0; o < out_c; ++o) {
+        tq_widen(filter16 + o * k16, filter + o * k_len, k_len, k16);
+    }
+    return filter16;
 }
 
 /* The host path (input offset folded, ungrouped, a padded cell an int8
@@ -435,40 +487,24 @@ TQ_LAYER void tq_conv2d_host(const int8_t *input, const int8_t *filter, const in
                              int32_t pad_value, int32_t right_only)
 {
     int8_t patch[4 * TQ_GEMM_K_MAX];
-    /* A short window (under 64 bytes) whose length is not a multiple of 16
-       runs padded to one with zeros, in the patch and in a copy of the filter, so its dot
-       products run whole vectors only. */
-    int8_t filter_pad[TQ_GEMM_W_PAD];
+    int16_t filter16[TQ_GEMM_W16];
     const int32_t k_len = k_h * k_w * in_c;
-    const int32_t k_pad = (k_len + 15) / 16 * 16;
-    const int padded = k_pad != k_len && k_len < 64 && out_c * k_pad <= TQ_GEMM_W_PAD;
-    const int32_t k_row = padded ? k_pad : k_len;
-    const int8_t *w = padded ? filter_pad : filter;
+    const int16_t *w16 = tq_gemm_filter16(filter16, filter, out_c, k_len);
     const int32_t pixels = out_h * out_w;
-    int32_t b, p, r, o, k;
-    if (padded) {
-        for (o = 0; o < out_c; ++o) {
-            for (k = 0; k < k_pad; ++k) {
-                filter_pad[o * k_pad + k] = k < k_len ? filter[o * k_len + k] : 0;
-            }
-        }
-        for (k = 0; k < 4 * k_pad; ++k) {
-            patch[k] = 0;
-        }
-    }
+    int32_t b, p, r;
     for (b = 0; b < batches; ++b) {
         const int8_t *xb = input + b * in_h * in_w * in_c;
         for (p = 0; p < pixels; p += 4) {
             const int32_t rows = pixels - p < 4 ? pixels - p : 4;
             for (r = 0; r < rows; ++r) {
                 const int32_t oy = (p + r) / out_w, ox = (p + r) % out_w;
-                tq_conv2d_gather(patch + r * k_row, xb, oy * stride_h - pad_top,
+                tq_conv2d_gather(patch + r * k_len, xb, oy * stride_h - pad_top,
                                  ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, dil_h,
                                  dil_w, (int8_t)pad_value);
             }
-            tq_gemm_rows(patch, patch + (rows > 1 ? k_row : 0),
-                         patch + (rows > 2 ? 2 * k_row : 0), patch + (rows > 3 ? 3 * k_row : 0),
-                         rows, w, k_row, out_c, bias, multiplier, shift, 1,
+            tq_gemm_rows(patch, patch + (rows > 1 ? k_len : 0),
+                         patch + (rows > 2 ? 2 * k_len : 0), patch + (rows > 3 ? 3 * k_len : 0),
+                         rows, filter, w16, k_len, out_c, bias, multiplier, shift, 1,
                          output + (b * pixels + p) * out_c, out_c, output_offset, act_min,
                          act_max, right_only);
         }
