@@ -542,6 +542,26 @@ fn clang_strict_build_equals_tflm() {
     check_compiler(prepared(), "clang -O2", "clang", &["-O2"], &[]);
 }
 
+/// The vectorized builds (the host gemm path, auto-vectorized for this
+/// machine), both compilers.
+#[test]
+fn native_o3_builds_equal_tflm() {
+    check_compiler(
+        prepared(),
+        "gcc -O3 -march=native",
+        "gcc",
+        &["-O3", "-march=native"],
+        &[],
+    );
+    check_compiler(
+        prepared(),
+        "clang -O3 -march=native",
+        "clang",
+        &["-O3", "-march=native"],
+        &[],
+    );
+}
+
 /// ASan and UBSan, with every arena byte no later step reads overwritten
 /// with garbage before and after each step (`tinyq_tests::poison`): an
 /// output placed over a value still to be read gives wrong outputs.
@@ -1491,6 +1511,195 @@ mod random {
                     },
                 }
             }
+            // The host gemm path (x86/AArch64 C: filter re-packed in
+            // blocks of 16 output channels, 4 pixels or rows at a time):
+            // channel counts across the block size, pixel and row counts
+            // not multiples of 4, short and long windows, every padding and
+            // dilation; kind 28 all -128 at large K (past the largest
+            // window the path gathers, too).
+            26 | 28 => {
+                let extreme = k == super::GEMM_EXTREME_KIND;
+                let ic = if extreme {
+                    r.size(100, 700)
+                } else if r.coin() {
+                    r.size(1, 5)
+                } else {
+                    r.size(6, 40)
+                };
+                // Output channels across the 64-channel requantization block too.
+                let oc = if r.coin() {
+                    r.size(1, 40)
+                } else {
+                    r.size(60, 140)
+                };
+                let (kh, kw) = if extreme {
+                    (3, 3)
+                } else {
+                    (r.size(1, 5), r.size(1, 5))
+                };
+                let (a_min, a_max) = act(r);
+                let p = Conv2DParams {
+                    batches: r.size(1, 2),
+                    input_height: r.size(1, if extreme { 4 } else { 9 }),
+                    input_width: r.size(1, if extreme { 4 } else { 9 }),
+                    input_channels: ic,
+                    filter_height: kh,
+                    filter_width: kw,
+                    filter_input_channels: ic,
+                    output_height: r.size(1, if extreme { 3 } else { 7 }),
+                    output_width: r.size(1, if extreme { 3 } else { 7 }),
+                    output_channels: oc,
+                    stride_height: r.size(1, 3),
+                    stride_width: r.size(1, 3),
+                    dilation_height: r.size(1, 2),
+                    dilation_width: r.size(1, 2),
+                    pad_top: r.size(0, kh - 1),
+                    pad_left: r.size(0, kw - 1),
+                    input_offset: 0,
+                    pad_value: if extreme {
+                        -128
+                    } else {
+                        r.range(-128, 127) as i32
+                    },
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let with_bias = r.coin() || extreme;
+                let mut w = weights(r, oc * kh * kw * ic, oc, with_bias);
+                if extreme {
+                    w.filter.iter_mut().for_each(|v| *v = -128);
+                    if let Some(b) = w.bias.as_mut() {
+                        b.iter_mut()
+                            .for_each(|v| *v = i32::MAX - r.range(0, 1000) as i32);
+                    }
+                } else if r.coin() {
+                    w.shifts.iter_mut().for_each(|s| *s = -s.abs());
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
+                    output: (p.batches * p.output_height * p.output_width * oc, i8),
+                    kernel: Kernel::Conv2D {
+                        weights: w,
+                        params: p,
+                    },
+                }
+            }
+            27 => {
+                let (a_min, a_max) = act(r);
+                let p = FullyConnectedParams {
+                    batches: r.size(1, 11),
+                    accum_depth: if r.coin() {
+                        r.size(1, 20)
+                    } else {
+                        r.size(100, 700)
+                    },
+                    output_depth: if r.coin() {
+                        r.size(1, 40)
+                    } else {
+                        r.size(60, 140)
+                    },
+                    input_offset: 0,
+                    filter_offset: 0,
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let per_channel = r.coin();
+                let channels = if per_channel { p.output_depth } else { 1 };
+                let mut w = weights(r, p.output_depth * p.accum_depth, channels, false);
+                if r.coin() {
+                    w.bias = Some(
+                        (0..p.output_depth)
+                            .map(|_| r.range(-70_000, 70_000) as i32)
+                            .collect(),
+                    );
+                }
+                if r.range(0, 3) == 0 {
+                    w.filter.iter_mut().for_each(|v| *v = -128);
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.accum_depth, i8)],
+                    output: (p.batches * p.output_depth, i8),
+                    kernel: Kernel::FullyConnected {
+                        params: p,
+                        weights: w,
+                    },
+                }
+            }
+            // The host depthwise paths: multiplier 1 across channels (blocks
+            // of 64 crossed), multipliers 2-4 through the filter copied per
+            // multiplier channel, one input channel with a large multiplier
+            // and kernel (a convolution over the transposed filter), 5 or
+            // more (the portable path); every padding, dilation, extremes.
+            29 => {
+                let one = r.range(0, 4) == 0;
+                let ic = if one {
+                    1
+                } else if r.coin() {
+                    r.size(1, 20)
+                } else {
+                    r.size(60, 140)
+                };
+                let dm = if one {
+                    r.size(1, 10)
+                } else {
+                    match r.range(0, 4) {
+                        0 | 1 => 1,
+                        2 => r.size(2, 4),
+                        _ => r.size(5, 6),
+                    }
+                };
+                let (kh, kw) = if one && r.coin() {
+                    (r.size(5, 10), r.size(5, 8))
+                } else {
+                    (r.size(1, 4), r.size(1, 4))
+                };
+                let extreme = r.range(0, 5) == 0;
+                let (a_min, a_max) = act(r);
+                let p = DepthwiseParams {
+                    batches: r.size(1, 2),
+                    input_height: r.size(1, 8),
+                    input_width: r.size(1, 8),
+                    input_channels: ic,
+                    depth_multiplier: dm,
+                    filter_height: kh,
+                    filter_width: kw,
+                    output_height: r.size(1, 7),
+                    output_width: r.size(1, 7),
+                    stride_height: r.size(1, 3),
+                    stride_width: r.size(1, 3),
+                    dilation_height: r.size(1, 2),
+                    dilation_width: r.size(1, 2),
+                    pad_top: r.size(0, kh - 1),
+                    pad_left: r.size(0, kw - 1),
+                    input_offset: 0,
+                    pad_value: if extreme {
+                        -128
+                    } else {
+                        r.range(-128, 127) as i32
+                    },
+                    output_offset: r.range(-128, 127) as i32,
+                    act_min: a_min,
+                    act_max: a_max,
+                };
+                let oc = ic * dm;
+                let with_bias = r.coin() || extreme;
+                let mut w = weights(r, kh * kw * oc, oc, with_bias);
+                if extreme {
+                    w.filter.iter_mut().for_each(|v| *v = -128);
+                } else if r.coin() {
+                    w.shifts.iter_mut().for_each(|s| *s = -s.abs());
+                }
+                Spec {
+                    inputs: vec![(p.batches * p.input_height * p.input_width * ic, i8)],
+                    output: (p.batches * p.output_height * p.output_width * oc, i8),
+                    kernel: Kernel::DepthwiseConv2D {
+                        weights: w,
+                        params: p,
+                    },
+                }
+            }
             _ => {
                 let n = r.size(1, 40);
                 Spec {
@@ -1525,9 +1734,11 @@ mod random {
     }
 }
 
-const RANDOM_KINDS: usize = 26;
+const RANDOM_KINDS: usize = 30;
 /// The kind whose inputs are all -128 (against -128 weights, large K).
 const EXTREME_KIND: usize = 23;
+/// The same for the host gemm path's convolution.
+const GEMM_EXTREME_KIND: usize = 28;
 const RANDOM_PER_KIND: usize = 8;
 
 /// Random programs with their inputs and the Rust kernels' outputs.
@@ -1580,7 +1791,7 @@ fn random_suite() -> &'static Prepared {
                         .inputs
                         .iter()
                         .map(|io| {
-                            if kind == EXTREME_KIND {
+                            if kind == EXTREME_KIND || kind == GEMM_EXTREME_KIND {
                                 vec![0x80; io.byte_len()]
                             } else {
                                 random::input(&mut r, io.byte_len(), io.dtype)
@@ -1648,6 +1859,28 @@ fn random_programs_at_o3_equal_the_rust_kernels() {
     assert!(suite.errors.is_empty(), "{}", suite.errors.join("\n"));
     check_compiler(suite, "random gcc -O3", "gcc", &["-O3"], &[]);
     check_compiler(suite, "random clang -O3", "clang", &["-O3"], &[]);
+    check_compiler(
+        suite,
+        "random gcc -O3 -march=native",
+        "gcc",
+        &["-O3", "-march=native"],
+        &[],
+    );
+    check_compiler(
+        suite,
+        "random clang -O3 -march=native",
+        "clang",
+        &["-O3", "-march=native"],
+        &[],
+    );
+    // The portable path (no host gemm) on the host too.
+    check_compiler(
+        suite,
+        "random gcc -O3 portable",
+        "gcc",
+        &["-O3", "-DTQ_NO_HOST_GEMM"],
+        &[],
+    );
 }
 
 /// `examples/c/main.c` builds with the strict flags against freshly

@@ -383,7 +383,7 @@ fn summary(rows: &[Row], rounds: usize) {
         .filter_map(|r| r.tflm.map(|t| t.median / r.o3.median))
         .collect();
     println!(
-        "times: median of {rounds} rounds of about {ROUND_MS} ms; ratios: TFLM's time over tinyq's, \
+        "times: CPU time of the running thread, median of {rounds} rounds of about {ROUND_MS} ms; ratios: TFLM's time over tinyq's, \
          of the medians (of the best rounds); -O3n = cc -O3 -march=native; GMAC/s at -O3n"
     );
     if let Some(min) = conv.iter().copied().reduce(f64::min) {

@@ -238,6 +238,10 @@ const HELPER_FLAGS: &[&str] = &[
     "dot2",
     "dot2s",
     "dot4s",
+    "gemm",
+    "gemm_mm",
+    "im2col",
+    "im2col_host",
     "load_f32",
     "store_f32",
     "round_half_away",
@@ -645,6 +649,9 @@ impl<'p> Writer<'p> {
                         "dot",
                         "dot2",
                         "dot2s",
+                        "gemm",
+                        "gemm_mm",
+                        "im2col",
                     ],
                 );
                 let src = self.src(input(0)?);
@@ -684,7 +691,16 @@ impl<'p> Writer<'p> {
             Kernel::DepthwiseConv2D { params: p, weights } => {
                 self.use_kernel(
                     "depthwise_conv2d",
-                    &["wrap", "clamp8", "fixedpoint", "mbqm", "requant"],
+                    &[
+                        "wrap",
+                        "clamp8",
+                        "fixedpoint",
+                        "mbqm",
+                        "requant",
+                        "gemm",
+                        "gemm_mm",
+                        "im2col_host",
+                    ],
                 );
                 let src = self.src(input(0)?);
                 let mut fields = self.weights(index, weights);
@@ -732,6 +748,8 @@ impl<'p> Writer<'p> {
                         "dot",
                         "dot2s",
                         "dot4s",
+                        "gemm",
+                        "gemm_mm",
                     ],
                 );
                 let src = self.src(input(0)?);

@@ -24,11 +24,13 @@
 //!   only input rows from `oy*stride - pad_top` on (its window), and its
 //!   output bytes may be written while any pixel within [`PIXEL_BLOCK`] - 1
 //!   of it is still to be read (the C convolution computes 2 pixels at a
-//!   time, the others 1). The output may start `d` bytes below the input
-//!   with `d >= Access::min_distance()`.
+//!   time, 4 on the host path, as does a one-channel depthwise there; the
+//!   others 1). The output may start `d` bytes below the input with
+//!   `d >= Access::min_distance()`.
 //!
 //! The C kernels run overlapping steps as they are (no `restrict`; the
-//! fully-connected kernel blocks 2 rows, the convolution 2 pixels). The
+//! fully-connected kernel blocks 2 rows, the convolution 2 pixels, both 4
+//! on the host path). The
 //! interpreter and the Rust kernels, which take disjoint slices, run a
 //! `Rows` or `Window` step as a sequence of sub-calls on ranges of output
 //! rows ([`Access::chunks`], [`chunk_params`]) whose output and input slices

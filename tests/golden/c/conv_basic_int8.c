@@ -236,6 +236,282 @@ static inline void tq_dot_1x2(const int8_t *x, const int8_t *w0, const int8_t *w
     acc[1] = a1;
 }
 
+/* Hosts with wide vector units (x86, AArch64; never under the Cortex-M DSP
+   path): convolution, fully connected (at least 4 rows) and depthwise
+   (multipliers 1 to TQ_DW_MULT, or one input channel) take the host path,
+   whose loops GCC and Clang vectorize at -O3 (no intrinsics): dot products
+   along the window for 4 pixels (or rows) x 4 output channels at a time,
+   int8 widened, requantization of a whole block of channels at once.
+   Define TQ_NO_HOST_GEMM to build the portable path instead. */
+#if !defined(TQ_NO_HOST_GEMM) && !defined(__ARM_FEATURE_DSP) && \
+    (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
+#define TQ_HOST_GEMM 1
+#else
+#define TQ_HOST_GEMM 0
+#endif
+/* A layer kernel: inlined into its step on hosts, so the compiler
+   specializes the loops for the step's constant numbers (code size is no
+   concern there); as the compiler decides elsewhere. */
+#if TQ_HOST_GEMM
+#define TQ_LAYER TQ_HOT
+#else
+#define TQ_LAYER static inline
+#endif
+/* The largest window (k_h * k_w * in_c) the convolution gathers (4
+   windows on the stack), and the output channels requantized per block. */
+#define TQ_GEMM_K_MAX 4608
+#define TQ_GEMM_CB 64
+/* The largest filter widened to int16 once per call (on the stack). */
+#define TQ_GEMM_W16 16384
+/* The im2col path's window, per pixel: at most this many bytes (two on the
+   stack at a time). */
+#define TQ_PATCH_MAX 256
+
+/* One pixel's window gathered in filter order (k_h, k_w, in_c), a padded
+   cell holding the padding's code. */
+static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0, int32_t ix0,
+                                    int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
+                                    int32_t k_w, int32_t dil_h, int32_t dil_w, int8_t pad_code)
+{
+    const int32_t seg = k_w * in_c;
+    const int cols_in = dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w;
+    int32_t ky, kx, c;
+    for (ky = 0; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
+        if (cols_in && iy >= 0 && iy < in_h) {
+            /* The row's taps are one run of the input. */
+            const int8_t *src = xb + (iy * in_w + ix0) * in_c;
+            int8_t *dst = patch + ky * seg;
+            for (c = 0; c < seg; ++c) {
+                dst[c] = src[c];
+            }
+            continue;
+        }
+        for (kx = 0; kx < k_w; ++kx) {
+            const int32_t ix = ix0 + kx * dil_w;
+            int8_t *dst = patch + (ky * k_w + kx) * in_c;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = pad_code;
+                }
+            } else {
+                const int8_t *src = xb + (iy * in_w + ix) * in_c;
+                for (c = 0; c < in_c; ++c) {
+                    dst[c] = src[c];
+                }
+            }
+        }
+    }
+}
+#if TQ_HOST_GEMM
+/* acc[4 * r + c] = x_r . w_c over k_len terms (at most TQ_GEMM_K_MAX, so
+   no int32 sum overflows), for rows x0..x3 and filters w0..w3 (a missing
+   one repeats another), all int8 values held as int16: sixteen sums along
+   k, each a vectorized int16 dot product (pmaddwd / VNNI vpdpwssd on x86),
+   which int8 operands would not get. */
+TQ_LAYER void tq_gemm_4x4(const int16_t *x0, const int16_t *x1, const int16_t *x2,
+                          const int16_t *x3, const int16_t *w0, const int16_t *w1,
+                          const int16_t *w2, const int16_t *w3, int32_t k_len, int32_t *acc)
+{
+    int32_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    int32_t s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+    int32_t k;
+    for (k = 0; k < k_len; ++k) {
+        s00 += x0[k] * w0[k];
+        s01 += x0[k] * w1[k];
+        s02 += x0[k] * w2[k];
+        s03 += x0[k] * w3[k];
+        s10 += x1[k] * w0[k];
+        s11 += x1[k] * w1[k];
+        s12 += x1[k] * w2[k];
+        s13 += x1[k] * w3[k];
+        s20 += x2[k] * w0[k];
+        s21 += x2[k] * w1[k];
+        s22 += x2[k] * w2[k];
+        s23 += x2[k] * w3[k];
+        s30 += x3[k] * w0[k];
+        s31 += x3[k] * w1[k];
+        s32 += x3[k] * w2[k];
+        s33 += x3[k] * w3[k];
+    }
+    acc[0] = s00;
+    acc[1] = s01;
+    acc[2] = s02;
+    acc[3] = s03;
+    acc[4] = s10;
+    acc[5] = s11;
+    acc[6] = s12;
+    acc[7] = s13;
+    acc[8] = s20;
+    acc[9] = s21;
+    acc[10] = s22;
+    acc[11] = s23;
+    acc[12] = s30;
+    acc[13] = s31;
+    acc[14] = s32;
+    acc[15] = s33;
+}
+
+/* out[j] for j < n: acc[j] requantized with channel j's bias and (m_step
+   1) multiplier and shift, or (m_step 0) the layer's one pair. */
+TQ_LAYER void tq_gemm_store(const int32_t *acc, int32_t n, const int32_t *bias,
+                            const int32_t *multiplier, const int8_t *shift, int32_t m_step,
+                            int8_t *out, int32_t output_offset, int32_t act_min,
+                            int32_t act_max, int32_t right_only)
+{
+    int32_t j;
+    if (right_only) {
+        /* tq_requant_r over the block: simple lanes, which GCC and Clang
+           vectorize (64-bit products included). */
+        for (j = 0; j < n; ++j) {
+            const int32_t right = -(int32_t)shift[j * m_step];
+            const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(bias != NULL ? bias[j] : 0));
+            const uint64_t ab = (uint64_t)((int64_t)a * (int64_t)multiplier[j * m_step]) +
+                                ((uint64_t)1 << 30);
+            const int32_t h = (int32_t)(uint32_t)(ab >> 31);
+            const int32_t mask = (int32_t)(((uint32_t)1 << right) - 1u);
+            const int32_t above = (h & mask) > (mask >> 1) + (int32_t)((uint32_t)h >> 31) ? 1 : 0;
+            int32_t v = (int32_t)((uint32_t)((h >> right) + above) + (uint32_t)output_offset);
+            v = v < act_min ? act_min : v;
+            v = v > act_max ? act_max : v;
+            out[j] = (int8_t)v;
+        }
+        return;
+    }
+    for (j = 0; j < n; ++j) {
+        out[j] = TQ_RQ(right_only, acc[j], bias != NULL ? bias[j] : 0, multiplier[j * m_step],
+                       (int32_t)shift[j * m_step], output_offset, act_min, act_max);
+    }
+}
+
+/* x (k_len int8 values) widened into dst, zeros up to k16. */
+TQ_LAYER void tq_widen(int16_t *dst, const int8_t *x, int32_t k_len, int32_t k16)
+{
+    int32_t k;
+    for (k = 0; k < k_len; ++k) {
+        dst[k] = x[k];
+    }
+    for (k = k_len; k < k16; ++k) {
+        dst[k] = 0;
+    }
+}
+
+/* rows (1 to 4) output rows of out_c channels, out_stride bytes apart:
+   x_r . filter_o (filter [out_c][k_len], k_len at most TQ_GEMM_K_MAX)
+   requantized, TQ_GEMM_CB channels per block, 4 x 4 dot products per step
+   on int16 copies padded with zeros to a multiple of 16 (filter16: the
+   whole filter already so, or NULL: 4 filters widened at a time). Every
+   row is read before any output is written. */
+TQ_LAYER void tq_gemm_rows(const int8_t *x0, const int8_t *x1, const int8_t *x2,
+                           const int8_t *x3, int32_t rows, const int8_t *filter,
+                           const int16_t *filter16, int32_t k_len, int32_t out_c,
+                           const int32_t *bias, const int32_t *multiplier, const int8_t *shift,
+                           int32_t m_step, int8_t *out, int32_t out_stride,
+                           int32_t output_offset, int32_t act_min, int32_t act_max,
+                           int32_t right_only)
+{
+    const int32_t k16 = (k_len + 15) / 16 * 16;
+    int16_t xs[4 * TQ_GEMM_K_MAX];
+    int16_t ws[4 * TQ_GEMM_K_MAX];
+    /* 3 spare lanes: a last block of fewer than 4 filters repeats one. */
+    int32_t acc[4][TQ_GEMM_CB + 3];
+    int32_t o0, o, r, c;
+    tq_widen(xs, x0, k_len, k16);
+    tq_widen(xs + k16, x1, k_len, k16);
+    tq_widen(xs + 2 * k16, x2, k_len, k16);
+    tq_widen(xs + 3 * k16, x3, k_len, k16);
+    for (o0 = 0; o0 < out_c; o0 += TQ_GEMM_CB) {
+        const int32_t n = out_c - o0 < TQ_GEMM_CB ? out_c - o0 : TQ_GEMM_CB;
+        for (o = 0; o < n; o += 4) {
+            const int32_t o1 = o + 1 < n ? 1 : 0, o2 = o + 2 < n ? 2 : 0, o3 = o + 3 < n ? 3 : 0;
+            const int16_t *w;
+            int32_t s[16];
+            if (filter16 != NULL) {
+                w = filter16 + (o0 + o) * k16;
+            } else {
+                const int8_t *f = filter + (o0 + o) * k_len;
+                tq_widen(ws, f, k_len, k16);
+                tq_widen(ws + k16, f + o1 * k_len, k_len, k16);
+                tq_widen(ws + 2 * k16, f + o2 * k_len, k_len, k16);
+                tq_widen(ws + 3 * k16, f + o3 * k_len, k_len, k16);
+                w = ws;
+            }
+            if (filter16 != NULL) {
+                tq_gemm_4x4(xs, xs + k16, xs + 2 * k16, xs + 3 * k16, w, w + o1 * k16,
+                            w + o2 * k16, w + o3 * k16, k16, s);
+            } else {
+                tq_gemm_4x4(xs, xs + k16, xs + 2 * k16, xs + 3 * k16, w, w + k16, w + 2 * k16,
+                            w + 3 * k16, k16, s);
+            }
+            for (r = 0; r < 4; ++r) {
+                for (c = 0; c < 4; ++c) {
+                    acc[r][o + c] = s[4 * r + c];
+                }
+            }
+        }
+        for (r = 0; r < rows; ++r) {
+            tq_gemm_store(acc[r], n, bias != NULL ? bias + o0 : NULL, multiplier + o0 * m_step,
+                          shift + o0 * m_step, m_step, out + r * out_stride + o0, output_offset,
+                          act_min, act_max, right_only);
+        }
+    }
+}
+
+/* filter ([out_c][k_len]) widened into filter16 ([out_c][k16]) when it
+   fits TQ_GEMM_W16 values; else NULL (tq_gemm_rows widens per block). */
+TQ_LAYER const int16_t *tq_gemm_filter16(int16_t *filter16, const int8_t *filter, int32_t out_c,
+                                         int32_t k_len)
+{
+    const int32_t k16 = (k_len + 15) / 16 * 16;
+    int32_t o;
+    if (out_c * k16 > TQ_GEMM_W16) {
+        return NULL;
+    }
+    for (o = 0; o < out_c; ++o) {
+        tq_widen(filter16 + o * k16, filter + o * k_len, k_len, k16);
+    }
+    return filter16;
+}
+
+/* The host path (input offset folded, ungrouped, a padded cell an int8
+   code, window at most TQ_GEMM_K_MAX bytes): 4 consecutive output pixels
+   at a time, their windows gathered (padding included) before any of them
+   is written, then 4 x 4 dot products along the window. */
+TQ_LAYER void tq_conv2d_host(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                             int32_t k_h, int32_t k_w, int32_t out_h, int32_t out_w,
+                             int32_t out_c, int32_t stride_h, int32_t stride_w,
+                             int32_t dil_h, int32_t dil_w, int32_t pad_top, int32_t pad_left,
+                             int32_t output_offset, int32_t act_min, int32_t act_max,
+                             int32_t pad_value, int32_t right_only)
+{
+    int8_t patch[4 * TQ_GEMM_K_MAX];
+    int16_t filter16[TQ_GEMM_W16];
+    const int32_t k_len = k_h * k_w * in_c;
+    const int16_t *w16 = tq_gemm_filter16(filter16, filter, out_c, k_len);
+    const int32_t pixels = out_h * out_w;
+    int32_t b, p, r;
+    for (b = 0; b < batches; ++b) {
+        const int8_t *xb = input + b * in_h * in_w * in_c;
+        for (p = 0; p < pixels; p += 4) {
+            const int32_t rows = pixels - p < 4 ? pixels - p : 4;
+            for (r = 0; r < rows; ++r) {
+                const int32_t oy = (p + r) / out_w, ox = (p + r) % out_w;
+                tq_conv2d_gather(patch + r * k_len, xb, oy * stride_h - pad_top,
+                                 ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, dil_h,
+                                 dil_w, (int8_t)pad_value);
+            }
+            tq_gemm_rows(patch, patch + (rows > 1 ? k_len : 0),
+                         patch + (rows > 2 ? 2 * k_len : 0), patch + (rows > 3 ? 3 * k_len : 0),
+                         rows, filter, w16, k_len, out_c, bias, multiplier, shift, 1,
+                         output + (b * pixels + p) * out_c, out_c, output_offset, act_min,
+                         act_max, right_only);
+        }
+    }
+}
+#endif
+
 /* acc[0] += x0.w0, acc[1] += x0.w1, acc[2] += x1.w0, acc[3] += x1.w1. */
 static inline void tq_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
                               const int8_t *w1, int32_t n, int32_t *acc)
@@ -396,56 +672,15 @@ static void tq_conv2d_pixel(const int8_t *input, const int8_t *filter, const int
     }
 }
 
-/* The im2col path's window, per pixel: at most this many bytes (two on the
-   stack at a time). */
-#define TQ_PATCH_MAX 256
-
-/* One pixel's window gathered in filter order (k_h, k_w, in_c), a padded
-   cell holding the padding's code. */
-static inline void tq_conv2d_gather(int8_t *patch, const int8_t *xb, int32_t iy0, int32_t ix0,
-                                    int32_t in_h, int32_t in_w, int32_t in_c, int32_t k_h,
-                                    int32_t k_w, int32_t dil_h, int32_t dil_w, int8_t pad_code)
-{
-    const int32_t seg = k_w * in_c;
-    const int cols_in = dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w;
-    int32_t ky, kx, c;
-    for (ky = 0; ky < k_h; ++ky) {
-        const int32_t iy = iy0 + ky * dil_h;
-        if (cols_in && iy >= 0 && iy < in_h) {
-            /* The row's taps are one run of the input. */
-            const int8_t *src = xb + (iy * in_w + ix0) * in_c;
-            int8_t *dst = patch + ky * seg;
-            for (c = 0; c < seg; ++c) {
-                dst[c] = src[c];
-            }
-            continue;
-        }
-        for (kx = 0; kx < k_w; ++kx) {
-            const int32_t ix = ix0 + kx * dil_w;
-            int8_t *dst = patch + (ky * k_w + kx) * in_c;
-            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                for (c = 0; c < in_c; ++c) {
-                    dst[c] = pad_code;
-                }
-            } else {
-                const int8_t *src = xb + (iy * in_w + ix) * in_c;
-                for (c = 0; c < in_c; ++c) {
-                    dst[c] = src[c];
-                }
-            }
-        }
-    }
-}
-
-static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift, int8_t *output,
-                                  int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
-                                  int32_t k_h, int32_t k_w, int32_t f_c,
-                                  int32_t out_h, int32_t out_w, int32_t out_c,
-                                  int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
-                                  int32_t pad_top, int32_t pad_left, int32_t input_offset,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max,
-                                  int32_t pad_value, int32_t right_only)
+TQ_LAYER void tq_conv2d_impl(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                             const int32_t *multiplier, const int8_t *shift, int8_t *output,
+                             int32_t batches, int32_t in_h, int32_t in_w, int32_t in_c,
+                             int32_t k_h, int32_t k_w, int32_t f_c,
+                             int32_t out_h, int32_t out_w, int32_t out_c,
+                             int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w,
+                             int32_t pad_top, int32_t pad_left, int32_t input_offset,
+                             int32_t output_offset, int32_t act_min, int32_t act_max,
+                             int32_t pad_value, int32_t right_only)
 {
     /* Fast path: input offset folded into the bias, ungrouped, no horizontal
        dilation. A window inside the image reads, per filter row, k_w * in_c
@@ -459,6 +694,15 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
        every tap then adds at most 128 * 128 in magnitude. */
     const int fast_border = fast && pad_value >= -128 && pad_value <= 127;
     int32_t b, oy, ox, o, ky;
+#if TQ_HOST_GEMM
+    if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
+        per_filter <= TQ_GEMM_K_MAX) {
+        tq_conv2d_host(input, filter, bias, multiplier, shift, output, batches, in_h, in_w, in_c,
+                       k_h, k_w, out_h, out_w, out_c, stride_h, stride_w, dil_h, dil_w, pad_top,
+                       pad_left, output_offset, act_min, act_max, pad_value, right_only);
+        return;
+    }
+#endif
     if (input_offset == 0 && f_c == in_c && pad_value >= -128 && pad_value <= 127 &&
         per_filter <= TQ_PATCH_MAX) {
         /* Few input channels (a first layer): im2col, two pixels at a time.
@@ -616,7 +860,7 @@ static inline void tq_conv2d_impl(const int8_t *input, const int8_t *filter, con
    numbers as constants at the call (loads from a static const struct fold)
    and specializes the loops for them, as for literal arguments. */
 #define tq_conv2d(p, input, output)                                                              \
-    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),       \
+    tq_conv2d_impl((input), (p)->filter, (p)->bias, (p)->multiplier, (p)->shift, (output),        \
         (p)->batches, (p)->in_h, (p)->in_w, (p)->in_c, (p)->k_h, (p)->k_w, (p)->f_c, (p)->out_h, \
         (p)->out_w, (p)->out_c, (p)->stride_h, (p)->stride_w, (p)->dil_h, (p)->dil_w,            \
         (p)->pad_top, (p)->pad_left, (p)->input_offset, (p)->output_offset, (p)->act_min,        \
