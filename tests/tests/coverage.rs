@@ -102,9 +102,7 @@ fn the_converters_int8_lstm_compiles() {
 /// Refusals name the operator (index and TFLite name), never only a tensor.
 #[test]
 fn refusals_name_the_operator() {
-    let cases = [
-        ("lstm.tflite", "op #1 is WHILE"),
-    ];
+    let cases = [("lstm.tflite", "op #1 is WHILE")];
     for (file, expected) in cases {
         let session = Session::new();
         let error = session
