@@ -311,7 +311,7 @@ fn int16_activation_errors_are_clear() {
 /// naming the op.
 #[test]
 fn int16_ops_without_a_16x8_kernel_quantize_but_do_not_compile() {
-    let dir = fixture("act_logistic");
+    let dir = fixture("transpose");
     let (model, calib) = (dir.join("float.tflite"), dir.join("calib.in0.npy"));
     let out = tinyq(&[
         "quantize",
@@ -321,7 +321,7 @@ fn int16_ops_without_a_16x8_kernel_quantize_but_do_not_compile() {
         "--activations",
         "int16",
         "-o",
-        s(&scratch("logistic_16x8.tflite")),
+        s(&scratch("transpose_16x8.tflite")),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = tinyq(&[
@@ -334,12 +334,12 @@ fn int16_ops_without_a_16x8_kernel_quantize_but_do_not_compile() {
         "--emit",
         "c",
         "--out",
-        s(&scratch("logistic_16x8")),
+        s(&scratch("transpose_16x8")),
     ]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("LOGISTIC") && err.contains("computes in i16"),
+        err.contains("op 0 (TRANSPOSE)") && err.contains("computes in i16"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
