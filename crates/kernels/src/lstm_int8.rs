@@ -282,11 +282,8 @@ impl LstmInt8Params {
     }
 }
 
-/// Gates in TFLM's tensor order.
-pub const GATE_INPUT: usize = 0;
-pub const GATE_FORGET: usize = 1;
-pub const GATE_CELL: usize = 2;
-pub const GATE_OUTPUT: usize = 3;
+/// Gates in TFLM's tensor order, as in the float LSTM.
+pub use crate::lstm::{GATE_CELL, GATE_FORGET, GATE_INPUT, GATE_OUTPUT};
 
 /// TFLM's int16 sigmoid at the gates' Q3.12 input (`input_multiplier` 0:
 /// the value times 3), Q0.15 out: the int16 LOGISTIC kernel's arithmetic.
