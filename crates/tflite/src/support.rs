@@ -189,7 +189,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::UnidirectionalSequenceLstm,
         "UNIDIRECTIONAL_SEQUENCE_LSTM",
-        "float; the standard Keras LSTM (no peephole, projection, layer norm); the states persist between invokes",
+        "float, or int8 with an int16 cell (TFLM's integer LSTM); the standard Keras LSTM (no peephole, projection, layer norm); the states persist between invokes",
     ),
 ];
 
@@ -227,22 +227,22 @@ const SIGNAL: &[SupportedOp] = &[
     op(
         B::Custom,
         "SignalWindow",
-        "custom op: int16 samples times int16 weights, shifted, saturated",
+        "custom op: int16 samples times int16 weights, shifted, saturated; interpreter and C (the Rust backend refuses it)",
     ),
     op(
         B::Custom,
         "SignalEnergy",
-        "custom op: complex int16 bins to UINT32 energies",
+        "custom op: complex int16 bins to UINT32 energies; interpreter and C (the Rust backend refuses it)",
     ),
     op(
         B::Custom,
         "SignalFilterBankLog",
-        "custom op: UINT32 to int16 fixed-point log",
+        "custom op: UINT32 to int16 fixed-point log; interpreter and C (the Rust backend refuses it)",
     ),
     op(
         B::Custom,
         "SignalFilterBankSquareRoot",
-        "custom op: UINT64 to UINT32 integer square root, run-time shift",
+        "custom op: UINT64 to UINT32 integer square root, run-time shift; interpreter and C (the Rust backend refuses it)",
     ),
 ];
 
