@@ -64,6 +64,14 @@ pub fn is_same_scale(kind: &OpKind) -> bool {
     )
 }
 
+/// CONCATENATION with int16 activations follows the converter's older rule
+/// (its 16x8 quantizer): the output keeps its own calibrated range, nothing
+/// climbs back to the inputs, and each input whose parameters differ is
+/// requantized by a QUANTIZE placed just before the op.
+pub fn requantizes_inputs(kind: &OpKind, activations: Activations) -> bool {
+    activations == Activations::Int16 && matches!(kind, OpKind::Concatenation { .. })
+}
+
 /// Operands the TFLite op has that tinyq folded into attributes (shape,
 /// axis, perm, paddings, slice bounds): they count in the driver's
 /// "exactly one operand" rules.
@@ -109,6 +117,9 @@ pub struct Plan {
     /// Requantizations of a tensor read by particular ops:
     /// `(tensor, params, [(op index, operand index)])`.
     pub on_input: Vec<InputRequant>,
+    /// Requantizations emitted just before their one reader, last operand
+    /// first (see [`requantizes_inputs`]), instead of after the producer.
+    pub before_reader: Vec<InputRequant>,
     /// Requantizations of an op's output seen by all its readers.
     pub on_output: Vec<(TensorId, Params)>,
 }
@@ -278,7 +289,7 @@ fn redundant_stats(
     while let Some(t) = work.pop() {
         let Some(p) = producer[t] else { continue };
         let op = ops[p];
-        if int8_op[p] && is_same_scale(&op.kind) {
+        if int8_op[p] && is_same_scale(&op.kind) && !requantizes_inputs(&op.kind, activations) {
             for &i in &op.inputs {
                 if has_stats[i.index()] && !walked[i.index()] {
                     redundant[i.index()] = true;
@@ -392,7 +403,11 @@ impl Driver<'_> {
             return;
         }
         if state.params.is_some() {
-            let requants = &mut self.plan.on_input;
+            let requants = if requantizes_inputs(&self.ops[i].kind, self.activations) {
+                &mut self.plan.before_reader
+            } else {
+                &mut self.plan.on_input
+            };
             match requants
                 .iter_mut()
                 .find(|(rt, rp, _)| *rt == t && *rp == params)

@@ -437,6 +437,7 @@ impl Builder<'_> {
                 self.float_op(op, &replaced, &mut on_input, &mut dequantized)?;
                 continue;
             }
+            let before = self.requants_before(index, op, &replaced)?;
             let mut inputs = Vec::with_capacity(op.inputs.len());
             for (k, &t) in op.inputs.iter().enumerate() {
                 let requant = self
@@ -446,6 +447,8 @@ impl Builder<'_> {
                     .position(|(rt, _, readers)| *rt == t && readers.contains(&(index, k)));
                 let id = if is_weight_operand(&op.kind, k) {
                     self.weight_or_bias(index, op, k)?
+                } else if let Some(&r) = before.get(&k) {
+                    r
                 } else if let Some(pos) = requant {
                     // Idempotent; makes the copies of constants on first use.
                     self.emit_requants(t, replaced.get(&t.index()).copied(), &mut on_input)?;
@@ -690,6 +693,37 @@ impl Builder<'_> {
             made.insert((t.index(), pos), r);
         }
         Ok(())
+    }
+
+    /// The QUANTIZE ops the plan puts just before op `index` (16x8
+    /// CONCATENATION), last operand first as the converter inserts them:
+    /// operand index → requantized tensor.
+    fn requants_before(
+        &mut self,
+        index: usize,
+        op: &Op,
+        replaced: &HashMap<usize, TensorId>,
+    ) -> Result<HashMap<usize, TensorId>, QuantError> {
+        let mut made = HashMap::new();
+        for (k, &t) in op.inputs.iter().enumerate().rev() {
+            let Some(&(_, p, _)) = self
+                .plan
+                .before_reader
+                .iter()
+                .find(|(rt, _, readers)| *rt == t && readers.contains(&(index, k)))
+            else {
+                continue;
+            };
+            let q = match replaced.get(&t.index()) {
+                Some(&r) => r,
+                None => self.tensor(t)?,
+            };
+            let name = format!("{}_requantized_for_{index}_{k}", self.src.tensor(t).name);
+            let r = self.derived(q, name, self.options.activations.dtype(), quant(p));
+            self.push_op(OpKind::Quantize, vec![q], vec![r], None);
+            made.insert(k, r);
+        }
+        Ok(made)
     }
 
     /// Quantized weights (operand 1) or bias (operand 2) of a conv-like op.

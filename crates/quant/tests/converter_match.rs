@@ -30,8 +30,9 @@ use tinyq_quant::{Activations, IoMode, QuantOptions, quantize};
 /// The count must not grow (26 on the first 33 fixtures; the five optimizer
 /// fixtures add 9, `prelu` 1, the benchmark-shaped `kws_ds_cnn` 6 and
 /// `cnn_strided` 11, `transpose_conv` 1: its output scale, `gather` and
-/// `space_depth` 1 each: their convolution's output, `mean_16x8` 1).
-const KNOWN_ULP_MISMATCHES: usize = 57;
+/// `space_depth` 1 each: their convolution's output, `mean_16x8` 1,
+/// `concat_16x8` 3: its convolutions' outputs).
+const KNOWN_ULP_MISMATCHES: usize = 60;
 
 /// Fixtures whose converter quantization tinyq does not reproduce yet, with
 /// why. `mobilenet_v2`: the converter gives the projection convolution that
@@ -51,13 +52,8 @@ const KNOWN_ULP_MISMATCHES: usize = 57;
 /// `fallback_mixed` (there for the float fallback's mixed models) too: its
 /// first convolution's scale is 3 ulps off (1.3255951e-2 against the
 /// converter's 1.3255955e-2), with the two bias scales derived from it;
-/// every constant value is equal. `concat_16x8`: in 16x8 mode the
-/// converter gives CONCATENATION its own calibrated range and requantizes
-/// every input to it (a QUANTIZE per input), while tinyq still applies the
-/// int8 rule and gives one input the output's scale (one QUANTIZE fewer);
-/// both files run bit-exact through tinyq against TFLM.
+/// every constant value is equal.
 const CONVERTER_GAPS: &[&str] = &[
-    "concat_16x8",
     "fallback_mixed",
     "mobilenet_v2",
     "resnet8",
@@ -267,8 +263,9 @@ fn params_match_the_converter_on_every_fixture() {
 }
 
 /// The same ulp-level differences seen through the uint8 and float I/O
-/// variants (the int8 ones, plus the uint8 I/O tensors sharing a scale).
-const KNOWN_IO_ULP_MISMATCHES: usize = 134;
+/// variants (the int8 ones, plus the uint8 I/O tensors sharing a scale;
+/// `concat_16x8` 7).
+const KNOWN_IO_ULP_MISMATCHES: usize = 141;
 
 /// The uint8 and float I/O variants: the same, plus the QUANTIZE/DEQUANTIZE
 /// at the edges, in the converter's op order.
@@ -291,8 +288,9 @@ fn io_variants_match_the_converter_on_every_fixture() {
 /// outputs and the ops that take their input's scale (LEAKY_RELU, PAD,
 /// SUB): 54 in all; `mean_16x8` adds one in each variant (a MEAN output
 /// whose range is the mean of a convolution's, 2.5844545e-5 against
-/// 2.5844542e-5).
-const KNOWN_16X8_ULP_MISMATCHES: usize = 56;
+/// 2.5844542e-5). `concat_16x8` adds one in each variant (its first
+/// convolution's output, which CONCATENATION no longer overrides in 16x8).
+const KNOWN_16X8_ULP_MISMATCHES: usize = 58;
 
 /// The 16x8 variants: int16 activations with zero point 0, the converter's
 /// int8 weights and int64 biases, value for value.
