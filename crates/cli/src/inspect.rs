@@ -197,6 +197,16 @@ fn build_report(model: &Path, graph: &Graph) -> Report {
     }
 }
 
+/// The quantization cell: the parameters, `float` for an unquantized float
+/// tensor, `-` for a plain integer one (indices, signal-library UINT32).
+fn quant_label(t: &TensorInfo) -> String {
+    match &t.quant_text {
+        Some(q) => q.clone(),
+        None if t.dtype.starts_with('f') => "float".into(),
+        None => "-".into(),
+    }
+}
+
 /// `i8[1,28,28,1]`, the compact form used in table cells.
 fn short(t: &TensorInfo) -> String {
     format!("{}{}", t.dtype, shape_string(&t.shape))
@@ -206,43 +216,52 @@ fn print_table(report: &Report) {
     outln!("model: {}", report.model);
     for (role, list) in [("input", &report.inputs), ("output", &report.outputs)] {
         for t in list {
-            outln!(
-                "{role}: {:?} {} {}",
-                t.name,
-                short(t),
-                t.quant_text.as_deref().unwrap_or("float")
-            );
+            outln!("{role}: {:?} {} {}", t.name, short(t), quant_label(t));
         }
     }
     outln!();
-    let header = format!(
-        "{:>3}  {:<18} {:<34} {:<20} {:<34} {:>10} {:>12}",
-        "#", "op", "inputs", "output", "output quantization", "params B", "MACs"
-    );
-    outln!("{header}");
-    outln!("{}", "-".repeat(header.len()));
-    for row in &report.ops {
-        let data_inputs: Vec<String> = row
+    let data_inputs = |row: &OpRow| -> String {
+        let shapes: Vec<String> = row
             .inputs
             .iter()
             .filter(|t| !t.constant)
             .map(short)
             .collect();
-        let output = row.outputs.first();
+        shapes.join(" ")
+    };
+    let outputs = |row: &OpRow| -> (String, String) {
+        let shapes: Vec<String> = row.outputs.iter().map(short).collect();
+        let quants: Vec<String> = row.outputs.iter().map(quant_label).collect();
+        (shapes.join(" "), quants.join(" | "))
+    };
+    // Columns as wide as their longest cell, so long op names stay in line.
+    let width = |min: usize, cell: &dyn Fn(&OpRow) -> usize| {
+        report.ops.iter().map(cell).fold(min, usize::max)
+    };
+    let op_w = width(18, &|r| r.op.len());
+    let in_w = width(34, &|r| data_inputs(r).len());
+    let out_w = width(20, &|r| outputs(r).0.len());
+    let q_w = width(34, &|r| outputs(r).1.len());
+    let header = format!(
+        "{:>3}  {:<op_w$} {:<in_w$} {:<out_w$} {:<q_w$} {:>10} {:>12}",
+        "#", "op", "inputs", "output", "output quantization", "params B", "MACs"
+    );
+    outln!("{header}");
+    outln!("{}", "-".repeat(header.len()));
+    for row in &report.ops {
+        let (shapes, quants) = outputs(row);
         outln!(
-            "{:>3}  {:<18} {:<34} {:<20} {:<34} {:>10} {:>12}",
+            "{:>3}  {:<op_w$} {:<in_w$} {:<out_w$} {:<q_w$} {:>10} {:>12}",
             row.index,
             row.op,
-            data_inputs.join(" "),
-            output.map(short).unwrap_or_default(),
-            output
-                .and_then(|t| t.quant_text.clone())
-                .unwrap_or_else(|| "float".into()),
+            data_inputs(row),
+            shapes,
+            quants,
             row.param_bytes,
             row.macs
         );
         if !row.options.is_empty() {
-            outln!("{:>3}  {:<18} {}", "", "", row.options);
+            outln!("{:>3}  {:<op_w$} {}", "", "", row.options);
         }
     }
     outln!("{}", "-".repeat(header.len()));

@@ -40,6 +40,31 @@ fn inspect_prints_one_row_per_op_with_totals() {
     );
 }
 
+/// Integer tensors without quantization (the signal library's int16 and
+/// UINT32) are not called float, and a long op name keeps the columns in
+/// line: every op row's MACs column ends where the header's does.
+#[test]
+fn inspect_labels_plain_integers_and_keeps_columns_in_line() {
+    let model = fixture("signal_chain/signal.tflite");
+    let out = tinyq(&["inspect", path_str(&model)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("float"), "{text}");
+    let header = text
+        .lines()
+        .find(|l| l.contains("MACs") && l.contains("op"))
+        .expect("a header");
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("Signal")).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    for row in rows {
+        assert_eq!(row.len(), header.len(), "{text}");
+    }
+}
+
 #[test]
 fn inspect_json_is_machine_readable_and_consistent() {
     let model = fixture("conv_basic/int8.tflite");
