@@ -38,7 +38,10 @@ pub fn is_constant_operand(operand: usize) -> bool {
 }
 
 /// The LSTM ops of `graph` that are quantized (not kept float).
-fn lstms<'g>(graph: &'g Graph, float: &'g [bool]) -> impl Iterator<Item = (usize, &'g tinyq_ir::Op)> {
+fn lstms<'g>(
+    graph: &'g Graph,
+    float: &'g [bool],
+) -> impl Iterator<Item = (usize, &'g tinyq_ir::Op)> {
     graph
         .ops
         .iter()
@@ -114,14 +117,15 @@ pub fn set_state_params(
             .map(|&(_, p)| p)
             .or(plan.params[out.index()]);
         plan.params[hidden.index()] = produced;
-        let (lo, hi) = ranges
-            .get(cell.index())
-            .copied()
-            .flatten()
-            .ok_or_else(|| QuantError::Tensor {
-                name: graph.tensor(cell).name.clone(),
-                why: "the LSTM's cell state has no calibration range".into(),
-            })?;
+        let (lo, hi) =
+            ranges
+                .get(cell.index())
+                .copied()
+                .flatten()
+                .ok_or_else(|| QuantError::Tensor {
+                    name: graph.tensor(cell).name.clone(),
+                    why: "the LSTM's cell state has no calibration range".into(),
+                })?;
         plan.params[cell.index()] = Some(cell_state_params(lo, hi));
     }
     Ok(())
@@ -168,9 +172,15 @@ mod tests {
     #[test]
     fn cell_scale_is_the_power_of_two_above_the_largest_magnitude() {
         // lstm_int8's calibrated cell range: 2^2 / 32768.
-        assert_eq!(cell_state_params(-2.282_490_3, 3.738_883_3), (1.0 / 8192.0, 0));
+        assert_eq!(
+            cell_state_params(-2.282_490_3, 3.738_883_3),
+            (1.0 / 8192.0, 0)
+        );
         // The converter's own test: [-2.73, 7.95] gives 2.44140625e-4.
-        assert_eq!(cell_state_params(-2.730_906, 7.948_721), (2.441_406_3e-4, 0));
+        assert_eq!(
+            cell_state_params(-2.730_906, 7.948_721),
+            (2.441_406_3e-4, 0)
+        );
         assert_eq!(cell_state_params(-4.0, 1.0), (4.0 / 32768.0, 0));
         assert_eq!(cell_state_params(0.0, 0.3), (0.5 / 32768.0, 0));
         assert_eq!(cell_state_params(0.0, 0.0), (1.0 / 32768.0, 0));

@@ -256,7 +256,10 @@ impl Writer<'_> {
             inputs[slot] = t;
         }
         for &state in &given[13..] {
-            if let Some(t) = usize::try_from(state).ok().and_then(|i| self.tensors.get_mut(i)) {
+            if let Some(t) = usize::try_from(state)
+                .ok()
+                .and_then(|i| self.tensors.get_mut(i))
+            {
                 t.is_variable = true;
             }
         }
