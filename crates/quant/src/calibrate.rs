@@ -110,6 +110,8 @@ pub type Ranges = Vec<Option<(f32, f32)>>;
 
 /// Runs every sample and returns each tensor's calibration range under
 /// `method`. `progress(done, total)` is called after each sample of each pass.
+/// The samples stream through a stateful model's state (an LSTM's), as
+/// through the TF converter's calibrator, which never resets it.
 pub fn calibrate(
     model: &FloatModel<'_>,
     samples: &[Vec<ArrayD<f32>>],
@@ -120,9 +122,10 @@ pub fn calibrate(
     let passes = if method.needs_histogram() { 2 } else { 1 };
     let total = samples.len() * passes;
     let mut minmax = vec![MinMax::default(); n];
+    let mut state = model.initial_state();
     for (i, sample) in samples.iter().enumerate() {
         let values = model
-            .run(sample, true)
+            .run_streaming(sample, true, &mut state)
             .map_err(|source| QuantError::Exec { sample: i, source })?;
         for (t, v) in values.iter().enumerate() {
             if let Some(v) = v {
@@ -142,9 +145,10 @@ pub fn calibrate(
         .iter()
         .map(|r| r.map(|(lo, hi)| Histogram::new(lo, hi)))
         .collect();
+    let mut state = model.initial_state();
     for (i, sample) in samples.iter().enumerate() {
         let values = model
-            .run(sample, true)
+            .run_streaming(sample, true, &mut state)
             .map_err(|source| QuantError::Exec { sample: i, source })?;
         for (t, v) in values.iter().enumerate() {
             if let (Some(v), Some(h)) = (v, hists[t].as_mut()) {

@@ -20,6 +20,8 @@
 //!   activations (the converter's dynamic-range mode; no calibration).
 //! * [`fallback`] decides which ops stay float32 (no int8 kernel, or kept
 //!   by the user); [`quantize_keeping`] quantizes the rest around them.
+//! * [`lstm`] holds the converter's rules for the integer LSTM (int8 data,
+//!   int16 cell state with a power-of-two scale).
 //! * [`report`] computes accuracy and per-tensor SQNR.
 
 pub mod calibrate;
@@ -27,6 +29,7 @@ pub mod dynamic;
 pub mod error;
 pub mod exec;
 pub mod fallback;
+pub mod lstm;
 pub mod npy;
 pub mod observer;
 pub mod params;
@@ -36,7 +39,7 @@ pub mod report;
 
 pub use dynamic::quantize_dynamic;
 pub use error::{ExecError, QuantError};
-pub use exec::{Accumulation, FloatModel, Kernels};
+pub use exec::{Accumulation, FloatModel, Kernels, State};
 pub use fallback::{Fallback, KeepFloat};
 pub use observer::Method;
 pub use params::Activations;

@@ -92,8 +92,9 @@ fn folded_operands(kind: &OpKind) -> usize {
     }
 }
 
-/// Inputs read as weights (1) or bias (2) by conv-like ops, and PRELU's
-/// alpha (1), which the converter quantizes as symmetric per-tensor weights.
+/// Inputs read as weights (1) or bias (2) by conv-like ops, PRELU's
+/// alpha (1), which the converter quantizes as symmetric per-tensor weights,
+/// and an LSTM's gate weights and biases ([`crate::lstm`]).
 pub fn is_weight_operand(kind: &OpKind, operand: usize) -> bool {
     match kind {
         OpKind::Conv2D(_)
@@ -101,6 +102,7 @@ pub fn is_weight_operand(kind: &OpKind, operand: usize) -> bool {
         | OpKind::FullyConnected(_)
         | OpKind::TransposeConv(_) => operand == 1 || operand == 2,
         OpKind::Prelu => operand == 1,
+        OpKind::Lstm(_) => crate::lstm::is_constant_operand(operand),
         _ => false,
     }
 }

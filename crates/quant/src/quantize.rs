@@ -15,6 +15,7 @@ use crate::calibrate::{Ranges, calibrate, split_samples};
 use crate::error::QuantError;
 use crate::exec::{Accumulation, FloatModel, Kernels};
 use crate::fallback::{Fallback, KeepFloat, float_ops};
+use crate::lstm;
 use crate::observer::Method;
 use crate::params::{self, Activations};
 use crate::propagate::{Params, Plan, is_weight_operand, plan_mixed};
@@ -106,7 +107,8 @@ pub fn quantize_keeping(
     check_quantizable(graph)?;
     check_activations(graph, options.activations)?;
     // Refuse a bad --keep-float or an op without an int8 kernel before calibrating.
-    float_ops(graph, options.fallback, keep)?;
+    let float = float_ops(graph, options.fallback, keep)?;
+    lstm::check(graph, options.activations, &float)?;
     let model = FloatModel::new(graph)
         .map_err(|e| QuantError::Exec {
             sample: 0,
@@ -260,7 +262,11 @@ pub fn quantize_with_ranges_keeping(
     check_quantizable(graph)?;
     check_activations(graph, options.activations)?;
     let float = float_ops(graph, options.fallback, keep)?;
-    let plan = plan_mixed(graph, ranges, &float, options.activations)?;
+    lstm::check(graph, options.activations, &float)?;
+    let ranges = lstm::joined_ranges(graph, ranges, &float);
+    let mut plan = plan_mixed(graph, &ranges, &float, options.activations)?;
+    lstm::set_state_params(graph, &ranges, &float, &mut plan)?;
+    let int16_states = lstm::cell_states(graph, &float);
     let mut readers = vec![Vec::new(); graph.tensors.len()];
     for (i, (_, op)) in graph.ops.iter().enumerate() {
         for &t in &op.inputs {
@@ -276,6 +282,7 @@ pub fn quantize_with_ranges_keeping(
         float,
         readers,
         float_of: HashMap::new(),
+        int16_states,
     };
     b.build()?;
     validate(&b.out)?;
@@ -297,6 +304,9 @@ struct Builder<'a> {
     /// Source tensor → its float32 tensor in the quantized graph (made by a
     /// float op, a DEQUANTIZE, a float input, or a float constant).
     float_of: HashMap<usize, TensorId>,
+    /// Source tensors quantized to int16 whatever the activations: the
+    /// LSTMs' cell states.
+    int16_states: Vec<TensorId>,
 }
 
 fn quant(p: Params) -> Option<Quantization> {
@@ -336,10 +346,15 @@ impl Builder<'_> {
             ),
             _ => None,
         };
+        let dtype = if self.int16_states.contains(&t) {
+            DType::I16
+        } else {
+            acts.dtype()
+        };
         let id = self.out.tensors.push(Tensor {
             name: src.name.clone(),
             shape: src.shape.clone(),
-            dtype: acts.dtype(),
+            dtype,
             quant: quant(p),
             data,
         });
@@ -726,8 +741,12 @@ impl Builder<'_> {
         Ok(made)
     }
 
-    /// Quantized weights (operand 1) or bias (operand 2) of a conv-like op.
+    /// Quantized weights (operand 1) or bias (operand 2) of a conv-like op,
+    /// or an LSTM's gate weights and biases.
     fn weight_or_bias(&mut self, index: usize, op: &Op, k: usize) -> Result<TensorId, QuantError> {
+        if matches!(op.kind, OpKind::Lstm(_)) {
+            return self.lstm_constant(op, k);
+        }
         let src = self.src;
         let filter = src.tensor(op.inputs[1]);
         let values = filter.const_f32().ok_or_else(|| QuantError::Tensor {
@@ -807,6 +826,38 @@ impl Builder<'_> {
                 scales: bias_scales,
                 axis: 0,
             }),
+            data: Some(data),
+        }))
+    }
+
+    /// An LSTM's gate weights (operands 1..=8) or gate bias (9..=12, scaled
+    /// by the input and that gate's input weights), as [`lstm`] decides.
+    fn lstm_constant(&mut self, op: &Op, k: usize) -> Result<TensorId, QuantError> {
+        let src = self.src;
+        let values = |t: TensorId| {
+            let tensor = src.tensor(t);
+            tensor.const_f32().ok_or_else(|| QuantError::Tensor {
+                name: tensor.name.clone(),
+                why: "LSTM weights and biases must be float32 constants".into(),
+            })
+        };
+        let t = op.inputs[k];
+        let tensor = src.tensor(t);
+        let (dtype, data, scale) = if k <= 8 {
+            let (q, scale) = lstm::gate_weights(&values(t)?);
+            (DType::I8, q.into_iter().map(|v| v as u8).collect(), scale)
+        } else {
+            let weights = op.inputs[k - 8];
+            let (_, w_scale) = lstm::gate_weights(&values(weights)?);
+            let in_scale = self.params(op.inputs[0])?.0;
+            let (bytes, scale) = lstm::gate_bias(&values(t)?, in_scale, w_scale);
+            (DType::I32, bytes, scale)
+        };
+        Ok(self.out.tensors.push(Tensor {
+            name: tensor.name.clone(),
+            shape: tensor.shape.clone(),
+            dtype,
+            quant: Some(Quantization::per_tensor(scale, 0)),
             data: Some(data),
         }))
     }

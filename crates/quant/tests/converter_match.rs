@@ -32,7 +32,14 @@ use tinyq_quant::{Activations, IoMode, QuantOptions, quantize};
 /// `cnn_strided` 11, `transpose_conv` 1: its output scale, `gather` and
 /// `space_depth` 1 each: their convolution's output, `mean_16x8` 1,
 /// `concat_16x8` 3: its convolutions' outputs).
-const KNOWN_ULP_MISMATCHES: usize = 60;
+/// The integer LSTMs add 11, the same effect in TFLite's optimized float
+/// LSTM: every UNIDIRECTIONAL_SEQUENCE_LSTM output is one ulp off (e.g.
+/// `lstm_int8`: 6.8559865e-3 against 6.8559875e-3), with the hidden state
+/// that shares its parameters (`lstm_int8` 2), and in `lstm_stack_int8`
+/// also the second LSTM's four gate bias scales (`input_scale · w_scale`)
+/// and the STRIDED_SLICE after it (9); the cell states' power-of-two
+/// scales and every weight and bias value are equal.
+const KNOWN_ULP_MISMATCHES: usize = 71;
 
 /// Fixtures whose converter quantization tinyq does not reproduce yet, with
 /// why. `mobilenet_v2`: the converter gives the projection convolution that

@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{B, Net, T, i32s, q, small_cnn, unary};
+use common::{B, Net, T, i32s, q, serialize, small_cnn, unary};
+use planus::ReadAsRoot as _;
 use tinyq_tflite::{ReadError, fb, read};
 
 fn err(n: &Net) -> ReadError {
@@ -259,4 +260,54 @@ fn constant_written_by_an_op() {
     n.tensors[1].buffer = 1;
     let e = err(&n);
     assert!(matches!(e, ReadError::Graph(_)), "{e}");
+}
+
+/// The LSTM variants tinyq has no kernel for (float or integer: peepholes,
+/// a projection, layer normalization, a coupled input and forget gate) are
+/// refused naming the op and the feature, so `tinyq quantize` and `compile`
+/// stop there: the converter's float Keras LSTM with one such input added.
+#[test]
+fn lstm_variants_are_refused_naming_the_op() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/lstm_int8/float.tflite");
+    let bytes = std::fs::read(&path).expect("the lstm_int8 fixture");
+    let model: fb::Model = fb::ModelRef::read_as_root(&bytes)
+        .and_then(TryInto::try_into)
+        .expect("a model");
+    let with = |slot: usize, from: Option<usize>| {
+        let mut m = model.clone();
+        let op = &mut m.subgraphs.as_mut().expect("subgraphs")[0]
+            .operators
+            .as_mut()
+            .expect("ops")[0];
+        let inputs = op.inputs.as_mut().expect("inputs");
+        // A gate bias (`[units]`) stands in for the variant's tensor.
+        inputs[slot] = from.map_or(-1, |k| inputs[k]);
+        msg(&err_bytes(&serialize(&m, true)))
+    };
+    for (slot, what) in [
+        (9, "peephole weights"),
+        (16, "a projection"),
+        (20, "layer normalization"),
+    ] {
+        let m = with(slot, Some(12));
+        assert!(
+            m.contains(&format!(
+                "op #0 (UNIDIRECTIONAL_SEQUENCE_LSTM): {what} is not supported"
+            )),
+            "{m}"
+        );
+    }
+    let m = with(1, None);
+    assert!(
+        m.contains("op #0 (UNIDIRECTIONAL_SEQUENCE_LSTM): a coupled input and forget gate"),
+        "{m}"
+    );
+}
+
+fn err_bytes(bytes: &[u8]) -> ReadError {
+    match read(bytes) {
+        Ok(g) => panic!("read succeeded:\n{}", g.dump()),
+        Err(e) => e,
+    }
 }

@@ -8,6 +8,7 @@
 mod conv;
 mod elementwise;
 mod layout;
+mod lstm;
 mod pool;
 mod resize;
 
@@ -18,6 +19,15 @@ use crate::error::ExecError;
 
 /// Values of a run, indexed by tensor index (`None`: not computed or dropped).
 pub type Values = Vec<Option<ArrayD<f32>>>;
+
+/// The variable tensors of a stateful model (an LSTM's hidden and cell
+/// state) between samples, indexed by tensor index. A stream of samples
+/// passes one `State` from run to run, as an interpreter keeps its
+/// variable tensors between invokes.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    values: Vec<Option<ArrayD<f32>>>,
+}
 
 /// A float32 graph with its constants decoded, ready to run many samples.
 #[derive(Debug, Clone)]
@@ -203,12 +213,39 @@ impl<'g> FloatModel<'g> {
         self.graph
     }
 
-    /// Runs one sample. `inputs[i]` must have the shape of graph input `i`
-    /// (a leading batch of 1 may be missing). With `keep_all`, every
-    /// computed tensor is returned; otherwise only the graph outputs (and
-    /// inputs) are kept.
-    pub fn run(&self, inputs: &[ArrayD<f32>], keep_all: bool) -> Result<Values, ExecError> {
+    /// The state before the first sample: every state tensor zero.
+    pub fn initial_state(&self) -> State {
         let graph = self.graph;
+        let mut values = vec![None; graph.tensors.len()];
+        for (_, op) in graph.ops.iter() {
+            for k in op.kind.state_inputs(op.inputs.len()) {
+                let t = op.inputs[k];
+                values[t.index()] = Some(ArrayD::zeros(IxDyn(&graph.tensor(t).shape)));
+            }
+        }
+        State { values }
+    }
+
+    /// Runs one sample from the initial state. `inputs[i]` must have the
+    /// shape of graph input `i` (a leading batch of 1 may be missing). With
+    /// `keep_all`, every computed tensor is returned; otherwise only the
+    /// graph outputs (and inputs) are kept.
+    pub fn run(&self, inputs: &[ArrayD<f32>], keep_all: bool) -> Result<Values, ExecError> {
+        self.run_streaming(inputs, keep_all, &mut self.initial_state())
+    }
+
+    /// [`FloatModel::run`] from `state`, which the run updates. A state
+    /// tensor's value in the result is the state after the sample.
+    pub fn run_streaming(
+        &self,
+        inputs: &[ArrayD<f32>],
+        keep_all: bool,
+        state: &mut State,
+    ) -> Result<Values, ExecError> {
+        let graph = self.graph;
+        if state.values.len() != graph.tensors.len() {
+            *state = self.initial_state();
+        }
         if inputs.len() != graph.inputs.len() {
             return Err(ExecError::InputCount {
                 expected: graph.inputs.len(),
@@ -226,13 +263,12 @@ impl<'g> FloatModel<'g> {
                 acc: self.accumulation,
                 kernels: self.kernels,
             };
-            // A state is never computed: refuse the op itself, by name,
-            // before its state would be reported as a missing tensor.
-            if !op.kind.state_inputs(op.inputs.len()).is_empty() {
-                return Err(cx.err(format!(
-                    "stateful ops are not quantized yet: compile a float {} model as float (no --calibration)",
-                    op.kind.name()
-                )));
+            // An SVDF's state is never computed: refuse the op itself, by
+            // name, before its state would be reported as a missing tensor.
+            if matches!(op.kind, OpKind::Svdf(_)) {
+                return Err(cx.err(
+                    "stateful ops are not quantized yet: compile a float SVDF model as float (no --calibration), or give an int8 one",
+                ));
             }
             let ins = op
                 .inputs
@@ -241,6 +277,7 @@ impl<'g> FloatModel<'g> {
                     values[t.index()]
                         .as_ref()
                         .or(self.constants[t.index()].as_ref())
+                        .or(state.values[t.index()].as_ref())
                         .ok_or_else(|| ExecError::Missing {
                             name: graph.tensor(t).name.clone(),
                         })
@@ -248,7 +285,19 @@ impl<'g> FloatModel<'g> {
                 .collect::<Result<Vec<_>, _>>()?;
             let &out_id = op.outputs.first().ok_or_else(|| cx.err("no output"))?;
             let out_shape = &graph.tensor(out_id).shape;
-            let out = eval_op(&cx, &ins, out_shape)?;
+            let out = if let OpKind::Lstm(a) = &op.kind {
+                let (out, hidden, cell) = lstm::lstm(&cx, a, &ins, out_shape)?;
+                // The state after the sample: kept for the next one, and
+                // seen by calibration as the state tensors' values.
+                for (k, v) in [(13, hidden), (14, cell)] {
+                    let t = op.inputs[k].index();
+                    values[t] = Some(v.clone());
+                    state.values[t] = Some(v);
+                }
+                out
+            } else {
+                eval_op(&cx, &ins, out_shape)?
+            };
             if out.shape() != out_shape.as_slice() {
                 return Err(cx.err(format!(
                     "computed shape {:?} but the model declares {:?}",
@@ -360,9 +409,7 @@ fn eval_op(
         OpKind::Svdf(_) => Err(cx.err(
             "stateful ops are not quantized yet: compile a float SVDF model as float (no --calibration), or give an int8 one",
         )),
-        OpKind::Lstm(_) => Err(cx.err(
-            "stateful ops are not quantized yet: compile a float LSTM model as float (no --calibration)",
-        )),
+        OpKind::Lstm(_) => Err(cx.err("an LSTM runs with its state (`run_streaming`)")),
         OpKind::Signal(_) => Err(cx.err(
             "signal-library ops are integer already: compile the model as it is (no --calibration)",
         )),

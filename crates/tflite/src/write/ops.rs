@@ -221,6 +221,9 @@ impl Writer<'_> {
             });
             return Ok(());
         }
+        if let OpKind::Lstm(a) = &op.kind {
+            return self.lstm(&cx, a);
+        }
         let w = self.map(&cx)?;
         let v = version(self.graph, op, w.inputs.len());
         let opcode_index = self.opcode(w.code, None, v);
@@ -234,6 +237,89 @@ impl Writer<'_> {
             inputs: Some(w.inputs),
             outputs: Some(outputs),
             builtin_options: w.options,
+            ..Default::default()
+        });
+        Ok(())
+    }
+
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM as the converter writes it: 24 inputs
+    /// (`-1` for the absent peepholes, projection and layer norms), the
+    /// hidden and cell states as variable tensors, and for the integer LSTM
+    /// the converter's five intermediates (four unused float ones, and
+    /// `effective_hidden_scale_intermediate` with the output's parameters,
+    /// which its calibration gives the Keras LSTM); TFLM reads none of them.
+    fn lstm(&mut self, cx: &Cx<'_>, a: &tinyq_ir::op::Lstm) -> Result<()> {
+        cx.arity(tinyq_ir::op::LSTM_INPUTS, tinyq_ir::op::LSTM_INPUTS)?;
+        let given = self.data_inputs(cx.op)?;
+        let mut inputs = vec![-1; 24];
+        for (slot, &t) in (0..9).chain(12..16).chain(18..20).zip(&given) {
+            inputs[slot] = t;
+        }
+        for &state in &given[13..] {
+            if let Some(t) = usize::try_from(state)
+                .ok()
+                .and_then(|i| self.tensors.get_mut(i))
+            {
+                t.is_variable = true;
+            }
+        }
+        let out = cx.output()?;
+        let intermediates = if cx.input(0)?.dtype == DType::F32 {
+            None
+        } else {
+            let names = [
+                "input_to_input_intermediate",
+                "input_to_forget_intermediate",
+                "input_to_cell_intermediate",
+                "input_to_output_intermediate",
+                "effective_hidden_scale_intermediate",
+            ];
+            let mut ids = Vec::with_capacity(names.len());
+            for (k, name) in names.into_iter().enumerate() {
+                let (dtype, quant) = if k == 4 {
+                    (out.dtype, out.quant.clone())
+                } else {
+                    (DType::F32, None)
+                };
+                let t = Tensor {
+                    name: name.to_owned(),
+                    shape: vec![0],
+                    dtype,
+                    quant,
+                    data: None,
+                };
+                self.tensors.push(super::fb_tensor(&t, 0)?);
+                ids.push(
+                    i32::try_from(self.tensors.len() - 1)
+                        .map_err(|_| WriteError::TooLarge("more than 2^31 tensors".to_owned()))?,
+                );
+            }
+            Some(ids)
+        };
+        let v = version(self.graph, cx.op, inputs.len());
+        let opcode_index = self.opcode(fb::BuiltinOperator::UnidirectionalSequenceLstm, None, v);
+        let outputs = cx
+            .op
+            .outputs
+            .iter()
+            .map(|&t| self.index(t))
+            .collect::<Result<_>>()?;
+        let options = fb::UnidirectionalSequenceLstmOptions {
+            fused_activation_function: fb::ActivationFunctionType::Tanh,
+            cell_clip: a.cell_clip,
+            proj_clip: 0.0,
+            time_major: a.time_major,
+            asymmetric_quantize_inputs: false,
+            diagonal_recurrent_tensors: false,
+        };
+        self.operators.push(fb::Operator {
+            opcode_index,
+            inputs: Some(inputs),
+            outputs: Some(outputs),
+            builtin_options: Some(fb::BuiltinOptions::UnidirectionalSequenceLstmOptions(
+                Box::new(options),
+            )),
+            intermediates,
             ..Default::default()
         });
         Ok(())
@@ -261,10 +347,12 @@ impl Writer<'_> {
         };
         match &op.kind {
             // Its state would need writing as a variable tensor; tinyq
-            // quantize does not quantize stateful ops.
-            OpKind::Svdf(_) | OpKind::Lstm(_) => Err(cx.err(
-                "writing a stateful op back to .tflite is not supported (tinyq quantize does not quantize SVDF or LSTM yet)",
+            // quantize does not quantize SVDF.
+            OpKind::Svdf(_) => Err(cx.err(
+                "writing an SVDF back to .tflite is not supported (tinyq quantize does not quantize SVDF yet)",
             )),
+            // Written by `lstm`.
+            OpKind::Lstm(_) => Err(cx.err("an LSTM is written with its state and intermediates")),
             // Written by `op` as a custom op.
             OpKind::Signal(_) => Err(cx.err("a custom op has no builtin options")),
             OpKind::Conv2D(a) => {
