@@ -31,6 +31,8 @@ fn written_quantized_models_read_back_to_the_same_program() {
         ("mean", &int8[..]),
         ("space_depth", &int8[..]),
         ("gather", &int8[..]),
+        ("lstm_int8", &int8[..]),
+        ("lstm_stack_int8", &int8[..]),
         ("conv_basic", &wide[..]),
         ("conv_nobias", &wide[..]),
         ("depthwise_mult2", &wide[..]),
@@ -100,5 +102,5 @@ fn written_quantized_models_read_back_to_the_same_program() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 37);
+    assert_eq!(checked, 43);
 }

@@ -210,3 +210,34 @@ fn int16_options_and_ops_are_checked() {
     ));
     assert!(m.contains("PRELU") && m.contains("no 16x8"), "{m}");
 }
+
+/// The integer LSTM is int8 with an int16 cell (TFLM's 8x8->16 kernel): a
+/// 16x8 quantization or an LSTM kept float32 is refused naming the op.
+#[test]
+fn lstm_without_an_integer_form_is_refused_naming_the_op() {
+    let g = float_graph("lstm_int8");
+    let cal = common::read_f32(&fixture("lstm_int8", "calib.in0.npy"));
+    let wide = QuantOptions {
+        activations: tinyq_quant::Activations::Int16,
+        io: tinyq_quant::IoMode::Int16,
+        ..QuantOptions::default()
+    };
+    let m = message(quantize(&g, std::slice::from_ref(&cal), wide));
+    assert!(
+        m.contains("op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM) cannot be quantized")
+            && m.contains("--activations int8"),
+        "{m}"
+    );
+    let m = message(quantize_keeping(
+        &g,
+        &[cal],
+        QuantOptions::default(),
+        &[KeepFloat::Op(0)],
+        &mut |_, _| {},
+    ));
+    assert!(
+        m.contains("op 0 (UNIDIRECTIONAL_SEQUENCE_LSTM) cannot be quantized")
+            && m.contains("cannot stay float32"),
+        "{m}"
+    );
+}
