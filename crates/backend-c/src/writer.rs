@@ -15,6 +15,8 @@ use crate::{EmitError, GeneratedC};
 mod float;
 #[path = "writer_int16.rs"]
 mod int16;
+#[path = "writer_int32.rs"]
+mod int32;
 #[path = "writer_signal.rs"]
 mod signal;
 #[path = "writer_svdf.rs"]
@@ -32,6 +34,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "model.c.tera",
         include_str!("../../../templates/c/model.c.tera"),
+    ),
+    (
+        "kernels/int32.c.tera",
+        include_str!("../../../templates/c/kernels/int32.c.tera"),
     ),
     (
         "kernels/helpers.c.tera",
@@ -224,6 +230,10 @@ const KERNEL_FLAGS: &[&str] = &[
     "signal_energy",
     "signal_log",
     "signal_sqrt",
+    // Plain integers (`int32`: their shared helpers).
+    "int32",
+    "binary_i32",
+    "cast",
     "lstm_int8",
 ];
 
@@ -1225,6 +1235,7 @@ impl<'p> Writer<'p> {
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
             Kernel::Int16(k) => self.int16_step(index, k, step, &dst, out_len)?,
             Kernel::Signal(op) => self.signal_step(op, step, &dst, out_len, &invalid)?,
+            Kernel::Int32(k) => self.int32_step(index, k, step, &dst, out_len)?,
             Kernel::ResizeBilinear(p) => {
                 self.use_kernel("resize_bilinear", &[]);
                 let src = self.src(input(0)?);

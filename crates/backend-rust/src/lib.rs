@@ -49,6 +49,7 @@ use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program};
 mod embed;
 mod float;
 mod int16;
+mod int32;
 pub mod namer;
 mod stateful;
 
@@ -2042,6 +2043,7 @@ impl<'p> Writer<'p> {
                     "signal-library ops have no Rust emitter yet".into(),
                 ));
             }
+            Kernel::Int32(k) => self.int32_step(index, k, &views, &out, &kerr)?,
             Kernel::Float(k) => {
                 let xs: Vec<TokenStream> = views.iter().map(|v| v.expr.clone()).collect();
                 if views.iter().any(|v| v.elem != Elem::F32) || out_elem != Elem::F32 {

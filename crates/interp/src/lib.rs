@@ -703,6 +703,7 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
         Kernel::Float(k) => execute_float(k, ins, out),
         Kernel::Int16(k) => execute_int16(k, ins, out),
         Kernel::Signal(op) => op.run(ins, out),
+        Kernel::Int32(k) => k.run(ins, out),
         Kernel::Svdf { .. } | Kernel::Lstm { .. } => Err(KernelError::InvalidParams(
             "a stateful kernel runs through execute_stateful",
         )),

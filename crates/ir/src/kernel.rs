@@ -204,6 +204,9 @@ pub enum Kernel {
     /// The other int16 kernels of 16x8 models (element-wise, requantize,
     /// layout, transposed convolution).
     Int16(crate::int16_kernel::Int16Kernel),
+    /// A plain integer op (int32 arithmetic, CAST): little-endian buffers
+    /// of [`crate::int32_kernel::Int32Kernel::dtypes`].
+    Int32(crate::int32_kernel::Int32Kernel),
     /// A signal-library op (its buffers: the element types of
     /// `SignalOp::dtypes`, little-endian).
     Signal(crate::signal::SignalOp),
@@ -315,6 +318,7 @@ impl Kernel {
             Kernel::Int16(k) => k.name(),
             Kernel::Svdf { .. } => "svdf",
             Kernel::Signal(op) => op.name(),
+            Kernel::Int32(k) => k.name(),
             Kernel::Lstm { .. } => "lstm_int8",
         }
     }

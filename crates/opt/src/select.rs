@@ -140,6 +140,11 @@ fn select_unfolded(
     index: usize,
     options: LowerOptions,
 ) -> Result<Selected, LowerError> {
+    let cx = Ctx { graph, op, index };
+    // Plain integers (CAST included, whatever its output type) first.
+    if crate::select_int32::is_int32_op(&cx) {
+        return crate::select_int32::select_int32(&cx);
+    }
     if crate::select_float::is_float_op(graph, op) {
         let (kernel, data_inputs) = crate::select_float::select_float(graph, op, index)?;
         return Ok(Selected {
@@ -148,7 +153,6 @@ fn select_unfolded(
             folded_zero_point: false,
         });
     }
-    let cx = Ctx { graph, op, index };
     if matches!(op.kind, OpKind::Signal(_)) {
         // Not an int16 op of a 16x8 model, though it may compute in int16.
     } else if let Some(selected) = crate::select_int16::select_int16(&cx)? {
@@ -210,6 +214,7 @@ fn select_unfolded(
             );
         }
         OpKind::Lstm(attrs) => return crate::select_lstm::lstm_int8(&cx, attrs),
+        OpKind::Cast => return crate::select_int32::select_int32(&cx),
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
             let (input, output) = (cx.input(0)?, cx.output()?);
             if input.byte_len() != output.byte_len() {

@@ -67,7 +67,7 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         | OpKind::Neg
         | OpKind::Square
         | OpKind::SquaredDifference => 1,
-        OpKind::Lstm(_) | OpKind::Signal(_) => 1,
+        OpKind::Lstm(_) | OpKind::Signal(_) | OpKind::Cast => 1,
         OpKind::Conv2D(_) => {
             let grouped = match (t(0), t(1)) {
                 (Some(x), Some(f)) => x.shape.get(3) != f.shape.get(3),

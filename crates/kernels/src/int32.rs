@@ -1,0 +1,403 @@
+//! Plain (unquantized) integer arithmetic and CAST, as TFLM runs the glue
+//! ops of its audio preprocessor (micro_speech's `audio_preprocessor.py`
+//! turns the int16 log filter bank into int8 features with CAST, MUL, ADD,
+//! DIV, MINIMUM, MAXIMUM on int32 and a CAST to int8).
+//!
+//! * int32 ADD, SUB, MUL wrap on overflow (two's complement, what TFLM's
+//!   `a + b` / `a * b` compile to), then the fused activation's clamp.
+//! * int32 DIV truncates toward zero (C++ `/`). TFLM traps on a zero
+//!   divisor and on `INT32_MIN / -1`; here they give 0 and `INT32_MIN`
+//!   (lowering refuses a constant divisor holding 0).
+//! * CAST is C++'s `static_cast` as TFLM's kernel applies it: integers
+//!   wrap to the narrower type, integers round to the nearest float, floats
+//!   truncate toward zero and saturate to the integer type, NaN to 0
+//!   (measured on TFLM's CAST: its float-to-integer path saturates).
+//!
+//! Operands are [`Numbers`]: little-endian bytes (`[u8]` or `[i8]`: arena
+//! buffers, constants, int8 model I/O), or typed model I/O (`[i16]`,
+//! `[f32]`).
+
+use crate::KernelError;
+use crate::elementwise::check_broadcast;
+use crate::error::check_len;
+use crate::shape::{MAX_DIMS, broadcast_strides};
+use crate::wide_ops::WideBroadcast;
+
+/// The element types of plain integer ops and CAST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumType {
+    I8,
+    I16,
+    I32,
+    U32,
+    F32,
+}
+
+impl NumType {
+    /// Bytes per element.
+    pub const fn size(self) -> usize {
+        match self {
+            NumType::I8 => 1,
+            NumType::I16 => 2,
+            NumType::I32 | NumType::U32 | NumType::F32 => 4,
+        }
+    }
+}
+
+/// One element's value: every integer type fits an `i64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    Int(i64),
+    Float(f32),
+}
+
+/// A read-only buffer of numbers of one [`NumType`].
+pub trait Numbers {
+    /// Bytes the buffer holds.
+    fn byte_len(&self) -> usize;
+    /// Whether the buffer can hold elements of type `t`.
+    fn holds(&self, t: NumType) -> bool;
+    /// Element `i` as type `t` (`holds(t)` and `i` in range checked first).
+    fn get(&self, t: NumType, i: usize) -> Num;
+}
+
+/// A writable [`Numbers`] buffer.
+pub trait NumbersMut: Numbers {
+    /// Stores `v` (already of type `t`'s range) as element `i`.
+    fn set(&mut self, t: NumType, i: usize, v: Num);
+}
+
+fn le_get(bytes: impl Fn(usize) -> u8, t: NumType, i: usize) -> Num {
+    let n = t.size();
+    let mut w = [0u8; 4];
+    for (k, b) in w.iter_mut().enumerate().take(n) {
+        *b = bytes(i * n + k);
+    }
+    match t {
+        NumType::I8 => Num::Int(i64::from(w[0] as i8)),
+        NumType::I16 => Num::Int(i64::from(i16::from_le_bytes([w[0], w[1]]))),
+        NumType::I32 => Num::Int(i64::from(i32::from_le_bytes(w))),
+        NumType::U32 => Num::Int(i64::from(u32::from_le_bytes(w))),
+        NumType::F32 => Num::Float(f32::from_le_bytes(w)),
+    }
+}
+
+fn le_bytes(t: NumType, v: Num) -> [u8; 4] {
+    match (t, v) {
+        (NumType::F32, Num::Float(f)) => f.to_le_bytes(),
+        (NumType::F32, Num::Int(x)) => (x as f32).to_le_bytes(),
+        (_, Num::Int(x)) => (x as u32).to_le_bytes(),
+        (_, Num::Float(f)) => (f as i32 as u32).to_le_bytes(),
+    }
+}
+
+impl Numbers for [u8] {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+    fn holds(&self, _: NumType) -> bool {
+        true
+    }
+    fn get(&self, t: NumType, i: usize) -> Num {
+        le_get(|k| self[k], t, i)
+    }
+}
+
+impl NumbersMut for [u8] {
+    fn set(&mut self, t: NumType, i: usize, v: Num) {
+        let n = t.size();
+        let bytes = le_bytes(t, v);
+        self[i * n..(i + 1) * n].copy_from_slice(&bytes[..n]);
+    }
+}
+
+impl Numbers for [i8] {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+    fn holds(&self, _: NumType) -> bool {
+        true
+    }
+    fn get(&self, t: NumType, i: usize) -> Num {
+        le_get(|k| self[k] as u8, t, i)
+    }
+}
+
+impl NumbersMut for [i8] {
+    fn set(&mut self, t: NumType, i: usize, v: Num) {
+        let n = t.size();
+        let bytes = le_bytes(t, v);
+        for (d, &b) in self[i * n..(i + 1) * n].iter_mut().zip(&bytes[..n]) {
+            *d = b as i8;
+        }
+    }
+}
+
+impl Numbers for [i16] {
+    fn byte_len(&self) -> usize {
+        2 * self.len()
+    }
+    fn holds(&self, t: NumType) -> bool {
+        t == NumType::I16
+    }
+    fn get(&self, _: NumType, i: usize) -> Num {
+        Num::Int(i64::from(self[i]))
+    }
+}
+
+impl NumbersMut for [i16] {
+    fn set(&mut self, _: NumType, i: usize, v: Num) {
+        if let Num::Int(x) = v {
+            self[i] = x as i16;
+        }
+    }
+}
+
+impl Numbers for [f32] {
+    fn byte_len(&self) -> usize {
+        4 * self.len()
+    }
+    fn holds(&self, t: NumType) -> bool {
+        t == NumType::F32
+    }
+    fn get(&self, _: NumType, i: usize) -> Num {
+        Num::Float(self[i])
+    }
+}
+
+impl NumbersMut for [f32] {
+    fn set(&mut self, _: NumType, i: usize, v: Num) {
+        if let Num::Float(f) = v {
+            self[i] = f;
+        }
+    }
+}
+
+/// The element count of a buffer of type `t`, or an error when it cannot
+/// hold `t` or its size is not a whole number of elements.
+fn count<N: Numbers + ?Sized>(what: &'static str, buf: &N, t: NumType) -> Result<usize, KernelError> {
+    if !buf.holds(t) || !buf.byte_len().is_multiple_of(t.size()) {
+        return Err(KernelError::InvalidParams(match what {
+            "input" => "CAST input buffer is not of the input type",
+            "output" => "CAST output buffer is not of the output type",
+            _ => "int32 op buffer is not int32",
+        }));
+    }
+    Ok(buf.byte_len() / t.size())
+}
+
+/// CAST between two different types of [`NumType`].
+pub fn check_cast(from: NumType, to: NumType, input: usize, output: usize) -> Result<(), KernelError> {
+    if from == to {
+        return Err(KernelError::InvalidParams("CAST to the same type"));
+    }
+    check_len("CAST output", input, output)
+}
+
+/// One value converted as C++'s `static_cast` in TFLM's CAST.
+pub fn cast_value(v: Num, to: NumType) -> Num {
+    match (v, to) {
+        (Num::Int(x), NumType::F32) => Num::Float(x as f32),
+        (Num::Int(x), NumType::I8) => Num::Int(i64::from(x as i8)),
+        (Num::Int(x), NumType::I16) => Num::Int(i64::from(x as i16)),
+        (Num::Int(x), NumType::I32) => Num::Int(i64::from(x as i32)),
+        (Num::Int(x), NumType::U32) => Num::Int(i64::from(x as u32)),
+        (Num::Float(f), NumType::F32) => Num::Float(f),
+        // Rust's float-to-integer `as` truncates, saturates and maps NaN
+        // to 0: what TFLM's CAST does.
+        (Num::Float(f), NumType::I8) => Num::Int(i64::from(f as i8)),
+        (Num::Float(f), NumType::I16) => Num::Int(i64::from(f as i16)),
+        (Num::Float(f), NumType::I32) => Num::Int(i64::from(f as i32)),
+        (Num::Float(f), NumType::U32) => Num::Int(i64::from(f as u32)),
+    }
+}
+
+/// CAST: every element of `input` (type `from`) converted to `to`.
+pub fn cast<I, O>(from: NumType, to: NumType, input: &I, output: &mut O) -> Result<(), KernelError>
+where
+    I: Numbers + ?Sized,
+    O: NumbersMut + ?Sized,
+{
+    let n = count("input", input, from)?;
+    check_cast(from, to, n, count("output", output, to)?)?;
+    for i in 0..n {
+        output.set(to, i, cast_value(input.get(from, i), to));
+    }
+    Ok(())
+}
+
+/// A plain int32 binary op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntBinary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Maximum,
+    Minimum,
+}
+
+impl IntBinary {
+    /// `a op b` before the activation clamp.
+    pub fn apply(self, a: i32, b: i32) -> i32 {
+        match self {
+            IntBinary::Add => a.wrapping_add(b),
+            IntBinary::Sub => a.wrapping_sub(b),
+            IntBinary::Mul => a.wrapping_mul(b),
+            // TFLM traps on these two; tinyq defines them.
+            IntBinary::Div if b == 0 => 0,
+            IntBinary::Div => a.wrapping_div(b),
+            IntBinary::Maximum => a.max(b),
+            IntBinary::Minimum => a.min(b),
+        }
+    }
+}
+
+/// The lengths (elements) of an int32 binary op against its shapes and
+/// its clamp.
+pub fn check_binary_i32(
+    act_min: i32,
+    act_max: i32,
+    shapes: Option<&WideBroadcast>,
+    [input1, input2, output]: [usize; 3],
+) -> Result<(), KernelError> {
+    if act_min > act_max {
+        return Err(KernelError::InvalidParams("int32 op clamp min above max"));
+    }
+    match shapes {
+        None => {
+            check_len("input2", input1, input2)?;
+            check_len("output", input1, output)
+        }
+        Some(s) => check_broadcast(&s.shape1, input1, &s.shape2, input2, &s.out_shape, output),
+    }
+}
+
+/// An int32 binary op, same shapes (`shapes == None`) or NumPy
+/// broadcasting, each result clamped to `act_min..=act_max`.
+pub fn binary_i32<A, B, O>(
+    op: IntBinary,
+    act_min: i32,
+    act_max: i32,
+    shapes: Option<&WideBroadcast>,
+    input1: &A,
+    input2: &B,
+    output: &mut O,
+) -> Result<(), KernelError>
+where
+    A: Numbers + ?Sized,
+    B: Numbers + ?Sized,
+    O: NumbersMut + ?Sized,
+{
+    let t = NumType::I32;
+    let lens = [
+        count("", input1, t)?,
+        count("", input2, t)?,
+        count("", output, t)?,
+    ];
+    check_binary_i32(act_min, act_max, shapes, lens)?;
+    let int = |v: Num| match v {
+        Num::Int(x) => x as i32,
+        Num::Float(_) => 0,
+    };
+    let f = |a: Num, b: Num| {
+        let v = op.apply(int(a), int(b)).clamp(act_min, act_max);
+        Num::Int(i64::from(v))
+    };
+    match shapes {
+        None => {
+            for i in 0..lens[2] {
+                output.set(t, i, f(input1.get(t, i), input2.get(t, i)));
+            }
+        }
+        Some(s) => {
+            let s1 = broadcast_strides(&s.shape1, &s.out_shape)?;
+            let s2 = broadcast_strides(&s.shape2, &s.out_shape)?;
+            // Odometer over the output, tracking both input offsets.
+            let mut index = [0usize; MAX_DIMS];
+            let (mut i1, mut i2) = (0usize, 0usize);
+            for o in 0..lens[2] {
+                output.set(t, o, f(input1.get(t, i1), input2.get(t, i2)));
+                for d in (0..MAX_DIMS).rev() {
+                    index[d] += 1;
+                    i1 += s1[d];
+                    i2 += s2[d];
+                    if index[d] < s.out_shape[d] {
+                        break;
+                    }
+                    index[d] = 0;
+                    i1 -= s1[d] * s.out_shape[d];
+                    i2 -= s2[d] * s.out_shape[d];
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn division_truncates_and_defines_the_traps() {
+        assert_eq!(IntBinary::Div.apply(-7, 2), -3);
+        assert_eq!(IntBinary::Div.apply(7, -2), -3);
+        assert_eq!(IntBinary::Div.apply(5, 0), 0);
+        assert_eq!(IntBinary::Div.apply(i32::MIN, -1), i32::MIN);
+    }
+
+    #[test]
+    fn arithmetic_wraps() {
+        assert_eq!(IntBinary::Add.apply(i32::MAX, 1), i32::MIN);
+        assert_eq!(IntBinary::Mul.apply(65536, 65536), 0);
+        assert_eq!(IntBinary::Sub.apply(i32::MIN, 1), i32::MAX);
+    }
+
+    #[test]
+    fn casts_wrap_round_and_saturate() {
+        assert_eq!(cast_value(Num::Int(300), NumType::I8), Num::Int(44));
+        assert_eq!(cast_value(Num::Int(-1), NumType::U32), Num::Int(0xFFFF_FFFF));
+        assert_eq!(cast_value(Num::Int(0xFFFF_FFFF), NumType::I32), Num::Int(-1));
+        assert_eq!(cast_value(Num::Int(16_777_217), NumType::F32), Num::Float(16_777_216.0));
+        assert_eq!(cast_value(Num::Float(-1.5), NumType::I32), Num::Int(-1));
+        assert_eq!(cast_value(Num::Float(300.0), NumType::I8), Num::Int(127));
+        assert_eq!(cast_value(Num::Float(-0.5), NumType::U32), Num::Int(0));
+        assert_eq!(cast_value(Num::Float(f32::NAN), NumType::I16), Num::Int(0));
+        assert_eq!(cast_value(Num::Float(3e9), NumType::U32), Num::Int(3_000_000_000));
+    }
+
+    #[test]
+    fn byte_and_typed_views_agree() {
+        let x: [i16; 3] = [-32768, 1, 32767];
+        let mut bytes = [0u8; 12];
+        cast(NumType::I16, NumType::I32, &x[..], &mut bytes[..]).unwrap();
+        let mut back = [0i16; 3];
+        cast(NumType::I32, NumType::I16, &bytes[..], &mut back[..]).unwrap();
+        assert_eq!(back, x);
+        assert!(cast(NumType::I32, NumType::I16, &bytes[..], &mut [0f32; 3][..]).is_err());
+    }
+
+    #[test]
+    fn broadcast_binary_clamps() {
+        let a: [i32; 4] = [1, -2, i32::MAX, 7];
+        let b: [i32; 1] = [3];
+        let le = |v: &[i32]| {
+            let mut out = [0u8; 16];
+            for (k, x) in v.iter().enumerate() {
+                out[4 * k..4 * k + 4].copy_from_slice(&x.to_le_bytes());
+            }
+            out
+        };
+        let (ab, bb) = (le(&a), le(&b));
+        let shapes = WideBroadcast {
+            shape1: [1, 1, 1, 1, 1, 4],
+            shape2: [1, 1, 1, 1, 1, 1],
+            out_shape: [1, 1, 1, 1, 1, 4],
+        };
+        let mut out = [0u8; 16];
+        binary_i32(IntBinary::Mul, -10, i32::MAX, Some(&shapes), &ab[..], &bb[..4], &mut out[..])
+            .unwrap();
+        assert_eq!(out, le(&[3, -6, i32::MAX.wrapping_mul(3).max(-10), 21]));
+    }
+}
