@@ -168,6 +168,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "maximum",
     "minimum",
     "prelu",
+    "squared_difference",
     "softmax",
     "lut",
     "dequantize",
@@ -421,6 +422,7 @@ impl<'p> Writer<'p> {
                     "add" | "sub" => "tq_addsub_params",
                     "mul" => "tq_mul_params",
                     "prelu" => "tq_prelu_params",
+                    "squared_difference" => "tq_squared_difference_params",
                     _ => "void",
                 };
                 BinaryCtx {
@@ -909,6 +911,39 @@ impl<'p> Writer<'p> {
                         (
                             "prelu",
                             Some(self.params_struct(index, "tq_prelu_params", &fields)),
+                        )
+                    }
+                    BinaryOp::SquaredDifference(p) => {
+                        self.use_kernel(
+                            "squared_difference",
+                            &["wrap", "wsub", "clamp8", "fixedpoint", "mbqm"],
+                        );
+                        let fields = [
+                            vec![
+                                Field::int("input1_offset", p.input1_offset),
+                                Field::int("input2_offset", p.input2_offset),
+                                Field::int("output_offset", p.output_offset),
+                            ],
+                            vec![
+                                Field::int("input1_multiplier", p.input1_multiplier),
+                                Field::int("input1_shift", p.input1_shift),
+                            ],
+                            vec![
+                                Field::int("input2_multiplier", p.input2_multiplier),
+                                Field::int("input2_shift", p.input2_shift),
+                            ],
+                            vec![
+                                Field::int("output_multiplier", p.output_multiplier),
+                                Field::int("output_shift", p.output_shift),
+                            ],
+                        ];
+                        (
+                            "squared_difference",
+                            Some(self.params_struct(
+                                index,
+                                "tq_squared_difference_params",
+                                &fields,
+                            )),
                         )
                     }
                     BinaryOp::Maximum => {

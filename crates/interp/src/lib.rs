@@ -11,7 +11,7 @@ use tinyq_ir::kernel::{BinaryOp, Weights, WideWeights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::wide::{self, WideBias};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
-use tinyq_kernels::{lstm_int8, resize, svdf, transpose_conv};
+use tinyq_kernels::{int8_math, lstm_int8, resize, svdf, transpose_conv};
 use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
 
 /// Why an invocation failed.
@@ -602,6 +602,20 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
                 (BinaryOp::Prelu(p), None) => elementwise::prelu(p, a, &b, y),
                 (BinaryOp::Prelu(p), Some(s)) => {
                     elementwise::prelu_broadcast(p, &s.shape1, a, &s.shape2, &b, &s.out_shape, y)
+                }
+                (BinaryOp::SquaredDifference(p), None) => {
+                    int8_math::squared_difference(p, a, &b, y)
+                }
+                (BinaryOp::SquaredDifference(p), Some(s)) => {
+                    int8_math::squared_difference_broadcast(
+                        p,
+                        &s.shape1,
+                        a,
+                        &s.shape2,
+                        &b,
+                        &s.out_shape,
+                        y,
+                    )
                 }
             })
         }

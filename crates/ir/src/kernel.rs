@@ -8,6 +8,7 @@ use tinyq_kernels::depthwise::DepthwiseParams;
 use tinyq_kernels::elementwise::{AddSubParams, MulParams, PreluParams};
 use tinyq_kernels::fully_connected::FullyConnectedParams;
 use tinyq_kernels::gather::GatherParams;
+use tinyq_kernels::int8_math::SquaredDifferenceParams;
 use tinyq_kernels::lstm_int8::LstmInt8Params;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::pooling::PoolParams;
@@ -116,6 +117,7 @@ pub enum BinaryOp {
     Minimum,
     /// `input2` is alpha.
     Prelu(PreluParams),
+    SquaredDifference(SquaredDifferenceParams),
 }
 
 /// One kernel call with everything it needs but its data buffers.
@@ -294,6 +296,7 @@ impl Kernel {
                 BinaryOp::Maximum => "maximum",
                 BinaryOp::Minimum => "minimum",
                 BinaryOp::Prelu(_) => "prelu",
+                BinaryOp::SquaredDifference(_) => "squared_difference",
             },
             Kernel::Softmax(_) => "softmax",
             Kernel::Lut { .. } => "lut",

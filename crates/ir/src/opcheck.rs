@@ -49,20 +49,18 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
             cx.binary()?;
             cx.dtype_in("input 0", cx.input(0)?, &[F32, I32])
         }
-        // The math ops: float only in tinyq (TFLM's LOG, SQRT and SQUARE
-        // are float only; its quantized DIV, EXP, RSQRT, ABS, NEG and
-        // SQUARED_DIFFERENCE are not read).
+        // SQUARED_DIFFERENCE and RSQRT: float or int8 (TFLM's quantized
+        // kernels). The other math ops: float only in tinyq (TFLM's LOG,
+        // SQRT and SQUARE are float only; its quantized DIV, EXP, ABS and
+        // NEG are not read).
         OpKind::SquaredDifference => {
             cx.binary()?;
-            cx.dtype_in("input 0", cx.input(0)?, &[F32])
+            cx.dtype_in("input 0", cx.input(0)?, &[F32, I8])
         }
-        OpKind::Exp
-        | OpKind::Log
-        | OpKind::Sqrt
-        | OpKind::Rsqrt
-        | OpKind::Abs
-        | OpKind::Neg
-        | OpKind::Square => cx.unary(&[F32]),
+        OpKind::Rsqrt => cx.unary(&[F32, I8]),
+        OpKind::Exp | OpKind::Log | OpKind::Sqrt | OpKind::Abs | OpKind::Neg | OpKind::Square => {
+            cx.unary(&[F32])
+        }
         OpKind::Softmax { .. } => cx.softmax(),
         // TFLM's HARD_SWISH has no int16 kernel.
         OpKind::HardSwish => cx.unary(&[F32, I8]),

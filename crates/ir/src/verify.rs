@@ -457,6 +457,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
                 BinaryOp::Add(p) | BinaryOp::Sub(p) => p.check()?,
                 BinaryOp::Mul(p) => p.check()?,
                 BinaryOp::Prelu(p) => p.check()?,
+                BinaryOp::SquaredDifference(p) => p.check()?,
                 BinaryOp::Maximum | BinaryOp::Minimum => {}
             }
             match broadcast {

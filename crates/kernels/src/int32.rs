@@ -175,7 +175,11 @@ impl NumbersMut for [f32] {
 
 /// The element count of a buffer of type `t`, or an error when it cannot
 /// hold `t` or its size is not a whole number of elements.
-fn count<N: Numbers + ?Sized>(what: &'static str, buf: &N, t: NumType) -> Result<usize, KernelError> {
+fn count<N: Numbers + ?Sized>(
+    what: &'static str,
+    buf: &N,
+    t: NumType,
+) -> Result<usize, KernelError> {
     if !buf.holds(t) || !buf.byte_len().is_multiple_of(t.size()) {
         return Err(KernelError::InvalidParams(match what {
             "input" => "CAST input buffer is not of the input type",
@@ -187,7 +191,12 @@ fn count<N: Numbers + ?Sized>(what: &'static str, buf: &N, t: NumType) -> Result
 }
 
 /// CAST between two different types of [`NumType`].
-pub fn check_cast(from: NumType, to: NumType, input: usize, output: usize) -> Result<(), KernelError> {
+pub fn check_cast(
+    from: NumType,
+    to: NumType,
+    input: usize,
+    output: usize,
+) -> Result<(), KernelError> {
     if from == to {
         return Err(KernelError::InvalidParams("CAST to the same type"));
     }
@@ -357,14 +366,26 @@ mod tests {
     #[test]
     fn casts_wrap_round_and_saturate() {
         assert_eq!(cast_value(Num::Int(300), NumType::I8), Num::Int(44));
-        assert_eq!(cast_value(Num::Int(-1), NumType::U32), Num::Int(0xFFFF_FFFF));
-        assert_eq!(cast_value(Num::Int(0xFFFF_FFFF), NumType::I32), Num::Int(-1));
-        assert_eq!(cast_value(Num::Int(16_777_217), NumType::F32), Num::Float(16_777_216.0));
+        assert_eq!(
+            cast_value(Num::Int(-1), NumType::U32),
+            Num::Int(0xFFFF_FFFF)
+        );
+        assert_eq!(
+            cast_value(Num::Int(0xFFFF_FFFF), NumType::I32),
+            Num::Int(-1)
+        );
+        assert_eq!(
+            cast_value(Num::Int(16_777_217), NumType::F32),
+            Num::Float(16_777_216.0)
+        );
         assert_eq!(cast_value(Num::Float(-1.5), NumType::I32), Num::Int(-1));
         assert_eq!(cast_value(Num::Float(300.0), NumType::I8), Num::Int(127));
         assert_eq!(cast_value(Num::Float(-0.5), NumType::U32), Num::Int(0));
         assert_eq!(cast_value(Num::Float(f32::NAN), NumType::I16), Num::Int(0));
-        assert_eq!(cast_value(Num::Float(3e9), NumType::U32), Num::Int(3_000_000_000));
+        assert_eq!(
+            cast_value(Num::Float(3e9), NumType::U32),
+            Num::Int(3_000_000_000)
+        );
     }
 
     #[test]
@@ -396,8 +417,124 @@ mod tests {
             out_shape: [1, 1, 1, 1, 1, 4],
         };
         let mut out = [0u8; 16];
-        binary_i32(IntBinary::Mul, -10, i32::MAX, Some(&shapes), &ab[..], &bb[..4], &mut out[..])
-            .unwrap();
+        binary_i32(
+            IntBinary::Mul,
+            -10,
+            i32::MAX,
+            Some(&shapes),
+            &ab[..],
+            &bb[..4],
+            &mut out[..],
+        )
+        .unwrap();
         assert_eq!(out, le(&[3, -6, i32::MAX.wrapping_mul(3).max(-10), 21]));
+    }
+
+    mod prop {
+        extern crate std;
+        use std::vec::Vec;
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// The op in i64, truncated to 32 bits: an independent statement of
+        /// wrapping arithmetic and truncating division.
+        fn reference(op: IntBinary, a: i32, b: i32) -> i32 {
+            let (a, b) = (i64::from(a), i64::from(b));
+            (match op {
+                IntBinary::Add => a + b,
+                IntBinary::Sub => a - b,
+                IntBinary::Mul => a * b,
+                IntBinary::Div if b == 0 => 0,
+                IntBinary::Div => a / b,
+                IntBinary::Maximum => a.max(b),
+                IntBinary::Minimum => a.min(b),
+            }) as i32
+        }
+
+        fn value() -> impl Strategy<Value = i32> {
+            prop_oneof![
+                Just(i32::MIN),
+                Just(i32::MAX),
+                Just(-1),
+                Just(0),
+                -70_000..70_000i32,
+                any::<i32>(),
+            ]
+        }
+
+        fn le(v: &[i32]) -> Vec<u8> {
+            v.iter().flat_map(|x| x.to_le_bytes()).collect()
+        }
+
+        proptest! {
+            #[test]
+            fn broadcast_binary_equals_the_index_reference(
+                dims in proptest::collection::vec(1usize..4, 1..=4),
+                mask1 in any::<u8>(),
+                mask2 in any::<u8>(),
+                op in 0usize..6,
+                clamp in proptest::option::of((-100i32..0, 0i32..100)),
+                pool in proptest::collection::vec(value(), 64),
+            ) {
+                let op = [IntBinary::Add, IntBinary::Sub, IntBinary::Mul, IntBinary::Div,
+                          IntBinary::Maximum, IntBinary::Minimum][op];
+                let rank = dims.len();
+                // An input's dimension is 1 where its mask bit is set.
+                let shape_of = |mask: u8| -> Vec<usize> {
+                    dims.iter().enumerate().map(|(d, &n)| if mask >> d & 1 == 1 { 1 } else { n }).collect()
+                };
+                let (sh1, sh2) = (shape_of(mask1), shape_of(mask2));
+                // The output: the larger size on each axis.
+                let dims: Vec<usize> = sh1.iter().zip(&sh2).map(|(&a, &b)| a.max(b)).collect();
+                let count = |s: &[usize]| s.iter().product::<usize>();
+                let a: Vec<i32> = (0..count(&sh1)).map(|i| pool[i % 64]).collect();
+                let b: Vec<i32> = (0..count(&sh2)).map(|i| pool[(i * 7 + 3) % 64]).collect();
+                let pad = |s: &[usize]| {
+                    let mut p = [1usize; MAX_DIMS];
+                    p[MAX_DIMS - rank..].copy_from_slice(s);
+                    p
+                };
+                let shapes = WideBroadcast { shape1: pad(&sh1), shape2: pad(&sh2), out_shape: pad(&dims) };
+                let (lo, hi) = clamp.unwrap_or((i32::MIN, i32::MAX));
+                let mut out = std::vec![0u8; 4 * count(&dims)];
+                binary_i32(op, lo, hi, Some(&shapes), &le(&a)[..], &le(&b)[..], &mut out[..]).unwrap();
+                // Unravel each output index, then fold it into each input.
+                for o in 0..count(&dims) {
+                    let (mut rest, mut coord) = (o, std::vec![0usize; rank]);
+                    for d in (0..rank).rev() {
+                        coord[d] = rest % dims[d];
+                        rest /= dims[d];
+                    }
+                    let flat = |s: &[usize]| coord.iter().zip(s).fold(0, |acc, (&c, &n)| acc * n + if n == 1 { 0 } else { c });
+                    let want = reference(op, a[flat(&sh1)], b[flat(&sh2)]).clamp(lo, hi);
+                    let got = i32::from_le_bytes([out[4 * o], out[4 * o + 1], out[4 * o + 2], out[4 * o + 3]]);
+                    prop_assert_eq!(got, want);
+                }
+            }
+
+            #[test]
+            fn casts_between_integers_keep_the_low_bits(v in any::<i32>(), to in 0usize..4) {
+                let to = [NumType::I8, NumType::I16, NumType::I32, NumType::U32][to];
+                let mask: i64 = (1i64 << (8 * to.size())) - 1;
+                let Num::Int(got) = cast_value(Num::Int(i64::from(v)), to) else { panic!() };
+                prop_assert_eq!(got & mask, i64::from(v) & mask);
+                let (lo, hi) = match to {
+                    NumType::I8 => (-128, 127),
+                    NumType::I16 => (-32768, 32767),
+                    NumType::I32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+                    _ => (0, i64::from(u32::MAX)),
+                };
+                prop_assert!((lo..=hi).contains(&got));
+            }
+
+            #[test]
+            fn float_casts_truncate_and_saturate(f in any::<f32>()) {
+                let Num::Int(got) = cast_value(Num::Float(f), NumType::I16) else { panic!() };
+                let want = if f.is_nan() { 0 } else { f.trunc().clamp(-32768.0, 32767.0) as i64 };
+                prop_assert_eq!(got, want);
+            }
+        }
     }
 }

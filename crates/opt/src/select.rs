@@ -9,7 +9,7 @@ use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D, Resize, Tran
 use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
 use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, pooling};
 use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose, wide};
-use tinyq_kernels::{resize, svdf, transpose_conv};
+use tinyq_kernels::{int8_math, resize, svdf, transpose_conv};
 
 use crate::error::LowerError;
 use crate::lower::LowerOptions;
@@ -167,7 +167,9 @@ fn select_unfolded(
         OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
             binary(&cx, *activation)?
         }
-        OpKind::Maximum | OpKind::Minimum | OpKind::Prelu => binary(&cx, Activation::None)?,
+        OpKind::Maximum | OpKind::Minimum | OpKind::Prelu | OpKind::SquaredDifference => {
+            binary(&cx, Activation::None)?
+        }
         OpKind::Softmax { beta } => softmax_kernel(&cx, *beta)?,
         OpKind::Logistic
         | OpKind::Tanh
@@ -175,7 +177,8 @@ fn select_unfolded(
         | OpKind::Relu6
         | OpKind::ReluN1To1
         | OpKind::LeakyRelu { .. }
-        | OpKind::HardSwish => unary_lut(&cx)?,
+        | OpKind::HardSwish
+        | OpKind::Rsqrt => unary_lut(&cx)?,
         OpKind::Lut(lut) => lut_kernel(&cx, &lut.table)?,
         OpKind::Quantize => quantize(&cx)?,
         OpKind::Dequantize => dequantize(&cx)?,
@@ -204,11 +207,9 @@ fn select_unfolded(
         | OpKind::Exp
         | OpKind::Log
         | OpKind::Sqrt
-        | OpKind::Rsqrt
         | OpKind::Abs
         | OpKind::Neg
-        | OpKind::Square
-        | OpKind::SquaredDifference => {
+        | OpKind::Square => {
             return Err(
                 cx.unsupported("float32 only: compile the float model without calibration data")
             );
@@ -247,7 +248,8 @@ fn data_input_count(kind: &OpKind) -> usize {
         | OpKind::Mul { .. }
         | OpKind::Maximum
         | OpKind::Minimum
-        | OpKind::Prelu => 2,
+        | OpKind::Prelu
+        | OpKind::SquaredDifference => 2,
         // Every input a buffer: window weights, the square root's shift.
         OpKind::Signal(s) => s.arity(),
         _ => 1,
@@ -660,6 +662,9 @@ fn binary(cx: &Ctx<'_>, activation: Activation) -> Result<Kernel, LowerError> {
             activation,
         )),
         OpKind::Prelu => BinaryOp::Prelu(elementwise::prepare_prelu((s1, z1), (s2, z2), (so, zo))),
+        OpKind::SquaredDifference => BinaryOp::SquaredDifference(
+            int8_math::prepare_squared_difference((s1, z1), (s2, z2), (so, zo)).map_err(err)?,
+        ),
         OpKind::Maximum => BinaryOp::Maximum,
         _ => BinaryOp::Minimum,
     };

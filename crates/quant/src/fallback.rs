@@ -55,11 +55,9 @@ pub fn no_int8_kernel(kind: &OpKind) -> Option<&'static str> {
         | OpKind::Exp
         | OpKind::Log
         | OpKind::Sqrt
-        | OpKind::Rsqrt
         | OpKind::Abs
         | OpKind::Neg
-        | OpKind::Square
-        | OpKind::SquaredDifference => Some(
+        | OpKind::Square => Some(
             "tinyq has no int8 kernel for it; compile the float model without --calibration \
              (float32 code)",
         ),
