@@ -392,9 +392,9 @@ mod tests {
     fn byte_and_typed_views_agree() {
         let x: [i16; 3] = [-32768, 1, 32767];
         let mut bytes = [0u8; 12];
-        cast(NumType::I16, NumType::I32, &x[..], &mut bytes[..]).unwrap();
+        cast(NumType::I16, NumType::I32, &x[..], &mut bytes[..]).expect("int16 to int32");
         let mut back = [0i16; 3];
-        cast(NumType::I32, NumType::I16, &bytes[..], &mut back[..]).unwrap();
+        cast(NumType::I32, NumType::I16, &bytes[..], &mut back[..]).expect("int32 to int16");
         assert_eq!(back, x);
         assert!(cast(NumType::I32, NumType::I16, &bytes[..], &mut [0f32; 3][..]).is_err());
     }
@@ -426,7 +426,7 @@ mod tests {
             &bb[..4],
             &mut out[..],
         )
-        .unwrap();
+        .expect("a row broadcast");
         assert_eq!(out, le(&[3, -6, i32::MAX.wrapping_mul(3).max(-10), 21]));
     }
 
@@ -499,7 +499,7 @@ mod tests {
                 let shapes = WideBroadcast { shape1: pad(&sh1), shape2: pad(&sh2), out_shape: pad(&dims) };
                 let (lo, hi) = clamp.unwrap_or((i32::MIN, i32::MAX));
                 let mut out = std::vec![0u8; 4 * count(&dims)];
-                binary_i32(op, lo, hi, Some(&shapes), &le(&a)[..], &le(&b)[..], &mut out[..]).unwrap();
+                binary_i32(op, lo, hi, Some(&shapes), &le(&a)[..], &le(&b)[..], &mut out[..]).expect("shapes broadcast");
                 // Unravel each output index, then fold it into each input.
                 for o in 0..count(&dims) {
                     let (mut rest, mut coord) = (o, std::vec![0usize; rank]);

@@ -326,7 +326,8 @@ mod tests {
             let mut a = rng.i8s(na, -128, 127);
             a[0] = -128;
             let b = rng.i8s(nb, -128, 127);
-            let (sa, sb) = (pad_shape(&shape_a).unwrap(), pad_shape(&shape_b).unwrap());
+            let pad = |s: &[usize]| pad_shape(s).expect("rank 4");
+            let (sa, sb) = (pad(&shape_a), pad(&shape_b));
             let mut out = std::vec![0i8; na];
             prop_assert_eq!(squared_difference_broadcast(&p, &sa, &a, &sb, &b, &sa, &mut out), Ok(()));
             let strides_b: Vec<usize> = (0..4).map(|i| shape_b[i + 1..].iter().product()).collect();
