@@ -17,7 +17,7 @@
 //! buffers, constants, int8 model I/O), or typed model I/O (`[i16]`,
 //! `[f32]`).
 
-use crate::KernelError;
+use crate::error::KernelError;
 use crate::elementwise::check_broadcast;
 use crate::error::check_len;
 use crate::shape::{MAX_DIMS, broadcast_strides};

@@ -153,7 +153,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::Rsqrt,
         "RSQRT",
-        "float32 (1 / the correctly rounded sqrt)",
+        "float32 (1 / the correctly rounded sqrt); int8: a 256-entry table of TFLM's kernel",
     ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta; int16"),
     op(
@@ -166,7 +166,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::SquaredDifference,
         "SQUARED_DIFFERENCE",
-        "float32; broadcasting",
+        "float32, int8; broadcasting",
     ),
     op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
     op(
