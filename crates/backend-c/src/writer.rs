@@ -15,6 +15,8 @@ use crate::{EmitError, GeneratedC};
 mod float;
 #[path = "writer_int16.rs"]
 mod int16;
+#[path = "writer_int32.rs"]
+mod int32;
 #[path = "writer_signal.rs"]
 mod signal;
 #[path = "writer_svdf.rs"]
@@ -32,6 +34,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "model.c.tera",
         include_str!("../../../templates/c/model.c.tera"),
+    ),
+    (
+        "kernels/int32.c.tera",
+        include_str!("../../../templates/c/kernels/int32.c.tera"),
     ),
     (
         "kernels/helpers.c.tera",
@@ -162,6 +168,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "maximum",
     "minimum",
     "prelu",
+    "squared_difference",
     "softmax",
     "lut",
     "dequantize",
@@ -224,6 +231,10 @@ const KERNEL_FLAGS: &[&str] = &[
     "signal_energy",
     "signal_log",
     "signal_sqrt",
+    // Plain integers (`int32`: their shared helpers).
+    "int32",
+    "binary_i32",
+    "cast",
     "lstm_int8",
 ];
 
@@ -411,6 +422,7 @@ impl<'p> Writer<'p> {
                     "add" | "sub" => "tq_addsub_params",
                     "mul" => "tq_mul_params",
                     "prelu" => "tq_prelu_params",
+                    "squared_difference" => "tq_squared_difference_params",
                     _ => "void",
                 };
                 BinaryCtx {
@@ -901,6 +913,39 @@ impl<'p> Writer<'p> {
                             Some(self.params_struct(index, "tq_prelu_params", &fields)),
                         )
                     }
+                    BinaryOp::SquaredDifference(p) => {
+                        self.use_kernel(
+                            "squared_difference",
+                            &["wrap", "wsub", "clamp8", "fixedpoint", "mbqm"],
+                        );
+                        let fields = [
+                            vec![
+                                Field::int("input1_offset", p.input1_offset),
+                                Field::int("input2_offset", p.input2_offset),
+                                Field::int("output_offset", p.output_offset),
+                            ],
+                            vec![
+                                Field::int("input1_multiplier", p.input1_multiplier),
+                                Field::int("input1_shift", p.input1_shift),
+                            ],
+                            vec![
+                                Field::int("input2_multiplier", p.input2_multiplier),
+                                Field::int("input2_shift", p.input2_shift),
+                            ],
+                            vec![
+                                Field::int("output_multiplier", p.output_multiplier),
+                                Field::int("output_shift", p.output_shift),
+                            ],
+                        ];
+                        (
+                            "squared_difference",
+                            Some(self.params_struct(
+                                index,
+                                "tq_squared_difference_params",
+                                &fields,
+                            )),
+                        )
+                    }
                     BinaryOp::Maximum => {
                         self.use_kernel("maximum", &[]);
                         ("maximum", None)
@@ -1225,6 +1270,7 @@ impl<'p> Writer<'p> {
             Kernel::Float(k) => self.float_step(index, k, step, &in_lens, &dst, out_len)?,
             Kernel::Int16(k) => self.int16_step(index, k, step, &dst, out_len)?,
             Kernel::Signal(op) => self.signal_step(op, step, &dst, out_len, &invalid)?,
+            Kernel::Int32(k) => self.int32_step(index, k, step, &dst, out_len)?,
             Kernel::ResizeBilinear(p) => {
                 self.use_kernel("resize_bilinear", &[]);
                 let src = self.src(input(0)?);

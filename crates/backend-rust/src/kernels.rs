@@ -86,6 +86,8 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("../../kernels/src/transpose_conv.rs"),
     ),
     ("int16", include_str!("../../kernels/src/int16.rs")),
+    ("int32", include_str!("../../kernels/src/int32.rs")),
+    ("int8_math", include_str!("../../kernels/src/int8_math.rs")),
     ("wide", include_str!("../../kernels/src/wide.rs")),
     ("wide_ops", include_str!("../../kernels/src/wide_ops.rs")),
     ("wide_act", include_str!("../../kernels/src/wide_act.rs")),

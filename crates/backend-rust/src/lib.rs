@@ -49,6 +49,7 @@ use tinyq_ir::{BufferRef, DType, IoSpec, Kernel, Program};
 mod embed;
 mod float;
 mod int16;
+mod int32;
 pub mod namer;
 mod stateful;
 
@@ -302,18 +303,55 @@ fn lit_i32s(v: &[i32]) -> TokenStream {
     quote!([#(#items),*])
 }
 
-/// The `kernels::elementwise` function of a same-shape binary op, and its
-/// parameters as a literal (MAXIMUM and MINIMUM take none).
-fn binary_function(op: &BinaryOp) -> Result<(syn::Ident, Option<TokenStream>), EmitError> {
-    let (name, params) = match op {
-        BinaryOp::Add(p) => ("add", Some(params_literal("elementwise", p)?)),
-        BinaryOp::Sub(p) => ("sub", Some(params_literal("elementwise", p)?)),
-        BinaryOp::Mul(p) => ("mul", Some(params_literal("elementwise", p)?)),
-        BinaryOp::Maximum => ("maximum", None),
-        BinaryOp::Minimum => ("minimum", None),
-        BinaryOp::Prelu(p) => ("prelu", Some(params_literal("elementwise", p)?)),
+/// The kernels' function of a same-shape binary op (`module::name`), and
+/// its parameters as a literal (MAXIMUM and MINIMUM take none).
+fn binary_function(op: &BinaryOp) -> Result<(TokenStream, Option<TokenStream>), EmitError> {
+    let (module, name, params) = match op {
+        BinaryOp::Add(p) => (
+            "elementwise",
+            "add",
+            Some(params_literal("elementwise", p)?),
+        ),
+        BinaryOp::Sub(p) => (
+            "elementwise",
+            "sub",
+            Some(params_literal("elementwise", p)?),
+        ),
+        BinaryOp::Mul(p) => (
+            "elementwise",
+            "mul",
+            Some(params_literal("elementwise", p)?),
+        ),
+        BinaryOp::Maximum => ("elementwise", "maximum", None),
+        BinaryOp::Minimum => ("elementwise", "minimum", None),
+        BinaryOp::Prelu(p) => (
+            "elementwise",
+            "prelu",
+            Some(params_literal("elementwise", p)?),
+        ),
+        BinaryOp::SquaredDifference(p) => (
+            "int8_math",
+            "squared_difference",
+            Some(params_literal("int8_math", p)?),
+        ),
     };
-    Ok((format_ident!("{}", name), params))
+    let (module, name) = (format_ident!("{}", module), format_ident!("{}", name));
+    Ok((quote!(#module::#name), params))
+}
+
+/// The broadcasting form of [`binary_function`]'s kernel (`NAME_broadcast`).
+fn broadcast_function(op: &BinaryOp) -> Result<TokenStream, EmitError> {
+    let (module, name) = match op {
+        BinaryOp::Add(_) => ("elementwise", "add_broadcast"),
+        BinaryOp::Sub(_) => ("elementwise", "sub_broadcast"),
+        BinaryOp::Mul(_) => ("elementwise", "mul_broadcast"),
+        BinaryOp::Maximum => ("elementwise", "maximum_broadcast"),
+        BinaryOp::Minimum => ("elementwise", "minimum_broadcast"),
+        BinaryOp::Prelu(_) => ("elementwise", "prelu_broadcast"),
+        BinaryOp::SquaredDifference(_) => ("int8_math", "squared_difference_broadcast"),
+    };
+    let (module, name) = (format_ident!("{}", module), format_ident!("{}", name));
+    Ok(quote!(#module::#name))
 }
 
 /// A `#[derive(Debug)]` parameter struct as a struct literal, its type
@@ -1479,7 +1517,7 @@ impl<'p> Writer<'p> {
                     let n = (#n_all - at).min(#block);
                     #(#reads)*
                     let out = plan.get_mut(#o + at..#o + at + n).ok_or(#plan_err)?;
-                    kernels::elementwise::#f(#arg_p #(#args),*, out) #kerr;
+                    kernels::#f(#arg_p #(#args),*, out) #kerr;
                     at += n;
                 }
             }
@@ -1766,11 +1804,11 @@ impl<'p> Writer<'p> {
                     None => {
                         quote! {
                             #let_p
-                            kernels::elementwise::#f(#arg_p #a, #b, #out) #kerr;
+                            kernels::#f(#arg_p #a, #b, #out) #kerr;
                         }
                     }
                     Some(s) => {
-                        let f = format_ident!("{}_broadcast", f);
+                        let f = broadcast_function(op)?;
                         let dims = |sh: &[usize]| {
                             let d = sh.iter().map(|&v| lit_usize(v));
                             quote!([#(#d),*])
@@ -1778,7 +1816,7 @@ impl<'p> Writer<'p> {
                         let (s1, s2, so) = (dims(&s.shape1), dims(&s.shape2), dims(&s.out_shape));
                         quote! {
                             #let_p
-                            kernels::elementwise::#f(#arg_p &#s1, #a, &#s2, #b, &#so, #out) #kerr;
+                            kernels::#f(#arg_p &#s1, #a, &#s2, #b, &#so, #out) #kerr;
                         }
                     }
                 }
@@ -2042,6 +2080,7 @@ impl<'p> Writer<'p> {
                     "signal-library ops have no Rust emitter yet".into(),
                 ));
             }
+            Kernel::Int32(k) => self.int32_step(index, k, &views, &out, &kerr)?,
             Kernel::Float(k) => {
                 let xs: Vec<TokenStream> = views.iter().map(|v| v.expr.clone()).collect();
                 if views.iter().any(|v| v.elem != Elem::F32) || out_elem != Elem::F32 {

@@ -11,7 +11,7 @@ use tinyq_ir::kernel::{BinaryOp, Weights, WideWeights};
 use tinyq_ir::{BufferRef, Kernel, Program, Step};
 use tinyq_kernels::wide::{self, WideBias};
 use tinyq_kernels::{KernelError, concat, conv, depthwise, elementwise, fully_connected};
-use tinyq_kernels::{lstm_int8, resize, svdf, transpose_conv};
+use tinyq_kernels::{int8_math, lstm_int8, resize, svdf, transpose_conv};
 use tinyq_kernels::{pad, pooling, quantize, reduce, slice, softmax, transpose};
 
 /// Why an invocation failed.
@@ -603,6 +603,20 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
                 (BinaryOp::Prelu(p), Some(s)) => {
                     elementwise::prelu_broadcast(p, &s.shape1, a, &s.shape2, &b, &s.out_shape, y)
                 }
+                (BinaryOp::SquaredDifference(p), None) => {
+                    int8_math::squared_difference(p, a, &b, y)
+                }
+                (BinaryOp::SquaredDifference(p), Some(s)) => {
+                    int8_math::squared_difference_broadcast(
+                        p,
+                        &s.shape1,
+                        a,
+                        &s.shape2,
+                        &b,
+                        &s.out_shape,
+                        y,
+                    )
+                }
             })
         }
         Kernel::Softmax(p) => run_i8(first(ins)?, out, |x, y| softmax::softmax(p, x, y)),
@@ -703,6 +717,7 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
         Kernel::Float(k) => execute_float(k, ins, out),
         Kernel::Int16(k) => execute_int16(k, ins, out),
         Kernel::Signal(op) => op.run(ins, out),
+        Kernel::Int32(k) => k.run(ins, out),
         Kernel::Svdf { .. } | Kernel::Lstm { .. } => Err(KernelError::InvalidParams(
             "a stateful kernel runs through execute_stateful",
         )),

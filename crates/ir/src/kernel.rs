@@ -8,6 +8,7 @@ use tinyq_kernels::depthwise::DepthwiseParams;
 use tinyq_kernels::elementwise::{AddSubParams, MulParams, PreluParams};
 use tinyq_kernels::fully_connected::FullyConnectedParams;
 use tinyq_kernels::gather::GatherParams;
+use tinyq_kernels::int8_math::SquaredDifferenceParams;
 use tinyq_kernels::lstm_int8::LstmInt8Params;
 use tinyq_kernels::pad::PadParams;
 use tinyq_kernels::pooling::PoolParams;
@@ -116,6 +117,7 @@ pub enum BinaryOp {
     Minimum,
     /// `input2` is alpha.
     Prelu(PreluParams),
+    SquaredDifference(SquaredDifferenceParams),
 }
 
 /// One kernel call with everything it needs but its data buffers.
@@ -204,6 +206,9 @@ pub enum Kernel {
     /// The other int16 kernels of 16x8 models (element-wise, requantize,
     /// layout, transposed convolution).
     Int16(crate::int16_kernel::Int16Kernel),
+    /// A plain integer op (int32 arithmetic, CAST): little-endian buffers
+    /// of [`crate::int32_kernel::Int32Kernel::dtypes`].
+    Int32(crate::int32_kernel::Int32Kernel),
     /// A signal-library op (its buffers: the element types of
     /// `SignalOp::dtypes`, little-endian).
     Signal(crate::signal::SignalOp),
@@ -291,6 +296,7 @@ impl Kernel {
                 BinaryOp::Maximum => "maximum",
                 BinaryOp::Minimum => "minimum",
                 BinaryOp::Prelu(_) => "prelu",
+                BinaryOp::SquaredDifference(_) => "squared_difference",
             },
             Kernel::Softmax(_) => "softmax",
             Kernel::Lut { .. } => "lut",
@@ -315,6 +321,7 @@ impl Kernel {
             Kernel::Int16(k) => k.name(),
             Kernel::Svdf { .. } => "svdf",
             Kernel::Signal(op) => op.name(),
+            Kernel::Int32(k) => k.name(),
             Kernel::Lstm { .. } => "lstm_int8",
         }
     }

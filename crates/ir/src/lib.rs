@@ -11,6 +11,7 @@ pub mod arena;
 pub mod float_kernel;
 pub mod graph;
 pub mod int16_kernel;
+pub mod int32_kernel;
 pub mod kernel;
 pub mod liveness;
 pub mod op;

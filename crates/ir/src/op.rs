@@ -117,7 +117,7 @@ pub enum OpKind {
     Mul {
         activation: Activation,
     },
-    /// Float only (TFLM's int8 DIV is not supported).
+    /// Float, or plain int32 (truncating); TFLM's int8 DIV is not supported.
     Div {
         activation: Activation,
     },
@@ -211,6 +211,9 @@ pub enum OpKind {
     Lstm(Lstm),
     /// A signal-library custom op (TFLM's audio front end).
     Signal(crate::signal::SignalOp),
+    /// CAST between int8, int16, int32, UINT32 and float32 (the types TFLM's
+    /// kernel converts), `static_cast` per element.
+    Cast,
 }
 
 /// UNIDIRECTIONAL_SEQUENCE_LSTM attributes.
@@ -283,6 +286,7 @@ impl OpKind {
             OpKind::Pad { .. } => "PAD",
             OpKind::Reshape => "RESHAPE",
             OpKind::Squeeze => "SQUEEZE",
+            OpKind::Cast => "CAST",
             OpKind::ExpandDims => "EXPAND_DIMS",
             OpKind::Transpose { .. } => "TRANSPOSE",
             OpKind::StridedSlice(_) => "STRIDED_SLICE",

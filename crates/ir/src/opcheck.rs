@@ -44,20 +44,23 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         | OpKind::Maximum
         | OpKind::Minimum
         | OpKind::Prelu => cx.binary(),
-        // The math ops: float only in tinyq (TFLM's LOG, SQRT and SQUARE
-        // are float only; its quantized DIV, EXP, RSQRT, ABS, NEG and
-        // SQUARED_DIFFERENCE are not read).
-        OpKind::Div { .. } | OpKind::SquaredDifference => {
+        // DIV: float, or plain int32 as TFLM's int32 kernel (no quantization).
+        OpKind::Div { .. } => {
             cx.binary()?;
-            cx.dtype_in("input 0", cx.input(0)?, &[F32])
+            cx.dtype_in("input 0", cx.input(0)?, &[F32, I32])
         }
-        OpKind::Exp
-        | OpKind::Log
-        | OpKind::Sqrt
-        | OpKind::Rsqrt
-        | OpKind::Abs
-        | OpKind::Neg
-        | OpKind::Square => cx.unary(&[F32]),
+        // SQUARED_DIFFERENCE and RSQRT: float or int8 (TFLM's quantized
+        // kernels). The other math ops: float only in tinyq (TFLM's LOG,
+        // SQRT and SQUARE are float only; its quantized DIV, EXP, ABS and
+        // NEG are not read).
+        OpKind::SquaredDifference => {
+            cx.binary()?;
+            cx.dtype_in("input 0", cx.input(0)?, &[F32, I8])
+        }
+        OpKind::Rsqrt => cx.unary(&[F32, I8]),
+        OpKind::Exp | OpKind::Log | OpKind::Sqrt | OpKind::Abs | OpKind::Neg | OpKind::Square => {
+            cx.unary(&[F32])
+        }
         OpKind::Softmax { .. } => cx.softmax(),
         // TFLM's HARD_SWISH has no int16 kernel.
         OpKind::HardSwish => cx.unary(&[F32, I8]),
@@ -85,6 +88,7 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
         OpKind::Svdf(a) => cx.svdf(a),
         OpKind::Lstm(a) => cx.lstm(a),
         OpKind::Signal(op) => cx.signal(op),
+        OpKind::Cast => cx.cast(),
     }
 }
 
@@ -990,6 +994,23 @@ impl<'g> Cx<'g> {
         self.per_tensor("output", y)?;
         if x.shape.is_empty() {
             return Err(self.shape_err("input is a scalar; SOFTMAX needs rank 1 or more"));
+        }
+        self.same_shape("output", y, "input", x)
+    }
+
+    /// CAST: the types TFLM's kernel converts between (int8, int16,
+    /// int32, UINT32, float32), two different ones, the same shape.
+    fn cast(&self) -> Result {
+        const CAST: &[DType] = &[I8, I16, I32, DType::U32, F32];
+        self.arity(1, 1)?;
+        let (x, y) = (self.input(0)?, self.output()?);
+        self.dtype_in("input", x, CAST)?;
+        self.dtype_in("output", y, CAST)?;
+        if x.dtype == y.dtype {
+            return Err(self.fail(
+                Problem::Type,
+                format!("input and output are both {}: nothing to cast", x.dtype),
+            ));
         }
         self.same_shape("output", y, "input", x)
     }

@@ -315,7 +315,8 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         | OpKind::Squeeze
         | OpKind::ExpandDims
         | OpKind::Quantize
-        | OpKind::Dequantize => Vec::new(),
+        | OpKind::Dequantize
+        | OpKind::Cast => Vec::new(),
         OpKind::Signal(op) => op.attrs(),
     }
 }
@@ -371,6 +372,7 @@ pub const OP_NAMES: &[&str] = &[
     "SQUARE",
     "RSQRT",
     "SQUARED_DIFFERENCE",
+    "CAST",
 ];
 
 const DTYPES: [DType; 9] = [
@@ -883,6 +885,7 @@ impl<'a> Cursor<'a> {
             }
             "RESHAPE" => OpKind::Reshape,
             "SQUEEZE" => OpKind::Squeeze,
+            "CAST" => OpKind::Cast,
             "EXPAND_DIMS" => OpKind::ExpandDims,
             "TRANSPOSE" => OpKind::Transpose {
                 perm: self.numbers(&a.need("perm")?, "a dimension")?,

@@ -157,8 +157,18 @@ fn validate_structure(graph: &Graph) -> Result<(), ValidationError> {
             return Err(ValidationError::DanglingIo(io.index()));
         }
     }
-    for (_, t) in graph.tensors.iter() {
-        check_tensor(t)?;
+    // CAST reads and writes plain integers: its int8 operands need no
+    // quantization (TFLM's audio preprocessor ends in an unquantized int8).
+    let mut plain = vec![false; n];
+    for (_, op) in graph.ops.iter() {
+        if matches!(op.kind, crate::OpKind::Cast) {
+            for &t in op.inputs.iter().chain(&op.outputs).filter(|&&t| exists(t)) {
+                plain[t.index()] = true;
+            }
+        }
+    }
+    for (id, t) in graph.tensors.iter() {
+        check_tensor(t, plain[id.index()])?;
     }
 
     // Defined = constant, graph input, or output of an earlier op.
@@ -255,7 +265,8 @@ fn check_state(
     }
 }
 
-fn check_tensor(t: &crate::Tensor) -> Result<(), ValidationError> {
+/// `plain`: an operand of a CAST, which may be an unquantized 8-bit tensor.
+fn check_tensor(t: &crate::Tensor, plain: bool) -> Result<(), ValidationError> {
     let bytes = t.byte_len().ok_or_else(|| ValidationError::SizeOverflow {
         name: t.name.clone(),
         shape: t.shape.clone(),
@@ -309,7 +320,7 @@ fn check_tensor(t: &crate::Tensor) -> Result<(), ValidationError> {
                 t.dtype
             )));
         }
-    } else if t.dtype.is_8bit() {
+    } else if t.dtype.is_8bit() && !plain {
         return Err(quant_err(format!(
             "{} tensor without quantization parameters",
             t.dtype

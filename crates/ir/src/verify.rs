@@ -397,6 +397,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Float(k) => k.arity(),
         Kernel::Int16(k) => Some(k.arity()),
         Kernel::Signal(op) => Some(op.arity()),
+        Kernel::Int32(k) => Some(k.arity()),
         Kernel::Binary { .. } | Kernel::Svdf { .. } | Kernel::Lstm { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
@@ -426,7 +427,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             (elem(i), elem(o))
         }
         // Each operand's own type, checked with the sizes below.
-        Kernel::Signal(_) => (Elem::Any, Elem::Any),
+        Kernel::Signal(_) | Kernel::Int32(_) => (Elem::Any, Elem::Any),
         _ => (Elem::I8, Elem::I8),
     };
     for (k, r) in ins.iter().enumerate() {
@@ -456,6 +457,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
                 BinaryOp::Add(p) | BinaryOp::Sub(p) => p.check()?,
                 BinaryOp::Mul(p) => p.check()?,
                 BinaryOp::Prelu(p) => p.check()?,
+                BinaryOp::SquaredDifference(p) => p.check()?,
                 BinaryOp::Maximum | BinaryOp::Minimum => {}
             }
             match broadcast {
@@ -543,6 +545,27 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
             }
             let lens: Vec<usize> = ins.iter().map(|r| r.len).collect();
             op.check(&lens, o)?;
+        }
+        Kernel::Int32(k) => {
+            let (in_type, out_type) = k.dtypes();
+            let operands = ins
+                .iter()
+                .enumerate()
+                .map(|(k, r)| (Operand::Input(k), r, in_type))
+                .chain([(Operand::Output, out, out_type)]);
+            for (operand, r, want) in operands {
+                if let Some(actual) = r.dtype
+                    && actual != want
+                {
+                    return Err(Problem::WrongDtype {
+                        operand,
+                        expected: want.name(),
+                        actual,
+                    });
+                }
+            }
+            let lens: Vec<usize> = ins.iter().map(|r| r.len).collect();
+            k.check(&lens, o)?;
         }
         Kernel::Int16(k) => {
             let (in_type, out_type) = k.dtypes();

@@ -29,6 +29,8 @@ pub mod float_transpose_conv;
 pub mod fully_connected;
 pub mod gather;
 pub mod int16;
+pub mod int32;
+pub mod int8_math;
 pub mod lstm;
 pub mod lstm_int8;
 pub mod pad;

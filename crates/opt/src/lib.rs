@@ -15,6 +15,7 @@ pub mod plan;
 mod select;
 mod select_float;
 mod select_int16;
+mod select_int32;
 mod select_lstm;
 mod tables;
 mod zero_point;

@@ -333,8 +333,16 @@ fn check_integer(graph: &Graph) -> Result<(), LowerError> {
             .iter()
             .any(|&t| matches!(graph.tensor(t).dtype, DType::I8 | DType::I16))
     });
-    // A signal-library op computes in the types validation checked.
-    let typed = |op: &tinyq_ir::Op| matches!(op.kind, tinyq_ir::OpKind::Signal(_));
+    // A signal-library op computes in the types validation checked, a
+    // plain integer op (CAST, int32 arithmetic) too.
+    let typed = |op: &tinyq_ir::Op| {
+        matches!(op.kind, tinyq_ir::OpKind::Signal(_))
+            || crate::select_int32::is_int32_op(&crate::select::Ctx {
+                graph,
+                op,
+                index: 0,
+            })
+    };
     for (id, op) in graph.ops.iter().filter(|(_, op)| !typed(op)) {
         let index = op.origin.unwrap_or(id.index());
         let name = op.kind.name();

@@ -9,7 +9,7 @@ use tinyq_ir::op::{Conv2D, DepthwiseConv2D, FullyConnected, Pool2D, Resize, Tran
 use tinyq_ir::{Activation, DType, Graph, Kernel, Op, OpKind, Tensor, TensorId};
 use tinyq_kernels::{KernelError, conv, depthwise, elementwise, fully_connected, pooling};
 use tinyq_kernels::{concat, pad, quantize, reduce, shape, slice, softmax, transpose, wide};
-use tinyq_kernels::{resize, svdf, transpose_conv};
+use tinyq_kernels::{int8_math, resize, svdf, transpose_conv};
 
 use crate::error::LowerError;
 use crate::lower::LowerOptions;
@@ -140,6 +140,11 @@ fn select_unfolded(
     index: usize,
     options: LowerOptions,
 ) -> Result<Selected, LowerError> {
+    let cx = Ctx { graph, op, index };
+    // Plain integers (CAST included, whatever its output type) first.
+    if crate::select_int32::is_int32_op(&cx) {
+        return crate::select_int32::select_int32(&cx);
+    }
     if crate::select_float::is_float_op(graph, op) {
         let (kernel, data_inputs) = crate::select_float::select_float(graph, op, index)?;
         return Ok(Selected {
@@ -148,7 +153,6 @@ fn select_unfolded(
             folded_zero_point: false,
         });
     }
-    let cx = Ctx { graph, op, index };
     if matches!(op.kind, OpKind::Signal(_)) {
         // Not an int16 op of a 16x8 model, though it may compute in int16.
     } else if let Some(selected) = crate::select_int16::select_int16(&cx)? {
@@ -163,7 +167,9 @@ fn select_unfolded(
         OpKind::Add { activation } | OpKind::Sub { activation } | OpKind::Mul { activation } => {
             binary(&cx, *activation)?
         }
-        OpKind::Maximum | OpKind::Minimum | OpKind::Prelu => binary(&cx, Activation::None)?,
+        OpKind::Maximum | OpKind::Minimum | OpKind::Prelu | OpKind::SquaredDifference => {
+            binary(&cx, Activation::None)?
+        }
         OpKind::Softmax { beta } => softmax_kernel(&cx, *beta)?,
         OpKind::Logistic
         | OpKind::Tanh
@@ -171,7 +177,8 @@ fn select_unfolded(
         | OpKind::Relu6
         | OpKind::ReluN1To1
         | OpKind::LeakyRelu { .. }
-        | OpKind::HardSwish => unary_lut(&cx)?,
+        | OpKind::HardSwish
+        | OpKind::Rsqrt => unary_lut(&cx)?,
         OpKind::Lut(lut) => lut_kernel(&cx, &lut.table)?,
         OpKind::Quantize => quantize(&cx)?,
         OpKind::Dequantize => dequantize(&cx)?,
@@ -200,16 +207,15 @@ fn select_unfolded(
         | OpKind::Exp
         | OpKind::Log
         | OpKind::Sqrt
-        | OpKind::Rsqrt
         | OpKind::Abs
         | OpKind::Neg
-        | OpKind::Square
-        | OpKind::SquaredDifference => {
+        | OpKind::Square => {
             return Err(
                 cx.unsupported("float32 only: compile the float model without calibration data")
             );
         }
         OpKind::Lstm(attrs) => return crate::select_lstm::lstm_int8(&cx, attrs),
+        OpKind::Cast => return crate::select_int32::select_int32(&cx),
         OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims => {
             let (input, output) = (cx.input(0)?, cx.output()?);
             if input.byte_len() != output.byte_len() {
@@ -242,7 +248,8 @@ fn data_input_count(kind: &OpKind) -> usize {
         | OpKind::Mul { .. }
         | OpKind::Maximum
         | OpKind::Minimum
-        | OpKind::Prelu => 2,
+        | OpKind::Prelu
+        | OpKind::SquaredDifference => 2,
         // Every input a buffer: window weights, the square root's shift.
         OpKind::Signal(s) => s.arity(),
         _ => 1,
@@ -655,6 +662,9 @@ fn binary(cx: &Ctx<'_>, activation: Activation) -> Result<Kernel, LowerError> {
             activation,
         )),
         OpKind::Prelu => BinaryOp::Prelu(elementwise::prepare_prelu((s1, z1), (s2, z2), (so, zo))),
+        OpKind::SquaredDifference => BinaryOp::SquaredDifference(
+            int8_math::prepare_squared_difference((s1, z1), (s2, z2), (so, zo)).map_err(err)?,
+        ),
         OpKind::Maximum => BinaryOp::Maximum,
         _ => BinaryOp::Minimum,
     };

@@ -297,8 +297,11 @@ pub(crate) fn select_float(
             return Ok((kernel, vec![op.inputs[0], op.inputs[n - 1]]));
         }
         OpKind::Lstm(a) => return lstm(&cx, a),
-        // Signal-library ops compute in their own integer types (`select`).
-        OpKind::Signal(_) => return Err(cx.unsupported("an integer op, never float")),
+        // Signal-library ops compute in their own integer types, CAST in
+        // `select_int32` (`select`).
+        OpKind::Signal(_) | OpKind::Cast => {
+            return Err(cx.unsupported("an integer op, never float"));
+        }
         OpKind::ResizeBilinear(r) => {
             let params = float_resize::prepare_resize_bilinear_f32(
                 resize_geometry(&cx)?,

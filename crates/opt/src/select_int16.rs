@@ -127,7 +127,7 @@ fn mul(cx: &Ctx<'_>, activation: Activation) -> Result<Int16Kernel, LowerError> 
 
 /// `None` when all three shapes agree, else the padded shapes, which must
 /// broadcast to the output's.
-fn broadcast_of(
+pub(crate) fn broadcast_of(
     cx: &Ctx<'_>,
     [a, b, out]: [&Tensor; 3],
 ) -> Result<Option<WideBroadcast>, LowerError> {

@@ -3,7 +3,7 @@
 //! construction. Kernel selection and the `lut` pass share them.
 
 use tinyq_ir::{DType, OpKind, Tensor};
-use tinyq_kernels::{KernelError, quantize, unary};
+use tinyq_kernels::{KernelError, int8_math, quantize, unary};
 
 /// The table computing `kind` from `input` to `output`, or `None` when the op
 /// is not an 8-bit → 8-bit element-wise op tinyq tabulates (a float QUANTIZE,
@@ -56,6 +56,10 @@ pub(crate) fn table_of(
         OpKind::HardSwish => {
             let p = unary::prepare_hard_swish(si, zi, so, zo)?;
             Box::new(move |x| unary::hard_swish(x, &p))
+        }
+        OpKind::Rsqrt => {
+            let p = int8_math::prepare_rsqrt((si, zi), (so, zo))?;
+            Box::new(move |x| int8_math::rsqrt(x, &p))
         }
         OpKind::Lut(lut) => {
             return Ok(Some(lut.table.clone()));

@@ -132,6 +132,7 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::Log => (OpKind::Log, cx.data_inputs(1)?),
         B::Sqrt => (OpKind::Sqrt, cx.data_inputs(1)?),
         B::Rsqrt => (OpKind::Rsqrt, cx.data_inputs(1)?),
+        B::Cast => (OpKind::Cast, cx.data_inputs(1)?),
         B::Abs => (OpKind::Abs, cx.data_inputs(1)?),
         B::Neg => (OpKind::Neg, cx.data_inputs(1)?),
         B::Square => (OpKind::Square, cx.data_inputs(1)?),

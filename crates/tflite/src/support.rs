@@ -36,6 +36,11 @@ const MAPPED: &[SupportedOp] = &[
         "SAME/VALID, any stride; fused activation; int16",
     ),
     op(
+        B::Cast,
+        "CAST",
+        "between int8, int16, int32, UINT32 and float32 (TFLM's casts)",
+    ),
+    op(
         B::Concatenation,
         "CONCATENATION",
         "any axis; in place when its inputs allow; int16",
@@ -60,7 +65,11 @@ const MAPPED: &[SupportedOp] = &[
         "DEQUANTIZE",
         "int8/uint8/int16 to float32 at the outputs; float16 constants are widened at import",
     ),
-    op(B::Div, "DIV", "float32; broadcasting; fused activation"),
+    op(
+        B::Div,
+        "DIV",
+        "float32, int32 (truncating); broadcasting; fused activation",
+    ),
     op(B::Exp, "EXP", "float32 (the C library's expf)"),
     op(
         B::ExpandDims,
@@ -144,7 +153,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::Rsqrt,
         "RSQRT",
-        "float32 (1 / the correctly rounded sqrt)",
+        "float32 (1 / the correctly rounded sqrt); int8: a 256-entry table of TFLM's kernel",
     ),
     op(B::Softmax, "SOFTMAX", "last axis, any beta; int16"),
     op(
@@ -157,7 +166,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::SquaredDifference,
         "SQUARED_DIFFERENCE",
-        "float32; broadcasting",
+        "float32, int8; broadcasting",
     ),
     op(B::Squeeze, "SQUEEZE", "an alias, no copy"),
     op(

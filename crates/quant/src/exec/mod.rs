@@ -410,8 +410,8 @@ fn eval_op(
             "stateful ops are not quantized yet: compile a float SVDF model as float (no --calibration), or give an int8 one",
         )),
         OpKind::Lstm(_) => Err(cx.err("an LSTM runs with its state (`run_streaming`)")),
-        OpKind::Signal(_) => Err(cx.err(
-            "signal-library ops are integer already: compile the model as it is (no --calibration)",
+        OpKind::Signal(_) | OpKind::Cast => Err(cx.err(
+            "signal-library ops and CAST are integer already: compile the model as it is (no --calibration)",
         )),
         OpKind::Conv2D(a) => {
             conv::conv2d(cx, input(0)?, input(1)?, ins.get(2).copied(), a, out_shape)

@@ -518,6 +518,7 @@ impl Writer<'_> {
             OpKind::Log => unary(B::Log),
             OpKind::Sqrt => unary(B::Sqrt),
             OpKind::Rsqrt => unary(B::Rsqrt),
+            OpKind::Cast => unary(B::Cast),
             OpKind::Abs => unary(B::Abs),
             OpKind::Neg => unary(B::Neg),
             OpKind::Square => unary(B::Square),

@@ -62,12 +62,12 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         | OpKind::Exp
         | OpKind::Log
         | OpKind::Sqrt
-        | OpKind::Rsqrt
         | OpKind::Abs
         | OpKind::Neg
-        | OpKind::Square
-        | OpKind::SquaredDifference => 1,
-        OpKind::Lstm(_) | OpKind::Signal(_) => 1,
+        | OpKind::Square => 1,
+        // int8 is version 2 of both.
+        OpKind::Rsqrt | OpKind::SquaredDifference => by_int8(2),
+        OpKind::Lstm(_) | OpKind::Signal(_) | OpKind::Cast => 1,
         OpKind::Conv2D(_) => {
             let grouped = match (t(0), t(1)) {
                 (Some(x), Some(f)) => x.shape.get(3) != f.shape.get(3),

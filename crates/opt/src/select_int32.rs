@@ -1,0 +1,99 @@
+//! Kernel selection for the plain integer ops (`Kernel::Int32`): int32
+//! ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM (unquantized, as TFLM's int32
+//! kernels) and CAST. Nothing is folded but the fused activation's clamp.
+
+use tinyq_ir::int32_kernel::{Int32Kernel, num_type};
+use tinyq_ir::{Activation, DType, Kernel, OpKind, Tensor};
+use tinyq_kernels::int32::IntBinary;
+
+use crate::error::LowerError;
+use crate::select::{Ctx, Selected};
+
+/// Whether `op` computes plain integers: a CAST, or a binary op on
+/// unquantized int32.
+pub(crate) fn is_int32_op(cx: &Ctx<'_>) -> bool {
+    let int32 = |t: Result<&Tensor, LowerError>| {
+        t.is_ok_and(|t| t.dtype == DType::I32 && t.quant.is_none())
+    };
+    match cx.op.kind {
+        OpKind::Cast => true,
+        OpKind::Add { .. }
+        | OpKind::Sub { .. }
+        | OpKind::Mul { .. }
+        | OpKind::Div { .. }
+        | OpKind::Maximum
+        | OpKind::Minimum => int32(cx.output()),
+        _ => false,
+    }
+}
+
+/// The int32 clamp of a fused activation (TFLM's `CalculateActivationRange`).
+fn clamp(activation: Activation) -> (i32, i32) {
+    match activation {
+        Activation::None => (i32::MIN, i32::MAX),
+        Activation::Relu => (0, i32::MAX),
+        Activation::ReluN1To1 => (-1, 1),
+        Activation::Relu6 => (0, 6),
+    }
+}
+
+/// The kernel of an op [`is_int32_op`] accepts.
+pub(crate) fn select_int32(cx: &Ctx<'_>) -> Result<Selected, LowerError> {
+    let op = cx.op;
+    let kernel = match &op.kind {
+        OpKind::Cast => {
+            let (x, y) = (cx.input(0)?, cx.output()?);
+            let of = |t: &Tensor| {
+                num_type(t.dtype).ok_or_else(|| {
+                    cx.unsupported(format!(
+                        "CAST of {:?} ({}): TFLM casts int8, int16, int32, UINT32 and float32",
+                        t.name, t.dtype
+                    ))
+                })
+            };
+            Int32Kernel::Cast {
+                from: of(x)?,
+                to: of(y)?,
+            }
+        }
+        kind => {
+            let (a, b, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+            for t in [a, b] {
+                if t.dtype != DType::I32 || t.quant.is_some() {
+                    return Err(cx.unsupported(format!(
+                        "input {:?} must be unquantized int32 like the output",
+                        t.name
+                    )));
+                }
+            }
+            let (op, activation) = match kind {
+                OpKind::Add { activation } => (IntBinary::Add, *activation),
+                OpKind::Sub { activation } => (IntBinary::Sub, *activation),
+                OpKind::Mul { activation } => (IntBinary::Mul, *activation),
+                OpKind::Div { activation } => (IntBinary::Div, *activation),
+                OpKind::Maximum => (IntBinary::Maximum, Activation::None),
+                _ => (IntBinary::Minimum, Activation::None),
+            };
+            // TFLM divides by zero (a trap on most targets): refuse a
+            // constant divisor that holds one.
+            if op == IntBinary::Div && b.const_i32().is_some_and(|d| d.contains(&0)) {
+                return Err(cx.unsupported(format!(
+                    "the constant divisor {:?} holds 0: the division traps in TFLM",
+                    b.name
+                )));
+            }
+            let (act_min, act_max) = clamp(activation);
+            Int32Kernel::Binary {
+                op,
+                act_min,
+                act_max,
+                broadcast: crate::select_int16::broadcast_of(cx, [a, b, out])?,
+            }
+        }
+    };
+    Ok(Selected {
+        kernel: Kernel::Int32(kernel),
+        data_inputs: op.inputs.iter().take(kernel.arity()).copied().collect(),
+        folded_zero_point: false,
+    })
+}
