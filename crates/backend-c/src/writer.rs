@@ -224,6 +224,8 @@ const KERNEL_FLAGS: &[&str] = &[
     "signal_energy",
     "signal_log",
     "signal_sqrt",
+    "signal_bank",
+    "signal_pcan",
     "lstm_int8",
 ];
 

@@ -244,6 +244,16 @@ const SIGNAL: &[SupportedOp] = &[
         "SignalFilterBankSquareRoot",
         "custom op: UINT64 to UINT32 integer square root, run-time shift; interpreter and C (the Rust backend refuses it)",
     ),
+    op(
+        B::Custom,
+        "SignalFilterBank",
+        "custom op: UINT32 energies to UINT64 weighted channel sums, constant tables; interpreter and C (the Rust backend refuses it)",
+    ),
+    op(
+        B::Custom,
+        "SignalPCAN",
+        "custom op: UINT32 per-channel amplitude normalization by a noise estimate and int16 gain table; interpreter and C (the Rust backend refuses it)",
+    ),
 ];
 
 /// The list for "unsupported op" messages.
