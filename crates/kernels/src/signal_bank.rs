@@ -50,7 +50,12 @@ pub struct FilterBankTables<'a, B: Byte> {
 impl FilterBankParams {
     /// Lengths in bytes: the energies, the five tables in input order,
     /// the output.
-    pub fn check(&self, input: usize, tables: [usize; 5], output: usize) -> Result<(), KernelError> {
+    pub fn check(
+        &self,
+        input: usize,
+        tables: [usize; 5],
+        output: usize,
+    ) -> Result<(), KernelError> {
         count("filter bank input", input, 4)?;
         let names = [
             "filter bank weights",
