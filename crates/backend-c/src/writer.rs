@@ -235,6 +235,8 @@ const KERNEL_FLAGS: &[&str] = &[
     "int32",
     "binary_i32",
     "cast",
+    "signal_bank",
+    "signal_pcan",
     "lstm_int8",
 ];
 

@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
-use tinyq_ir::Step;
 use tinyq_ir::signal::SignalOp;
+use tinyq_ir::{BufferRef, Step};
+use tinyq_kernels::signal_bank::{FilterBankParams, FilterBankTables};
 
 use super::{Writer, int};
 use crate::EmitError;
@@ -71,6 +72,17 @@ impl Writer<'_> {
                     int(out_len / 4, "a channel count")?
                 )
             }
+            SignalOp::FilterBank(p) => self.filter_bank_call(p, step, dst, invalid)?,
+            SignalOp::Pcan(p) => {
+                let lut = src(2)?;
+                let noise = y.ok_or_else(|| invalid("missing the noise estimate".into()))?;
+                self.use_signal("signal_pcan");
+                format!(
+                    "tq_signal_pcan({x}, {noise}, {lut}, {dst}, {}, {}u)",
+                    int(out_len / 4, "a channel count")?,
+                    p.snr_shift
+                )
+            }
         };
         let _ = writeln!(self.body, "    {call};");
         Ok(())
@@ -83,9 +95,61 @@ impl Writer<'_> {
             "signal_window" => &["load_i16", "store_i16"],
             "signal_energy" => &["load_i16"],
             "signal_log" => &["store_i16"],
+            "signal_bank" | "signal_pcan" => &["load_i16"],
             _ => &[],
         };
         self.use_kernel("signal", helpers);
         self.use_kernel(kernel, &[]);
+    }
+}
+
+impl Writer<'_> {
+    /// The SignalFilterBank call. Its five tables must be constants, checked
+    /// here (every band inside the energies and the weights) so the C
+    /// kernel indexes without checks.
+    fn filter_bank_call(
+        &mut self,
+        p: &FilterBankParams,
+        step: &Step,
+        dst: &str,
+        invalid: &dyn Fn(String) -> EmitError,
+    ) -> Result<String, EmitError> {
+        let program = self.program;
+        let table = |k: usize| -> Result<&[u8], EmitError> {
+            match step.inputs.get(k) {
+                Some(&BufferRef::Const(i)) => program
+                    .constants
+                    .get(i)
+                    .map(Vec::as_slice)
+                    .ok_or_else(|| invalid(format!("input {k} is a missing constant"))),
+                _ => Err(invalid(format!(
+                    "input {k} (a filter bank table) is computed at run time; \
+                     tinyq compiles SignalFilterBank with constant tables only"
+                ))),
+            }
+        };
+        let tables = FilterBankTables {
+            weights: table(1)?,
+            unweights: table(2)?,
+            freq_starts: table(3)?,
+            weight_starts: table(4)?,
+            widths: table(5)?,
+        };
+        let input = step
+            .inputs
+            .first()
+            .and_then(|&b| self.buffer_len(b))
+            .ok_or_else(|| invalid("the energies' size".into()))?;
+        p.check_tables(input, &tables)
+            .map_err(|e| invalid(format!("filter bank tables: {e}")))?;
+        let args = (0..6)
+            .map(|k| self.src(step.inputs[k]))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.use_signal("signal_bank");
+        Ok(format!(
+            "tq_signal_filter_bank({args}, {dst}, {})",
+            int(p.num_channels, "a channel count")?
+        ))
     }
 }

@@ -101,6 +101,12 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("../../kernels/src/wide_sigmoid.rs"),
     ),
     ("svdf", include_str!("../../kernels/src/svdf.rs")),
+    ("le", include_str!("../../kernels/src/le.rs")),
+    ("signal", include_str!("../../kernels/src/signal.rs")),
+    (
+        "signal_bank",
+        include_str!("../../kernels/src/signal_bank.rs"),
+    ),
     ("lstm", include_str!("../../kernels/src/lstm.rs")),
     ("lstm_int8", include_str!("../../kernels/src/lstm_int8.rs")),
 ];
@@ -288,15 +294,27 @@ fn item_name(item: &syn::Item) -> Option<String> {
 }
 
 /// The type an `impl` block is for (last path segment); for a trait impl
-/// on a type without a name (a slice), the trait, so that keeping the
-/// trait keeps its impls.
+/// on a type without a name (a slice) or on a primitive (`u8`), the trait,
+/// so that keeping the trait keeps its impls.
 fn impl_self(item: &syn::Item) -> Option<String> {
     let syn::Item::Impl(i) = item else {
         return None;
     };
-    match &*i.self_ty {
-        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-        _ => i
+    const PRIMITIVES: &[&str] = &[
+        "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64", "usize", "bool",
+    ];
+    let named = match &*i.self_ty {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .filter(|n| i.trait_.is_none() || !PRIMITIVES.contains(&n.as_str())),
+        _ => None,
+    };
+    match named {
+        Some(n) => Some(n),
+        None => i
             .trait_
             .as_ref()
             .and_then(|(_, path, _)| path.segments.last())

@@ -4,6 +4,7 @@
 
 use tinyq_kernels::KernelError;
 use tinyq_kernels::signal::{EnergyParams, FilterBankLogParams, WindowParams};
+use tinyq_kernels::signal_bank::{FilterBankParams, FilterBankTables, PcanParams};
 
 use crate::DType;
 
@@ -19,6 +20,13 @@ pub enum SignalOp {
     /// `SignalFilterBankSquareRoot`: UINT64 sums and an int32 scalar shift
     /// in, UINT32 out.
     FilterBankSquareRoot,
+    /// `SignalFilterBank`: UINT32 energies and five int16 tables (weights,
+    /// unweights, channel_frequency_starts, channel_weight_starts,
+    /// channel_widths) in, UINT64 channel sums out.
+    FilterBank(FilterBankParams),
+    /// `SignalPCAN`: UINT32 channels, UINT32 noise estimate and an int16
+    /// gain table in, UINT32 out.
+    Pcan(PcanParams),
 }
 
 impl SignalOp {
@@ -29,6 +37,8 @@ impl SignalOp {
             SignalOp::Energy(_) => "SignalEnergy",
             SignalOp::FilterBankLog(_) => "SignalFilterBankLog",
             SignalOp::FilterBankSquareRoot => "SignalFilterBankSquareRoot",
+            SignalOp::FilterBank(_) => "SignalFilterBank",
+            SignalOp::Pcan(_) => "SignalPCAN",
         }
     }
 
@@ -39,6 +49,18 @@ impl SignalOp {
             SignalOp::Energy(_) => (&[DType::I16], DType::U32),
             SignalOp::FilterBankLog(_) => (&[DType::U32], DType::I16),
             SignalOp::FilterBankSquareRoot => (&[DType::U64, DType::I32], DType::U32),
+            SignalOp::FilterBank(_) => (
+                &[
+                    DType::U32,
+                    DType::I16,
+                    DType::I16,
+                    DType::I16,
+                    DType::I16,
+                    DType::I16,
+                ],
+                DType::U64,
+            ),
+            SignalOp::Pcan(_) => (&[DType::U32, DType::U32, DType::I16], DType::U32),
         }
     }
 
@@ -54,6 +76,8 @@ impl SignalOp {
             SignalOp::Window(_) => (&[None, Some(1)], None),
             SignalOp::Energy(_) | SignalOp::FilterBankLog(_) => (&[Some(1)], Some(1)),
             SignalOp::FilterBankSquareRoot => (&[Some(1), Some(0)], Some(1)),
+            SignalOp::FilterBank(_) => (&[Some(1); 6], Some(1)),
+            SignalOp::Pcan(_) => (&[Some(1); 3], Some(1)),
         }
     }
 
@@ -68,6 +92,8 @@ impl SignalOp {
                 tinyq_kernels::error::check_len("filter bank square root scale_bits", 4, n(1))?;
                 tinyq_kernels::error::check_len("filter bank square root output", n(0) / 2, out)
             }
+            SignalOp::FilterBank(p) => p.check(n(0), [n(1), n(2), n(3), n(4), n(5)], out),
+            SignalOp::Pcan(p) => p.check(n(0), n(1), n(2), out),
         }
     }
 
@@ -84,6 +110,19 @@ impl SignalOp {
             SignalOp::Energy(p) => k::energy(p, input(0)?, out),
             SignalOp::FilterBankLog(p) => k::filter_bank_log(p, input(0)?, out),
             SignalOp::FilterBankSquareRoot => k::filter_bank_square_root(input(0)?, input(1)?, out),
+            SignalOp::FilterBank(p) => {
+                let tables = FilterBankTables {
+                    weights: input(1)?,
+                    unweights: input(2)?,
+                    freq_starts: input(3)?,
+                    weight_starts: input(4)?,
+                    widths: input(5)?,
+                };
+                tinyq_kernels::signal_bank::filter_bank(p, input(0)?, &tables, out)
+            }
+            SignalOp::Pcan(p) => {
+                tinyq_kernels::signal_bank::pcan(p, input(0)?, input(1)?, input(2)?, out)
+            }
         }
     }
 
@@ -100,6 +139,8 @@ impl SignalOp {
                 ("output_scale", p.output_scale.to_string()),
             ],
             SignalOp::FilterBankSquareRoot => Vec::new(),
+            SignalOp::FilterBank(p) => vec![("num_channels", p.num_channels.to_string())],
+            SignalOp::Pcan(p) => vec![("snr_shift", p.snr_shift.to_string())],
         }
     }
 
@@ -129,6 +170,12 @@ impl SignalOp {
                     )?,
                     output_scale: narrow(get("output_scale")?, "output_scale")?,
                 }),
+                "SignalFilterBank" => SignalOp::FilterBank(FilterBankParams {
+                    num_channels: get("num_channels")? as usize,
+                }),
+                "SignalPCAN" => SignalOp::Pcan(PcanParams {
+                    snr_shift: narrow(get("snr_shift")?, "snr_shift")?,
+                }),
                 _ => SignalOp::FilterBankSquareRoot,
             })
         };
@@ -136,16 +183,20 @@ impl SignalOp {
             "SignalWindow"
             | "SignalEnergy"
             | "SignalFilterBankLog"
-            | "SignalFilterBankSquareRoot" => Some(op()),
+            | "SignalFilterBankSquareRoot"
+            | "SignalFilterBank"
+            | "SignalPCAN" => Some(op()),
             _ => None,
         }
     }
 
     /// The custom codes tinyq reads, for messages and `inspect`.
-    pub const NAMES: [&'static str; 4] = [
+    pub const NAMES: [&'static str; 6] = [
         "SignalWindow",
         "SignalEnergy",
         "SignalFilterBankLog",
         "SignalFilterBankSquareRoot",
+        "SignalFilterBank",
+        "SignalPCAN",
     ];
 }

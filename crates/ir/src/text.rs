@@ -328,6 +328,8 @@ pub const OP_NAMES: &[&str] = &[
     "SignalEnergy",
     "SignalFilterBankLog",
     "SignalFilterBankSquareRoot",
+    "SignalFilterBank",
+    "SignalPCAN",
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
     "FULLY_CONNECTED",

@@ -3,10 +3,12 @@
 //! SignalFilterBankLog and SignalFilterBankSquareRoot.
 //!
 //! Buffers are little-endian bytes (int16 samples, UINT32 energies, UINT64
-//! filter bank sums), so arena slices pass as they are. Every kernel checks
+//! filter bank sums) of either signedness ([`crate::le`]), so arena slices
+//! pass as they are. Every kernel checks
 //! its lengths first and returns [`KernelError`]; nothing panics.
 
 use crate::error::{KernelError, check_len};
+use crate::le::{Byte, i16_at, put_i16, put_u32, u32_at, u64_at};
 
 /// Element counts of a byte buffer of `size`-byte values.
 fn elems(what: &'static str, bytes: usize, size: usize) -> Result<usize, KernelError> {
@@ -19,20 +21,6 @@ fn elems(what: &'static str, bytes: usize, size: usize) -> Result<usize, KernelE
             actual: bytes,
         })
     }
-}
-
-fn i16_at(b: &[u8], i: usize) -> i16 {
-    i16::from_le_bytes([b[2 * i], b[2 * i + 1]])
-}
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
-}
-
-fn u64_at(b: &[u8], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[8 * i..8 * i + 8]);
-    u64::from_le_bytes(w)
 }
 
 /// SignalWindow: each row of `weights.len()` samples times the weights,
@@ -63,16 +51,16 @@ impl WindowParams {
 /// SignalWindow on int16 bytes.
 pub fn window(
     p: &WindowParams,
-    input: &[u8],
-    weights: &[u8],
-    output: &mut [u8],
+    input: &[impl Byte],
+    weights: &[impl Byte],
+    output: &mut [impl Byte],
 ) -> Result<(), KernelError> {
     p.check(input.len(), weights.len(), output.len())?;
     let w = weights.len() / 2;
     for i in 0..input.len() / 2 {
         let prod = i32::from(i16_at(input, i)) * i32::from(i16_at(weights, i % w));
         let v = (prod >> p.shift).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
-        output[2 * i..2 * i + 2].copy_from_slice(&v.to_le_bytes());
+        put_i16(output, i, v);
     }
     Ok(())
 }
@@ -101,9 +89,13 @@ impl EnergyParams {
 }
 
 /// SignalEnergy on bytes.
-pub fn energy(p: &EnergyParams, input: &[u8], output: &mut [u8]) -> Result<(), KernelError> {
+pub fn energy(
+    p: &EnergyParams,
+    input: &[impl Byte],
+    output: &mut [impl Byte],
+) -> Result<(), KernelError> {
     p.check(input.len(), output.len())?;
-    for (i, out) in output.chunks_exact_mut(4).enumerate() {
+    for i in 0..output.len() / 4 {
         let e = if (p.start..p.end).contains(&i) {
             let (re, im) = (
                 i32::from(i16_at(input, 2 * i)),
@@ -114,7 +106,7 @@ pub fn energy(p: &EnergyParams, input: &[u8], output: &mut [u8]) -> Result<(), K
         } else {
             0
         };
-        out.copy_from_slice(&e.to_le_bytes());
+        put_u32(output, i, e);
     }
     Ok(())
 }
@@ -189,18 +181,18 @@ impl FilterBankLogParams {
 /// SignalFilterBankLog on bytes.
 pub fn filter_bank_log(
     p: &FilterBankLogParams,
-    input: &[u8],
-    output: &mut [u8],
+    input: &[impl Byte],
+    output: &mut [impl Byte],
 ) -> Result<(), KernelError> {
     p.check(input.len(), output.len())?;
-    for (i, out) in output.chunks_exact_mut(2).enumerate() {
+    for i in 0..output.len() / 2 {
         let scaled = u32_at(input, i) << p.input_correction_bits;
         let v = if scaled > 1 {
             log32(scaled, p.output_scale).min(i16::MAX as u32) as i16
         } else {
             0
         };
-        out.copy_from_slice(&v.to_le_bytes());
+        put_i16(output, i, v);
     }
     Ok(())
 }
@@ -258,22 +250,22 @@ pub fn sqrt64(mut num: u64) -> u32 {
 /// shift by 32 or more, or by a negative count, is undefined: tinyq gives
 /// 0 and the unshifted root.
 pub fn filter_bank_square_root(
-    input: &[u8],
-    scale_bits: &[u8],
-    output: &mut [u8],
+    input: &[impl Byte],
+    scale_bits: &[impl Byte],
+    output: &mut [impl Byte],
 ) -> Result<(), KernelError> {
     let n = elems("filter bank square root input", input.len(), 8)?;
     check_len("filter bank square root scale_bits", 4, scale_bits.len())?;
     check_len("filter bank square root output", n * 4, output.len())?;
     let shift = u32_at(scale_bits, 0) as i32;
-    for (i, out) in output.chunks_exact_mut(4).enumerate() {
+    for i in 0..n {
         let root = sqrt64(u64_at(input, i));
         let v = match shift {
             ..0 => root,
             0..32 => root >> shift,
             _ => 0,
         };
-        out.copy_from_slice(&v.to_le_bytes());
+        put_u32(output, i, v);
     }
     Ok(())
 }
@@ -350,11 +342,19 @@ mod tests {
     #[test]
     fn errors_not_panics() {
         let p = WindowParams { shift: 3 };
-        assert!(window(&p, &[0; 6], &[0; 4], &mut [0; 6]).is_err());
-        assert!(window(&WindowParams { shift: 40 }, &[0; 4], &[0; 4], &mut [0; 4]).is_err());
+        assert!(window(&p, &[0u8; 6], &[0u8; 4], &mut [0u8; 6]).is_err());
+        assert!(
+            window(
+                &WindowParams { shift: 40 },
+                &[0u8; 4],
+                &[0u8; 4],
+                &mut [0u8; 4]
+            )
+            .is_err()
+        );
         let e = EnergyParams { start: 2, end: 1 };
-        assert!(energy(&e, &[0; 8], &mut [0; 8]).is_err());
-        assert!(filter_bank_square_root(&[0; 8], &[0; 3], &mut [0; 4]).is_err());
+        assert!(energy(&e, &[0u8; 8], &mut [0u8; 8]).is_err());
+        assert!(filter_bank_square_root(&[0u8; 8], &[0u8; 3], &mut [0u8; 4]).is_err());
     }
 
     proptest! {

@@ -17,6 +17,8 @@ fn expected_keys(code: &str) -> Option<&'static [&'static str]> {
         "SignalWindow" => Some(&["shift"]),
         "SignalEnergy" => Some(&["end_index", "start_index"]),
         "SignalFilterBankLog" => Some(&["input_correction_bits", "output_scale"]),
+        "SignalFilterBank" => Some(&["num_channels"]),
+        "SignalPCAN" => Some(&["snr_shift"]),
         _ => None,
     }
 }
@@ -80,6 +82,8 @@ pub(crate) fn options(op: &SignalOp) -> Option<Vec<u8>> {
             ("output_scale", u64::from(p.output_scale)),
         ],
         SignalOp::FilterBankSquareRoot => return None,
+        SignalOp::FilterBank(p) => vec![("num_channels", p.num_channels as u64)],
+        SignalOp::Pcan(p) => vec![("snr_shift", u64::from(p.snr_shift))],
     };
     let mut b = flexbuffers::Builder::default();
     let mut m = b.start_map();

@@ -236,22 +236,32 @@ const SIGNAL: &[SupportedOp] = &[
     op(
         B::Custom,
         "SignalWindow",
-        "custom op: int16 samples times int16 weights, shifted, saturated; interpreter and C (the Rust backend refuses it)",
+        "custom op: int16 samples times int16 weights, shifted, saturated; interpreter, C and Rust",
     ),
     op(
         B::Custom,
         "SignalEnergy",
-        "custom op: complex int16 bins to UINT32 energies; interpreter and C (the Rust backend refuses it)",
+        "custom op: complex int16 bins to UINT32 energies; interpreter, C and Rust",
     ),
     op(
         B::Custom,
         "SignalFilterBankLog",
-        "custom op: UINT32 to int16 fixed-point log; interpreter and C (the Rust backend refuses it)",
+        "custom op: UINT32 to int16 fixed-point log; interpreter, C and Rust",
     ),
     op(
         B::Custom,
         "SignalFilterBankSquareRoot",
-        "custom op: UINT64 to UINT32 integer square root, run-time shift; interpreter and C (the Rust backend refuses it)",
+        "custom op: UINT64 to UINT32 integer square root, run-time shift; interpreter, C and Rust",
+    ),
+    op(
+        B::Custom,
+        "SignalFilterBank",
+        "custom op: UINT32 energies to UINT64 weighted channel sums, constant tables; interpreter, C and Rust",
+    ),
+    op(
+        B::Custom,
+        "SignalPCAN",
+        "custom op: UINT32 per-channel amplitude normalization by a noise estimate and int16 gain table; interpreter, C and Rust",
     ),
 ];
 
