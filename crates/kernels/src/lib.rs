@@ -38,6 +38,7 @@ pub mod reduce;
 pub mod resize;
 pub mod shape;
 pub mod signal;
+pub mod signal_fft;
 pub mod slice;
 pub mod softmax;
 pub mod space_depth;

@@ -244,6 +244,21 @@ const SIGNAL: &[SupportedOp] = &[
         "SignalFilterBankSquareRoot",
         "custom op: UINT64 to UINT32 integer square root, run-time shift; interpreter and C (the Rust backend refuses it)",
     ),
+    op(
+        B::Custom,
+        "SignalFftAutoScale",
+        "custom op: int16 shifted up to full scale, and the int32 shift; interpreter and C (the Rust backend refuses it)",
+    ),
+    op(
+        B::Custom,
+        "SignalRfft",
+        "custom op: int16 real FFT (kiss_fftr fixed point), power-of-two lengths; interpreter and C (the Rust backend refuses it)",
+    ),
+    op(
+        B::Custom,
+        "SignalFilterBankSpectralSubtraction",
+        "custom op: UINT32 noise subtraction, the noise estimate kept between invokes; interpreter and C (the Rust backend refuses it)",
+    ),
 ];
 
 /// The list for "unsupported op" messages.
