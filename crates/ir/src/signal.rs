@@ -358,3 +358,105 @@ pub fn rfft_tables(fft_length: usize) -> (Vec<Cpx>, Vec<Cpx>) {
         .collect();
     (twiddles, super_twiddles)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Graph, Op, OpKind, Tensor};
+
+    /// One signal op from `inputs` to `outputs` (name, shape, dtype).
+    fn graph(
+        op: SignalOp,
+        inputs: &[(&str, Vec<usize>, DType)],
+        outputs: &[(&str, Vec<usize>, DType)],
+    ) -> Graph {
+        let mut g = Graph::default();
+        let mut ids = |list: &[(&str, Vec<usize>, DType)]| {
+            list.iter()
+                .map(|(n, s, d)| g.tensors.push(Tensor::new(*n, s.clone(), *d)))
+                .collect::<Vec<_>>()
+        };
+        let ins = ids(inputs);
+        let outs = ids(outputs);
+        g.inputs = vec![ins[0]];
+        g.outputs = outs.clone();
+        g.ops.push(Op {
+            kind: OpKind::Signal(op),
+            inputs: ins,
+            outputs: outs,
+            origin: Some(0),
+        });
+        g
+    }
+
+    fn error(g: &Graph) -> String {
+        crate::validate(g).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn bad_signal_ops_are_refused_naming_the_op() {
+        let rfft = |n| SignalOp::Rfft(RfftParams { fft_length: n });
+        let ok = graph(
+            rfft(64),
+            &[("x", vec![50], DType::I16)],
+            &[("y", vec![66], DType::I16)],
+        );
+        crate::validate(&ok).expect("valid");
+        let e = error(&graph(
+            rfft(63),
+            &[("x", vec![50], DType::I16)],
+            &[("y", vec![65], DType::I16)],
+        ));
+        assert!(
+            e.contains("SignalRfft") && e.contains("power of two"),
+            "{e}"
+        );
+        let e = error(&graph(
+            rfft(64),
+            &[("x", vec![50], DType::I32)],
+            &[("y", vec![66], DType::I16)],
+        ));
+        assert!(
+            e.contains("SignalRfft") && e.contains("expected i16"),
+            "{e}"
+        );
+        let e = error(&graph(
+            rfft(64),
+            &[("x", vec![80], DType::I16)],
+            &[("y", vec![66], DType::I16)],
+        ));
+        assert!(e.contains("SignalRfft") && e.contains("fft_length"), "{e}");
+        let e = error(&graph(
+            SignalOp::FftAutoScale,
+            &[("x", vec![8], DType::I16)],
+            &[("y", vec![8], DType::I16)],
+        ));
+        assert!(
+            e.contains("SignalFftAutoScale") && e.contains("expected 1 and 2"),
+            "{e}"
+        );
+        let e = error(&graph(
+            SignalOp::FftAutoScale,
+            &[("x", vec![8], DType::I16)],
+            &[("y", vec![8], DType::I16), ("s", vec![1], DType::I32)],
+        ));
+        assert!(
+            e.contains("SignalFftAutoScale") && e.contains("rank 0"),
+            "{e}"
+        );
+        let e = error(&graph(
+            SignalOp::FftAutoScaleBits,
+            &[("x", vec![8], DType::I16)],
+            &[("s", vec![], DType::I32)],
+        ));
+        assert!(e.contains("lowering step"), "{e}");
+    }
+
+    #[test]
+    fn tables_are_kiss_fft_rounded_cosines() {
+        let (tw, sup) = rfft_tables(8);
+        assert_eq!(tw, vec![[32767, 0], [0, -32767], [-32767, 0], [0, 32767]]);
+        // -pi (1/4 + 1/2) and -pi (2/4 + 1/2).
+        assert_eq!(sup, vec![[-23170, -23170], [-32767, 0]]);
+    }
+}

@@ -126,9 +126,10 @@ impl RfftParams {
         Ok(())
     }
 
-    /// Lengths in bytes: rows of int16 samples in, rows of `fft_length / 2
-    /// + 1` complex int16 out; the row count follows from the output, each
-    /// input row at most `fft_length` samples (zero-padded up to it).
+    /// Lengths in bytes: rows of int16 samples in, rows of
+    /// `fft_length / 2 + 1` complex int16 out; the row count follows from
+    /// the output, each input row at most `fft_length` samples (zero-padded
+    /// up to it).
     /// Returns (rows, samples per input row).
     pub fn check(&self, input: usize, output: usize) -> Result<(usize, usize), KernelError> {
         self.check_length()?;
@@ -734,7 +735,7 @@ mod tests {
             for &v in &data {
                 if v > max { max = v } else if -(v as i32) > max as i32 { max = (-(v as i32)) as i16 }
             }
-            let msb = if max == 0 || max < 0 { 32 } else { 32 - (max as i32 as u32).leading_zeros() as i32 };
+            let msb = if max <= 0 { 32 } else { 32 - (max as i32 as u32).leading_zeros() as i32 };
             prop_assert_eq!(bits, (15 - msb).max(0));
             let mut out = vec![0u8; data.len() * 2];
             fft_auto_scale_apply(&le16(&data), &bits.to_le_bytes(), &mut out).expect("applies");

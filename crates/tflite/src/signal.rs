@@ -171,6 +171,49 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_fft_and_spectral_subtraction_options() {
+        let op = map(
+            "SignalRfft",
+            Some(&options(&[("T", 7), ("fft_length", 512)])),
+        )
+        .expect("read");
+        assert_eq!(op.attrs(), vec![("fft_length", "512".to_string())]);
+        let e = map(
+            "SignalRfft",
+            Some(&options(&[("T", 2), ("fft_length", 512)])),
+        )
+        .expect_err("int32 refused");
+        assert!(e.contains("int16 only"), "{e}");
+        let e = map("SignalRfft", Some(&options(&[("T", 7)]))).expect_err("refused");
+        assert!(e.contains("fft_length"), "{e}");
+        assert!(map("SignalFftAutoScale", None).is_ok());
+        // clamping is a flexbuffer bool, as the converter writes it.
+        let mut b = flexbuffers::Builder::default();
+        let mut m = b.start_map();
+        for key in expected_keys("SignalFilterBankSpectralSubtraction").unwrap_or(&[]) {
+            if *key == "clamping" {
+                m.push(key, true);
+            } else {
+                m.push(key, 9i64);
+            }
+        }
+        m.end_map();
+        let op = map("SignalFilterBankSpectralSubtraction", Some(b.view())).expect("read");
+        assert!(
+            op.attrs().contains(&("clamping", "1".to_string())),
+            "{op:?}"
+        );
+        let again = map(
+            "SignalFilterBankSpectralSubtraction",
+            super::options(&op).as_deref(),
+        )
+        .expect("read back");
+        assert_eq!(op, again);
+        let e = map("SignalFilterBankSpectralSubtraction", None).expect_err("refused");
+        assert!(e.contains("no custom options"), "{e}");
+    }
+
+    #[test]
     fn refuses_bad_options() {
         let e = map("SignalWindow", None).expect_err("refused");
         assert!(e.contains("no custom options"), "{e}");
