@@ -178,8 +178,8 @@ fn has_signal_step(program: &tinyq_ir::Program) -> bool {
 }
 
 /// The signal fixtures are refused by the Rust backend with a message
-/// naming the step and the op (or, first, the UINT32/UINT64 model I/O it
-/// has no type for), not emitted wrong.
+/// naming the step and the op (or, first, the UINT32/UINT64 or int32 model
+/// I/O it has no type for), not emitted wrong.
 #[test]
 fn signal_ops_are_refused_by_name() {
     let session = Session::new();
@@ -197,7 +197,7 @@ fn signal_ops_are_refused_by_name() {
             .expect_err(&case.name)
             .to_string();
         assert!(
-            e.contains("Signal") || e.contains("dtype U"),
+            e.contains("Signal") || e.contains("dtype U") || e.contains("dtype I32"),
             "{}: {e}",
             case.name
         );
