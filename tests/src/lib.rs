@@ -39,11 +39,19 @@ impl RawArray {
     }
 }
 
-/// Reads an int8, uint8, int16, float32, uint32 or uint64 `.npy` file.
+/// Reads an int8, uint8, int16, float32, int32, uint32 or uint64 `.npy` file.
 pub fn read_npy(path: &Path) -> Result<RawArray, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     // The signal library's UINT32 energies and UINT64 filter bank sums.
     if let Ok(a) = ArrayD::<u32>::read_npy(Cursor::new(&bytes)) {
+        return Ok(RawArray {
+            shape: a.shape().to_vec(),
+            elem_size: 4,
+            bytes: a.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+    }
+    // SignalFftAutoScale's int32 shift.
+    if let Ok(a) = ArrayD::<i32>::read_npy(Cursor::new(&bytes)) {
         return Ok(RawArray {
             shape: a.shape().to_vec(),
             elem_size: 4,

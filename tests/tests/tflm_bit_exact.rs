@@ -152,12 +152,18 @@ fn reset_restores_a_fresh_arena() {
         };
         assert!(program.state_size > 0, "{}: no persistent state", case.name);
         let input = read_npy(&case.inputs[0]).unwrap_or_else(|e| panic!("{e}"));
+        // Every output (a spectral subtraction's noise estimate too).
         let run = |interp: &mut Interpreter<'_>, sample: usize| {
-            let mut out = vec![0u8; program.outputs[0].byte_len()];
+            let mut outs: Vec<Vec<u8>> = program
+                .outputs
+                .iter()
+                .map(|o| vec![0u8; o.byte_len()])
+                .collect();
+            let mut refs: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
             interp
-                .invoke(&[input.sample(sample)], &mut [out.as_mut_slice()])
+                .invoke(&[input.sample(sample)], &mut refs)
                 .unwrap_or_else(|e| panic!("{}: {e}", case.name));
-            out
+            outs
         };
         let mut fresh = Interpreter::new(&program);
         let want = [run(&mut fresh, 0), run(&mut fresh, 1)];

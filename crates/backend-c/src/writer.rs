@@ -144,6 +144,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/c/kernels/signal.c.tera"),
     ),
     (
+        "kernels/signal_fft.c.tera",
+        include_str!("../../../templates/c/kernels/signal_fft.c.tera"),
+    ),
+    (
         "kernels/svdf.c.tera",
         include_str!("../../../templates/c/kernels/svdf.c.tera"),
     ),
@@ -238,6 +242,11 @@ const KERNEL_FLAGS: &[&str] = &[
     "signal_bank",
     "signal_pcan",
     "lstm_int8",
+    // The FFT steps and spectral subtraction (`signal_fft`: their helpers).
+    "signal_fft",
+    "signal_fft_scale",
+    "signal_rfft",
+    "signal_spectral",
 ];
 
 const HELPER_FLAGS: &[&str] = &[
@@ -330,12 +339,13 @@ impl<'p> Writer<'p> {
         check_limit("the arena size", program.arena_size)?;
         for io in program.inputs.iter().chain(&program.outputs) {
             // UINT32/UINT64: the signal library's energies and sums.
-            let signal = matches!(io.dtype, DType::U32 | DType::U64);
+            // int32: SignalFftAutoScale's shift.
+            let signal = matches!(io.dtype, DType::U32 | DType::U64 | DType::I32);
             if !signal && !matches!(io.dtype, DType::I8 | DType::U8 | DType::I16 | DType::F32) {
                 return Err(EmitError::Unsupported {
                     what: format!("model I/O tensor {:?}", io.name),
                     why: format!(
-                        "dtype {} (supported: int8, uint8, int16, float32, uint32, uint64)",
+                        "dtype {} (supported: int8, uint8, int16, float32, uint32, uint64, int32)",
                         io.dtype.name()
                     ),
                 });

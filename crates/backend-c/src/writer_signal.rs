@@ -8,7 +8,7 @@ use tinyq_ir::signal::SignalOp;
 use tinyq_ir::{BufferRef, Step};
 use tinyq_kernels::signal_bank::{FilterBankParams, FilterBankTables};
 
-use super::{Writer, int};
+use super::{Writer, int, list};
 use crate::EmitError;
 
 impl Writer<'_> {
@@ -83,6 +83,7 @@ impl Writer<'_> {
                     p.snr_shift
                 )
             }
+            other => return self.signal_fft_step(other, step, dst, out_len, invalid),
         };
         let _ = writeln!(self.body, "    {call};");
         Ok(())
@@ -151,5 +152,132 @@ impl Writer<'_> {
             "tq_signal_filter_bank({args}, {dst}, {})",
             int(p.num_channels, "a channel count")?
         ))
+    }
+
+    /// The FFT steps and spectral subtraction (`kernels/signal_fft.c.tera`).
+    fn signal_fft_step(
+        &mut self,
+        op: &SignalOp,
+        step: &Step,
+        dst: &str,
+        out_len: usize,
+        invalid: &dyn Fn(String) -> EmitError,
+    ) -> Result<(), EmitError> {
+        let input = |k: usize| {
+            step.inputs
+                .get(k)
+                .copied()
+                .ok_or_else(|| invalid(format!("missing input {k}")))
+        };
+        let x = self.src(input(0)?);
+        let call = match op {
+            SignalOp::FftAutoScaleBits => {
+                let n = self
+                    .buffer_len(input(0)?)
+                    .ok_or_else(|| invalid("the input's size".into()))?;
+                self.use_signal_fft("signal_fft_scale");
+                format!(
+                    "tq_signal_fft_scale_bits({x}, {dst}, {})",
+                    int(n / 2, "a sample count")?
+                )
+            }
+            SignalOp::FftAutoScaleApply => {
+                let shift = self.src(input(1)?);
+                self.use_signal_fft("signal_fft_scale");
+                format!(
+                    "tq_signal_fft_scale_apply({x}, {shift}, {dst}, {})",
+                    int(out_len / 2, "a sample count")?
+                )
+            }
+            SignalOp::Rfft(p) => {
+                let in_len = self
+                    .buffer_len(input(0)?)
+                    .ok_or_else(|| invalid("the input's size".into()))?;
+                let (rows, len) = p
+                    .check(in_len, out_len)
+                    .map_err(|e| invalid(e.to_string()))?;
+                let (tw, super_tw) = self.rfft_tables(p.fft_length);
+                self.use_signal_fft("signal_rfft");
+                format!(
+                    "tq_signal_rfft({x}, {dst}, {}, {}, {}, {tw}, {super_tw})",
+                    int(rows, "a row count")?,
+                    int(len, "a row length")?,
+                    int(p.complex_length(), "an fft length")?
+                )
+            }
+            SignalOp::SpectralSubtraction(p) => {
+                let state = self.src(input(1)?);
+                self.use_signal_fft("signal_spectral");
+                format!(
+                    "tq_signal_spectral_noise({x}, {state}, {dst}, {}, {}u, {}u, {}u, {}u, {}u, {}u, {})",
+                    int(p.num_channels, "a channel count")?,
+                    p.smoothing,
+                    p.one_minus_smoothing,
+                    p.alternate_smoothing,
+                    p.alternate_one_minus_smoothing,
+                    p.smoothing_bits,
+                    p.spectral_subtraction_bits,
+                    i32::from(p.clamping)
+                )
+            }
+            SignalOp::SpectralSubtractionOutput(p) => {
+                let noise = self.src(input(1)?);
+                self.use_signal_fft("signal_spectral");
+                format!(
+                    "tq_signal_spectral_output({x}, {noise}, {dst}, {}, {}u, {}u, {}u)",
+                    int(p.num_channels, "a channel count")?,
+                    p.min_signal_remaining,
+                    p.smoothing_bits,
+                    p.spectral_subtraction_bits
+                )
+            }
+            other => {
+                return Err(invalid(format!(
+                    "{} is a graph op that lowering splits into steps",
+                    other.name()
+                )));
+            }
+        };
+        let _ = writeln!(self.body, "    {call};");
+        Ok(())
+    }
+
+    /// kiss_fftr's twiddle and super-twiddle tables for `fft_length`
+    /// (`tinyq_ir::signal::rfft_tables`) as int16 constants, written once
+    /// per length; returns their names.
+    fn rfft_tables(&mut self, fft_length: usize) -> (String, String) {
+        let names = (
+            format!("tq_rfft{fft_length}_twiddles"),
+            format!("tq_rfft{fft_length}_super_twiddles"),
+        );
+        if self.constants.contains(&format!("{}[", names.0)) {
+            return names;
+        }
+        let (tw, super_tw) = tinyq_ir::signal::rfft_tables(fft_length);
+        for (name, table) in [(&names.0, tw), (&names.1, super_tw)] {
+            let values: Vec<i64> = table.iter().flatten().map(|&v| i64::from(v)).collect();
+            let _ = writeln!(
+                self.constants,
+                "/* kiss_fftr's {fft_length}-point table: (cos, sin) pairs times 32767, rounded. */\nstatic const int16_t {name}[{}] = {{\n{}}};",
+                values.len().max(1),
+                if values.is_empty() {
+                    "    0".to_string()
+                } else {
+                    list(&values, 8, 4)
+                }
+            );
+            self.const_bytes += 2 * values.len();
+        }
+        names
+    }
+
+    /// Marks an FFT-step kernel and the int16 helpers it calls.
+    fn use_signal_fft(&mut self, kernel: &'static str) {
+        let helpers: &[&'static str] = match kernel {
+            "signal_fft_scale" | "signal_rfft" => &["load_i16", "store_i16"],
+            _ => &[],
+        };
+        self.use_kernel("signal_fft", helpers);
+        self.use_kernel(kernel, &[]);
     }
 }

@@ -552,6 +552,7 @@ pub fn execute_stateful(
             Ok(())
         }
         Kernel::Float(k) => float::execute_float_stateful(k, ins, state, out),
+        Kernel::Signal(op) => op.run_stateful(ins, state, out),
         _ => Err(KernelError::InvalidParams("not a stateful kernel")),
     }
 }

@@ -335,6 +335,7 @@ impl Kernel {
             | Kernel::Float(crate::FloatKernel::Svdf { .. } | crate::FloatKernel::Lstm { .. }) => {
                 Some(1)
             }
+            Kernel::Signal(op) => op.state_input(),
             _ => None,
         }
     }

@@ -330,6 +330,8 @@ impl OpKind {
         let count = match self {
             OpKind::Svdf(_) => 1,
             OpKind::Lstm(_) => 2,
+            // The noise estimate the reader adds (`SignalOp::SpectralSubtraction`).
+            OpKind::Signal(s) if s.state_input().is_some() => 1,
             _ => 0,
         };
         n_inputs.saturating_sub(count)..n_inputs

@@ -242,7 +242,24 @@ impl<'g> Cx<'g> {
     fn signal(&self, op: &crate::signal::SignalOp) -> Result {
         let (types, out_type) = op.dtypes();
         let (ranks, out_rank) = op.ranks();
-        self.arity(types.len(), types.len())?;
+        if op.is_step_only() {
+            return Err(self.fail(
+                Problem::Attribute,
+                format!("{} is a lowering step, not a graph op", op.name()),
+            ));
+        }
+        let outputs = 1 + usize::from(op.second_output().is_some());
+        if self.op.inputs.len() != types.len() || self.op.outputs.len() != outputs {
+            return Err(self.fail(
+                Problem::Arity,
+                format!(
+                    "{} inputs and {} outputs, expected {} and {outputs}",
+                    self.op.inputs.len(),
+                    self.op.outputs.len(),
+                    types.len()
+                ),
+            ));
+        }
         let rank = |role: &str, t: &Tensor, want: Option<usize>| match want {
             Some(r) if t.shape.len() != r => Err(self.shape_err(format!(
                 "{role} {:?} has shape {}, expected rank {r}",
@@ -274,6 +291,41 @@ impl<'g> Cx<'g> {
                 s(&y.shape),
                 s(&self.input(0)?.shape)
             )));
+        }
+        if let Some((dtype, want)) = op.second_output() {
+            let t = self
+                .op
+                .outputs
+                .get(1)
+                .and_then(|&t| self.graph.tensors.get(t))
+                .ok_or_else(|| self.fail(Problem::Arity, "output 1 is missing"))?;
+            self.dtype_in("output 1", t, &[dtype])?;
+            rank("output 1", t, Some(want))?;
+            if want == 1 && t.shape != y.shape {
+                return Err(self.shape_err(format!(
+                    "output 1 {:?} has shape {}, expected output 0's {}",
+                    t.name,
+                    s(&t.shape),
+                    s(&y.shape)
+                )));
+            }
+        }
+        if let crate::signal::SignalOp::Rfft(p) = op {
+            // TFLM: the same rank in and out; tinyq: the same rows too.
+            let x = self.input(0)?;
+            let (xr, yr) = (x.shape.len(), y.shape.len());
+            if xr != yr
+                || x.shape[..xr - 1] != y.shape[..yr - 1]
+                || y.shape[yr - 1] != p.fft_length + 2
+            {
+                return Err(self.shape_err(format!(
+                    "output {:?} has shape {}, expected the input's {} with the last axis fft_length + 2 = {}",
+                    y.name,
+                    s(&y.shape),
+                    s(&x.shape),
+                    p.fft_length + 2
+                )));
+            }
         }
         op.check(&lens, y.byte_len().unwrap_or(usize::MAX))
             .map_err(|e| self.fail(Problem::Attribute, e.to_string()))

@@ -17,8 +17,8 @@
 //! buffers, constants, int8 model I/O), or typed model I/O (`[i16]`,
 //! `[f32]`).
 
-use crate::error::KernelError;
 use crate::elementwise::check_broadcast;
+use crate::error::KernelError;
 use crate::error::check_len;
 use crate::shape::{MAX_DIMS, broadcast_strides};
 use crate::wide_ops::WideBroadcast;

@@ -42,6 +42,7 @@ pub mod resize;
 pub mod shape;
 pub mod signal;
 pub mod signal_bank;
+pub mod signal_fft;
 pub mod slice;
 pub mod softmax;
 pub mod space_depth;

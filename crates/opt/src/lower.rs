@@ -505,6 +505,11 @@ impl<'g> Lowering<'g> {
         if self.in_place.contains(&id) {
             return Ok(());
         }
+        if let OpKind::Signal(signal) = &op.kind
+            && signal.second_output().is_some()
+        {
+            return self.lower_two_outputs(index, op, signal);
+        }
         let [output] = op.outputs[..] else {
             return Err(LowerError::Unsupported {
                 index,
@@ -554,6 +559,78 @@ impl<'g> Lowering<'g> {
             output: out,
             provenance,
         });
+        Ok(())
+    }
+
+    /// The one place a two-output op becomes steps (a Program step has one
+    /// output), each step computing one output:
+    ///
+    /// * SignalFftAutoScale: the int32 shift from the input, then the input
+    ///   shifted by it;
+    /// * SignalFilterBankSpectralSubtraction: the stateful step that
+    ///   updates the noise estimate in the persistent region and writes a
+    ///   copy to the second output (only a stateful step may read the
+    ///   state), then the result from the input and that copy.
+    ///
+    /// Both outputs get storage even when nothing reads one: the second
+    /// step reads the first's.
+    fn lower_two_outputs(
+        &mut self,
+        index: usize,
+        op: &tinyq_ir::Op,
+        signal: &tinyq_ir::signal::SignalOp,
+    ) -> Result<(), LowerError> {
+        use tinyq_ir::signal::SignalOp;
+        let unsupported = |why: String| LowerError::Unsupported {
+            index,
+            op: op.kind.name(),
+            why,
+        };
+        let (&[first, second], Some(&input)) = (&op.outputs[..], op.inputs.first()) else {
+            return Err(unsupported(format!(
+                "{} outputs, expected 2",
+                op.outputs.len()
+            )));
+        };
+        // (kernel, inputs, output) of each step, in order.
+        let steps = match *signal {
+            SignalOp::FftAutoScale => [
+                (SignalOp::FftAutoScaleBits, vec![input], second),
+                (SignalOp::FftAutoScaleApply, vec![input, second], first),
+            ],
+            SignalOp::SpectralSubtraction(p) => {
+                let state = *op
+                    .inputs
+                    .get(1)
+                    .ok_or_else(|| unsupported("the noise estimate state is missing".into()))?;
+                [
+                    (SignalOp::SpectralSubtraction(p), vec![input, state], second),
+                    (
+                        SignalOp::SpectralSubtractionOutput(p),
+                        vec![input, second],
+                        first,
+                    ),
+                ]
+            }
+            _ => return Err(unsupported("no lowering for a second output".into())),
+        };
+        for (kernel, ins, out) in steps {
+            let inputs: Vec<Storage> = ins.iter().map(|&t| self.read(t)).collect();
+            let output = self.write(out);
+            let graph = self.graph;
+            self.steps.push(Draft {
+                kernel: Kernel::Signal(kernel),
+                inputs,
+                output,
+                provenance: Provenance {
+                    origin: Some(index),
+                    op: kernel.name().to_string(),
+                    output: graph.tensor(out).name.clone(),
+                    input_shapes: ins.iter().map(|&t| graph.tensor(t).shape.clone()).collect(),
+                    output_shape: graph.tensor(out).shape.clone(),
+                },
+            });
+        }
         Ok(())
     }
 

@@ -37,7 +37,9 @@ pub(crate) struct Mapped {
     pub kind: OpKind,
     /// The data inputs that remain after parameters were folded.
     pub inputs: Vec<usize>,
-    /// A zero bias the op gets as its last input (see [`Cx::wide_zero_bias`]).
+    /// A tensor the op gets as its last input: a zero bias (see
+    /// [`Cx::wide_zero_bias`]) or SignalFilterBankSpectralSubtraction's
+    /// noise-estimate state (see [`map_signal`]).
     pub zero_bias: Option<Tensor>,
 }
 
@@ -65,8 +67,17 @@ pub(crate) fn signal_code<'o>(op: &'o RawOp<'_>) -> Option<&'o str> {
 }
 
 /// Maps a signal-library custom op: its flexbuffer options, every input a
-/// data input.
-fn map_signal(op: &RawOp<'_>, code: &str) -> Result<Mapped, ReadError> {
+/// data input. SignalFilterBankSpectralSubtraction keeps its noise estimate
+/// between invokes in TFLM's persistent buffer, which reset zeroes: tinyq
+/// gives the op a variable tensor for it (`NAME/noise_estimate_state`,
+/// UINT32 `[num_channels]`, zeroed at reset) as its last input, so the
+/// state machinery of SVDF and LSTM plans, resets and streams it; the
+/// writer leaves it out again.
+fn map_signal(
+    op: &RawOp<'_>,
+    code: &str,
+    tensors: &BTreeMap<usize, Tensor>,
+) -> Result<Mapped, ReadError> {
     let err = |why: String| ReadError::InvalidOp {
         index: op.index,
         kind: tinyq_ir::signal::SignalOp::NAMES
@@ -80,14 +91,30 @@ fn map_signal(op: &RawOp<'_>, code: &str) -> Result<Mapped, ReadError> {
         .custom_options()
         .map_err(|e| err(format!("custom options: {e}")))?;
     let kind = crate::signal::map(code, options).map_err(err)?;
-    let n = kind.arity();
-    if op.inputs.len() != n || op.outputs.len() != 1 {
+    let n = kind.file_arity();
+    let outputs = 1 + usize::from(kind.second_output().is_some());
+    if op.inputs.len() != n || op.outputs.len() != outputs {
         return Err(err(format!(
-            "{} inputs and {} outputs, expected {n} and 1",
+            "{} inputs and {} outputs, expected {n} and {outputs}",
             op.inputs.len(),
             op.outputs.len()
         )));
     }
+    let state = match kind {
+        tinyq_ir::signal::SignalOp::SpectralSubtraction(p) => {
+            let name = op
+                .outputs
+                .first()
+                .and_then(|t| tensors.get(t))
+                .map_or("spectral_subtraction", |t| t.name.as_str());
+            Some(Tensor::new(
+                format!("{name}/noise_estimate_state"),
+                vec![p.num_channels],
+                tinyq_ir::DType::U32,
+            ))
+        }
+        _ => None,
+    };
     let inputs = op
         .inputs
         .iter()
@@ -97,7 +124,7 @@ fn map_signal(op: &RawOp<'_>, code: &str) -> Result<Mapped, ReadError> {
     Ok(Mapped {
         kind: OpKind::Signal(kind),
         inputs,
-        zero_bias: None,
+        zero_bias: state,
     })
 }
 
@@ -105,7 +132,7 @@ fn map_signal(op: &RawOp<'_>, code: &str) -> Result<Mapped, ReadError> {
 pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<Mapped, ReadError> {
     use fb::BuiltinOperator as B;
     if let Some(code) = signal_code(op) {
-        return map_signal(op, code);
+        return map_signal(op, code, tensors);
     }
     let unsupported = || ReadError::UnsupportedOp {
         index: op.index,

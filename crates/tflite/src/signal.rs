@@ -19,6 +19,18 @@ fn expected_keys(code: &str) -> Option<&'static [&'static str]> {
         "SignalFilterBankLog" => Some(&["input_correction_bits", "output_scale"]),
         "SignalFilterBank" => Some(&["num_channels"]),
         "SignalPCAN" => Some(&["snr_shift"]),
+        "SignalRfft" => Some(&["T", "fft_length"]),
+        "SignalFilterBankSpectralSubtraction" => Some(&[
+            "alternate_one_minus_smoothing",
+            "alternate_smoothing",
+            "clamping",
+            "min_signal_remaining",
+            "num_channels",
+            "one_minus_smoothing",
+            "smoothing",
+            "smoothing_bits",
+            "spectral_subtraction_bits",
+        ]),
         _ => None,
     }
 }
@@ -56,10 +68,12 @@ pub(crate) fn map(code: &str, options: Option<&[u8]>) -> Result<SignalOp, String
         let map = map.as_ref().ok_or("has no custom options")?;
         let v = map.index(key).map_err(|e| format!("option {key:?}: {e}"))?;
         let t = v.flexbuffer_type();
-        // TFLM reads each as an int32.
+        // TFLM reads each as an int32 (`clamping` as a bool).
         use flexbuffers::FlexBufferType as F;
         let n = if matches!(t, F::Int | F::UInt | F::IndirectInt | F::IndirectUInt) {
             v.as_i64()
+        } else if t == F::Bool {
+            i64::from(v.as_bool())
         } else {
             return Err(format!("option {key:?} is {t:?}, expected an integer"));
         };
@@ -68,8 +82,20 @@ pub(crate) fn map(code: &str, options: Option<&[u8]>) -> Result<SignalOp, String
         }
         Ok(n as u64)
     };
+    if code == "SignalRfft" {
+        // TFLM's kernel picks its arithmetic by "T", a TensorType.
+        let t = get("T")?;
+        if t != INT16 {
+            return Err(format!(
+                "option \"T\" is tensor type {t}; tinyq computes SignalRfft in int16 only (type {INT16})"
+            ));
+        }
+    }
     SignalOp::from_attrs(code, get).unwrap_or_else(|| Err(format!("unknown custom code {code:?}")))
 }
+
+/// TensorType INT16, SignalRfft's "T" for int16 samples.
+const INT16: u64 = 7;
 
 /// The options of `op` as the flexbuffer map TFLM's kernel reads (keys
 /// sorted); `None` for an op without options.
@@ -81,15 +107,26 @@ pub(crate) fn options(op: &SignalOp) -> Option<Vec<u8>> {
             ("input_correction_bits", u64::from(p.input_correction_bits)),
             ("output_scale", u64::from(p.output_scale)),
         ],
-        SignalOp::FilterBankSquareRoot => return None,
         SignalOp::FilterBank(p) => vec![("num_channels", p.num_channels as u64)],
         SignalOp::Pcan(p) => vec![("snr_shift", u64::from(p.snr_shift))],
+        SignalOp::Rfft(p) => vec![("T", INT16), ("fft_length", p.fft_length as u64)],
+        SignalOp::SpectralSubtraction(p) => tinyq_ir::signal::spectral_values(p),
+        SignalOp::FilterBankSquareRoot
+        | SignalOp::FftAutoScale
+        | SignalOp::FftAutoScaleBits
+        | SignalOp::FftAutoScaleApply
+        | SignalOp::SpectralSubtractionOutput(_) => return None,
     };
     let mut b = flexbuffers::Builder::default();
     let mut m = b.start_map();
     for (k, v) in values {
-        // As the converter writes attributes: signed integers.
-        m.push(k, v as i64);
+        // As the converter writes attributes: signed integers, `clamping`
+        // a bool.
+        if k == "clamping" {
+            m.push(k, v != 0);
+        } else {
+            m.push(k, v as i64);
+        }
     }
     m.end_map();
     Some(b.view().to_vec())
@@ -126,11 +163,58 @@ mod tests {
     fn written_options_read_back() {
         for code in SignalOp::NAMES {
             let keys = expected_keys(code).unwrap_or(&[]);
-            let pairs: Vec<(&str, i64)> = keys.iter().map(|k| (*k, 7)).collect();
+            // 7 is also "T"'s int16; an fft_length of 8 and shifts below 32.
+            let pairs: Vec<(&str, i64)> = keys
+                .iter()
+                .map(|k| (*k, if *k == "fft_length" { 8 } else { 7 }))
+                .collect();
             let op = map(code, Some(&options(&pairs))).expect("read");
             let again = map(code, super::options(&op).as_deref()).expect("read back");
             assert_eq!(op, again, "{code}");
         }
+    }
+
+    #[test]
+    fn reads_the_fft_and_spectral_subtraction_options() {
+        let op = map(
+            "SignalRfft",
+            Some(&options(&[("T", 7), ("fft_length", 512)])),
+        )
+        .expect("read");
+        assert_eq!(op.attrs(), vec![("fft_length", "512".to_string())]);
+        let e = map(
+            "SignalRfft",
+            Some(&options(&[("T", 2), ("fft_length", 512)])),
+        )
+        .expect_err("int32 refused");
+        assert!(e.contains("int16 only"), "{e}");
+        let e = map("SignalRfft", Some(&options(&[("T", 7)]))).expect_err("refused");
+        assert!(e.contains("fft_length"), "{e}");
+        assert!(map("SignalFftAutoScale", None).is_ok());
+        // clamping is a flexbuffer bool, as the converter writes it.
+        let mut b = flexbuffers::Builder::default();
+        let mut m = b.start_map();
+        for key in expected_keys("SignalFilterBankSpectralSubtraction").unwrap_or(&[]) {
+            if *key == "clamping" {
+                m.push(key, true);
+            } else {
+                m.push(key, 9i64);
+            }
+        }
+        m.end_map();
+        let op = map("SignalFilterBankSpectralSubtraction", Some(b.view())).expect("read");
+        assert!(
+            op.attrs().contains(&("clamping", "1".to_string())),
+            "{op:?}"
+        );
+        let again = map(
+            "SignalFilterBankSpectralSubtraction",
+            super::options(&op).as_deref(),
+        )
+        .expect("read back");
+        assert_eq!(op, again);
+        let e = map("SignalFilterBankSpectralSubtraction", None).expect_err("refused");
+        assert!(e.contains("no custom options"), "{e}");
     }
 
     #[test]

@@ -263,6 +263,21 @@ const SIGNAL: &[SupportedOp] = &[
         "SignalPCAN",
         "custom op: UINT32 per-channel amplitude normalization by a noise estimate and int16 gain table; interpreter, C and Rust",
     ),
+    op(
+        B::Custom,
+        "SignalFftAutoScale",
+        "custom op: int16 shifted up to full scale, and the int32 shift; interpreter and C (the Rust backend refuses it)",
+    ),
+    op(
+        B::Custom,
+        "SignalRfft",
+        "custom op: int16 real FFT (kiss_fftr fixed point), power-of-two lengths; interpreter and C (the Rust backend refuses it)",
+    ),
+    op(
+        B::Custom,
+        "SignalFilterBankSpectralSubtraction",
+        "custom op: UINT32 noise subtraction, the noise estimate kept between invokes; interpreter and C (the Rust backend refuses it)",
+    ),
 ];
 
 /// The list for "unsupported op" messages.

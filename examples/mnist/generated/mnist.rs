@@ -231,6 +231,10 @@ pub enum StepOutput<'a> {
     F32(&'a [f32]),
     /// int16 data (a 16x8 model's int16 output).
     I16(&'a [i16]),
+    /// UINT32 data (a signal-library model's output).
+    U32(&'a [u32]),
+    /// UINT64 data (a signal-library model's output).
+    U64(&'a [u64]),
 }
 impl StepOutput<'_> {
     /// Size in bytes.
@@ -240,6 +244,8 @@ impl StepOutput<'_> {
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
             StepOutput::I16(v) => 2 * v.len(),
+            StepOutput::U32(v) => 4 * v.len(),
+            StepOutput::U64(v) => 8 * v.len(),
         }
     }
     /// Calls `f` with each byte, in memory order (float32 as
@@ -252,6 +258,12 @@ impl StepOutput<'_> {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
             StepOutput::I16(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::U32(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::U64(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
         }

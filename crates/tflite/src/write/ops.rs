@@ -205,7 +205,13 @@ impl Writer<'_> {
         if let OpKind::Signal(s) = &op.kind {
             // A custom op: its code by name, its options a flexbuffer map.
             let opcode_index = self.opcode(fb::BuiltinOperator::Custom, Some(s.name()), 1);
-            let inputs = self.data_inputs(op)?;
+            // Without the state the reader adds (SpectralSubtraction's).
+            let inputs = op
+                .inputs
+                .iter()
+                .take(s.file_arity())
+                .map(|&t| self.index(t))
+                .collect::<Result<_>>()?;
             let outputs = op
                 .outputs
                 .iter()
