@@ -67,7 +67,19 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         | OpKind::Square => 1,
         // int8 is version 2 of both.
         OpKind::Rsqrt | OpKind::SquaredDifference => by_int8(2),
-        OpKind::Lstm(_) | OpKind::Signal(_) | OpKind::Cast => 1,
+        OpKind::Lstm(_) | OpKind::Signal(_) => 1,
+        // The converter's CAST versions: int8 on either side 3, UINT32 2
+        // (raw types: CAST's int8 is not quantized).
+        OpKind::Cast => {
+            let raw = [t(0).map(|t| t.dtype), out.map(|t| t.dtype)];
+            if raw.contains(&Some(DType::I8)) {
+                3
+            } else if raw.contains(&Some(DType::U32)) {
+                2
+            } else {
+                1
+            }
+        }
         OpKind::Conv2D(_) => {
             let grouped = match (t(0), t(1)) {
                 (Some(x), Some(f)) => x.shape.get(3) != f.shape.get(3),
