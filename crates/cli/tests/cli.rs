@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tinyq_tests::{fixtures_dir, read_npy};
@@ -19,16 +19,21 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-#[test]
-fn inspect_prints_one_row_per_op_with_totals() {
-    let model = fixture("mnist/int8.tflite");
-    let out = tinyq(&["inspect", path_str(&model)]);
+/// `tinyq inspect MODEL`'s table; the command must succeed.
+fn inspect_table(model: &Path) -> String {
+    let out = tinyq(&["inspect", path_str(model)]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn inspect_prints_one_row_per_op_with_totals() {
+    let model = fixture("mnist/int8.tflite");
+    let text = inspect_table(&model);
     assert_eq!(text.matches("CONV_2D").count(), 2, "{text}");
     assert!(text.contains("FULLY_CONNECTED"), "{text}");
     assert!(text.contains("SOFTMAX"), "{text}");
@@ -46,13 +51,7 @@ fn inspect_prints_one_row_per_op_with_totals() {
 #[test]
 fn inspect_labels_plain_integers_and_keeps_columns_in_line() {
     let model = fixture("signal_chain/signal.tflite");
-    let out = tinyq(&["inspect", path_str(&model)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = inspect_table(&model);
     assert!(!text.contains("float"), "{text}");
     let header = text
         .lines()
