@@ -139,9 +139,9 @@ fn unoptimized_interpreter_equals_tflm_on_every_fixture() {
     check_all(&Session::new().unoptimized(), "unoptimized", true);
 }
 
-/// Reset semantics of every stateful fixture: two samples, a reset, the
-/// same two samples again give the bytes of a fresh interpreter, and the
-/// state does change the second sample's output.
+/// Reset semantics of every stateful fixture: a few samples, a reset, then
+/// every sample in order gives the bytes of a fresh interpreter, and the
+/// state does change some sample's output.
 #[test]
 fn reset_restores_a_fresh_arena() {
     let session = Session::new();
@@ -165,19 +165,20 @@ fn reset_restores_a_fresh_arena() {
                 .unwrap_or_else(|e| panic!("{}: {e}", case.name));
             outs
         };
+        // Every sample in order: an audio front end's first frames are
+        // quiet, and only later ones show its state.
+        let samples = input.samples();
         let mut fresh = Interpreter::new(&program);
-        let want = [run(&mut fresh, 0), run(&mut fresh, 1)];
+        let want: Vec<_> = (0..samples).map(|s| run(&mut fresh, s)).collect();
         let mut used = Interpreter::poisoned(&program);
-        for s in 0..3 {
+        for s in 0..3.min(samples) {
             run(&mut used, s);
         }
         used.reset();
-        let got = [run(&mut used, 0), run(&mut used, 1)];
+        let got: Vec<_> = (0..samples).map(|s| run(&mut used, s)).collect();
         assert_eq!(got, want, "{}: reset differs from a fresh arena", case.name);
-        let mut alone = Interpreter::new(&program);
-        assert_ne!(
-            run(&mut alone, 1),
-            want[1],
+        assert!(
+            (1..samples).any(|s| run(&mut Interpreter::new(&program), s) != want[s]),
             "{}: the state changes nothing",
             case.name
         );

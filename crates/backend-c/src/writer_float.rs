@@ -9,7 +9,6 @@ use tinyq_ir::float_kernel::{Filter, FloatWeights};
 use tinyq_ir::{FloatKernel, Step};
 use tinyq_kernels::float_elementwise::{BinaryF32, UnaryF32};
 use tinyq_kernels::shape::{MAX_DIMS, Shape, broadcast_strides, strides};
-use tinyq_kernels::slice::StridedSliceParams;
 use tinyq_kernels::transpose::TransposeParams;
 
 use super::{Field, Writer, c_f32, dims, int, to_i64};
@@ -33,26 +32,6 @@ fn bytes_transpose(p: &TransposeParams) -> Option<TransposeParams> {
         perm[d] = p.perm[d + 1].checked_sub(1)?;
     }
     Some(TransposeParams { input_shape, perm })
-}
-
-/// The strided slice of a float tensor as one of its bytes (as above).
-fn bytes_slice(p: &StridedSliceParams) -> Option<StridedSliceParams> {
-    if p.input_shape[0] != 1 || p.counts()[0] != 1 {
-        return None;
-    }
-    let mut q = StridedSliceParams {
-        input_shape: [4; MAX_DIMS],
-        start: [0; MAX_DIMS],
-        stop: [4; MAX_DIMS],
-        stride: [1; MAX_DIMS],
-    };
-    for d in 0..MAX_DIMS - 1 {
-        q.input_shape[d] = p.input_shape[d + 1];
-        q.start[d] = p.start[d + 1];
-        q.stop[d] = p.stop[d + 1];
-        q.stride[d] = p.stride[d + 1];
-    }
-    Some(q)
 }
 
 impl Writer<'_> {
@@ -508,7 +487,8 @@ impl Writer<'_> {
                 self.gather_call(index, &src, dst, params, indices, 4)?;
             }
             FloatKernel::StridedSlice(p) => {
-                let q = bytes_slice(p)
+                let q = p
+                    .over_bytes(4)
                     .ok_or_else(|| invalid("a 6-D float strided slice is not supported".into()))?;
                 self.use_kernel("strided_slice", &[]);
                 let src = self.src(input(0)?);
@@ -544,34 +524,6 @@ mod tests {
         tinyq_kernels::transpose::transpose(&p, &values, &mut out).expect("valid test parameters");
         let mut out_bytes = vec![0u8; 24];
         tinyq_kernels::transpose::transpose(&q, &bytes, &mut out_bytes)
-            .expect("valid test parameters");
-        let want: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(out_bytes, want);
-    }
-
-    #[test]
-    fn byte_slice_moves_whole_floats() {
-        let (p, _) = tinyq_kernels::slice::prepare_strided_slice(
-            &[3, 4],
-            &[0, 3],
-            &[3, 0],
-            &[2, -2],
-            0,
-            0,
-            0,
-            0,
-            0,
-            false,
-        )
-        .expect("valid test parameters");
-        let q = bytes_slice(&p).expect("valid test parameters");
-        let values: Vec<f32> = (0..12).map(|v| v as f32).collect();
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let n = p.counts().iter().product::<usize>();
-        let mut out = vec![0.0f32; n];
-        tinyq_kernels::slice::strided_slice(&p, &values, &mut out).expect("valid test parameters");
-        let mut out_bytes = vec![0u8; 4 * n];
-        tinyq_kernels::slice::strided_slice(&q, &bytes, &mut out_bytes)
             .expect("valid test parameters");
         let want: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(out_bytes, want);

@@ -79,6 +79,44 @@ impl StridedSliceParams {
         check_len("strided slice output", num_elements(&counts), output)?;
         Ok(counts)
     }
+
+    /// The same slice over the tensor's bytes, for elements of `size`
+    /// bytes. A last axis of stride 1 is visited in runs of whole
+    /// elements, so it simply becomes `size` times longer. Otherwise the
+    /// leading axis (1, padding for any tensor of lower rank) is dropped
+    /// and an axis of `size` bytes, kept whole, is appended; `None` for a
+    /// tensor of full rank, whose bytes would need one axis more.
+    pub fn over_bytes(&self, size: usize) -> Option<StridedSliceParams> {
+        let last = MAX_DIMS - 1;
+        if self.stride[last] == 1 {
+            let scale = i32::try_from(size).ok()?;
+            let count = i32::try_from(self.counts()[last]).ok()?;
+            let mut q = *self;
+            q.input_shape[last] = self.input_shape[last].checked_mul(size)?;
+            q.start[last] = self.start[last].checked_mul(scale)?;
+            q.stop[last] = self.start[last].checked_add(count)?.checked_mul(scale)?;
+            return Some(q);
+        }
+        if self.input_shape[0] != 1 || self.counts()[0] != 1 {
+            return None;
+        }
+        let shift = |a: [i32; MAX_DIMS], last: i32| {
+            core::array::from_fn(|d| if d + 1 < MAX_DIMS { a[d + 1] } else { last })
+        };
+        let last = i32::try_from(size).ok()?;
+        Some(StridedSliceParams {
+            input_shape: core::array::from_fn(|d| {
+                if d + 1 < MAX_DIMS {
+                    self.input_shape[d + 1]
+                } else {
+                    size
+                }
+            }),
+            start: shift(self.start, 0),
+            stop: shift(self.stop, last),
+            stride: shift(self.stride, 1),
+        })
+    }
 }
 
 /// Output shape of a strided slice with the shrunk axes removed.
@@ -466,6 +504,8 @@ mod tests {
     }
 
     /// (size, begin, end, stride, begin bit, end bit, shrink bit) of one axis.
+    /// Size, begin, end, stride, begin mask, end mask of one axis.
+    type ByteAxis = (usize, i32, i32, i32, bool, bool);
     type AxisCase = (usize, i32, i32, i32, bool, bool, bool);
 
     proptest! {
@@ -554,6 +594,44 @@ mod tests {
                 }
                 prop_assert_eq!(got, x[src as usize]);
             }
+        }
+
+        /// A slice of 4-byte values equals the slice of their bytes
+        /// (`over_bytes`), for every rank it takes, negative strides too.
+        #[test]
+        fn over_bytes_moves_whole_values(
+            dims in proptest::collection::vec(
+                (1usize..5, -6i32..6, -6i32..6, prop_oneof![-3i32..0, 1i32..4], any::<bool>(), any::<bool>()),
+                1..=5),
+            seed in any::<u32>(),
+        ) {
+            let shape: Vec<usize> = dims.iter().map(|d| d.0).collect();
+            let begin: Vec<i32> = dims.iter().map(|d| d.1).collect();
+            let end: Vec<i32> = dims.iter().map(|d| d.2).collect();
+            let stride: Vec<i32> = dims.iter().map(|d| d.3).collect();
+            let mask = |f: fn(&ByteAxis) -> bool| {
+                dims.iter().enumerate().fold(0i32, |m, (i, d)| if f(d) { m | 1 << i } else { m })
+            };
+            let (p, _) = prepare_strided_slice(
+                &shape, &begin, &end, &stride, mask(|d| d.4), mask(|d| d.5), 0, 0, 0, false,
+            ).expect("no shrink: always valid");
+            let len: usize = shape.iter().product();
+            let values: Vec<i32> = (0..len as u32)
+                .map(|i| (i.wrapping_mul(0x9E37_79B9) ^ seed) as i32)
+                .collect();
+            let n: usize = p.counts().iter().product();
+            let mut want = vec![0i32; n];
+            strided_slice(&p, &values, &mut want).expect("runs");
+            let Some(q) = p.over_bytes(4) else {
+                // Only a full-rank tensor with a strided last axis.
+                prop_assert!(false, "over_bytes refused {:?}", p);
+                return Ok(());
+            };
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let mut got = vec![0u8; 4 * n];
+            strided_slice(&q, &bytes, &mut got).expect("runs");
+            let want: Vec<u8> = want.iter().flat_map(|v| v.to_le_bytes()).collect();
+            prop_assert_eq!(got, want);
         }
     }
 }

@@ -1,10 +1,14 @@
 //! Kernel selection for the plain integer ops (`Kernel::Int32`): int32
 //! ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM (unquantized, as TFLM's int32
 //! kernels) and CAST. Nothing is folded but the fused activation's clamp.
+//! An int32 STRIDED_SLICE or CONCATENATION only moves values: it becomes
+//! the byte kernel of the same layout, over 4-byte elements.
 
 use tinyq_ir::int32_kernel::{Int32Kernel, num_type};
 use tinyq_ir::{Activation, DType, Kernel, OpKind, Tensor};
+use tinyq_kernels::concat::{self, ConcatParams};
 use tinyq_kernels::int32::IntBinary;
+use tinyq_kernels::shape::MAX_DIMS;
 
 use crate::error::LowerError;
 use crate::select::{Ctx, Selected};
@@ -22,7 +26,9 @@ pub(crate) fn is_int32_op(cx: &Ctx<'_>) -> bool {
         | OpKind::Mul { .. }
         | OpKind::Div { .. }
         | OpKind::Maximum
-        | OpKind::Minimum => int32(cx.output()),
+        | OpKind::Minimum
+        | OpKind::StridedSlice(_)
+        | OpKind::Concatenation { .. } => int32(cx.output()),
         _ => false,
     }
 }
@@ -40,6 +46,13 @@ fn clamp(activation: Activation) -> (i32, i32) {
 /// The kernel of an op [`is_int32_op`] accepts.
 pub(crate) fn select_int32(cx: &Ctx<'_>) -> Result<Selected, LowerError> {
     let op = cx.op;
+    match &op.kind {
+        OpKind::StridedSlice(attrs) => return strided_slice_i32(cx, attrs),
+        OpKind::Concatenation { axis, activation } => {
+            return concatenation_i32(cx, *axis, *activation);
+        }
+        _ => {}
+    }
     let kernel = match &op.kind {
         OpKind::Cast => {
             let (x, y) = (cx.input(0)?, cx.output()?);
@@ -94,6 +107,76 @@ pub(crate) fn select_int32(cx: &Ctx<'_>) -> Result<Selected, LowerError> {
     Ok(Selected {
         kernel: Kernel::Int32(kernel),
         data_inputs: op.inputs.iter().take(kernel.arity()).copied().collect(),
+        folded_zero_point: false,
+    })
+}
+
+/// The data operands of a layout op must be plain int32 like its output.
+fn require_plain_int32(cx: &Ctx<'_>, inputs: usize) -> Result<(), LowerError> {
+    for i in 0..inputs {
+        let t = cx.input(i)?;
+        if t.dtype != DType::I32 || t.quant.is_some() {
+            return Err(cx.unsupported(format!(
+                "input {:?} is {}{}, the output plain int32: TFLM copies values of one type",
+                t.name,
+                t.dtype,
+                if t.quant.is_some() {
+                    " (quantized)"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An int32 STRIDED_SLICE: the byte slice over 4-byte elements.
+fn strided_slice_i32(
+    cx: &Ctx<'_>,
+    attrs: &tinyq_ir::op::StridedSlice,
+) -> Result<Selected, LowerError> {
+    require_plain_int32(cx, 1)?;
+    let Kernel::StridedSlice(params) = crate::select::strided_slice(cx, attrs)? else {
+        unreachable!("select::strided_slice gives a strided slice");
+    };
+    let bytes = params.over_bytes(DType::I32.size()).ok_or_else(|| {
+        cx.unsupported(format!(
+            "an int32 slice of the rank-{} tensor {:?}: int32 slices take at most {} dimensions",
+            cx.input(0).map(|t| t.shape.len()).unwrap_or(0),
+            cx.input(0).map(|t| t.name.as_str()).unwrap_or(""),
+            MAX_DIMS - 1
+        ))
+    })?;
+    Ok(Selected {
+        kernel: Kernel::StridedSlice(bytes),
+        data_inputs: vec![cx.op.inputs[0]],
+        folded_zero_point: false,
+    })
+}
+
+/// An int32 CONCATENATION: the byte concatenation with 4-byte elements.
+fn concatenation_i32(
+    cx: &Ctx<'_>,
+    axis: usize,
+    activation: Activation,
+) -> Result<Selected, LowerError> {
+    if activation != Activation::None {
+        return Err(cx.unsupported("a fused activation on int32 CONCATENATION"));
+    }
+    require_plain_int32(cx, cx.op.inputs.len())?;
+    let mut shapes = Vec::new();
+    for i in 0..cx.op.inputs.len() {
+        shapes.push(cx.input(i)?.shape.as_slice());
+    }
+    let axis = i32::try_from(axis).map_err(|_| cx.unsupported("axis out of range"))?;
+    let params = concat::prepare_concat(&shapes, axis).map_err(|e| cx.kernel_err(e))?;
+    Ok(Selected {
+        kernel: Kernel::Concat(ConcatParams {
+            outer: params.outer,
+            inner: params.inner * DType::I32.size(),
+        }),
+        data_inputs: cx.op.inputs.clone(),
         folded_zero_point: false,
     })
 }
