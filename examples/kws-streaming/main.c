@@ -1,33 +1,51 @@
 /*
- * Streaming keyword spotting on a Cortex-M4 with tinyq-generated C.
+ * Streaming keyword spotting on a Cortex-M4 with tinyq-generated C: audio
+ * in, keyword scores out, one 20 ms step at a time.
  *
- * The keyword model takes one frame of 40 features (20 ms of audio) per
- * invoke. What it remembers of the frames before (its two SVDF layers'
- * histories) lives in the first KWS_STATE_SIZE bytes of its arena, which
- * persist from one kws_invoke() to the next; kws_reset() clears them, as
- * TFLM's MicroInterpreter::Reset() does. So a device calls kws_invoke() once
- * per new frame, and kws_reset() when a new utterance (or stream) starts.
+ * Two models, both compiled by tinyq and both stateful:
  *
- * This demo feeds the frames of features.h as two utterances: the frames
- * once, kws_reset(), the same frames again (the scores repeat, byte for
- * byte). Each frame prints one line over semihosting:
+ *   pre  the audio preprocessor (TFLM micro_speech's, signal-library ops):
+ *        a 30 ms window of 16 kHz int16 audio -> 40 int8 log filter-bank
+ *        features. It keeps a noise estimate per channel between invokes.
+ *   kws  the keyword model: one frame of 40 features -> 4 int8 scores. Its
+ *        two SVDF layers keep the history of the past frames.
  *
- *     utt 0 frame 07 scores 9a81e2c3
+ * Each model's state lives in the first NAME_STATE_SIZE bytes of its arena
+ * and persists from one invoke to the next; NAME_reset() puts it back to
+ * its initial value, as TFLM's MicroInterpreter::Reset() does. So a device
+ * calls pre_invoke() and kws_invoke() once per 20 ms of new audio, and the
+ * two resets when a new stream starts (here: before each utterance).
  *
- * the four int8 scores in hex (the softmax; real value (q + 128) / 256).
+ * Each step prints one line over semihosting:
+ *
+ *     utt 0 frame 07 features 8080...80 scores 9a81e2c3
+ *
+ * the 40 features and the 4 scores in hex (int8 as two's complement).
  * Built with -DKWS_COUNT_INSTRUCTIONS and run under qemu -icount shift=0,
- * the line ends with the instructions kws_invoke() took.
+ * the line ends with the instructions each invoke took.
  */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pre.h"
 #include "kws.h"
-#include "features.h" /* FEATURE_FRAMES and features[][KWS_INPUT_0_SIZE] */
+#include "audio.h" /* AUDIO_UTTERANCES, AUDIO_SAMPLES, audio[][AUDIO_SAMPLES] */
 #include "semihost.h"
 
-#define NUM_UTTERANCES 2
+/* 16 kHz: a 30 ms window (the preprocessor's input), 20 ms apart. */
+#define WINDOW_SAMPLES (PRE_INPUT_0_SIZE / 2)
+#define STRIDE_SAMPLES 320
+#define FRAMES ((AUDIO_SAMPLES - WINDOW_SAMPLES) / STRIDE_SAMPLES + 1)
 
-/* The arena: persistent state first, then scratch. Static, aligned. */
+#if KWS_INPUT_0_SIZE != PRE_OUTPUT_0_SIZE
+#error "the keyword model does not take the preprocessor's features"
+#endif
+
+/* The arenas: persistent state first, then scratch. Static, aligned. */
+static union {
+    uint8_t bytes[PRE_ARENA_SIZE];
+    uint64_t align[2];
+} pre_arena;
 static union {
     uint8_t bytes[KWS_ARENA_SIZE];
     uint64_t align[2];
@@ -82,20 +100,22 @@ static char *put_hex(char *p, const int8_t *bytes, size_t n)
     return p;
 }
 
-/* One 20 ms step: the new frame's features in, the keyword scores out. */
-static int kws_step(const int8_t *frame_features, int8_t *scores, uint32_t *instructions)
+/* The instructions one call took (0 without the counter). */
+typedef int (*invoke_fn)(const void *const *, void *const *, void *);
+static int timed_invoke(invoke_fn invoke, const void *input, void *output, void *arena,
+                        uint32_t *instructions)
 {
-    const void *inputs[KWS_NUM_INPUTS];
-    void *outputs[KWS_NUM_OUTPUTS];
+    const void *inputs[1];
+    void *outputs[1];
     int status;
 #ifdef KWS_COUNT_INSTRUCTIONS
     uint32_t start;
     timer_start();
     start = timer_now();
 #endif
-    inputs[0] = frame_features;
-    outputs[0] = scores;
-    status = kws_invoke(inputs, outputs, kws_arena.bytes);
+    inputs[0] = input;
+    outputs[0] = output;
+    status = invoke(inputs, outputs, arena);
 #ifdef KWS_COUNT_INSTRUCTIONS
     *instructions = (start - timer_now()) * 40u;
 #else
@@ -104,31 +124,48 @@ static int kws_step(const int8_t *frame_features, int8_t *scores, uint32_t *inst
     return status;
 }
 
+/* One 20 ms step: the newest 30 ms of audio in, features and scores out. */
+static int kws_step(const int16_t *window, int8_t *features, int8_t *scores,
+                    uint32_t instructions[2])
+{
+    if (timed_invoke(pre_invoke, window, features, pre_arena.bytes, &instructions[0]) != 0) {
+        return 1;
+    }
+    return timed_invoke(kws_invoke, features, scores, kws_arena.bytes, &instructions[1]);
+}
+
 int main(void)
 {
     unsigned utt;
-    for (utt = 0; utt < NUM_UTTERANCES; ++utt) {
+    for (utt = 0; utt < AUDIO_UTTERANCES; ++utt) {
         size_t frame;
-        /* A new utterance: forget the previous one's frames. */
+        /* A new utterance: forget the previous one's noise and frames. */
+        pre_reset(pre_arena.bytes);
         kws_reset(kws_arena.bytes);
-        for (frame = 0; frame < FEATURE_FRAMES; ++frame) {
+        for (frame = 0; frame < FRAMES; ++frame) {
+            int8_t features[PRE_OUTPUT_0_SIZE];
             int8_t scores[KWS_OUTPUT_0_SIZE];
-            uint32_t instructions;
-            char line[96];
+            uint32_t instructions[2];
+            char line[192];
             char *p = line;
-            if (kws_step(features[frame], scores, &instructions) != 0) {
-                semihost_puts("kws_invoke failed\n");
+            if (kws_step(&audio[utt][frame * STRIDE_SAMPLES], features, scores, instructions) !=
+                0) {
+                semihost_puts("invoke failed\n");
                 return 1;
             }
             p = put_text(p, "utt ");
             p = put_uint(p, utt);
             p = put_text(p, frame < 10u ? " frame 0" : " frame ");
             p = put_uint(p, (uint32_t)frame);
+            p = put_text(p, " features ");
+            p = put_hex(p, features, PRE_OUTPUT_0_SIZE);
             p = put_text(p, " scores ");
             p = put_hex(p, scores, KWS_OUTPUT_0_SIZE);
 #ifdef KWS_COUNT_INSTRUCTIONS
             p = put_text(p, " instructions ");
-            p = put_uint(p, instructions);
+            p = put_uint(p, instructions[0]);
+            p = put_text(p, " ");
+            p = put_uint(p, instructions[1]);
 #else
             (void)instructions;
 #endif

@@ -1,14 +1,17 @@
 //! `examples/kws-streaming` built with `arm-none-eabi-gcc -mcpu=cortex-m4`
-//! and run under `qemu-system-arm -M mps2-an386`: the keyword model gets one
-//! feature frame per invoke, its SVDF states carried in the arena from one
-//! invoke to the next, and `kws_reset()` between utterances. Every score
-//! byte the firmware prints equals TFLM's, recorded streaming over the same
-//! frames in order (`kws_svdf_stream/int8.out0.npy`), and the second
-//! utterance (the same frames after the reset) repeats them.
+//! and run under `qemu-system-arm -M mps2-an386`: audio in, keyword scores
+//! out, one 20 ms step at a time. Each step runs the audio preprocessor
+//! (TFLM micro_speech's, `audio_preprocessor/signal.tflite`) on the newest
+//! 30 ms of audio and the streaming keyword model (`kws_svdf_stream`) on its
+//! features; both keep state in their arenas from one invoke to the next,
+//! and both are reset before each utterance. Every feature and score byte
+//! the firmware prints equals TFLM's, recorded running the same chain at
+//! fixture time (`kws_svdf_stream/chain.{audio,features,scores}.npy`,
+//! `xtask/fixtures/kws_chain.py`).
 //!
-//! The example's `features.h` is the fixture's frames; `TINYQ_BLESS=1`
-//! rewrites it. Skipped, with a note, when `arm-none-eabi-gcc`,
-//! `qemu-system-arm` or `make` is missing (CI installs them via .ci/run).
+//! The example's `audio.h` is the fixture's audio; `TINYQ_BLESS=1` rewrites
+//! it. Skipped, with a note, when `arm-none-eabi-gcc`, `qemu-system-arm` or
+//! `make` is missing (CI installs them via .ci/run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,9 +22,12 @@ use tinyq_compiler::Session;
 use tinyq_tests::qemu_m4::{missing, run_mps2_an386};
 use tinyq_tests::{RawArray, fixtures_dir, read_npy};
 
+/// The keyword model's fixture, which also holds the chain's recordings.
 const FIXTURE: &str = "kws_svdf_stream";
-/// `main.c` feeds the frames this many times, `kws_reset()` before each.
-const UTTERANCES: usize = 2;
+/// The audio preprocessor.
+const PREPROCESSOR: &str = "audio_preprocessor/signal.tflite";
+/// New samples per step (20 ms at 16 kHz), as `main.c`.
+const STRIDE: usize = 320;
 
 fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kws-streaming")
@@ -31,39 +37,45 @@ fn fixture(file: &str) -> RawArray {
     read_npy(&fixtures_dir().join(FIXTURE).join(file)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The text of `examples/kws-streaming/features.h` for the fixture's frames.
-fn features_header(frames: &RawArray) -> String {
-    let n = frames.samples();
+/// The text of `examples/kws-streaming/audio.h` for the fixture's audio.
+fn audio_header(audio: &RawArray) -> String {
+    let (utterances, samples) = (audio.shape[0], audio.shape[1]);
     let mut text = format!(
-        "/* {n} frames of 40 int8 features: tests/fixtures/{FIXTURE}/int8.in0.npy, synthetic\n   \
-         (a noise floor, a rising sweep, a steady two-band sound; xtask/fixtures/kws_models.py).\n   \
-         Written by the test kws_streaming (TINYQ_BLESS=1 rewrites it). Include after kws.h. */\n\
-         #ifndef FEATURES_H\n#define FEATURES_H\n\n#define FEATURE_FRAMES {n}\n\n\
-         static const int8_t features[FEATURE_FRAMES][KWS_INPUT_0_SIZE] = {{\n"
+        "/* {utterances} utterances of {samples} int16 samples at 16 kHz: \
+         tests/fixtures/{FIXTURE}/chain.audio.npy,\n   \
+         synthetic (a chirp, then two tones, over noise; xtask/fixtures/kws_chain.py).\n   \
+         Written by the test kws_streaming (TINYQ_BLESS=1 rewrites it). */\n\
+         #ifndef AUDIO_H\n#define AUDIO_H\n\n#include <stdint.h>\n\n\
+         #define AUDIO_UTTERANCES {utterances}\n#define AUDIO_SAMPLES {samples}\n\n\
+         static const int16_t audio[AUDIO_UTTERANCES][AUDIO_SAMPLES] = {{\n"
     );
-    for s in 0..n {
-        let values: Vec<String> = frames
-            .sample(s)
-            .iter()
-            .map(|&b| (b as i8).to_string())
+    for u in 0..utterances {
+        text.push_str("    {\n");
+        let values: Vec<String> = audio
+            .sample(u)
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]).to_string())
             .collect();
-        text.push_str(&format!("    {{{}}},\n", values.join(", ")));
+        for row in values.chunks(16) {
+            text.push_str(&format!("        {},\n", row.join(", ")));
+        }
+        text.push_str("    },\n");
     }
     text.push_str("};\n\n#endif\n");
     text
 }
 
 #[test]
-fn example_features_are_the_fixture_frames() {
-    let want = features_header(&fixture("int8.in0.npy"));
-    let path = example_dir().join("features.h");
+fn example_audio_is_the_fixture_audio() {
+    let want = audio_header(&fixture("chain.audio.npy"));
+    let path = example_dir().join("audio.h");
     if std::env::var_os("TINYQ_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &want).expect("write features.h");
+        std::fs::write(&path, &want).expect("write audio.h");
     }
     let got = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         got == want,
-        "{} is not the fixture's frames; rerun with TINYQ_BLESS=1 to rewrite it",
+        "{} is not the fixture's audio; rerun with TINYQ_BLESS=1 to rewrite it",
         path.display()
     );
 }
@@ -74,6 +86,7 @@ fn make(dir: &Path, extra_cflags: &str) {
         .arg(example_dir())
         .arg(format!("BUILD={}", dir.display()))
         .arg(format!("GEN={}", dir.display()))
+        .arg("PRE_MODEL=")
         .arg("KWS_MODEL=")
         .arg(format!("EXTRA_CFLAGS={extra_cflags}"))
         .output()
@@ -86,25 +99,28 @@ fn make(dir: &Path, extra_cflags: &str) {
     );
 }
 
-/// One printed frame: `utt U frame F scores HEX [instructions N]`.
-struct Frame {
+/// One printed step: `utt U frame F features HEX scores HEX
+/// [instructions PRE KWS]`.
+struct Step {
     utt: usize,
     frame: usize,
+    features: String,
     scores: String,
-    instructions: Option<u64>,
+    instructions: Option<(u64, u64)>,
 }
 
-fn parse(text: &str) -> Vec<Frame> {
+fn parse(text: &str) -> Vec<Step> {
     text.lines()
         .filter_map(|line| {
             let t: Vec<&str> = line.split_whitespace().collect();
             match t.as_slice() {
-                ["utt", u, "frame", f, "scores", s, rest @ ..] => Some(Frame {
+                ["utt", u, "frame", f, "features", x, "scores", s, rest @ ..] => Some(Step {
                     utt: u.parse().ok()?,
                     frame: f.parse().ok()?,
+                    features: (*x).to_string(),
                     scores: (*s).to_string(),
                     instructions: match rest {
-                        ["instructions", n] => n.parse().ok(),
+                        ["instructions", pre, kws] => Some((pre.parse().ok()?, kws.parse().ok()?)),
                         _ => None,
                     },
                 }),
@@ -114,31 +130,72 @@ fn parse(text: &str) -> Vec<Frame> {
         .collect()
 }
 
-/// Every printed line against TFLM's streaming scores, each utterance from
-/// a reset state.
-fn check(text: &str, expected: &RawArray) -> Vec<Frame> {
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// TFLM's recordings of the chain: `[utterances, frames, values]`.
+struct Chain {
+    features: RawArray,
+    scores: RawArray,
+}
+
+impl Chain {
+    fn frames(&self) -> usize {
+        self.features.shape[1]
+    }
+
+    /// Utterance `u`, frame `f` of `a`.
+    fn at<'a>(&self, a: &'a RawArray, u: usize, f: usize) -> &'a [u8] {
+        let per = a.shape[2] * a.elem_size;
+        &a.sample(u)[f * per..(f + 1) * per]
+    }
+}
+
+/// Every printed step against TFLM's chain, each utterance from reset
+/// states.
+fn check(text: &str, chain: &Chain) -> Vec<Step> {
     assert!(text.contains("done"), "firmware did not finish:\n{text}");
-    let frames = parse(text);
-    let n = expected.samples();
+    let steps = parse(text);
+    let (utterances, n) = (chain.features.samples(), chain.frames());
     assert_eq!(
-        frames.len(),
-        UTTERANCES * n,
-        "expected {UTTERANCES} x {n} frames:\n{text}"
+        steps.len(),
+        utterances * n,
+        "expected {utterances} x {n} steps:\n{text}"
     );
-    for (i, f) in frames.iter().enumerate() {
-        assert_eq!((f.utt, f.frame), (i / n, i % n), "frame order:\n{text}");
-        let want: String = expected
-            .sample(f.frame)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+    for (i, s) in steps.iter().enumerate() {
+        assert_eq!((s.utt, s.frame), (i / n, i % n), "step order:\n{text}");
         assert_eq!(
-            f.scores, want,
-            "utterance {} frame {}: Cortex-M4 scores differ from TFLM's streaming scores",
-            f.utt, f.frame
+            s.features,
+            hex(chain.at(&chain.features, s.utt, s.frame)),
+            "utterance {} frame {}: Cortex-M4 features differ from TFLM's preprocessor",
+            s.utt,
+            s.frame
+        );
+        assert_eq!(
+            s.scores,
+            hex(chain.at(&chain.scores, s.utt, s.frame)),
+            "utterance {} frame {}: Cortex-M4 scores differ from TFLM's keyword model",
+            s.utt,
+            s.frame
         );
     }
-    frames
+    steps
+}
+
+/// This build's C for one model.
+fn generate(session: &Session, model: &Path, name: &str) -> tinyq_backend_c::GeneratedC {
+    let read = session.read_file(model).unwrap_or_else(|e| panic!("{e}"));
+    let program = session
+        .compile(&read, None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .program;
+    assert!(
+        program.state_size > 0,
+        "{}: no persistent state",
+        model.display()
+    );
+    emit(&program, name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -149,34 +206,43 @@ fn kws_streaming_under_qemu_equals_tflm() {
         );
         return;
     }
-    let expected = fixture("int8.out0.npy");
-    let reset_each = fixture("int8.reset_out0.npy");
-    assert_ne!(
-        expected.bytes, reset_each.bytes,
-        "the fixture's state changes nothing"
+    let audio = fixture("chain.audio.npy");
+    let chain = Chain {
+        features: fixture("chain.features.npy"),
+        scores: fixture("chain.scores.npy"),
+    };
+    assert_eq!(
+        audio.shape[1],
+        480 + STRIDE * (chain.frames() - 1),
+        "the audio is not the recorded frames' windows"
     );
+    // A reset must matter: the two utterances differ, and the state does.
+    assert_ne!(chain.features.sample(0), chain.features.sample(1));
 
-    // This build's C for the fixture model, where the Makefile looks for it.
-    let model = fixtures_dir().join(FIXTURE).join("int8.tflite");
+    // This build's C for both models, where the Makefile looks for it.
     let session = Session::new();
-    let read = session.read_file(&model).unwrap_or_else(|e| panic!("{e}"));
-    let program = session
-        .compile(&read, None)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .program;
-    assert!(program.state_size > 0, "no persistent state");
-    let generated = emit(&program, "kws").unwrap_or_else(|e| panic!("{e}"));
+    let models = [
+        (fixtures_dir().join(PREPROCESSOR), "pre"),
+        (fixtures_dir().join(FIXTURE).join("int8.tflite"), "kws"),
+    ];
+    let generated: Vec<_> = models
+        .iter()
+        .map(|(model, name)| (generate(&session, model, name), *name))
+        .collect();
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kws_streaming");
     let _ = std::fs::remove_dir_all(&work);
     let (plain, counted) = (work.join("plain"), work.join("count"));
     for dir in [&plain, &counted] {
         std::fs::create_dir_all(dir).expect("create build dir");
-        std::fs::write(dir.join("kws.h"), &generated.header).expect("write kws.h");
-        std::fs::write(dir.join("kws.c"), &generated.source).expect("write kws.c");
+        for (code, name) in &generated {
+            std::fs::write(dir.join(format!("{name}.h")), &code.header).expect("write header");
+            std::fs::write(dir.join(format!("{name}.c")), &code.source).expect("write source");
+        }
     }
 
     make(&plain, "");
     if let Ok(size) = Command::new("arm-none-eabi-size")
+        .arg(plain.join("pre.o"))
         .arg(plain.join("kws.o"))
         .arg(plain.join("kws_streaming.elf"))
         .output()
@@ -189,9 +255,9 @@ fn kws_streaming_under_qemu_equals_tflm() {
         Duration::from_secs(120),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    check(&text, &expected);
+    check(&text, &chain);
 
-    // Again with the instruction counter, under -icount: the same scores.
+    // Again with the instruction counter, under -icount: the same bytes.
     make(&counted, "-DKWS_COUNT_INSTRUCTIONS");
     let text = run_mps2_an386(
         &counted.join("kws_streaming.elf"),
@@ -199,16 +265,29 @@ fn kws_streaming_under_qemu_equals_tflm() {
         Duration::from_secs(120),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let counts: Vec<u64> = check(&text, &expected)
+    let counts: Vec<(u64, u64)> = check(&text, &chain)
         .iter()
-        .filter_map(|f| f.instructions)
+        .filter_map(|s| s.instructions)
         .collect();
-    assert_eq!(counts.len(), UTTERANCES * expected.samples(), "counts");
+    assert_eq!(
+        counts.len(),
+        chain.features.samples() * chain.frames(),
+        "counts"
+    );
+    let range = |f: fn(&(u64, u64)) -> u64| {
+        let v: Vec<u64> = counts.iter().map(f).collect();
+        format!(
+            "{}..{}",
+            v.iter().min().unwrap_or(&0),
+            v.iter().max().unwrap_or(&0)
+        )
+    };
     println!(
-        "kws-streaming (QEMU mps2-an386): {} frames x {UTTERANCES} utterances equal TFLM's streaming scores; \
-         kws_invoke {}..{} instructions per frame (-icount, resolution 40)",
-        expected.samples(),
-        counts.iter().min().unwrap_or(&0),
-        counts.iter().max().unwrap_or(&0)
+        "kws-streaming (QEMU mps2-an386): {} utterances x {} steps equal TFLM's features and scores; \
+         instructions per step (-icount, resolution 40): pre_invoke {}, kws_invoke {}",
+        chain.features.samples(),
+        chain.frames(),
+        range(|c| c.0),
+        range(|c| c.1)
     );
 }
