@@ -803,7 +803,6 @@ fn concatenation(
     if activation != Activation::None {
         return Err(cx.unsupported("a fused activation on int8 CONCATENATION is not supported"));
     }
-    let mut shapes = Vec::new();
     for i in 0..cx.op.inputs.len() {
         let t = cx.input(i)?;
         cx.require_dtype(t, DType::I8)?;
@@ -815,15 +814,24 @@ fn concatenation(
                 t.name, q.0, q.1, out_q.0, out_q.1
             )));
         }
-        shapes.push(t.shape.as_slice());
     }
-    let axis = i32::try_from(axis).map_err(|_| cx.unsupported("axis out of range"))?;
-    let params = concat::prepare_concat(&shapes, axis).map_err(|e| cx.kernel_err(e))?;
+    let params = concat_params(cx, axis)?;
     Ok(Selected {
         kernel: Kernel::Concat(params),
         data_inputs: cx.op.inputs.clone(),
         folded_zero_point: false,
     })
+}
+
+/// A CONCATENATION's blocks from its inputs' shapes and its axis (checked
+/// against every shape), whatever the element type.
+pub(crate) fn concat_params(cx: &Ctx<'_>, axis: usize) -> Result<concat::ConcatParams, LowerError> {
+    let mut shapes = Vec::new();
+    for i in 0..cx.op.inputs.len() {
+        shapes.push(cx.input(i)?.shape.as_slice());
+    }
+    let axis = i32::try_from(axis).map_err(|_| cx.unsupported("axis out of range"))?;
+    concat::prepare_concat(&shapes, axis).map_err(|e| cx.kernel_err(e))
 }
 
 pub(crate) fn mean(cx: &Ctx<'_>, axes: &[usize]) -> Result<Kernel, LowerError> {

@@ -6,7 +6,7 @@
 
 use tinyq_ir::int32_kernel::{Int32Kernel, num_type};
 use tinyq_ir::{Activation, DType, Kernel, OpKind, Tensor};
-use tinyq_kernels::concat::{self, ConcatParams};
+use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::int32::IntBinary;
 use tinyq_kernels::shape::MAX_DIMS;
 
@@ -165,12 +165,7 @@ fn concatenation_i32(
         return Err(cx.unsupported("a fused activation on int32 CONCATENATION"));
     }
     require_plain_int32(cx, cx.op.inputs.len())?;
-    let mut shapes = Vec::new();
-    for i in 0..cx.op.inputs.len() {
-        shapes.push(cx.input(i)?.shape.as_slice());
-    }
-    let axis = i32::try_from(axis).map_err(|_| cx.unsupported("axis out of range"))?;
-    let params = concat::prepare_concat(&shapes, axis).map_err(|e| cx.kernel_err(e))?;
+    let params = crate::select::concat_params(cx, axis)?;
     Ok(Selected {
         kernel: Kernel::Concat(ConcatParams {
             outer: params.outer,
