@@ -237,10 +237,7 @@ impl SignalOp {
                 tinyq_kernels::signal_bank::pcan(p, input(0)?, input(1)?, input(2)?, out)
             }
             SignalOp::FftAutoScaleBits => {
-                let bits = tinyq_kernels::signal_fft::fft_auto_scale_bits(input(0)?)?;
-                tinyq_kernels::error::check_len("fft auto scale shift", 4, out.len())?;
-                out.copy_from_slice(&bits.to_le_bytes());
-                Ok(())
+                tinyq_kernels::signal_fft::fft_auto_scale_shift(input(0)?, out)
             }
             SignalOp::FftAutoScaleApply => {
                 tinyq_kernels::signal_fft::fft_auto_scale_apply(input(0)?, input(1)?, out)
