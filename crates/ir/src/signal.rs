@@ -389,8 +389,8 @@ pub fn spectral_values(p: &SpectralSubtractionParams) -> Vec<(&'static str, u64)
 /// `floor(0.5 + 32767 * cos|sin(phase))` in double precision; the complex
 /// FFT's twiddles at `-2 pi i / (n/2)` for `i < n/2`, the super twiddles at
 /// `-pi ((i + 1) / (n/2) + 1/2)` for `i < n/4`. The one place tinyq takes a
-/// cosine for the signal ops: the interpreter calls it per run, the C
-/// backend writes its values as constants.
+/// cosine for the signal ops: the interpreter calls it per run, the C and
+/// Rust backends write its values as constants.
 pub fn rfft_tables(fft_length: usize) -> (Vec<Cpx>, Vec<Cpx>) {
     let n = fft_length / 2;
     let pi = std::f64::consts::PI;
