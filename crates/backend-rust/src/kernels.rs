@@ -107,6 +107,10 @@ const SOURCES: &[(&str, &str)] = &[
         "signal_bank",
         include_str!("../../kernels/src/signal_bank.rs"),
     ),
+    (
+        "signal_fft",
+        include_str!("../../kernels/src/signal_fft.rs"),
+    ),
     ("lstm", include_str!("../../kernels/src/lstm.rs")),
     ("lstm_int8", include_str!("../../kernels/src/lstm_int8.rs")),
 ];

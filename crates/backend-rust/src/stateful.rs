@@ -1,4 +1,5 @@
-//! Stateful steps (SVDF, LSTM): the state is a slice of the arena's persistent
+//! Stateful steps (SVDF, LSTM, SignalFilterBankSpectralSubtraction's noise
+//! estimate, `signal.rs`): the state is a slice of the arena's persistent
 //! region, which starts the arena, borrowed mutably beside the step's input
 //! and output in the scratch after it; and the API's `STATE_SIZE`, the
 //! state's reset bytes and `reset`.
@@ -217,7 +218,9 @@ impl Writer<'_> {
             BufferRef::Output(i) => self.outputs.get(i).copied(),
             _ => Some(want),
         };
-        if elem != Some(want) || out_elem != Some(want) {
+        // The signal op stages typed I/O through bytes (`signal.rs`).
+        let signal = matches!(step.kernel, Kernel::Signal(_));
+        if !signal && (elem != Some(want) || out_elem != Some(want)) {
             return Err(EmitError::Unsupported {
                 step: index,
                 kernel: kname,
@@ -340,6 +343,13 @@ impl Writer<'_> {
                     let (hidden, cell) = state.split_at_mut_checked(#hidden).ok_or(#plan_err)?;
                     kernels::lstm_int8::lstm_int8(&p, #x0, &#w, &#b, hidden, cell.as_chunks_mut::<2>().0, #out) #kerr;
                 }
+            }
+            Kernel::Signal(op) => {
+                let (Some(elem), Some(out_elem)) = (elem, out_elem) else {
+                    return Err(internal("reads or writes a missing buffer"));
+                };
+                let x0 = crate::View { expr: x0, elem };
+                self.signal_stateful_call(index, op, &x0, (&out, out_elem), &kerr)?
             }
             _ => return Err(internal("is not a stateful kernel")),
         };

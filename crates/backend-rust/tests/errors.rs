@@ -41,8 +41,8 @@ fn hostile_tensor_names_become_identifiers() {
 }
 
 #[test]
-fn int32_io_is_refused_with_the_tensor_named() {
-    let e = emit(&copy_program("in", "out", DType::I32), "m").expect_err("i32 I/O");
+fn int64_io_is_refused_with_the_tensor_named() {
+    let e = emit(&copy_program("in", "out", DType::I64), "m").expect_err("i64 I/O");
     assert!(
         matches!(
             e,

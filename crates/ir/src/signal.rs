@@ -237,10 +237,7 @@ impl SignalOp {
                 tinyq_kernels::signal_bank::pcan(p, input(0)?, input(1)?, input(2)?, out)
             }
             SignalOp::FftAutoScaleBits => {
-                let bits = tinyq_kernels::signal_fft::fft_auto_scale_bits(input(0)?)?;
-                tinyq_kernels::error::check_len("fft auto scale shift", 4, out.len())?;
-                out.copy_from_slice(&bits.to_le_bytes());
-                Ok(())
+                tinyq_kernels::signal_fft::fft_auto_scale_shift(input(0)?, out)
             }
             SignalOp::FftAutoScaleApply => {
                 tinyq_kernels::signal_fft::fft_auto_scale_apply(input(0)?, input(1)?, out)
@@ -392,8 +389,8 @@ pub fn spectral_values(p: &SpectralSubtractionParams) -> Vec<(&'static str, u64)
 /// `floor(0.5 + 32767 * cos|sin(phase))` in double precision; the complex
 /// FFT's twiddles at `-2 pi i / (n/2)` for `i < n/2`, the super twiddles at
 /// `-pi ((i + 1) / (n/2) + 1/2)` for `i < n/4`. The one place tinyq takes a
-/// cosine for the signal ops: the interpreter calls it per run, the C
-/// backend writes its values as constants.
+/// cosine for the signal ops: the interpreter calls it per run, the C and
+/// Rust backends write its values as constants.
 pub fn rfft_tables(fft_length: usize) -> (Vec<Cpx>, Vec<Cpx>) {
     let n = fft_length / 2;
     let pi = std::f64::consts::PI;

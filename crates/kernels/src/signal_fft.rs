@@ -3,24 +3,15 @@
 //! application), SignalRfft on int16 (kiss_fftr in 16-bit fixed point) and
 //! SignalFilterBankSpectralSubtraction (its noise estimate a state buffer).
 //!
-//! Buffers are little-endian bytes. The FFT's twiddle tables are inputs
+//! Buffers are little-endian bytes of either signedness ([`crate::le`]), so
+//! the interpreter's byte slices and generated Rust's int8 arena both pass
+//! as they are. The FFT's twiddle tables are inputs
 //! ([`RfftTables`]), computed on the host (`tinyq_ir::signal`), since this
 //! crate has no `cos`; its scratch is the caller's. Nothing allocates or
 //! panics: every kernel checks its lengths first.
 
 use crate::error::{KernelError, check_len};
-
-fn i16_at(b: &[u8], i: usize) -> i16 {
-    i16::from_le_bytes([b[2 * i], b[2 * i + 1]])
-}
-
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
-}
-
-fn put_u32(b: &mut [u8], i: usize, v: u32) {
-    b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
-}
+use crate::le::{Byte, i16_at, put_i16, put_u32, u32_at};
 
 fn even_i16s(what: &'static str, bytes: usize) -> Result<usize, KernelError> {
     if bytes.is_multiple_of(2) {
@@ -43,7 +34,7 @@ fn even_i16s(what: &'static str, bytes: usize) -> Result<usize, KernelError> {
 /// magnitudes (`-x` of -32768 wraps, which resets the running maximum) and
 /// the bit length of 0 or of a negative maximum is 32 (GCC's
 /// `MostSignificantBit32`), so such inputs get 0.
-pub fn fft_auto_scale_bits(input: &[u8]) -> Result<i32, KernelError> {
+pub fn fft_auto_scale_bits(input: &[impl Byte]) -> Result<i32, KernelError> {
     let n = even_i16s("fft auto scale input", input.len())?;
     let mut max: i16 = 0;
     for i in 0..n {
@@ -54,7 +45,7 @@ pub fn fft_auto_scale_bits(input: &[u8]) -> Result<i32, KernelError> {
             max = v.wrapping_neg();
         }
     }
-    let bits = max as i32 as u32; // sign-extended, as the C conversion does
+    let bits = i32::from(max) as u32; // sign-extended, as the C conversion does
     let msb = if bits == 0 {
         32
     } else {
@@ -63,24 +54,36 @@ pub fn fft_auto_scale_bits(input: &[u8]) -> Result<i32, KernelError> {
     Ok((16 - msb - 1).max(0))
 }
 
+/// Step 1 of SignalFftAutoScale: [`fft_auto_scale_bits`] written as the
+/// int32 scalar `shift` (4 little-endian bytes).
+pub fn fft_auto_scale_shift(
+    input: &[impl Byte],
+    shift: &mut [impl Byte],
+) -> Result<(), KernelError> {
+    check_len("fft auto scale shift", 4, shift.len())?;
+    let bits = fft_auto_scale_bits(input)?;
+    put_u32(shift, 0, bits as u32);
+    Ok(())
+}
+
 /// Applies the shift: each sample times `2^bits`, wrapped to int16.
 pub fn fft_auto_scale_apply(
-    input: &[u8],
-    bits: &[u8],
-    output: &mut [u8],
+    input: &[impl Byte],
+    bits: &[impl Byte],
+    output: &mut [impl Byte],
 ) -> Result<(), KernelError> {
-    even_i16s("fft auto scale input", input.len())?;
+    let n = even_i16s("fft auto scale input", input.len())?;
     check_len("fft auto scale output", input.len(), output.len())?;
     check_len("fft auto scale shift", 4, bits.len())?;
-    let shift = i32::from_le_bytes([bits[0], bits[1], bits[2], bits[3]]);
+    let shift = u32_at(bits, 0) as i32;
     if !(0..=15).contains(&shift) {
         return Err(KernelError::InvalidParams(
             "fft auto scale shift outside 0..=15",
         ));
     }
-    for (o, i) in output.chunks_exact_mut(2).zip(input.chunks_exact(2)) {
-        let v = i32::from(i16::from_le_bytes([i[0], i[1]])).wrapping_mul(1 << shift) as i16;
-        o.copy_from_slice(&v.to_le_bytes());
+    for i in 0..n {
+        let v = i32::from(i16_at(input, i)).wrapping_mul(1 << shift) as i16;
+        put_i16(output, i, v);
     }
     Ok(())
 }
@@ -262,15 +265,15 @@ fn half(a: i16, b: i32) -> i16 {
 }
 
 /// Writes bin `k` as two little-endian int16 values.
-fn put_bin(out: &mut [u8], k: usize, c: Cpx) {
-    out[4 * k..4 * k + 2].copy_from_slice(&c[0].to_le_bytes());
-    out[4 * k + 2..4 * k + 4].copy_from_slice(&c[1].to_le_bytes());
+fn put_bin(out: &mut [impl Byte], k: usize, c: Cpx) {
+    put_i16(out, 2 * k, c[0]);
+    put_i16(out, 2 * k + 1, c[1]);
 }
 
 /// kiss_fftr on one padded row: `time` as `n/2` complex pairs, `out` the
 /// `n/2 + 1` bins' bytes; `tmp` is `n/2` values of scratch. Bin `n/4` is
 /// written twice, the second value kept, as kiss_fftr does.
-fn fftr(t: &RfftTables<'_>, time: &[Cpx], tmp: &mut [Cpx], out: &mut [u8]) {
+fn fftr(t: &RfftTables<'_>, time: &[Cpx], tmp: &mut [Cpx], out: &mut [impl Byte]) {
     let ncfft = time.len();
     kf_work(tmp, time, 0, 1, t.twiddles);
     let tdc = fixdiv(tmp[0], 2);
@@ -305,8 +308,8 @@ fn fftr(t: &RfftTables<'_>, time: &[Cpx], tmp: &mut [Cpx], out: &mut [u8]) {
 pub fn rfft_int16(
     p: &RfftParams,
     tables: &RfftTables<'_>,
-    input: &[u8],
-    output: &mut [u8],
+    input: &[impl Byte],
+    output: &mut [impl Byte],
     scratch: &mut [Cpx],
 ) -> Result<(), KernelError> {
     let (rows, len) = p.check(input.len(), output.len())?;
@@ -378,9 +381,9 @@ impl SpectralSubtractionParams {
 /// then copied to `noise` (the op's second output).
 pub fn spectral_subtraction_noise(
     p: &SpectralSubtractionParams,
-    input: &[u8],
-    state: &mut [u8],
-    noise: &mut [u8],
+    input: &[impl Byte],
+    state: &mut [impl Byte],
+    noise: &mut [impl Byte],
 ) -> Result<(), KernelError> {
     p.check(input.len(), state.len(), noise.len())?;
     for i in 0..p.num_channels {
@@ -409,9 +412,9 @@ pub fn spectral_subtraction_noise(
 /// same number either way.
 pub fn spectral_subtraction_output(
     p: &SpectralSubtractionParams,
-    input: &[u8],
-    noise: &[u8],
-    output: &mut [u8],
+    input: &[impl Byte],
+    noise: &[impl Byte],
+    output: &mut [impl Byte],
 ) -> Result<(), KernelError> {
     p.check(input.len(), noise.len(), output.len())?;
     for i in 0..p.num_channels {
@@ -646,7 +649,7 @@ mod tests {
             super_twiddles: &[],
         };
         let mut out = vec![0u8; 132];
-        assert!(rfft_int16(&p, &t, &[0; 100], &mut out, &mut scratch).is_err());
+        assert!(rfft_int16(&p, &t, &[0u8; 100], &mut out, &mut scratch).is_err());
     }
 
     #[test]
@@ -659,7 +662,7 @@ mod tests {
         // -32768 makes the running maximum -32768, then the next value.
         assert_eq!(bits(&[100, -32768]), 0);
         assert_eq!(bits(&[100, -32768, 3]), 13);
-        assert!(fft_auto_scale_bits(&[1, 2, 3]).is_err());
+        assert!(fft_auto_scale_bits(&[1u8, 2, 3]).is_err());
         let mut out = [0u8; 4];
         assert!(fft_auto_scale_apply(&le16(&[1, 2]), &16i32.to_le_bytes(), &mut out).is_err());
     }
@@ -723,7 +726,21 @@ mod tests {
                 }
                 want.extend(kiss.fftr(&time).into_iter().flat_map(|(a, b)| [a as i16, b as i16]));
             }
-            prop_assert_eq!(got, want);
+            prop_assert_eq!(&got, &want);
+            // The same bytes as `i8` (generated Rust's arena).
+            let tables = kiss.tables();
+            let input: Vec<i8> = le16(&x).into_iter().map(|b| b as i8).collect();
+            let mut out = vec![0i8; rows * (fft + 2) * 2];
+            let mut scratch = vec![[0i16; 2]; fft];
+            rfft_int16(
+                &RfftParams { fft_length: fft },
+                &RfftTables { twiddles: &tables.0, super_twiddles: &tables.1 },
+                &input,
+                &mut out,
+                &mut scratch,
+            ).expect("runs");
+            let as_u8: Vec<u8> = out.into_iter().map(|b| b as u8).collect();
+            prop_assert_eq!(as_u8, le16(&want));
         }
 
         #[test]
@@ -737,6 +754,10 @@ mod tests {
             }
             let msb = if max <= 0 { 32 } else { 32 - (max as i32 as u32).leading_zeros() as i32 };
             prop_assert_eq!(bits, (15 - msb).max(0));
+            let input: Vec<i8> = le16(&data).into_iter().map(|b| b as i8).collect();
+            let mut shift = [0i8; 4];
+            fft_auto_scale_shift(&input, &mut shift).expect("writes the shift");
+            prop_assert_eq!(shift.map(|b| b as u8), bits.to_le_bytes());
             let mut out = vec![0u8; data.len() * 2];
             fft_auto_scale_apply(&le16(&data), &bits.to_le_bytes(), &mut out).expect("applies");
             let want: Vec<i16> = data.iter().map(|&v| (i32::from(v) * (1 << bits)) as i16).collect();

@@ -266,17 +266,17 @@ const SIGNAL: &[SupportedOp] = &[
     op(
         B::Custom,
         "SignalFftAutoScale",
-        "custom op: int16 shifted up to full scale, and the int32 shift; interpreter and C (the Rust backend refuses it)",
+        "custom op: int16 shifted up to full scale, and the int32 shift; interpreter, C and Rust",
     ),
     op(
         B::Custom,
         "SignalRfft",
-        "custom op: int16 real FFT (kiss_fftr fixed point), power-of-two lengths; interpreter and C (the Rust backend refuses it)",
+        "custom op: int16 real FFT (kiss_fftr fixed point), power-of-two lengths; interpreter, C and Rust",
     ),
     op(
         B::Custom,
         "SignalFilterBankSpectralSubtraction",
-        "custom op: UINT32 noise subtraction, the noise estimate kept between invokes; interpreter and C (the Rust backend refuses it)",
+        "custom op: UINT32 noise subtraction, the noise estimate kept between invokes; interpreter, C and Rust",
     ),
 ];
 

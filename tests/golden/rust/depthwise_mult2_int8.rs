@@ -197,8 +197,9 @@ pub fn invoke(
     )
 }
 /// Runs the model on byte buffers: each holds the model's I/O
-/// dtype (int8, uint8 or little-endian float32), row-major, of
-/// `INPUT_SIZES[i]` / `OUTPUT_SIZES[i]` bytes. Int8 and float32
+/// dtype (int8, uint8, or little-endian int16, int32, uint32,
+/// uint64 or float32), row-major, of `INPUT_SIZES[i]` /
+/// `OUTPUT_SIZES[i]` bytes. All but uint8
 /// I/O is copied through a [`Staging`] on the stack
 /// (`size_of::<Staging>()` bytes; [`invoke_bytes_staged`] takes
 /// the caller's instead).
@@ -231,6 +232,8 @@ pub enum StepOutput<'a> {
     F32(&'a [f32]),
     /// int16 data (a 16x8 model's int16 output).
     I16(&'a [i16]),
+    /// int32 data (an int32 model output, e.g. a signal-library shift).
+    I32(&'a [i32]),
     /// UINT32 data (a signal-library model's output).
     U32(&'a [u32]),
     /// UINT64 data (a signal-library model's output).
@@ -244,6 +247,7 @@ impl StepOutput<'_> {
             StepOutput::U8(v) => v.len(),
             StepOutput::F32(v) => 4 * v.len(),
             StepOutput::I16(v) => 2 * v.len(),
+            StepOutput::I32(v) => 4 * v.len(),
             StepOutput::U32(v) => 4 * v.len(),
             StepOutput::U64(v) => 8 * v.len(),
         }
@@ -258,6 +262,9 @@ impl StepOutput<'_> {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
             StepOutput::I16(v) => {
+                v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
+            }
+            StepOutput::I32(v) => {
                 v.iter().for_each(|x| x.to_le_bytes().into_iter().for_each(&mut f))
             }
             StepOutput::U32(v) => {
