@@ -497,6 +497,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Concat(p) => p.check(ins.iter().map(|r| r.len), o)?,
         Kernel::Transpose(p) => p.check(n(0), o)?,
         Kernel::Gather { params, indices } => params.check(indices, n(0), o)?,
+        Kernel::BatchMatMul(p) => p.check(n(0), n(1), o)?,
         Kernel::StridedSlice(p) => {
             p.check(n(0), o)?;
         }

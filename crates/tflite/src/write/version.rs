@@ -66,7 +66,7 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         | OpKind::Neg
         | OpKind::Square => 1,
         // int8 is version 2 of both.
-        OpKind::Rsqrt | OpKind::SquaredDifference => by_int8(2),
+        OpKind::Rsqrt | OpKind::SquaredDifference | OpKind::BatchMatMul { .. } => by_int8(2),
         OpKind::Lstm(_) | OpKind::Signal(_) => 1,
         // The converter's CAST versions: int8 on either side 3, UINT32 2
         // (raw types: CAST's int8 is not quantized).
