@@ -189,6 +189,7 @@ const KERNEL_FLAGS: &[&str] = &[
     "strided_slice",
     "batch_matmul",
     "batch_matmul_f32",
+    "batch_matmul_i16",
     "copy",
     // Float32 steps (`float`: any of them; `libm`: expf/tanhf).
     "float",
@@ -275,6 +276,7 @@ const HELPER_FLAGS: &[&str] = &[
     "round_half_away",
     "wide_layers",
     "load_i16",
+    "mbqm64",
     "store_i16",
     // TFLM's int16 sigmoid table and one-value LOGISTIC/TANH (16x8 LOGISTIC
     // and TANH, the integer LSTM's gates).

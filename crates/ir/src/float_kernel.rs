@@ -240,9 +240,10 @@ impl FloatKernel {
     /// Data inputs the kernel takes (`None`: any number, a concatenation).
     pub fn arity(&self) -> Option<usize> {
         match self {
-            FloatKernel::Binary { .. } | FloatKernel::Svdf { .. } | FloatKernel::Lstm { .. } => {
-                Some(2)
-            }
+            FloatKernel::Binary { .. }
+            | FloatKernel::BatchMatMul(_)
+            | FloatKernel::Svdf { .. }
+            | FloatKernel::Lstm { .. } => Some(2),
             FloatKernel::Concat(_) => None,
             _ => Some(1),
         }

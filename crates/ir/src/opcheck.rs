@@ -1279,14 +1279,14 @@ impl<'g> Cx<'g> {
         Ok(())
     }
 
-    /// BATCH_MATMUL: float32 or int8 (per-tensor) as TFLM, both inputs
+    /// BATCH_MATMUL: float32, int8 or int16 (per-tensor) as TFLM, both inputs
     /// and the output of one type, ranks 2 to 5, batch dimensions that
     /// broadcast and equal depths (TFLM's prepare); the output shape TFLM
     /// derives.
     fn batch_matmul(&self, adj_x: bool, adj_y: bool) -> Result {
         self.arity(2, 2)?;
         let (a, b, y) = (self.input(0)?, self.input(1)?, self.output()?);
-        self.dtype_in("input 0", a, &[F32, I8])?;
+        self.dtype_in("input 0", a, &[F32, I8, I16])?;
         self.same_dtype("input 1", b, "input 0", a)?;
         self.same_dtype("output", y, "input 0", a)?;
         self.per_tensor("input 0", a)?;

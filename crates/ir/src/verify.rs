@@ -398,7 +398,10 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Int16(k) => Some(k.arity()),
         Kernel::Signal(op) => Some(op.arity()),
         Kernel::Int32(k) => Some(k.arity()),
-        Kernel::Binary { .. } | Kernel::Svdf { .. } | Kernel::Lstm { .. } => Some(2),
+        Kernel::Binary { .. }
+        | Kernel::BatchMatMul(_)
+        | Kernel::Svdf { .. }
+        | Kernel::Lstm { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
     };

@@ -13,6 +13,8 @@
 
 use crate::error::{KernelError, check_len};
 use crate::fixedpoint::mbqm;
+use crate::int16::{Int16s, Int16sMut};
+use crate::wide::mbqm_wide;
 
 /// Batch dimensions TFLM supports (ranks up to 5: three batch dimensions
 /// and the matrix).
@@ -204,6 +206,46 @@ pub fn batch_matmul_i8(
     Ok(())
 }
 
+/// What [`batch_matmul_i16`] checks besides the shapes: a shift the int64
+/// `MultiplyByQuantizedMultiplier` takes.
+pub fn check_i16(p: &BatchMatMulParams, lhs: usize, rhs: usize, out: usize) -> Result<(), KernelError> {
+    crate::wide::check_wide_shifts(&[p.shift])?;
+    p.check(lhs, rhs, out)
+}
+
+/// int16 BATCH_MATMUL (TFLM's 16x8 path: zero points 0, validated before):
+/// products summed in wrapping int64, the int64
+/// `MultiplyByQuantizedMultiplier`, the int16 clamp.
+pub fn batch_matmul_i16<L, R, O>(
+    p: &BatchMatMulParams,
+    lhs: &L,
+    rhs: &R,
+    out: &mut O,
+) -> Result<(), KernelError>
+where
+    L: Int16s + ?Sized,
+    R: Int16s + ?Sized,
+    O: Int16sMut + ?Sized,
+{
+    check_i16(p, lhs.count(), rhs.count(), out.count())?;
+    let s = &p.shape;
+    s.for_each_matrix(|lb, rb, ob| {
+        for i in 0..s.rows {
+            for j in 0..s.cols {
+                let mut total: i64 = 0;
+                for k in 0..s.depth {
+                    let l = i64::from(lhs.at(lb + s.lhs_at(i, k))) + i64::from(p.lhs_offset);
+                    let r = i64::from(rhs.at(rb + s.rhs_at(k, j))) + i64::from(p.rhs_offset);
+                    total = total.wrapping_add(l.wrapping_mul(r));
+                }
+                let v = mbqm_wide(total, p.multiplier, p.shift).wrapping_add(p.output_offset);
+                out.put(ob + i * s.cols + j, v.clamp(-32768, 32767) as i16);
+            }
+        }
+    });
+    Ok(())
+}
+
 /// float32 BATCH_MATMUL.
 pub fn batch_matmul_f32(
     s: &MatMulShape,
@@ -343,6 +385,34 @@ mod tests {
             let want = tflm(&s, &lhs, &rhs, 0i32,
                 |t, w, x| t.wrapping_add((i32::from(w) + p.rhs_offset) * (i32::from(x) + p.lhs_offset)),
                 |t| (mbqm(t, p.multiplier, p.shift) + p.output_offset).clamp(-128, 127) as i8);
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn int16_equals_tflm(
+            (s, lhs, rhs) in shapes().prop_flat_map(|s| {
+                let l = s.lhs_batch.iter().product::<usize>() * s.rows * s.depth;
+                let r = s.rhs_batch.iter().product::<usize>() * s.depth * s.cols;
+                let v = |n| prop::collection::vec(prop_oneof![Just(i16::MIN), Just(i16::MAX), any::<i16>()], n);
+                (Just(s), v(l), v(r))
+            }),
+            scales in (1e-6f32..1e-2, 1e-6f32..1e-2, 1e-7f32..1e-2),
+        ) {
+            let p = prepare_batch_matmul(s, (scales.0, 0), (scales.1, 0), (scales.2, 0)).unwrap();
+            prop_assume!(crate::wide::check_wide_shifts(&[p.shift]).is_ok());
+            let mut got = vec![0i16; s.output_len()];
+            batch_matmul_i16(&p, &lhs[..], &rhs[..], &mut got[..]).unwrap();
+            // TFLM's int64 `MultiplyByQuantizedMultiplier`, transcribed.
+            let requant = |x: i64| -> i32 {
+                let m = p.multiplier;
+                let reduced = if m < 0x7FFF_0000 { i64::from((m + (1 << 15)) >> 16) } else { 0x7FFF };
+                let total_shift = 15 - p.shift;
+                let round = 1i64 << (total_shift - 1);
+                ((x * reduced + round) >> total_shift) as i32
+            };
+            let want = tflm(&s, &lhs, &rhs, 0i64,
+                |t, w, x| t + i64::from(w) * i64::from(x),
+                |t| (requant(t) + p.output_offset).clamp(-32768, 32767) as i16);
             prop_assert_eq!(got, want);
         }
 
