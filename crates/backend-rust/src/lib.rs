@@ -436,10 +436,8 @@ fn resize_literal(value: &impl std::fmt::Debug) -> Result<TokenStream, EmitError
 fn batch_matmul_literal(
     value: &tinyq_kernels::batch_matmul::BatchMatMulParams,
 ) -> Result<TokenStream, EmitError> {
-    let text = format!("{value:?}").replace(
-        "MatMulShape {",
-        "kernels::batch_matmul::MatMulShape {",
-    );
+    let text =
+        format!("{value:?}").replace("MatMulShape {", "kernels::batch_matmul::MatMulShape {");
     let mut expr: syn::ExprStruct =
         syn::parse_str(&text).map_err(|e| EmitError::Internal(format!("params {text}: {e}")))?;
     expr.path = syn::parse_quote!(kernels::batch_matmul::BatchMatMulParams);

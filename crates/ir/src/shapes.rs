@@ -234,6 +234,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn batch_matmul_shapes() {
+        // Batch dimensions broadcast from the right; adj_x/adj_y move the depth.
+        let (m, out) = batch_matmul(&[2, 1, 3, 8], &[4, 8, 5], false, false).unwrap();
+        assert_eq!(out, vec![2, 4, 3, 5]);
+        assert_eq!((m.lhs_batch, m.rhs_batch), ([1, 2, 1], [1, 1, 4]));
+        assert_eq!((m.rows, m.depth, m.cols), (3, 8, 5));
+        let (m, out) = batch_matmul(&[8, 3], &[5, 8], true, true).unwrap();
+        assert_eq!((out, m.rows, m.depth, m.cols), (vec![3, 5], 3, 8, 5));
+        // Depths differ, batch dimensions clash, rank 1 and rank 6.
+        assert!(batch_matmul(&[3, 8], &[7, 5], false, false).is_err());
+        assert!(batch_matmul(&[2, 3, 8], &[3, 8, 5], false, false).is_err());
+        assert!(batch_matmul(&[8], &[8, 5], false, false).is_err());
+        assert!(batch_matmul(&[1, 1, 1, 1, 3, 8], &[8, 5], false, false).is_err());
+    }
+
+    #[test]
     fn window_sizes() {
         // VALID 3x3 on 10: 8; SAME (1,1): 10; stride 2 SAME (0,1) on 28: 14.
         assert_eq!(window_output(10, 3, 1, 1, 0, 0), Ok(8));
@@ -401,7 +417,11 @@ pub fn batch_matmul(
     }
     let mut out: Vec<usize> = out_batch[BATCH_DIMS - rank..].to_vec();
     out.extend([rows, cols]);
-    if out.iter().try_fold(1usize, |n, &k| n.checked_mul(k)).is_none() {
+    if out
+        .iter()
+        .try_fold(1usize, |n, &k| n.checked_mul(k))
+        .is_none()
+    {
         return Err("the output's size overflows".to_string());
     }
     Ok((m, out))

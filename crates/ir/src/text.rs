@@ -264,10 +264,9 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         OpKind::SpaceToDepth { block } | OpKind::DepthToSpace { block } => {
             vec![("block", block.to_string())]
         }
-        OpKind::BatchMatMul { adj_x, adj_y } => vec![
-            ("adj_x", adj_x.to_string()),
-            ("adj_y", adj_y.to_string()),
-        ],
+        OpKind::BatchMatMul { adj_x, adj_y } => {
+            vec![("adj_x", adj_x.to_string()), ("adj_y", adj_y.to_string())]
+        }
         OpKind::Gather { axis, indices } => vec![
             ("axis", axis.to_string()),
             ("indices", list(indices, ToString::to_string)),

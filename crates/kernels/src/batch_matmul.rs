@@ -208,7 +208,12 @@ pub fn batch_matmul_i8(
 
 /// What [`batch_matmul_i16`] checks besides the shapes: a shift the int64
 /// `MultiplyByQuantizedMultiplier` takes.
-pub fn check_i16(p: &BatchMatMulParams, lhs: usize, rhs: usize, out: usize) -> Result<(), KernelError> {
+pub fn check_i16(
+    p: &BatchMatMulParams,
+    lhs: usize,
+    rhs: usize,
+    out: usize,
+) -> Result<(), KernelError> {
     crate::wide::check_wide_shifts(&[p.shift])?;
     p.check(lhs, rhs, out)
 }
@@ -336,7 +341,11 @@ mod tests {
                         for i in 0..lhs_rows {
                             let mut total = zero;
                             for k in 0..depth {
-                                total = mac(total, rhs_t[l2 + depth * i + k], lhs_t[r2 + depth * j + k]);
+                                total = mac(
+                                    total,
+                                    rhs_t[l2 + depth * i + k],
+                                    lhs_t[r2 + depth * j + k],
+                                );
                             }
                             out[o + lhs_rows * j + i] = finish(total);
                         }
@@ -349,7 +358,16 @@ mod tests {
 
     fn shapes() -> impl Strategy<Value = MatMulShape> {
         let batch = || prop::array::uniform3(prop_oneof![Just(1usize), Just(2), Just(3)]);
-        (batch(), batch(), prop::array::uniform3(any::<bool>()), 1usize..5, 1usize..7, 1usize..5, any::<bool>(), any::<bool>())
+        (
+            batch(),
+            batch(),
+            prop::array::uniform3(any::<bool>()),
+            1usize..5,
+            1usize..7,
+            1usize..5,
+            any::<bool>(),
+            any::<bool>(),
+        )
             .prop_map(|(l, r, same, rows, depth, cols, adj_x, adj_y)| {
                 let mut rhs_batch = r;
                 for d in 0..BATCH_DIMS {
@@ -358,7 +376,15 @@ mod tests {
                         rhs_batch[d] = if same[d] { l[d] } else { 1 };
                     }
                 }
-                MatMulShape { lhs_batch: l, rhs_batch, rows, depth, cols, adj_x, adj_y }
+                MatMulShape {
+                    lhs_batch: l,
+                    rhs_batch,
+                    rows,
+                    depth,
+                    cols,
+                    adj_x,
+                    adj_y,
+                }
             })
     }
 
@@ -435,9 +461,20 @@ mod tests {
 
     #[test]
     fn refuses_bad_shapes() {
-        let s = MatMulShape { lhs_batch: [1, 1, 2], rhs_batch: [1, 1, 3], rows: 1, depth: 1, cols: 1, adj_x: false, adj_y: false };
+        let s = MatMulShape {
+            lhs_batch: [1, 1, 2],
+            rhs_batch: [1, 1, 3],
+            rows: 1,
+            depth: 1,
+            cols: 1,
+            adj_x: false,
+            adj_y: false,
+        };
         assert!(s.check(2, 3, 6).is_err());
-        let s = MatMulShape { rhs_batch: [1, 1, 1], ..s };
+        let s = MatMulShape {
+            rhs_batch: [1, 1, 1],
+            ..s
+        };
         assert!(s.check(2, 1, 3).is_err());
         assert!(s.check(2, 1, 2).is_ok());
     }

@@ -38,7 +38,7 @@ const MAPPED: &[SupportedOp] = &[
     op(
         B::BatchMatmul,
         "BATCH_MATMUL",
-        "float32, int8 (per-tensor, any zero points); adj_x/adj_y, broadcast batch dimensions, ranks 2 to 5, constant or not",
+        "float32, int8 (per-tensor, any zero points), int16 (zero points 0); adj_x/adj_y, broadcast batch dimensions, ranks 2 to 5, constant or not",
     ),
     op(
         B::Cast,

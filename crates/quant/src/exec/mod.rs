@@ -561,7 +561,8 @@ fn batch_matmul(
     if out != out_shape {
         return Err(cx.err(format!("output {out_shape:?} but the inputs give {out:?}")));
     }
-    let (l, r): (Vec<f32>, Vec<f32>) = (lhs.iter().copied().collect(), rhs.iter().copied().collect());
+    let (l, r): (Vec<f32>, Vec<f32>) =
+        (lhs.iter().copied().collect(), rhs.iter().copied().collect());
     let mut y = vec![0f32; shape.output_len()];
     tinyq_kernels::batch_matmul::batch_matmul_f32(&shape, &l, &r, &mut y)
         .map_err(|e| cx.err(e.to_string()))?;
