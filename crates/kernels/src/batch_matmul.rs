@@ -405,9 +405,9 @@ mod tests {
                     -128i32..128),
             scales in (1e-4f32..1.0, 1e-4f32..1.0, 1e-5f32..1.0),
         ) {
-            let p = prepare_batch_matmul(s, (scales.0, zps.0), (scales.1, zps.1), (scales.2, zps.2)).unwrap();
+            let p = prepare_batch_matmul(s, (scales.0, zps.0), (scales.1, zps.1), (scales.2, zps.2)).expect("valid kernel input");
             let mut got = vec![0i8; s.output_len()];
-            batch_matmul_i8(&p, &lhs, &rhs, &mut got).unwrap();
+            batch_matmul_i8(&p, &lhs, &rhs, &mut got).expect("valid kernel input");
             let want = tflm(&s, &lhs, &rhs, 0i32,
                 |t, w, x| t.wrapping_add((i32::from(w) + p.rhs_offset) * (i32::from(x) + p.lhs_offset)),
                 |t| (mbqm(t, p.multiplier, p.shift) + p.output_offset).clamp(-128, 127) as i8);
@@ -424,10 +424,10 @@ mod tests {
             }),
             scales in (1e-6f32..1e-2, 1e-6f32..1e-2, 1e-7f32..1e-2),
         ) {
-            let p = prepare_batch_matmul(s, (scales.0, 0), (scales.1, 0), (scales.2, 0)).unwrap();
+            let p = prepare_batch_matmul(s, (scales.0, 0), (scales.1, 0), (scales.2, 0)).expect("valid kernel input");
             prop_assume!(crate::wide::check_wide_shifts(&[p.shift]).is_ok());
             let mut got = vec![0i16; s.output_len()];
-            batch_matmul_i16(&p, &lhs[..], &rhs[..], &mut got[..]).unwrap();
+            batch_matmul_i16(&p, &lhs[..], &rhs[..], &mut got[..]).expect("valid kernel input");
             // TFLM's int64 `MultiplyByQuantizedMultiplier`, transcribed.
             let requant = |x: i64| -> i32 {
                 let m = p.multiplier;
@@ -452,7 +452,7 @@ mod tests {
             }),
         ) {
             let mut got = vec![0f32; s.output_len()];
-            batch_matmul_f32(&s, &lhs, &rhs, &mut got).unwrap();
+            batch_matmul_f32(&s, &lhs, &rhs, &mut got).expect("valid kernel input");
             let want = tflm(&s, &lhs, &rhs, 0f32, |t, w, x| t + w * x, |t| t);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want));
