@@ -112,6 +112,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/c/kernels/gather.c.tera"),
     ),
     (
+        "kernels/batch_matmul.c.tera",
+        include_str!("../../../templates/c/kernels/batch_matmul.c.tera"),
+    ),
+    (
         "kernels/strided_slice.c.tera",
         include_str!("../../../templates/c/kernels/strided_slice.c.tera"),
     ),
@@ -183,6 +187,9 @@ const KERNEL_FLAGS: &[&str] = &[
     "transpose",
     "gather",
     "strided_slice",
+    "batch_matmul",
+    "batch_matmul_f32",
+    "batch_matmul_i16",
     "copy",
     // Float32 steps (`float`: any of them; `libm`: expf/tanhf).
     "float",
@@ -269,6 +276,7 @@ const HELPER_FLAGS: &[&str] = &[
     "round_half_away",
     "wide_layers",
     "load_i16",
+    "mbqm64",
     "store_i16",
     // TFLM's int16 sigmoid table and one-value LOGISTIC/TANH (16x8 LOGISTIC
     // and TANH, the integer LSTM's gates).
@@ -1131,6 +1139,25 @@ impl<'p> Writer<'p> {
                 let src = self.src(input(0)?);
                 self.gather_call(index, &src, &dst, params, indices, 1)?;
             }
+            Kernel::BatchMatMul(p) => {
+                self.use_kernel("batch_matmul", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
+                let (lhs, rhs) = (self.src(input(0)?), self.src(input(1)?));
+                let mut fields = batch_matmul_geometry(&p.shape)?;
+                fields.push(vec![
+                    Field::int("lhs_offset", p.lhs_offset),
+                    Field::int("rhs_offset", p.rhs_offset),
+                    Field::int("output_offset", p.output_offset),
+                ]);
+                fields.push(vec![
+                    Field::int("multiplier", p.multiplier),
+                    Field::int("shift", p.shift),
+                ]);
+                let params = self.params_struct(index, "tq_batch_matmul_params", &fields);
+                let _ = writeln!(
+                    self.body,
+                    "    tq_batch_matmul(&{params}, (const int8_t *)({lhs}), (const int8_t *)({rhs}), (int8_t *)({dst}));"
+                );
+            }
             Kernel::StridedSlice(p) => {
                 self.use_kernel("strided_slice", &[]);
                 let src = self.src(input(0)?);
@@ -1676,6 +1703,48 @@ fn dims(values: &[(&'static str, usize)]) -> Result<Vec<Field>, EmitError> {
         .iter()
         .map(|&(name, v)| int(v, "a kernel dimension").map(|v| Field::int(name, v)))
         .collect()
+}
+
+/// BATCH_MATMUL's loop bounds and element strides (`tq_batch_matmul_params`
+/// without the requantization): each batch dimension's stride 0 where the
+/// operand broadcasts, and `adj_x`/`adj_y` as strides inside a matrix.
+fn batch_matmul_geometry(
+    s: &tinyq_kernels::batch_matmul::MatMulShape,
+) -> Result<Vec<Vec<Field>>, EmitError> {
+    let strides = |batch: &[usize; 3], mat: usize| -> Result<[usize; 3], EmitError> {
+        let mut out = [0usize; 3];
+        let mut inner = mat;
+        for d in (0..3).rev() {
+            out[d] = if batch[d] == 1 { 0 } else { inner };
+            inner = inner.saturating_mul(batch[d]);
+        }
+        // Every offset the kernel forms is below the operand's size.
+        int(inner, "a batch matmul operand size")?;
+        Ok(out)
+    };
+    let ls = strides(&s.lhs_batch, s.rows.saturating_mul(s.depth))?;
+    let rs = strides(&s.rhs_batch, s.depth.saturating_mul(s.cols))?;
+    let ob = s.out_batch();
+    let (lhs_si, lhs_sk) = if s.adj_x { (1, s.rows) } else { (s.depth, 1) };
+    let (rhs_sk, rhs_sj) = if s.adj_y { (1, s.depth) } else { (s.cols, 1) };
+    Ok(vec![
+        dims(&[("b0", ob[0]), ("b1", ob[1]), ("b2", ob[2])])?,
+        dims(&[
+            ("lhs_s0", ls[0]),
+            ("lhs_s1", ls[1]),
+            ("lhs_s2", ls[2]),
+            ("rhs_s0", rs[0]),
+            ("rhs_s1", rs[1]),
+            ("rhs_s2", rs[2]),
+        ])?,
+        dims(&[("rows", s.rows), ("depth", s.depth), ("cols", s.cols)])?,
+        dims(&[
+            ("lhs_si", lhs_si),
+            ("lhs_sk", lhs_sk),
+            ("rhs_sk", rhs_sk),
+            ("rhs_sj", rhs_sj),
+        ])?,
+    ])
 }
 
 /// The zero-point offsets and the activation clamp of a conv-like kernel.

@@ -486,6 +486,19 @@ impl Writer<'_> {
                 let src = self.src(input(0)?);
                 self.gather_call(index, &src, dst, params, indices, 4)?;
             }
+            FloatKernel::BatchMatMul(s) => {
+                self.use_kernel(name, &[]);
+                let (lhs, rhs) = (self.src(input(0)?), self.src(input(1)?));
+                let mut fields = super::batch_matmul_geometry(s)?;
+                fields.push(vec![
+                    Field::int("lhs_offset", 0),
+                    Field::int("rhs_offset", 0),
+                    Field::int("output_offset", 0),
+                ]);
+                fields.push(vec![Field::int("multiplier", 0), Field::int("shift", 0)]);
+                let params = self.params_struct(index, "tq_batch_matmul_params", &fields);
+                let _ = writeln!(self.body, "    tq_{name}(&{params}, {lhs}, {rhs}, {dst});");
+            }
             FloatKernel::StridedSlice(p) => {
                 let q = p
                     .over_bytes(4)

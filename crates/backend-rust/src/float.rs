@@ -325,6 +325,14 @@ impl Writer<'_> {
             FloatKernel::Gather { params, indices } => {
                 self.gather_call(index, params, indices, &x(0)?, out, kerr)?
             }
+            FloatKernel::BatchMatMul(s) => {
+                let p = params_literal("batch_matmul", s)?;
+                let (x0, x1) = (x(0)?, x(1)?);
+                quote! {
+                    let p = #p;
+                    kernels::batch_matmul::batch_matmul_f32(&p, #x0, #x1, #out) #kerr;
+                }
+            }
             FloatKernel::StridedSlice(p) => {
                 let p = params_literal("slice", p)?;
                 let x0 = x(0)?;

@@ -56,6 +56,14 @@ impl Writer<'_> {
                     kernels::wide_ops::add_sub_16(&p, #subtract, #shapes, #x0, #x1, #y) #kerr;
                 }
             }
+            Int16Kernel::BatchMatMul(p) => {
+                let p = crate::batch_matmul_literal(p)?;
+                let (x0, x1, y) = (x(0)?, x(1)?, y()?);
+                quote! {
+                    let p = #p;
+                    kernels::batch_matmul::batch_matmul_i16(&p, #x0, #x1, #y) #kerr;
+                }
+            }
             Int16Kernel::Mul { params, broadcast } => {
                 let p = params_literal("elementwise", params)?;
                 let shapes = match broadcast {

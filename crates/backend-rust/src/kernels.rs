@@ -54,6 +54,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("concat", include_str!("../../kernels/src/concat.rs")),
     ("transpose", include_str!("../../kernels/src/transpose.rs")),
     ("gather", include_str!("../../kernels/src/gather.rs")),
+    (
+        "batch_matmul",
+        include_str!("../../kernels/src/batch_matmul.rs"),
+    ),
     ("slice", include_str!("../../kernels/src/slice.rs")),
     ("unary", include_str!("../../kernels/src/unary.rs")),
     (

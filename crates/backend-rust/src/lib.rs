@@ -434,6 +434,19 @@ fn resize_literal(value: &impl std::fmt::Debug) -> Result<TokenStream, EmitError
     Ok(quote!(#expr))
 }
 
+/// An int8 BATCH_MATMUL parameter literal: its `shape` field names the
+/// nested struct by module path too.
+fn batch_matmul_literal(
+    value: &tinyq_kernels::batch_matmul::BatchMatMulParams,
+) -> Result<TokenStream, EmitError> {
+    let text =
+        format!("{value:?}").replace("MatMulShape {", "kernels::batch_matmul::MatMulShape {");
+    let mut expr: syn::ExprStruct =
+        syn::parse_str(&text).map_err(|e| EmitError::Internal(format!("params {text}: {e}")))?;
+    expr.path = syn::parse_quote!(kernels::batch_matmul::BatchMatMulParams);
+    Ok(quote!(#expr))
+}
+
 struct Writer<'p> {
     program: &'p Program,
     name: String,
@@ -1920,6 +1933,15 @@ impl<'p> Writer<'p> {
                 quote! {
                     let p = #p;
                     kernels::transpose::transpose(&p, #x0, #out) #kerr;
+                }
+            }
+            Kernel::BatchMatMul(p) => {
+                need_i8(&views, "batch matmul")?;
+                let p = batch_matmul_literal(p)?;
+                let (x0, x1) = (x(0)?, x(1)?);
+                quote! {
+                    let p = #p;
+                    kernels::batch_matmul::batch_matmul_i8(&p, #x0, #x1, #out) #kerr;
                 }
             }
             Kernel::Gather { params, indices } => {

@@ -100,6 +100,9 @@ pub fn execute_float(
             tinyq_kernels::gather::gather(params, indices, x(0)?, y)
         }
         FloatKernel::StridedSlice(p) => slice::strided_slice(p, x(0)?, y),
+        FloatKernel::BatchMatMul(s) => {
+            tinyq_kernels::batch_matmul::batch_matmul_f32(s, x(0)?, x(1)?, y)
+        }
         FloatKernel::ResizeBilinear(p) => resize_bilinear_f32(p, x(0)?, y),
         FloatKernel::ResizeNearest(p) => resize::resize_nearest(p, x(0)?, y),
         FloatKernel::TransposeConv { params, weights } => {

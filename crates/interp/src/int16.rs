@@ -36,6 +36,10 @@ pub fn execute_int16(
             let y = pairs(input(ins, 1)?);
             wide_ops::add_sub_16(params, *subtract, broadcast.as_ref(), x, y, pairs_mut(out))
         }
+        Int16Kernel::BatchMatMul(p) => {
+            let y = pairs(input(ins, 1)?);
+            tinyq_kernels::batch_matmul::batch_matmul_i16(p, x, y, pairs_mut(out))
+        }
         Int16Kernel::Mul { params, broadcast } => {
             let y = pairs(input(ins, 1)?);
             wide_ops::mul_16(params, broadcast.as_ref(), x, y, pairs_mut(out))

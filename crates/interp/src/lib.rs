@@ -665,6 +665,12 @@ pub fn execute(kernel: &Kernel, ins: &[&[u8]], out: &mut [u8]) -> Result<(), Ker
             tinyq_kernels::gather::gather(params, indices, x, y)
         }),
         Kernel::StridedSlice(p) => run_i8(first(ins)?, out, |x, y| slice::strided_slice(p, x, y)),
+        Kernel::BatchMatMul(p) => {
+            let rhs = as_i8(second(ins)?);
+            run_i8(first(ins)?, out, |lhs, y| {
+                tinyq_kernels::batch_matmul::batch_matmul_i8(p, lhs, &rhs, y)
+            })
+        }
         Kernel::ResizeBilinear(p) => {
             run_i8(first(ins)?, out, |x, y| resize::resize_bilinear(p, x, y))
         }

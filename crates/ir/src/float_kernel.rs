@@ -112,6 +112,8 @@ pub enum FloatKernel {
         indices: Vec<i32>,
     },
     StridedSlice(StridedSliceParams),
+    /// BATCH_MATMUL. Inputs: lhs, rhs (either may be a constant).
+    BatchMatMul(tinyq_kernels::batch_matmul::MatMulShape),
     ResizeBilinear(ResizeBilinearF32Params),
     /// The int8 kernel's parameters (the same float32 coordinates); the
     /// copy moves whole float values.
@@ -226,6 +228,7 @@ impl FloatKernel {
             FloatKernel::Transpose(_) => "transpose_f32",
             FloatKernel::Gather { .. } => "gather_f32",
             FloatKernel::StridedSlice(_) => "strided_slice_f32",
+            FloatKernel::BatchMatMul(_) => "batch_matmul_f32",
             FloatKernel::ResizeBilinear(_) => "resize_bilinear_f32",
             FloatKernel::ResizeNearest(_) => "resize_nearest_f32",
             FloatKernel::TransposeConv { .. } => "transpose_conv_f32",
@@ -237,9 +240,10 @@ impl FloatKernel {
     /// Data inputs the kernel takes (`None`: any number, a concatenation).
     pub fn arity(&self) -> Option<usize> {
         match self {
-            FloatKernel::Binary { .. } | FloatKernel::Svdf { .. } | FloatKernel::Lstm { .. } => {
-                Some(2)
-            }
+            FloatKernel::Binary { .. }
+            | FloatKernel::BatchMatMul(_)
+            | FloatKernel::Svdf { .. }
+            | FloatKernel::Lstm { .. } => Some(2),
             FloatKernel::Concat(_) => None,
             _ => Some(1),
         }
@@ -303,6 +307,7 @@ impl FloatKernel {
             FloatKernel::Transpose(p) => p.check(n(0), out),
             FloatKernel::Gather { params, indices } => params.check(indices, n(0), out),
             FloatKernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
+            FloatKernel::BatchMatMul(s) => s.check(n(0), n(1), out),
             FloatKernel::ResizeBilinear(p) => p.check(n(0), out),
             FloatKernel::ResizeNearest(p) => p.check(n(0), out),
             FloatKernel::TransposeConv { params, weights } => {

@@ -86,6 +86,8 @@ pub enum Int16Kernel {
         params: TransposeConvParams,
         weights: WideWeights,
     },
+    /// BATCH_MATMUL with int16 operands (zero points 0). Inputs: lhs, rhs.
+    BatchMatMul(tinyq_kernels::batch_matmul::BatchMatMulParams),
 }
 
 impl Int16Kernel {
@@ -121,13 +123,14 @@ impl Int16Kernel {
             Int16Kernel::Pad { .. } => "pad_i16",
             Int16Kernel::StridedSlice(_) => "strided_slice_i16",
             Int16Kernel::TransposeConv { .. } => "transpose_conv_16x8",
+            Int16Kernel::BatchMatMul(_) => "batch_matmul_i16",
         }
     }
 
     /// Data inputs the kernel reads.
     pub fn arity(&self) -> usize {
         match self {
-            Int16Kernel::AddSub { .. } | Int16Kernel::Mul { .. } => 2,
+            Int16Kernel::AddSub { .. } | Int16Kernel::Mul { .. } | Int16Kernel::BatchMatMul(_) => 2,
             Int16Kernel::Concat { blocks, .. } => blocks.len(),
             _ => 1,
         }
@@ -211,6 +214,9 @@ impl Int16Kernel {
             }
             Int16Kernel::Pad { params, .. } => params.check(n(0), out),
             Int16Kernel::StridedSlice(p) => p.check(n(0), out).map(|_| ()),
+            Int16Kernel::BatchMatMul(p) => {
+                tinyq_kernels::batch_matmul::check_i16(p, n(0), n(1), out)
+            }
             Int16Kernel::TransposeConv { params, weights } => wide::check_transpose_conv_16x8(
                 params,
                 [n(0), weights.filter.len(), out],

@@ -2,6 +2,7 @@
 //! Parameter structs are the `crates/kernels` ones, so a folded number has
 //! one type from lowering to the generated code.
 
+use tinyq_kernels::batch_matmul::BatchMatMulParams;
 use tinyq_kernels::concat::ConcatParams;
 use tinyq_kernels::conv::Conv2DParams;
 use tinyq_kernels::depthwise::DepthwiseParams;
@@ -168,6 +169,8 @@ pub enum Kernel {
         indices: Vec<i32>,
     },
     StridedSlice(tinyq_kernels::slice::StridedSliceParams),
+    /// int8 BATCH_MATMUL. Inputs: lhs, rhs (either may be a constant).
+    BatchMatMul(BatchMatMulParams),
     /// Byte copy (a reshape that could not be an alias).
     Copy,
     /// A float32 kernel (a model compiled as float).
@@ -308,6 +311,7 @@ impl Kernel {
             Kernel::Transpose(_) => "transpose",
             Kernel::Gather { .. } => "gather",
             Kernel::StridedSlice(_) => "strided_slice",
+            Kernel::BatchMatMul(_) => "batch_matmul",
             Kernel::Copy => "copy",
             Kernel::Float(k) => k.name(),
             Kernel::ResizeBilinear(_) => "resize_bilinear",

@@ -127,6 +127,12 @@ pub enum OpKind {
     Prelu,
     /// `(a - b)^2` with broadcasting, float only (no fused activation).
     SquaredDifference,
+    /// `lhs · rhs` over broadcast batch dimensions (ranks 2 to 5);
+    /// `adj_x`/`adj_y` read an operand's last two dimensions transposed.
+    BatchMatMul {
+        adj_x: bool,
+        adj_y: bool,
+    },
     Softmax {
         beta: f32,
     },
@@ -266,6 +272,7 @@ impl OpKind {
             OpKind::Minimum => "MINIMUM",
             OpKind::Prelu => "PRELU",
             OpKind::SquaredDifference => "SQUARED_DIFFERENCE",
+            OpKind::BatchMatMul { .. } => "BATCH_MATMUL",
             OpKind::Softmax { .. } => "SOFTMAX",
             OpKind::Logistic => "LOGISTIC",
             OpKind::Tanh => "TANH",
@@ -418,6 +425,7 @@ impl fmt::Display for OpKind {
                 write!(f, "(block={block})")
             }
             OpKind::Gather { axis, indices } => write!(f, "(axis={axis}, indices={indices:?})"),
+            OpKind::BatchMatMul { adj_x, adj_y } => write!(f, "(adj_x={adj_x}, adj_y={adj_y})"),
             OpKind::ResizeBilinear(r) | OpKind::ResizeNearestNeighbor(r) => write!(
                 f,
                 "(align_corners={}, half_pixel_centers={})",

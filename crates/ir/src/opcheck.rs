@@ -58,6 +58,7 @@ pub(crate) fn check_op(graph: &Graph, at: OpAt, op: &Op) -> Result<(), Validatio
             cx.dtype_in("input 0", cx.input(0)?, &[F32, I8])
         }
         OpKind::Rsqrt => cx.unary(&[F32, I8]),
+        OpKind::BatchMatMul { adj_x, adj_y } => cx.batch_matmul(*adj_x, *adj_y),
         OpKind::Exp | OpKind::Log | OpKind::Sqrt | OpKind::Abs | OpKind::Neg | OpKind::Square => {
             cx.unary(&[F32])
         }
@@ -1273,6 +1274,33 @@ impl<'g> Cx<'g> {
                 s(&y.shape),
                 s(&x.shape),
                 indices.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// BATCH_MATMUL: float32, int8 or int16 (per-tensor) as TFLM, both inputs
+    /// and the output of one type, ranks 2 to 5, batch dimensions that
+    /// broadcast and equal depths (TFLM's prepare); the output shape TFLM
+    /// derives.
+    fn batch_matmul(&self, adj_x: bool, adj_y: bool) -> Result {
+        self.arity(2, 2)?;
+        let (a, b, y) = (self.input(0)?, self.input(1)?, self.output()?);
+        self.dtype_in("input 0", a, &[F32, I8, I16])?;
+        self.same_dtype("input 1", b, "input 0", a)?;
+        self.same_dtype("output", y, "input 0", a)?;
+        self.per_tensor("input 0", a)?;
+        self.per_tensor("input 1", b)?;
+        self.per_tensor("output", y)?;
+        let (_, want) = shapes::batch_matmul(&a.shape, &b.shape, adj_x, adj_y)
+            .map_err(|why| self.shape_err(why))?;
+        if y.shape != want {
+            return Err(self.shape_err(format!(
+                "output {} but inputs {} and {} (adj_x={adj_x}, adj_y={adj_y}) give {}",
+                s(&y.shape),
+                s(&a.shape),
+                s(&b.shape),
+                s(&want)
             )));
         }
         Ok(())

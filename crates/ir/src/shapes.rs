@@ -229,9 +229,102 @@ pub fn fully_connected(
     }
 }
 
+/// BATCH_MATMUL's geometry and output shape from its input shapes, as
+/// TFLM's prepare derives them (ranks 2 to 5; batch dimensions aligned
+/// from the right, equal or 1; equal depths), or why there is none.
+pub fn batch_matmul(
+    lhs: &[usize],
+    rhs: &[usize],
+    adj_x: bool,
+    adj_y: bool,
+) -> Result<(tinyq_kernels::batch_matmul::MatMulShape, Vec<usize>), String> {
+    use tinyq_kernels::batch_matmul::{BATCH_DIMS, MatMulShape};
+    let shape = |d: &[usize]| format!("{d:?}").replace(' ', "");
+    for (role, d) in [("lhs", lhs), ("rhs", rhs)] {
+        if !(2..=BATCH_DIMS + 2).contains(&d.len()) {
+            return Err(format!(
+                "{role} {} has rank {}; BATCH_MATMUL takes ranks 2 to 5",
+                shape(d),
+                d.len()
+            ));
+        }
+    }
+    let (lm, rm) = (lhs.len() - 2, rhs.len() - 2);
+    let (rows, depth) = if adj_x {
+        (lhs[lm + 1], lhs[lm])
+    } else {
+        (lhs[lm], lhs[lm + 1])
+    };
+    let (rdepth, cols) = if adj_y {
+        (rhs[rm + 1], rhs[rm])
+    } else {
+        (rhs[rm], rhs[rm + 1])
+    };
+    if depth != rdepth {
+        return Err(format!(
+            "lhs {} and rhs {} (adj_x={adj_x}, adj_y={adj_y}) have depths {depth} and {rdepth}",
+            shape(lhs),
+            shape(rhs)
+        ));
+    }
+    let padded = |batch: &[usize]| {
+        let mut out = [1usize; BATCH_DIMS];
+        out[BATCH_DIMS - batch.len()..].copy_from_slice(batch);
+        out
+    };
+    let m = MatMulShape {
+        lhs_batch: padded(&lhs[..lm]),
+        rhs_batch: padded(&rhs[..rm]),
+        rows,
+        depth,
+        cols,
+        adj_x,
+        adj_y,
+    };
+    let rank = lm.max(rm);
+    let out_batch = m.out_batch();
+    for d in 0..BATCH_DIMS {
+        let (l, r) = (m.lhs_batch[d], m.rhs_batch[d]);
+        if l != r && l != 1 && r != 1 {
+            return Err(format!(
+                "lhs {} and rhs {} have batch dimensions that do not broadcast (sizes must be equal or 1)",
+                shape(lhs),
+                shape(rhs)
+            ));
+        }
+    }
+    let mut out: Vec<usize> = out_batch[BATCH_DIMS - rank..].to_vec();
+    out.extend([rows, cols]);
+    if out
+        .iter()
+        .try_fold(1usize, |n, &k| n.checked_mul(k))
+        .is_none()
+    {
+        return Err("the output's size overflows".to_string());
+    }
+    Ok((m, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_matmul_shapes() {
+        // Batch dimensions broadcast from the right; adj_x/adj_y move the depth.
+        let (m, out) =
+            batch_matmul(&[2, 1, 3, 8], &[4, 8, 5], false, false).expect("broadcastable");
+        assert_eq!(out, vec![2, 4, 3, 5]);
+        assert_eq!((m.lhs_batch, m.rhs_batch), ([1, 2, 1], [1, 1, 4]));
+        assert_eq!((m.rows, m.depth, m.cols), (3, 8, 5));
+        let (m, out) = batch_matmul(&[8, 3], &[5, 8], true, true).expect("transposed");
+        assert_eq!((out, m.rows, m.depth, m.cols), (vec![3, 5], 3, 8, 5));
+        // Depths differ, batch dimensions clash, rank 1 and rank 6.
+        assert!(batch_matmul(&[3, 8], &[7, 5], false, false).is_err());
+        assert!(batch_matmul(&[2, 3, 8], &[3, 8, 5], false, false).is_err());
+        assert!(batch_matmul(&[8], &[8, 5], false, false).is_err());
+        assert!(batch_matmul(&[1, 1, 1, 1, 3, 8], &[8, 5], false, false).is_err());
+    }
 
     #[test]
     fn window_sizes() {

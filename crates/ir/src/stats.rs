@@ -11,7 +11,7 @@ pub struct OpCost {
 }
 
 /// MACs and parameter bytes of `op`. MACs count the multiply-accumulates of
-/// the convolution and matrix kernels and the products of MUL; data movement
+/// the convolution and matrix kernels (BATCH_MATMUL's too) and the products of MUL; data movement
 /// and element-wise ops count zero.
 pub fn op_cost(graph: &Graph, op: OpId) -> OpCost {
     let op = &graph.ops[op];
@@ -36,6 +36,17 @@ pub fn op_cost(graph: &Graph, op: OpId) -> OpCost {
         // [O,I]: every output element is a dot product of length I.
         (OpKind::FullyConnected(_), Some([_, depth])) => out_elems * *depth as u64,
         (OpKind::Mul { .. }, _) => out_elems,
+        // Every output element is a dot product over the depth: the lhs's
+        // last dimension, or its second-to-last with adj_x.
+        (OpKind::BatchMatMul { adj_x, .. }, _) => {
+            let lhs = op.inputs.first().map(|&t| graph.tensor(t).shape.as_slice());
+            let depth = match lhs {
+                Some([.., d, _]) if *adj_x => *d,
+                Some([.., d]) => *d,
+                _ => 0,
+            };
+            out_elems * depth as u64
+        }
         // OHWI: every input element meets every tap of every output channel
         // (TFLite's count, taps falling outside the output included).
         (OpKind::TransposeConv(_), Some([oc, kh, kw, _])) => {

@@ -264,6 +264,9 @@ fn attributes(kind: &OpKind, options: PrintOptions) -> Vec<(&'static str, String
         OpKind::SpaceToDepth { block } | OpKind::DepthToSpace { block } => {
             vec![("block", block.to_string())]
         }
+        OpKind::BatchMatMul { adj_x, adj_y } => {
+            vec![("adj_x", adj_x.to_string()), ("adj_y", adj_y.to_string())]
+        }
         OpKind::Gather { axis, indices } => vec![
             ("axis", axis.to_string()),
             ("indices", list(indices, ToString::to_string)),
@@ -914,6 +917,10 @@ impl<'a> Cursor<'a> {
             },
             "DEPTH_TO_SPACE" => OpKind::DepthToSpace {
                 block: self.as_number(&a.need("block")?, "a block size")?,
+            },
+            "BATCH_MATMUL" => OpKind::BatchMatMul {
+                adj_x: self.as_number(&a.need("adj_x")?, "true or false")?,
+                adj_y: self.as_number(&a.need("adj_y")?, "true or false")?,
             },
             "GATHER" => OpKind::Gather {
                 axis: self.as_number(&a.need("axis")?, "an axis")?,

@@ -398,7 +398,10 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Int16(k) => Some(k.arity()),
         Kernel::Signal(op) => Some(op.arity()),
         Kernel::Int32(k) => Some(k.arity()),
-        Kernel::Binary { .. } | Kernel::Svdf { .. } | Kernel::Lstm { .. } => Some(2),
+        Kernel::Binary { .. }
+        | Kernel::BatchMatMul(_)
+        | Kernel::Svdf { .. }
+        | Kernel::Lstm { .. } => Some(2),
         Kernel::Concat(_) => None,
         _ => Some(1),
     };
@@ -497,6 +500,7 @@ fn verify_kernel(kernel: &Kernel, ins: &[Resolved], out: &Resolved) -> Result<()
         Kernel::Concat(p) => p.check(ins.iter().map(|r| r.len), o)?,
         Kernel::Transpose(p) => p.check(n(0), o)?,
         Kernel::Gather { params, indices } => params.check(indices, n(0), o)?,
+        Kernel::BatchMatMul(p) => p.check(n(0), n(1), o)?,
         Kernel::StridedSlice(p) => {
             p.check(n(0), o)?;
         }

@@ -75,6 +75,10 @@ fn kind() -> impl Strategy<Value = OpKind> {
         OpKind::Square,
         OpKind::Rsqrt,
         OpKind::SquaredDifference,
+        OpKind::BatchMatMul {
+            adj_x: true,
+            adj_y: false,
+        },
     ];
     let i32s = || prop::collection::vec(any::<i32>(), 0..5);
     Union::new(vec![

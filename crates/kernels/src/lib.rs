@@ -16,6 +16,7 @@ pub mod error;
 pub mod fixedpoint;
 pub mod gemmlowp;
 
+pub mod batch_matmul;
 pub mod concat;
 pub mod conv;
 pub mod depthwise;

@@ -291,6 +291,7 @@ pub const WIDE_OPS: &[&str] = &[
     "SOFTMAX",
     "LOGISTIC",
     "TANH",
+    "BATCH_MATMUL",
 ];
 
 /// Whether `kind` has a 16x8 kernel ([`WIDE_OPS`]).
@@ -318,6 +319,7 @@ fn has_wide_kernel(kind: &OpKind) -> bool {
             | OpKind::Softmax { .. }
             | OpKind::Logistic
             | OpKind::Tanh
+            | OpKind::BatchMatMul { .. }
             | OpKind::Svdf(_)
             | OpKind::Lstm(_)
     ) || kind.is_reshape_like()

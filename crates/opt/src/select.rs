@@ -197,6 +197,7 @@ fn select_unfolded(
             Kernel::Gather { params, indices }
         }
         OpKind::StridedSlice(attrs) => strided_slice(&cx, attrs)?,
+        OpKind::BatchMatMul { adj_x, adj_y } => batch_matmul(&cx, *adj_x, *adj_y)?,
         OpKind::ResizeBilinear(r) => resize_kernel(&cx, r, true)?,
         OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
         OpKind::TransposeConv(attrs) => return transpose_conv_kernel(&cx, attrs),
@@ -249,11 +250,44 @@ fn data_input_count(kind: &OpKind) -> usize {
         | OpKind::Maximum
         | OpKind::Minimum
         | OpKind::Prelu
-        | OpKind::SquaredDifference => 2,
+        | OpKind::SquaredDifference
+        | OpKind::BatchMatMul { .. } => 2,
         // Every input a buffer: window weights, the square root's shift.
         OpKind::Signal(s) => s.arity(),
         _ => 1,
     }
+}
+
+/// BATCH_MATMUL's geometry from its input shapes (either input may be a
+/// constant, read through its buffer like any operand).
+pub(crate) fn batch_matmul_shape(
+    lhs: &Tensor,
+    rhs: &Tensor,
+    output: &Tensor,
+    adj_x: bool,
+    adj_y: bool,
+) -> Result<tinyq_kernels::batch_matmul::MatMulShape, String> {
+    let (shape, out) = tinyq_ir::shapes::batch_matmul(&lhs.shape, &rhs.shape, adj_x, adj_y)?;
+    if output.shape != out {
+        return Err(format!(
+            "output {:?} but the inputs give {out:?}",
+            output.shape
+        ));
+    }
+    Ok(shape)
+}
+
+/// int8 BATCH_MATMUL: TFLM's multiplier from the three scales, the
+/// operands' zero points as offsets.
+fn batch_matmul(cx: &Ctx<'_>, adj_x: bool, adj_y: bool) -> Result<Kernel, LowerError> {
+    let shape = batch_matmul_shape(cx.input(0)?, cx.input(1)?, cx.output()?, adj_x, adj_y)
+        .map_err(|why| cx.unsupported(why))?;
+    let lhs = cx.qparams(cx.input(0)?)?;
+    let rhs = cx.qparams(cx.input(1)?)?;
+    let out = cx.qparams(cx.output()?)?;
+    let params = tinyq_kernels::batch_matmul::prepare_batch_matmul(shape, lhs, rhs, out)
+        .map_err(|e| cx.kernel_err(e))?;
+    Ok(Kernel::BatchMatMul(params))
 }
 
 /// Filter, bias and per-channel multipliers of a conv-like op.

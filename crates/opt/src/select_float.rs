@@ -260,6 +260,12 @@ pub(crate) fn select_float(
             FloatKernel::Gather { params, indices }
         }
         OpKind::StridedSlice(a) => strided_slice(&cx, a)?,
+        OpKind::BatchMatMul { adj_x, adj_y } => {
+            let (lhs, rhs, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+            let shape = crate::select::batch_matmul_shape(lhs, rhs, out, *adj_x, *adj_y)
+                .map_err(|why| cx.unsupported(why))?;
+            return Ok((FloatKernel::BatchMatMul(shape), op.inputs.clone()));
+        }
         OpKind::Quantize
         | OpKind::Dequantize
         | OpKind::Lut(_)

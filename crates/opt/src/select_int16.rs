@@ -47,6 +47,7 @@ pub(crate) fn select_int16(cx: &Ctx<'_>) -> Result<Option<Selected>, LowerError>
         OpKind::Softmax { beta } => (softmax(cx, *beta)?, 1),
         OpKind::Logistic => (sigmoid(cx, Sigmoid16::Logistic)?, 1),
         OpKind::Tanh => (sigmoid(cx, Sigmoid16::Tanh)?, 1),
+        OpKind::BatchMatMul { adj_x, adj_y } => (batch_matmul(cx, *adj_x, *adj_y)?, 2),
         OpKind::Concatenation { axis, activation } => {
             (concatenation(cx, *axis, *activation)?, cx.op.inputs.len())
         }
@@ -321,4 +322,21 @@ fn sigmoid(cx: &Ctx<'_>, function: Sigmoid16) -> Result<Int16Kernel, LowerError>
         wide_sigmoid::prepare_sigmoid_16(function, cx.qparams(input)?, cx.qparams(output)?)
             .map_err(|e| cx.kernel_err(e))?;
     Ok(Int16Kernel::Sigmoid { function, params })
+}
+
+/// BATCH_MATMUL on int16: TFLM's int8 multiplier, zero points 0 (TFLM
+/// refuses others), a shift its int64 requantization takes.
+fn batch_matmul(cx: &Ctx<'_>, adj_x: bool, adj_y: bool) -> Result<Int16Kernel, LowerError> {
+    let (a, b, out) = (cx.input(0)?, cx.input(1)?, cx.output()?);
+    require_int16(cx, &[a, b, out])?;
+    let (q1, q2, qo) = (cx.qparams(a)?, cx.qparams(b)?, cx.qparams(out)?);
+    if (q1.1, q2.1, qo.1) != (0, 0, 0) {
+        return Err(cx.unsupported("int16 BATCH_MATMUL needs zero points 0 (TFLM refuses others)"));
+    }
+    let shape = crate::select::batch_matmul_shape(a, b, out, adj_x, adj_y)
+        .map_err(|why| cx.unsupported(why))?;
+    let params = tinyq_kernels::batch_matmul::prepare_batch_matmul(shape, q1, q2, qo)
+        .map_err(|e| cx.kernel_err(e))?;
+    wide::check_wide_shifts(&[params.shift]).map_err(|e| cx.kernel_err(e))?;
+    Ok(Int16Kernel::BatchMatMul(params))
 }

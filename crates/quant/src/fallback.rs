@@ -62,8 +62,9 @@ pub fn no_int8_kernel(kind: &OpKind) -> Option<&'static str> {
              (float32 code)",
         ),
         // tinyq compiles the converter's int8 form, but does not choose
-        // their quantization itself yet.
-        OpKind::Rsqrt | OpKind::SquaredDifference => Some(
+        // their quantization itself yet (BATCH_MATMUL: the converter
+        // quantizes even a constant right-hand side as an activation).
+        OpKind::Rsqrt | OpKind::SquaredDifference | OpKind::BatchMatMul { .. } => Some(
             "tinyq quantize does not quantize it yet (the converter's int8 form compiles); \
              compile the float model without --calibration (float32 code)",
         ),

@@ -63,8 +63,11 @@ const KNOWN_ULP_MISMATCHES: usize = 71;
 /// `squared_difference_int8`: `tinyq quantize` does not quantize
 /// SQUARED_DIFFERENCE or RSQRT (it refuses them, or keeps them float with
 /// `--fallback float`); the converter's int8 files compile and run
-/// bit-exact against TFLM.
+/// bit-exact against TFLM. `batch_matmul` and `batch_matmul_16x8`: the same
+/// for BATCH_MATMUL.
 const CONVERTER_GAPS: &[&str] = &[
+    "batch_matmul",
+    "batch_matmul_16x8",
     "rsqrt_int8",
     "squared_difference_int8",
     "fallback_mixed",

@@ -167,6 +167,19 @@ pub(crate) fn map(op: &RawOp<'_>, tensors: &BTreeMap<usize, Tensor>) -> Result<M
         B::Prelu => (OpKind::Prelu, cx.data_inputs(2)?),
         B::Minimum => (OpKind::Minimum, cx.data_inputs(2)?),
         B::SquaredDifference => (OpKind::SquaredDifference, cx.data_inputs(2)?),
+        B::BatchMatmul => {
+            // `asymmetric_quantize_inputs` only concerns the hybrid kernel
+            // (float lhs, int8 rhs), which TFLM refuses and validation too.
+            let o: fb::BatchMatMulOptions = cx.options(|o| match o {
+                fb::BuiltinOptionsRef::BatchMatMulOptions(r) => Some(r.try_into()),
+                _ => None,
+            })?;
+            let kind = OpKind::BatchMatMul {
+                adj_x: o.adj_x,
+                adj_y: o.adj_y,
+            };
+            (kind, cx.data_inputs(2)?)
+        }
         B::Softmax => {
             // Schema default 0.0 when absent; converters always write 1.0.
             let o: fb::SoftmaxOptions = cx.options(|o| match o {

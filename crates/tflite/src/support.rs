@@ -36,6 +36,11 @@ const MAPPED: &[SupportedOp] = &[
         "SAME/VALID, any stride; fused activation; int16",
     ),
     op(
+        B::BatchMatmul,
+        "BATCH_MATMUL",
+        "float32, int8 (per-tensor, any zero points), int16 (zero points 0); adj_x/adj_y, broadcast batch dimensions, ranks 2 to 5, constant or not",
+    ),
+    op(
         B::Cast,
         "CAST",
         "between int8, int16, int32, UINT32 and float32 (TFLM's casts)",

@@ -456,6 +456,9 @@ fn eval_op(
                 d * d
             },
         ),
+        OpKind::BatchMatMul { adj_x, adj_y } => {
+            batch_matmul(cx, input(0)?, input(1)?, *adj_x, *adj_y, out_shape)
+        }
         // TFLM's std::exp, std::log, std::sqrt, 1.f / std::sqrt, std::abs,
         // -x, x * x.
         OpKind::Exp => Ok(input(0)?.mapv(f32::exp)),
@@ -542,4 +545,26 @@ fn eval_op(
             cx.err("QUANTIZE/DEQUANTIZE in a float model are not supported by the float executor")
         ),
     }
+}
+
+/// BATCH_MATMUL in float, TFLM's order (the kernels' own float kernel).
+fn batch_matmul(
+    cx: &OpCx<'_>,
+    lhs: &ArrayD<f32>,
+    rhs: &ArrayD<f32>,
+    adj_x: bool,
+    adj_y: bool,
+    out_shape: &[usize],
+) -> Result<ArrayD<f32>, ExecError> {
+    let (shape, out) = tinyq_ir::shapes::batch_matmul(lhs.shape(), rhs.shape(), adj_x, adj_y)
+        .map_err(|why| cx.err(why))?;
+    if out != out_shape {
+        return Err(cx.err(format!("output {out_shape:?} but the inputs give {out:?}")));
+    }
+    let (l, r): (Vec<f32>, Vec<f32>) =
+        (lhs.iter().copied().collect(), rhs.iter().copied().collect());
+    let mut y = vec![0f32; shape.output_len()];
+    tinyq_kernels::batch_matmul::batch_matmul_f32(&shape, &l, &r, &mut y)
+        .map_err(|e| cx.err(e.to_string()))?;
+    ArrayD::from_shape_vec(IxDyn(out_shape), y).map_err(|e| cx.err(e.to_string()))
 }

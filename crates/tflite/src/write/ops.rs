@@ -536,6 +536,17 @@ impl Writer<'_> {
                 cx.arity(2, 2)?;
                 simple(B::SquaredDifference, None)
             }
+            OpKind::BatchMatMul { adj_x, adj_y } => {
+                cx.arity(2, 2)?;
+                simple(
+                    B::BatchMatmul,
+                    Some(O::BatchMatMulOptions(Box::new(fb::BatchMatMulOptions {
+                        adj_x: *adj_x,
+                        adj_y: *adj_y,
+                        asymmetric_quantize_inputs: false,
+                    }))),
+                )
+            }
             OpKind::Maximum | OpKind::Minimum => {
                 cx.arity(2, 2)?;
                 let code = if op.kind == OpKind::Maximum {

@@ -16,7 +16,8 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
     // version (CONV_2D 3, FULLY_CONNECTED 4, ADD 2, DEQUANTIZE 2,
     // QUANTIZE 1, pooling, RELU, SOFTMAX, CONCATENATION and MEAN 2, ...), so
     // their quantized int16 tensors count as int8 here; LEAKY_RELU and
-    // TRANSPOSE_CONV keep their int16 versions.
+    // TRANSPOSE_CONV keep their int16 versions (BATCH_MATMUL: 2 for int8 and
+    // int16 alike).
     let int8_version = matches!(
         op.kind,
         OpKind::Conv2D(_)
@@ -36,6 +37,7 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
             | OpKind::Mean { .. }
             | OpKind::AveragePool2D(_)
             | OpKind::MaxPool2D(_)
+            | OpKind::BatchMatMul { .. }
     );
     let dtype = |t: &Tensor| match t.dtype {
         DType::I16 if int8_version && t.quant.is_some() => DType::I8,
@@ -66,7 +68,7 @@ pub(super) fn version(graph: &Graph, op: &Op, n_inputs: usize) -> i32 {
         | OpKind::Neg
         | OpKind::Square => 1,
         // int8 is version 2 of both.
-        OpKind::Rsqrt | OpKind::SquaredDifference => by_int8(2),
+        OpKind::Rsqrt | OpKind::SquaredDifference | OpKind::BatchMatMul { .. } => by_int8(2),
         OpKind::Lstm(_) | OpKind::Signal(_) => 1,
         // The converter's CAST versions: int8 on either side 3, UINT32 2
         // (raw types: CAST's int8 is not quantized).
