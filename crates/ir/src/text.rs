@@ -368,6 +368,7 @@ pub const OP_NAMES: &[&str] = &[
     "SPACE_TO_DEPTH",
     "DEPTH_TO_SPACE",
     "GATHER",
+    "BATCH_MATMUL",
     "QUANTIZE",
     "DEQUANTIZE",
     "LUT",

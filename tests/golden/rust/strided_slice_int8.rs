@@ -609,6 +609,44 @@ mod kernels {
                 check_len("strided slice output", num_elements(&counts), output)?;
                 Ok(counts)
             }
+            /// The same slice over the tensor's bytes, for elements of `size`
+            /// bytes. A last axis of stride 1 is visited in runs of whole
+            /// elements, so it simply becomes `size` times longer. Otherwise the
+            /// leading axis (1, padding for any tensor of lower rank) is dropped
+            /// and an axis of `size` bytes, kept whole, is appended; `None` for a
+            /// tensor of full rank, whose bytes would need one axis more.
+            pub fn over_bytes(&self, size: usize) -> Option<StridedSliceParams> {
+                let last = MAX_DIMS - 1;
+                if self.stride[last] == 1 {
+                    let scale = i32::try_from(size).ok()?;
+                    let count = i32::try_from(self.counts()[last]).ok()?;
+                    let mut q = *self;
+                    q.input_shape[last] = self.input_shape[last].checked_mul(size)?;
+                    q.start[last] = self.start[last].checked_mul(scale)?;
+                    q.stop[last] = self
+                        .start[last]
+                        .checked_add(count)?
+                        .checked_mul(scale)?;
+                    return Some(q);
+                }
+                if self.input_shape[0] != 1 || self.counts()[0] != 1 {
+                    return None;
+                }
+                let shift = |a: [i32; MAX_DIMS], last: i32| {
+                    core::array::from_fn(|d| {
+                        if d + 1 < MAX_DIMS { a[d + 1] } else { last }
+                    })
+                };
+                let last = i32::try_from(size).ok()?;
+                Some(StridedSliceParams {
+                    input_shape: core::array::from_fn(|d| {
+                        if d + 1 < MAX_DIMS { self.input_shape[d + 1] } else { size }
+                    }),
+                    start: shift(self.start, 0),
+                    stop: shift(self.stop, last),
+                    stride: shift(self.stride, 1),
+                })
+            }
         }
         /// STRIDED_SLICE: writes the visited input elements in row-major order.
         pub fn strided_slice<T: Copy>(
