@@ -1142,16 +1142,7 @@ impl<'p> Writer<'p> {
             Kernel::BatchMatMul(p) => {
                 self.use_kernel("batch_matmul", &["wrap", "clamp8", "fixedpoint", "mbqm"]);
                 let (lhs, rhs) = (self.src(input(0)?), self.src(input(1)?));
-                let mut fields = batch_matmul_geometry(&p.shape)?;
-                fields.push(vec![
-                    Field::int("lhs_offset", p.lhs_offset),
-                    Field::int("rhs_offset", p.rhs_offset),
-                    Field::int("output_offset", p.output_offset),
-                ]);
-                fields.push(vec![
-                    Field::int("multiplier", p.multiplier),
-                    Field::int("shift", p.shift),
-                ]);
+                let fields = batch_matmul_fields(p)?;
                 let params = self.params_struct(index, "tq_batch_matmul_params", &fields);
                 let _ = writeln!(
                     self.body,
@@ -1708,6 +1699,24 @@ fn dims(values: &[(&'static str, usize)]) -> Result<Vec<Field>, EmitError> {
 /// BATCH_MATMUL's loop bounds and element strides (`tq_batch_matmul_params`
 /// without the requantization): each batch dimension's stride 0 where the
 /// operand broadcasts, and `adj_x`/`adj_y` as strides inside a matrix.
+/// An integer BATCH_MATMUL's parameter rows (int8 and int16 share the
+/// struct): the geometry, the zero points, the requantization.
+fn batch_matmul_fields(
+    p: &tinyq_kernels::batch_matmul::BatchMatMulParams,
+) -> Result<Vec<Vec<Field>>, EmitError> {
+    let mut fields = batch_matmul_geometry(&p.shape)?;
+    fields.push(vec![
+        Field::int("lhs_offset", p.lhs_offset),
+        Field::int("rhs_offset", p.rhs_offset),
+        Field::int("output_offset", p.output_offset),
+    ]);
+    fields.push(vec![
+        Field::int("multiplier", p.multiplier),
+        Field::int("shift", p.shift),
+    ]);
+    Ok(fields)
+}
+
 fn batch_matmul_geometry(
     s: &tinyq_kernels::batch_matmul::MatMulShape,
 ) -> Result<Vec<Vec<Field>>, EmitError> {

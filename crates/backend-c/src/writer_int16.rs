@@ -87,16 +87,7 @@ impl Writer<'_> {
             Int16Kernel::BatchMatMul(p) => {
                 self.use_kernel("batch_matmul_i16", &["load_i16", "store_i16", "mbqm64"]);
                 let (lhs, rhs) = (self.src(input(0)?), self.src(input(1)?));
-                let mut fields = super::batch_matmul_geometry(&p.shape)?;
-                fields.push(vec![
-                    Field::int("lhs_offset", p.lhs_offset),
-                    Field::int("rhs_offset", p.rhs_offset),
-                    Field::int("output_offset", p.output_offset),
-                ]);
-                fields.push(vec![
-                    Field::int("multiplier", p.multiplier),
-                    Field::int("shift", p.shift),
-                ]);
+                let fields = super::batch_matmul_fields(p)?;
                 let params = self.params_struct(index, "tq_batch_matmul_params", &fields);
                 let _ = writeln!(
                     self.body,
