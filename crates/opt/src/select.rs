@@ -196,7 +196,7 @@ fn select_unfolded(
                 gather_params(&cx.input(0)?.shape, *axis, indices).map_err(|e| cx.kernel_err(e))?;
             Kernel::Gather { params, indices }
         }
-        OpKind::StridedSlice(attrs) => strided_slice(&cx, attrs)?,
+        OpKind::StridedSlice(attrs) => Kernel::StridedSlice(strided_slice(&cx, attrs)?),
         OpKind::BatchMatMul { adj_x, adj_y } => batch_matmul(&cx, *adj_x, *adj_y)?,
         OpKind::ResizeBilinear(r) => resize_kernel(&cx, r, true)?,
         OpKind::ResizeNearestNeighbor(r) => resize_kernel(&cx, r, false)?,
@@ -1140,10 +1140,11 @@ fn svdf_kernel(cx: &Ctx<'_>, attrs: &tinyq_ir::op::Svdf) -> Result<Selected, Low
     })
 }
 
+/// A STRIDED_SLICE's parameters in elements, whatever their type.
 pub(crate) fn strided_slice(
     cx: &Ctx<'_>,
     attrs: &tinyq_ir::op::StridedSlice,
-) -> Result<Kernel, LowerError> {
+) -> Result<slice::StridedSliceParams, LowerError> {
     let (input, output) = (cx.input(0)?, cx.output()?);
     let (params, shape) = slice::prepare_strided_slice(
         &input.shape,
@@ -1168,5 +1169,5 @@ pub(crate) fn strided_slice(
             output.shape
         )));
     }
-    Ok(Kernel::StridedSlice(params))
+    Ok(params)
 }

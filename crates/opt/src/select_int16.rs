@@ -53,10 +53,10 @@ pub(crate) fn select_int16(cx: &Ctx<'_>) -> Result<Option<Selected>, LowerError>
         }
         OpKind::Quantize if first.dtype != DType::F32 => (requantize(cx)?, 1),
         OpKind::Pad { paddings } => (pad_kernel(cx, paddings)?, 1),
-        OpKind::StridedSlice(attrs) => match crate::select::strided_slice(cx, attrs)? {
-            Kernel::StridedSlice(p) => (Int16Kernel::StridedSlice(p), 1),
-            _ => return Err(cx.unsupported("STRIDED_SLICE did not select a slice kernel")),
-        },
+        OpKind::StridedSlice(attrs) => (
+            Int16Kernel::StridedSlice(crate::select::strided_slice(cx, attrs)?),
+            1,
+        ),
         _ => return Ok(None),
     };
     Ok(Some(Selected {

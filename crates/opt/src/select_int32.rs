@@ -137,17 +137,16 @@ fn strided_slice_i32(
     attrs: &tinyq_ir::op::StridedSlice,
 ) -> Result<Selected, LowerError> {
     require_plain_int32(cx, 1)?;
-    let Kernel::StridedSlice(params) = crate::select::strided_slice(cx, attrs)? else {
-        unreachable!("select::strided_slice gives a strided slice");
-    };
-    let bytes = params.over_bytes(DType::I32.size()).ok_or_else(|| {
-        cx.unsupported(format!(
+    let bytes = crate::select::strided_slice(cx, attrs)?
+        .over_bytes(DType::I32.size())
+        .ok_or_else(|| {
+            cx.unsupported(format!(
             "an int32 slice of the rank-{} tensor {:?}: int32 slices take at most {} dimensions",
             cx.input(0).map(|t| t.shape.len()).unwrap_or(0),
             cx.input(0).map(|t| t.name.as_str()).unwrap_or(""),
             MAX_DIMS - 1
         ))
-    })?;
+        })?;
     Ok(Selected {
         kernel: Kernel::StridedSlice(bytes),
         data_inputs: vec![cx.op.inputs[0]],
@@ -169,7 +168,7 @@ fn concatenation_i32(
     Ok(Selected {
         kernel: Kernel::Concat(ConcatParams {
             outer: params.outer,
-            inner: params.inner * DType::I32.size(),
+            inner: params.inner.saturating_mul(DType::I32.size()),
         }),
         data_inputs: cx.op.inputs.clone(),
         folded_zero_point: false,
