@@ -504,9 +504,9 @@ mod tests {
     }
 
     /// (size, begin, end, stride, begin bit, end bit, shrink bit) of one axis.
-    /// Size, begin, end, stride, begin mask, end mask of one axis.
-    type ByteAxis = (usize, i32, i32, i32, bool, bool);
     type AxisCase = (usize, i32, i32, i32, bool, bool, bool);
+    /// (size, begin, end, stride, begin bit, end bit) of one axis.
+    type ByteAxis = (usize, i32, i32, i32, bool, bool);
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
